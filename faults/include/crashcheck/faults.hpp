@@ -1,0 +1,155 @@
+// The runner's side of the fault-injection agent (libcrashcheck_agent.so).
+//
+// The agent is LD_PRELOADed into a subject. It counts the file-system calls
+// that touch the scratch directory ("counted calls", numbered 1, 2, … across
+// every process of the subject), records each in a trace, and executes one
+// FaultPlan. This header is all the runner needs: the call table, the plan,
+// the environment that carries both into the subject, the shared control
+// block (counter, pause handshake, "agent loaded" flag) and the trace reader.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace crashcheck::faults {
+
+// What a counted call does, as the crash-state models see it.
+enum class OpClass : std::uint8_t {
+  open,      // open/openat/creat/mkstemp/fopen…: may create (O_CREAT) or truncate (O_TRUNC)
+  write,     // write/pwrite/writev/fwrite…: bytes at an offset of an open file
+  sync,      // fsync/fdatasync/sync_file_range on one descriptor (file or directory)
+  sync_all,  // sync/syncfs
+  close,
+  rename,    // rename/renameat/renameat2
+  link,
+  unlink,    // unlink/unlinkat (also rmdir through AT_REMOVEDIR)
+  mkdir,
+  truncate,  // truncate/ftruncate
+  chmod,     // chmod/fchmod/fchmodat
+  chown,
+  allocate,  // fallocate/posix_fallocate
+};
+
+std::string_view op_name(OpClass op) noexcept;
+
+// One intercepted libc entry point. The agent's wrappers, the errno campaign
+// and the docs all derive from the one table of these.
+struct CallInfo {
+  std::string_view name;            // libc symbol, e.g. "renameat2"
+  OpClass op;
+  std::span<const int> errnos;      // errnos the call can really return, worth injecting
+};
+
+std::span<const CallInfo> intercepted_calls() noexcept;
+const CallInfo* find_call(std::string_view name) noexcept;
+
+// The single fault a run executes. Call numbers are 1-based counted calls.
+struct FaultPlan {
+  enum class Kind : std::uint8_t {
+    none,         // trace only
+    kill_before,  // SIGKILL just before counted call `call`
+    kill_after,   // SIGKILL just after counted call `call` returns
+    fail_call,    // counted call `call` fails with `error`, without reaching the kernel
+    disk_full,    // writes succeed until `byte_budget` bytes are spent; the crossing write is short, later ones ENOSPC
+    pause,        // stop before every counted call until the runner resumes (snapshots, readers)
+  };
+  Kind kind = Kind::none;
+  std::uint32_t call = 0;
+  int error = 0;
+  std::uint64_t byte_budget = 0;
+
+  // Compact text form carried in the environment, e.g. "kill-before:5",
+  // "fail:7:ENOSPC", "disk-full:4096", "pause", "none".
+  std::string encode() const;
+  static std::optional<FaultPlan> parse(std::string_view text);
+};
+
+// errno <-> "ENOSPC"; unknown names give 0 / "E<number>".
+int errno_from_name(std::string_view name) noexcept;
+std::string errno_name(int error);
+
+// Where one subject run keeps its agent files.
+struct AgentSetup {
+  std::filesystem::path agent_library;  // libcrashcheck_agent.so
+  std::filesystem::path scope;          // absolute scratch directory; only calls under it count
+  std::filesystem::path trace_file;     // the agent appends records here
+  std::filesystem::path control_file;   // shared control block, see AgentControl
+  FaultPlan plan;
+};
+
+// NAME=VALUE entries to add to the subject's environment (LD_PRELOAD joined
+// with any existing value, the plan, the paths).
+std::vector<std::pair<std::string, std::string>> agent_environment(const AgentSetup& setup);
+
+// The agent library installed or built next to the running executable.
+std::filesystem::path default_agent_library();
+
+// The runner's handle on the control block shared (mmap) with every process
+// of one subject run.
+class AgentControl {
+ public:
+  // Creates and maps a fresh control block file. Throws std::system_error.
+  static AgentControl create(const std::filesystem::path& file);
+  AgentControl(AgentControl&&) noexcept;
+  AgentControl& operator=(AgentControl&&) noexcept;
+  ~AgentControl();
+
+  std::uint32_t processes_loaded() const noexcept;  // agents that initialised (0: LD_PRELOAD saw nothing)
+  std::uint32_t calls_counted() const noexcept;
+
+  // Pause plan: waits until a subject process stops before a counted call and
+  // returns that call's number; nullopt on timeout.
+  std::optional<std::uint32_t> wait_paused(std::chrono::milliseconds timeout);
+  // Lets the paused process make its call and run to the next pause.
+  void resume();
+
+ private:
+  struct Mapping;
+  explicit AgentControl(std::unique_ptr<Mapping> mapping);
+  std::unique_ptr<Mapping> mapping_;
+};
+
+// One counted call as the agent recorded it after it returned.
+struct TraceRecord {
+  std::uint32_t seq = 0;       // counted-call number
+  std::int32_t pid = 0;
+  std::string call;            // libc symbol
+  OpClass op = OpClass::open;
+  std::string path;            // relative to the scope ("." for the scope itself); for fd calls the path at open time
+  std::string path2;           // rename/link destination
+  std::int32_t fd = -1;        // descriptor used or returned
+  std::uint64_t inode = 0;     // inode the call acted on (0 when none, e.g. a failed open)
+  bool created = false;        // open/mkdir/link made a new directory entry
+  bool is_directory = false;   // the descriptor or path is a directory
+  std::int32_t flags = 0;      // open flags / renameat2 flags / fallocate mode
+  std::uint32_t mode = 0;      // open/mkdir/chmod mode
+  std::int64_t offset = -1;    // write/truncate/allocate: resolved absolute offset (or new length)
+  std::uint64_t length = 0;    // bytes requested
+  std::int64_t result = 0;     // return value (bytes written for writes)
+  std::int32_t error = 0;      // errno when the call failed
+  bool injected = false;       // the agent injected this failure
+  std::string data;            // bytes actually written (result bytes)
+};
+
+struct Trace {
+  std::vector<TraceRecord> records;  // in seq order
+};
+
+// A trace that cannot be read: names the file and what is wrong.
+class TraceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+Trace read_trace(const std::filesystem::path& file);  // throws TraceError
+
+}  // namespace crashcheck::faults
