@@ -1,0 +1,106 @@
+/* Definitions shared by the agent (C, loaded into subjects) and the runner
+ * library (C++): op classes, the control block layout, the trace file
+ * format and the fault-plan text codec. Plain C so the agent needs no
+ * libstdc++. */
+#ifndef CRASHCHECK_FAULTS_SHARED_H
+#define CRASHCHECK_FAULTS_SHARED_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+#include <atomic>
+#define CC_ATOMIC(T) std::atomic<T>
+extern "C" {
+#else
+#include <stdatomic.h>
+#define CC_ATOMIC(T) _Atomic T
+#endif
+
+/* Same order as crashcheck::faults::OpClass. */
+enum cc_op_class {
+  CC_OP_open, CC_OP_write, CC_OP_sync, CC_OP_sync_all, CC_OP_close, CC_OP_rename,
+  CC_OP_link, CC_OP_unlink, CC_OP_mkdir, CC_OP_truncate, CC_OP_chmod, CC_OP_chown,
+  CC_OP_allocate,
+};
+
+/* Environment the runner sets for the subject. */
+#define CC_ENV_SCOPE "CRASHCHECK_SCOPE"
+#define CC_ENV_TRACE "CRASHCHECK_TRACE"
+#define CC_ENV_CONTROL "CRASHCHECK_CONTROL"
+#define CC_ENV_PLAN "CRASHCHECK_PLAN"
+#define CC_ENV_PAUSE_TIMEOUT_MS "CRASHCHECK_PAUSE_TIMEOUT_MS"
+
+/* The control block: one small file mmap'd MAP_SHARED by the runner and by
+ * every agent of one subject run. All fields are naturally aligned 32/64-bit
+ * words so both sides can use lock-free atomics and futexes on them. */
+#define CC_CONTROL_MAGIC 0x4b434343u /* "CCCK" */
+#define CC_CONTROL_VERSION 1u
+struct cc_control {
+  uint32_t magic;
+  uint32_t version;
+  CC_ATOMIC(uint32_t) agents_loaded;  /* agents that initialised with this block */
+  CC_ATOMIC(uint32_t) calls;          /* last counted-call number handed out */
+  CC_ATOMIC(uint64_t) bytes_spent;    /* disk-full plan: bytes written so far */
+  CC_ATOMIC(uint32_t) paused_call;    /* pause plan: call a process waits before (0: none) */
+  CC_ATOMIC(uint32_t) resumed_call;   /* pause plan: last call the runner let go */
+};
+
+/* Trace file: a header, then records appended by one write(2) each.
+ * Native byte order (the trace never leaves the machine that made it). */
+#define CC_TRACE_MAGIC "CCTRACE\n"
+#define CC_TRACE_VERSION 1u
+struct cc_trace_header {
+  char magic[8];
+  uint32_t version;
+  uint32_t record_header_size; /* sizeof(struct cc_trace_record) */
+};
+
+enum { CC_REC_CREATED = 1, CC_REC_DIRECTORY = 2, CC_REC_INJECTED = 4 };
+
+/* Fixed part of one record; followed by call name, path, path2 and data
+ * (lengths below, no terminators). record_size covers everything. */
+struct cc_trace_record {
+  uint32_t record_size;
+  uint32_t seq;
+  int32_t pid;
+  uint8_t op;
+  uint8_t bits;       /* CC_REC_* */
+  uint16_t call_len;
+  int32_t fd;
+  int32_t flags;
+  uint32_t mode;
+  int32_t error;
+  uint64_t inode;
+  int64_t offset;
+  uint64_t length;
+  int64_t result;
+  uint16_t path_len;
+  uint16_t path2_len;
+  uint32_t data_len;
+};
+
+/* The fault plan (see crashcheck::faults::FaultPlan). */
+enum cc_plan_kind { CC_PLAN_none, CC_PLAN_kill_before, CC_PLAN_kill_after, CC_PLAN_fail_call,
+                    CC_PLAN_disk_full, CC_PLAN_pause };
+struct cc_plan {
+  int kind;
+  uint32_t call;
+  int error;
+  uint64_t byte_budget;
+};
+
+/* Parses "none", "kill-before:N", "kill-after:N", "fail:N:ENAME", "disk-full:BYTES",
+ * "pause". Returns 0 on success, -1 on bad text. */
+int cc_plan_parse(const char *text, size_t len, struct cc_plan *out);
+/* Writes the text form (NUL-terminated) into buf; returns its length. */
+size_t cc_plan_format(const struct cc_plan *plan, char *buf, size_t size);
+
+/* errno <-> symbolic name; unknown: 0 / NULL. Also accepts decimal numbers. */
+int cc_errno_from_name(const char *name, size_t len);
+const char *cc_errno_name(int error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
