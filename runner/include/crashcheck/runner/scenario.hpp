@@ -1,0 +1,73 @@
+// A scenario: one subject (a writer command), the file it replaces, the old
+// and new content, and the verdicts it is expected to get. Loaded from a JSON
+// file (format in runner/README.md) or built from `crashcheck check` flags.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace crashcheck::runner {
+
+// Bad input from the user (scenario file, flag, report): exit status 2. The
+// message names the file, the field and the problem.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The fault models, in the order campaigns run them.
+inline constexpr std::array<std::string_view, 5> kModels = {"kill", "errno", "disk-full", "reader",
+                                                            "power-loss"};
+
+// How the content a case leaves behind is judged valid (`valid_content`).
+struct Validator {
+  enum class Kind { none, json, command };
+  Kind kind = Kind::none;
+  std::vector<std::string> command;  // argv; {target} is the file holding the state
+
+  // "json", "command: [argv as JSON]" or "" — the report's subject.validator.
+  std::string describe() const;
+  static Validator from_description(std::string_view text, std::string_view where);  // throws InputError
+};
+
+struct OldFile {
+  std::filesystem::path file;  // absolute
+  mode_t mode = 0644;
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::vector<std::string> command;  // argv template, placeholders unexpanded
+  std::string target;                // file name inside the scratch directory
+  std::optional<OldFile> old;        // nullopt: the target does not exist beforehand
+  std::filesystem::path payload;     // absolute
+  Validator validator;
+  double timeout_s = 30;
+  std::vector<std::string> models;          // subset of kModels; empty = all
+  std::map<std::string, std::string> expect;  // property -> "pass" | "fail" | "not_run"
+  std::filesystem::path file;               // scenario file, absolute; empty for `check`
+
+  std::filesystem::path directory() const;  // {scenario_dir}
+};
+
+// Parses and validates a scenario file; paths inside are relative to it.
+Scenario load_scenario(const std::filesystem::path& file);  // throws InputError
+
+// "kill,errno" -> {"kill", "errno"}; `where` names the flag or field for errors.
+std::vector<std::string> parse_models(std::string_view csv, std::string_view where);
+// "0644" -> 0644.
+mode_t parse_mode(std::string_view text, std::string_view where);
+std::string format_mode(mode_t mode);  // 0644 -> "0644"
+
+// Fails with InputError when argv[0] cannot be found or run (named as `where`).
+void check_executable(const std::string& program, std::string_view where);
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,83 @@
+// One case's private directory, and what the runner sees in it.
+//
+//   <case root>/            made fresh for every case, removed afterwards
+//     scratch/              the subject's {dir}: holds only the old target, with its mode
+//     tmp/                  the subject's TMPDIR
+//     harness/payload       a private copy of the new content ({payload}, stdin)
+//     harness/trace, control  the agent's files
+//     harness/stdout, stderr  the subject's output
+#pragma once
+
+#include <crashcheck/report.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace crashcheck::runner {
+
+// A file-system entry as a snapshot keeps it.
+struct Entry {
+  enum class Kind { file, directory, symlink, other };
+  Kind kind = Kind::file;
+  mode_t mode = 0;
+  std::string content;  // regular files: the bytes; symlinks: the link target
+  bool operator==(const Entry&) const = default;
+};
+
+// Every entry below a directory, by path relative to it ("a", "sub/b").
+struct Snapshot {
+  std::map<std::string, Entry> entries;
+  bool operator==(const Snapshot&) const = default;
+
+  const Entry* find(const std::string& name) const;
+  // Entries here that are not in `before`, or whose content changed, except `ignore`.
+  std::vector<std::string> added_since(const Snapshot& before, const std::string& ignore = {}) const;
+};
+
+Snapshot take_snapshot(const std::filesystem::path& dir);  // a missing dir gives an empty snapshot
+
+// The content a case is judged against.
+struct Contents {
+  std::optional<std::string> old_bytes;  // nullopt: no old file
+  mode_t old_mode = 0644;
+  std::string new_bytes;
+};
+
+// old / new / missing / torn (a proper prefix of old or new) / other, plus an
+// excerpt a person can read.
+reports::FileState describe_target(const Entry* target, const Contents& contents);
+bool is_old_or_new(const reports::FileState& state, const Contents& contents);
+
+class ScratchCase {
+ public:
+  // Creates <parent>/<id> fresh; copies the old file in (with its mode) and the payload.
+  ScratchCase(const std::filesystem::path& parent, const std::string& id, const std::string& target,
+              const Contents& contents);
+  ~ScratchCase();
+  ScratchCase(const ScratchCase&) = delete;
+  ScratchCase& operator=(const ScratchCase&) = delete;
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path scratch() const { return root_ / "scratch"; }
+  std::filesystem::path target() const { return scratch() / target_name_; }
+  std::filesystem::path temp_dir() const { return root_ / "tmp"; }
+  std::filesystem::path payload() const { return root_ / "harness" / "payload"; }
+  std::filesystem::path trace() const { return root_ / "harness" / "trace"; }
+  std::filesystem::path control() const { return root_ / "harness" / "control"; }
+  std::filesystem::path output(const char* stream) const { return root_ / "harness" / stream; }
+
+  const Snapshot& initial() const { return initial_; }
+  // Files the subject made in the case root outside scratch/ (in TMPDIR included).
+  std::vector<std::string> outside_writes() const;
+
+ private:
+  std::filesystem::path root_;
+  std::string target_name_;
+  Snapshot initial_;
+};
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,467 @@
+#include "crashcheck/runner/campaign.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include "crashcheck/runner/executor.hpp"
+#include "crashcheck/runner/validator.hpp"
+
+namespace crashcheck::runner {
+namespace fs = std::filesystem;
+using faults::OpClass;
+using faults::Trace;
+using faults::TraceRecord;
+using Kind = faults::FaultPlan::Kind;
+
+#ifndef CRASHCHECK_VERSION
+#define CRASHCHECK_VERSION "0.0.0"
+#endif
+
+namespace {
+
+constexpr std::size_t kMaxDiskFullBoundaries = 64;  // budgets around write boundaries, at most
+constexpr std::size_t kDiskFullSamples = 8;         // seeded budgets between boundaries
+
+// A private directory for one campaign's cases, removed with everything in it.
+class WorkDir {
+ public:
+  explicit WorkDir(const fs::path& parent) {
+    fs::path base = parent;
+    if (base.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      base = tmp && *tmp ? tmp : "/tmp";
+    }
+    std::string pattern = (base / "crashcheck-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp in " + base.string());
+    path_ = pattern;
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<std::string> chosen_models(const Scenario& scenario, const RunOptions& options) {
+  const auto& wanted = !options.models.empty() ? options.models : scenario.models;
+  std::vector<std::string> out;
+  for (auto m : kModels)
+    if (wanted.empty() || std::count(wanted.begin(), wanted.end(), std::string(m))) out.emplace_back(m);
+  return out;
+}
+
+bool has(const std::vector<std::string>& models, std::string_view m) {
+  return std::find(models.begin(), models.end(), m) != models.end();
+}
+
+const TraceRecord* record_at(const Trace& trace, std::uint32_t seq) {
+  for (const auto& r : trace.records)
+    if (r.seq == seq) return &r;
+  return nullptr;
+}
+
+std::string describe_call(const TraceRecord& r) {
+  std::string out = r.call + "(";
+  switch (r.op) {
+    case OpClass::write: out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes"; break;
+    case OpClass::sync: case OpClass::close: out += "fd " + std::to_string(r.fd) + " → " + r.path; break;
+    case OpClass::rename: case OpClass::link: out += r.path + " → " + r.path2; break;
+    default: out += r.path; break;
+  }
+  out += ")";
+  if (r.error) out += " = " + faults::errno_name(r.error);
+  return out;
+}
+
+std::string call_at(const Trace& trace, std::uint32_t seq) {
+  const TraceRecord* r = record_at(trace, seq);
+  return r ? describe_call(*r) : std::string();
+}
+
+std::uint32_t last_seq(const Trace& trace) { return trace.records.empty() ? 0 : trace.records.back().seq; }
+
+// --- baseline ---------------------------------------------------------------
+
+std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
+  const auto& out = base.outcome;
+  const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
+  if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
+  if (out.end == SubjectOutcome::End::timed_out)
+    return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
+  if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;
+  if (base.agents_loaded == 0)
+    return "the fault-injection agent was never loaded into the subject (a static binary or a Go program? "
+           "LD_PRELOAD sees nothing there)";
+  if (!base.trace) return "the agent's trace cannot be read: " + base.trace_error;
+  if (base.calls_counted == 0 || base.trace->records.empty())
+    return "the agent saw no file-system call in the scratch directory (does the command write {target}?)";
+  const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
+  if (state.matches != "new")
+    return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
+  return std::nullopt;
+}
+
+// --- planning ---------------------------------------------------------------
+
+bool errno_worthy(OpClass op) {
+  return op == OpClass::open || op == OpClass::write || op == OpClass::sync || op == OpClass::sync_all ||
+         op == OpClass::close || op == OpClass::rename;
+}
+
+std::vector<CaseSpec> plan_errno(const Trace& trace) {
+  std::vector<CaseSpec> out;
+  for (const auto& r : trace.records) {
+    const faults::CallInfo* info = faults::find_call(r.call);
+    if (!info || !errno_worthy(r.op)) continue;
+    for (int error : info->errnos) {
+      faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
+      out.push_back({case_id("errno", plan), "errno", plan, 0});
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> write_boundaries(const Trace& trace) {
+  std::vector<std::uint64_t> out;
+  std::uint64_t total = 0;
+  for (const auto& r : trace.records)
+    if (r.op == OpClass::write && r.result > 0) out.push_back(total += static_cast<std::uint64_t>(r.result));
+  return out;
+}
+
+// 0, 1, one below and at each write boundary, payload size − 1, and a seeded
+// sample between: deterministic, so a report's budgets can be replayed.
+std::vector<std::uint64_t> disk_budgets(const Trace& trace, std::uint64_t payload_size) {
+  auto boundaries = write_boundaries(trace);
+  const std::uint64_t written = boundaries.empty() ? 0 : boundaries.back();
+  std::set<std::uint64_t> budgets{0, 1};
+  const std::size_t stride = std::max<std::size_t>(1, boundaries.size() / kMaxDiskFullBoundaries);
+  for (std::size_t i = 0; i < boundaries.size(); i += stride) budgets.insert({boundaries[i] - 1, boundaries[i]});
+  if (payload_size > 0) budgets.insert(payload_size - 1);
+  std::mt19937_64 random(0x63726173u ^ written);
+  for (std::size_t i = 0; written > 2 && i < kDiskFullSamples; ++i) budgets.insert(2 + random() % (written - 2));
+  std::vector<std::uint64_t> out;
+  for (auto b : budgets)
+    if (b < written) out.push_back(b);  // a budget at or past what is written injects nothing
+  return out;
+}
+
+// The write that runs out of space under `budget` in the baseline's sequence.
+std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget) {
+  std::uint64_t total = 0;
+  for (const auto& r : trace.records) {
+    if (r.op != OpClass::write || r.result <= 0) continue;
+    total += static_cast<std::uint64_t>(r.result);
+    if (total > budget) return r.seq;
+  }
+  return last_seq(trace);
+}
+
+std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls) {
+  std::vector<CaseSpec> out;
+  for (std::uint32_t n = 1; n <= calls; ++n) {
+    faults::FaultPlan plan{Kind::kill_before, n, 0, 0};
+    out.push_back({case_id("kill", plan), "kill", plan, 0});
+  }
+  faults::FaultPlan last{Kind::kill_after, calls, 0, 0};
+  out.push_back({case_id("kill", last), "kill", last, 0});
+  return out;
+}
+
+CaseSpec paused_run() { return {"paused-run", "paused", {Kind::pause, 0, 0, 0}, 0}; }
+
+std::vector<CaseSpec> plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode,
+                                 std::uint64_t payload_size) {
+  std::vector<CaseSpec> out;
+  if ((has(models, "kill") && mode == KillMode::fast) || has(models, "reader")) out.push_back(paused_run());
+  if (has(models, "kill") && mode == KillMode::exact)
+    for (auto& c : plan_exact_kills(last_seq(trace))) out.push_back(c);
+  if (has(models, "errno"))
+    for (auto& c : plan_errno(trace)) out.push_back(c);
+  if (has(models, "disk-full"))
+    for (auto b : disk_budgets(trace, payload_size)) {
+      faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
+      out.push_back({case_id("disk-full", plan), "disk-full", plan, 0});
+    }
+  return out;
+}
+
+// --- observing ----------------------------------------------------------------
+
+Observation observe_snapshot(const CaseSpec& spec, std::uint32_t call_index, const Snapshot& snapshot,
+                             const Snapshot& initial, const SubjectSetup& setup) {
+  Observation o;
+  o.case_id = spec.id;
+  o.model = spec.model;
+  o.call_index = call_index;
+  const Entry* target = snapshot.find(setup.scenario.target);
+  o.target = describe_target(target, setup.contents);
+  if (target && target->kind == Entry::Kind::file) o.target_bytes = target->content;
+  for (const auto& name : snapshot.added_since(initial, setup.scenario.target))
+    if (!initial.find(name)) o.leftovers.push_back(name);
+  return o;
+}
+
+std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
+  const std::string n = std::to_string(spec.plan.call);
+  switch (spec.plan.kind) {
+    case Kind::none: return "none";
+    case Kind::kill_before: return "SIGKILL before call " + n;
+    case Kind::kill_after: return "SIGKILL after call " + n + (spec.plan.call == calls ? ", the last" : "");
+    case Kind::fail_call: return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
+    case Kind::disk_full: return "disk full after " + std::to_string(spec.plan.byte_budget) + " bytes";
+    case Kind::pause: return "a reader opens the target before call " + std::to_string(spec.reader_call);
+  }
+  return "";
+}
+
+std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
+  if (spec.plan.kind == Kind::disk_full) return write_at_budget(baseline, spec.plan.byte_budget);
+  return spec.plan.kind == Kind::pause ? spec.reader_call : spec.plan.call;
+}
+
+Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
+                    const SubjectSetup& setup, const Trace& baseline) {
+  const std::uint32_t index = fault_call(spec, baseline);
+  Observation o = observe_snapshot(spec, index, state, initial, setup);
+  o.call = call_at(baseline, index);
+  o.fault = fault_text(spec, last_seq(baseline));
+  o.exit_status = end.status();
+  o.timed_out = end.end == SubjectOutcome::End::timed_out;
+  return o;
+}
+
+Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const Trace& baseline) {
+  return observe(r.spec, r.final, r.initial, r.outcome, setup, baseline);
+}
+
+// Kill and reader states from one paused run: before call N the directory is
+// what a SIGKILL before call N leaves, and what a reader opening it finds.
+// Returns the kill cases the run did not reach, to be run for real.
+std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool readers, const SubjectSetup& setup,
+                                     const Trace& baseline, std::vector<Observation>& out) {
+  const std::uint32_t calls = last_seq(baseline);
+  const SubjectOutcome killed{SubjectOutcome::End::signaled, SIGKILL};
+  std::vector<CaseSpec> missing;
+  for (auto& spec : plan_exact_kills(calls)) {
+    const bool after_last = spec.plan.kind == Kind::kill_after;
+    const auto pause = paused.pauses.find(spec.plan.call);
+    const bool reached = after_last ? paused.outcome.succeeded() : pause != paused.pauses.end();
+    if (readers && !after_last && reached) {
+      CaseSpec reader{"reader-" + std::to_string(spec.plan.call), "reader", {Kind::pause, 0, 0, 0}, spec.plan.call};
+      out.push_back(observe(reader, pause->second, paused.initial, paused.outcome, setup, baseline));
+      out.back().exit_status = 0;  // a reader case observes; the writer goes on
+    }
+    if (!kills) continue;
+    if (!reached) missing.push_back(spec);
+    else out.push_back(observe(spec, after_last ? paused.final : pause->second, paused.initial, killed, setup, baseline));
+  }
+  return missing;
+}
+
+// --- report -------------------------------------------------------------------
+
+std::string shell_quote(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@") ==
+                           std::string::npos)
+    return text;
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+reports::Subject subject_section(const SubjectSetup& setup) {
+  const Scenario& s = setup.scenario;
+  reports::Subject subject;
+  subject.name = s.name;
+  subject.command = s.command;
+  subject.scenario = s.file.string();
+  subject.target = s.target;
+  subject.had_old = s.old.has_value();
+  subject.old_file = s.old ? s.old->file.string() : "";
+  subject.old_mode = format_mode(s.old ? s.old->mode : setup.contents.old_mode);
+  subject.payload_file = s.payload.string();
+  subject.payload_size = setup.contents.new_bytes.size();
+  subject.validator = s.validator.describe();
+  subject.timeout_s = setup.timeout.count() / 1000.0;
+  return subject;
+}
+
+std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
+  std::vector<reports::CallSummary> out;
+  for (const auto& r : trace.records) out.push_back({r.seq, r.call, describe_call(r)});
+  return out;
+}
+
+void fill_replay_commands(reports::Report& report, const fs::path& report_file) {
+  for (auto& [name, property] : report.properties)
+    for (auto& f : property.failures)
+      f.replay = "crashcheck replay " + shell_quote(report_file.string()) + " " + f.case_id;
+}
+
+reports::Report empty_report(const SubjectSetup& setup, const std::string& reason) {
+  reports::Report report;
+  report.tool_version = CRASHCHECK_VERSION;
+  report.created = now_iso8601();
+  report.subject = subject_section(setup);
+  for (auto name : reports::kProperties) report.properties[std::string(name)].reason = reason;
+  return report;
+}
+
+struct Collected {
+  std::vector<Observation> observations;
+  std::vector<std::string> notes;
+  std::size_t planned = 0, ran = 0;
+};
+
+void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
+                 const CaseResult& baseline, Collected& collected) {
+  const Trace& trace = *baseline.trace;
+  std::vector<std::optional<CaseResult>> results(specs.size());
+  collected.planned += specs.size();
+  collected.ran += run_parallel(
+      specs.size(), options.jobs ? options.jobs : default_jobs(),
+      [&](std::size_t i) { results[i] = execute_case(setup, specs[i]); },
+      options.progress ? setup.scenario.name : std::string());
+  std::vector<CaseSpec> missing;
+  const auto& models = options.models;
+  for (auto& r : results) {
+    if (!r || (r->outcome.end == SubjectOutcome::End::cancelled)) continue;
+    for (const auto& w : r->outside_writes)
+      collected.notes.push_back(r->spec.id + ": the subject wrote outside its scratch directory: " + w);
+    if (r->spec.model != "paused") {
+      collected.observations.push_back(observe_case(*r, setup, trace));
+      continue;
+    }
+    auto lost = observe_paused(*r, has(models, "kill") && options.kill_mode == KillMode::fast, has(models, "reader"),
+                               setup, trace, collected.observations);
+    if (!lost.empty())
+      collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +
+                                "; those kill points were run one by one instead");
+    missing.insert(missing.end(), lost.begin(), lost.end());
+  }
+  if (!missing.empty()) run_planned(missing, setup, options, baseline, collected);
+}
+
+std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>& observations) {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& o : observations) ++out[o.model];
+  return out;
+}
+
+}  // namespace
+
+CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) {
+  const auto started = std::chrono::steady_clock::now();
+  RunOptions options = given;
+  options.models = chosen_models(scenario, given);
+  WorkDir work(options.work_root);
+  const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
+  CampaignResult result;
+  const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
+  if (cancel_requested().load()) {
+    result.interrupted = true;
+    result.report = empty_report(setup, "interrupted before the baseline finished");
+    result.report.complete = false;
+    return result;
+  }
+  if (auto why = why_not_checkable(baseline, setup)) {
+    result.not_checkable = "not checkable: " + *why;
+    result.report = empty_report(setup, *result.not_checkable);
+    result.report.notes.push_back(*result.not_checkable);
+    return result;
+  }
+  Collected collected;
+  collected.observations.push_back(observe_case(baseline, setup, *baseline.trace));
+  for (const auto& w : baseline.outside_writes)
+    collected.notes.push_back("baseline: the subject wrote outside its scratch directory: " + w);
+  run_planned(plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()), setup,
+              options, baseline, collected);
+
+  result.interrupted = cancel_requested().load();
+  ContentValidator validator = make_content_validator(setup);
+  Judgement judgement = judge(collected.observations, setup.contents, options.models, validator);
+  reports::Report& report = result.report;
+  report = empty_report(setup, "");
+  report.properties = std::move(judgement.properties);
+  report.cells = std::move(judgement.cells);
+  report.calls = call_summaries(*baseline.trace);
+  report.model_cases = count_models(collected.observations);
+  report.model_cases.erase("baseline");
+  report.notes = collected.notes;
+  report.notes.insert(report.notes.begin(), std::string("kill points explored ") +
+                                                (options.kill_mode == KillMode::fast ? "fast (one paused run, snapshots)"
+                                                                                     : "exactly (one SIGKILL run each)"));
+  if (result.interrupted) {
+    report.complete = false;
+    report.notes.push_back("interrupted: " + std::to_string(collected.ran) + " of " +
+                           std::to_string(collected.planned) + " cases ran");
+  }
+  fill_replay_commands(report, options.report_file);
+  report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.observations = std::move(collected.observations);
+  return result;
+}
+
+Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {
+  Scenario s;
+  const std::string where = std::string(source) + ": subject";
+  if (subject.command.empty() || subject.target.empty() || subject.payload_file.empty())
+    throw InputError(where + ": command, target and payload_file are needed to replay");
+  s.name = subject.name;
+  s.command = subject.command;
+  s.file = subject.scenario;
+  s.target = subject.target;
+  if (subject.had_old) s.old = OldFile{subject.old_file, parse_mode(subject.old_mode, where + ".old_mode")};
+  s.payload = subject.payload_file;
+  s.validator = Validator::from_description(subject.validator, where + ".validator");
+  if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
+  return s;
+}
+
+ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
+  auto spec = parse_case_id(id);
+  if (!spec) throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
+  const Scenario scenario = scenario_from_subject(report.subject, "report");
+  WorkDir work(options.work_root);
+  const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
+  const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
+  if (!baseline.trace) throw std::runtime_error("not checkable: " + baseline.trace_error);
+  const CaseResult run = execute_case(setup, spec->model == "reader" ? CaseSpec{"reader", "paused", {Kind::pause, 0, 0, 0}, 0} : *spec);
+  ReplayResult result;
+  if (spec->model == "reader") {
+    const auto pause = run.pauses.find(spec->reader_call);
+    if (pause == run.pauses.end()) throw std::runtime_error("the subject never reached call " + std::to_string(spec->reader_call));
+    result.observation = observe(*spec, pause->second, run.initial, SubjectOutcome{SubjectOutcome::End::exited, 0}, setup, *baseline.trace);
+  } else {
+    result.observation = observe_case(run, setup, *baseline.trace);
+  }
+  result.outcome = run.outcome.describe();
+  std::vector<std::string> models{spec->model};
+  auto judgement = judge({result.observation}, setup.contents, models, make_content_validator(setup));
+  for (auto& [name, property] : judgement.properties)
+    if (property.cases > 0) result.properties[name] = property;
+  result.fails = any_failed(result.properties);
+  return result;
+}
+
+}  // namespace crashcheck::runner

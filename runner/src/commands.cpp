@@ -1,0 +1,222 @@
+#include "crashcheck/runner/commands.hpp"
+
+#include <crashcheck/reference.hpp>
+#include <crashcheck/report.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <set>
+#include <sys/stat.h>
+
+namespace crashcheck::runner {
+namespace fs = std::filesystem;
+using reports::Verdict;
+namespace {
+
+void on_interrupt(int) { cancel_requested().store(true); }
+
+fs::path absolute_path(const fs::path& p) {
+  std::error_code ec;
+  fs::path out = fs::absolute(p, ec);
+  return ec ? p : out.lexically_normal();
+}
+
+// The program a command starts, with {crashcheck_write} resolved like a case would.
+void check_command_runs(const Scenario& scenario, const std::string& where) {
+  std::string program = scenario.command.front();
+  if (program.find("{crashcheck_write}") != std::string::npos) {
+    const fs::path writer = find_crashcheck_write();
+    if (writer.empty()) throw InputError(where + ": {crashcheck_write} cannot be found next to crashcheck");
+    program = writer.string();
+  }
+  if (program.find('{') != std::string::npos) return;  // another placeholder: decided per case
+  check_executable(program, where);
+}
+
+std::string verdict_line(const reports::Report& report) {
+  std::string out;
+  for (auto name : reports::kProperties) {
+    const auto& p = report.properties.at(std::string(name));
+    out += " " + std::string(name) + "=" + std::string(reports::verdict_name(p.verdict));
+  }
+  return out;
+}
+
+// Lines "property: expected X, got Y" for every mismatch.
+std::vector<std::string> expectation_diff(const Scenario& scenario, const reports::Report& report) {
+  std::vector<std::string> diff;
+  for (const auto& [property, want] : scenario.expect) {
+    const std::string got(reports::verdict_name(report.properties.at(property).verdict));
+    if (got != want) diff.push_back(property + ": expected " + want + ", got " + got);
+  }
+  return diff;
+}
+
+struct Outcome {
+  int status = kExitPass;
+  std::string summary;
+};
+
+// Runs one scenario, writes its report files, and says how it went.
+Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions options, bool expect) {
+  options.report_file = absolute_path(dir / "report.json");
+  CampaignResult result = run_campaigns(scenario, options);
+  Outcome out;
+  if (std::string error = reports::write_report_files(result.report, dir); !error.empty()) {
+    std::cerr << "crashcheck: cannot write the report: " << error << "\n";
+    return {kExitHarness, scenario.name + ": report not written"};
+  }
+  out.summary = scenario.name + ":" + verdict_line(result.report) + " → " + absolute_path(dir).string();
+  if (result.not_checkable) {
+    std::cerr << scenario.name << ": " << *result.not_checkable << "\n";
+    return {kExitHarness, scenario.name + ": " + *result.not_checkable + " → " + absolute_path(dir).string()};
+  }
+  if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)"};
+  if (expect) {
+    auto diff = expectation_diff(scenario, result.report);
+    for (const auto& line : diff) out.summary += "\n  MISMATCH " + line;
+    out.status = diff.empty() ? kExitPass : kExitFail;
+  } else {
+    out.status = any_failed(result.report.properties) ? kExitFail : kExitPass;
+  }
+  return out;
+}
+
+// The worst status wins, harness failure above all.
+int combine(int a, int b) {
+  auto rank = [](int s) { return s == kExitHarness ? 3 : s == kExitUsage ? 2 : s == kExitFail ? 1 : 0; };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+int guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const InputError& e) {
+    std::cerr << "crashcheck: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const reports::ReportError& e) {
+    std::cerr << "crashcheck: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "crashcheck: harness failure: " << e.what() << "\n";
+    return kExitHarness;
+  }
+}
+
+int run_scenarios(const std::vector<Scenario>& scenarios, const fs::path& out, const RunOptions& options, bool expect) {
+  int status = kExitPass;
+  std::vector<std::string> summaries;
+  for (const auto& scenario : scenarios) {
+    if (cancel_requested().load()) break;
+    const fs::path dir = scenarios.size() == 1 ? out : out / scenario.name;
+    Outcome o = run_one(scenario, dir, options, expect);
+    status = combine(status, o.status);
+    summaries.push_back(o.summary);
+  }
+  if (cancel_requested().load()) status = kExitHarness;
+  for (const auto& line : summaries) std::cout << line << "\n";
+  if (scenarios.size() > 1) std::cout << "reports: " << absolute_path(out).string() << "/<scenario>/report.{json,md,html,junit.xml}\n";
+  return status;
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
+int command_run(const RunCommand& command) {
+  return guarded([&] {
+    std::vector<Scenario> scenarios;
+    std::set<std::string> names;
+    for (const auto& file : command.scenarios) {
+      scenarios.push_back(load_scenario(file));
+      const auto& s = scenarios.back();
+      if (!names.insert(s.name).second)
+        throw InputError(file.string() + ": field \"name\": \"" + s.name + "\" is used by another scenario");
+      check_command_runs(s, file.string() + ": field \"command[0]\"");
+    }
+    return run_scenarios(scenarios, command.out, command.options, command.expect);
+  });
+}
+
+int command_check(const CheckCommand& command) {
+  return guarded([&] {
+    if (command.command.empty()) throw InputError("check: no command given after --");
+    Scenario s;
+    s.name = "check";
+    s.command = command.command;
+    if (!fs::is_regular_file(command.payload)) throw InputError("--payload: no such file: " + command.payload.string());
+    s.payload = absolute_path(command.payload);
+    if (command.old) {
+      if (!fs::is_regular_file(*command.old)) throw InputError("--old: no such file: " + command.old->string());
+      struct stat st {};
+      ::stat(command.old->c_str(), &st);
+      s.old = OldFile{absolute_path(*command.old), command.mode ? parse_mode(*command.mode, "--mode") : (st.st_mode & 07777)};
+    } else if (command.mode) {
+      throw InputError("--mode: needs --old (without it the target does not exist beforehand)");
+    }
+    s.target = !command.target.empty() ? command.target
+               : command.old         ? command.old->filename().string()
+                                     : command.payload.filename().string();
+    if (command.validate == "json") s.validator.kind = Validator::Kind::json;
+    else if (!command.validate.empty()) s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
+    check_command_runs(s, "command");
+    return run_scenarios({s}, command.out, command.options, false);
+  });
+}
+
+int command_replay(const fs::path& report_file, const std::string& id, const RunOptions& options) {
+  return guarded([&] {
+    const reports::Report report = reports::load_report(report_file);
+    const ReplayResult r = replay_case(report, id, options);
+    const auto& o = r.observation;
+    std::cout << "case " << id << ": " << o.fault << (o.call.empty() ? "" : " — " + o.call) << "\n"
+              << "writer: " << r.outcome << "\n"
+              << "target: " << o.target.matches
+              << (o.target.exists ? ", " + std::to_string(o.target.size) + " bytes, mode " + o.target.mode : "") << "\n";
+    if (!o.target.excerpt.empty()) std::cout << "content: " << o.target.excerpt << "\n";
+    for (const auto& l : o.leftovers) std::cout << "leftover: " << l << "\n";
+    for (const auto& [name, p] : r.properties) {
+      std::cout << name << ": " << reports::verdict_name(p.verdict);
+      if (!p.failures.empty()) std::cout << " — " << p.failures.front().detail;
+      std::cout << "\n";
+    }
+    std::cout << "verdict: " << (r.fails ? "FAIL (still fails)" : "PASS") << "\n";
+    return r.fails ? kExitFail : kExitPass;
+  });
+}
+
+int command_compare(const fs::path& baseline, const fs::path& other) {
+  return guarded([&] {
+    const auto a = reports::load_report(baseline);
+    const auto b = reports::load_report(other);
+    const auto comparison = reports::compare(a, b);
+    std::cout << reports::render_comparison(comparison, baseline.string(), other.string());
+    return comparison.worse() ? kExitFail : kExitPass;
+  });
+}
+
+int command_report(const fs::path& report_file, const std::string& format_name, const std::optional<fs::path>& out) {
+  return guarded([&] {
+    const auto format = reports::parse_format(format_name);
+    if (!format) throw InputError("--format: expected md, html, junit or json, got \"" + format_name + "\"");
+    const std::string text = reports::render(reports::load_report(report_file), *format);
+    if (!out) {
+      std::cout << text;
+      return kExitPass;
+    }
+    if (auto error = write_file_atomic(*out, text)) {
+      std::cerr << "crashcheck: " << out->string() << ": " << error.message() << "\n";
+      return kExitHarness;
+    }
+    return kExitPass;
+  });
+}
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,158 @@
+#include "crashcheck/runner/properties.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace crashcheck::runner {
+namespace {
+
+using reports::PropertyResult;
+using reports::Verdict;
+
+// nullopt: the observation does not bear on the property; "": it holds;
+// otherwise one sentence saying why it breaks.
+using Check = std::function<std::optional<std::string>(const Observation&)>;
+
+struct Checker {
+  std::string_view property;
+  std::vector<std::string_view> models;  // observations of these models count
+  std::string_view none_reason;          // not_run reason when no case counted
+  Check check;
+};
+
+bool reported_failure(const Observation& o) { return o.exit_status != 0 && !o.timed_out; }
+
+std::string state_words(const reports::FileState& s) {
+  if (s.matches == "torn") return "a torn prefix (" + std::to_string(s.size) + " bytes)";
+  if (s.matches == "other") return "content that is neither old nor new (" + std::to_string(s.size) + " bytes)";
+  if (s.matches == "missing") return "no file at all";
+  return "the " + s.matches + " content";
+}
+
+reports::Failure failure_of(const Observation& o, std::string detail) {
+  reports::Failure f;
+  f.case_id = o.case_id;
+  f.model = o.model;
+  f.call_index = o.call_index;
+  f.call = o.call;
+  f.fault = o.fault;
+  f.target = o.target;
+  f.leftovers = o.leftovers;
+  f.exit_status = o.exit_status;
+  f.detail = std::move(detail);
+  return f;
+}
+
+PropertyResult apply(const Checker& checker, const std::vector<Observation>& observations,
+                     const std::vector<std::string>& models_run) {
+  PropertyResult result;
+  for (const auto& o : observations) {
+    if (std::find(checker.models.begin(), checker.models.end(), o.model) == checker.models.end()) continue;
+    const auto outcome = checker.check(o);
+    if (!outcome) continue;
+    ++result.cases;
+    if (!outcome->empty()) result.failures.push_back(failure_of(o, *outcome));
+  }
+  if (result.cases == 0) {
+    const bool model_ran = std::any_of(checker.models.begin(), checker.models.end(), [&](std::string_view m) {
+      return m != "baseline" && std::find(models_run.begin(), models_run.end(), m) != models_run.end();
+    });
+    result.reason = model_ran ? std::string(checker.none_reason)
+                              : "needs the " + std::string(checker.models.back()) + " model, which was not run";
+    return result;
+  }
+  result.verdict = result.failures.empty() ? Verdict::pass : Verdict::fail;
+  return result;
+}
+
+std::vector<Checker> checkers(const Contents& contents, const ContentValidator& validator) {
+  const auto old_or_new = [&contents](const Observation& o) { return is_old_or_new(o.target, contents); };
+  std::vector<Checker> list;
+  list.push_back({"crash_atomic", {"kill"}, "no crash point", [=](const Observation& o) -> std::optional<std::string> {
+                    if (old_or_new(o)) return "";
+                    return "after the kill the target holds " + state_words(o.target);
+                  }});
+  list.push_back({"reader_safe", {"reader"}, "no call boundary", [=](const Observation& o) -> std::optional<std::string> {
+                    if (old_or_new(o)) return "";
+                    return "a concurrent reader finds " + state_words(o.target);
+                  }});
+  list.push_back({"error_safe", {"errno", "disk-full"}, "no injected error",
+                  [=](const Observation& o) -> std::optional<std::string> {
+                    if (o.timed_out) return "the writer did not finish within the timeout after the injected error";
+                    if (o.exit_status == 0 && o.target.matches != "new")
+                      return "the writer exited 0 (success) but the target holds " + state_words(o.target);
+                    // Non-zero with the new content is accepted: after a rename an
+                    // fsync of the directory can still fail and nothing can undo it.
+                    if (o.exit_status != 0 && !old_or_new(o))
+                      return "the writer reported failure and left " + state_words(o.target);
+                    return "";
+                  }});
+  list.push_back({"temp_clean", {"errno", "disk-full"}, "no injected fault made the writer report a failure",
+                  [](const Observation& o) -> std::optional<std::string> {
+                    if (!reported_failure(o)) return std::nullopt;
+                    if (o.leftovers.empty()) return "";
+                    return "the writer reported failure and left " + std::to_string(o.leftovers.size()) +
+                           " file(s) behind, e.g. " + o.leftovers.front();
+                  }});
+  list.push_back({"mode_preserved", {"errno", "disk-full", "kill", "baseline"}, "no case replaced the file",
+                  [&contents](const Observation& o) -> std::optional<std::string> {
+                    if (!contents.old_bytes || o.target.matches != "new") return std::nullopt;
+                    const std::string want = format_mode(contents.old_mode);
+                    if (o.target.mode == want) return "";
+                    return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
+                  }});
+  if (!validator) return list;
+  list.push_back({"valid_content", {"errno", "disk-full", "kill", "reader", "baseline"}, "no state to validate",
+                  [validator](const Observation& o) -> std::optional<std::string> {
+                    if (!o.target_bytes) return std::nullopt;
+                    if (validator(*o.target_bytes)) return "";
+                    return "the validator rejects " + state_words(o.target);
+                  }});
+  return list;
+}
+
+// A temp file left by a SIGKILL is no writer's fault: note it, don't fail.
+void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observation>& observations) {
+  std::size_t count = 0;
+  std::string example;
+  for (const auto& o : observations)
+    if (o.model == "kill" && !o.leftovers.empty() && count++ == 0) example = o.case_id + " left " + o.leftovers.front();
+  if (count > 0)
+    temp_clean.notes.push_back(std::to_string(count) +
+                               " kill case(s) left temporary files (no writer can clean up after SIGKILL), e.g. " +
+                               example);
+}
+
+std::string cell_outcome(const Observation& o, const Contents& contents) {
+  if (o.timed_out) return "timeout";
+  if (o.model == "errno" || o.model == "disk-full") {
+    if (o.exit_status == 0) return o.target.matches == "new" ? "new" : "wrong_success";
+    if (is_old_or_new(o.target, contents)) return "error_ok";
+  }
+  return o.target.matches;
+}
+
+}  // namespace
+
+Judgement judge(const std::vector<Observation>& observations, const Contents& contents,
+                const std::vector<std::string>& models_run, const ContentValidator& validator) {
+  Judgement j;
+  for (auto name : reports::kProperties) {
+    j.properties[std::string(name)].reason = "the power-loss model is not part of this run";
+  }
+  for (const auto& checker : checkers(contents, validator))
+    j.properties[std::string(checker.property)] = apply(checker, observations, models_run);
+  if (!contents.old_bytes) j.properties["mode_preserved"].reason = "no old file: there is no mode to preserve";
+  if (!validator) j.properties["valid_content"] = {Verdict::not_run, 0, {}, "no validator given", {}};
+  note_kill_leftovers(j.properties["temp_clean"], observations);
+  for (const auto& o : observations)
+    if (o.model != "baseline") j.cells.push_back({o.model, o.call_index, cell_outcome(o, contents), o.case_id});
+  return j;
+}
+
+bool any_failed(const std::map<std::string, reports::PropertyResult>& properties) {
+  return std::any_of(properties.begin(), properties.end(),
+                     [](const auto& p) { return p.second.verdict == Verdict::fail; });
+}
+
+}  // namespace crashcheck::runner

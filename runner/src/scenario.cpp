@@ -1,0 +1,221 @@
+#include "crashcheck/runner/scenario.hpp"
+
+#include <crashcheck/report.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace crashcheck::runner {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// Every error of one file goes through here so messages share one shape:
+// "<file>: field "<field>": <problem>".
+struct FieldErrors {
+  std::string file;
+  [[noreturn]] void fail(std::string_view field, std::string_view problem) const {
+    throw InputError(file + ": field \"" + std::string(field) + "\": " + std::string(problem));
+  }
+  const std::string& string(const json& value, std::string_view field) const {
+    if (!value.is_string()) fail(field, "expected a string, got " + value.dump());
+    return value.get_ref<const std::string&>();
+  }
+  const json& object(const json& value, std::string_view field,
+                     std::initializer_list<std::string_view> allowed) const {
+    if (!value.is_object()) fail(field, "expected an object, got " + value.dump());
+    for (const auto& [key, _] : value.items())
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        fail(std::string(field) + "." + key, "unknown field");
+    return value;
+  }
+  std::vector<std::string> strings(const json& value, std::string_view field) const {
+    if (!value.is_array() || value.empty()) fail(field, "expected a non-empty array of strings");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < value.size(); ++i)
+      out.push_back(string(value[i], std::string(field) + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+  fs::path existing_file(const json& value, std::string_view field, const fs::path& base) const {
+    fs::path path = string(value, field);
+    if (path.is_relative()) path = base / path;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) fail(field, "no such file: " + path.string());
+    return fs::absolute(path).lexically_normal();
+  }
+};
+
+json read_json_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file.string() + ": cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return json::parse(buffer.str());
+  } catch (const json::parse_error& e) {
+    throw InputError(file.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+bool safe_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+         });
+}
+
+void load_old(Scenario& s, const json& value, const FieldErrors& errors) {
+  if (value.is_null()) return;
+  errors.object(value, "old", {"file", "mode"});
+  if (!value.contains("file")) errors.fail("old.file", "missing (or set \"old\": null)");
+  OldFile old{errors.existing_file(value["file"], "old.file", s.directory()), 0644};
+  if (value.contains("mode")) old.mode = parse_mode(errors.string(value["mode"], "old.mode"), errors.file + ": field \"old.mode\"");
+  s.old = old;
+}
+
+void load_validator(Scenario& s, const json& value, const FieldErrors& errors) {
+  if (value.is_null()) return;
+  if (value.is_string()) {
+    if (value != "json") errors.fail("validate", "expected \"json\", {\"command\": [...]} or null");
+    s.validator.kind = Validator::Kind::json;
+    return;
+  }
+  errors.object(value, "validate", {"command"});
+  if (!value.contains("command")) errors.fail("validate.command", "missing");
+  s.validator = {Validator::Kind::command, errors.strings(value["command"], "validate.command")};
+}
+
+void load_expect(Scenario& s, const json& value, const FieldErrors& errors) {
+  if (!value.is_object()) errors.fail("expect", "expected an object of property: verdict");
+  for (const auto& [property, verdict] : value.items()) {
+    const std::string field = "expect." + property;
+    if (std::find(reports::kProperties.begin(), reports::kProperties.end(), property) ==
+        reports::kProperties.end())
+      errors.fail(field, "unknown property");
+    const std::string& v = errors.string(verdict, field);
+    if (v != "pass" && v != "fail" && v != "not_run")
+      errors.fail(field, "expected \"pass\", \"fail\" or \"not_run\", got \"" + v + "\"");
+    s.expect[property] = v;
+  }
+}
+
+void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
+  errors.object(doc, "(top level)",
+                {"name", "description", "command", "target", "old", "payload", "validate",
+                 "timeout_s", "models", "expect"});
+  for (const char* required : {"name", "command", "target", "payload"})
+    if (!doc.contains(required)) errors.fail(required, "missing");
+  s.name = errors.string(doc["name"], "name");
+  if (!safe_name(s.name)) errors.fail("name", "use letters, digits, '.', '_' or '-' (it names the output folder)");
+  if (doc.contains("description")) s.description = errors.string(doc["description"], "description");
+  s.command = errors.strings(doc["command"], "command");
+  s.target = errors.string(doc["target"], "target");
+  if (!safe_name(s.target)) errors.fail("target", "expected a plain file name, got \"" + s.target + "\"");
+  load_old(s, doc.value("old", json()), errors);
+  errors.object(doc["payload"], "payload", {"file"});
+  if (!doc["payload"].contains("file")) errors.fail("payload.file", "missing");
+  s.payload = errors.existing_file(doc["payload"]["file"], "payload.file", s.directory());
+  load_validator(s, doc.value("validate", json()), errors);
+  if (doc.contains("timeout_s")) {
+    const json& t = doc["timeout_s"];
+    if (!t.is_number() || t.get<double>() <= 0 || t.get<double>() > 86400)
+      errors.fail("timeout_s", "expected a number of seconds in (0, 86400], got " + t.dump());
+    s.timeout_s = t.get<double>();
+  }
+  if (doc.contains("models")) {
+    for (const auto& m : errors.strings(doc["models"], "models"))
+      if (std::find(kModels.begin(), kModels.end(), m) == kModels.end())
+        errors.fail("models", "unknown model \"" + m + "\"");
+    s.models = errors.strings(doc["models"], "models");
+  }
+  if (doc.contains("expect")) load_expect(s, doc["expect"], errors);
+}
+
+}  // namespace
+
+std::filesystem::path Scenario::directory() const {
+  return file.empty() ? fs::current_path() : file.parent_path();
+}
+
+Scenario load_scenario(const std::filesystem::path& file) {
+  Scenario s;
+  std::error_code ec;
+  s.file = fs::absolute(file, ec).lexically_normal();
+  const json doc = read_json_file(file);
+  load_fields(s, doc, FieldErrors{file.string()});
+  return s;
+}
+
+std::string Validator::describe() const {
+  switch (kind) {
+    case Kind::none: return "";
+    case Kind::json: return "json";
+    case Kind::command: return "command: " + json(command).dump();
+  }
+  return "";
+}
+
+Validator Validator::from_description(std::string_view text, std::string_view where) {
+  if (text.empty()) return {};
+  if (text == "json") return {Kind::json, {}};
+  constexpr std::string_view prefix = "command: ";
+  if (text.substr(0, prefix.size()) == prefix) {
+    const json argv = json::parse(text.substr(prefix.size()), nullptr, false);
+    if (argv.is_array() && !argv.empty() &&
+        std::all_of(argv.begin(), argv.end(), [](const json& a) { return a.is_string(); }))
+      return {Kind::command, argv.get<std::vector<std::string>>()};
+  }
+  throw InputError(std::string(where) + ": unknown validator \"" + std::string(text) + "\"");
+}
+
+std::vector<std::string> parse_models(std::string_view csv, std::string_view where) {
+  std::vector<std::string> out;
+  std::stringstream in{std::string(csv)};
+  for (std::string item; std::getline(in, item, ',');) {
+    if (std::find(kModels.begin(), kModels.end(), item) == kModels.end())
+      throw InputError(std::string(where) + ": unknown model \"" + item +
+                       "\" (known: kill, errno, disk-full, reader, power-loss)");
+    if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+  }
+  if (out.empty()) throw InputError(std::string(where) + ": no model named");
+  return out;
+}
+
+mode_t parse_mode(std::string_view text, std::string_view where) {
+  const bool octal = !text.empty() && text.size() <= 4 &&
+                     std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+  if (!octal)
+    throw InputError(std::string(where) + ": expected octal permission bits like \"0644\", got \"" +
+                     std::string(text) + "\"");
+  return static_cast<mode_t>(std::stoul(std::string(text), nullptr, 8));
+}
+
+std::string format_mode(mode_t mode) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", static_cast<unsigned>(mode & 07777));
+  return buffer;
+}
+
+void check_executable(const std::string& program, std::string_view where) {
+  auto runnable = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (program.find('/') != std::string::npos) {
+    if (runnable(program)) return;
+    throw InputError(std::string(where) + ": executable not found or not runnable: " + program);
+  }
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs{path ? path : "/usr/bin:/bin"};
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (runnable(fs::path(dir.empty() ? "." : dir) / program)) return;
+  throw InputError(std::string(where) + ": executable \"" + program + "\" not found on PATH");
+}
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,172 @@
+#include "crashcheck/runner/scratch_case.hpp"
+
+#include <crashcheck/reference.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <system_error>
+
+#include "crashcheck/runner/scenario.hpp"
+
+namespace crashcheck::runner {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::uintmax_t kMaxSnapshotBytes = 256u << 20;  // a runaway subject must not exhaust memory
+
+std::string read_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+Entry entry_at(const fs::directory_entry& item) {
+  Entry e;
+  struct stat st {};
+  if (::lstat(item.path().c_str(), &st) != 0) return e;
+  e.mode = st.st_mode & 07777;
+  if (S_ISREG(st.st_mode)) {
+    e.kind = Entry::Kind::file;
+    if (static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes) e.content = read_bytes(item.path());
+  } else if (S_ISDIR(st.st_mode)) {
+    e.kind = Entry::Kind::directory;
+  } else if (S_ISLNK(st.st_mode)) {
+    e.kind = Entry::Kind::symlink;
+    std::error_code ec;
+    e.content = fs::read_symlink(item.path(), ec).string();
+  } else {
+    e.kind = Entry::Kind::other;
+  }
+  return e;
+}
+
+bool is_proper_prefix(const std::string& part, const std::optional<std::string>& whole) {
+  return whole && part.size() < whole->size() && whole->compare(0, part.size(), part) == 0;
+}
+
+std::string printable_excerpt(const std::string& bytes) {
+  auto escape = [](std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+      if (c == '\n') out += "\\n";
+      else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+      else {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "\\x%02x", c);
+        out += hex;
+      }
+    }
+    return out;
+  };
+  // Head and tail: a torn file is recognised by where it ends.
+  if (bytes.size() <= 64) return escape(bytes);
+  return escape(std::string_view(bytes).substr(0, 30)) + " … " +
+         escape(std::string_view(bytes).substr(bytes.size() - 30));
+}
+
+std::string hex_prefix(const std::string& bytes) {
+  std::string out;
+  char hex[4];
+  for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
+    std::snprintf(hex, sizeof hex, "%02x", static_cast<unsigned char>(bytes[i]));
+    out += hex;
+  }
+  return out;
+}
+
+void write_case_file(const fs::path& file, const std::string& bytes, mode_t mode) {
+  WriteOptions options;
+  options.durability = Durability::no_sync;  // scratch files need no durability
+  options.new_file_mode = mode;
+  if (auto error = write_file_atomic(file, bytes, options))
+    throw std::system_error(error.code, file.string() + ": " + error.message());
+  fs::permissions(file, static_cast<fs::perms>(mode), fs::perm_options::replace);
+}
+
+}  // namespace
+
+const Entry* Snapshot::find(const std::string& name) const {
+  auto it = entries.find(name);
+  return it == entries.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Snapshot::added_since(const Snapshot& before, const std::string& ignore) const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : entries) {
+    if (name == ignore) continue;
+    const Entry* was = before.find(name);
+    if (!was || !(*was == entry)) out.push_back(name);
+  }
+  return out;
+}
+
+Snapshot take_snapshot(const fs::path& dir) {
+  Snapshot snapshot;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code rel_ec;
+    snapshot.entries[fs::relative(it->path(), dir, rel_ec).string()] = entry_at(*it);
+  }
+  return snapshot;
+}
+
+reports::FileState describe_target(const Entry* target, const Contents& contents) {
+  reports::FileState state;
+  if (!target) {
+    state.matches = "missing";
+    return state;
+  }
+  state.exists = true;
+  state.size = target->content.size();
+  state.mode = format_mode(target->mode);
+  state.excerpt = printable_excerpt(target->content);
+  state.excerpt_hex = hex_prefix(target->content);
+  const std::string& bytes = target->content;
+  if (target->kind != Entry::Kind::file) state.matches = "other";
+  else if (bytes == contents.new_bytes) state.matches = "new";
+  else if (contents.old_bytes && bytes == *contents.old_bytes) state.matches = "old";
+  else if (is_proper_prefix(bytes, contents.new_bytes) || is_proper_prefix(bytes, contents.old_bytes))
+    state.matches = "torn";
+  else state.matches = "other";
+  return state;
+}
+
+bool is_old_or_new(const reports::FileState& state, const Contents& contents) {
+  if (state.matches == "new" || state.matches == "old") return true;
+  return state.matches == "missing" && !contents.old_bytes;  // no old file: "missing" is the old state
+}
+
+ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const std::string& target,
+                         const Contents& contents)
+    : root_(parent / id), target_name_(target) {
+  fs::remove_all(root_);
+  fs::create_directories(scratch());
+  fs::create_directories(temp_dir());
+  fs::create_directories(root_ / "harness");
+  if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
+  write_case_file(payload(), contents.new_bytes, 0600);
+  initial_ = take_snapshot(scratch());
+}
+
+ScratchCase::~ScratchCase() {
+  std::error_code ec;
+  // A subject may have left read-only directories; make them removable first.
+  for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_directory(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+  fs::remove_all(root_, ec);
+}
+
+std::vector<std::string> ScratchCase::outside_writes() const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : take_snapshot(root_).entries) {
+    const std::string top = name.substr(0, name.find('/'));
+    if (top == "scratch" || top == "harness" || name == "tmp") continue;
+    out.push_back(name);  // tmp/<anything> included
+  }
+  return out;
+}
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,61 @@
+#include "crashcheck/runner/validator.hpp"
+
+#include <crashcheck/reference.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+extern char** environ;
+
+namespace crashcheck::runner {
+namespace fs = std::filesystem;
+namespace {
+
+bool run_command_validator(const SubjectSetup& setup, const std::string& bytes, std::size_t serial) {
+  const fs::path dir = setup.work_root / ("validate-" + std::to_string(serial));
+  fs::create_directories(dir);
+  const fs::path state = dir / setup.scenario.target;
+  WriteOptions options;
+  options.durability = Durability::no_sync;
+  if (auto error = write_file_atomic(state, bytes, options))
+    throw std::runtime_error(state.string() + ": " + error.message());
+  std::vector<std::string> argv;
+  for (std::string arg : setup.scenario.validator.command) {
+    for (std::size_t at; (at = arg.find("{target}")) != std::string::npos;) arg.replace(at, 8, state.string());
+    for (std::size_t at; (at = arg.find("{scenario_dir}")) != std::string::npos;)
+      arg.replace(at, 14, setup.scenario.directory().string());
+    argv.push_back(arg);
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  const auto outcome = run_subject({argv, env, dir, state, {}, {}, setup.timeout});
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return outcome.succeeded();
+}
+
+}  // namespace
+
+ContentValidator make_content_validator(const SubjectSetup& setup) {
+  using Kind = Validator::Kind;
+  if (setup.scenario.validator.kind == Kind::none) return {};
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::string, bool> verdicts;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [cache, &setup](const std::string& bytes) {
+    std::lock_guard lock(cache->mutex);
+    auto found = cache->verdicts.find(bytes);
+    if (found != cache->verdicts.end()) return found->second;
+    const bool valid = setup.scenario.validator.kind == Kind::json
+                           ? nlohmann::json::accept(bytes)
+                           : run_command_validator(setup, bytes, cache->verdicts.size());
+    cache->verdicts.emplace(bytes, valid);
+    return valid;
+  };
+}
+
+}  // namespace crashcheck::runner
