@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -533,7 +534,8 @@ static void cc_record(struct cc_op *o) {
     cc_trace_open(); /* the subject closed or replaced our descriptor */
   if (cc.trace_fd < 0) return;
   int op = cc_calls[o->id].op;
-  uint64_t data_len = (op == CC_OP_write && o->result > 0) ? (uint64_t)o->result : 0;
+  int has_data = op == CC_OP_write && o->result > 0 && (o->buf || o->iov);
+  uint64_t data_len = has_data ? (uint64_t)o->result : 0;
   struct cc_trace_record r;
   memset(&r, 0, sizeof r);
   const char *call = cc_calls[o->id].name;
@@ -677,7 +679,7 @@ static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) 
 
 #define CC_OPEN_MODE(flags, last)                              \
   mode_t mode = 0;                                             \
-  if ((flags) & (O_CREAT | __O_TMPFILE)) {                     \
+  if (((flags) & O_CREAT) || ((flags) & __O_TMPFILE) == __O_TMPFILE) {                     \
     va_list ap;                                                \
     va_start(ap, last);                                        \
     mode = va_arg(ap, mode_t);                                 \
@@ -699,6 +701,51 @@ int cc_w_openat(int dirfd, const char *path, int flags, ...) {
 int cc_w_openat64(int dirfd, const char *path, int flags, ...) {
   CC_OPEN_MODE(flags, flags);
   return cc_open(CC_ID_openat64, dirfd, path, flags, mode);
+}
+
+/* --------------------------------------------------------- in-kernel copies -- */
+/* The bytes never pass through the subject's memory: after the call they are
+ * read back from the source at the offset the copy started from. */
+
+static ssize_t cc_copy_real(int id, int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
+  switch (id) {
+    case CC_ID_copy_file_range: return CC_REAL(copy_file_range)(in, in_off, out, out_off, n, fl);
+    case CC_ID_sendfile: return CC_REAL(sendfile)(out, in, in_off, n);
+    default: return CC_REAL(sendfile64)(out, in, in_off, n);
+  }
+}
+
+static ssize_t cc_copy_range(int id, int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
+  struct cc_op os_, *o = &os_;
+  cc_op_init(o, id);
+  CC_FD(out);
+  CC_LEN(n);
+  if (out_off) CC_OFFSET(*out_off);
+  else CC_AT_CURRENT;
+  if (!cc_begin(o)) return cc_copy_real(id, in, in_off, out, out_off, n, fl);
+  off64_t from = in_off ? *in_off : lseek(in, 0, SEEK_CUR);
+  ssize_t r = -1;
+  int e = o->inject;
+  if (!e) {
+    r = cc_copy_real(id, in, in_off, out, out_off, (size_t)o->allowed, fl);
+    e = r < 0 ? errno : 0;
+  }
+  char *data = NULL;
+  if (r > 0 && (data = malloc((size_t)r)) && pread(in, data, (size_t)r, from) == r) o->buf = data;
+  cc_end(o, r, e);
+  free(data);
+  errno = e ? e : errno;
+  return r;
+}
+
+ssize_t cc_w_copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
+  return cc_copy_range(CC_ID_copy_file_range, in, in_off, out, out_off, n, fl);
+}
+ssize_t cc_w_sendfile(int out, int in, off_t *in_off, size_t n) {
+  return cc_copy_range(CC_ID_sendfile, in, (off64_t *)in_off, out, NULL, n, 0);
+}
+ssize_t cc_w_sendfile64(int out, int in, off64_t *in_off, size_t n) {
+  return cc_copy_range(CC_ID_sendfile64, in, in_off, out, NULL, n, 0);
 }
 
 /* ------------------------------------------------------------------ stdio -- */

@@ -1,0 +1,115 @@
+#include "subject.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+extern char** environ;
+
+namespace crashcheck::faults::testing {
+
+namespace fs = std::filesystem;
+
+Sandbox::Sandbox() {
+  std::string pattern = (fs::temp_directory_path() / "cc-faults-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+  root_ = pattern;
+  scope_ = root_ / "scope";
+  fs::create_directory(scope_);
+}
+
+Sandbox::~Sandbox() {
+  std::error_code ec;
+  fs::remove_all(root_, ec);
+}
+
+void Sandbox::reset(const std::vector<std::pair<std::string, std::string>>& files) {
+  fs::remove_all(scope_);
+  fs::create_directory(scope_);
+  for (const auto& [name, content] : files) std::ofstream(scope_ / name, std::ios::binary) << content;
+}
+
+std::vector<std::pair<std::string, std::string>> Sandbox::files() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& entry : fs::recursive_directory_iterator(scope_))
+    if (entry.is_regular_file()) out.emplace_back(fs::relative(entry.path(), scope_).string(), read_file(entry.path()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool SubjectRun::exited(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+bool SubjectRun::killed() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+
+namespace {
+
+std::vector<std::string> subject_environment(const Sandbox& box, const SubjectOptions& options) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    auto eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  env.erase("LD_PRELOAD");  // an ASan test binary must not hand its runtime on
+  AgentSetup setup{default_agent_library(), box.scope(), box.trace_file(), box.control_file(), options.plan};
+  for (auto& [k, v] : agent_environment(setup)) env[k] = v;
+  for (auto& [k, v] : options.env) env[k] = v;
+  std::vector<std::string> out;
+  for (auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
+SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options) {
+  fs::remove(box.trace_file());
+  AgentControl control = AgentControl::create(box.control_file());
+  std::vector<std::string> env = subject_environment(box, options);
+  std::vector<char*> envp, args;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    throw std::system_error(rc, std::generic_category(), "spawn " + argv.at(0));
+  }
+  if (options.while_running) options.while_running(control);
+  SubjectRun run;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) run.out.append(buf, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  ::waitpid(pid, &run.status, 0);
+  run.processes_loaded = control.processes_loaded();
+  run.calls_counted = control.calls_counted();
+  if (fs::exists(box.trace_file())) run.trace = read_trace(box.trace_file());
+  return run;
+}
+
+}  // namespace crashcheck::faults::testing

@@ -1,0 +1,59 @@
+// Runs a subject under the agent the way the runner will: fresh scope
+// directory, agent environment, control block, trace. Test-only helper.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "crashcheck/faults.hpp"
+
+namespace crashcheck::faults::testing {
+
+// A temporary directory holding the scope (scope/) and the agent's files.
+class Sandbox {
+ public:
+  Sandbox();
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  const std::filesystem::path& scope() const { return scope_; }
+  std::filesystem::path trace_file() const { return root_ / "trace.bin"; }
+  std::filesystem::path control_file() const { return root_ / "control"; }
+  // Replaces the scope's contents with the given files.
+  void reset(const std::vector<std::pair<std::string, std::string>>& files = {});
+  // Regular files in the scope (recursively), path -> content.
+  std::vector<std::pair<std::string, std::string>> files() const;
+
+ private:
+  std::filesystem::path root_;
+  std::filesystem::path scope_;
+};
+
+struct SubjectRun {
+  int status = -1;  // wait status
+  std::string out;  // the subject's stdout
+  Trace trace;
+  std::uint32_t processes_loaded = 0;
+  std::uint32_t calls_counted = 0;
+
+  bool exited(int code) const;
+  bool killed() const;  // by SIGKILL
+};
+
+struct SubjectOptions {
+  FaultPlan plan;
+  std::vector<std::pair<std::string, std::string>> env;  // extra NAME=VALUE
+  // Called while the subject runs (pause plan); the subject's stdout is read after.
+  std::function<void(AgentControl&)> while_running;
+};
+
+SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options = {});
+
+std::string read_file(const std::filesystem::path& file);
+
+}  // namespace crashcheck::faults::testing
