@@ -3,15 +3,48 @@
 //
 // Sequence (Durability::full): create a uniquely named temporary file in the
 // target's directory (O_CREAT|O_EXCL|O_CLOEXEC), write all bytes (retrying
-// short writes and EINTR), give it the old file's mode (and owner where
-// permitted), fsync it, rename it over the target, fsync the directory.
-// Any failure removes the temporary file and leaves the target untouched.
+// short writes and EINTR), give it the old file's owner (where permitted) and
+// mode, fsync it, close it, rename it over the target, fsync the directory.
+// Any failure before the rename removes the temporary file and leaves the
+// target untouched.
+//
+// Policies (each one tested in reference/tests/):
+// - Symbolic link as target: by default the file the link points at (after
+//   following every link in the chain, relative links against the link's own
+//   directory) is replaced and the link itself stays; a dangling link makes
+//   the file it names. SymlinkPolicy::refuse fails with ELOOP, touching
+//   nothing. A chain longer than 40 links fails with ELOOP.
+// - Missing directory: fails at open_temp with ENOENT.
+// - Target is a directory (or the path ends in '/'): fails at resolve with
+//   EISDIR.
+// - Target exists but is not a regular file (FIFO, socket, device): fails at
+//   resolve with WriteErrc::not_regular_file; it is never opened.
+// - Read-only directory: fails at open_temp with EACCES (permissions) or
+//   EROFS (read-only file system).
+// - Mode: an existing target's permission bits (07777) are kept; a new file
+//   gets 0666 & ~umask, or exactly `new_file_mode` when given.
+// - Owner: an existing target's uid/gid are copied with fchown. fchown
+//   failing with EPERM (an unprivileged caller replacing someone else's file,
+//   or giving it a group it is not in) is not an error: the file then belongs
+//   to the caller, as with any editor that saves by rename.
+// - Directory fsync failure: the rename has already happened and cannot be
+//   undone, so it is not reported as an error (an error always means "target
+//   untouched", the error_safe property crashcheck judges every writer by);
+//   it is reported in WriteError::durability_warning instead.
+//
+// Failure points (libfiu, compiled with FIU_ENABLE=1): before each step's
+// system call the writer asks fiu_fail(failure_point(step)); a non-zero
+// answer is taken as the errno that call fails with, without reaching the
+// kernel. Nothing is enabled unless a test calls fiu_enable*, and fiu_fail
+// before fiu_init is safe in libfiu 1.1 (it returns 0 after a read lock), so
+// production callers pay a few tens of nanoseconds per step.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -43,18 +76,51 @@ struct WriteOptions {
 
 // The step that failed; each one is also a libfiu failure point named
 // "crashcheck/reference/<step>" so tests can fail it in-process.
+// Steps run in this order, except that chown runs before chmod (fchown
+// clears set-user/group-ID bits, so the mode must come last).
 enum class WriteStep { none, resolve, open_temp, write, chmod, chown, fsync_file, close, rename, fsync_dir };
 
 std::string_view step_name(WriteStep step) noexcept;
+// Every step that has a failure point (all but `none`), in enum order.
+std::span<const WriteStep> steps_with_failure_points() noexcept;
+
+// "crashcheck/reference/<step>"; empty for WriteStep::none.
+inline constexpr std::string_view kFailurePointPrefix = "crashcheck/reference/";
+std::string failure_point(WriteStep step);
+
+// Not a step but a test hook: while this point fails with N, each write(2)
+// is offered at most N bytes, so tests can force short writes.
+inline constexpr const char* kShortWritePoint = "crashcheck/reference/short_write";
+
+// Errors that have no errno of their own.
+enum class WriteErrc { not_regular_file = 1 };
+const std::error_category& write_category() noexcept;
+std::error_code make_error_code(WriteErrc e) noexcept;
 
 struct WriteError {
+  // Set exactly when the write did not happen: the target is untouched.
   std::error_code code;
+  // The failing step (for `code`, or fsync_dir for `durability_warning`).
   WriteStep step = WriteStep::none;
+  // Set when the target *was* replaced but the directory could not be
+  // synced: the new content is visible, yet the rename may not survive a
+  // power loss. Never set together with `code`.
+  std::error_code durability_warning;
 
   explicit operator bool() const noexcept { return static_cast<bool>(code); }
-  // One line: "<step>: <strerror>" — what the CLI prints.
+  // One line: "<step>: <strerror>" — what the CLI prints. For a durability
+  // warning: "<step>: <strerror> (target replaced, rename not durable)".
   std::string message() const;
 };
+
+// Temporary files are named ".<target-name>.<16 hex digits>.tmp" in the
+// target's directory; a target name too long for that is cut so the whole
+// name fits NAME_MAX. These let the harness recognise our own temp files.
+inline constexpr std::string_view kTempNamePrefix = ".";
+inline constexpr std::string_view kTempNameSuffix = ".tmp";
+// ".<target-name, cut if needed>." — every temp name for this target starts so.
+std::string temp_name_prefix(std::string_view target_name);
+bool is_temp_name_for(std::string_view target_name, std::string_view candidate);
 
 // Replaces `target` with exactly `bytes`, or fails leaving it untouched and no
 // temporary file behind. Never throws.
@@ -62,8 +128,12 @@ WriteError write_file_atomic(const std::filesystem::path& target, std::string_vi
                              const WriteOptions& options = {}) noexcept;
 
 // Serialises `value` (indent < 0: compact) plus a trailing newline and writes
-// it with write_file_atomic.
+// it with write_file_atomic. A value that cannot be serialised (invalid
+// UTF-8 in a string) fails at WriteStep::none with EILSEQ.
 WriteError write_json_atomic(const std::filesystem::path& target, const nlohmann::json& value,
                              int indent = 2, const WriteOptions& options = {}) noexcept;
 
 }  // namespace crashcheck
+
+template <>
+struct std::is_error_code_enum<crashcheck::WriteErrc> : std::true_type {};

@@ -1,0 +1,168 @@
+// crashcheck-write as the harness sees it: exit status, one-line messages.
+#include "support.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#ifndef CRASHCHECK_WRITE_EXE
+#error "CRASHCHECK_WRITE_EXE must name the crashcheck-write binary"
+#endif
+
+namespace crashcheck::test {
+namespace {
+
+struct CliRun {
+  int exit_status = -1;  // -1: did not exit normally
+  std::string err;
+};
+
+// Runs crashcheck-write with `args`, `input` on stdin and extra `env` entries.
+CliRun run_cli(const ScratchDir& io, const std::vector<std::string>& args, const std::string& input = "",
+            const std::vector<std::string>& env = {}) {
+  const fs::path in = io / "stdin", err = io / "stderr";
+  write_plain(in, input);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int in_fd = ::open(in.c_str(), O_RDONLY);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in_fd < 0 || err_fd < 0 || ::dup2(in_fd, 0) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(126);
+    for (const std::string& entry : env) ::putenv(const_cast<char*>(entry.c_str()));
+    std::vector<char*> argv{const_cast<char*>(CRASHCHECK_WRITE_EXE)};
+    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return CliRun{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(err).value_or("")};
+}
+
+std::size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+class CrashcheckWrite : public ::testing::Test {
+ protected:
+  ScratchDir io;   // the runner's own files
+  ScratchDir dir;  // the subject's directory
+  fs::path target = dir / "out.json";
+};
+
+TEST_F(CrashcheckWrite, WritesThePayloadFromStdin) {
+  write_plain(target, "old", 0640);
+  const CliRun run = run_cli(io, {target.string()}, "from stdin\n");
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_EQ(read_file(target), "from stdin\n");
+  EXPECT_EQ(mode_of(target), 0640u);
+  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"out.json"});
+}
+
+TEST_F(CrashcheckWrite, WritesThePayloadFromAFile) {
+  const std::string payload = pattern_bytes(200000, 3);
+  write_plain(io / "payload", payload);
+  const CliRun run = run_cli(io, {target.string(), "--payload", (io / "payload").string()}, "ignored stdin");
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(read_file(target), payload);
+}
+
+TEST_F(CrashcheckWrite, AcceptsEveryDurabilityLevel) {
+  for (const std::string level : {"full", "no-dir-sync", "none"}) {
+    const CliRun run = run_cli(io, {target.string(), "--durability", level}, level);
+    EXPECT_EQ(run.exit_status, 0) << level << ": " << run.err;
+    EXPECT_EQ(read_file(target), level);
+  }
+}
+
+TEST_F(CrashcheckWrite, BadUsageExitsTwo) {
+  const std::vector<std::vector<std::string>> bad{
+      {},                                                // no TARGET
+      {target.string(), "--durability", "sometimes"},    // unknown level
+      {target.string(), "--no-such-flag"},               // unknown flag
+      {target.string(), "extra-argument"},               // two targets
+  };
+  for (const auto& args : bad) {
+    const CliRun run = run_cli(io, args, "x");
+    EXPECT_EQ(run.exit_status, 2) << (args.empty() ? "(none)" : args.back());
+    EXPECT_NE(run.err, "");
+  }
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST_F(CrashcheckWrite, AnUnreadablePayloadFileExitsTwoNamingIt) {
+  write_plain(target, "old");
+  const std::string missing = (io / "no-such-payload").string();
+  const CliRun run = run_cli(io, {target.string(), "--payload", missing});
+  EXPECT_EQ(run.exit_status, 2);
+  EXPECT_EQ(run.err, "crashcheck-write: payload " + missing + ": No such file or directory\n");
+  EXPECT_EQ(read_file(target), "old");
+}
+
+TEST_F(CrashcheckWrite, AFailedWriteExitsOneWithOneLine) {
+  const fs::path nowhere = dir / "missing" / "out.json";
+  const CliRun run = run_cli(io, {nowhere.string()}, "x");
+  EXPECT_EQ(run.exit_status, 1);
+  EXPECT_EQ(run.err, "crashcheck-write: " + nowhere.string() + ": open_temp: No such file or directory\n");
+}
+
+TEST_F(CrashcheckWrite, RefuseSymlinksExitsOneAndKeepsTheLink) {
+  write_plain(dir / "real", "old");
+  fs::create_symlink("real", target);
+  const CliRun run = run_cli(io, {target.string(), "--refuse-symlinks"}, "new");
+  EXPECT_EQ(run.exit_status, 1);
+  EXPECT_EQ(lines(run.err), 1u);
+  EXPECT_NE(run.err.find("resolve: Too many levels of symbolic links"), std::string::npos) << run.err;
+  EXPECT_EQ(read_file(dir / "real"), "old");
+  EXPECT_TRUE(fs::is_symlink(target));
+  // Without the flag the link is written through.
+  EXPECT_EQ(run_cli(io, {target.string()}, "new").exit_status, 0);
+  EXPECT_EQ(read_file(dir / "real"), "new");
+}
+
+TEST_F(CrashcheckWrite, HelpExitsZeroAndNamesEveryOption) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    ::dup2(null_fd, 1);
+    ::execl(CRASHCHECK_WRITE_EXE, CRASHCHECK_WRITE_EXE, "--help", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// The failure points work in the CLI too: libfiu's run preload enables them
+// from the environment, the way the harness can.
+TEST_F(CrashcheckWrite, AFailurePointEnabledFromTheEnvironmentFailsTheWrite) {
+  if (!fs::exists(CRASHCHECK_FIU_RUN_PRELOAD)) GTEST_SKIP() << "no " << CRASHCHECK_FIU_RUN_PRELOAD;
+  write_plain(target, "old");
+  const std::vector<std::string> env{
+      "LD_PRELOAD=" CRASHCHECK_FIU_RUN_PRELOAD,
+      "ASAN_OPTIONS=verify_asan_link_order=0",  // the preload is not ASan's runtime
+  };
+  auto with_point = [&](const std::string& step) {
+    std::vector<std::string> e = env;
+    e.push_back("FIU_ENABLE=enable name=crashcheck/reference/" + step + ",failnum=5");  // EIO
+    return run_cli(io, {target.string()}, "new " + step, e);
+  };
+  const CliRun rename_fails = with_point("rename");
+  EXPECT_EQ(rename_fails.exit_status, 1);
+  EXPECT_EQ(rename_fails.err, "crashcheck-write: " + target.string() + ": rename: Input/output error\n");
+  EXPECT_EQ(read_file(target), "old");
+  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"out.json"});
+
+  const CliRun dir_sync_fails = with_point("fsync_dir");
+  EXPECT_EQ(dir_sync_fails.exit_status, 0);
+  EXPECT_EQ(dir_sync_fails.err, "crashcheck-write: warning: " + target.string() +
+                                    ": fsync_dir: Input/output error (target replaced, rename not durable)\n");
+  EXPECT_EQ(read_file(target), "new fsync_dir");
+}
+
+}  // namespace
+}  // namespace crashcheck::test
