@@ -1,0 +1,363 @@
+#include "model.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace crashcheck::powerloss::detail {
+namespace {
+
+using faults::OpClass;
+using faults::TraceRecord;
+
+constexpr int kRenameExchange = 2;   // RENAME_EXCHANGE, <linux/fs.h>
+constexpr int kFallocKeepSize = 1;   // FALLOC_FL_KEEP_SIZE
+
+bool shares_name(const Op& a, const Op& b) {
+  auto names_a = touched_names(a);
+  for (const auto& name : touched_names(b)) {
+    if (std::find(names_a.begin(), names_a.end(), name) != names_a.end()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Op::describe() const {
+  std::string text = "#" + std::to_string(seq) + " " + call + "(";
+  switch (kind) {
+    case Kind::create: text += name + (is_directory ? ", new directory" : ", new file"); break;
+    case Kind::unlink: text += name; break;
+    case Kind::rename:
+    case Kind::exchange:
+    case Kind::link: text += name + (kind == Kind::exchange ? " ⇄ " : " → ") + name2; break;
+    case Kind::resize: text += name + ", length " + std::to_string(offset); break;
+    case Kind::write:
+      text += name + ", " + std::to_string(bytes.size()) + " bytes at " + std::to_string(offset);
+      break;
+    case Kind::chmod: {
+      char octal[8];
+      std::snprintf(octal, sizeof octal, "%04o", mode);
+      text += name + ", " + octal;
+      break;
+    }
+  }
+  return text + ")";
+}
+
+std::vector<Directory::Item>::iterator Directory::lower_bound(std::string_view name) {
+  return std::lower_bound(items_.begin(), items_.end(), name,
+                          [](const Item& item, std::string_view key) { return item.first < key; });
+}
+
+const Entry* Directory::find(std::string_view name) const {
+  auto it = const_cast<Directory*>(this)->lower_bound(name);
+  return it != items_.end() && it->first == name ? &it->second : nullptr;
+}
+
+void Directory::set(std::string_view name, Entry entry) {
+  auto it = lower_bound(name);
+  if (it != items_.end() && it->first == name) {
+    it->second = entry;
+  } else {
+    items_.insert(it, Item{std::string(name), entry});
+  }
+}
+
+void Directory::erase(std::string_view name) {
+  auto it = lower_bound(name);
+  if (it != items_.end() && it->first == name) items_.erase(it);
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::vector<std::string> touched_names(const Op& op) {
+  if (!op.is_entry_op()) return {};
+  if (op.kind == Op::Kind::create || op.kind == Op::Kind::unlink) return {op.name};
+  return {op.name, op.name2};
+}
+
+void apply_entry_op(const Op& op, Directory& dir) {
+  switch (op.kind) {
+    case Op::Kind::create: dir.set(op.name, Entry{op.inode, op.is_directory}); break;
+    case Op::Kind::unlink: dir.erase(op.name); break;
+    case Op::Kind::link: dir.set(op.name2, Entry{op.inode, false}); break;
+    case Op::Kind::rename: {
+      const Entry* from = dir.find(op.name);
+      if (from == nullptr) break;  // its source never became durable: nothing to move
+      Entry moved = *from;
+      dir.erase(op.name);
+      dir.set(op.name2, moved);
+      break;
+    }
+    case Op::Kind::exchange: {
+      const Entry* a = dir.find(op.name);
+      const Entry* b = dir.find(op.name2);
+      if (a == nullptr || b == nullptr) break;
+      Entry first = *a, second = *b;
+      dir.set(op.name, second);
+      dir.set(op.name2, first);
+      break;
+    }
+    default: break;
+  }
+}
+
+void apply_data_op(const Op& op, std::string& content) {
+  if (op.kind == Op::Kind::resize) {
+    content.resize(op.offset, '\0');
+    return;
+  }
+  auto end = op.offset + op.bytes.size();
+  if (content.size() < end) content.resize(end, '\0');  // a write past the end leaves a hole of zeros
+  content.replace(op.offset, op.bytes.size(), op.bytes);
+}
+
+std::vector<std::size_t> Snapshot::pending_all() const {
+  std::vector<std::size_t> all(pending_entries);
+  for (const auto& [id, inode] : inodes) {
+    all.insert(all.end(), inode.pending_data.begin(), inode.pending_data.end());
+    all.insert(all.end(), inode.pending_mode.begin(), inode.pending_mode.end());
+  }
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+Replay::Replay(const InitialState& initial, Profile profile) : profile_(profile) {
+  for (const auto& file : initial.files) {
+    std::uint64_t id = file.inode != 0 ? file.inode : next_made_up_inode_++;
+    auto& state = inodes_[id];
+    state.base = state.current = file.content;
+    state.base_mode = state.current_mode = file.mode;
+    live_.set(file.name, Entry{id, file.is_directory});
+    base_dir_.set(file.name, Entry{id, file.is_directory});
+  }
+}
+
+InodeState& Replay::inode(std::uint64_t id) { return inodes_[id]; }
+
+std::uint64_t Replay::resolve_inode(const TraceRecord& record, const std::string& path) const {
+  if (record.inode != 0) return record.inode;
+  const Entry* found = live_.find(path);
+  return found != nullptr ? found->inode : 0;
+}
+
+std::size_t Replay::add_op(Op op) {
+  ops_.push_back(std::move(op));
+  return ops_.size() - 1;
+}
+
+void Replay::add_entry_op(Op op) {
+  if (op.kind == Op::Kind::rename || op.kind == Op::Kind::link) {
+    // The inode that moves is the one the source names now (the record's
+    // inode may name either side, so the live view decides).
+    if (const Entry* from = live_.find(op.name)) op.inode = from->inode;
+    op.replaces_existing = op.kind == Op::Kind::rename && live_.find(op.name2) != nullptr;
+  }
+  if (op.kind == Op::Kind::create) {
+    auto& state = inode(op.inode);
+    state.base_mode = state.current_mode = op.mode;
+  }
+  apply_entry_op(op, live_);
+  pending_entries_.push_back(add_op(std::move(op)));
+}
+
+void Replay::add_data_op(Op op) {
+  auto& state = inode(op.inode);
+  apply_data_op(op, state.current);
+  state.pending_data.push_back(add_op(std::move(op)));
+}
+
+void Replay::add_mode_op(Op op) {
+  auto& state = inode(op.inode);
+  state.current_mode = op.mode;
+  state.pending_mode.push_back(add_op(std::move(op)));
+}
+
+void Replay::apply(const TraceRecord& record) {
+  if (record.error != 0) return;  // a failed call changes nothing
+  Op op;
+  op.seq = record.seq;
+  op.call = record.call;
+  op.name = record.path;
+  op.is_directory = record.is_directory;
+  auto target_inode = [&] { return resolve_inode(record, record.path); };
+  switch (record.op) {
+    case OpClass::open:
+    case OpClass::mkdir:
+      if (record.created) {
+        op.kind = Op::Kind::create;
+        op.inode = record.inode != 0 ? record.inode : next_made_up_inode_++;
+        op.mode = record.mode;
+        op.is_directory = record.is_directory || record.op == OpClass::mkdir;
+        add_entry_op(std::move(op));
+      } else if ((record.flags & O_TRUNC) != 0 && !record.is_directory) {
+        op.kind = Op::Kind::resize;
+        op.offset = 0;
+        op.inode = target_inode();
+        add_data_op(std::move(op));
+      }
+      break;
+    case OpClass::write:
+      if (record.data.empty()) break;
+      op.kind = Op::Kind::write;
+      op.inode = target_inode();
+      op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
+      op.bytes = record.data;
+      add_data_op(std::move(op));
+      break;
+    case OpClass::truncate:
+      op.kind = Op::Kind::resize;
+      op.inode = target_inode();
+      op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
+      add_data_op(std::move(op));
+      break;
+    case OpClass::allocate: {
+      op.inode = target_inode();
+      auto end = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)) + record.length;
+      if ((record.flags & kFallocKeepSize) != 0 || end <= inode(op.inode).current.size()) break;
+      op.kind = Op::Kind::resize;
+      op.offset = end;
+      add_data_op(std::move(op));
+      break;
+    }
+    case OpClass::chmod:
+      op.kind = Op::Kind::chmod;
+      op.inode = target_inode();
+      op.mode = record.mode;
+      add_mode_op(std::move(op));
+      break;
+    case OpClass::rename:
+    case OpClass::link:
+      op.kind = record.op == OpClass::link                  ? Op::Kind::link
+                : (record.flags & kRenameExchange) != 0     ? Op::Kind::exchange
+                                                            : Op::Kind::rename;
+      op.name2 = record.path2;
+      op.inode = record.inode;
+      add_entry_op(std::move(op));
+      break;
+    case OpClass::unlink:
+      op.kind = Op::Kind::unlink;
+      add_entry_op(std::move(op));
+      break;
+    case OpClass::sync:
+      // sync_file_range(2) starts write-back but promises nothing about
+      // durability (no metadata, no disk cache flush): it counts for nothing.
+      if (record.call == "sync_file_range") break;
+      if (record.is_directory) {
+        sync_directory(record.path);
+      } else {
+        sync_file(target_inode());
+      }
+      break;
+    case OpClass::sync_all: sync_everything(); break;
+    case OpClass::close:
+    case OpClass::chown: break;  // nothing a power loss could take back that we track
+  }
+}
+
+void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {
+  auto& state = inode(id);
+  auto& pending = state.pending_data;
+  auto end = std::find_if(pending.begin(), pending.end(), [&](std::size_t op) { return op >= upto_op; });
+  for (auto it = pending.begin(); it != end; ++it) apply_data_op(ops_[*it], state.base);
+  pending.erase(pending.begin(), end);
+}
+
+void Replay::sync_file(std::uint64_t id) {
+  if (profile_ == Profile::ext4_ordered) commit_journal();  // ext4's fsync commits the running transaction
+  auto& state = inode(id);
+  make_data_durable(id, ops_.size());
+  state.base_mode = state.current_mode;  // fsync flushes the inode, mode included
+  state.pending_mode.clear();
+}
+
+void Replay::make_entry_durable(std::size_t index) {
+  // The op and every earlier pending op sharing a name with it (transitively):
+  // a directory's on-disk state of a name is always one the subject saw.
+  std::vector<bool> chosen(pending_entries_.size(), false);
+  chosen[index] = true;
+  for (std::size_t i = index + 1; i-- > 0;) {
+    if (!chosen[i]) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (shares_name(ops_[pending_entries_[j]], ops_[pending_entries_[i]])) chosen[j] = true;
+    }
+  }
+  std::vector<std::size_t> still_pending;
+  for (std::size_t i = 0; i < pending_entries_.size(); ++i) {
+    if (chosen[i]) {
+      apply_entry_op(ops_[pending_entries_[i]], base_dir_);
+    } else {
+      still_pending.push_back(pending_entries_[i]);
+    }
+  }
+  pending_entries_ = std::move(still_pending);
+}
+
+void Replay::sync_directory(const std::string& path) {
+  if (profile_ == Profile::ext4_ordered) {
+    commit_journal();
+    return;
+  }
+  // posix: an entry op is durable once the directory holding it was fsync'd
+  // (a cross-directory rename: once either side was; see README).
+  const std::string dir = path.empty() ? "." : path;
+  auto in_dir = [&](std::size_t op) {
+    auto names = touched_names(ops_[op]);
+    return std::any_of(names.begin(), names.end(), [&](const auto& n) { return parent_of(n) == dir; });
+  };
+  for (;;) {
+    auto last = std::find_if(pending_entries_.rbegin(), pending_entries_.rend(), in_dir);
+    if (last == pending_entries_.rend()) break;
+    make_entry_durable(static_cast<std::size_t>(pending_entries_.rend() - last) - 1);
+  }
+}
+
+void Replay::commit_journal() {
+  // ext4 data=ordered: a journal commit makes every metadata op so far
+  // durable. A committed truncate first writes back the file's earlier data
+  // (ordered truncate); a committed rename over an existing file carries the
+  // renamed file's data with it (auto_da_alloc replace-via-rename).
+  std::map<std::uint64_t, std::size_t> data_upto;
+  for (auto id : pending_entries_) {
+    const Op& op = ops_[id];
+    if (op.kind == Op::Kind::rename && op.replaces_existing) {
+      data_upto[op.inode] = std::max(data_upto[op.inode], id);
+    }
+    apply_entry_op(op, base_dir_);
+  }
+  pending_entries_.clear();
+  for (auto& [id, state] : inodes_) {
+    for (auto op : state.pending_data) {
+      if (ops_[op].kind == Op::Kind::resize) data_upto[id] = std::max(data_upto[id], op + 1);
+    }
+    state.base_mode = state.current_mode;
+    state.pending_mode.clear();
+  }
+  for (auto [id, upto] : data_upto) make_data_durable(id, upto);
+}
+
+void Replay::sync_everything() {
+  for (auto& [id, state] : inodes_) {
+    make_data_durable(id, ops_.size());
+    state.base_mode = state.current_mode;
+    state.pending_mode.clear();
+  }
+  for (auto id : pending_entries_) apply_entry_op(ops_[id], base_dir_);
+  pending_entries_.clear();
+}
+
+Snapshot Replay::snapshot() const {
+  Snapshot snap;
+  snap.ops = &ops_;
+  snap.base_dir = base_dir_;
+  snap.pending_entries = pending_entries_;
+  snap.inodes = inodes_;
+  return snap;
+}
+
+}  // namespace crashcheck::powerloss::detail

@@ -1,0 +1,121 @@
+// Internal: the replay of a trace on an in-memory scratch directory, split at
+// every moment into what is durable ("base") and what a power loss may still
+// drop ("pending"). The profile decides what a sync makes durable; the
+// choice spaces (space.hpp) decide what may survive of the pending rest.
+#pragma once
+
+#include "powerloss.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace crashcheck::powerloss::detail {
+
+// One effect of a successful counted call that a power loss may drop.
+struct Op {
+  enum class Kind : std::uint8_t { create, unlink, rename, exchange, link, resize, write, chmod };
+  Kind kind = Kind::write;
+  std::uint32_t seq = 0;
+  std::string call;
+  std::string name;    // entry ops: the entry; data ops: the file's path at open time
+  std::string name2;   // rename / exchange / link destination
+  std::uint64_t inode = 0;
+  bool is_directory = false;
+  bool replaces_existing = false;  // rename over an existing entry (auto_da_alloc trigger)
+  std::uint64_t offset = 0;        // write offset, or resize length
+  std::string bytes;               // write data
+  std::uint32_t mode = 0;          // create / chmod
+
+  bool is_entry_op() const noexcept { return kind <= Kind::link; }
+  bool is_data_op() const noexcept { return kind == Kind::resize || kind == Kind::write; }
+  std::string describe() const;  // "#9 rename(a.tmp → target)"
+};
+
+struct Entry {
+  std::uint64_t inode = 0;
+  bool is_directory = false;
+  bool operator==(const Entry&) const = default;
+};
+
+// A directory's entries, sorted by name. A flat vector because every crash
+// state copies one: copying it is one allocation, a std::map's is one per entry.
+class Directory {
+ public:
+  using Item = std::pair<std::string, Entry>;
+  const Entry* find(std::string_view name) const;
+  void set(std::string_view name, Entry entry);
+  void erase(std::string_view name);
+  std::vector<Item>::const_iterator begin() const { return items_.begin(); }
+  std::vector<Item>::const_iterator end() const { return items_.end(); }
+  std::size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<Item>::iterator lower_bound(std::string_view name);
+  std::vector<Item> items_;
+};
+
+// Applies one entry op to a directory view.
+void apply_entry_op(const Op& op, Directory& dir);
+// Applies one data op to a file's bytes.
+void apply_data_op(const Op& op, std::string& content);
+
+// A file's durable bytes and mode, and what happened to it since.
+struct InodeState {
+  std::string base;            // bytes a power loss can no longer take away
+  std::string current;         // what the subject sees
+  std::uint32_t base_mode = 0;
+  std::uint32_t current_mode = 0;
+  std::vector<std::size_t> pending_data;  // op ids (resize/write) since the last data sync
+  std::vector<std::size_t> pending_mode;  // op ids (chmod) not yet durable
+};
+
+// Everything the choice spaces need at one crash point.
+struct Snapshot {
+  const std::vector<Op>* ops = nullptr;  // all ops so far, by id
+  Directory base_dir;                    // durable entries
+  std::vector<std::size_t> pending_entries;  // op ids of entry ops not yet durable, in order
+  std::map<std::uint64_t, InodeState> inodes;
+  // Every pending op id (entry, data, mode), in trace order: the "prefix"
+  // states persist the first k of these.
+  std::vector<std::size_t> pending_all() const;
+};
+
+// Replays a trace record by record under one profile.
+class Replay {
+ public:
+  Replay(const InitialState& initial, Profile profile);
+  void apply(const faults::TraceRecord& record);
+  Snapshot snapshot() const;
+  const std::vector<Op>& ops() const noexcept { return ops_; }
+
+ private:
+  std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path) const;
+  InodeState& inode(std::uint64_t id);
+  std::size_t add_op(Op op);
+  void add_entry_op(Op op);
+  void add_data_op(Op op);
+  void add_mode_op(Op op);
+  void sync_file(std::uint64_t id);
+  void sync_directory(const std::string& path);
+  void sync_everything();
+  void commit_journal();                  // ext4-ordered: any sync commits all metadata
+  void make_entry_durable(std::size_t index);  // index into pending_entries_, with its predecessors
+  void make_data_durable(std::uint64_t id, std::size_t upto_op);  // ops with id < upto_op
+
+  Profile profile_;
+  std::vector<Op> ops_;
+  Directory live_;     // the directory as the subject sees it
+  Directory base_dir_;
+  std::vector<std::size_t> pending_entries_;
+  std::map<std::uint64_t, InodeState> inodes_;
+  std::uint64_t next_made_up_inode_ = 1ull << 62;
+};
+
+// Entry names an op touches, for the per-name dependency order.
+std::vector<std::string> touched_names(const Op& op);
+// Parent directory of a relative path ("." for top-level names).
+std::string parent_of(const std::string& path);
+
+}  // namespace crashcheck::powerloss::detail

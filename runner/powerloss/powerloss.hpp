@@ -1,0 +1,164 @@
+// The power-loss model: from one recorded trace (no re-runs), the directory
+// states a power failure at any moment can leave, and the two properties
+// DESIGN.md judges on them, `powerloss_atomic` and `durable`.
+//
+// A SIGKILL leaves the page cache intact; a power loss drops whatever was not
+// made durable. The model replays the trace on an in-memory copy of the
+// scratch directory and tracks, per file and per directory, which effects a
+// sync made durable. What each file-system profile lets survive is documented
+// in README.md next to this header.
+//
+// The library depends on nothing but faults.hpp's TraceRecord (header only)
+// and returns its own small result types; the runner maps them into the
+// report's Failure / PropertyResult.
+#pragma once
+
+#include <crashcheck/faults.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crashcheck::powerloss {
+
+// ---- input -----------------------------------------------------------------
+
+// One file of the scratch directory before the subject ran. Everything in the
+// initial state is durable.
+struct InitialFile {
+  std::string name;  // relative to the scratch directory, e.g. "pipeline_health.json"
+  std::string content;
+  std::uint32_t mode = 0644;
+  std::uint64_t inode = 0;  // as the trace will name it; 0: unknown (a fresh one is made up)
+  bool is_directory = false;
+};
+
+struct InitialState {
+  std::uint64_t directory_inode = 0;  // the scratch directory itself
+  std::vector<InitialFile> files;
+};
+
+// Which guarantees the file system below the subject gives (README.md).
+enum class Profile {
+  posix,         // strict: only fsync'd data and fsync'd directories survive
+  ext4_ordered,  // ext4 data=ordered + auto_da_alloc: journaled metadata in order
+};
+
+// "posix" / "ext4-ordered"; nullopt for anything else.
+std::optional<Profile> parse_profile(std::string_view text);
+std::string_view profile_name(Profile profile) noexcept;
+
+struct Options {
+  Profile profile = Profile::posix;
+  std::uint32_t block_size = 4096;           // granularity of lost / torn data
+  std::uint32_t max_states_per_point = 256;  // above this, a crash point is sampled (at least 2)
+  std::uint64_t seed = 1;                    // drives the sampling, nothing else
+  std::uint32_t max_failures = 16;           // counterexamples listed per property (2 per crash point at most)
+};
+
+// ---- the states ------------------------------------------------------------
+
+// One entry of a directory as a power loss leaves it.
+struct FileImage {
+  bool is_directory = false;
+  std::uint32_t mode = 0;
+  std::string content;
+
+  bool operator==(const FileImage&) const = default;
+};
+
+// How completely one crash point was explored.
+struct Coverage {
+  std::uint32_t after_seq = 0;  // crash just after this counted call; 0: before the first
+  std::string call;             // that call's libc symbol ("" before the first)
+  std::uint64_t explored = 0;   // distinct states visited
+  std::uint64_t total = 0;      // states reachable (when sampled: combinations of choices, an upper bound)
+  bool total_exact = true;      // false: `total` saturated or is only an upper bound
+  bool sampled = false;         // true: more states than Options::max_states_per_point
+
+  std::string describe() const;  // "after #7 rename: 256 of 6561 states (sampled, seed 1)"
+};
+
+// A state visited by for_each_state. Valid only during the callback: it reads
+// the model lazily so large files are materialised only when asked for.
+class CrashState {
+ public:
+  virtual ~CrashState() = default;
+  virtual std::vector<std::string> names() const = 0;  // sorted, relative paths
+  virtual bool contains(std::string_view name) const = 0;
+  virtual std::optional<FileImage> file(std::string_view name) const = 0;
+  // Compares without materialising. False when `name` is absent or a directory.
+  virtual bool content_equals(std::string_view name, std::string_view expected) const = 0;
+  // Human text: the unsynced operations this state dropped or tore, e.g.
+  // "dropped #9 rename(a.tmp → target); lost #5 write(a.tmp, 74 bytes at 0)".
+  virtual std::string lost() const = 0;
+};
+
+using StateVisitor = std::function<void(const Coverage& point, const CrashState& state)>;
+
+// Replays `trace` from `initial` and calls `visit` for every distinct state at
+// every crash point (before the first counted call and after each one). The
+// Coverage passed along is complete only after the point's last state; the
+// returned vector holds the final figures of every point, in order.
+std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial,
+                                     const Options& options, const StateVisitor& visit);
+
+// The same, materialised: convenient for small traces and tests.
+struct DirectoryState {
+  std::map<std::string, FileImage> entries;
+  std::string lost;
+};
+struct CrashPoint {
+  Coverage coverage;
+  std::vector<DirectoryState> states;  // deduplicated, canonical states first
+};
+std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial,
+                                  const Options& options);
+
+// ---- the properties --------------------------------------------------------
+
+enum class Verdict { pass, fail, not_run };
+
+struct Failure {
+  std::uint32_t after_seq = 0;  // crash just after this counted call; 0: before the first
+  std::string call;             // libc symbol of that call ("" before the first)
+  std::string lost;             // which operations were dropped or torn
+  bool target_exists = false;
+  std::string target_content;   // empty when it does not exist
+  std::uint32_t target_mode = 0;
+  std::vector<std::string> entries;  // every name in the directory in that state
+  std::string detail;           // one sentence: why this breaks the property
+};
+
+struct PropertyOutcome {
+  Verdict verdict = Verdict::not_run;
+  std::uint64_t cases = 0;        // states checked
+  std::uint64_t failing = 0;      // failing states (failures lists at most Options::max_failures)
+  std::vector<Failure> failures;
+  std::string reason;             // why not_run
+  std::vector<std::string> notes; // sampling coverage, unlisted failures
+};
+
+struct Subject {
+  std::string target;         // target file name inside the scratch directory
+  std::string new_content;    // the payload
+  bool exited_zero = false;   // the baseline run exited 0 (durable is judged only then)
+};
+
+struct Verdicts {
+  PropertyOutcome powerloss_atomic;
+  PropertyOutcome durable;
+  std::vector<Coverage> coverage;  // every crash point
+};
+
+// Old content is the initial file named `subject.target` (none: there was no
+// old file, and absence counts as old).
+Verdicts check_properties(const faults::Trace& trace, const InitialState& initial,
+                          const Subject& subject, const Options& options);
+
+}  // namespace crashcheck::powerloss

@@ -1,0 +1,316 @@
+#include "space.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace crashcheck::powerloss::detail {
+namespace {
+
+constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+
+std::size_t count_below(const std::vector<std::size_t>& ids, std::size_t threshold) {
+  return static_cast<std::size_t>(std::count_if(ids.begin(), ids.end(), [&](auto id) { return id < threshold; }));
+}
+
+// Op id below which ops persisted in prefix state k.
+std::size_t prefix_threshold(const Snapshot& snap, std::size_t k) {
+  auto all = snap.pending_all();
+  return k < all.size() ? all[k] : std::numeric_limits<std::size_t>::max();
+}
+
+// posix: any set of pending entry ops closed under "an earlier pending op on
+// the same name" (per-name prefixes), and, independently, every block, the
+// length and the mode of every file with unsynced data from any of its
+// versions (or the torn variant).
+class PosixSpace final : public Space {
+ public:
+  explicit PosixSpace(const PointModel& model) : model_(model) {
+    const auto& snap = model.snapshot();
+    const auto& ops = model.ops();
+    entries_ = snap.pending_entries.size();
+    predecessors_.resize(entries_);
+    for (std::size_t i = 0; i < entries_; ++i) {
+      auto names = touched_names(ops[snap.pending_entries[i]]);
+      for (std::size_t j = 0; j < i; ++j) {
+        for (const auto& name : touched_names(ops[snap.pending_entries[j]])) {
+          if (std::find(names.begin(), names.end(), name) != names.end()) {
+            predecessors_[i].push_back(j);
+            break;
+          }
+        }
+      }
+    }
+    for (const auto& file : model.files()) {
+      file_dims_.push_back(sizes_.size());
+      sizes_.push_back(static_cast<std::uint32_t>(file.sizes.size()));
+      for (const auto& options : file.blocks) sizes_.push_back(static_cast<std::uint32_t>(options.size()));
+    }
+    mode_dims_ = sizes_.size();
+    for (const auto& mode : model.modes()) sizes_.push_back(static_cast<std::uint32_t>(mode.modes.size()));
+  }
+
+  std::size_t dims() const override { return entries_ + sizes_.size(); }
+  std::uint32_t options(std::size_t dim) const override { return dim < entries_ ? 2 : sizes_[dim - entries_]; }
+
+  bool allowed(std::size_t dim, std::uint32_t option, const Choice& earlier) const override {
+    if (dim >= entries_ || option == 0) return true;
+    return std::all_of(predecessors_[dim].begin(), predecessors_[dim].end(),
+                       [&](std::size_t j) { return earlier[j] == 1; });
+  }
+
+  Count count() const override {
+    Count total = count_entry_sets();
+    for (auto size : sizes_) total.value = saturating_mul(total.value, size);
+    if (total.value == kMax) total.exact = false;
+    return total;
+  }
+
+  Choice prefix(std::size_t k) const override {
+    const auto& snap = model_.snapshot();
+    const std::size_t threshold = prefix_threshold(snap, k);
+    Choice choice;
+    for (auto id : snap.pending_entries) choice.push_back(id < threshold ? 1 : 0);
+    for (const auto& file : model_.files()) {
+      auto at = model_.file_at_version(file, count_below(file.chain, threshold));
+      choice.push_back(at.size);
+      choice.insert(choice.end(), at.blocks.begin(), at.blocks.end());
+    }
+    for (const auto& mode : model_.modes()) {
+      choice.push_back(static_cast<std::uint32_t>(count_below(mode.chain, threshold)));
+    }
+    return choice;
+  }
+
+  Decoded decode(const Choice& choice) const override {
+    Decoded state;
+    for (std::size_t i = 0; i < entries_; ++i) state.entry_kept.push_back(choice[i] == 1);
+    for (std::size_t f = 0; f < model_.files().size(); ++f) {
+      const std::size_t at = entries_ + file_dims_[f];
+      FileChoice file{choice[at], {}};
+      file.blocks.assign(choice.begin() + static_cast<std::ptrdiff_t>(at + 1),
+                         choice.begin() + static_cast<std::ptrdiff_t>(at + 1 + model_.files()[f].blocks.size()));
+      state.files.push_back(std::move(file));
+    }
+    for (std::size_t m = 0; m < model_.modes().size(); ++m) state.mode_version.push_back(choice[entries_ + mode_dims_ + m]);
+    return state;
+  }
+
+ private:
+  // Sets closed under predecessors, counted depth first; past a budget the
+  // count stops and only the bound 2^n is claimed.
+  Count count_entry_sets() const {
+    std::uint64_t found = 0, steps = 0;
+    constexpr std::uint64_t kBudget = 1u << 20;
+    Choice chosen(entries_, 0);
+    std::function<void(std::size_t)> walk = [&](std::size_t i) {
+      if (++steps > kBudget) return;
+      if (i == entries_) {
+        ++found;
+        return;
+      }
+      for (std::uint32_t option = 0; option < 2; ++option) {
+        if (!allowed(i, option, chosen)) continue;
+        chosen[i] = option;
+        walk(i + 1);
+      }
+    };
+    walk(0);
+    if (steps <= kBudget) return {found, true};
+    return {entries_ >= 64 ? kMax : (std::uint64_t{1} << entries_), false};
+  }
+
+  const PointModel& model_;
+  std::size_t entries_ = 0;
+  std::vector<std::vector<std::size_t>> predecessors_;
+  std::vector<std::uint32_t> sizes_;     // non-entry dimensions
+  std::vector<std::size_t> file_dims_;   // first (length) dimension of each file, in sizes_
+  std::size_t mode_dims_ = 0;
+};
+
+// ext4 data=ordered: metadata (entry ops, truncates, chmods) persists as a
+// prefix in trace order (the journal); each file's data persists as a prefix
+// of its own pending ops, a multi-block write possibly cut at a block
+// boundary. A committed truncate implies the data before it, and a committed
+// rename over an existing file implies the renamed file's data before it
+// (auto_da_alloc).
+class Ext4OrderedSpace final : public Space {
+ public:
+  struct Position {
+    std::uint32_t version = 0;  // ops of the file's chain persisted whole
+    std::uint32_t blocks = 0;   // and this many leading blocks of the next write
+  };
+  struct Requirement {
+    std::size_t rank = 0;        // metadata rank of the committing op
+    std::uint32_t version = 0;   // the file's data must reach this version if it is committed
+    bool exact = false;          // a truncate: committed iff the data reached it
+  };
+
+  explicit Ext4OrderedSpace(const PointModel& model) : model_(model) {
+    const auto& snap = model.snapshot();
+    const auto& ops = model.ops();
+    metadata_ = snap.pending_entries;
+    for (const auto& file : model.files()) {
+      for (auto id : file.chain) {
+        if (ops[id].kind == Op::Kind::resize) metadata_.push_back(id);
+      }
+    }
+    for (const auto& mode : model.modes()) metadata_.insert(metadata_.end(), mode.chain.begin(), mode.chain.end());
+    std::sort(metadata_.begin(), metadata_.end());
+    for (const auto& file : model.files()) add_file(file);
+  }
+
+  std::size_t dims() const override { return 1 + positions_.size(); }
+  std::uint32_t options(std::size_t dim) const override {
+    return dim == 0 ? static_cast<std::uint32_t>(metadata_.size() + 1)
+                    : static_cast<std::uint32_t>(positions_[dim - 1].size());
+  }
+
+  bool allowed(std::size_t dim, std::uint32_t option, const Choice& earlier) const override {
+    if (dim == 0) return true;
+    return position_allowed(dim - 1, positions_[dim - 1][option], earlier[0]);
+  }
+
+  Count count() const override {
+    Count total{0, true};
+    for (std::uint32_t m = 0; m <= metadata_.size(); ++m) {
+      std::uint64_t product = 1;
+      for (std::size_t f = 0; f < positions_.size(); ++f) {
+        auto n = std::count_if(positions_[f].begin(), positions_[f].end(),
+                               [&](const Position& p) { return position_allowed(f, p, m); });
+        product = saturating_mul(product, static_cast<std::uint64_t>(n));
+      }
+      total.value = total.value > kMax - product ? kMax : total.value + product;
+    }
+    total.exact = total.value != kMax;
+    return total;
+  }
+
+  Choice prefix(std::size_t k) const override {
+    const std::size_t threshold = prefix_threshold(model_.snapshot(), k);
+    Choice choice{static_cast<std::uint32_t>(count_below(metadata_, threshold))};
+    for (std::size_t f = 0; f < positions_.size(); ++f) {
+      auto version = static_cast<std::uint32_t>(count_below(model_.files()[f].chain, threshold));
+      auto& list = positions_[f];
+      auto it = std::find_if(list.begin(), list.end(), [&](const Position& p) { return p.version == version && p.blocks == 0; });
+      choice.push_back(static_cast<std::uint32_t>(it - list.begin()));
+    }
+    return choice;
+  }
+
+  Decoded decode(const Choice& choice) const override {
+    const auto& snap = model_.snapshot();
+    const std::size_t committed_below = choice[0] < metadata_.size() ? metadata_[choice[0]] : SIZE_MAX;
+    Decoded state;
+    for (auto id : snap.pending_entries) state.entry_kept.push_back(id < committed_below);
+    for (std::size_t f = 0; f < positions_.size(); ++f) {
+      state.files.push_back(file_choice(model_.files()[f], positions_[f][choice[f + 1]]));
+    }
+    for (const auto& mode : model_.modes()) {
+      state.mode_version.push_back(static_cast<std::uint32_t>(count_below(mode.chain, committed_below)));
+    }
+    return state;
+  }
+
+ private:
+  std::size_t rank(std::size_t op_id) const {
+    return static_cast<std::size_t>(std::lower_bound(metadata_.begin(), metadata_.end(), op_id) - metadata_.begin());
+  }
+
+  void add_file(const FileModel& file) {
+    const auto& ops = model_.ops();
+    const std::uint32_t block = model_.block_size();
+    std::vector<Position> list;
+    std::vector<Requirement> needs;
+    for (std::uint32_t v = 0; v <= file.chain.size(); ++v) {
+      list.push_back({v, 0});
+      if (v == file.chain.size()) break;
+      const Op& op = ops[file.chain[v]];
+      if (op.kind == Op::Kind::resize) {
+        needs.push_back({rank(file.chain[v]), v + 1, true});
+      } else if (!op.bytes.empty()) {
+        auto first = op.offset / block, last = (op.offset + op.bytes.size() - 1) / block;
+        for (std::uint32_t b = 1; b <= last - first; ++b) list.push_back({v, b});
+      }
+    }
+    for (auto id : model_.snapshot().pending_entries) {
+      const Op& op = ops[id];
+      if (op.kind != Op::Kind::rename || !op.replaces_existing || op.inode != file.inode) continue;
+      needs.push_back({rank(id), static_cast<std::uint32_t>(count_below(file.chain, id)), false});
+    }
+    positions_.push_back(std::move(list));
+    requirements_.push_back(std::move(needs));
+  }
+
+  bool position_allowed(std::size_t file, const Position& p, std::uint32_t committed) const {
+    for (const auto& need : requirements_[file]) {
+      const bool is_committed = need.rank < committed;
+      if (is_committed && p.version < need.version) return false;
+      if (need.exact && !is_committed && p.version >= need.version) return false;
+    }
+    return true;
+  }
+
+  FileChoice file_choice(const FileModel& file, const Position& p) const {
+    FileChoice choice = model_.file_at_version(file, p.version);
+    if (p.blocks == 0) return choice;
+    // Write-back of the next write reached its first p.blocks blocks; the
+    // length moves only once the whole write is back (ordered mode never
+    // exposes blocks that were not written).
+    const Op& op = model_.ops()[file.chain[p.version]];
+    const auto first = op.offset / model_.block_size();
+    for (std::uint32_t b = 0; b < p.blocks; ++b) {
+      choice.blocks[first + b] = file.block_of_version[first + b][p.version + 1];
+    }
+    return choice;
+  }
+
+  const PointModel& model_;
+  std::vector<std::size_t> metadata_;               // pending metadata op ids, trace order
+  std::vector<std::vector<Position>> positions_;    // per file
+  std::vector<std::vector<Requirement>> requirements_;
+};
+
+}  // namespace
+
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  if (a != 0 && b > kMax / a) return kMax;
+  return a * b;
+}
+
+std::unique_ptr<Space> make_space(const PointModel& model, Profile profile) {
+  if (profile == Profile::ext4_ordered) return std::make_unique<Ext4OrderedSpace>(model);
+  return std::make_unique<PosixSpace>(model);
+}
+
+void for_each_choice(const Space& space, const std::function<void(const Choice&)>& visit) {
+  Choice chosen(space.dims(), 0);
+  std::function<void(std::size_t)> walk = [&](std::size_t dim) {
+    if (dim == space.dims()) {
+      visit(chosen);
+      return;
+    }
+    for (std::uint32_t option = 0; option < space.options(dim); ++option) {
+      if (!space.allowed(dim, option, chosen)) continue;
+      chosen[dim] = option;
+      walk(dim + 1);
+    }
+  };
+  walk(0);
+}
+
+Choice random_choice(const Space& space, std::mt19937_64& rng) {
+  Choice chosen(space.dims(), 0);
+  std::vector<std::uint32_t> allowed;
+  for (std::size_t dim = 0; dim < space.dims(); ++dim) {
+    allowed.clear();
+    for (std::uint32_t option = 0; option < space.options(dim); ++option) {
+      if (space.allowed(dim, option, chosen)) allowed.push_back(option);
+    }
+    // Some option is always allowed: the constraints of a prefix of the
+    // journal, or of a set closed under predecessors, never contradict.
+    chosen[dim] = allowed.empty() ? 0 : allowed[rng() % allowed.size()];
+  }
+  return chosen;
+}
+
+}  // namespace crashcheck::powerloss::detail

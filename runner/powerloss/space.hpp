@@ -1,0 +1,47 @@
+// Internal: the choices a power loss makes at one crash point, per profile.
+// A state is a vector of option indices, one per dimension; a dimension's
+// allowed options may depend only on earlier dimensions, so a depth-first
+// walk enumerates exactly the reachable choices and a left-to-right random
+// pick samples them.
+#pragma once
+
+#include "point.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <vector>
+
+namespace crashcheck::powerloss::detail {
+
+using Choice = std::vector<std::uint32_t>;
+
+class Space {
+ public:
+  struct Count {
+    std::uint64_t value = 0;
+    bool exact = true;
+  };
+  virtual ~Space() = default;
+  virtual std::size_t dims() const = 0;
+  virtual std::uint32_t options(std::size_t dim) const = 0;
+  virtual bool allowed(std::size_t dim, std::uint32_t option, const Choice& earlier) const = 0;
+  // Reachable choices (saturating; not exact when only an upper bound is known).
+  virtual Count count() const = 0;
+  // The state where exactly the first k pending ops (trace order) persisted,
+  // the rest lost: k = 0 is the last-synced state, k = all the fully persisted one.
+  virtual Choice prefix(std::size_t k) const = 0;
+  virtual Decoded decode(const Choice& choice) const = 0;
+};
+
+std::unique_ptr<Space> make_space(const PointModel& model, Profile profile);
+
+// Every reachable choice, depth first.
+void for_each_choice(const Space& space, const std::function<void(const Choice&)>& visit);
+// One reachable choice, each dimension picked uniformly among what is allowed.
+Choice random_choice(const Space& space, std::mt19937_64& rng);
+
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b);
+
+}  // namespace crashcheck::powerloss::detail

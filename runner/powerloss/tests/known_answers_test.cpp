@@ -1,0 +1,297 @@
+// Synthetic traces whose power-loss answers are known (issue 5), under both
+// profiles, plus the reporting details the runner relies on.
+#include "trace_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <set>
+
+namespace crashcheck::powerloss {
+namespace {
+
+using testing::TraceBuilder;
+
+const std::string kOld = "{\"status\": \"old\"}\n";
+const std::string kNew = "{\"status\": \"new\", \"checks\": [1, 2, 3]}\n";
+
+// How a writer replaces `target`; each flag drops one step of the reference sequence.
+struct Recipe {
+  bool fsync_file = true;
+  bool fsync_before_rename = true;  // false: the file is fsync'd only after the rename
+  bool fsync_dir = true;
+  bool unlink_first = false;
+};
+
+TraceBuilder replace(const Recipe& recipe, bool with_old = true) {
+  TraceBuilder b;
+  if (with_old) b.initial_file("target", kOld);
+  int fd = b.create("target.tmp");
+  b.write(fd, kNew);
+  if (recipe.fsync_file && recipe.fsync_before_rename) b.fsync(fd);
+  if (recipe.unlink_first) b.unlink("target");
+  b.rename("target.tmp", "target");
+  if (recipe.fsync_file && !recipe.fsync_before_rename) b.fsync(fd);
+  b.close(fd);
+  if (recipe.fsync_dir) {
+    int dir = b.open_directory();
+    b.fsync(dir);
+    b.close(dir);
+  }
+  return b;
+}
+
+TraceBuilder in_place_truncate() {
+  TraceBuilder b;
+  b.initial_file("target", kOld);
+  int fd = b.open("target", O_WRONLY | O_TRUNC);
+  b.write(fd, kNew);
+  b.close(fd);
+  return b;
+}
+
+Verdicts judge(const TraceBuilder& b, Profile profile, bool exited_zero = true) {
+  Options options;
+  options.profile = profile;
+  return check_properties(b.trace(), b.initial(), Subject{"target", kNew, exited_zero}, options);
+}
+
+void expect_verdicts(const Verdicts& v, Verdict atomic, Verdict durable) {
+  EXPECT_EQ(v.powerloss_atomic.verdict, atomic);
+  EXPECT_EQ(v.durable.verdict, durable);
+  EXPECT_GT(v.powerloss_atomic.cases, 0u);
+  EXPECT_EQ(v.powerloss_atomic.failures.empty(), atomic == Verdict::pass);
+  EXPECT_EQ(v.durable.failures.empty(), durable != Verdict::fail);
+}
+
+class BothProfiles : public ::testing::TestWithParam<Profile> {};
+INSTANTIATE_TEST_SUITE_P(Profiles, BothProfiles, ::testing::Values(Profile::posix, Profile::ext4_ordered),
+                         [](const auto& info) { return info.param == Profile::posix ? "posix" : "ext4_ordered"; });
+
+TEST_P(BothProfiles, FullySyncedReplacePassesBoth) {
+  expect_verdicts(judge(replace({}), GetParam()), Verdict::pass, Verdict::pass);
+}
+
+TEST_P(BothProfiles, NoDirectoryFsyncFailsDurableOnly) {
+  auto v = judge(replace({.fsync_dir = false}), GetParam());
+  expect_verdicts(v, Verdict::pass, Verdict::fail);
+  const auto& failure = v.durable.failures.front();
+  EXPECT_EQ(failure.call, "close");  // the crash comes after the subject's last call
+  EXPECT_TRUE(failure.target_exists);
+  EXPECT_EQ(failure.target_content, kOld);
+  EXPECT_NE(failure.lost.find("dropped #"), std::string::npos) << failure.lost;
+  EXPECT_NE(failure.lost.find("rename(target.tmp → target)"), std::string::npos) << failure.lost;
+}
+
+TEST_P(BothProfiles, NoFsyncAtAllFailsDurable) {
+  auto v = judge(replace({.fsync_file = false, .fsync_dir = false}), GetParam());
+  EXPECT_EQ(v.durable.verdict, Verdict::fail);
+}
+
+TEST_P(BothProfiles, UnlinkThenRenameFailsAtomic) {
+  auto v = judge(replace({.unlink_first = true}), GetParam());
+  expect_verdicts(v, Verdict::fail, Verdict::pass);
+  bool missing = false;
+  for (const auto& failure : v.powerloss_atomic.failures) missing |= !failure.target_exists;
+  EXPECT_TRUE(missing) << "the window between unlink and rename leaves no target at all";
+}
+
+TEST_P(BothProfiles, InPlaceTruncateAndWriteFailsAtomic) {
+  auto v = judge(in_place_truncate(), GetParam());
+  expect_verdicts(v, Verdict::fail, Verdict::fail);
+  bool empty = false;
+  for (const auto& failure : v.powerloss_atomic.failures) empty |= failure.target_exists && failure.target_content.empty();
+  EXPECT_TRUE(empty) << "a committed O_TRUNC without the data leaves an empty target";
+}
+
+TEST(Posix, RenameBeforeDataFsyncFailsAtomic) {
+  auto v = judge(replace({.fsync_before_rename = false}), Profile::posix);
+  expect_verdicts(v, Verdict::fail, Verdict::pass);
+  const auto& failure = v.powerloss_atomic.failures.front();
+  EXPECT_EQ(failure.call, "rename");
+  EXPECT_NE(failure.lost.find("write(target.tmp"), std::string::npos) << failure.lost;
+}
+
+TEST(Posix, NoFsyncAtAllFailsBoth) {
+  expect_verdicts(judge(replace({.fsync_file = false, .fsync_dir = false}), Profile::posix), Verdict::fail,
+                  Verdict::fail);
+}
+
+// auto_da_alloc: ext4 flushes a file renamed over an existing one before the
+// rename commits, so the rename is atomic even without fsync, but not durable.
+TEST(Ext4Ordered, RenameWithoutFsyncOverExistingFileIsAtomic) {
+  auto recipe = Recipe{.fsync_file = false, .fsync_dir = false};
+  expect_verdicts(judge(replace(recipe), Profile::ext4_ordered), Verdict::pass, Verdict::fail);
+  EXPECT_EQ(judge(replace(recipe), Profile::posix).powerloss_atomic.verdict, Verdict::fail);
+}
+
+TEST(Ext4Ordered, RenameBeforeDataFsyncOverExistingFileIsAtomic) {
+  expect_verdicts(judge(replace({.fsync_before_rename = false}), Profile::ext4_ordered), Verdict::pass,
+                  Verdict::pass);
+}
+
+// The heuristic only fires when the rename replaces a file: a first write of
+// a new target can still come back empty.
+TEST(Ext4Ordered, RenameWithoutFsyncToNewNameIsNotAtomic) {
+  auto v = judge(replace({.fsync_file = false, .fsync_dir = false}, /*with_old=*/false), Profile::ext4_ordered);
+  EXPECT_EQ(v.powerloss_atomic.verdict, Verdict::fail);
+  for (const auto& failure : v.powerloss_atomic.failures) {
+    EXPECT_TRUE(failure.target_exists);
+    EXPECT_TRUE(failure.target_content.empty());
+  }
+}
+
+TEST(Ext4Ordered, AnyFsyncCommitsEarlierMetadata) {
+  // The directory is never fsync'd, but fsync of an unrelated file after the
+  // rename commits the journal, rename included.
+  TraceBuilder b;
+  b.initial_file("target", kOld);
+  b.initial_file("other", "x");
+  int fd = b.create("target.tmp");
+  b.write(fd, kNew);
+  b.fsync(fd);
+  b.rename("target.tmp", "target");
+  int other = b.open("other", O_WRONLY);
+  b.fsync(other);
+  expect_verdicts(judge(b, Profile::ext4_ordered), Verdict::pass, Verdict::pass);
+  EXPECT_EQ(judge(b, Profile::posix).durable.verdict, Verdict::fail);
+}
+
+TEST(Properties, NotRunWithoutCallsOrSuccess) {
+  TraceBuilder empty;
+  empty.initial_file("target", kOld);
+  auto v = judge(empty, Profile::posix);
+  EXPECT_EQ(v.powerloss_atomic.verdict, Verdict::not_run);
+  EXPECT_FALSE(v.powerloss_atomic.reason.empty());
+  auto failed_run = judge(replace({}), Profile::posix, /*exited_zero=*/false);
+  EXPECT_EQ(failed_run.powerloss_atomic.verdict, Verdict::pass);
+  EXPECT_EQ(failed_run.durable.verdict, Verdict::not_run);
+  EXPECT_NE(failed_run.durable.reason.find("exit 0"), std::string::npos);
+}
+
+TEST(Properties, AbsenceIsOldOnlyWithoutOldFile) {
+  // Fully synced replace of a target that did not exist: absent or new, both fine.
+  expect_verdicts(judge(replace({}, /*with_old=*/false), Profile::posix), Verdict::pass, Verdict::pass);
+}
+
+TEST(Model, FailedCallsChangeNothing) {
+  TraceBuilder b;
+  b.initial_file("target", kOld);
+  int fd = b.create("target.tmp");
+  b.write(fd, kNew);
+  b.failed("rename", faults::OpClass::rename, "target.tmp", "target", EXDEV);
+  b.failed("unlink", faults::OpClass::unlink, "target", "", EACCES);
+  auto points = enumerate(b.trace(), b.initial(), Options{});
+  ASSERT_EQ(points.size(), 5u);
+  EXPECT_EQ(points[3].states.size(), points[2].states.size());
+  for (const auto& state : points.back().states) EXPECT_EQ(state.entries.at("target").content, kOld);
+}
+
+TEST(Model, CrashPointsStartBeforeTheFirstCall) {
+  auto b = replace({});
+  auto points = enumerate(b.trace(), b.initial(), Options{});
+  ASSERT_EQ(points.size(), b.trace().records.size() + 1);
+  EXPECT_EQ(points.front().coverage.after_seq, 0u);
+  ASSERT_EQ(points.front().states.size(), 1u);
+  EXPECT_EQ(points.front().states[0].entries.at("target").content, kOld);
+  EXPECT_EQ(points.front().states[0].entries.at("target").mode, 0644u);
+  EXPECT_EQ(points[3].coverage.after_seq, 3u);
+  EXPECT_EQ(points[3].coverage.call, "fsync");
+}
+
+TEST(Model, TornBlockKeepsAPrefixOfTheNewBytes) {
+  TraceBuilder b;
+  b.initial_file("f", std::string(8, 'o'));
+  int fd = b.open("f", O_WRONLY);
+  b.pwrite(fd, 0, std::string(8, 'n'), "pwrite");
+  Options options;
+  options.block_size = 4;
+  auto last = enumerate(b.trace(), b.initial(), options).back();
+  std::set<std::string> contents;
+  for (const auto& state : last.states) contents.insert(state.entries.at("f").content);
+  // Each 4-byte block: old, new, or torn (first 2 changed bytes new).
+  EXPECT_EQ(contents.size(), 9u);
+  EXPECT_TRUE(contents.count("nnoonnnn"));
+  EXPECT_TRUE(contents.count("oooooooo"));
+  EXPECT_TRUE(contents.count("nnnnnnnn"));
+  EXPECT_FALSE(contents.count("onnnoooo")) << "tears keep a prefix of the new bytes";
+  for (const auto& state : last.states) {
+    if (state.entries.at("f").content == "nnoonnnn") {
+      EXPECT_NE(state.lost.find("torn #"), std::string::npos);
+    }
+  }
+}
+
+TEST(Model, UnsyncedAppendMayLeaveZerosUnderPosixButNotExt4) {
+  TraceBuilder b;
+  int fd = b.create("f", 0600, "open");
+  b.write(fd, "abcd");
+  auto has_zeros = [&](Profile profile) {
+    Options options;
+    options.profile = profile;
+    for (const auto& state : enumerate(b.trace(), b.initial(), options).back().states) {
+      auto it = state.entries.find("f");
+      if (it != state.entries.end() && it->second.content == std::string(4, '\0')) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has_zeros(Profile::posix));
+  EXPECT_FALSE(has_zeros(Profile::ext4_ordered));
+}
+
+TEST(Sampling, LargeCrashPointIsSampledReportedAndDeterministic) {
+  TraceBuilder b;
+  b.initial_file("target", kOld);
+  int fd = b.create("target.tmp");
+  for (int i = 0; i < 16; ++i) b.write(fd, std::string(4096, static_cast<char>('a' + i)));
+  Options options;
+  options.max_states_per_point = 32;
+  auto first = enumerate(b.trace(), b.initial(), options);
+  const auto& coverage = first.back().coverage;
+  EXPECT_TRUE(coverage.sampled);
+  EXPECT_EQ(coverage.explored, 32u);
+  EXPECT_GT(coverage.total, 1000000u);
+  EXPECT_NE(coverage.describe().find("(sampled)"), std::string::npos) << coverage.describe();
+  auto again = enumerate(b.trace(), b.initial(), options);
+  ASSERT_EQ(again.back().states.size(), first.back().states.size());
+  for (std::size_t i = 0; i < first.back().states.size(); ++i) {
+    EXPECT_EQ(again.back().states[i].entries, first.back().states[i].entries);
+  }
+  options.seed = 2;
+  auto other = enumerate(b.trace(), b.initial(), options);
+  bool differs = false;
+  for (std::size_t i = 0; i < other.back().states.size(); ++i) {
+    differs |= other.back().states[i].entries != first.back().states[i].entries;
+  }
+  EXPECT_TRUE(differs) << "the seed drives the sample";
+
+  Subject subject{"target", std::string(16 * 4096, 'x'), true};
+  auto v = check_properties(b.trace(), b.initial(), subject, options);
+  ASSERT_FALSE(v.powerloss_atomic.notes.empty());
+  EXPECT_NE(v.powerloss_atomic.notes.back().find("sampled"), std::string::npos);
+}
+
+TEST(Sampling, FailureListIsCapped) {
+  Options options;
+  options.max_failures = 3;
+  auto v = check_properties(in_place_truncate().trace(), in_place_truncate().initial(),
+                            Subject{"target", kNew, true}, options);
+  EXPECT_LE(v.powerloss_atomic.failures.size(), 3u);
+  EXPECT_GE(v.powerloss_atomic.failing, v.powerloss_atomic.failures.size());
+}
+
+TEST(Options, ProfilesParseAndBadOptionsThrow) {
+  EXPECT_EQ(parse_profile("posix"), Profile::posix);
+  EXPECT_EQ(parse_profile("ext4-ordered"), Profile::ext4_ordered);
+  EXPECT_EQ(parse_profile("ext4"), std::nullopt);
+  EXPECT_EQ(profile_name(Profile::ext4_ordered), "ext4-ordered");
+  Options bad;
+  bad.block_size = 0;
+  EXPECT_THROW(enumerate(faults::Trace{}, InitialState{}, bad), std::invalid_argument);
+  bad = Options{};
+  bad.max_states_per_point = 1;
+  EXPECT_THROW(enumerate(faults::Trace{}, InitialState{}, bad), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace crashcheck::powerloss

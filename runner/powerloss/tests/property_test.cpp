@@ -1,0 +1,212 @@
+// Properties over random operation sequences: at every crash point the fully
+// persisted state (and, under posix, the last-synced state) is among those
+// enumerated, and every enumerated state is consistent with the trace.
+#include "trace_builder.hpp"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace crashcheck::powerloss {
+namespace {
+
+using testing::TraceBuilder;
+
+constexpr std::uint32_t kBlock = 4;  // small blocks so short contents span several
+const std::vector<std::string> kNames = {"a", "b", "c"};
+
+// One step of a random writer, built from small parts.
+struct Step {
+  enum class Kind { create, open_trunc, write, pwrite, truncate, fsync, fsync_dir, sync, close, rename, unlink };
+  Kind kind = Kind::write;
+  std::size_t name = 0;
+  std::size_t other = 0;
+  std::uint64_t offset = 0;
+  std::string data;
+};
+
+rc::Gen<std::string> small_data() {
+  return rc::gen::map(rc::gen::nonEmpty(rc::gen::container<std::string>(rc::gen::element('x', 'y', 'z'))),
+                      [](std::string s) {
+                        s.resize(std::min<std::size_t>(s.size(), 9));
+                        return s;
+                      });
+}
+
+rc::Gen<Step> step() {
+  return rc::gen::apply(
+      [](Step::Kind kind, std::size_t name, std::size_t other, std::uint64_t offset, std::string data) {
+        return Step{kind, name, other, offset, std::move(data)};
+      },
+      rc::gen::element(Step::Kind::create, Step::Kind::create, Step::Kind::open_trunc, Step::Kind::write, Step::Kind::write,
+                       Step::Kind::pwrite, Step::Kind::truncate, Step::Kind::fsync, Step::Kind::fsync_dir,
+                       Step::Kind::sync, Step::Kind::close, Step::Kind::rename, Step::Kind::unlink),
+      rc::gen::inRange<std::size_t>(0, kNames.size()), rc::gen::inRange<std::size_t>(0, kNames.size()),
+      rc::gen::inRange<std::uint64_t>(0, 9), small_data());
+}
+
+// Plays one step if it makes sense now (a real program could have made it);
+// `after_call` runs after every recorded call, for the oracles.
+void play(const Step& s, TraceBuilder& b, const std::function<void()>& after_call) {
+  const auto& name = kNames[s.name];
+  const int fd = b.fd_of(name);
+  switch (s.kind) {
+    case Step::Kind::create:
+      if (!b.exists(name)) {
+        b.create(name, 0600, "open");
+      } else if (fd < 0) {
+        b.open(name, O_WRONLY);
+      }
+      break;
+    case Step::Kind::open_trunc:
+      if (b.exists(name) && fd < 0) b.open(name, O_WRONLY | O_TRUNC);
+      break;
+    case Step::Kind::write:
+      if (fd >= 0) b.write(fd, s.data);
+      break;
+    case Step::Kind::pwrite:
+      if (fd >= 0) b.pwrite(fd, s.offset, s.data, "pwrite");
+      break;
+    case Step::Kind::truncate:
+      if (fd >= 0) b.ftruncate(fd, s.offset);
+      break;
+    case Step::Kind::fsync:
+      if (fd >= 0) b.fsync(fd);
+      break;
+    case Step::Kind::fsync_dir: {
+      int dir = b.open_directory();
+      after_call();
+      b.fsync(dir);
+      after_call();
+      b.close(dir);
+      break;
+    }
+    case Step::Kind::sync: b.sync(); break;
+    case Step::Kind::close:
+      if (fd >= 0) b.close(fd);
+      break;
+    case Step::Kind::rename:
+      // Open descriptors keep their open-time path; keep renames to closed files.
+      if (b.exists(name) && fd < 0 && s.other != s.name && b.fd_of(kNames[s.other]) < 0) b.rename(name, kNames[s.other]);
+      break;
+    case Step::Kind::unlink:
+      if (b.exists(name) && fd < 0) b.unlink(name);
+      break;
+  }
+}
+
+std::map<std::string, std::string> contents_of(const DirectoryState& state) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, file] : state.entries) out[name] = file.content;
+  return out;
+}
+
+bool contains_state(const CrashPoint& point, const std::map<std::string, std::string>& expected) {
+  return std::any_of(point.states.begin(), point.states.end(),
+                     [&](const DirectoryState& s) { return contents_of(s) == expected; });
+}
+
+std::string block_at(const std::string& content, std::size_t b) {
+  std::string out(kBlock, '\0');
+  for (std::size_t i = 0; i < kBlock && b * kBlock + i < content.size(); ++i) out[i] = content[b * kBlock + i];
+  return out;
+}
+
+// `content` is a block-wise mix of `versions`: its length is one of theirs and
+// each block is some version's block (zeros past a version's end), or a torn
+// block whose changed bytes are a prefix from one version over another.
+bool is_blockwise_mix(const std::string& content, const std::vector<std::string>& versions) {
+  if (std::none_of(versions.begin(), versions.end(), [&](const auto& v) { return v.size() == content.size(); })) {
+    return false;
+  }
+  for (std::size_t b = 0; b * kBlock < content.size(); ++b) {
+    const std::string got = block_at(content, b).substr(0, std::min<std::size_t>(kBlock, content.size() - b * kBlock));
+    bool ok = false;
+    for (const auto& newer : versions) {
+      for (const auto& older : versions) {
+        const std::string n = block_at(newer, b), o = block_at(older, b);
+        for (std::size_t cut = 0; cut <= kBlock && !ok; ++cut) {
+          ok = (n.substr(0, cut) + o.substr(cut)).substr(0, got.size()) == got;
+        }
+      }
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+struct History {
+  std::map<std::uint64_t, std::vector<std::string>> versions;  // every content each inode had
+  std::set<std::string> names;
+};
+
+void note(History& h, const TraceBuilder& b) {
+  for (const auto& [inode, content] : b.contents()) {
+    auto& list = h.versions[inode];
+    if (list.empty() || list.back() != content) list.push_back(content);
+  }
+  for (const auto& name : kNames) {
+    if (b.exists(name)) h.names.insert(name);
+  }
+}
+
+void check_sequence(Profile profile, const std::vector<Step>& steps, std::size_t initial_files) {
+  TraceBuilder b;
+  for (std::size_t i = 0; i < initial_files && i < kNames.size(); ++i) b.initial_file(kNames[i], "initial-" + kNames[i]);
+  History history;
+  std::vector<std::map<std::string, std::string>> persisted{b.fully_persisted()}, synced{b.last_synced()};
+  note(history, b);
+  auto after_call = [&] {
+    while (persisted.size() < b.trace().records.size() + 1) {
+      persisted.push_back(b.fully_persisted());
+      synced.push_back(b.last_synced());
+    }
+  };
+  for (const auto& s : steps) {
+    play(s, b, after_call);
+    after_call();
+    note(history, b);
+  }
+  Options options;
+  options.profile = profile;
+  options.block_size = kBlock;
+  options.max_states_per_point = 64;
+  auto points = enumerate(b.trace(), b.initial(), options);
+  RC_CLASSIFY(b.trace().records.size() >= 8, "8+ calls");
+  RC_CLASSIFY(std::any_of(points.begin(), points.end(), [](const auto& p) { return p.coverage.sampled; }), "sampled");
+  RC_ASSERT(points.size() == b.trace().records.size() + 1);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    RC_ASSERT(points[i].coverage.explored == points[i].states.size());
+    RC_ASSERT(points[i].coverage.explored <= options.max_states_per_point);
+    RC_ASSERT(contains_state(points[i], persisted[i]));
+    if (profile == Profile::posix) RC_ASSERT(contains_state(points[i], synced[i]));
+    for (const auto& state : points[i].states) {
+      for (const auto& [name, file] : state.entries) {
+        RC_ASSERT(history.names.count(name) == 1u);
+        bool consistent = std::any_of(history.versions.begin(), history.versions.end(),
+                                      [&](const auto& h) { return is_blockwise_mix(file.content, h.second); });
+        RC_ASSERT(consistent);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+RC_GTEST_PROP(PowerLossProperty, PosixEnumeratesPersistedSyncedAndConsistentStates, ()) {
+  auto steps = *rc::gen::container<std::vector<Step>>(*rc::gen::inRange<std::size_t>(0, 30), step());
+  auto initial = *rc::gen::inRange<std::size_t>(0, 3);
+  check_sequence(Profile::posix, steps, initial);
+}
+
+RC_GTEST_PROP(PowerLossProperty, Ext4OrderedEnumeratesPersistedAndConsistentStates, ()) {
+  auto steps = *rc::gen::container<std::vector<Step>>(*rc::gen::inRange<std::size_t>(0, 30), step());
+  auto initial = *rc::gen::inRange<std::size_t>(0, 3);
+  check_sequence(Profile::ext4_ordered, steps, initial);
+}
+
+}  // namespace crashcheck::powerloss
