@@ -228,7 +228,8 @@ TEST(PausePlan, StopsBeforeEveryCallUntilResumed) {
   SubjectOptions options;
   options.plan = {FaultPlan::Kind::pause};
   options.while_running = [&](cf::AgentControl& control) {
-    while (auto call = control.wait_paused(std::chrono::seconds(5))) {
+    // the subject makes its next call within microseconds; a second of silence means it is done
+    while (auto call = control.wait_paused(std::chrono::seconds(1))) {
       paused.push_back(*call);
       seen.push_back(box.files());
       control.resume();
