@@ -1,0 +1,277 @@
+// End to end: the campaigns on real subjects (the agent preloaded), through
+// the library and through the crashcheck program.
+#include "crashcheck/runner/campaign.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "crashcheck/runner/commands.hpp"
+#include "support.hpp"
+
+namespace crashcheck::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+std::string state_key(const Observation& o) {
+  return o.target.matches + " size=" + std::to_string(o.target.size) + " mode=" + o.target.mode + " " +
+         o.target.excerpt + " leftovers=" + std::to_string(o.leftovers.size());
+}
+
+std::map<std::string, std::string> kill_states(const Scenario& scenario, KillMode mode) {
+  RunOptions options;
+  options.models = {"kill"};
+  options.kill_mode = mode;
+  options.jobs = 2;
+  options.progress = false;
+  const CampaignResult result = run_campaigns(scenario, options);
+  EXPECT_FALSE(result.not_checkable) << *result.not_checkable;
+  std::map<std::string, std::string> states;
+  for (const auto& o : result.observations)
+    if (o.model == "kill") states[o.case_id] = state_key(o);
+  return states;
+}
+
+TEST(KillModes, FastAndExactFindTheSameStatesOnEveryBundledScenario) {
+  for (const auto& entry : fs::directory_iterator(testing::scenarios_dir())) {
+    if (entry.path().extension() != ".json") continue;
+    const Scenario scenario = load_scenario(entry.path());
+    if (scenario.command.front().find("node") != std::string::npos && std::string(CRASHCHECK_NODE).empty()) continue;
+    SCOPED_TRACE(scenario.name);
+    const auto fast = kill_states(scenario, KillMode::fast);
+    const auto exact = kill_states(scenario, KillMode::exact);
+    EXPECT_GE(fast.size(), 3u);
+    EXPECT_EQ(fast, exact);
+  }
+}
+
+// A scenario file in `dir` around a shell writer.
+fs::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra = "") {
+  testing::write_text(dir / "old.txt", "old content\n");
+  testing::write_text(dir / "new.txt", "the new content, longer than the old\n");
+  const nlohmann::json command = {"/bin/sh", "-c", script};
+  testing::write_text(dir / "scenario.json",
+                      "{\"name\": \"shell\", \"command\": " + command.dump() +
+                          ", \"target\": \"t.txt\", \"old\": {\"file\": \"old.txt\", \"mode\": \"0640\"},"
+                          " \"payload\": {\"file\": \"new.txt\"}, \"timeout_s\": 10" + extra + "}");
+  return dir / "scenario.json";
+}
+
+nlohmann::json load_json(const fs::path& file) { return nlohmann::json::parse(testing::read_text(file)); }
+
+std::vector<int> pids_in(const fs::path& dir) {
+  std::vector<int> pids;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind("pid-", 0) == 0) pids.push_back(testing::read_pid(e.path()));
+  return pids;
+}
+
+TEST(Run, InPlaceShellWriterFailsAndItsReplayStillFails) {
+  TempDir dir;
+  const auto scenario = shell_scenario(dir, "cat {payload} > {target}");
+  auto result = testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string(), "-j", "2"});
+  ASSERT_EQ(result.status, 1) << result.output;
+  const auto report = load_json(dir / "out" / "report.json");
+  EXPECT_EQ(report["schema"], "crashcheck-report/1");
+  EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "fail");
+  EXPECT_EQ(report["properties"]["mode_preserved"]["verdict"], "pass");
+  EXPECT_EQ(report["properties"]["valid_content"]["verdict"], "not_run");
+  for (const char* file : {"report.md", "report.html", "report.junit.xml"}) EXPECT_TRUE(fs::exists(dir / "out" / file));
+  const std::string replay = report["properties"]["crash_atomic"]["failures"][0]["replay"];
+  const std::string id = report["properties"]["crash_atomic"]["failures"][0]["case_id"];
+  EXPECT_EQ(replay, "crashcheck replay " + fs::absolute(dir / "out" / "report.json").string() + " " + id);
+  auto replayed = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), id});
+  EXPECT_EQ(replayed.status, 1) << replayed.output;
+  EXPECT_NE(replayed.output.find("crash_atomic: fail"), std::string::npos) << replayed.output;
+  auto baseline = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), "baseline"});
+  EXPECT_EQ(baseline.status, 0) << baseline.output;
+  EXPECT_EQ(testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), "kill-sideways-2"}).status, 2);
+}
+
+TEST(Run, ExpectComparesVerdictsAndShowsTheDiff) {
+  TempDir dir;
+  const auto scenario = shell_scenario(dir, "cat {payload} > {target}",
+                                       ", \"models\": [\"kill\"], \"expect\": {\"crash_atomic\": \"pass\", "
+                                       "\"error_safe\": \"not_run\"}");
+  auto result = testing::run_crashcheck({"run", scenario.string(), "--expect", "-o", (dir / "out").string()});
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_NE(result.output.find("crash_atomic: expected pass, got fail"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("error_safe: expected"), std::string::npos) << result.output;
+}
+
+TEST(Run, HangingSubjectGetsTimeoutVerdictsAndNothingKeepsRunning) {
+  TempDir dir;
+  // Hangs when its write fails, after saying where it is.
+  const std::string script =
+      "import os, sys, time\n"
+      "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)\n"
+      "try:\n"
+      "    os.write(fd, open(sys.argv[2], 'rb').read())\n"
+      "except OSError:\n"
+      "    open(os.path.join(sys.argv[3], 'pid-%d' % os.getpid()), 'w').write(str(os.getpid()))\n"
+      "    time.sleep(1000)\n"
+      "os.close(fd)\n";
+  testing::write_text(dir / "w.py", script);
+  auto result = testing::run_crashcheck({"check", "--old", (dir / "w.py").string(), "--payload", (dir / "w.py").string(),
+                                         "--models", "errno", "--timeout", "1", "-j", "2", "-o", (dir / "out").string(),
+                                         "--", CRASHCHECK_PYTHON, (dir / "w.py").string(), "{target}", "{payload}",
+                                         dir.path().string()});
+  EXPECT_EQ(result.status, 1) << result.output;
+  const auto report = load_json(dir / "out" / "report.json");
+  bool timeout_cell = false;
+  for (const auto& cell : report["cells"]) timeout_cell |= cell["outcome"] == "timeout";
+  EXPECT_TRUE(timeout_cell);
+  EXPECT_EQ(report["properties"]["error_safe"]["verdict"], "fail");
+  const auto pids = pids_in(dir.path());
+  EXPECT_FALSE(pids.empty());
+  for (int pid : pids) EXPECT_TRUE(testing::process_gone(pid)) << pid;
+}
+
+TEST(Run, BackgroundChildrenOfTheSubjectDoNotOutliveTheirCase) {
+  TempDir dir;
+  const auto scenario = shell_scenario(
+      dir, "sleep 1000 & echo $! > " + dir.path().string() + "/pid-$$; cat {payload} > {target}",
+      ", \"models\": [\"kill\"]");
+  auto result = testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string(), "--kill-mode", "exact"});
+  EXPECT_EQ(result.status, 1) << result.output;
+  const auto pids = pids_in(dir.path());
+  EXPECT_GE(pids.size(), 3u);  // baseline and the kill cases
+  for (int pid : pids) EXPECT_TRUE(testing::process_gone(pid)) << pid;
+}
+
+TEST(Run, WritingOutsideTheScratchDirectoryIsNoted) {
+  TempDir dir;
+  const auto scenario = shell_scenario(dir, "echo escaped > {dir}/../escape.txt; cat {payload} > {target}",
+                                       ", \"models\": [\"kill\"]");
+  auto result = testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(result.status, 1) << result.output;
+  const auto notes = load_json(dir / "out" / "report.json")["notes"].dump();
+  EXPECT_NE(notes.find("wrote outside its scratch directory: escape.txt"), std::string::npos) << notes;
+}
+
+TEST(Run, MissingExecutableIsBadInputNamingTheField) {
+  TempDir dir;
+  testing::write_text(dir / "new.txt", "x");
+  testing::write_text(dir / "s.json", "{\"name\": \"m\", \"command\": [\"/no/such/writer\", \"{target}\"], "
+                                      "\"target\": \"t\", \"payload\": {\"file\": \"new.txt\"}}");
+  auto result = testing::run_crashcheck({"run", (dir / "s.json").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("s.json: field \"command[0]\""), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("/no/such/writer"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+TEST(Run, MalformedScenarioExitsTwoNamingFileAndField) {
+  TempDir dir;
+  testing::write_text(dir / "s.json", "{\"name\": \"m\", \"command\": [\"sh\"], \"target\": \"t\", "
+                                      "\"payload\": {\"file\": \"none.txt\"}}");
+  auto result = testing::run_crashcheck({"run", (dir / "s.json").string()});
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("s.json: field \"payload.file\": no such file"), std::string::npos) << result.output;
+  EXPECT_EQ(testing::run_crashcheck({"run", (dir / "s.json").string(), "--models", "kill,meteor"}).status, 2);
+  EXPECT_EQ(testing::run_crashcheck({"run", (dir / "s.json").string(), "--kill-mode", "slow"}).status, 2);
+  EXPECT_EQ(testing::run_crashcheck({"run"}).status, 2);
+}
+
+TEST(Run, UncheckableSubjectsExitThreeNeverPass) {
+  TempDir dir;
+  struct Case {
+    std::string script, why;
+  } cases[] = {{"true", "saw no file-system call"},
+               {"exit 4", "baseline run (no fault) failed: exit 4"},
+               {"echo wrong > {target}", "does not hold the payload"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.script);
+    testing::write_text(dir / "payload", "data\n");
+    auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "-o", (dir / "out").string(),
+                                      "--", "/bin/sh", "-c", c.script});
+    EXPECT_EQ(result.status, 3) << result.output;
+    EXPECT_NE(result.output.find("not checkable: "), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find(c.why), std::string::npos) << result.output;
+    const auto report = load_json(dir / "out" / "report.json");
+    for (const auto& [name, property] : report["properties"].items()) EXPECT_EQ(property["verdict"], "not_run") << name;
+  }
+}
+
+#ifdef CRASHCHECK_STATIC_WRITER
+TEST(Run, StaticBinaryIsNotCheckableTheAgentNeverLoads) {
+  TempDir dir;
+  testing::write_text(dir / "payload", "data\n");
+  auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "-o", (dir / "out").string(),
+                                         "--", CRASHCHECK_STATIC_WRITER, "{payload}", "{target}"});
+  EXPECT_EQ(result.status, 3) << result.output;
+  EXPECT_NE(result.output.find("not checkable: the fault-injection agent was never loaded"), std::string::npos)
+      << result.output;
+}
+#endif
+
+TEST(Check, CommandValidatorJudgesEveryState) {
+  TempDir dir;
+  testing::write_text(dir / "payload", "complete\n");
+  // Valid means "ends with a newline": a torn state does not.
+  auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "--validate",
+                                         "test \"$(tail -c1 {target} | od -An -c | tr -d ' ')\" = '\\n'", "--models",
+                                         "kill,disk-full", "-o", (dir / "out").string(), "--", "/bin/sh", "-c",
+                                         "cat {payload} > {target}"});
+  const auto report = load_json(dir / "out" / "report.json");
+  EXPECT_EQ(report["subject"]["validator"].get<std::string>().rfind("command: ", 0), 0u);
+  EXPECT_EQ(report["properties"]["valid_content"]["verdict"], "fail") << result.output;
+  EXPECT_GT(report["properties"]["valid_content"]["cases"].get<int>(), 0);
+  EXPECT_EQ(report["properties"]["mode_preserved"]["verdict"], "not_run");  // no --old
+}
+
+TEST(Interrupt, SigintStopsEveryCaseWritesAnIncompleteReportAndExitsThree) {
+  TempDir dir;
+  const auto scenario = shell_scenario(
+      dir, "echo $$ > " + dir.path().string() + "/pid-$$; cat {payload} > {target}; sleep 3", ", \"models\": [\"kill\"]");
+  const fs::path out = dir / "out";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(CRASHCHECK_EXE, CRASHCHECK_EXE, "run", scenario.c_str(), "-o", out.c_str(), "--kill-mode", "exact", "-j",
+            "2", nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(4500ms);  // past the baseline, into the kill cases
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  const auto report = load_json(out / "report.json");
+  EXPECT_EQ(report["complete"], false);
+  for (int p : pids_in(dir.path())) EXPECT_TRUE(testing::process_gone(p)) << p;
+}
+
+TEST(Compare, ExitsOneWhenTheOtherReportIsWorse) {
+  TempDir dir;
+  const auto bad = shell_scenario(dir, "cat {payload} > {target}", ", \"models\": [\"kill\"]");
+  ASSERT_EQ(testing::run_crashcheck({"run", bad.string(), "-o", (dir / "bad").string()}).status, 1);
+  TempDir good_dir;
+  const auto good = shell_scenario(good_dir, "cat {payload} > {dir}/.t.tmp && chmod 0640 {dir}/.t.tmp && mv {dir}/.t.tmp {target}",
+                                   ", \"models\": [\"kill\"]");
+  auto good_run = testing::run_crashcheck({"run", good.string(), "-o", (dir / "good").string()});
+  ASSERT_EQ(good_run.status, 0) << good_run.output;
+  const std::string good_json = (dir / "good" / "report.json").string(), bad_json = (dir / "bad" / "report.json").string();
+  EXPECT_EQ(testing::run_crashcheck({"compare", good_json, bad_json}).status, 1);
+  EXPECT_EQ(testing::run_crashcheck({"compare", bad_json, good_json}).status, 0);
+  auto md = testing::run_crashcheck({"report", bad_json, "--format", "md"});
+  EXPECT_EQ(md.status, 0);
+  EXPECT_NE(md.output.find("crash"), std::string::npos);
+  EXPECT_EQ(testing::run_crashcheck({"report", bad_json, "--format", "pdf"}).status, 2);
+  testing::write_text(dir / "broken.json", "{\"schema\": \"something-else\"}");
+  EXPECT_EQ(testing::run_crashcheck({"compare", good_json, (dir / "broken.json").string()}).status, 2);
+}
+
+}  // namespace
+}  // namespace crashcheck::runner

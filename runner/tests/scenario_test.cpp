@@ -1,0 +1,118 @@
+// Scenario files: the bundled ones load; malformed ones are rejected with a
+// message that names the file, the field and the problem.
+#include "crashcheck/runner/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include "support.hpp"
+
+namespace crashcheck::runner {
+namespace {
+
+using testing::TempDir;
+
+TEST(Scenario, BundledScenariosLoad) {
+  for (const char* name : {"pipeline_health_original", "pipeline_health_fix", "reference", "node_writefilesync"}) {
+    const Scenario s = load_scenario(testing::scenarios_dir() / (std::string(name) + ".json"));
+    EXPECT_EQ(s.name, name);
+    EXPECT_TRUE(s.old.has_value());
+    EXPECT_EQ(s.old->mode, 0644u);
+    EXPECT_TRUE(s.payload.is_absolute());
+    EXPECT_EQ(s.validator.kind, Validator::Kind::json);
+    EXPECT_FALSE(s.expect.empty());
+  }
+}
+
+class MalformedScenario : public ::testing::Test {
+ protected:
+  // A valid scenario with `field` replaced by `value` (raw JSON; empty: removed).
+  std::string load_error(const std::string& field, const std::string& value) {
+    testing::write_text(dir_ / "new.json", "{}");
+    std::map<std::string, std::string> fields = {
+        {"name", "\"demo\""},
+        {"command", "[\"/bin/sh\", \"-c\", \"cat > {target}\"]"},
+        {"target", "\"out.json\""},
+        {"old", "null"},
+        {"payload", "{\"file\": \"new.json\"}"},
+        {"validate", "\"json\""},
+        {"timeout_s", "5"}};
+    if (value.empty()) fields.erase(field);
+    else fields[field] = value;
+    std::string json = "{";
+    for (const auto& [k, v] : fields) json += (json.size() > 1 ? ", \"" : "\"") + k + "\": " + v;
+    testing::write_text(dir_ / "bad.json", json + "}");
+    try {
+      load_scenario(dir_ / "bad.json");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  }
+  void expect_names(const std::string& message, const std::string& field) {
+    EXPECT_NE(message.find((dir_ / "bad.json").string()), std::string::npos) << message;
+    EXPECT_NE(message.find("\"" + field + "\""), std::string::npos) << message;
+  }
+  TempDir dir_;
+};
+
+TEST_F(MalformedScenario, ValidBaseIsAccepted) { EXPECT_EQ(load_error("name", "\"demo\""), "(accepted)"); }
+
+TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
+  struct Case {
+    std::string field, value, reported_field;
+  } cases[] = {
+      {"name", "", "name"},
+      {"name", "42", "name"},
+      {"name", "\"a/b\"", "name"},
+      {"command", "[]", "command"},
+      {"command", "[\"x\", 3]", "command[1]"},
+      {"target", "\"../escape\"", "target"},
+      {"old", "{\"file\": \"missing.json\"}", "old.file"},
+      {"old", "{\"file\": \"new.json\", \"mode\": \"rw-r--r--\"}", "old.mode"},
+      {"old", "{\"file\": \"new.json\", \"owner\": \"root\"}", "old.owner"},
+      {"payload", "{\"file\": \"nope.bin\"}", "payload.file"},
+      {"payload", "\"new.json\"", "payload"},
+      {"validate", "\"xml\"", "validate"},
+      {"validate", "{\"command\": \"sh\"}", "validate.command"},
+      {"timeout_s", "-1", "timeout_s"},
+      {"models", "[\"kill\", \"cosmic-ray\"]", "models"},
+      {"expect", "{\"crash_atomic\": \"maybe\"}", "expect.crash_atomic"},
+      {"expect", "{\"fast\": \"pass\"}", "expect.fast"},
+      {"colour", "\"blue\"", "(top level).colour"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.field + " = " + c.value);
+    expect_names(load_error(c.field, c.value), c.reported_field);
+  }
+}
+
+TEST_F(MalformedScenario, InvalidJsonNamesTheFile) {
+  testing::write_text(dir_ / "bad.json", "{\"name\": ");
+  try {
+    load_scenario(dir_ / "bad.json");
+    FAIL() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json: not valid JSON"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ScenarioFlags, ModelsAndModes) {
+  EXPECT_EQ(parse_models("kill,errno,kill", "--models"), (std::vector<std::string>{"kill", "errno"}));
+  EXPECT_THROW(parse_models("kill,fire", "--models"), InputError);
+  EXPECT_EQ(parse_mode("0644", "--mode"), 0644u);
+  EXPECT_EQ(parse_mode("600", "--mode"), 0600u);
+  EXPECT_THROW(parse_mode("0999", "--mode"), InputError);
+  EXPECT_EQ(format_mode(0600), "0600");
+}
+
+TEST(ScenarioFlags, ValidatorDescriptionRoundTrips) {
+  const Validator command{Validator::Kind::command, {"python3", "-c", "print('a b')"}};
+  const Validator back = Validator::from_description(command.describe(), "report");
+  EXPECT_EQ(back.kind, Validator::Kind::command);
+  EXPECT_EQ(back.command, command.command);
+  EXPECT_EQ(Validator::from_description("json", "r").kind, Validator::Kind::json);
+  EXPECT_THROW(Validator::from_description("yaml", "r"), InputError);
+}
+
+}  // namespace
+}  // namespace crashcheck::runner

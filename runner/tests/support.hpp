@@ -1,0 +1,40 @@
+// Helpers the runner tests share: a temporary directory, small files, and
+// running the crashcheck program with its output captured.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace crashcheck::runner::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_text(const std::filesystem::path& file, const std::string& text, unsigned mode = 0644);
+std::string read_text(const std::filesystem::path& file);
+
+// The pid written in `file` by a subject, or -1.
+int read_pid(const std::filesystem::path& file);
+// True when no process has this pid (it was killed and reaped).
+bool process_gone(int pid);
+
+struct ProgramResult {
+  int status = -1;     // exit status
+  std::string output;  // stdout and stderr together
+};
+// Runs build/runner/crashcheck with `args` (no shell).
+ProgramResult run_crashcheck(const std::vector<std::string>& args);
+
+// Source-tree paths.
+std::filesystem::path scenarios_dir();
+
+}  // namespace crashcheck::runner::testing
