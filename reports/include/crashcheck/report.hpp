@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ inline constexpr std::array<std::string_view, 8> kProperties = {
 
 enum class Verdict { pass, fail, not_run };
 std::string_view verdict_name(Verdict v) noexcept;
+std::optional<Verdict> parse_verdict(std::string_view name) noexcept;  // "pass"|"fail"|"not_run"
+
+// Every value Cell::outcome takes, in the order the HTML legend lists them.
+inline constexpr std::array<std::string_view, 8> kOutcomes = {
+    "old", "new", "error_ok", "missing", "torn", "other", "wrong_success", "timeout"};
 
 // What a case left at the target path.
 struct FileState {
@@ -34,6 +40,8 @@ struct FileState {
   std::string matches;      // "old", "new", "missing", "torn" (a prefix of old or new), "other"
   std::string excerpt;      // up to ~64 printable characters (non-printables escaped)
   std::string excerpt_hex;  // hex of the first bytes
+
+  bool operator==(const FileState&) const = default;
 };
 
 struct Failure {
@@ -47,6 +55,8 @@ struct Failure {
   int exit_status = 0;       // the writer's exit status (-N: killed by signal N)
   std::string detail;        // one sentence: why this breaks the property
   std::string replay;        // exact shell command
+
+  bool operator==(const Failure&) const = default;
 };
 
 struct PropertyResult {
@@ -55,6 +65,8 @@ struct PropertyResult {
   std::vector<Failure> failures;        // every failure's counterexample, first ones first
   std::string reason;                   // why not_run, when it is
   std::vector<std::string> notes;       // e.g. temp files left after SIGKILL
+
+  bool operator==(const PropertyResult&) const = default;
 };
 
 // One cell of the report's picture: a fault model at one counted call.
@@ -63,12 +75,16 @@ struct Cell {
   std::uint32_t call_index = 0;
   std::string outcome;  // "old", "new", "torn", "missing", "other", "wrong_success", "error_ok", "timeout"
   std::string case_id;
+
+  bool operator==(const Cell&) const = default;
 };
 
 struct CallSummary {
   std::uint32_t seq = 0;
   std::string call;     // libc symbol
   std::string summary;  // human form with path and sizes
+
+  bool operator==(const CallSummary&) const = default;
 };
 
 struct Subject {
@@ -83,6 +99,8 @@ struct Subject {
   std::uint64_t payload_size = 0;
   std::string validator;             // "json", "command: …", or empty
   double timeout_s = 0;
+
+  bool operator==(const Subject&) const = default;
 };
 
 struct Report {
@@ -97,6 +115,8 @@ struct Report {
   std::vector<CallSummary> calls;    // the baseline's counted calls
   std::vector<Cell> cells;
   std::vector<std::string> notes;    // run-level remarks (coverage, sampling, skipped models)
+
+  bool operator==(const Report&) const = default;
 };
 
 // Malformed or unsupported report: the message names the source and problem.
@@ -105,6 +125,9 @@ class ReportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Strings that are not valid UTF-8 (paths and bytes from a subject) are
+// stored with each offending byte written as the text "\xNN", so the JSON
+// always serialises; valid UTF-8 round-trips exactly.
 nlohmann::json to_json(const Report& report);
 Report from_json(const nlohmann::json& json, std::string_view source);  // throws ReportError
 Report load_report(const std::filesystem::path& file);                  // throws ReportError
@@ -112,6 +135,14 @@ Report load_report(const std::filesystem::path& file);                  // throw
 std::string render_markdown(const Report& report);
 std::string render_html(const Report& report);
 std::string render_junit(const Report& report);
+std::string render_json(const Report& report);  // to_json, indented, trailing newline
+
+// The formats `crashcheck report REPORT.json --format F` can print, and the
+// file name each has in an output directory.
+enum class Format { json, markdown, html, junit };
+std::optional<Format> parse_format(std::string_view name) noexcept;  // json|md|markdown|html|junit
+std::string_view file_name(Format format) noexcept;                 // "report.md", …
+std::string render(const Report& report, Format format);
 
 // Writes report.json, report.md, report.html and report.junit.xml into `dir`
 // (created if missing), each atomically with the reference writer. Returns an
@@ -125,10 +156,13 @@ struct PropertyChange {
   Verdict other = Verdict::not_run;
   bool worse = false;   // pass -> fail, or fewer properties passing
   bool better = false;
+  std::size_t baseline_failures = 0;  // counterexamples each side found
+  std::size_t other_failures = 0;
 };
 struct Comparison {
   std::vector<PropertyChange> changes;  // every property, in kProperties order
   bool worse() const;
+  bool better() const;
 };
 Comparison compare(const Report& baseline, const Report& other);
 std::string render_comparison(const Comparison& comparison, std::string_view baseline_name,

@@ -1,0 +1,306 @@
+// The report's JSON form (schema crashcheck-report/1) and its strict reader:
+// every field is required and typed; a problem names the source and the JSON
+// pointer of the field, so a hand-edited or truncated report is easy to fix.
+#include "crashcheck/report.hpp"
+#include "text.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace crashcheck::reports {
+
+using nlohmann::json;
+
+std::string_view verdict_name(Verdict v) noexcept {
+  switch (v) {
+    case Verdict::pass: return "pass";
+    case Verdict::fail: return "fail";
+    case Verdict::not_run: return "not_run";
+  }
+  return "not_run";
+}
+
+std::optional<Verdict> parse_verdict(std::string_view name) noexcept {
+  for (const Verdict v : {Verdict::pass, Verdict::fail, Verdict::not_run}) {
+    if (verdict_name(v) == name) return v;
+  }
+  return std::nullopt;
+}
+
+// ---- writing ---------------------------------------------------------------
+
+namespace {
+
+json strings(const std::vector<std::string>& values) {
+  json out = json::array();
+  for (const auto& value : values) out.push_back(text::valid_utf8(value));
+  return out;
+}
+
+json state_json(const FileState& s) {
+  return {{"exists", s.exists},
+          {"size", s.size},
+          {"mode", text::valid_utf8(s.mode)},
+          {"matches", text::valid_utf8(s.matches)},
+          {"excerpt", text::valid_utf8(s.excerpt)},
+          {"excerpt_hex", text::valid_utf8(s.excerpt_hex)}};
+}
+
+json failure_json(const Failure& f) {
+  return {{"case_id", text::valid_utf8(f.case_id)},
+          {"model", text::valid_utf8(f.model)},
+          {"call_index", f.call_index},
+          {"call", text::valid_utf8(f.call)},
+          {"fault", text::valid_utf8(f.fault)},
+          {"target", state_json(f.target)},
+          {"leftovers", strings(f.leftovers)},
+          {"exit_status", f.exit_status},
+          {"detail", text::valid_utf8(f.detail)},
+          {"replay", text::valid_utf8(f.replay)}};
+}
+
+json property_json(const PropertyResult& p) {
+  json failures = json::array();
+  for (const auto& f : p.failures) failures.push_back(failure_json(f));
+  return {{"verdict", std::string(verdict_name(p.verdict))},
+          {"cases", p.cases},
+          {"failures", std::move(failures)},
+          {"reason", text::valid_utf8(p.reason)},
+          {"notes", strings(p.notes)}};
+}
+
+json subject_json(const Subject& s) {
+  return {{"name", text::valid_utf8(s.name)},
+          {"command", strings(s.command)},
+          {"scenario", text::valid_utf8(s.scenario)},
+          {"target", text::valid_utf8(s.target)},
+          {"had_old", s.had_old},
+          {"old_file", text::valid_utf8(s.old_file)},
+          {"old_mode", text::valid_utf8(s.old_mode)},
+          {"payload_file", text::valid_utf8(s.payload_file)},
+          {"payload_size", s.payload_size},
+          {"validator", text::valid_utf8(s.validator)},
+          {"timeout_s", s.timeout_s}};
+}
+
+}  // namespace
+
+json to_json(const Report& report) {
+  json properties = json::object();
+  for (const auto& [name, result] : report.properties) {
+    properties[text::valid_utf8(name)] = property_json(result);
+  }
+  json model_cases = json::object();
+  for (const auto& [model, cases] : report.model_cases) model_cases[text::valid_utf8(model)] = cases;
+  json calls = json::array();
+  for (const auto& c : report.calls) {
+    calls.push_back({{"seq", c.seq}, {"call", text::valid_utf8(c.call)}, {"summary", text::valid_utf8(c.summary)}});
+  }
+  json cells = json::array();
+  for (const auto& c : report.cells) {
+    cells.push_back({{"model", text::valid_utf8(c.model)},
+                     {"call_index", c.call_index},
+                     {"outcome", text::valid_utf8(c.outcome)},
+                     {"case_id", text::valid_utf8(c.case_id)}});
+  }
+  return {{"schema", text::valid_utf8(report.schema)},
+          {"tool_version", text::valid_utf8(report.tool_version)},
+          {"complete", report.complete},
+          {"created", text::valid_utf8(report.created)},
+          {"duration_s", report.duration_s},
+          {"subject", subject_json(report.subject)},
+          {"properties", std::move(properties)},
+          {"model_cases", std::move(model_cases)},
+          {"calls", std::move(calls)},
+          {"cells", std::move(cells)},
+          {"notes", strings(report.notes)}};
+}
+
+std::string render_json(const Report& report) {
+  // `replace` only guards against a bug: to_json already made strings valid.
+  return to_json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// ---- reading ---------------------------------------------------------------
+
+namespace {
+
+// A JSON value together with where it sits, so every complaint can name the
+// file and the field (RFC 6901 pointer).
+class Node {
+ public:
+  Node(const json& value, std::string pointer, std::string_view source)
+      : value_(value), pointer_(std::move(pointer)), source_(source) {}
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw ReportError(std::string(source_) + ": " + (pointer_.empty() ? "/" : pointer_) + ": " + problem);
+  }
+
+  Node operator[](std::string_view key) const {
+    expect(value_.is_object(), "an object");
+    const auto found = value_.find(key);
+    Node child(found == value_.end() ? value_ : *found, pointer_ + "/" + escape(key), source_);
+    if (found == value_.end()) child.fail("missing");
+    return child;
+  }
+
+  std::vector<Node> items() const {
+    expect(value_.is_array(), "an array");
+    std::vector<Node> out;
+    for (std::size_t i = 0; i < value_.size(); ++i) out.emplace_back(value_[i], pointer_ + "/" + std::to_string(i), source_);
+    return out;
+  }
+
+  std::vector<std::pair<std::string, Node>> members() const {
+    expect(value_.is_object(), "an object");
+    std::vector<std::pair<std::string, Node>> out;
+    for (const auto& [key, value] : value_.items()) out.emplace_back(key, Node(value, pointer_ + "/" + escape(key), source_));
+    return out;
+  }
+
+  std::string text() const {
+    expect(value_.is_string(), "a string");
+    return value_.get<std::string>();
+  }
+  bool flag() const {
+    expect(value_.is_boolean(), "true or false");
+    return value_.get<bool>();
+  }
+  double number() const {
+    expect(value_.is_number(), "a number");
+    return value_.get<double>();
+  }
+  std::uint64_t count() const {
+    expect(value_.is_number_unsigned(), "a non-negative integer");
+    return value_.get<std::uint64_t>();
+  }
+  std::uint32_t count32() const {
+    const std::uint64_t n = count();
+    if (n > std::numeric_limits<std::uint32_t>::max()) fail("expected an integer below 2^32, got " + std::to_string(n));
+    return static_cast<std::uint32_t>(n);
+  }
+  int integer() const {
+    expect(value_.is_number_integer(), "an integer");
+    const auto n = value_.get<std::int64_t>();
+    if (n < std::numeric_limits<int>::min() || n > std::numeric_limits<int>::max()) fail("integer out of range");
+    return static_cast<int>(n);
+  }
+  std::vector<std::string> texts() const {
+    std::vector<std::string> out;
+    for (const Node& item : items()) out.push_back(item.text());
+    return out;
+  }
+
+ private:
+  void expect(bool ok, std::string_view expected) const {
+    if (!ok) fail("expected " + std::string(expected) + ", got " + value_.type_name());
+  }
+  static std::string escape(std::string_view key) {
+    std::string out;
+    for (const char c : key) {
+      if (c == '~') out += "~0";
+      else if (c == '/') out += "~1";
+      else out += c;
+    }
+    return out;
+  }
+
+  const json& value_;
+  std::string pointer_;
+  std::string_view source_;
+};
+
+FileState read_state(const Node& n) {
+  return {n["exists"].flag(),        n["size"].count(),    n["mode"].text(),
+          n["matches"].text(),       n["excerpt"].text(),  n["excerpt_hex"].text()};
+}
+
+Failure read_failure(const Node& n) {
+  return {n["case_id"].text(), n["model"].text(),       n["call_index"].count32(),
+          n["call"].text(),    n["fault"].text(),       read_state(n["target"]),
+          n["leftovers"].texts(), n["exit_status"].integer(), n["detail"].text(),
+          n["replay"].text()};
+}
+
+PropertyResult read_property(const Node& n) {
+  PropertyResult p;
+  const Node verdict = n["verdict"];
+  const auto parsed = parse_verdict(verdict.text());
+  if (!parsed) verdict.fail("unknown verdict '" + verdict.text() + "' (expected pass, fail or not_run)");
+  p.verdict = *parsed;
+  p.cases = n["cases"].count();
+  for (const Node& f : n["failures"].items()) p.failures.push_back(read_failure(f));
+  p.reason = n["reason"].text();
+  p.notes = n["notes"].texts();
+  // DESIGN.md: every fail carries its counterexamples, and only a fail does.
+  if (p.verdict == Verdict::fail && p.failures.empty()) n["failures"].fail("verdict is fail but there is no counterexample");
+  if (p.verdict != Verdict::fail && !p.failures.empty()) n["failures"].fail("counterexamples on a property whose verdict is not fail");
+  return p;
+}
+
+Subject read_subject(const Node& n) {
+  return {n["name"].text(),         n["command"].texts(),   n["scenario"].text(),
+          n["target"].text(),       n["had_old"].flag(),    n["old_file"].text(),
+          n["old_mode"].text(),     n["payload_file"].text(), n["payload_size"].count(),
+          n["validator"].text(),    n["timeout_s"].number()};
+}
+
+Cell read_cell(const Node& n) {
+  Cell c{n["model"].text(), n["call_index"].count32(), n["outcome"].text(), n["case_id"].text()};
+  if (std::find(kOutcomes.begin(), kOutcomes.end(), c.outcome) == kOutcomes.end()) {
+    n["outcome"].fail("unknown outcome '" + c.outcome + "'");
+  }
+  return c;
+}
+
+}  // namespace
+
+Report from_json(const json& document, std::string_view source) {
+  const Node root(document, "", source);
+  Report report;
+  report.schema = root["schema"].text();
+  if (report.schema != kSchema) {
+    throw ReportError(std::string(source) + ": unsupported schema '" + report.schema + "' (expected " +
+                      std::string(kSchema) + ")");
+  }
+  report.tool_version = root["tool_version"].text();
+  report.complete = root["complete"].flag();
+  report.created = root["created"].text();
+  report.duration_s = root["duration_s"].number();
+  report.subject = read_subject(root["subject"]);
+  const Node properties = root["properties"];
+  for (const auto& [name, node] : properties.members()) report.properties[name] = read_property(node);
+  for (const auto name : kProperties) properties[name];  // each must be there
+  for (const auto& [model, node] : root["model_cases"].members()) report.model_cases[model] = node.count();
+  for (const Node& c : root["calls"].items()) report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text()});
+  for (const Node& c : root["cells"].items()) report.cells.push_back(read_cell(c));
+  report.notes = root["notes"].texts();
+  return report;
+}
+
+Report load_report(const std::filesystem::path& file) {
+  const std::string source = file.string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ReportError(source + ": cannot open: " + std::strerror(errno));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw ReportError(source + ": cannot read: " + std::strerror(errno));
+  json document;
+  try {
+    document = json::parse(bytes.str());
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line/column.
+    if (const auto tag_end = what.find("] "); what.starts_with("[json.exception") && tag_end != std::string::npos) {
+      what.erase(0, tag_end + 2);
+    }
+    throw ReportError(source + ": not valid JSON: " + what);
+  }
+  return from_json(document, source);
+}
+
+}  // namespace crashcheck::reports

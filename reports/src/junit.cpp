@@ -1,0 +1,98 @@
+// report.junit.xml: one <testcase> per property so CI systems (Jenkins,
+// GitLab, GitHub test reporters) list them; a failure's message holds its
+// first counterexample and the body the first few with replay commands.
+#include "crashcheck/report.hpp"
+#include "text.hpp"
+
+#include <cstdio>
+#include <string>
+
+namespace crashcheck::reports {
+namespace {
+
+constexpr std::size_t kCounterexamplesInBody = 5;
+
+std::string esc(std::string_view raw) { return text::markup_escape(raw); }
+
+std::string seconds(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f", value < 0 ? 0.0 : value);
+  return buffer;
+}
+
+// JUnit's timestamp is an ISO-8601 date-time without a zone designator.
+std::string timestamp(std::string created) {
+  if (created.ends_with('Z')) created.pop_back();
+  return created;
+}
+
+std::string failure_body(const PropertyResult& result) {
+  std::string body;
+  for (std::size_t i = 0; i < result.failures.size() && i < kCounterexamplesInBody; ++i) {
+    const Failure& f = result.failures[i];
+    body += "case " + f.case_id + ": " + text::failure_summary(f) + "\n";
+    if (!f.detail.empty()) body += "  " + f.detail + "\n";
+    if (!f.replay.empty()) body += "  replay: " + f.replay + "\n";
+  }
+  if (result.failures.size() > kCounterexamplesInBody) {
+    body += std::to_string(result.failures.size() - kCounterexamplesInBody) + " more counterexamples in report.json\n";
+  }
+  return body;
+}
+
+std::string testcase(const std::string& suite, const std::string& name, const PropertyResult& result) {
+  std::string out = "    <testcase name=\"" + esc(name) + "\" classname=\"" + esc(suite) + "\" time=\"0\"";
+  switch (result.verdict) {
+    case Verdict::pass:
+      return out + "/>\n";
+    case Verdict::not_run:
+      return out + ">\n      <skipped message=\"" + esc(result.reason.empty() ? "not run" : result.reason) + "\"/>\n    </testcase>\n";
+    case Verdict::fail:
+      break;
+  }
+  const Failure& first = result.failures.front();  // from_json guarantees a fail has one
+  std::string message = text::failure_summary(first);
+  if (!first.replay.empty()) message += "; replay: " + first.replay;
+  return out + ">\n      <failure message=\"" + esc(text::shortened(message, 1000)) + "\" type=\"" + esc(name) + "\">" +
+         esc(failure_body(result)) + "</failure>\n    </testcase>\n";
+}
+
+}  // namespace
+
+std::string render_junit(const Report& report) {
+  const std::string suite = "crashcheck." + report.subject.name;
+  const auto names = text::property_order(report);
+  std::string cases;
+  std::size_t failures = 0;
+  for (const auto& name : names) {
+    PropertyResult result = text::result_of(report, name);
+    // A fail without counterexamples can only come from a model built in
+    // memory; say so rather than invent one.
+    if (result.verdict == Verdict::fail && result.failures.empty()) {
+      Failure unknown;
+      unknown.detail = "no counterexample recorded";
+      result.failures.push_back(unknown);
+    }
+    failures += result.verdict == Verdict::fail;
+    cases += testcase(suite, name, result);
+  }
+  const std::string counts = " tests=\"" + std::to_string(names.size()) + "\" failures=\"" + std::to_string(failures) +
+                             "\" errors=\"0\" skipped=\"" + std::to_string(text::count_verdict(report, Verdict::not_run)) +
+                             "\" time=\"" + seconds(report.duration_s) + "\"";
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crashcheck\"" + counts + ">\n";
+  out += "  <testsuite name=\"" + esc(suite) + "\"" + counts;
+  if (!report.created.empty()) out += " timestamp=\"" + esc(timestamp(report.created)) + "\"";
+  out += ">\n    <properties>\n";
+  out += "      <property name=\"schema\" value=\"" + esc(report.schema) + "\"/>\n";
+  out += "      <property name=\"command\" value=\"" + esc(text::command_line(report.subject.command)) + "\"/>\n";
+  out += "      <property name=\"complete\" value=\"" + std::string(report.complete ? "true" : "false") + "\"/>\n";
+  out += "    </properties>\n" + cases;
+  if (!report.notes.empty()) {
+    std::string notes;
+    for (const auto& note : report.notes) notes += note + "\n";
+    out += "    <system-out>" + esc(notes) + "</system-out>\n";
+  }
+  return out + "  </testsuite>\n</testsuites>\n";
+}
+
+}  // namespace crashcheck::reports

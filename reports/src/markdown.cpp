@@ -1,0 +1,97 @@
+// report.md: what a pull-request comment or a CI step summary shows. Short
+// on purpose: the property table, then a capped number of counterexamples
+// with the command that replays each; everything else is in report.html.
+#include "crashcheck/report.hpp"
+#include "text.hpp"
+
+#include <string>
+
+namespace crashcheck::reports {
+namespace {
+
+constexpr std::size_t kShownPerProperty = 2;
+constexpr std::size_t kShownInTotal = 8;
+constexpr std::size_t kFieldLimit = 300;
+constexpr std::size_t kReplayLimit = 1000;
+
+std::string verdict_cell(const PropertyResult& result) {
+  switch (result.verdict) {
+    case Verdict::pass: return "✅ pass";
+    case Verdict::fail: return "❌ **fail**";
+    case Verdict::not_run: break;
+  }
+  std::string cell = "➖ not run";
+  if (!result.reason.empty()) cell += " — " + text::markdown_inline(text::shortened(result.reason, kFieldLimit));
+  return cell;
+}
+
+std::string headline(const Report& report) {
+  const std::size_t failing = text::count_verdict(report, Verdict::fail);
+  std::string out = "## crashcheck: " + text::markdown_inline(text::shortened(report.subject.name, 120)) + " — ";
+  if (failing != 0) {
+    out += std::to_string(failing) + " of " + std::to_string(text::property_order(report).size()) + " properties fail";
+  } else {
+    out += "no property fails";
+  }
+  out += "\n\nCommand: " + text::markdown_inline(text::shortened(text::command_line(report.subject.command), kFieldLimit));
+  return out + "\n\n";
+}
+
+std::string property_table(const Report& report) {
+  std::string out = "| property | verdict | cases | failures |\n|---|---|---:|---:|\n";
+  for (const auto& name : text::property_order(report)) {
+    const PropertyResult& result = text::result_of(report, name);
+    out += "| " + text::markdown_inline(name) + " | " + verdict_cell(result) + " | " + std::to_string(result.cases) +
+           " | " + std::to_string(result.failures.size()) + " |\n";
+  }
+  return out + "\n";
+}
+
+std::string counterexample(std::size_t number, const Failure& failure) {
+  std::string out = "**" + std::to_string(number) + ".** " +
+                    text::markdown_inline(text::shortened(text::failure_summary(failure), kFieldLimit));
+  if (!failure.detail.empty()) out += "  \n" + text::markdown_inline(text::shortened(failure.detail, kFieldLimit));
+  out += "\n\n";
+  if (!failure.replay.empty()) out += text::markdown_code_block(text::shortened(failure.replay, kReplayLimit), "sh") + "\n";
+  return out;
+}
+
+std::string counterexamples(const Report& report) {
+  std::string out;
+  std::size_t shown = 0, total = 0;
+  for (const auto& name : text::property_order(report)) {
+    const auto& failures = text::result_of(report, name).failures;
+    total += failures.size();
+    if (failures.empty() || shown == kShownInTotal) continue;
+    out += "#### " + text::markdown_inline(name) + " — " + std::to_string(failures.size()) + " counterexample" +
+           (failures.size() == 1 ? "" : "s") + "\n\n";
+    for (std::size_t i = 0; i < failures.size() && i < kShownPerProperty && shown < kShownInTotal; ++i, ++shown) {
+      out += counterexample(shown + 1, failures[i]);
+    }
+  }
+  if (total == 0) return "";
+  if (shown < total) {
+    out += "_" + std::to_string(total - shown) + " more counterexamples in report.json and report.html._\n\n";
+  }
+  return "### Counterexamples\n\n" + out;
+}
+
+std::string run_notes(const Report& report) {
+  constexpr std::size_t kNotesShown = 5;
+  std::string out;
+  if (!report.complete) out += "> ⚠️ **The run was cut short**: verdicts cover only the cases that ran.\n\n";
+  if (report.notes.empty()) return out;
+  for (std::size_t i = 0; i < report.notes.size() && i < kNotesShown; ++i) {
+    out += "- " + text::markdown_inline(text::shortened(report.notes[i], kFieldLimit)) + "\n";
+  }
+  if (report.notes.size() > kNotesShown) out += "- _" + std::to_string(report.notes.size() - kNotesShown) + " more notes in report.json_\n";
+  return out + "\n";
+}
+
+}  // namespace
+
+std::string render_markdown(const Report& report) {
+  return headline(report) + run_notes(report) + property_table(report) + counterexamples(report);
+}
+
+}  // namespace crashcheck::reports

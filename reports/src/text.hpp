@@ -1,0 +1,61 @@
+// Text helpers shared by the renderers: everything a subject supplies (paths,
+// file bytes, call summaries) passes through one of these before it reaches
+// a JSON, Markdown, HTML or XML document.
+#pragma once
+
+#include "crashcheck/report.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crashcheck::reports::text {
+
+// Valid UTF-8 without control characters (tab and newline kept): each byte
+// that is not part of a valid UTF-8 sequence, each C0 control and DEL becomes
+// the visible text "\xNN". XML 1.0 cannot carry those characters at all, and
+// a reader should see that they were there.
+std::string displayable(std::string_view raw);
+
+// Valid UTF-8 only (controls kept): what JSON can carry.
+std::string valid_utf8(std::string_view raw);
+
+// `displayable`, then cut to at most `limit` bytes (on a character boundary)
+// with "…" appended when cut.
+std::string shortened(std::string_view raw, std::size_t limit);
+
+// `displayable`, then &, <, >, " and ' as character references: safe in
+// HTML/XML text and in double- or single-quoted attributes.
+std::string markup_escape(std::string_view raw);
+
+// One line of Markdown text, e.g. a table cell: `displayable`, newlines as
+// spaces, Markdown punctuation backslash-escaped, & and < as references.
+std::string markdown_inline(std::string_view raw);
+
+// A fenced code block holding `raw` literally: the fence is longer than any
+// run of backticks inside.
+std::string markdown_code_block(std::string_view raw, std::string_view language);
+
+// One line describing a counterexample: "kill at call 7 write(…): SIGKILL
+// before call 7 → target torn, 12 bytes". Not escaped.
+std::string failure_summary(const Failure& failure);
+
+// argv joined with spaces, each argument that needs it in single quotes, as
+// a shell would take it. Not escaped for any markup.
+std::string command_line(const std::vector<std::string>& argv);
+
+// "exists, 12 bytes, mode 0644, matches torn" / "missing". Not escaped.
+std::string state_summary(const FileState& state);
+
+// How many properties of the report have this verdict.
+std::size_t count_verdict(const Report& report, Verdict verdict);
+
+// Property names in display order: kProperties first, then any other names
+// the report carries (a newer /1 writer may add some).
+std::vector<std::string> property_order(const Report& report);
+
+// The result for `name`; a name the report lacks reads as not_run.
+const PropertyResult& result_of(const Report& report, const std::string& name);
+
+}  // namespace crashcheck::reports::text

@@ -1,0 +1,85 @@
+#include "crashcheck/report.hpp"
+#include "sample_reports.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace crashcheck::reports {
+namespace {
+
+// Parses the file with Python's XML parser and prints what a JUnit consumer
+// reads: suite counts and each testcase's status and failure message.
+constexpr std::string_view kReadJunit = R"(
+import json, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuites", root.tag
+suites = root.findall("testsuite")
+assert len(suites) == 1
+suite = suites[0]
+cases = {}
+for case in suite.findall("testcase"):
+    failure, skipped = case.find("failure"), case.find("skipped")
+    cases[case.get("name")] = {
+        "status": "failure" if failure is not None else "skipped" if skipped is not None else "pass",
+        "message": failure.get("message") if failure is not None else skipped.get("message") if skipped is not None else "",
+        "body": failure.text if failure is not None else "",
+        "classname": case.get("classname"),
+    }
+counts = {k: int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")}
+top = {k: int(root.get(k)) for k in ("tests", "failures", "errors", "skipped")}
+print(json.dumps({"suite": suite.get("name"), "counts": counts, "top": top, "cases": cases}))
+)";
+
+nlohmann::json read_junit(const Report& report) {
+  const auto file = testing::scratch_dir() / "report.junit.xml";
+  testing::write_text(file, render_junit(report));
+  int status = 0;
+  const std::string out = testing::run_python(std::string(kReadJunit), file, &status);
+  EXPECT_EQ(status, 0) << out;
+  return status == 0 ? nlohmann::json::parse(out) : nlohmann::json::object();
+}
+
+TEST(Junit, FailingReportParsesWithOneCasePerProperty) {
+  const auto parsed = read_junit(samples::failing_report());
+  ASSERT_TRUE(parsed.contains("cases"));
+  EXPECT_EQ(parsed["cases"].size(), kProperties.size());
+  EXPECT_EQ(parsed["counts"], (nlohmann::json{{"tests", 8}, {"failures", 2}, {"errors", 0}, {"skipped", 1}}));
+  EXPECT_EQ(parsed["top"], parsed["counts"]);
+  EXPECT_EQ(parsed["cases"]["crash_atomic"]["status"], "failure");
+  EXPECT_EQ(parsed["cases"]["error_safe"]["status"], "failure");
+  EXPECT_EQ(parsed["cases"]["durable"]["status"], "skipped");
+  EXPECT_EQ(parsed["cases"]["durable"]["message"], "power-loss model skipped: <no trace>");
+  EXPECT_EQ(parsed["cases"]["reader_safe"]["status"], "pass");
+}
+
+TEST(Junit, FailureMessageHoldsFirstCounterexampleWithReplay) {
+  const auto parsed = read_junit(samples::failing_report());
+  ASSERT_TRUE(parsed.contains("cases"));
+  const std::string message = parsed["cases"]["crash_atomic"]["message"];
+  EXPECT_NE(message.find("kill at call 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("replay: crashcheck replay 'out/report.json' kill-after-1 && echo \"<done>\""), std::string::npos) << message;
+  const std::string body = parsed["cases"]["crash_atomic"]["body"];
+  EXPECT_NE(body.find("case kill-after-3"), std::string::npos) << body;
+}
+
+TEST(Junit, SubjectStringsArriveIntactAsText) {
+  const auto parsed = read_junit(samples::failing_report());
+  ASSERT_TRUE(parsed.contains("suite"));
+  EXPECT_EQ(parsed["suite"], "crashcheck.evil <script>alert(\"x\")</script> & 'co'");
+  const std::string message = parsed["cases"]["crash_atomic"]["message"];
+  EXPECT_NE(message.find("pipeline\\xff\\xfe_health.json"), std::string::npos) << message;
+  EXPECT_FALSE(render_junit(samples::failing_report()).find("<script") != std::string::npos);
+}
+
+TEST(Junit, PassingReportHasNoFailures) {
+  const auto parsed = read_junit(samples::passing_report());
+  ASSERT_TRUE(parsed.contains("counts"));
+  EXPECT_EQ(parsed["counts"], (nlohmann::json{{"tests", 8}, {"failures", 0}, {"errors", 0}, {"skipped", 1}}));
+  EXPECT_EQ(parsed["cases"]["valid_content"]["status"], "skipped");
+  EXPECT_EQ(parsed["cases"]["crash_atomic"]["status"], "pass");
+  EXPECT_EQ(parsed["cases"]["crash_atomic"]["classname"], "crashcheck.reference-writer");
+}
+
+}  // namespace
+}  // namespace crashcheck::reports

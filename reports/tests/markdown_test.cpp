@@ -1,0 +1,71 @@
+#include "crashcheck/report.hpp"
+#include "sample_reports.hpp"
+#include "test_support.hpp"
+#include "text.hpp"
+
+#include <gtest/gtest.h>
+
+namespace crashcheck::reports {
+namespace {
+
+using testing::contains;
+
+TEST(Markdown, FailingReportShowsTableAndReplayCommands) {
+  const std::string md = render_markdown(samples::failing_report());
+  EXPECT_TRUE(contains(md, "2 of 8 properties fail"));
+  EXPECT_TRUE(contains(md, "| property | verdict | cases | failures |"));
+  EXPECT_TRUE(contains(md, "| crash\\_atomic | ❌ **fail** | 40 | 3 |\n"));
+  EXPECT_TRUE(contains(md, "| error\\_safe | ❌ **fail** | 40 | 1 |\n"));
+  EXPECT_TRUE(contains(md, "| durable | ➖ not run — power\\-loss model skipped: &lt;no trace\\> | 0 | 0 |\n"));
+  EXPECT_TRUE(contains(md, "| reader\\_safe | ✅ pass | 40 | 0 |\n"));
+  // Replay commands literally, in shell code blocks.
+  EXPECT_TRUE(contains(md, "```sh\ncrashcheck replay 'out/report.json' kill-after-1 && echo \"<done>\"\n```\n"));
+  EXPECT_TRUE(contains(md, "kill-after-2"));
+  EXPECT_TRUE(contains(md, "errno-4-EIO"));
+}
+
+TEST(Markdown, SubjectStringsCannotInjectMarkup) {
+  const std::string md = render_markdown(samples::failing_report());
+  EXPECT_FALSE(contains(md, "<script"));
+  EXPECT_TRUE(contains(md, "evil &lt;script\\>alert\\(\"x\"\\)&lt;/script\\> &amp; 'co'"));
+  EXPECT_TRUE(contains(md, "pipeline\\\\xff\\\\xfe\\_health\\.json"));  // non-UTF-8 bytes shown as \xNN
+  EXPECT_EQ(text::valid_utf8(md), md);
+}
+
+TEST(Markdown, PassingReportHasNoCounterexampleSection) {
+  const std::string md = render_markdown(samples::passing_report());
+  EXPECT_TRUE(contains(md, "no property fails"));
+  EXPECT_TRUE(contains(md, "| valid\\_content | ➖ not run — no validator configured | 0 | 0 |"));
+  EXPECT_FALSE(contains(md, "Counterexamples"));
+}
+
+TEST(Markdown, StaysShortForAPullRequestComment) {
+  Report report = samples::failing_report();
+  const std::string long_text(5000, 'x');
+  for (const auto name : kProperties) {
+    auto& result = report.properties[std::string(name)];
+    result.verdict = Verdict::fail;
+    for (int i = 0; i < 500; ++i) {
+      Failure f;
+      f.case_id = "case-" + std::to_string(i);
+      f.model = "kill";
+      f.detail = long_text;
+      f.replay = "crashcheck replay r.json case-" + std::to_string(i) + " " + long_text;
+      result.failures.push_back(f);
+    }
+  }
+  const std::string md = render_markdown(report);
+  EXPECT_LT(md.size(), 20000u);
+  EXPECT_TRUE(contains(md, "**8.**"));
+  EXPECT_FALSE(contains(md, "**9.**"));
+  EXPECT_TRUE(contains(md, "3996 more counterexamples in report.json and report.html"));
+}
+
+TEST(Markdown, CutShortRunIsFlagged) {
+  Report report = samples::passing_report();
+  report.complete = false;
+  EXPECT_TRUE(contains(render_markdown(report), "The run was cut short"));
+}
+
+}  // namespace
+}  // namespace crashcheck::reports
