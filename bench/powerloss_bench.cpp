@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #ifndef CRASHCHECK_PYTHON
 #define CRASHCHECK_PYTHON "/usr/bin/python3"
@@ -113,14 +114,25 @@ long peak_rss_kib() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // Optional arguments: the profiles to run (default: both).
+  std::vector<powerloss::Profile> profiles;
+  for (int i = 1; i < argc; ++i) {
+    auto profile = powerloss::parse_profile(argv[i]);
+    if (!profile) {
+      std::fprintf(stderr, "powerloss_bench: unknown profile '%s' (posix, ext4-ordered)\n", argv[i]);
+      return 2;
+    }
+    profiles.push_back(*profile);
+  }
+  if (profiles.empty()) profiles = {powerloss::Profile::posix, powerloss::Profile::ext4_ordered};
   const double bare = bare_subject_run_seconds();
   const auto trace = fixed_writer_trace();
   const auto initial = initial_state();
   const long rss_before = peak_rss_kib();
   std::printf("fixed writer: %zu calls, 1 MiB in 8 KiB writes, %d other files; bare subject run %.1f ms\n",
               trace.records.size(), kOtherFiles, bare * 1e3);
-  for (auto profile : {powerloss::Profile::posix, powerloss::Profile::ext4_ordered}) {
+  for (auto profile : profiles) {
     powerloss::Options options;
     options.profile = profile;
     auto start = Clock::now();

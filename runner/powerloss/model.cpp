@@ -131,7 +131,8 @@ Replay::Replay(const InitialState& initial, Profile profile) : profile_(profile)
   for (const auto& file : initial.files) {
     std::uint64_t id = file.inode != 0 ? file.inode : next_made_up_inode_++;
     auto& state = inodes_[id];
-    state.base = state.current = file.content;
+    state.base = std::make_shared<const std::string>(file.content);
+    current_[id] = file.content;
     state.base_mode = state.current_mode = file.mode;
     live_.set(file.name, Entry{id, file.is_directory});
     base_dir_.set(file.name, Entry{id, file.is_directory});
@@ -168,7 +169,7 @@ void Replay::add_entry_op(Op op) {
 
 void Replay::add_data_op(Op op) {
   auto& state = inode(op.inode);
-  apply_data_op(op, state.current);
+  apply_data_op(op, current_[op.inode]);
   state.pending_data.push_back(add_op(std::move(op)));
 }
 
@@ -219,7 +220,7 @@ void Replay::apply(const TraceRecord& record) {
     case OpClass::allocate: {
       op.inode = target_inode();
       auto end = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)) + record.length;
-      if ((record.flags & kFallocKeepSize) != 0 || end <= inode(op.inode).current.size()) break;
+      if ((record.flags & kFallocKeepSize) != 0 || end <= current_[op.inode].size()) break;
       op.kind = Op::Kind::resize;
       op.offset = end;
       add_data_op(std::move(op));
@@ -264,7 +265,10 @@ void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {
   auto& state = inode(id);
   auto& pending = state.pending_data;
   auto end = std::find_if(pending.begin(), pending.end(), [&](std::size_t op) { return op >= upto_op; });
-  for (auto it = pending.begin(); it != end; ++it) apply_data_op(ops_[*it], state.base);
+  if (end == pending.begin()) return;
+  auto base = std::make_shared<std::string>(*state.base);
+  for (auto it = pending.begin(); it != end; ++it) apply_data_op(ops_[*it], *base);
+  state.base = std::move(base);
   pending.erase(pending.begin(), end);
 }
 

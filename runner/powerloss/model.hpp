@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,9 @@ void apply_data_op(const Op& op, std::string& content);
 
 // A file's durable bytes and mode, and what happened to it since.
 struct InodeState {
-  std::string base;            // bytes a power loss can no longer take away
-  std::string current;         // what the subject sees
+  // Bytes a power loss can no longer take away; shared, so snapshots and
+  // cached file models see a change as a new pointer and copy nothing.
+  std::shared_ptr<const std::string> base = std::make_shared<const std::string>();
   std::uint32_t base_mode = 0;
   std::uint32_t current_mode = 0;
   std::vector<std::size_t> pending_data;  // op ids (resize/write) since the last data sync
@@ -110,6 +112,7 @@ class Replay {
   Directory base_dir_;
   std::vector<std::size_t> pending_entries_;
   std::map<std::uint64_t, InodeState> inodes_;
+  std::map<std::uint64_t, std::string> current_;  // what the subject sees of each file
   std::uint64_t next_made_up_inode_ = 1ull << 62;
 };
 

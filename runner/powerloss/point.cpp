@@ -36,12 +36,14 @@ std::optional<BlockOption> torn_block(const std::string& durable, const std::str
   return torn;
 }
 
-std::uint32_t intern_block(std::vector<BlockOption>& options, BlockOption candidate) {
+std::uint32_t intern_block(std::vector<BlockOption>& options, std::string bytes) {
   for (std::uint32_t i = 0; i < options.size(); ++i) {
-    if (options[i].bytes == candidate.bytes) return i;
+    if (options[i].bytes == bytes) return i;
   }
-  candidate.hash = hash_bytes(candidate.bytes);
-  options.push_back(std::move(candidate));
+  BlockOption option;
+  option.hash = hash_bytes(bytes);
+  option.bytes = std::move(bytes);
+  options.push_back(std::move(option));
   return static_cast<std::uint32_t>(options.size() - 1);
 }
 
@@ -68,70 +70,113 @@ std::uint64_t hash_bytes(std::string_view bytes) { return std::hash<std::string_
 
 std::uint64_t mix(std::uint64_t seed, std::uint64_t value) {
   // splitmix64 finaliser over the combination: order-sensitive, well spread.
-  std::uint64_t z = seed ^ (value + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2));
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return finalise(seed ^ (value + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2)));
 }
 
-PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size)
+namespace {
+
+// Appends version `chain.size() + 1` to a file model: the content after `op`.
+void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t block_size) {
+  const std::uint64_t before = file.newest.size();
+  apply_data_op(op, file.newest);
+  file.chain.push_back(op_id);
+  file.size_of_version.push_back(intern(file.sizes, static_cast<std::uint64_t>(file.newest.size())));
+  while (file.blocks() * block_size < file.newest.size()) {
+    // A block first reached now was zeros in every earlier version.
+    file.versions.emplace_back();
+    intern_block(file.versions.back(), std::string(block_size, '\0'));
+    file.torn.emplace_back();
+    file.block_of_version.emplace_back(file.chain.size(), 0);
+  }
+  for (auto& per_version : file.block_of_version) per_version.push_back(per_version.back());
+  const std::uint64_t lo = op.kind == Op::Kind::write ? op.offset : std::min<std::uint64_t>(before, op.offset);
+  const std::uint64_t hi = op.kind == Op::Kind::write ? op.offset + op.bytes.size()
+                                                      : std::max<std::uint64_t>(before, op.offset);
+  for (std::uint64_t b = lo / block_size; hi > lo && b <= (hi - 1) / block_size && b < file.blocks(); ++b) {
+    auto& options = file.versions[b];
+    const auto newest = intern_block(options, block_of(file.newest, b, block_size));
+    file.block_of_version[b].back() = newest;
+    file.torn[b] = torn_block(options[file.block_of_version[b][0]].bytes, options[newest].bytes);
+    if (file.torn[b]) {
+      const bool is_a_version = std::any_of(options.begin(), options.end(),
+                                            [&](const BlockOption& o) { return o.bytes == file.torn[b]->bytes; });
+      if (is_a_version) {
+        file.torn[b].reset();
+      } else {
+        file.torn[b]->hash = hash_bytes(file.torn[b]->bytes);
+      }
+    }
+  }
+}
+
+std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
+  auto file = std::make_shared<FileModel>();
+  file->inode = inode;
+  file->base = state.base;
+  file->newest = *state.base;
+  file->sizes = {state.base->size()};
+  file->size_of_version = {0};
+  const std::size_t blocks = (state.base->size() + block_size - 1) / block_size;
+  file->versions.resize(blocks);
+  file->torn.resize(blocks);
+  file->block_of_version.assign(blocks, std::vector<std::uint32_t>{0});
+  for (std::size_t b = 0; b < blocks; ++b) intern_block(file->versions[b], block_of(*state.base, b, block_size));
+  return file;
+}
+
+}  // namespace
+
+std::shared_ptr<const FileModel> FileModelCache::get(const std::vector<Op>& ops, std::uint64_t inode,
+                                                     const InodeState& state, std::uint32_t block_size) {
+  auto& cached = models_[inode];
+  const bool extends = cached && cached->base == state.base && cached->chain.size() <= state.pending_data.size() &&
+                       std::equal(cached->chain.begin(), cached->chain.end(), state.pending_data.begin());
+  if (!extends) {
+    cached = version_zero(inode, state, block_size);
+  } else if (cached.use_count() > 1) {
+    cached = std::make_shared<FileModel>(*cached);  // an earlier point still reads it
+  }
+  for (std::size_t i = cached->chain.size(); i < state.pending_data.size(); ++i) {
+    extend(*cached, state.pending_data[i], ops[state.pending_data[i]], block_size);
+  }
+  return cached;
+}
+
+PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache)
     : snap_(std::move(snapshot)), block_size_(block_size) {
   for (const auto& [inode, state] : snap_.inodes) {
     if (!state.pending_data.empty()) {
-      files_.push_back(build_file(inode, state));
+      file_index_[inode] = files_.size();
+      files_.push_back(cache.get(ops(), inode, state, block_size_));
     } else {
-      static_hashes_[inode] = hash_blockwise(state.base, block_size_);
+      static_hashes_[inode] = hash_blockwise(*state.base, block_size_);
     }
     if (!state.pending_mode.empty()) {
       ModeModel mode{inode, state.pending_mode, {state.base_mode}};
       for (auto id : state.pending_mode) mode.modes.push_back(ops()[id].mode);
+      mode_index_[inode] = modes_.size();
       modes_.push_back(std::move(mode));
+    }
+  }
+  for (auto id : snap_.pending_entries) {
+    for (auto& name : touched_names(ops()[id])) touched_.push_back(std::move(name));
+  }
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  const Decoded none;  // static entries do not depend on the state
+  for (const auto& [name, entry] : snap_.base_dir) {
+    if (touched(name)) {
+      overlay_base_.set(name, entry);
+    } else if (file_index_.count(entry.inode) != 0 || mode_index_.count(entry.inode) != 0) {
+      dynamic_untouched_.emplace_back(name, entry);
+    } else {
+      static_sum_ += entry_hash(none, name, entry);
     }
   }
 }
 
-FileModel PointModel::build_file(std::uint64_t inode, const InodeState& state) const {
-  FileModel file;
-  file.inode = inode;
-  file.chain = state.pending_data;
-  const std::size_t versions = file.chain.size() + 1;
-
-  std::uint64_t max_size = state.base.size();
-  std::string content = state.base;
-  std::vector<std::uint64_t> size_by_version{content.size()};
-  for (auto id : file.chain) {
-    apply_data_op(ops()[id], content);
-    size_by_version.push_back(content.size());
-    max_size = std::max<std::uint64_t>(max_size, content.size());
-  }
-  for (auto size : size_by_version) file.size_of_version.push_back(intern(file.sizes, size));
-
-  const std::size_t blocks = (max_size + block_size_ - 1) / block_size_;
-  file.blocks.resize(blocks);
-  file.block_of_version.assign(blocks, std::vector<std::uint32_t>(versions, 0));
-  for (std::size_t b = 0; b < blocks; ++b) {
-    intern_block(file.blocks[b], BlockOption{block_of(state.base, b, block_size_)});
-  }
-  content = state.base;
-  for (std::size_t v = 1; v < versions; ++v) {
-    const Op& op = ops()[file.chain[v - 1]];
-    const std::uint64_t before = content.size();
-    apply_data_op(op, content);
-    std::uint64_t lo = op.kind == Op::Kind::write ? op.offset : std::min<std::uint64_t>(before, op.offset);
-    std::uint64_t hi = op.kind == Op::Kind::write ? op.offset + op.bytes.size()
-                                                  : std::max<std::uint64_t>(before, op.offset);
-    for (std::size_t b = 0; b < blocks; ++b) file.block_of_version[b][v] = file.block_of_version[b][v - 1];
-    for (std::uint64_t b = lo / block_size_; hi > lo && b <= (hi - 1) / block_size_ && b < blocks; ++b) {
-      file.block_of_version[b][v] = intern_block(file.blocks[b], BlockOption{block_of(content, b, block_size_)});
-    }
-  }
-  for (std::size_t b = 0; b < blocks; ++b) {
-    auto& options = file.blocks[b];
-    auto torn = torn_block(options[file.block_of_version[b][0]].bytes,
-                           options[file.block_of_version[b][versions - 1]].bytes);
-    if (torn) intern_block(options, std::move(*torn));
-  }
-  return file;
+bool PointModel::touched(std::string_view name) const {
+  return std::binary_search(touched_.begin(), touched_.end(), name, std::less<>());
 }
 
 FileChoice PointModel::file_at_version(const FileModel& file, std::size_t version) const {
@@ -141,23 +186,34 @@ FileChoice PointModel::file_at_version(const FileModel& file, std::size_t versio
   return choice;
 }
 
-Directory PointModel::directory(const Decoded& state) const {
-  Directory dir = snap_.base_dir;
+Directory PointModel::overlay(const Decoded& state) const {
+  Directory dir = overlay_base_;
   for (std::size_t i = 0; i < snap_.pending_entries.size(); ++i) {
     if (state.entry_kept[i]) apply_entry_op(ops()[snap_.pending_entries[i]], dir);
   }
   return dir;
 }
 
+const Entry* PointModel::find(const Directory& overlay, std::string_view name) const {
+  return touched(name) ? overlay.find(name) : snap_.base_dir.find(name);
+}
+
+std::vector<std::string> PointModel::names(const Directory& overlay) const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : snap_.base_dir) {
+    if (!touched(name)) out.push_back(name);
+  }
+  for (const auto& [name, entry] : overlay) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 const FileModel* PointModel::file_model(std::uint64_t inode, const Decoded& state,
                                         const FileChoice** choice) const {
-  for (std::size_t i = 0; i < files_.size(); ++i) {
-    if (files_[i].inode == inode) {
-      *choice = &state.files[i];
-      return &files_[i];
-    }
-  }
-  return nullptr;
+  auto found = file_index_.find(inode);
+  if (found == file_index_.end()) return nullptr;
+  *choice = &state.files[found->second];
+  return files_[found->second].get();
 }
 
 std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode) const {
@@ -170,20 +226,24 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   const std::uint64_t size = file->sizes[choice->size];
   std::uint64_t h = mix(0x5eed, size);
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
-    const BlockOption& block = file->blocks[b][choice->blocks[b]];
+    const BlockOption& block = file->option(b, choice->blocks[b]);
     const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
     h = mix(h, in_block == block_size_ ? block.hash : hash_bytes(std::string_view(block.bytes).substr(0, in_block)));
   }
   return h;
 }
 
-std::uint64_t PointModel::hash(const Decoded& state, const Directory& dir) const {
-  std::uint64_t h = 0;
-  for (const auto& [name, entry] : dir) {
-    h = mix(h, hash_bytes(name));
-    h = mix(h, entry.is_directory ? 1 : content_hash(state, entry.inode));
-    h = mix(h, mode(state, entry.inode));
-  }
+std::uint64_t PointModel::entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const {
+  std::uint64_t h = mix(hash_bytes(name), entry.is_directory ? 1 : content_hash(state, entry.inode));
+  return mix(h, mode(state, entry.inode));
+}
+
+std::uint64_t PointModel::hash(const Decoded& state, const Directory& overlay) const {
+  // A sum of per-entry hashes: names are unique, so order does not matter and
+  // the static part is added once per crash point, not once per state.
+  std::uint64_t h = static_sum_;
+  for (const auto& [name, entry] : overlay) h += entry_hash(state, name, entry);
+  for (const auto& [name, entry] : dynamic_untouched_) h += entry_hash(state, name, entry);
   return h;
 }
 
@@ -192,13 +252,13 @@ std::string PointModel::content(const Decoded& state, std::uint64_t inode) const
   const FileModel* file = file_model(inode, state, &choice);
   if (file == nullptr) {
     auto found = snap_.inodes.find(inode);
-    return found != snap_.inodes.end() ? found->second.base : std::string();
+    return found != snap_.inodes.end() ? *found->second.base : std::string();
   }
   const std::uint64_t size = file->sizes[choice->size];
   std::string bytes;
   bytes.reserve(size);
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
-    bytes += file->blocks[b][choice->blocks[b]].bytes;
+    bytes += file->option(b, choice->blocks[b]).bytes;
   }
   bytes.resize(size);
   return bytes;
@@ -209,24 +269,25 @@ bool PointModel::content_equals(const Decoded& state, std::uint64_t inode, std::
   const FileModel* file = file_model(inode, state, &choice);
   if (file == nullptr) {
     auto found = snap_.inodes.find(inode);
-    return found != snap_.inodes.end() ? found->second.base == expected : expected.empty();
+    return found != snap_.inodes.end() ? *found->second.base == expected : expected.empty();
   }
   const std::uint64_t size = file->sizes[choice->size];
   if (size != expected.size()) return false;
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
     const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
-    const auto& bytes = file->blocks[b][choice->blocks[b]].bytes;
+    const auto& bytes = file->option(b, choice->blocks[b]).bytes;
     if (std::memcmp(bytes.data(), expected.data() + b * block_size_, in_block) != 0) return false;
   }
   return true;
 }
 
 std::uint32_t PointModel::mode(const Decoded& state, std::uint64_t inode) const {
-  for (std::size_t i = 0; i < modes_.size(); ++i) {
-    if (modes_[i].inode == inode) return modes_[i].modes[state.mode_version[i]];
+  auto found = mode_index_.find(inode);
+  if (found != mode_index_.end() && !state.mode_version.empty()) {
+    return modes_[found->second].modes[state.mode_version[found->second]];
   }
-  auto found = snap_.inodes.find(inode);
-  return found != snap_.inodes.end() ? found->second.base_mode : 0;
+  auto durable = snap_.inodes.find(inode);
+  return durable != snap_.inodes.end() ? durable->second.base_mode : 0;
 }
 
 void PointModel::describe_file(const FileModel& file, const FileChoice& choice, std::vector<std::string>& out) const {
@@ -246,13 +307,13 @@ void PointModel::describe_file(const FileModel& file, const FileChoice& choice, 
       for (std::uint64_t b = op.offset / block_size_; b <= (op.offset + op.bytes.size() - 1) / block_size_; ++b) {
         ++touched;
         if (kept_from(file.block_of_version[b], choice.blocks[b], j)) ++kept;
-        if (file.blocks[b][choice.blocks[b]].torn && torn_at == SIZE_MAX) torn_at = b;
+        if (file.option(b, choice.blocks[b]).torn && torn_at == SIZE_MAX) torn_at = b;
       }
     }
     if (kept == touched && size_kept) continue;
     std::string text = op.describe();
     if (torn_at != SIZE_MAX) {
-      const auto& torn = file.blocks[torn_at][choice.blocks[torn_at]];
+      const auto& torn = file.option(torn_at, choice.blocks[torn_at]);
       out.push_back("torn " + text + ": block " + std::to_string(torn_at) + " keeps the first " +
                     std::to_string(torn.torn_kept) + " changed bytes");
     } else if (kept == 0 && (touched > 0 || !size_kept)) {
@@ -271,7 +332,7 @@ std::string PointModel::lost(const Decoded& state) const {
   for (std::size_t i = 0; i < snap_.pending_entries.size(); ++i) {
     if (!state.entry_kept[i]) parts.push_back("dropped " + ops()[snap_.pending_entries[i]].describe());
   }
-  for (std::size_t i = 0; i < files_.size(); ++i) describe_file(files_[i], state.files[i], parts);
+  for (std::size_t i = 0; i < files_.size(); ++i) describe_file(*files_[i], state.files[i], parts);
   for (std::size_t i = 0; i < modes_.size(); ++i) {
     for (std::size_t j = state.mode_version[i]; j < modes_[i].chain.size(); ++j) {
       parts.push_back("dropped " + ops()[modes_[i].chain[j]].describe());

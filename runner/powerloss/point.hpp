@@ -7,16 +7,19 @@
 #include "model.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace crashcheck::powerloss::detail {
 
 // One possible content of one block of a file.
 struct BlockOption {
-  std::string bytes;          // block_size bytes, zero-padded past the version's end
+  std::string bytes;            // block_size bytes, zero-padded past the version's end
   std::uint64_t hash = 0;
-  bool torn = false;          // a prefix of the newest bytes over the durable ones
+  bool torn = false;            // a prefix of the newest bytes over the durable ones
   std::uint32_t torn_kept = 0;  // torn: how many changed bytes it keeps
 };
 
@@ -24,11 +27,35 @@ struct BlockOption {
 // content after the v-th pending data op (`chain`).
 struct FileModel {
   std::uint64_t inode = 0;
-  std::vector<std::size_t> chain;                        // pending data op ids
-  std::vector<std::uint64_t> sizes;                      // distinct sizes
-  std::vector<std::uint32_t> size_of_version;            // version -> index into sizes
-  std::vector<std::vector<BlockOption>> blocks;          // per block: distinct options
+  std::shared_ptr<const std::string> base;              // version 0
+  std::vector<std::size_t> chain;                       // pending data op ids
+  std::vector<std::uint64_t> sizes;                     // distinct sizes
+  std::vector<std::uint32_t> size_of_version;           // version -> index into sizes
+  std::vector<std::vector<BlockOption>> versions;       // per block: distinct contents of its versions
+  std::vector<std::optional<BlockOption>> torn;         // per block: the torn variant, if distinct
   std::vector<std::vector<std::uint32_t>> block_of_version;  // per block: version -> option
+  std::string newest;                                   // content of the last version
+
+  std::size_t blocks() const { return versions.size(); }
+  // Options of block b: its versions' contents, then the torn variant.
+  std::uint32_t options(std::size_t b) const {
+    return static_cast<std::uint32_t>(versions[b].size() + (torn[b] ? 1 : 0));
+  }
+  const BlockOption& option(std::size_t b, std::uint32_t i) const {
+    return i < versions[b].size() ? versions[b][i] : *torn[b];
+  }
+};
+
+// Carries file models from one crash point to the next: a file whose durable
+// bytes did not change and whose pending ops only grew is extended by the new
+// ops instead of rebuilt, so a long run of writes costs linear, not quadratic, time.
+class FileModelCache {
+ public:
+  std::shared_ptr<const FileModel> get(const std::vector<Op>& ops, std::uint64_t inode, const InodeState& state,
+                                       std::uint32_t block_size);
+
+ private:
+  std::unordered_map<std::uint64_t, std::shared_ptr<FileModel>> models_;
 };
 
 // An inode with unsynced chmods: mode of version v (0: durable).
@@ -47,45 +74,64 @@ struct FileChoice {
 // A state, as choices: which pending entry ops persisted, what each file
 // with unsynced data holds, which mode version each inode has.
 struct Decoded {
-  std::vector<bool> entry_kept;           // per Snapshot::pending_entries
-  std::vector<FileChoice> files;          // per PointModel::files
+  std::vector<bool> entry_kept;             // per Snapshot::pending_entries
+  std::vector<FileChoice> files;            // per PointModel::file(i)
   std::vector<std::uint32_t> mode_version;  // per PointModel::modes
 };
 
 class PointModel {
  public:
-  PointModel(Snapshot snapshot, std::uint32_t block_size);
+  PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache);
 
   const Snapshot& snapshot() const { return snap_; }
   const std::vector<Op>& ops() const { return *snap_.ops; }
-  const std::vector<FileModel>& files() const { return files_; }
+  std::size_t file_count() const { return files_.size(); }
+  const FileModel& file(std::size_t i) const { return *files_[i]; }
   const std::vector<ModeModel>& modes() const { return modes_; }
   std::uint32_t block_size() const { return block_size_; }
 
   // The choice of a file for "its first `version` pending ops persisted".
   FileChoice file_at_version(const FileModel& file, std::size_t version) const;
 
-  Directory directory(const Decoded& state) const;
-  std::uint64_t hash(const Decoded& state, const Directory& dir) const;
+  // A state's directory is the durable one with the names pending entry ops
+  // touch replaced by an overlay: only the overlay is built per state.
+  Directory overlay(const Decoded& state) const;
+  const Entry* find(const Directory& overlay, std::string_view name) const;
+  std::vector<std::string> names(const Directory& overlay) const;
+  std::uint64_t hash(const Decoded& state, const Directory& overlay) const;
+
   std::string content(const Decoded& state, std::uint64_t inode) const;
   bool content_equals(const Decoded& state, std::uint64_t inode, std::string_view expected) const;
   std::uint32_t mode(const Decoded& state, std::uint64_t inode) const;
   std::string lost(const Decoded& state) const;
 
  private:
-  FileModel build_file(std::uint64_t inode, const InodeState& state) const;
   const FileModel* file_model(std::uint64_t inode, const Decoded& state, const FileChoice** choice) const;
   std::uint64_t content_hash(const Decoded& state, std::uint64_t inode) const;
+  std::uint64_t entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const;
+  bool touched(std::string_view name) const;
   void describe_file(const FileModel& file, const FileChoice& choice, std::vector<std::string>& out) const;
 
   Snapshot snap_;
   std::uint32_t block_size_;
-  std::vector<FileModel> files_;
+  std::vector<std::shared_ptr<const FileModel>> files_;
   std::vector<ModeModel> modes_;
-  std::map<std::uint64_t, std::uint64_t> static_hashes_;  // inodes without unsynced data
+  std::unordered_map<std::uint64_t, std::size_t> file_index_, mode_index_;
+  std::unordered_map<std::uint64_t, std::uint64_t> static_hashes_;  // inodes without unsynced data
+  std::vector<std::string> touched_;  // sorted names pending entry ops touch
+  Directory overlay_base_;            // durable entries of those names
+  std::vector<Directory::Item> dynamic_untouched_;  // other durable entries whose inode has choices
+  std::uint64_t static_sum_ = 0;      // entry hashes of every other durable entry
 };
 
 std::uint64_t hash_bytes(std::string_view bytes);
 std::uint64_t mix(std::uint64_t seed, std::uint64_t value);
+
+// The splitmix64 finaliser: spreads every input bit over the output.
+inline std::uint64_t finalise(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
 
 }  // namespace crashcheck::powerloss::detail

@@ -19,23 +19,19 @@ using detail::PointModel;
 // A state read lazily from its crash point's model.
 class StateView final : public CrashState {
  public:
-  StateView(const PointModel& model, const Decoded& state, const Directory& dir)
-      : model_(model), state_(state), dir_(dir) {}
+  StateView(const PointModel& model, const Decoded& state, const Directory& overlay)
+      : model_(model), state_(state), overlay_(overlay) {}
 
-  std::vector<std::string> names() const override {
-    std::vector<std::string> out;
-    for (const auto& [name, entry] : dir_) out.push_back(name);
-    return out;
-  }
-  bool contains(std::string_view name) const override { return dir_.find(name) != nullptr; }
+  std::vector<std::string> names() const override { return model_.names(overlay_); }
+  bool contains(std::string_view name) const override { return model_.find(overlay_, name) != nullptr; }
   std::optional<FileImage> file(std::string_view name) const override {
-    const detail::Entry* entry = dir_.find(name);
+    const detail::Entry* entry = model_.find(overlay_, name);
     if (entry == nullptr) return std::nullopt;
     return FileImage{entry->is_directory, model_.mode(state_, entry->inode),
                      entry->is_directory ? std::string() : model_.content(state_, entry->inode)};
   }
   bool content_equals(std::string_view name, std::string_view expected) const override {
-    const detail::Entry* entry = dir_.find(name);
+    const detail::Entry* entry = model_.find(overlay_, name);
     return entry != nullptr && !entry->is_directory && model_.content_equals(state_, entry->inode, expected);
   }
   std::string lost() const override { return model_.lost(state_); }
@@ -43,7 +39,7 @@ class StateView final : public CrashState {
  private:
   const PointModel& model_;
   const Decoded& state_;
-  const Directory& dir_;
+  const Directory& overlay_;  // entries of the names pending entry ops touched
 };
 
 void check_options(const Options& options) {
@@ -53,44 +49,70 @@ void check_options(const Options& options) {
   }
 }
 
+// Choices are enumerated in full when there are at most this many times the
+// budget: the distinct states are then known exactly, and a sample of them
+// is drawn; above it, seeded random choices are drawn directly.
+constexpr std::uint64_t kEnumerableFactor = 16;
+
+struct Found {
+  Decoded state;
+  Directory overlay;
+};
+
+// Seeded Fisher-Yates with our own index draw: the same seed gives the same
+// sample with any standard library.
+template <class It>
+void seeded_shuffle(It first, It last, detail::Rng& rng) {
+  for (auto n = last - first; n > 1; --n) std::iter_swap(first + (n - 1), first + static_cast<std::ptrdiff_t>(rng() % n));
+}
+
 // Visits the distinct states of one crash point: first the "prefix" states
 // (the first k unsynced ops persisted: k = 0 is the last-synced state, k = all
-// the fully persisted one), then every reachable choice when there are few
-// enough, else seeded random ones until the budget is spent.
-Coverage explore_point(const detail::Replay& replay, Coverage coverage, const Options& options,
-                       const StateVisitor& visit) {
-  PointModel model(replay.snapshot(), options.block_size);
+// the fully persisted one), then the rest of the reachable states, or, when
+// there are more than the budget, a seeded sample of them.
+Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cache, Coverage coverage,
+                       const Options& options, const StateVisitor& visit) {
+  PointModel model(replay.snapshot(), options.block_size, cache);
   auto space = detail::make_space(model, options.profile);
   const auto count = space->count();
   const std::uint64_t budget = options.max_states_per_point;
-  coverage.sampled = !(count.exact && count.value <= budget);
-  coverage.total = count.value;
-  coverage.total_exact = count.exact && !coverage.sampled;
 
   std::unordered_set<std::uint64_t> seen;
-  auto consider = [&](const Choice& choice) {
-    if (coverage.explored >= budget) return;
+  std::vector<Found> found;
+  auto keep_if_new = [&](const Choice& choice) {
     Decoded state = space->decode(choice);
-    Directory dir = model.directory(state);
-    if (!seen.insert(model.hash(state, dir)).second) return;
-    ++coverage.explored;
-    visit(coverage, StateView(model, state, dir));
+    Directory overlay = model.overlay(state);
+    if (seen.insert(model.hash(state, overlay)).second) found.push_back({std::move(state), std::move(overlay)});
   };
-
   const std::size_t pending = model.snapshot().pending_all().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
   for (std::size_t i = 0; i < prefixes; ++i) {
-    consider(space->prefix(prefixes == 1 ? 0 : i * pending / (prefixes - 1)));
+    keep_if_new(space->prefix(prefixes == 1 ? 0 : i * pending / (prefixes - 1)));
   }
-  if (!coverage.sampled) {
-    detail::for_each_choice(*space, consider);
-    coverage.total = coverage.explored;
-    return coverage;
+  const auto canonical = static_cast<std::ptrdiff_t>(found.size());
+
+  detail::Rng rng(detail::mix(options.seed, coverage.after_seq));
+  if (count.exact && count.value <= kEnumerableFactor * budget) {
+    detail::for_each_choice(*space, keep_if_new);
+    coverage.total = found.size();
+    coverage.total_exact = true;
+    coverage.sampled = found.size() > budget;
+    if (coverage.sampled) {
+      seeded_shuffle(found.begin() + canonical, found.end(), rng);
+      found.resize(budget);
+    }
+  } else {
+    // Too many to enumerate: `total` counts combinations of choices, an
+    // upper bound on distinct states.
+    coverage.sampled = true;
+    coverage.total = count.value;
+    coverage.total_exact = false;
+    for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
+      keep_if_new(detail::random_choice(*space, rng));
+    }
   }
-  std::mt19937_64 rng(detail::mix(options.seed, coverage.after_seq));
-  for (std::uint64_t attempt = 0; attempt < 8 * budget && coverage.explored < budget; ++attempt) {
-    consider(detail::random_choice(*space, rng));
-  }
+  coverage.explored = found.size();
+  for (const auto& state : found) visit(coverage, StateView(model, state.state, state.overlay));
   return coverage;
 }
 
@@ -119,13 +141,14 @@ std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialSt
                                      const Options& options, const StateVisitor& visit) {
   check_options(options);
   detail::Replay replay(initial, options.profile);
-  std::vector<Coverage> points{explore_point(replay, Coverage{}, options, visit)};
+  detail::FileModelCache cache;
+  std::vector<Coverage> points{explore_point(replay, cache, Coverage{}, options, visit)};
   for (const auto& record : trace.records) {
     replay.apply(record);
     Coverage start;
     start.after_seq = record.seq;
     start.call = record.call;
-    points.push_back(explore_point(replay, start, options, visit));
+    points.push_back(explore_point(replay, cache, start, options, visit));
   }
   return points;
 }

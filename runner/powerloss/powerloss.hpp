@@ -77,8 +77,9 @@ struct Coverage {
   std::uint32_t after_seq = 0;  // crash just after this counted call; 0: before the first
   std::string call;             // that call's libc symbol ("" before the first)
   std::uint64_t explored = 0;   // distinct states visited
-  std::uint64_t total = 0;      // states reachable (when sampled: combinations of choices, an upper bound)
-  bool total_exact = true;      // false: `total` saturated or is only an upper bound
+  std::uint64_t total = 0;      // distinct states reachable
+  bool total_exact = true;      // false: too many to count; `total` is the number of
+                                // combinations of choices (an upper bound), possibly saturated
   bool sampled = false;         // true: more states than Options::max_states_per_point
 
   std::string describe() const;  // "after #7 rename: 256 of 6561 states (sampled, seed 1)"
@@ -102,9 +103,8 @@ class CrashState {
 using StateVisitor = std::function<void(const Coverage& point, const CrashState& state)>;
 
 // Replays `trace` from `initial` and calls `visit` for every distinct state at
-// every crash point (before the first counted call and after each one). The
-// Coverage passed along is complete only after the point's last state; the
-// returned vector holds the final figures of every point, in order.
+// every crash point (before the first counted call and after each one), with
+// that point's coverage; the returned vector holds every point's coverage, in order.
 std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial,
                                      const Options& options, const StateVisitor& visit);
 

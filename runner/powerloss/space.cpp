@@ -40,10 +40,11 @@ class PosixSpace final : public Space {
         }
       }
     }
-    for (const auto& file : model.files()) {
+    for (std::size_t f = 0; f < model.file_count(); ++f) {
+      const auto& file = model.file(f);
       file_dims_.push_back(sizes_.size());
       sizes_.push_back(static_cast<std::uint32_t>(file.sizes.size()));
-      for (const auto& options : file.blocks) sizes_.push_back(static_cast<std::uint32_t>(options.size()));
+      for (std::size_t b = 0; b < file.blocks(); ++b) sizes_.push_back(file.options(b));
     }
     mode_dims_ = sizes_.size();
     for (const auto& mode : model.modes()) sizes_.push_back(static_cast<std::uint32_t>(mode.modes.size()));
@@ -51,6 +52,7 @@ class PosixSpace final : public Space {
 
   std::size_t dims() const override { return entries_ + sizes_.size(); }
   std::uint32_t options(std::size_t dim) const override { return dim < entries_ ? 2 : sizes_[dim - entries_]; }
+  bool constrained(std::size_t dim) const override { return dim < entries_; }
 
   bool allowed(std::size_t dim, std::uint32_t option, const Choice& earlier) const override {
     if (dim >= entries_ || option == 0) return true;
@@ -70,7 +72,8 @@ class PosixSpace final : public Space {
     const std::size_t threshold = prefix_threshold(snap, k);
     Choice choice;
     for (auto id : snap.pending_entries) choice.push_back(id < threshold ? 1 : 0);
-    for (const auto& file : model_.files()) {
+    for (std::size_t f = 0; f < model_.file_count(); ++f) {
+      const auto& file = model_.file(f);
       auto at = model_.file_at_version(file, count_below(file.chain, threshold));
       choice.push_back(at.size);
       choice.insert(choice.end(), at.blocks.begin(), at.blocks.end());
@@ -84,11 +87,11 @@ class PosixSpace final : public Space {
   Decoded decode(const Choice& choice) const override {
     Decoded state;
     for (std::size_t i = 0; i < entries_; ++i) state.entry_kept.push_back(choice[i] == 1);
-    for (std::size_t f = 0; f < model_.files().size(); ++f) {
+    for (std::size_t f = 0; f < model_.file_count(); ++f) {
       const std::size_t at = entries_ + file_dims_[f];
       FileChoice file{choice[at], {}};
       file.blocks.assign(choice.begin() + static_cast<std::ptrdiff_t>(at + 1),
-                         choice.begin() + static_cast<std::ptrdiff_t>(at + 1 + model_.files()[f].blocks.size()));
+                         choice.begin() + static_cast<std::ptrdiff_t>(at + 1 + model_.file(f).blocks()));
       state.files.push_back(std::move(file));
     }
     for (std::size_t m = 0; m < model_.modes().size(); ++m) state.mode_version.push_back(choice[entries_ + mode_dims_ + m]);
@@ -149,14 +152,14 @@ class Ext4OrderedSpace final : public Space {
     const auto& snap = model.snapshot();
     const auto& ops = model.ops();
     metadata_ = snap.pending_entries;
-    for (const auto& file : model.files()) {
-      for (auto id : file.chain) {
+    for (std::size_t f = 0; f < model.file_count(); ++f) {
+      for (auto id : model.file(f).chain) {
         if (ops[id].kind == Op::Kind::resize) metadata_.push_back(id);
       }
     }
     for (const auto& mode : model.modes()) metadata_.insert(metadata_.end(), mode.chain.begin(), mode.chain.end());
     std::sort(metadata_.begin(), metadata_.end());
-    for (const auto& file : model.files()) add_file(file);
+    for (std::size_t f = 0; f < model.file_count(); ++f) add_file(model.file(f));
   }
 
   std::size_t dims() const override { return 1 + positions_.size(); }
@@ -164,6 +167,8 @@ class Ext4OrderedSpace final : public Space {
     return dim == 0 ? static_cast<std::uint32_t>(metadata_.size() + 1)
                     : static_cast<std::uint32_t>(positions_[dim - 1].size());
   }
+
+  bool constrained(std::size_t dim) const override { return dim != 0; }
 
   bool allowed(std::size_t dim, std::uint32_t option, const Choice& earlier) const override {
     if (dim == 0) return true;
@@ -189,7 +194,7 @@ class Ext4OrderedSpace final : public Space {
     const std::size_t threshold = prefix_threshold(model_.snapshot(), k);
     Choice choice{static_cast<std::uint32_t>(count_below(metadata_, threshold))};
     for (std::size_t f = 0; f < positions_.size(); ++f) {
-      auto version = static_cast<std::uint32_t>(count_below(model_.files()[f].chain, threshold));
+      auto version = static_cast<std::uint32_t>(count_below(model_.file(f).chain, threshold));
       auto& list = positions_[f];
       auto it = std::find_if(list.begin(), list.end(), [&](const Position& p) { return p.version == version && p.blocks == 0; });
       choice.push_back(static_cast<std::uint32_t>(it - list.begin()));
@@ -203,7 +208,7 @@ class Ext4OrderedSpace final : public Space {
     Decoded state;
     for (auto id : snap.pending_entries) state.entry_kept.push_back(id < committed_below);
     for (std::size_t f = 0; f < positions_.size(); ++f) {
-      state.files.push_back(file_choice(model_.files()[f], positions_[f][choice[f + 1]]));
+      state.files.push_back(file_choice(model_.file(f), positions_[f][choice[f + 1]]));
     }
     for (const auto& mode : model_.modes()) {
       state.mode_version.push_back(static_cast<std::uint32_t>(count_below(mode.chain, committed_below)));
@@ -298,10 +303,14 @@ void for_each_choice(const Space& space, const std::function<void(const Choice&)
   walk(0);
 }
 
-Choice random_choice(const Space& space, std::mt19937_64& rng) {
+Choice random_choice(const Space& space, Rng& rng) {
   Choice chosen(space.dims(), 0);
   std::vector<std::uint32_t> allowed;
   for (std::size_t dim = 0; dim < space.dims(); ++dim) {
+    if (!space.constrained(dim)) {
+      chosen[dim] = static_cast<std::uint32_t>(rng() % space.options(dim));
+      continue;
+    }
     allowed.clear();
     for (std::uint32_t option = 0; option < space.options(dim); ++option) {
       if (space.allowed(dim, option, chosen)) allowed.push_back(option);

@@ -229,7 +229,8 @@ TEST(Model, UnsyncedAppendMayLeaveZerosUnderPosixButNotExt4) {
   auto has_zeros = [&](Profile profile) {
     Options options;
     options.profile = profile;
-    for (const auto& state : enumerate(b.trace(), b.initial(), options).back().states) {
+    const auto points = enumerate(b.trace(), b.initial(), options);
+    for (const auto& state : points.back().states) {
       auto it = state.entries.find("f");
       if (it != state.entries.end() && it->second.content == std::string(4, '\0')) return true;
     }
@@ -274,8 +275,8 @@ TEST(Sampling, LargeCrashPointIsSampledReportedAndDeterministic) {
 TEST(Sampling, FailureListIsCapped) {
   Options options;
   options.max_failures = 3;
-  auto v = check_properties(in_place_truncate().trace(), in_place_truncate().initial(),
-                            Subject{"target", kNew, true}, options);
+  const auto b = in_place_truncate();
+  auto v = check_properties(b.trace(), b.initial(), Subject{"target", kNew, true}, options);
   EXPECT_LE(v.powerloss_atomic.failures.size(), 3u);
   EXPECT_GE(v.powerloss_atomic.failing, v.powerloss_atomic.failures.size());
 }
