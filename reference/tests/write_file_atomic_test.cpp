@@ -212,6 +212,14 @@ TEST_F(WriteFileAtomic, RefusePolicyFailsWithEloopAndTouchesNothing) {
   EXPECT_EQ(entries(dir.path()), (Names{"real.txt", "target.txt"}));
 }
 
+TEST_F(WriteFileAtomic, OtherHardLinksKeepTheOldContent) {
+  write_plain(target, "old");
+  fs::create_hard_link(target, dir / "other-name");
+  ASSERT_FALSE(write_file_atomic(target, "new"));
+  EXPECT_EQ(read_file(target), "new");
+  EXPECT_EQ(read_file(dir / "other-name"), "old");
+}
+
 TEST_F(WriteFileAtomic, AMissingDirectoryFailsWithEnoent) {
   const fs::path nowhere = dir / "missing" / "target.txt";
   const WriteError result = write_file_atomic(nowhere, "new");

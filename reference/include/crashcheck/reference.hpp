@@ -27,6 +27,8 @@
 //   failing with EPERM (an unprivileged caller replacing someone else's file,
 //   or giving it a group it is not in) is not an error: the file then belongs
 //   to the caller, as with any editor that saves by rename.
+// - Hard links: the rename gives the target's name a new inode; other names
+//   of the old inode keep the old content (inherent to replace-by-rename).
 // - Directory fsync failure: the rename has already happened and cannot be
 //   undone, so it is not reported as an error (an error always means "target
 //   untouched", the error_safe property crashcheck judges every writer by);
