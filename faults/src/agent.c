@@ -629,32 +629,32 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
     r_;                                                     \
   })
 
+/* Declares the wrapper under the libc name and passes uncounted calls on. */
+#define CC_WRAPPER_HEAD(name, ret, params, args, fill) \
+  CC_EXPORT ret cc_w_##name params __asm__(#name);     \
+  ret cc_w_##name params {                             \
+    struct cc_op os_, *o = &os_;                       \
+    cc_op_init(o, CC_ID_##name);                       \
+    fill;                                              \
+    if (!cc_begin(o)) return CC_REAL(name) args;
+
 #define CC_CALL(name, op, ret, params, args, fill, errnos) \
-  CC_EXPORT ret cc_w_##name params __asm__(#name);         \
-  ret cc_w_##name params {                                 \
-    struct cc_op os_, *o = &os_;                           \
-    cc_op_init(o, CC_ID_##name);                           \
-    fill;                                                  \
-    if (!cc_begin(o)) return CC_REAL(name) args;           \
-    return CC_RUN(ret, CC_REAL(name) args, r_ == (ret)-1); \
+  CC_WRAPPER_HEAD(name, ret, params, args, fill)           \
+  return CC_RUN(ret, CC_REAL(name) args, r_ == (ret)-1);   \
   }
 /* posix_fallocate reports failure as its return value, not through errno. */
 #define CC_ERRNUM_CALL(name, op, ret, params, args, fill, errnos) \
-  CC_EXPORT ret cc_w_##name params __asm__(#name);                \
-  ret cc_w_##name params {                                        \
-    struct cc_op os_, *o = &os_;                                  \
-    cc_op_init(o, CC_ID_##name);                                  \
-    fill;                                                         \
-    if (!cc_begin(o)) return CC_REAL(name) args;                  \
-    ret r = o->inject ? o->inject : CC_REAL(name) args;           \
-    cc_end(o, r, r);                                              \
-    return r;                                                     \
+  CC_WRAPPER_HEAD(name, ret, params, args, fill)                  \
+  ret r = o->inject ? o->inject : CC_REAL(name) args;             \
+  cc_end(o, r, r);                                                \
+  return r;                                                       \
   }
 #define CC_HAND(name, op, ret, params, errnos) CC_EXPORT ret cc_w_##name params __asm__(#name);
 #include "calls.def"
 #undef CC_CALL
 #undef CC_ERRNUM_CALL
 #undef CC_HAND
+#undef CC_WRAPPER_HEAD
 
 /* ------------------------------------------------------------------ opens -- */
 
@@ -677,14 +677,18 @@ static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) 
   return CC_RUN(int, cc_open_real(id, dirfd, path, flags, mode), r_ < 0);
 }
 
-#define CC_OPEN_MODE(flags, last)                              \
-  mode_t mode = 0;                                             \
-  if (((flags) & O_CREAT) || ((flags) & __O_TMPFILE) == __O_TMPFILE) {                     \
-    va_list ap;                                                \
-    va_start(ap, last);                                        \
-    mode = va_arg(ap, mode_t);                                 \
-    va_end(ap);                                                \
-  }
+/* Fetches the one optional argument of a variadic libc call. */
+#define CC_VA_FETCH(var, type, last) \
+  do {                               \
+    va_list ap_;                     \
+    va_start(ap_, last);             \
+    var = va_arg(ap_, type);         \
+    va_end(ap_);                     \
+  } while (0)
+/* open's mode argument exists only with O_CREAT or O_TMPFILE (which includes O_DIRECTORY's bit). */
+#define CC_OPEN_MODE(flags, last) \
+  mode_t mode = 0;                \
+  if (((flags) & O_CREAT) || ((flags) & __O_TMPFILE) == __O_TMPFILE) CC_VA_FETCH(mode, mode_t, last)
 
 int cc_w_open(const char *path, int flags, ...) {
   CC_OPEN_MODE(flags, flags);
@@ -991,17 +995,13 @@ static int cc_fcntl(int xid, int fd, int cmd, void *arg) {
 }
 /* fcntl's third argument is an int, a long or a pointer: pass the register on. */
 int cc_w_fcntl(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void *arg = va_arg(ap, void *);
-  va_end(ap);
+  void *arg;
+  CC_VA_FETCH(arg, void *, cmd);
   return cc_fcntl(CC_XID_fcntl, fd, cmd, arg);
 }
 int cc_w_fcntl64(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void *arg = va_arg(ap, void *);
-  va_end(ap);
+  void *arg;
+  CC_VA_FETCH(arg, void *, cmd);
   return cc_fcntl(CC_XID_fcntl64, fd, cmd, arg);
 }
 

@@ -19,17 +19,25 @@ namespace crashcheck::faults::testing {
 
 namespace fs = std::filesystem;
 
+namespace {
+fs::path make_temp_dir(const fs::path& parent) {
+  std::string pattern = (parent / "cc-faults-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp in " + parent.string());
+  return pattern;
+}
+}  // namespace
+
 Sandbox::Sandbox() {
-  std::string pattern = (fs::temp_directory_path() / "cc-faults-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-  root_ = pattern;
+  root_ = make_temp_dir(fs::temp_directory_path());
   scope_ = root_ / "scope";
   fs::create_directory(scope_);
+  agent_dir_ = fs::is_directory("/dev/shm") ? make_temp_dir("/dev/shm") : root_;
 }
 
 Sandbox::~Sandbox() {
   std::error_code ec;
   fs::remove_all(root_, ec);
+  fs::remove_all(agent_dir_, ec);
 }
 
 void Sandbox::reset(const std::vector<std::pair<std::string, std::string>>& files) {
@@ -67,7 +75,8 @@ std::vector<std::string> subject_environment(const Sandbox& box, const SubjectOp
   }
   env.erase("LD_PRELOAD");  // an ASan test binary must not hand its runtime on
   AgentSetup setup{default_agent_library(), box.scope(), box.trace_file(), box.control_file(), options.plan};
-  for (auto& [k, v] : agent_environment(setup)) env[k] = v;
+  if (!options.without_agent)
+    for (auto& [k, v] : agent_environment(setup)) env[k] = v;
   for (auto& [k, v] : options.env) env[k] = v;
   std::vector<std::string> out;
   for (auto& [k, v] : env) out.push_back(k + "=" + v);
@@ -93,6 +102,7 @@ SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   pid_t pid = -1;
+  auto start = std::chrono::steady_clock::now();
   int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
@@ -106,6 +116,7 @@ SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv,
   for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) run.out.append(buf, static_cast<std::size_t>(n));
   ::close(out[0]);
   ::waitpid(pid, &run.status, 0);
+  run.wall = std::chrono::steady_clock::now() - start;
   run.processes_loaded = control.processes_loaded();
   run.calls_counted = control.calls_counted();
   if (fs::exists(box.trace_file())) run.trace = read_trace(box.trace_file());

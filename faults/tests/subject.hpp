@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -22,8 +23,8 @@ class Sandbox {
   Sandbox& operator=(const Sandbox&) = delete;
 
   const std::filesystem::path& scope() const { return scope_; }
-  std::filesystem::path trace_file() const { return root_ / "trace.bin"; }
-  std::filesystem::path control_file() const { return root_ / "control"; }
+  std::filesystem::path trace_file() const { return agent_dir_ / "trace.bin"; }
+  std::filesystem::path control_file() const { return agent_dir_ / "control"; }
   // Replaces the scope's contents with the given files.
   void reset(const std::vector<std::pair<std::string, std::string>>& files = {});
   // Regular files in the scope (recursively), path -> content.
@@ -32,6 +33,9 @@ class Sandbox {
  private:
   std::filesystem::path root_;
   std::filesystem::path scope_;
+  // on tmpfs when there is one: on ext4 a subject's fsync would also flush the
+  // agent's dirty trace and control pages (data=ordered) and slow it down
+  std::filesystem::path agent_dir_;
 };
 
 struct SubjectRun {
@@ -40,6 +44,7 @@ struct SubjectRun {
   Trace trace;
   std::uint32_t processes_loaded = 0;
   std::uint32_t calls_counted = 0;
+  std::chrono::nanoseconds wall{};  // spawn to exit, excluding control-block setup and trace reading
 
   bool exited(int code) const;
   bool killed() const;  // by SIGKILL
@@ -50,6 +55,7 @@ struct SubjectOptions {
   std::vector<std::pair<std::string, std::string>> env;  // extra NAME=VALUE
   // Called while the subject runs (pause plan); the subject's stdout is read after.
   std::function<void(AgentControl&)> while_running;
+  bool without_agent = false;  // baseline: same spawn path, no agent variables
 };
 
 SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options = {});
