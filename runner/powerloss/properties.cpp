@@ -89,6 +89,15 @@ void conclude(PropertyOutcome& outcome, const std::vector<Coverage>& coverage, s
   }
 }
 
+// Writes whose bytes or offset the trace lacks: the model cannot know the
+// file's content, so nothing can be judged (never a pass by omission).
+std::size_t writes_without_bytes(const faults::Trace& trace) {
+  return static_cast<std::size_t>(std::count_if(trace.records.begin(), trace.records.end(), [](const auto& r) {
+    return r.op == faults::OpClass::write && r.error == 0 && r.result > 0 &&
+           (r.offset < 0 || r.data.size() != static_cast<std::uint64_t>(r.result));
+  }));
+}
+
 }  // namespace
 
 Verdicts check_properties(const faults::Trace& trace, const InitialState& initial, const Subject& subject,
@@ -97,6 +106,12 @@ Verdicts check_properties(const faults::Trace& trace, const InitialState& initia
   if (trace.records.empty()) {
     out.powerloss_atomic.reason = out.durable.reason =
         "the trace has no counted calls: the agent saw no file-system call in the scratch directory";
+    return out;
+  }
+  if (auto gaps = writes_without_bytes(trace); gaps > 0) {
+    out.powerloss_atomic.reason = out.durable.reason =
+        "the trace lacks the bytes or offset of " + std::to_string(gaps) +
+        " successful write(s), so the states a power loss leaves cannot be computed";
     return out;
   }
   const std::uint32_t last_seq = trace.records.back().seq;

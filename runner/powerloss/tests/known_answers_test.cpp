@@ -169,6 +169,18 @@ TEST(Properties, NotRunWithoutCallsOrSuccess) {
   EXPECT_NE(failed_run.durable.reason.find("exit 0"), std::string::npos);
 }
 
+TEST(Properties, NotRunWhenTheTraceLacksWrittenBytes) {
+  auto b = replace({});
+  auto trace = b.trace();
+  for (auto& r : trace.records) {
+    if (r.op == faults::OpClass::write) r.data.resize(r.data.size() / 2);  // as if the agent lost half
+  }
+  auto v = check_properties(trace, b.initial(), Subject{"target", kNew, true}, Options{});
+  EXPECT_EQ(v.powerloss_atomic.verdict, Verdict::not_run);
+  EXPECT_EQ(v.durable.verdict, Verdict::not_run);
+  EXPECT_NE(v.powerloss_atomic.reason.find("1 successful write"), std::string::npos) << v.powerloss_atomic.reason;
+}
+
 TEST(Properties, AbsenceIsOldOnlyWithoutOldFile) {
   // Fully synced replace of a target that did not exist: absent or new, both fine.
   expect_verdicts(judge(replace({}, /*with_old=*/false), Profile::posix), Verdict::pass, Verdict::pass);
@@ -197,6 +209,27 @@ TEST(Model, CrashPointsStartBeforeTheFirstCall) {
   EXPECT_EQ(points.front().states[0].entries.at("target").mode, 0644u);
   EXPECT_EQ(points[3].coverage.after_seq, 3u);
   EXPECT_EQ(points[3].coverage.call, "fsync");
+}
+
+TEST(Model, UnsyncedChmodMayBeLostUnderPosixUntilFsync) {
+  TraceBuilder b;
+  b.initial_file("f", "x", 0644);
+  int fd = b.open("f", O_WRONLY);
+  b.fchmod(fd, 0600);
+  b.fsync(fd);
+  auto modes_at = [](const CrashPoint& point) {
+    std::set<std::uint32_t> modes;
+    for (const auto& state : point.states) modes.insert(state.entries.at("f").mode);
+    return modes;
+  };
+  auto points = enumerate(b.trace(), b.initial(), Options{});
+  EXPECT_EQ(modes_at(points[2]), (std::set<std::uint32_t>{0644, 0600}));
+  EXPECT_EQ(modes_at(points[3]), (std::set<std::uint32_t>{0600}));
+  for (const auto& state : points[2].states) {
+    if (state.entries.at("f").mode == 0644) {
+      EXPECT_NE(state.lost.find("dropped #2 fchmod(f, 0600)"), std::string::npos) << state.lost;
+    }
+  }
 }
 
 TEST(Model, TornBlockKeepsAPrefixOfTheNewBytes) {

@@ -96,6 +96,14 @@ class TraceBuilder {
     content_[f.inode].resize(length, '\0');
   }
 
+  void fchmod(int fd, std::uint32_t mode) {
+    auto& f = open_.at(fd);
+    auto& r = add("fchmod", faults::OpClass::chmod, f.path);
+    r.fd = fd;
+    r.inode = f.inode;
+    r.mode = mode;
+  }
+
   void fsync(int fd) {
     auto& f = open_.at(fd);
     auto& r = add("fsync", faults::OpClass::sync, f.path);
