@@ -141,10 +141,18 @@ Replay::Replay(const InitialState& initial, Profile profile) : profile_(profile)
 
 InodeState& Replay::inode(std::uint64_t id) { return inodes_[id]; }
 
-std::uint64_t Replay::resolve_inode(const TraceRecord& record, const std::string& path) const {
+std::uint64_t Replay::resolve_inode(const TraceRecord& record, const std::string& path) {
+  auto aliased = aliases_.find(record.inode);
+  if (aliased != aliases_.end()) return aliased->second;
+  const Entry* named = live_.find(path);
+  if (record.inode != 0 && inodes_.count(record.inode) == 0 && named != nullptr && named->inode >= kMadeUpInodes) {
+    // An initial file given without its inode: the first record naming it
+    // tells us which inode the trace calls it.
+    aliases_[record.inode] = named->inode;
+    return named->inode;
+  }
   if (record.inode != 0) return record.inode;
-  const Entry* found = live_.find(path);
-  return found != nullptr ? found->inode : 0;
+  return named != nullptr ? named->inode : 0;
 }
 
 std::size_t Replay::add_op(Op op) {

@@ -93,7 +93,7 @@ class Replay {
   const std::vector<Op>& ops() const noexcept { return ops_; }
 
  private:
-  std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path) const;
+  std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path);
   InodeState& inode(std::uint64_t id);
   std::size_t add_op(Op op);
   void add_entry_op(Op op);
@@ -113,7 +113,9 @@ class Replay {
   std::vector<std::size_t> pending_entries_;
   std::map<std::uint64_t, InodeState> inodes_;
   std::map<std::uint64_t, std::string> current_;  // what the subject sees of each file
-  std::uint64_t next_made_up_inode_ = 1ull << 62;
+  std::map<std::uint64_t, std::uint64_t> aliases_;  // trace inode -> made-up id of an initial file
+  static constexpr std::uint64_t kMadeUpInodes = 1ull << 62;  // ids for files whose inode is unknown
+  std::uint64_t next_made_up_inode_ = kMadeUpInodes;
 };
 
 // Entry names an op touches, for the per-name dependency order.

@@ -186,6 +186,16 @@ TEST(Properties, AbsenceIsOldOnlyWithoutOldFile) {
   expect_verdicts(judge(replace({}, /*with_old=*/false), Profile::posix), Verdict::pass, Verdict::pass);
 }
 
+TEST(Model, InitialFileWithoutInodeIsMatchedByPath) {
+  auto b = in_place_truncate();
+  auto initial = b.initial();
+  initial.files[0].inode = 0;  // the runner could not stat it
+  auto v = check_properties(b.trace(), initial, Subject{"target", kNew, true}, Options{});
+  EXPECT_EQ(v.powerloss_atomic.verdict, Verdict::fail);
+  EXPECT_EQ(enumerate(b.trace(), initial, Options{}).back().states.size(),
+            enumerate(b.trace(), b.initial(), Options{}).back().states.size());
+}
+
 TEST(Model, FailedCallsChangeNothing) {
   TraceBuilder b;
   b.initial_file("target", kOld);
