@@ -290,6 +290,7 @@ struct cc_op {
   int id;
   int active; /* counted */
   int inject; /* errno to fail with, without calling libc */
+  int release; /* close: Linux frees the descriptor even when close fails, so do it */
   uint32_t seq;
   int fd;
   int dirfd, dirfd2;
@@ -323,6 +324,7 @@ static void cc_op_init(struct cc_op *o, int id) {
   o->id = id;
   o->active = 0;
   o->inject = 0;
+  o->release = 0;
   o->fd = -1;
   o->dirfd = o->dirfd2 = AT_FDCWD;
   o->path = o->path2 = NULL;
@@ -487,6 +489,7 @@ static int cc_begin(struct cc_op *o) {
     o->inject = e > 0 && e < 4096 ? (int)e : EIO;
   }
   if (!o->inject && cc_calls[o->id].op == CC_OP_write) cc_reserve(o);
+  o->release = o->inject && cc_calls[o->id].op == CC_OP_close;
   cc_busy = 0;
   errno = saved;
   return 1;
@@ -617,6 +620,7 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
     ret r_;                                                 \
     int e_ = 0;                                             \
     if (o->inject) {                                        \
+      if (o->release) (void)(real_call);                    \
       r_ = (ret)-1;                                         \
       e_ = o->inject;                                       \
     } else {                                                \

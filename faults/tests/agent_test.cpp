@@ -271,6 +271,28 @@ TEST(FailPlan, EachStepFailsWithThePlannedErrno) {
   }
 }
 
+TEST(FailPlan, FailedCloseStillReleasesTheDescriptor) {
+  // Linux frees the descriptor even when close reports EIO; an injected close failure must too
+  Sandbox box;
+  SubjectOptions options;
+  options.plan = {FaultPlan::Kind::fail_call, 3, EIO};  // probe: open ".", open f, close f
+  SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "close", box.scope().string()}, options);
+  EXPECT_TRUE(run.exited(1)) << "exit 4: the descriptor stayed open\n" << describe(run);
+  const TraceRecord* r = find_record(run, "close");
+  ASSERT_NE(r, nullptr) << describe(run);
+  EXPECT_EQ(r->error, EIO);
+  EXPECT_TRUE(r->injected);
+}
+
+TEST(FailPlan, MalformedPlanStopsTheSubjectLoudly) {
+  Sandbox box;
+  SubjectOptions options;
+  options.env = {{"CRASHCHECK_PLAN", "kill-before:soon"}};
+  SubjectRun run = run_subject(box, {CRASHCHECK_SEQUENCE_WRITER, box.scope().string()}, options);
+  EXPECT_TRUE(run.exited(125)) << describe(run);
+  EXPECT_TRUE(box.files().empty());
+}
+
 TEST(FailPlan, LibfiuPointsCanBeEnabledByName) {
   // the libfiu point behind every call: fiu-run / fiu-ctl users can drive it too
   Sandbox box;
@@ -320,6 +342,22 @@ TEST(DiskFullPlan, BudgetIsSharedByChildProcesses) {
   SubjectRun run = run_subject(box, {"/bin/sh", "-c", script}, options);
   EXPECT_EQ(run.out, "10 OK\n5 OK\n-1 ENOSPC\n") << describe(run);
   EXPECT_GE(run.processes_loaded, 3u);  // sh, two writers (and mv)
+}
+
+TEST(Trace, ConcurrentProcessesShareNumberingAndNeverInterleave) {
+  Sandbox box;
+  std::string script = "cd " + box.scope().string() + " && for i in 1 2 3 4; do mkdir $i; " +
+                       CRASHCHECK_CHUNK_WRITER + " $PWD/$i 150 100 >/dev/null & done; wait";
+  SubjectRun run = run_subject(box, {"/bin/sh", "-c", script});
+  ASSERT_TRUE(run.exited(0));
+  ASSERT_EQ(run.trace.records.size(), run.calls_counted);
+  std::uint64_t written = 0;
+  for (std::size_t i = 0; i < run.trace.records.size(); ++i) {
+    EXPECT_EQ(run.trace.records[i].seq, i + 1);
+    written += run.trace.records[i].data.size();
+  }
+  EXPECT_EQ(written, 4u * 150u * 100u);
+  EXPECT_EQ(run.trace.records.size(), 4u * (1 + 1 + 150));  // mkdir, open, writes
 }
 
 // ----------------------------------------------------- real interpreters --

@@ -120,7 +120,11 @@ int main(int argc, char **argv) {
   else if (IS("sync_file_range")) r = sync_file_range(fd_w(), 0, 0, SYNC_FILE_RANGE_WRITE);
   else if (IS("syncfs")) r = syncfs(fd_w());
   else if (IS("sync")) sync();
-  else if (IS("close")) r = close(fd_w());
+  else if (IS("close")) {
+    int fd = fd_w();
+    r = close(fd);
+    if (r < 0 && fcntl(fd, F_GETFD) != -1) return 4; /* Linux releases it even on error */
+  }
   else if (IS("fclose")) r = fclose(stream_w());
   else if (IS("rename")) make_f(), r = rename("f", "g");
   else if (IS("renameat")) make_f(), r = renameat(dir, "f", dir, "g");
