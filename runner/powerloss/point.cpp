@@ -59,9 +59,9 @@ std::uint32_t intern(std::vector<T>& values, T value) {
 std::uint64_t hash_blockwise(std::string_view content, std::uint32_t block_size) {
   std::uint64_t h = mix(0x5eed, content.size());
   for (std::size_t at = 0; at < content.size(); at += block_size) {
-    h = mix(h, hash_bytes(content.substr(at, block_size)));
+    h = combine(h, hash_bytes(content.substr(at, block_size)));
   }
-  return h;
+  return finalise(h);
 }
 
 }  // namespace
@@ -143,7 +143,7 @@ std::shared_ptr<const FileModel> FileModelCache::get(const std::vector<Op>& ops,
 }
 
 PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache)
-    : snap_(std::move(snapshot)), block_size_(block_size) {
+    : snap_(std::move(snapshot)), pending_(snap_.pending_all()), block_size_(block_size) {
   for (const auto& [inode, state] : snap_.inodes) {
     if (!state.pending_data.empty()) {
       file_index_[inode] = files_.size();
@@ -228,9 +228,9 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
     const BlockOption& block = file->option(b, choice->blocks[b]);
     const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
-    h = mix(h, in_block == block_size_ ? block.hash : hash_bytes(std::string_view(block.bytes).substr(0, in_block)));
+    h = combine(h, in_block == block_size_ ? block.hash : hash_bytes(std::string_view(block.bytes).substr(0, in_block)));
   }
-  return h;
+  return finalise(h);
 }
 
 std::uint64_t PointModel::entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const {

@@ -84,6 +84,7 @@ class PointModel {
   PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache);
 
   const Snapshot& snapshot() const { return snap_; }
+  const std::vector<std::size_t>& pending() const { return pending_; }  // Snapshot::pending_all()
   const std::vector<Op>& ops() const { return *snap_.ops; }
   std::size_t file_count() const { return files_.size(); }
   const FileModel& file(std::size_t i) const { return *files_[i]; }
@@ -113,6 +114,7 @@ class PointModel {
   void describe_file(const FileModel& file, const FileChoice& choice, std::vector<std::string>& out) const;
 
   Snapshot snap_;
+  std::vector<std::size_t> pending_;
   std::uint32_t block_size_;
   std::vector<std::shared_ptr<const FileModel>> files_;
   std::vector<ModeModel> modes_;
@@ -126,6 +128,12 @@ class PointModel {
 
 std::uint64_t hash_bytes(std::string_view bytes);
 std::uint64_t mix(std::uint64_t seed, std::uint64_t value);
+
+// Chains already well-spread hashes (blocks of a file) cheaply, in order.
+inline std::uint64_t combine(std::uint64_t h, std::uint64_t x) {
+  h = (h ^ x) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 32);
+}
 
 // The splitmix64 finaliser: spreads every input bit over the output.
 inline std::uint64_t finalise(std::uint64_t z) {

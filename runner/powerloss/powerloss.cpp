@@ -84,7 +84,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     Directory overlay = model.overlay(state);
     if (seen.insert(model.hash(state, overlay)).second) found.push_back({std::move(state), std::move(overlay)});
   };
-  const std::size_t pending = model.snapshot().pending_all().size();
+  const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
   for (std::size_t i = 0; i < prefixes; ++i) {
     keep_if_new(space->prefix(prefixes == 1 ? 0 : i * pending / (prefixes - 1)));
@@ -107,8 +107,9 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     coverage.sampled = true;
     coverage.total = count.value;
     coverage.total_exact = false;
+    const auto shape = detail::shape_of(*space);
     for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
-      keep_if_new(detail::random_choice(*space, rng));
+      keep_if_new(detail::random_choice(*space, shape, rng));
     }
   }
   coverage.explored = found.size();

@@ -13,8 +13,8 @@ std::size_t count_below(const std::vector<std::size_t>& ids, std::size_t thresho
 }
 
 // Op id below which ops persisted in prefix state k.
-std::size_t prefix_threshold(const Snapshot& snap, std::size_t k) {
-  auto all = snap.pending_all();
+std::size_t prefix_threshold(const PointModel& model, std::size_t k) {
+  const auto& all = model.pending();
   return k < all.size() ? all[k] : std::numeric_limits<std::size_t>::max();
 }
 
@@ -69,7 +69,7 @@ class PosixSpace final : public Space {
 
   Choice prefix(std::size_t k) const override {
     const auto& snap = model_.snapshot();
-    const std::size_t threshold = prefix_threshold(snap, k);
+    const std::size_t threshold = prefix_threshold(model_, k);
     Choice choice;
     for (auto id : snap.pending_entries) choice.push_back(id < threshold ? 1 : 0);
     for (std::size_t f = 0; f < model_.file_count(); ++f) {
@@ -191,7 +191,7 @@ class Ext4OrderedSpace final : public Space {
   }
 
   Choice prefix(std::size_t k) const override {
-    const std::size_t threshold = prefix_threshold(model_.snapshot(), k);
+    const std::size_t threshold = prefix_threshold(model_, k);
     Choice choice{static_cast<std::uint32_t>(count_below(metadata_, threshold))};
     for (std::size_t f = 0; f < positions_.size(); ++f) {
       auto version = static_cast<std::uint32_t>(count_below(model_.file(f).chain, threshold));
@@ -303,21 +303,32 @@ void for_each_choice(const Space& space, const std::function<void(const Choice&)
   walk(0);
 }
 
-Choice random_choice(const Space& space, Rng& rng) {
-  Choice chosen(space.dims(), 0);
-  std::vector<std::uint32_t> allowed;
+Shape shape_of(const Space& space) {
+  Shape shape;
   for (std::size_t dim = 0; dim < space.dims(); ++dim) {
-    if (!space.constrained(dim)) {
-      chosen[dim] = static_cast<std::uint32_t>(rng() % space.options(dim));
+    shape.options.push_back(space.options(dim));
+    shape.constrained.push_back(space.constrained(dim));
+  }
+  return shape;
+}
+
+Choice random_choice(const Space& space, const Shape& shape, Rng& rng) {
+  // Lemire's multiply-shift: an unbiased-enough draw in [0, n) without a division.
+  auto draw = [&](std::size_t n) { return static_cast<std::uint32_t>(((rng() >> 32) * n) >> 32); };
+  Choice chosen(shape.options.size(), 0);
+  std::vector<std::uint32_t> allowed;
+  for (std::size_t dim = 0; dim < chosen.size(); ++dim) {
+    if (!shape.constrained[dim]) {
+      chosen[dim] = draw(shape.options[dim]);
       continue;
     }
     allowed.clear();
-    for (std::uint32_t option = 0; option < space.options(dim); ++option) {
+    for (std::uint32_t option = 0; option < shape.options[dim]; ++option) {
       if (space.allowed(dim, option, chosen)) allowed.push_back(option);
     }
     // Some option is always allowed: the constraints of a prefix of the
     // journal, or of a set closed under predecessors, never contradict.
-    chosen[dim] = allowed.empty() ? 0 : allowed[rng() % allowed.size()];
+    chosen[dim] = allowed.empty() ? 0 : allowed[draw(allowed.size())];
   }
   return chosen;
 }

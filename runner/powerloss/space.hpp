@@ -51,8 +51,14 @@ std::unique_ptr<Space> make_space(const PointModel& model, Profile profile);
 
 // Every reachable choice, depth first.
 void for_each_choice(const Space& space, const std::function<void(const Choice&)>& visit);
+// Option counts and constraint flags of every dimension, asked once per crash point.
+struct Shape {
+  std::vector<std::uint32_t> options;
+  std::vector<bool> constrained;
+};
+Shape shape_of(const Space& space);
 // One reachable choice, each dimension picked uniformly among what is allowed.
-Choice random_choice(const Space& space, Rng& rng);
+Choice random_choice(const Space& space, const Shape& shape, Rng& rng);
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b);
 
