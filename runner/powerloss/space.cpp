@@ -99,27 +99,55 @@ class PosixSpace final : public Space {
   }
 
  private:
-  // Sets closed under predecessors, counted depth first; past a budget the
-  // count stops and only the bound 2^n is claimed.
+  // Sets closed under predecessors. Operations on disjoint names are
+  // independent, so each group linked by shared names is counted depth first
+  // on its own and the counts multiply; past a budget a group claims only
+  // the bound 2^size.
   Count count_entry_sets() const {
+    std::vector<std::size_t> group(entries_);
+    for (std::size_t i = 0; i < entries_; ++i) {
+      group[i] = i;
+      for (auto j : predecessors_[i]) {
+        const auto from = group[j], to = group[i];
+        for (auto& g : group) g = g == from ? to : g;  // few ops: a plain relabel is enough
+      }
+    }
+    Count total{1, true};
+    std::vector<bool> counted(entries_, false);
+    for (std::size_t i = 0; i < entries_; ++i) {
+      if (counted[group[i]]) continue;
+      counted[group[i]] = true;
+      std::vector<std::size_t> members;
+      for (std::size_t j = 0; j < entries_; ++j) {
+        if (group[j] == group[i]) members.push_back(j);
+      }
+      Count part = count_group(members);
+      total.value = saturating_mul(total.value, part.value);
+      total.exact = total.exact && part.exact;
+    }
+    return total;
+  }
+
+  Count count_group(const std::vector<std::size_t>& members) const {
+    constexpr std::uint64_t kBudget = 1u << 16;
     std::uint64_t found = 0, steps = 0;
-    constexpr std::uint64_t kBudget = 1u << 20;
     Choice chosen(entries_, 0);
-    std::function<void(std::size_t)> walk = [&](std::size_t i) {
+    std::function<void(std::size_t)> walk = [&](std::size_t at) {
       if (++steps > kBudget) return;
-      if (i == entries_) {
+      if (at == members.size()) {
         ++found;
         return;
       }
       for (std::uint32_t option = 0; option < 2; ++option) {
-        if (!allowed(i, option, chosen)) continue;
-        chosen[i] = option;
-        walk(i + 1);
+        if (!allowed(members[at], option, chosen)) continue;
+        chosen[members[at]] = option;
+        walk(at + 1);
       }
+      chosen[members[at]] = 0;
     };
     walk(0);
     if (steps <= kBudget) return {found, true};
-    return {entries_ >= 64 ? kMax : (std::uint64_t{1} << entries_), false};
+    return {members.size() >= 64 ? kMax : (std::uint64_t{1} << members.size()), false};
   }
 
   const PointModel& model_;

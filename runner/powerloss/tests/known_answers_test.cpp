@@ -315,6 +315,26 @@ TEST(Sampling, LargeCrashPointIsSampledReportedAndDeterministic) {
   EXPECT_NE(v.powerloss_atomic.notes.back().find("sampled"), std::string::npos);
 }
 
+TEST(Sampling, IndependentDirectoryOperationsAreCountedExactly) {
+  // 20 files, each created then renamed, nothing fsync'd: per file 3
+  // persisted sets ({}, {create}, {create, rename}), 3^20 in all — counted
+  // exactly because groups of independent names multiply.
+  TraceBuilder b;
+  for (int i = 0; i < 20; ++i) {
+    const auto name = "f" + std::to_string(i);
+    b.close(b.create(name, 0600, "open"));
+    b.rename(name, name + ".done");
+  }
+  Options options;
+  options.max_states_per_point = 16;
+  auto coverage = enumerate(b.trace(), b.initial(), options).back().coverage;
+  EXPECT_TRUE(coverage.sampled);
+  EXPECT_EQ(coverage.explored, 16u);
+  EXPECT_EQ(coverage.total, 3486784401u);  // 3^20
+  EXPECT_NE(coverage.describe().find("16 of at most 3486784401 states (sampled)"), std::string::npos)
+      << coverage.describe();
+}
+
 TEST(Sampling, FailureListIsCapped) {
   Options options;
   options.max_failures = 3;
