@@ -1,6 +1,7 @@
 // Properties over random operation sequences: at every crash point the fully
 // persisted state (and, under posix, the last-synced state) is among those
-// enumerated, and every enumerated state is consistent with the trace.
+// enumerated, right after sync() it is the only one, and every enumerated
+// state is consistent with the trace.
 #include "trace_builder.hpp"
 
 #include <gtest/gtest.h>
@@ -184,6 +185,11 @@ void check_sequence(Profile profile, const std::vector<Step>& steps, std::size_t
     RC_ASSERT(points[i].coverage.explored <= options.max_states_per_point);
     RC_ASSERT(contains_state(points[i], persisted[i]));
     if (profile == Profile::posix) RC_ASSERT(contains_state(points[i], synced[i]));
+    if (i > 0 && b.trace().records[i - 1].op == faults::OpClass::sync_all) {
+      // Right after sync() nothing is pending: one state, the persisted one.
+      RC_ASSERT(points[i].states.size() == 1u);
+      RC_ASSERT(contents_of(points[i].states[0]) == persisted[i]);
+    }
     for (const auto& state : points[i].states) {
       for (const auto& [name, file] : state.entries) {
         RC_ASSERT(history.names.count(name) == 1u);
