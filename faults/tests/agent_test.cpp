@@ -178,6 +178,26 @@ TEST(DescriptorTracking, ReusedNumberOutsideTheScopeIsNotCounted) {
   for (const TraceRecord& r : run.trace.records) EXPECT_NE(r.op, OpClass::write) << describe(run);
 }
 
+TEST(DescriptorTracking, DirectorySyncIsMarkedAsDirectory) {
+  Sandbox box;
+  SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "fsync_dir", box.scope().string()});
+  ASSERT_TRUE(run.exited(0)) << describe(run);
+  ASSERT_EQ(run.trace.records.size(), 2u) << describe(run);
+  const TraceRecord& open = run.trace.records[0];
+  const TraceRecord& sync = run.trace.records[1];
+  EXPECT_EQ(open.path, ".");
+  EXPECT_TRUE(open.is_directory);
+  EXPECT_FALSE(open.created);
+  EXPECT_EQ(sync.op, OpClass::sync);
+  EXPECT_EQ(sync.path, ".");
+  EXPECT_TRUE(sync.is_directory);
+  EXPECT_EQ(sync.fd, open.fd);
+  struct stat st {};
+  ASSERT_EQ(::stat(box.scope().c_str(), &st), 0);
+  EXPECT_EQ(sync.inode, st.st_ino);
+  EXPECT_EQ(open.inode, st.st_ino);
+}
+
 // ------------------------------------------------------------------ kill --
 
 namespace {

@@ -162,7 +162,8 @@ int main(int argc, char **argv) {
     r = r ? r : IS("sendfile") ? sendfile(fd_w(), in, &from, 5) : sendfile64(fd_w(), in, &from, 5);
   }
   else if (IS("posix_fallocate64")) r = -posix_fallocate64(fd_w(), 3, 4096);
-  /* descriptor tracking, not counted calls of their own */
+  else if (IS("fsync_dir")) r = fsync(dir); /* the directory opened above */
+    /* descriptor tracking, not counted calls of their own */
   else if (IS("dup")) r = write(dup(fd_w()), hello, 5);
   else if (IS("dup2")) r = write(dup2(fd_w(), 40), hello, 5);
   else if (IS("dup3")) r = write(dup3(fd_w(), 40, O_CLOEXEC), hello, 5);
