@@ -291,6 +291,15 @@ TEST(FailPlan, EachStepFailsWithThePlannedErrno) {
   }
 }
 
+namespace {
+void expect_injected(const SubjectRun& run, std::string_view call, int error) {
+  const TraceRecord* r = find_record(run, call);
+  ASSERT_NE(r, nullptr) << describe(run);
+  EXPECT_EQ(r->error, error);
+  EXPECT_TRUE(r->injected);
+}
+}  // namespace
+
 TEST(FailPlan, FailedCloseStillReleasesTheDescriptor) {
   // Linux frees the descriptor even when close reports EIO; an injected close failure must too
   Sandbox box;
@@ -298,10 +307,7 @@ TEST(FailPlan, FailedCloseStillReleasesTheDescriptor) {
   options.plan = {FaultPlan::Kind::fail_call, 3, EIO};  // probe: open ".", open f, close f
   SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "close", box.scope().string()}, options);
   EXPECT_TRUE(run.exited(1)) << "exit 4: the descriptor stayed open\n" << describe(run);
-  const TraceRecord* r = find_record(run, "close");
-  ASSERT_NE(r, nullptr) << describe(run);
-  EXPECT_EQ(r->error, EIO);
-  EXPECT_TRUE(r->injected);
+  expect_injected(run, "close", EIO);
 }
 
 TEST(FailPlan, MalformedPlanStopsTheSubjectLoudly) {
@@ -324,10 +330,7 @@ TEST(FailPlan, LibfiuPointsCanBeEnabledByName) {
   if (!std::filesystem::exists("/usr/lib/fiu/fiu_run_preload.so")) GTEST_SKIP() << "fiu-utils not installed";
   SubjectRun run = run_subject(box, {CRASHCHECK_SEQUENCE_WRITER, box.scope().string()}, options);
   EXPECT_TRUE(run.exited(15)) << describe(run);
-  const TraceRecord* r = find_record(run, "rename");
-  ASSERT_NE(r, nullptr) << describe(run);
-  EXPECT_EQ(r->error, EXDEV);
-  EXPECT_TRUE(r->injected);
+  expect_injected(run, "rename", EXDEV);
 }
 
 // ------------------------------------------------------------- disk-full --
