@@ -851,9 +851,11 @@ static char *cc_format(char *small, size_t size, size_t *len, const char *fmt, v
   return big;
 }
 
-static int cc_vfprintf(int id, FILE *f, const char *fmt, va_list ap) {
+/* chk_flag >= 0: a _chk entry, passed through to glibc's checking version. */
+static int cc_vfprintf(int id, FILE *f, int chk_flag, const char *fmt, va_list ap) {
   struct cc_op os_, *o = &os_;
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f))) return CC_REAL(vfprintf)(f, fmt, ap);
+  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f)))
+    return chk_flag >= 0 ? CC_REAL(__vfprintf_chk)(f, chk_flag, fmt, ap) : CC_REAL(vfprintf)(f, fmt, ap);
   char small[1024];
   size_t len = 0;
   char *text = cc_format(small, sizeof small, &len, fmt, ap);
@@ -865,28 +867,21 @@ static int cc_vfprintf(int id, FILE *f, const char *fmt, va_list ap) {
   return r;
 }
 
-int cc_w_vfprintf(FILE *f, const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vfprintf, f, fmt, ap); }
+int cc_w_vfprintf(FILE *f, const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vfprintf, f, -1, fmt, ap); }
 int cc_w___vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) {
-  (void)flag;
-  return cc_vfprintf(CC_ID___vfprintf_chk, f, fmt, ap);
+  return cc_vfprintf(CC_ID___vfprintf_chk, f, flag, fmt, ap);
 }
-int cc_w_vprintf(const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vprintf, stdout, fmt, ap); }
-#define CC_VARIADIC_PRINT(id, f, last, fmt) \
-  va_list ap;                               \
-  va_start(ap, last);                       \
-  int r = cc_vfprintf(id, f, fmt, ap);      \
-  va_end(ap);                               \
+int cc_w_vprintf(const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vprintf, stdout, -1, fmt, ap); }
+#define CC_VARIADIC_PRINT(id, f, flag, fmt)   \
+  va_list ap;                                 \
+  va_start(ap, fmt);                          \
+  int r = cc_vfprintf(id, f, flag, fmt, ap);  \
+  va_end(ap);                                 \
   return r;
-int cc_w_fprintf(FILE *f, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_fprintf, f, fmt, fmt) }
-int cc_w___fprintf_chk(FILE *f, int flag, const char *fmt, ...) {
-  (void)flag;
-  CC_VARIADIC_PRINT(CC_ID___fprintf_chk, f, fmt, fmt)
-}
-int cc_w_printf(const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_printf, stdout, fmt, fmt) }
-int cc_w___printf_chk(int flag, const char *fmt, ...) {
-  (void)flag;
-  CC_VARIADIC_PRINT(CC_ID___printf_chk, stdout, fmt, fmt)
-}
+int cc_w_fprintf(FILE *f, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_fprintf, f, -1, fmt) }
+int cc_w___fprintf_chk(FILE *f, int flag, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID___fprintf_chk, f, flag, fmt) }
+int cc_w_printf(const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_printf, stdout, -1, fmt) }
+int cc_w___printf_chk(int flag, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID___printf_chk, stdout, flag, fmt) }
 
 static size_t cc_fwrite(int id, const void *p, size_t size, size_t n, FILE *f) {
   struct cc_op os_, *o = &os_;

@@ -494,6 +494,16 @@ TEST(Subjects, WriterIgnoringTheScopeCountsNothing) {
   EXPECT_TRUE(run.trace.records.empty());
 }
 
+TEST(Subjects, HungSubjectIsKilledWithItsChildren) {
+  Sandbox box;
+  SubjectOptions options;
+  options.timeout = std::chrono::milliseconds(300);
+  auto start = std::chrono::steady_clock::now();
+  SubjectRun run = run_subject(box, {"/bin/sh", "-c", "sleep 30 & sleep 30; wait"}, options);
+  EXPECT_TRUE(run.killed());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the background sleep kept stdout open";
+}
+
 TEST(Subjects, StaticBinaryLoadsNoAgent) {
 #ifndef CRASHCHECK_STATIC_PROBE
   GTEST_SKIP() << "no static libc at configure time";

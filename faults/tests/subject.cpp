@@ -6,7 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -83,6 +89,30 @@ std::vector<std::string> subject_environment(const Sandbox& box, const SubjectOp
   return out;
 }
 
+// Kills the subject's process group if it outlives its time.
+class Watchdog {
+ public:
+  Watchdog(pid_t pid, std::chrono::milliseconds limit)
+      : thread_([this, pid, limit] {
+          std::unique_lock lock(mutex_);
+          if (!done_cv_.wait_for(lock, limit, [this] { return done_; })) ::kill(-pid, SIGKILL);
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options) {
@@ -101,15 +131,21 @@ SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv,
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawnattr_t attr;  // own process group, so a hung subject can be killed whole
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
   auto start = std::chrono::steady_clock::now();
-  int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   ::close(out[1]);
   if (rc != 0) {
     ::close(out[0]);
     throw std::system_error(rc, std::generic_category(), "spawn " + argv.at(0));
   }
+  std::optional<Watchdog> watchdog(std::in_place, pid, options.timeout);
   if (options.while_running) options.while_running(control);
   SubjectRun run;
   char buf[4096];
@@ -117,6 +153,7 @@ SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv,
   ::close(out[0]);
   ::waitpid(pid, &run.status, 0);
   run.wall = std::chrono::steady_clock::now() - start;
+  watchdog.reset();
   run.processes_loaded = control.processes_loaded();
   run.calls_counted = control.calls_counted();
   if (fs::exists(box.trace_file())) run.trace = read_trace(box.trace_file());

@@ -56,6 +56,8 @@ struct SubjectOptions {
   // Called while the subject runs (pause plan); the subject's stdout is read after.
   std::function<void(AgentControl&)> while_running;
   bool without_agent = false;  // baseline: same spawn path, no agent variables
+  // the subject's process group is killed after this (a hung subject fails a test, not the suite)
+  std::chrono::milliseconds timeout{60000};
 };
 
 SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options = {});
