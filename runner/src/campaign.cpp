@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "crashcheck/runner/executor.hpp"
+#include "crashcheck/runner/power_loss.hpp"
 #include "crashcheck/runner/validator.hpp"
 
 namespace crashcheck::runner {
@@ -362,6 +363,28 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
   if (!missing.empty()) run_planned(missing, setup, options, baseline, collected);
 }
 
+// powerloss_atomic and durable, computed from the baseline's trace.
+void add_power_loss(reports::Report& report, const CaseResult& baseline, const SubjectSetup& setup,
+                    const RunOptions& options) {
+  auto& atomic = report.properties["powerloss_atomic"];
+  auto& durable = report.properties["durable"];
+  if (!has(options.models, "power-loss")) {
+    atomic.reason = durable.reason = "needs the power-loss model, which was not run";
+    return;
+  }
+  auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
+                                 baseline.outcome.succeeded(), options.fs_profile);
+  if (!judged) {
+    atomic.reason = durable.reason = "this crashcheck was built without the power-loss model";
+    return;
+  }
+  atomic = std::move(judged->powerloss_atomic);
+  durable = std::move(judged->durable);
+  report.cells.insert(report.cells.end(), judged->cells.begin(), judged->cells.end());
+  report.model_cases["power-loss"] = judged->states;
+  report.notes.insert(report.notes.end(), judged->notes.begin(), judged->notes.end());
+}
+
 std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>& observations) {
   std::map<std::string, std::uint64_t> out;
   for (const auto& o : observations) ++out[o.model];
@@ -411,6 +434,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   report.notes.insert(report.notes.begin(), std::string("kill points explored ") +
                                                 (options.kill_mode == KillMode::fast ? "fast (one paused run, snapshots)"
                                                                                      : "exactly (one SIGKILL run each)"));
+  add_power_loss(report, baseline, setup, options);
   if (result.interrupted) {
     report.complete = false;
     report.notes.push_back("interrupted: " + std::to_string(collected.ran) + " of " +
@@ -438,14 +462,61 @@ Scenario scenario_from_subject(const reports::Subject& subject, std::string_view
   return s;
 }
 
+namespace {
+
+// A power-loss case is computed, not run: re-run the baseline, recompute the
+// crash states just after call N, and keep what they break.
+ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& setup, std::uint32_t after,
+                               const RunOptions& options) {
+  auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
+                                 baseline.outcome.succeeded(), options.fs_profile);
+  if (!judged) throw std::runtime_error("this crashcheck was built without the power-loss model");
+  ReplayResult result;
+  result.outcome = baseline.outcome.describe();
+  result.observation.case_id = "power-loss-" + std::to_string(after);
+  result.observation.model = "power-loss";
+  result.observation.call_index = after;
+  result.observation.fault = "power loss after call " + std::to_string(after);
+  result.observation.call = call_at(*baseline.trace, after);
+  result.observation.target = describe_target(baseline.final.find(setup.scenario.target), setup.contents);
+  for (auto* property : {&judged->powerloss_atomic, &judged->durable}) {
+    auto& failures = property->failures;
+    failures.erase(std::remove_if(failures.begin(), failures.end(),
+                                  [&](const reports::Failure& f) { return f.call_index != after; }),
+                   failures.end());
+    if (!failures.empty()) {
+      property->verdict = reports::Verdict::fail;
+      result.observation.target = failures.front().target;
+      result.observation.leftovers = failures.front().leftovers;
+      result.observation.fault = failures.front().fault;
+    } else if (property->verdict == reports::Verdict::fail) {
+      property->verdict = reports::Verdict::pass;  // fails elsewhere, not at this point
+    }
+  }
+  result.properties["powerloss_atomic"] = judged->powerloss_atomic;
+  result.properties["durable"] = judged->durable;
+  result.fails = any_failed(result.properties);
+  return result;
+}
+
+}  // namespace
+
 ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
-  auto spec = parse_case_id(id);
+  constexpr std::string_view power_prefix = "power-loss-";
+  const bool power_loss = id.substr(0, power_prefix.size()) == power_prefix;
+  auto spec = power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), "power-loss", {}, 0}) : parse_case_id(id);
   if (!spec) throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
   const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
-  if (!baseline.trace) throw std::runtime_error("not checkable: " + baseline.trace_error);
+  if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
+  if (power_loss) {
+    const std::string n(id.substr(power_prefix.size()));
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+      throw InputError("unknown case id \"" + std::string(id) + "\"");
+    return replay_power_loss(baseline, setup, static_cast<std::uint32_t>(std::stoul(n)), options);
+  }
   const CaseResult run = execute_case(setup, spec->model == "reader" ? CaseSpec{"reader", "paused", {Kind::pause, 0, 0, 0}, 0} : *spec);
   ReplayResult result;
   if (spec->model == "reader") {

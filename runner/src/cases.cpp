@@ -1,5 +1,6 @@
 #include "crashcheck/runner/cases.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -24,19 +25,19 @@ std::optional<std::uint64_t> number(std::string_view text) {
 }
 
 std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(file.string() + ": cannot be read");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  auto bytes = read_file_bytes(file);
+  if (!bytes) throw InputError(file.string() + ": cannot be read");
+  return *bytes;
 }
 
+// The end of a log, trimmed, on one line: it goes into one-line messages.
 std::string tail(const fs::path& file, std::size_t bytes) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  const std::string all = out.str();
-  return all.size() <= bytes ? all : all.substr(all.size() - bytes);
+  std::string all = read_file_bytes(file).value_or("");
+  while (!all.empty() && std::isspace(static_cast<unsigned char>(all.back()))) all.pop_back();
+  if (all.size() > bytes) all = "…" + all.substr(all.size() - bytes);
+  for (char& c : all)
+    if (c == '\n') c = ' ';
+  return all;
 }
 
 fs::path self_directory() {

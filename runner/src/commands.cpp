@@ -70,12 +70,13 @@ Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions option
   out.summary = scenario.name + ":" + verdict_line(result.report) + " → " + absolute_path(dir).string();
   if (result.not_checkable) {
     std::cerr << scenario.name << ": " << *result.not_checkable << "\n";
-    return {kExitHarness, scenario.name + ": " + *result.not_checkable + " → " + absolute_path(dir).string()};
+    return {kExitHarness, scenario.name + ": not checkable, every property not_run → " + absolute_path(dir).string()};
   }
   if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)"};
   if (expect) {
     auto diff = expectation_diff(scenario, result.report);
     for (const auto& line : diff) out.summary += "\n  MISMATCH " + line;
+    if (diff.empty()) out.summary += " (as expected)";
     out.status = diff.empty() ? kExitPass : kExitFail;
   } else {
     out.status = any_failed(result.report.properties) ? kExitFail : kExitPass;

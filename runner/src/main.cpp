@@ -16,6 +16,7 @@ struct CommonFlags {
   unsigned jobs = 0;
   double timeout = 0;
   std::string agent;
+  std::string fs_profile = "posix";
 };
 
 void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) {
@@ -30,6 +31,10 @@ void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) 
   verb.add_option("--timeout", flags.timeout, "Seconds one case may take (default: the scenario's, else 30)")
       ->check(CLI::PositiveNumber);
   verb.add_option("--agent", flags.agent, "libcrashcheck_agent.so to preload (default: found next to crashcheck)");
+  verb.add_option("--fs-profile", flags.fs_profile,
+                  "What the power-loss model lets survive: posix (strict) or ext4-ordered")
+      ->check(CLI::IsMember({"posix", "ext4-ordered"}))
+      ->capture_default_str();
 }
 
 RunOptions options_from(const CommonFlags& flags) {
@@ -39,6 +44,7 @@ RunOptions options_from(const CommonFlags& flags) {
   options.jobs = flags.jobs;
   if (flags.timeout > 0) options.timeout_s = flags.timeout;
   options.agent_library = flags.agent;
+  options.fs_profile = flags.fs_profile;
   return options;
 }
 
@@ -74,6 +80,8 @@ int main(int argc, char** argv) {
   replay_verb->add_option("case", replay_case, "CASE-ID, e.g. kill-before-7")->required();
   replay_verb->add_option("--timeout", replay_flags.timeout, "Seconds the case may take")->check(CLI::PositiveNumber);
   replay_verb->add_option("--agent", replay_flags.agent, "libcrashcheck_agent.so to preload");
+  replay_verb->add_option("--fs-profile", replay_flags.fs_profile, "posix or ext4-ordered (power-loss cases)")
+      ->check(CLI::IsMember({"posix", "ext4-ordered"}));
 
   std::filesystem::path compare_a, compare_b;
   auto* compare_verb = app.add_subcommand("compare", "Where OTHER falls short of BASELINE (exit 1 when worse)");

@@ -1,5 +1,7 @@
 #include "crashcheck/runner/scenario.hpp"
 
+#include "crashcheck/runner/scratch_case.hpp"
+
 #include <crashcheck/report.hpp>
 #include <nlohmann/json.hpp>
 
@@ -52,12 +54,10 @@ struct FieldErrors {
 };
 
 json read_json_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(file.string() + ": cannot be read");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  const auto text = read_file_bytes(file);
+  if (!text) throw InputError(file.string() + ": cannot be read");
   try {
-    return json::parse(buffer.str());
+    return json::parse(*text);
   } catch (const json::parse_error& e) {
     throw InputError(file.string() + ": not valid JSON: " + e.what());
   }

@@ -16,21 +16,15 @@ namespace {
 
 constexpr std::uintmax_t kMaxSnapshotBytes = 256u << 20;  // a runaway subject must not exhaust memory
 
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 Entry entry_at(const fs::directory_entry& item) {
   Entry e;
   struct stat st {};
   if (::lstat(item.path().c_str(), &st) != 0) return e;
   e.mode = st.st_mode & 07777;
+  e.inode = st.st_ino;
   if (S_ISREG(st.st_mode)) {
     e.kind = Entry::Kind::file;
-    if (static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes) e.content = read_bytes(item.path());
+    if (static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes) e.content = read_file_bytes(item.path()).value_or("");
   } else if (S_ISDIR(st.st_mode)) {
     e.kind = Entry::Kind::directory;
   } else if (S_ISLNK(st.st_mode)) {
@@ -103,8 +97,18 @@ std::vector<std::string> Snapshot::added_since(const Snapshot& before, const std
   return out;
 }
 
+std::optional<std::string> read_file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 Snapshot take_snapshot(const fs::path& dir) {
   Snapshot snapshot;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) snapshot.directory_inode = st.st_ino;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code rel_ec;

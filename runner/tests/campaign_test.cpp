@@ -94,6 +94,12 @@ TEST(Run, InPlaceShellWriterFailsAndItsReplayStillFails) {
   auto baseline = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), "baseline"});
   EXPECT_EQ(baseline.status, 0) << baseline.output;
   EXPECT_EQ(testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), "kill-sideways-2"}).status, 2);
+  // A power-loss case is recomputed from a fresh baseline trace.
+  ASSERT_EQ(report["properties"]["powerloss_atomic"]["verdict"], "fail");
+  const std::string power_case = report["properties"]["powerloss_atomic"]["failures"][0]["case_id"];
+  auto power = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), power_case});
+  EXPECT_EQ(power.status, 1) << power.output;
+  EXPECT_NE(power.output.find("powerloss_atomic: fail"), std::string::npos) << power.output;
 }
 
 TEST(Run, ExpectComparesVerdictsAndShowsTheDiff) {

@@ -27,6 +27,7 @@ struct RunOptions {
   std::filesystem::path work_root;        // empty: $TMPDIR or /tmp
   std::filesystem::path report_file;      // absolute report.json, for the replay commands
   bool progress = true;                   // progress line when stderr is a terminal
+  std::string fs_profile = "posix";       // power-loss model: "posix" or "ext4-ordered"
 };
 
 struct CampaignResult {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -25,12 +26,14 @@ struct Entry {
   Kind kind = Kind::file;
   mode_t mode = 0;
   std::string content;  // regular files: the bytes; symlinks: the link target
+  std::uint64_t inode = 0;  // what the agent's trace calls it (the power-loss model needs it)
   bool operator==(const Entry&) const = default;
 };
 
 // Every entry below a directory, by path relative to it ("a", "sub/b").
 struct Snapshot {
   std::map<std::string, Entry> entries;
+  std::uint64_t directory_inode = 0;
   bool operator==(const Snapshot&) const = default;
 
   const Entry* find(const std::string& name) const;
@@ -39,6 +42,9 @@ struct Snapshot {
 };
 
 Snapshot take_snapshot(const std::filesystem::path& dir);  // a missing dir gives an empty snapshot
+
+// A whole file's bytes; nullopt when it cannot be read.
+std::optional<std::string> read_file_bytes(const std::filesystem::path& file);
 
 // The content a case is judged against.
 struct Contents {

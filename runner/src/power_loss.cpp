@@ -1,0 +1,115 @@
+#include "crashcheck/runner/power_loss.hpp"
+
+#include <set>
+
+#include "crashcheck/runner/scenario.hpp"
+
+#ifdef CRASHCHECK_HAVE_POWERLOSS
+#include "powerloss.hpp"
+#endif
+
+namespace crashcheck::runner {
+
+#ifndef CRASHCHECK_HAVE_POWERLOSS
+
+bool power_loss_available() noexcept { return false; }
+std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace&, const Snapshot&, const Contents&,
+                                                   const std::string&, bool, const std::string&) {
+  return std::nullopt;
+}
+
+#else
+
+namespace {
+
+namespace pl = crashcheck::powerloss;
+
+pl::InitialState initial_state(const Snapshot& initial) {
+  pl::InitialState state;
+  state.directory_inode = initial.directory_inode;
+  for (const auto& [name, entry] : initial.entries)
+    state.files.push_back({name, entry.content, entry.mode, entry.inode, entry.kind == Entry::Kind::directory});
+  return state;
+}
+
+reports::Verdict verdict_of(pl::Verdict v) {
+  return v == pl::Verdict::pass ? reports::Verdict::pass
+         : v == pl::Verdict::fail ? reports::Verdict::fail
+                                  : reports::Verdict::not_run;
+}
+
+std::string call_at(const faults::Trace& trace, std::uint32_t seq) {
+  for (const auto& r : trace.records)
+    if (r.seq == seq) return r.call + "(" + r.path + (r.path2.empty() ? "" : " → " + r.path2) + ")";
+  return seq == 0 ? "(before the first call)" : "";
+}
+
+reports::Failure failure_of(const pl::Failure& f, const faults::Trace& trace, const Snapshot& initial,
+                            const Contents& contents, const std::string& target) {
+  reports::Failure out;
+  out.case_id = "power-loss-" + std::to_string(f.after_seq);
+  out.model = "power-loss";
+  out.call_index = f.after_seq;
+  out.call = call_at(trace, f.after_seq);
+  out.fault = "power loss after call " + std::to_string(f.after_seq) + (f.lost.empty() ? "" : "; " + f.lost);
+  const Entry state{Entry::Kind::file, f.target_mode, f.target_content, 0};
+  out.target = describe_target(f.target_exists ? &state : nullptr, contents);
+  for (const auto& name : f.entries)
+    if (name != target && !initial.find(name)) out.leftovers.push_back(name);
+  out.detail = f.detail;
+  return out;
+}
+
+reports::PropertyResult property_of(const pl::PropertyOutcome& o, const faults::Trace& trace, const Snapshot& initial,
+                                    const Contents& contents, const std::string& target) {
+  reports::PropertyResult out;
+  out.verdict = verdict_of(o.verdict);
+  out.cases = o.cases;
+  out.reason = o.reason;
+  out.notes = o.notes;
+  for (const auto& f : o.failures) out.failures.push_back(failure_of(f, trace, initial, contents, target));
+  return out;
+}
+
+// One cell per distinct outcome at each crash point: a split cell shows a
+// point where the old and the new content can both survive.
+std::vector<reports::Cell> cells_of(const faults::Trace& trace, const pl::InitialState& initial,
+                                    const pl::Options& options, const Contents& contents, const std::string& target) {
+  std::map<std::uint32_t, std::set<std::string>> outcomes;
+  pl::for_each_state(trace, initial, options, [&](const pl::Coverage& point, const pl::CrashState& state) {
+    const auto image = state.file(target);
+    const Entry entry{Entry::Kind::file, image ? image->mode : 0, image ? image->content : std::string(), 0};
+    outcomes[point.after_seq].insert(describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches);
+  });
+  std::vector<reports::Cell> cells;
+  for (const auto& [seq, seen] : outcomes)
+    for (const auto& outcome : seen) cells.push_back({"power-loss", seq, outcome, "power-loss-" + std::to_string(seq)});
+  return cells;
+}
+
+}  // namespace
+
+bool power_loss_available() noexcept { return true; }
+
+std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, const Snapshot& initial,
+                                                   const Contents& contents, const std::string& target,
+                                                   bool exited_zero, const std::string& profile) {
+  pl::Options options;
+  options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
+  const pl::InitialState start = initial_state(initial);
+  const pl::Verdicts verdicts = pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options);
+  PowerLossJudgement out;
+  out.powerloss_atomic = property_of(verdicts.powerloss_atomic, trace, initial, contents, target);
+  out.durable = property_of(verdicts.durable, trace, initial, contents, target);
+  out.cells = cells_of(trace, start, options, contents, target);
+  out.states = verdicts.powerloss_atomic.cases;
+  out.notes.push_back("power loss judged on the " + std::string(pl::profile_name(options.profile)) +
+                      " file-system profile");
+  for (const auto& point : verdicts.coverage)
+    if (point.sampled) out.notes.push_back("power loss " + point.describe());
+  return out;
+}
+
+#endif
+
+}  // namespace crashcheck::runner
