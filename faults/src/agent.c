@@ -325,6 +325,7 @@ static void cc_op_init(struct cc_op *o, int id) {
   o->active = 0;
   o->inject = 0;
   o->release = 0;
+  o->allowed = 0;
   o->fd = -1;
   o->dirfd = o->dirfd2 = AT_FDCWD;
   o->path = o->path2 = NULL;
@@ -599,11 +600,20 @@ static void cc_record(struct cc_op *o) {
   free(copy);
 }
 
+/* Disk-full: a write that transferred less than it reserved (failed, or short
+ * for its own reasons) gives the rest of its reservation back. */
+static void cc_settle_budget(struct cc_op *o) {
+  if (cc.plan.kind != CC_PLAN_disk_full || !cc.control || cc_calls[o->id].op != CC_OP_write || o->inject) return;
+  uint64_t used = o->result > 0 ? (uint64_t)o->result : 0;
+  if (used < o->allowed) atomic_fetch_sub(&cc.control->bytes_spent, o->allowed - used);
+}
+
 /* After the real call (or the injected failure). */
 static void cc_end(struct cc_op *o, int64_t result, int error) {
   cc_busy = 1;
   o->result = result;
   o->error = error;
+  cc_settle_budget(o);
   cc_observe(o);
   cc_record(o);
   free(o->iov_heap);

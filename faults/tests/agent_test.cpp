@@ -355,6 +355,15 @@ TEST(DiskFullPlan, CrossingWriteIsShortThenENOSPC) {
   }
 }
 
+TEST(DiskFullPlan, FailedWriteGivesItsReservationBack) {
+  Sandbox box;
+  SubjectOptions options;
+  options.plan = {FaultPlan::Kind::disk_full, 0, 0, 5};
+  SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "budget_giveback", box.scope().string()}, options);
+  EXPECT_TRUE(run.exited(0)) << describe(run);
+  EXPECT_EQ(read_file(box.scope() / "f"), "hello");
+}
+
 TEST(DiskFullPlan, BudgetIsSharedByChildProcesses) {
   Sandbox box;
   SubjectOptions options;

@@ -163,6 +163,11 @@ int main(int argc, char **argv) {
   }
   else if (IS("posix_fallocate64")) r = -posix_fallocate64(fd_w(), 3, 4096);
   else if (IS("fsync_dir")) r = fsync(dir); /* the directory opened above */
+    else if (IS("budget_giveback")) { /* a failed write must not spend the disk-full budget */
+    int ro = open("f", O_RDONLY | O_CREAT, 0644);
+    if (write(ro, hello, 5) != -1) return 5;
+    r = write(fd_w(), hello, 5) == 5 ? 0 : -1;
+  }
     /* descriptor tracking, not counted calls of their own */
   else if (IS("dup")) r = write(dup(fd_w()), hello, 5);
   else if (IS("dup2")) r = write(dup2(fd_w(), 40), hello, 5);
