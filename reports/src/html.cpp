@@ -172,7 +172,7 @@ std::string picture_svg(const Grid& grid) {
   const int columns = static_cast<int>(grid.last - grid.first + 1);
   // Few calls get wide cells so the picture reads at a glance; many get
   // narrow ones so a whole run still fits a screen or two.
-  const int w = columns <= 16 ? 44 : columns <= 60 ? 18 : columns <= 200 ? 12 : 6, h = 26;
+  const int w = columns <= 16 ? 44 : columns <= 60 ? 18 : columns <= 200 ? 12 : 6, h = 30;
   const int left = 90, top = 22, right = 70;
   const bool names = w >= 18;  // narrower columns would overlap the names
   const int bottom = names ? 70 : 10;
@@ -266,10 +266,8 @@ std::string counterexample(const Failure& f) {
   fact("call", "<code>" + esc(f.call) + "</code>");
   fact("exit status", std::to_string(f.exit_status) + (f.exit_status < 0 ? " (killed by signal " + std::to_string(-f.exit_status) + ")" : ""));
   fact("target", esc(text::state_summary(f.target)));
-  if (f.target.exists) {
-    fact("content", "<code>" + esc(f.target.excerpt) + "</code>");
-    fact("first bytes (hex)", "<code>" + esc(f.target.excerpt_hex) + "</code>");
-  }
+  if (!f.target.excerpt.empty()) fact("content", "<code>" + esc(f.target.excerpt) + "</code>");
+  if (!f.target.excerpt_hex.empty()) fact("first bytes (hex)", "<code>" + esc(f.target.excerpt_hex) + "</code>");
   std::string leftovers;
   for (const auto& name : f.leftovers) leftovers += (leftovers.empty() ? "" : ", ") + ("<code>" + esc(name) + "</code>");
   fact("left in the directory", leftovers);

@@ -93,7 +93,9 @@ std::string markup_escape(std::string_view raw) {
 }
 
 std::string markdown_inline(std::string_view raw) {
-  static constexpr std::string_view kPunctuation = "\\`*_{}[]()#+-.!|~>";
+  // What can open emphasis, code, links, tables, headings, lists or
+  // quotes; '(' and '!' are harmless once '[' is escaped.
+  static constexpr std::string_view kPunctuation = "\\`*_[]#+-.|~>";
   std::string out;
   for (const char c : displayable(raw)) {
     if (c == '\n' || c == '\t') {
