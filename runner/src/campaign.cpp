@@ -179,12 +179,16 @@ std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls) {
   return out;
 }
 
-CaseSpec paused_run() { return {"paused-run", "paused", {Kind::pause, 0, 0, 0}, 0}; }
+// Fast kills and readers come from one paused run, and the baseline is that
+// run: pausing changes timing only, so it is traced and ends like any other.
+CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode) {
+  const bool paused = (has(models, "kill") && mode == KillMode::fast) || has(models, "reader");
+  return {"baseline", "baseline", {paused ? Kind::pause : Kind::none, 0, 0, 0}, 0};
+}
 
 std::vector<CaseSpec> plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode,
                                  std::uint64_t payload_size) {
   std::vector<CaseSpec> out;
-  if ((has(models, "kill") && mode == KillMode::fast) || has(models, "reader")) out.push_back(paused_run());
   if (has(models, "kill") && mode == KillMode::exact)
     for (auto& c : plan_exact_kills(last_seq(trace))) out.push_back(c);
   if (has(models, "errno"))
@@ -214,6 +218,7 @@ Observation observe_snapshot(const CaseSpec& spec, std::uint32_t call_index, con
 }
 
 std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
+  if (spec.model == "baseline") return "none";
   const std::string n = std::to_string(spec.plan.call);
   switch (spec.plan.kind) {
     case Kind::none: return "none";
@@ -334,6 +339,11 @@ struct Collected {
   std::size_t planned = 0, ran = 0;
 };
 
+void note_outside_writes(const CaseResult& r, Collected& collected) {
+  for (const auto& w : r.outside_writes)
+    collected.notes.push_back(r.spec.id + ": the subject wrote outside its scratch directory: " + w);
+}
+
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
                  const CaseResult& baseline, Collected& collected) {
   const Trace& trace = *baseline.trace;
@@ -343,24 +353,27 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
       specs.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) { results[i] = execute_case(setup, specs[i]); },
       options.progress ? setup.scenario.name : std::string());
-  std::vector<CaseSpec> missing;
-  const auto& models = options.models;
   for (auto& r : results) {
     if (!r || (r->outcome.end == SubjectOutcome::End::cancelled)) continue;
-    for (const auto& w : r->outside_writes)
-      collected.notes.push_back(r->spec.id + ": the subject wrote outside its scratch directory: " + w);
-    if (r->spec.model != "paused") {
-      collected.observations.push_back(observe_case(*r, setup, trace));
-      continue;
-    }
-    auto lost = observe_paused(*r, has(models, "kill") && options.kill_mode == KillMode::fast, has(models, "reader"),
-                               setup, trace, collected.observations);
-    if (!lost.empty())
-      collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +
-                                "; those kill points were run one by one instead");
-    missing.insert(missing.end(), lost.begin(), lost.end());
+    note_outside_writes(*r, collected);
+    collected.observations.push_back(observe_case(*r, setup, trace));
   }
-  if (!missing.empty()) run_planned(missing, setup, options, baseline, collected);
+}
+
+// The baseline's own observation, and the kill and reader states of its
+// pauses; returns the kill points its pauses did not reach.
+std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
+                                       Collected& collected) {
+  const Trace& trace = *baseline.trace;
+  collected.observations.push_back(observe_case(baseline, setup, trace));
+  note_outside_writes(baseline, collected);
+  if (baseline.spec.plan.kind != Kind::pause) return {};
+  auto lost = observe_paused(baseline, has(options.models, "kill") && options.kill_mode == KillMode::fast,
+                             has(options.models, "reader"), setup, trace, collected.observations);
+  if (!lost.empty())
+    collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +
+                              "; those kill points were run one by one instead");
+  return lost;
 }
 
 // powerloss_atomic and durable, computed from the baseline's trace.
@@ -400,7 +413,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   WorkDir work(options.work_root);
   const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
   CampaignResult result;
-  const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
+  const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode));
   if (cancel_requested().load()) {
     result.interrupted = true;
     result.report = empty_report(setup, "interrupted before the baseline finished");
@@ -414,11 +427,10 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
     return result;
   }
   Collected collected;
-  collected.observations.push_back(observe_case(baseline, setup, *baseline.trace));
-  for (const auto& w : baseline.outside_writes)
-    collected.notes.push_back("baseline: the subject wrote outside its scratch directory: " + w);
-  run_planned(plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()), setup,
-              options, baseline, collected);
+  auto cases = observe_baseline(baseline, setup, options, collected);
+  for (auto& c : plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()))
+    cases.push_back(std::move(c));
+  run_planned(cases, setup, options, baseline, collected);
 
   result.interrupted = cancel_requested().load();
   ContentValidator validator = make_content_validator(setup);

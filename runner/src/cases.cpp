@@ -15,7 +15,7 @@ namespace {
 
 // Paused runs stop at every call while the runner snapshots; give them room.
 constexpr int kPausedTimeoutFactor = 3;
-constexpr auto kPauseTick = std::chrono::milliseconds(100);
+constexpr auto kPauseTick = std::chrono::milliseconds(5);  // how soon the end of the run is noticed
 
 std::optional<std::uint64_t> number(std::string_view text) {
   std::uint64_t value = 0;
