@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   const std::string rounds = argc > 2 ? argv[2] : "20";
   Sandbox box;
   std::vector<std::string> subject = {CRASHCHECK_PYTHON, CRASHCHECK_BENCH_SUBJECT, (box.scope() / "target.json").string(), rounds};
-  std::vector<double> plain, traced;
+  std::vector<double> plain, traced, plain_cpu, traced_cpu;
   std::uint64_t calls = 0, trace_bytes = 0, data_bytes = 0;
   crashcheck::faults::testing::SubjectOptions baseline;
   baseline.without_agent = true;
@@ -41,8 +41,10 @@ int main(int argc, char** argv) {
     SubjectRun base_run = run_subject(box, subject, baseline);
     if (!base_run.exited(0)) std::fprintf(stderr, "baseline run failed\n"), std::exit(3);
     plain.push_back(ms(base_run.wall));
+    plain_cpu.push_back(ms(base_run.cpu));
     SubjectRun run = run_subject(box, subject);
     traced.push_back(ms(run.wall));
+    traced_cpu.push_back(ms(run.cpu));
     if (!run.exited(0) || run.calls_counted == 0) std::fprintf(stderr, "traced run failed\n"), std::exit(3);
     calls = run.calls_counted;
     trace_bytes = std::filesystem::file_size(box.trace_file());
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
   std::printf("python subject, %d runs each, %s rounds per run\n", repeats, rounds.c_str());
   std::printf("baseline_ms_median %.2f\nagent_ms_median %.2f\noverhead_ratio %.4f (%.2f%%)\n", base, with, ratio,
               (ratio - 1) * 100);
+  // CPU time is steadier than wall time on a shared machine (the subject's fsyncs wait on other people's I/O)
+  double cpu_ratio = median(traced_cpu) / median(plain_cpu);
+  std::printf("baseline_cpu_ms_median %.2f\nagent_cpu_ms_median %.2f\ncpu_overhead_ratio %.4f (%.2f%%)\n", median(plain_cpu),
+              median(traced_cpu), cpu_ratio, (cpu_ratio - 1) * 100);
   std::printf("counted_calls %llu\ntrace_bytes %llu\nbytes_per_call %.1f\nbytes_per_call_without_data %.1f\n",
               (unsigned long long)calls, (unsigned long long)trace_bytes, double(trace_bytes) / double(calls),
               double(trace_bytes - data_bytes) / double(calls));

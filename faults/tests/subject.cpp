@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,7 +152,10 @@ SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv,
   char buf[4096];
   for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) run.out.append(buf, static_cast<std::size_t>(n));
   ::close(out[0]);
-  ::waitpid(pid, &run.status, 0);
+  struct rusage usage {};
+  ::wait4(pid, &run.status, 0, &usage);
+  run.cpu = std::chrono::seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+            std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
   run.wall = std::chrono::steady_clock::now() - start;
   watchdog.reset();
   run.processes_loaded = control.processes_loaded();

@@ -45,6 +45,7 @@ struct SubjectRun {
   std::uint32_t processes_loaded = 0;
   std::uint32_t calls_counted = 0;
   std::chrono::nanoseconds wall{};  // spawn to exit, excluding control-block setup and trace reading
+  std::chrono::microseconds cpu{};  // user + system time of the subject's direct process
 
   bool exited(int code) const;
   bool killed() const;  // by SIGKILL
