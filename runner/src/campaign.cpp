@@ -336,12 +336,22 @@ reports::Report empty_report(const SubjectSetup& setup, const std::string& reaso
 struct Collected {
   std::vector<Observation> observations;
   std::vector<std::string> notes;
+  std::map<std::string, std::pair<std::size_t, std::string>> outside;  // path -> (cases, first case)
   std::size_t planned = 0, ran = 0;
 };
 
 void note_outside_writes(const CaseResult& r, Collected& collected) {
-  for (const auto& w : r.outside_writes)
-    collected.notes.push_back(r.spec.id + ": the subject wrote outside its scratch directory: " + w);
+  for (const auto& w : r.outside_writes) {
+    auto& [count, first] = collected.outside[w];
+    if (count++ == 0) first = r.spec.id;
+  }
+}
+
+// One note per path, however many cases wrote it.
+void add_outside_notes(Collected& collected) {
+  for (const auto& [path, seen] : collected.outside)
+    collected.notes.push_back("the subject wrote outside its scratch directory: " + path + " (" +
+                              std::to_string(seen.first) + " case(s), first " + seen.second + ")");
 }
 
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
@@ -431,6 +441,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   for (auto& c : plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()))
     cases.push_back(std::move(c));
   run_planned(cases, setup, options, baseline, collected);
+  add_outside_notes(collected);
 
   result.interrupted = cancel_requested().load();
   ContentValidator validator = make_content_validator(setup);

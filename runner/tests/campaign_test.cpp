@@ -127,7 +127,7 @@ TEST(Run, HangingSubjectGetsTimeoutVerdictsAndNothingKeepsRunning) {
       "os.close(fd)\n";
   testing::write_text(dir / "w.py", script);
   auto result = testing::run_crashcheck({"check", "--old", (dir / "w.py").string(), "--payload", (dir / "w.py").string(),
-                                         "--models", "errno", "--timeout", "1", "-j", "2", "-o", (dir / "out").string(),
+                                         "--models", "errno", "--timeout", "2", "-j", "2", "-o", (dir / "out").string(),
                                          "--", CRASHCHECK_PYTHON, (dir / "w.py").string(), "{target}", "{payload}",
                                          dir.path().string()});
   EXPECT_EQ(result.status, 1) << result.output;

@@ -6,6 +6,7 @@
 #include <crashcheck/report.hpp>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
