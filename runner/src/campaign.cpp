@@ -414,6 +414,26 @@ std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>
   return out;
 }
 
+// Judges every observation and fills the report the renderers read.
+reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
+                                const RunOptions& options) {
+  Judgement judgement =
+      judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
+  reports::Report report = empty_report(setup, "");
+  report.properties = std::move(judgement.properties);
+  report.cells = std::move(judgement.cells);
+  report.calls = call_summaries(*baseline.trace);
+  report.model_cases = count_models(collected.observations);
+  report.model_cases.erase("baseline");
+  if (has(options.models, "kill"))
+    report.notes.push_back(options.kill_mode == KillMode::fast
+                               ? "kill points explored fast (snapshots from one paused run)"
+                               : "kill points explored exactly (one SIGKILL run each)");
+  report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
+  add_power_loss(report, baseline, setup, options);
+  return report;
+}
+
 }  // namespace
 
 CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) {
@@ -444,20 +464,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   add_outside_notes(collected);
 
   result.interrupted = cancel_requested().load();
-  ContentValidator validator = make_content_validator(setup);
-  Judgement judgement = judge(collected.observations, setup.contents, options.models, validator);
+  result.report = assemble_report(collected, baseline, setup, options);
   reports::Report& report = result.report;
-  report = empty_report(setup, "");
-  report.properties = std::move(judgement.properties);
-  report.cells = std::move(judgement.cells);
-  report.calls = call_summaries(*baseline.trace);
-  report.model_cases = count_models(collected.observations);
-  report.model_cases.erase("baseline");
-  report.notes = collected.notes;
-  report.notes.insert(report.notes.begin(), std::string("kill points explored ") +
-                                                (options.kill_mode == KillMode::fast ? "fast (one paused run, snapshots)"
-                                                                                     : "exactly (one SIGKILL run each)"));
-  add_power_loss(report, baseline, setup, options);
   if (result.interrupted) {
     report.complete = false;
     report.notes.push_back("interrupted: " + std::to_string(collected.ran) + " of " +
