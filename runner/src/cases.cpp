@@ -91,6 +91,10 @@ std::vector<std::string> subject_environment(const SubjectSetup& setup, const Sc
   faults::AgentSetup agent{setup.agent_library, fs::absolute(scratch.scratch()), scratch.trace(), scratch.control(), plan};
   for (auto& [name, value] : faults::agent_environment(agent)) env[name] = value;
   env["UV_USE_IO_URING"] = "0";  // libuv's io_uring bypasses libc: the agent would see nothing
+  // An ASan-built subject refuses a preloaded library ahead of its runtime, and
+  // would report libfiu's never-freed allocations as its own leaks.
+  std::string& asan = env["ASAN_OPTIONS"];
+  asan += std::string(asan.empty() ? "" : ":") + "verify_asan_link_order=0:detect_leaks=0";
   env["TMPDIR"] = fs::absolute(scratch.temp_dir()).string();
   std::vector<std::string> out;
   for (auto& [name, value] : env) out.push_back(name + "=" + value);
