@@ -53,6 +53,10 @@ RunOptions options_from(const CommonFlags& flags) {
 int main(int argc, char** argv) {
   CLI::App app{"crashcheck: what can a reader find after a writer is killed, runs out of disk, or hits an I/O error?"};
   app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 every property that ran holds; 1 a property failed (with --expect: a verdict differs from "
+      "the scenario's expect block; compare: the other report is worse); 2 bad usage or input; 3 the subject "
+      "is not checkable, the harness failed, or the run was interrupted.\nScenario format: runner/README.md");
   CommonFlags run_flags, check_flags, replay_flags;
 
   RunCommand run;
@@ -71,7 +75,7 @@ int main(int argc, char** argv) {
   check_verb->add_option("--validate", check.validate, "json, or a shell command that exits 0 when {target} is valid");
   check_verb->add_option("--target", check.target, "File name of the target (default: --old's, else --payload's)");
   add_common(*check_verb, check_flags, &check.out);
-  check_verb->add_option("command", check.command, "The writer: placeholders {target} {payload} {dir}")->required();
+  check_verb->add_option("command", check.command, "The writer; placeholders {target} {payload} {dir} {scenario_dir} (the current directory)")->required();
 
   std::filesystem::path replay_report;
   std::string replay_case;
