@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <set>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <thread>
@@ -111,6 +112,33 @@ TEST(Run, ExpectComparesVerdictsAndShowsTheDiff) {
   EXPECT_EQ(result.status, 1) << result.output;
   EXPECT_NE(result.output.find("crash_atomic: expected pass, got fail"), std::string::npos) << result.output;
   EXPECT_EQ(result.output.find("error_safe: expected"), std::string::npos) << result.output;
+}
+
+TEST(Run, ErrnoCampaignFailsEachFileCallWithEachErrnoItCanReturn) {
+  TempDir dir;
+  const auto scenario = shell_scenario(dir, "cat {payload} > {dir}/.t.tmp && mv {dir}/.t.tmp {target}",
+                                       ", \"models\": [\"errno\"]");
+  testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string()});
+  const auto report = load_json(dir / "out" / "report.json");
+  std::set<std::string> expected, found;
+  for (const auto& call : report["calls"]) {
+    const auto* info = faults::find_call(call["call"].get<std::string>());
+    ASSERT_NE(info, nullptr) << call.dump();
+    using faults::OpClass;
+    const OpClass op = info->op;
+    if (op != OpClass::open && op != OpClass::write && op != OpClass::sync && op != OpClass::sync_all &&
+        op != OpClass::close && op != OpClass::rename)
+      continue;
+    for (int e : info->errnos)
+      expected.insert("errno-" + std::to_string(call["seq"].get<int>()) + "-" + faults::errno_name(e));
+  }
+  for (const auto& cell : report["cells"])
+    if (cell["model"] == "errno") found.insert(cell["case_id"].get<std::string>());
+  EXPECT_GE(expected.size(), 10u);
+  EXPECT_EQ(found, expected);
+  EXPECT_EQ(report["model_cases"]["errno"].get<std::size_t>(), expected.size());
+  EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "not_run");
+  EXPECT_NE(report["properties"]["crash_atomic"]["reason"].get<std::string>().find("kill"), std::string::npos);
 }
 
 TEST(Run, HangingSubjectGetsTimeoutVerdictsAndNothingKeepsRunning) {
