@@ -107,7 +107,7 @@ json to_json(const Report& report) {
                      {"outcome", text::valid_utf8(c.outcome)},
                      {"case_id", text::valid_utf8(c.case_id)}});
   }
-  return {{"schema", text::valid_utf8(report.schema)},
+  json out = {{"schema", text::valid_utf8(report.schema)},
           {"tool_version", text::valid_utf8(report.tool_version)},
           {"complete", report.complete},
           {"created", text::valid_utf8(report.created)},
@@ -118,6 +118,9 @@ json to_json(const Report& report) {
           {"calls", std::move(calls)},
           {"cells", std::move(cells)},
           {"notes", strings(report.notes)}};
+  if (report.shard)
+    out["shard"] = {{"index", report.shard->index}, {"count", report.shard->count}, {"plan", text::valid_utf8(report.shard->plan)}};
+  return out;
 }
 
 std::string render_json(const Report& report) {
@@ -257,6 +260,12 @@ Cell read_cell(const Node& n) {
   return c;
 }
 
+Shard read_shard(const Node& n) {
+  Shard s{n["index"].count32(), n["count"].count32(), n["plan"].text()};
+  if (s.count == 0 || s.index == 0 || s.index > s.count) n.fail("expected 1 <= index <= count, got " + std::to_string(s.index) + "/" + std::to_string(s.count));
+  return s;
+}
+
 }  // namespace
 
 Report from_json(const json& document, std::string_view source) {
@@ -279,6 +288,7 @@ Report from_json(const json& document, std::string_view source) {
   for (const Node& c : root["calls"].items()) report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text()});
   for (const Node& c : root["cells"].items()) report.cells.push_back(read_cell(c));
   report.notes = root["notes"].texts();
+  if (document.is_object() && document.contains("shard")) report.shard = read_shard(root["shard"]);
   return report;
 }
 

@@ -120,6 +120,30 @@ TEST(ReportJson, InconsistentVerdictsAreRefused) {
   expect_problem(with("/cells/2/outcome", "fine"), ": /cells/2/outcome: unknown outcome 'fine'");
 }
 
+TEST(ReportJson, ShardSectionRoundTripsAndIsAbsentOtherwise) {
+  Report report = samples::failing_report();
+  EXPECT_FALSE(to_json(report).contains("shard"));
+  EXPECT_EQ(from_json(to_json(report), "mem").shard, std::nullopt);
+  report.shard = Shard{2, 3, "00ff"};
+  EXPECT_EQ(to_json(report)["shard"], (json{{"index", 2}, {"count", 3}, {"plan", "00ff"}}));
+  EXPECT_EQ(from_json(to_json(report), "mem"), report);
+}
+
+TEST(ReportJson, BadShardSectionIsRefused) {
+  Report report = samples::failing_report();
+  report.shard = Shard{1, 2, "ab"};
+  json document = to_json(report);
+  document["shard"]["index"] = 3;
+  EXPECT_THROW(from_json(document, "mem"), ReportError);
+  try {
+    from_json(document, "f.json");
+  } catch (const ReportError& e) {
+    EXPECT_EQ(std::string(e.what()), "f.json: /shard: expected 1 <= index <= count, got 3/2");
+  }
+  document["shard"].erase("plan");
+  EXPECT_THROW(from_json(document, "mem"), ReportError);
+}
+
 TEST(ReportJson, PointerEscapesSlashAndTilde) {
   expect_problem(with("/model_cases/a~1b~0c", "x"), ": /model_cases/a~1b~0c: expected a non-negative integer, got string");
 }

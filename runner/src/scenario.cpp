@@ -105,10 +105,27 @@ void load_expect(Scenario& s, const json& value, const FieldErrors& errors) {
   }
 }
 
+// "require" / "allow": arrays of property names (the gate policy, runner/README.md).
+std::vector<std::string> property_list(const json& doc, const char* field, const FieldErrors& errors) {
+  if (!doc.contains(field)) return {};
+  std::string csv;
+  for (const auto& p : errors.strings(doc[field], field)) {
+    if (p.empty() || p.find(',') != std::string::npos) errors.fail(field, "unknown property \"" + p + "\"");
+    csv += (csv.empty() ? "" : ",") + p;
+  }
+  return parse_properties(csv, errors.file + ": field \"" + field + "\"");
+}
+
+void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
+  s.require = property_list(doc, "require", errors);
+  s.allow = property_list(doc, "allow", errors);
+  check_policy_lists(s.require, s.allow, errors.file + ": field \"allow\"");
+}
+
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
                 {"name", "description", "command", "target", "old", "payload", "validate",
-                 "timeout_s", "models", "expect"});
+                 "timeout_s", "models", "expect", "require", "allow"});
   for (const char* required : {"name", "command", "target", "payload"})
     if (!doc.contains(required)) errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
@@ -135,6 +152,7 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
     s.models = errors.strings(doc["models"], "models");
   }
   if (doc.contains("expect")) load_expect(s, doc["expect"], errors);
+  load_policy(s, doc, errors);
 }
 
 }  // namespace
@@ -174,17 +192,51 @@ Validator Validator::from_description(std::string_view text, std::string_view wh
   throw InputError(std::string(where) + ": unknown validator \"" + std::string(text) + "\"");
 }
 
-std::vector<std::string> parse_models(std::string_view csv, std::string_view where) {
+namespace {
+
+template <std::size_t N>
+bool known(const std::array<std::string_view, N>& vocabulary, std::string_view item) {
+  return std::find(vocabulary.begin(), vocabulary.end(), item) != vocabulary.end();
+}
+
+template <std::size_t N>
+std::string listing(const std::array<std::string_view, N>& vocabulary) {
+  std::string out;
+  for (auto v : vocabulary) out += (out.empty() ? "" : ", ") + std::string(v);
+  return out;
+}
+
+// "a,b" -> {"a", "b"}, each checked against `vocabulary` (`noun` names its kind).
+template <std::size_t N>
+std::vector<std::string> parse_names(std::string_view csv, std::string_view where,
+                                     const std::array<std::string_view, N>& vocabulary, std::string_view noun) {
   std::vector<std::string> out;
   std::stringstream in{std::string(csv)};
   for (std::string item; std::getline(in, item, ',');) {
-    if (std::find(kModels.begin(), kModels.end(), item) == kModels.end())
-      throw InputError(std::string(where) + ": unknown model \"" + item +
-                       "\" (known: kill, errno, disk-full, reader, power-loss)");
+    if (!known(vocabulary, item))
+      throw InputError(std::string(where) + ": unknown " + std::string(noun) + " \"" + item + "\" (known: " +
+                       listing(vocabulary) + ")");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
-  if (out.empty()) throw InputError(std::string(where) + ": no model named");
+  if (out.empty()) throw InputError(std::string(where) + ": no " + std::string(noun) + " named");
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> parse_models(std::string_view csv, std::string_view where) {
+  return parse_names(csv, where, kModels, "model");
+}
+
+std::vector<std::string> parse_properties(std::string_view csv, std::string_view where) {
+  return parse_names(csv, where, reports::kProperties, "property");
+}
+
+void check_policy_lists(const std::vector<std::string>& require, const std::vector<std::string>& allow,
+                        std::string_view where) {
+  for (const auto& p : allow)
+    if (std::find(require.begin(), require.end(), p) != require.end())
+      throw InputError(std::string(where) + ": property \"" + p + "\" is both required and allowed to fail");
 }
 
 mode_t parse_mode(std::string_view text, std::string_view where) {

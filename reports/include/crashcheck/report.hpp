@@ -103,6 +103,16 @@ struct Subject {
   bool operator==(const Subject&) const = default;
 };
 
+// One slice of a sharded run (`crashcheck run --shard K/N`): the cases it ran
+// are the plan's K-th of N; `crashcheck merge` joins all N into one report.
+struct Shard {
+  std::uint32_t index = 1;  // K, 1-based
+  std::uint32_t count = 1;  // N
+  std::string plan;         // fingerprint of every case id planned, equal in all shards of a run
+
+  bool operator==(const Shard&) const = default;
+};
+
 struct Report {
   std::string schema{kSchema};
   std::string tool_version;
@@ -115,6 +125,7 @@ struct Report {
   std::vector<CallSummary> calls;    // the baseline's counted calls
   std::vector<Cell> cells;
   std::vector<std::string> notes;    // run-level remarks (coverage, sampling, skipped models)
+  std::optional<Shard> shard;        // only in a shard's report; absent from JSON otherwise
 
   bool operator==(const Report&) const = default;
 };

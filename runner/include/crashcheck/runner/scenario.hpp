@@ -53,6 +53,8 @@ struct Scenario {
   double timeout_s = 30;
   std::vector<std::string> models;          // subset of kModels; empty = all
   std::map<std::string, std::string> expect;  // property -> "pass" | "fail" | "not_run"
+  std::vector<std::string> require;         // gate policy: properties that decide (empty: all that ran)
+  std::vector<std::string> allow;           // gate policy: properties that may fail
   std::filesystem::path file;               // scenario file, absolute; empty for `check`
 
   std::filesystem::path directory() const;  // {scenario_dir}
@@ -63,6 +65,11 @@ Scenario load_scenario(const std::filesystem::path& file);  // throws InputError
 
 // "kill,errno" -> {"kill", "errno"}; `where` names the flag or field for errors.
 std::vector<std::string> parse_models(std::string_view csv, std::string_view where);
+// "crash_atomic,durable" -> {"crash_atomic", "durable"}, each a name of reports::kProperties.
+std::vector<std::string> parse_properties(std::string_view csv, std::string_view where);
+// A property both required and allowed to fail is bad input (`where` names it).
+void check_policy_lists(const std::vector<std::string>& require, const std::vector<std::string>& allow,
+                        std::string_view where);
 // "0644" -> 0644.
 mode_t parse_mode(std::string_view text, std::string_view where);
 std::string format_mode(mode_t mode);  // 0644 -> "0644"
