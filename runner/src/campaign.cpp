@@ -318,18 +318,13 @@ std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
   return out;
 }
 
-void fill_replay_commands(reports::Report& report, const fs::path& report_file) {
-  for (auto& [name, property] : report.properties)
-    for (auto& f : property.failures)
-      f.replay = "crashcheck replay " + shell_quote(report_file.string()) + " " + f.case_id;
-}
-
-reports::Report empty_report(const SubjectSetup& setup, const std::string& reason) {
+reports::Report empty_report(const SubjectSetup& setup, const RunOptions& options, const std::string& reason) {
   reports::Report report;
   report.tool_version = CRASHCHECK_VERSION;
   report.created = now_iso8601();
   report.subject = subject_section(setup);
   for (auto name : reports::kProperties) report.properties[std::string(name)].reason = reason;
+  if (options.shard) report.shard = reports::Shard{options.shard->index, options.shard->count, ""};  // planned nothing
   return report;
 }
 
@@ -395,6 +390,10 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
     atomic.reason = durable.reason = "needs the power-loss model, which was not run";
     return;
   }
+  if (options.shard && !options.shard->first()) {
+    atomic.reason = durable.reason = "judged in shard 1 (computed from the baseline run)";
+    return;
+  }
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
                                  baseline.outcome.succeeded(), options.fs_profile);
   if (!judged) {
@@ -408,6 +407,28 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
   report.notes.insert(report.notes.end(), judged->notes.begin(), judged->notes.end());
 }
 
+// A shard keeps its round-robin share of the planned cases; what is judged
+// from the baseline run itself stays with shard 1 (shards.hpp).
+std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, Collected& collected, const RunOptions& options) {
+  if (!options.shard) return std::nullopt;
+  const ShardSlice slice = *options.shard;
+  std::string settings = "models=";
+  for (const auto& m : options.models) settings += m + ",";
+  settings += std::string(" kill-mode=") + (options.kill_mode == KillMode::fast ? "fast" : "exact");
+  std::vector<std::string> planned{settings + " fs-profile=" + options.fs_profile};
+  std::vector<CaseSpec> mine;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    planned.push_back(cases[i].id);
+    if (slice.owns(i)) mine.push_back(std::move(cases[i]));
+  }
+  collected.notes.push_back("shard " + std::to_string(slice.index) + "/" + std::to_string(slice.count) + ": ran " +
+                            std::to_string(mine.size()) + " of the " + std::to_string(cases.size()) +
+                            " planned cases; the baseline run's own states and power-loss are judged in shard 1");
+  if (!slice.first()) collected.observations.clear();
+  cases = std::move(mine);
+  return reports::Shard{slice.index, slice.count, plan_fingerprint(planned)};
+}
+
 std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>& observations) {
   std::map<std::string, std::uint64_t> out;
   for (const auto& o : observations) ++out[o.model];
@@ -419,7 +440,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                                 const RunOptions& options) {
   Judgement judgement =
       judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
-  reports::Report report = empty_report(setup, "");
+  reports::Report report = empty_report(setup, options, "");
   report.properties = std::move(judgement.properties);
   report.cells = std::move(judgement.cells);
   report.calls = call_summaries(*baseline.trace);
@@ -446,13 +467,13 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode));
   if (cancel_requested().load()) {
     result.interrupted = true;
-    result.report = empty_report(setup, "interrupted before the baseline finished");
+    result.report = empty_report(setup, options, "interrupted before the baseline finished");
     result.report.complete = false;
     return result;
   }
   if (auto why = why_not_checkable(baseline, setup)) {
     result.not_checkable = "not checkable: " + *why;
-    result.report = empty_report(setup, *result.not_checkable);
+    result.report = empty_report(setup, options, *result.not_checkable);
     result.report.notes.push_back(*result.not_checkable);
     return result;
   }
@@ -460,6 +481,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   auto cases = observe_baseline(baseline, setup, options, collected);
   for (auto& c : plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()))
     cases.push_back(std::move(c));
+  const auto shard = take_slice(cases, collected, options);
   run_planned(cases, setup, options, baseline, collected);
   add_outside_notes(collected);
 
@@ -471,10 +493,17 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
     report.notes.push_back("interrupted: " + std::to_string(collected.ran) + " of " +
                            std::to_string(collected.planned) + " cases ran");
   }
+  report.shard = shard;
   fill_replay_commands(report, options.report_file);
   report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.observations = std::move(collected.observations);
   return result;
+}
+
+void fill_replay_commands(reports::Report& report, const fs::path& report_file) {
+  for (auto& [name, property] : report.properties)
+    for (auto& f : property.failures)
+      f.replay = "crashcheck replay " + shell_quote(report_file.string()) + " " + f.case_id;
 }
 
 Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {

@@ -55,8 +55,11 @@ fs::path first_existing(std::initializer_list<fs::path> candidates) {
 fs::path resolve_agent(const fs::path& requested) {
   if (!requested.empty()) return requested;
   const char* env = std::getenv("CRASHCHECK_AGENT");
-  return first_existing({env ? fs::path(env) : fs::path(), faults::default_agent_library(),
-                         self_directory() / "../faults/libcrashcheck_agent.so",
+  // An installed crashcheck (bin/) takes the agent installed with it
+  // (lib/crashcheck/) before the build tree's, which may still exist.
+  return first_existing({env ? fs::path(env) : fs::path(),
+                         self_directory() / "../lib/crashcheck/libcrashcheck_agent.so",
+                         faults::default_agent_library(), self_directory() / "../faults/libcrashcheck_agent.so",
 #ifdef CRASHCHECK_AGENT_PATH
                          fs::path(CRASHCHECK_AGENT_PATH)
 #endif

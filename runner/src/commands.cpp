@@ -58,29 +58,75 @@ struct Outcome {
   std::string summary;
 };
 
+// How one scenario's verdicts become its exit status.
+struct Judging {
+  bool expect = false;  // by the scenario's "expect" block, nothing else
+  GatePolicy policy;
+  std::optional<Baseline> baseline;
+  bool partial = false;  // one shard of several: the merged report decides what was not run
+};
+
+void check_gate_flags(const GatePolicy& flags, bool expect, const RunOptions& options) {
+  check_policy_lists(flags.require, flags.allow, "--allow");
+  if (expect && (!flags.require.empty() || !flags.allow.empty() || !flags.baseline.empty()))
+    throw InputError("--expect decides by each scenario's \"expect\" block; it does not combine with --require, --allow or --baseline");
+  if (!flags.baseline.empty() && options.shard && options.shard->count > 1)
+    throw InputError("--baseline: one shard holds only part of the cases; give --baseline to crashcheck merge instead");
+}
+
+// The policy and the baseline report, read before anything runs so that bad
+// input costs nothing.
+Judging judging_for(const Scenario& scenario, const GatePolicy& flags, bool expect, const RunOptions& options,
+                    bool several) {
+  Judging judging;
+  judging.expect = expect;
+  judging.partial = options.shard && options.shard->count > 1;
+  if (expect) return judging;
+  judging.policy = policy_for(scenario, flags);
+  if (flags.baseline.empty()) return judging;
+  const fs::path file = baseline_file(flags.baseline, scenario.name, several);
+  judging.baseline = Baseline{file, reports::load_report(file)};
+  if (judging.baseline->report.shard)
+    throw InputError(file.string() + ": --baseline: this is one shard's report; merge the shards first (crashcheck merge)");
+  return judging;
+}
+
+// Writes the report files into `dir`; the summary line, or a harness failure.
+Outcome write_reports(const reports::Report& report, const fs::path& dir) {
+  if (std::string error = reports::write_report_files(report, dir); !error.empty()) {
+    std::cerr << "crashcheck: cannot write the report: " << error << "\n";
+    return {kExitHarness, report.subject.name + ": report not written"};
+  }
+  return {kExitPass, report.subject.name + ":" + verdict_line(report) + " → " + absolute_path(dir).string()};
+}
+
+void judge_outcome(const reports::Report& report, const Scenario& scenario, const Judging& judging, const fs::path& dir,
+                   Outcome& out) {
+  if (judging.expect) {
+    auto diff = expectation_diff(scenario, report);
+    for (const auto& line : diff) out.summary += "\n  MISMATCH " + line;
+    if (diff.empty()) out.summary += " (as expected)";
+    out.status = diff.empty() ? kExitPass : kExitFail;
+    return;
+  }
+  const GateDecision decision =
+      decide(report, judging.policy, judging.baseline, absolute_path(dir / "report.json").string(), judging.partial);
+  if (!decision.text.empty()) out.summary += "\n" + decision.text.substr(0, decision.text.size() - 1);
+  out.status = decision.fails ? kExitFail : kExitPass;
+}
+
 // Runs one scenario, writes its report files, and says how it went.
-Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions options, bool expect) {
+Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions options, const Judging& judging) {
   options.report_file = absolute_path(dir / "report.json");
   CampaignResult result = run_campaigns(scenario, options);
-  Outcome out;
-  if (std::string error = reports::write_report_files(result.report, dir); !error.empty()) {
-    std::cerr << "crashcheck: cannot write the report: " << error << "\n";
-    return {kExitHarness, scenario.name + ": report not written"};
-  }
-  out.summary = scenario.name + ":" + verdict_line(result.report) + " → " + absolute_path(dir).string();
+  Outcome out = write_reports(result.report, dir);
+  if (out.status != kExitPass) return out;
   if (result.not_checkable) {
     std::cerr << scenario.name << ": " << *result.not_checkable << "\n";
     return {kExitHarness, scenario.name + ": not checkable, every property not_run → " + absolute_path(dir).string()};
   }
   if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)"};
-  if (expect) {
-    auto diff = expectation_diff(scenario, result.report);
-    for (const auto& line : diff) out.summary += "\n  MISMATCH " + line;
-    if (diff.empty()) out.summary += " (as expected)";
-    out.status = diff.empty() ? kExitPass : kExitFail;
-  } else {
-    out.status = any_failed(result.report.properties) ? kExitFail : kExitPass;
-  }
+  judge_outcome(result.report, scenario, judging, dir, out);
   return out;
 }
 
@@ -105,13 +151,15 @@ int guarded(const std::function<int()>& body) {
   }
 }
 
-int run_scenarios(const std::vector<Scenario>& scenarios, const fs::path& out, const RunOptions& options, bool expect) {
+int run_scenarios(const std::vector<Scenario>& scenarios, const std::vector<Judging>& judgings, const fs::path& out,
+                  const RunOptions& options) {
   int status = kExitPass;
   std::vector<std::string> summaries;
-  for (const auto& scenario : scenarios) {
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (cancel_requested().load()) break;
+    const auto& scenario = scenarios[i];
     const fs::path dir = scenarios.size() == 1 ? out : out / scenario.name;
-    Outcome o = run_one(scenario, dir, options, expect);
+    Outcome o = run_one(scenario, dir, options, judgings[i]);
     status = combine(status, o.status);
     summaries.push_back(o.summary);
   }
@@ -142,7 +190,11 @@ int command_run(const RunCommand& command) {
         throw InputError(file.string() + ": field \"name\": \"" + s.name + "\" is used by another scenario");
       check_command_runs(s, file.string() + ": field \"command[0]\"");
     }
-    return run_scenarios(scenarios, command.out, command.options, command.expect);
+    check_gate_flags(command.policy, command.expect, command.options);
+    std::vector<Judging> judgings;
+    for (const auto& s : scenarios)
+      judgings.push_back(judging_for(s, command.policy, command.expect, command.options, scenarios.size() > 1));
+    return run_scenarios(scenarios, judgings, command.out, command.options);
   });
 }
 
@@ -168,7 +220,9 @@ int command_check(const CheckCommand& command) {
     if (command.validate == "json") s.validator.kind = Validator::Kind::json;
     else if (!command.validate.empty()) s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
     check_command_runs(s, "command");
-    return run_scenarios({s}, command.out, command.options, false);
+    check_gate_flags(command.policy, false, command.options);
+    return run_scenarios({s}, {judging_for(s, command.policy, false, command.options, false)}, command.out,
+                         command.options);
   });
 }
 
@@ -200,6 +254,24 @@ int command_compare(const fs::path& baseline, const fs::path& other) {
     const auto comparison = reports::compare(a, b);
     std::cout << reports::render_comparison(comparison, baseline.string(), other.string());
     return comparison.worse() ? kExitFail : kExitPass;
+  });
+}
+
+int command_merge(const MergeCommand& command) {
+  return guarded([&] {
+    check_gate_flags(command.policy, false, {});
+    std::vector<ShardFile> shards;
+    for (const auto& file : command.shards) shards.push_back({file, reports::load_report(file)});
+    reports::Report report = merge_shards(shards);
+    Scenario scenario;  // for the policy and the baseline's file name
+    scenario.name = report.subject.name;
+    const Judging judging = judging_for(scenario, command.policy, false, {}, false);
+    fill_replay_commands(report, absolute_path(command.out / "report.json"));
+    Outcome out = write_reports(report, command.out);
+    if (out.status == kExitPass && !report.complete) out = {kExitHarness, out.summary + " (a shard was interrupted, report incomplete)"};
+    else if (out.status == kExitPass) judge_outcome(report, scenario, judging, command.out, out);
+    std::cout << out.summary << "\n";
+    return out.status;
   });
 }
 

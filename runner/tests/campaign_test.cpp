@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::TempDir;
+using testing::shell_scenario;
 using namespace std::chrono_literals;
 
 std::string state_key(const Observation& o) {
@@ -52,18 +53,6 @@ TEST(KillModes, FastAndExactFindTheSameStatesOnEveryBundledScenario) {
     EXPECT_GE(fast.size(), 3u);
     EXPECT_EQ(fast, exact);
   }
-}
-
-// A scenario file in `dir` around a shell writer.
-fs::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra = "") {
-  testing::write_text(dir / "old.txt", "old content\n");
-  testing::write_text(dir / "new.txt", "the new content, longer than the old\n");
-  const nlohmann::json command = {"/bin/sh", "-c", script};
-  testing::write_text(dir / "scenario.json",
-                      "{\"name\": \"shell\", \"command\": " + command.dump() +
-                          ", \"target\": \"t.txt\", \"old\": {\"file\": \"old.txt\", \"mode\": \"0640\"},"
-                          " \"payload\": {\"file\": \"new.txt\"}, \"timeout_s\": 10" + extra + "}");
-  return dir / "scenario.json";
 }
 
 nlohmann::json load_json(const fs::path& file) { return nlohmann::json::parse(testing::read_text(file)); }

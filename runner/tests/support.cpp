@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
@@ -64,6 +66,17 @@ ProgramResult run_crashcheck(const std::vector<std::string>& args) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(log)};
+}
+
+fs::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra) {
+  write_text(dir / "old.txt", "old content\n");
+  write_text(dir / "new.txt", "the new content, longer than the old\n");
+  const nlohmann::json command = {"/bin/sh", "-c", script};
+  write_text(dir / "scenario.json",
+             "{\"name\": \"shell\", \"command\": " + command.dump() +
+                 ", \"target\": \"t.txt\", \"old\": {\"file\": \"old.txt\", \"mode\": \"0640\"},"
+                 " \"payload\": {\"file\": \"new.txt\"}, \"timeout_s\": 10" + extra + "}");
+  return dir / "scenario.json";
 }
 
 fs::path scenarios_dir() { return fs::path(CRASHCHECK_SOURCE_DIR) / "scenarios"; }

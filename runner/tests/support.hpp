@@ -34,6 +34,10 @@ struct ProgramResult {
 // Runs build/runner/crashcheck with `args` (no shell).
 ProgramResult run_crashcheck(const std::vector<std::string>& args);
 
+// A scenario file in `dir` around a shell writer: old.txt (mode 0640) is
+// replaced by new.txt as t.txt; `extra` adds fields (", \"models\": [...]").
+std::filesystem::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra = "");
+
 // Source-tree paths.
 std::filesystem::path scenarios_dir();
 

@@ -14,6 +14,7 @@
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/properties.hpp"
 #include "crashcheck/runner/scenario.hpp"
+#include "crashcheck/runner/shards.hpp"
 
 namespace crashcheck::runner {
 
@@ -29,6 +30,7 @@ struct RunOptions {
   std::filesystem::path report_file;      // absolute report.json, for the replay commands
   bool progress = true;                   // progress line when stderr is a terminal
   std::string fs_profile = "posix";       // power-loss model: "posix" or "ext4-ordered"
+  std::optional<ShardSlice> shard;        // --shard K/N: run only this slice of the cases (shards.hpp)
 };
 
 struct CampaignResult {
@@ -39,6 +41,9 @@ struct CampaignResult {
 };
 
 CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& options);
+
+// Sets every failure's replay command to `crashcheck replay REPORT CASE-ID`.
+void fill_replay_commands(reports::Report& report, const std::filesystem::path& report_file);
 
 // Re-runs exactly one case of a report (its subject section says how) and
 // judges that one case. Throws InputError for an unknown case id.

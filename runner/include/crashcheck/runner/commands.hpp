@@ -1,7 +1,8 @@
 // The verbs of the `crashcheck` program. main.cpp only parses flags (CLI11)
 // and calls one of these; each returns the process exit status:
-// 0 every property run holds, 1 a property failed (or --expect mismatched, or
-// compare found a regression), 2 bad usage or input, 3 harness failure or a
+// 0 every property that decides (gate.hpp) holds, 1 one failed or a required
+// one was not run (or --expect mismatched, or compare / --baseline found a
+// regression), 2 bad usage or input, 3 harness failure or a
 // subject that cannot be checked.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "crashcheck/runner/campaign.hpp"
+#include "crashcheck/runner/gate.hpp"
 
 namespace crashcheck::runner {
 
@@ -21,6 +23,7 @@ struct RunCommand {
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;
   bool expect = false;  // compare verdicts with each scenario's "expect" block
+  GatePolicy policy;    // --require / --allow / --baseline (over each scenario's own)
 };
 
 struct CheckCommand {
@@ -32,12 +35,20 @@ struct CheckCommand {
   std::vector<std::string> command;
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;
+  GatePolicy policy;
+};
+
+struct MergeCommand {
+  std::vector<std::filesystem::path> shards;  // the report.json of each shard
+  std::filesystem::path out = "crashcheck-out";
+  GatePolicy policy;
 };
 
 int command_run(const RunCommand& command);
 int command_check(const CheckCommand& command);
 int command_replay(const std::filesystem::path& report, const std::string& case_id, const RunOptions& options);
 int command_compare(const std::filesystem::path& baseline, const std::filesystem::path& other);
+int command_merge(const MergeCommand& command);
 int command_report(const std::filesystem::path& report, const std::string& format,
                    const std::optional<std::filesystem::path>& out);
 
