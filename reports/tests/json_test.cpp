@@ -121,7 +121,7 @@ TEST(ReportJson, InconsistentVerdictsAreRefused) {
 }
 
 TEST(ReportJson, ShardSectionRoundTripsAndIsAbsentOtherwise) {
-  Report report = samples::failing_report();
+  Report report = samples::passing_report();
   EXPECT_FALSE(to_json(report).contains("shard"));
   EXPECT_EQ(from_json(to_json(report), "mem").shard, std::nullopt);
   report.shard = Shard{2, 3, "00ff"};
@@ -133,7 +133,7 @@ TEST(ReportJson, BadShardSectionIsRefused) {
   Report report = samples::failing_report();
   report.shard = Shard{1, 2, "ab"};
   json document = to_json(report);
-  document["shard"]["index"] = 3;
+  document["shard"]["index"] = 3u;
   EXPECT_THROW(from_json(document, "mem"), ReportError);
   try {
     from_json(document, "f.json");
