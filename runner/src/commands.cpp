@@ -70,6 +70,8 @@ void check_gate_flags(const GatePolicy& flags, bool expect, const RunOptions& op
   check_policy_lists(flags.require, flags.allow, "--allow");
   if (expect && (!flags.require.empty() || !flags.allow.empty() || !flags.baseline.empty()))
     throw InputError("--expect decides by each scenario's \"expect\" block; it does not combine with --require, --allow or --baseline");
+  if (expect && options.shard && options.shard->count > 1)
+    throw InputError("--expect: one shard's verdicts cover only part of the cases; check the merged report instead");
   if (!flags.baseline.empty() && options.shard && options.shard->count > 1)
     throw InputError("--baseline: one shard holds only part of the cases; give --baseline to crashcheck merge instead");
 }

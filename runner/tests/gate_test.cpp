@@ -151,7 +151,7 @@ TEST(GateCli, PolicyFlagsDecideTheExitStatus) {
   for (const std::vector<std::string>& usage :
        {std::vector<std::string>{"--require", "atomicity"}, {"--require", "durable", "--allow", "durable"},
         {"--expect", "--allow", "durable"}, {"--shard", "0/2"}, {"--shard", "3/2"}, {"--shard", "two"},
-        {"--shard", "1/2", "--baseline", bad}}) {
+        {"--shard", "1/2", "--baseline", bad}, {"--shard", "2/2", "--expect"}}) {
     std::vector<std::string> args{"run", bad, "-o", out};
     args.insert(args.end(), usage.begin(), usage.end());
     EXPECT_EQ(testing::run_crashcheck(args).status, 2) << usage.front() << " " << usage.back();
