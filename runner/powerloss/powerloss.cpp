@@ -108,8 +108,10 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     coverage.total = count.value;
     coverage.total_exact = false;
     const auto shape = detail::shape_of(*space);
+    Choice choice;
     for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
-      keep_if_new(detail::random_choice(*space, shape, rng));
+      detail::random_choice(*space, shape, rng, choice);
+      keep_if_new(choice);
     }
   }
   coverage.explored = found.size();

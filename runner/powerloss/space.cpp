@@ -335,21 +335,22 @@ Shape shape_of(const Space& space) {
   Shape shape;
   for (std::size_t dim = 0; dim < space.dims(); ++dim) {
     shape.options.push_back(space.options(dim));
-    shape.constrained.push_back(space.constrained(dim));
+    if (space.constrained(dim)) shape.constrained.push_back(dim);
   }
   return shape;
 }
 
-Choice random_choice(const Space& space, const Shape& shape, Rng& rng) {
+void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen) {
   // Lemire's multiply-shift: an unbiased-enough draw in [0, n) without a division.
   auto draw = [&](std::size_t n) { return static_cast<std::uint32_t>(((rng() >> 32) * n) >> 32); };
-  Choice chosen(shape.options.size(), 0);
+  const std::size_t dims = shape.options.size();
+  chosen.assign(dims, 0);
   std::vector<std::uint32_t> allowed;
-  for (std::size_t dim = 0; dim < chosen.size(); ++dim) {
-    if (!shape.constrained[dim]) {
-      chosen[dim] = draw(shape.options[dim]);
-      continue;
-    }
+  auto next_constrained = shape.constrained.begin();
+  for (std::size_t dim = 0; dim < dims;) {
+    const std::size_t free_until = next_constrained == shape.constrained.end() ? dims : *next_constrained;
+    for (; dim < free_until; ++dim) chosen[dim] = draw(shape.options[dim]);
+    if (dim == dims) break;
     allowed.clear();
     for (std::uint32_t option = 0; option < shape.options[dim]; ++option) {
       if (space.allowed(dim, option, chosen)) allowed.push_back(option);
@@ -357,8 +358,9 @@ Choice random_choice(const Space& space, const Shape& shape, Rng& rng) {
     // Some option is always allowed: the constraints of a prefix of the
     // journal, or of a set closed under predecessors, never contradict.
     chosen[dim] = allowed.empty() ? 0 : allowed[draw(allowed.size())];
+    ++next_constrained;
+    ++dim;
   }
-  return chosen;
 }
 
 }  // namespace crashcheck::powerloss::detail

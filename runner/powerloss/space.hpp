@@ -52,13 +52,16 @@ std::unique_ptr<Space> make_space(const PointModel& model, Profile profile);
 // Every reachable choice, depth first.
 void for_each_choice(const Space& space, const std::function<void(const Choice&)>& visit);
 // Option counts and constraint flags of every dimension, asked once per crash point.
+// Sampling draws one number per dimension of every attempt (a dimension per
+// block of every unsynced file), so the loop over them must stay tight.
 struct Shape {
   std::vector<std::uint32_t> options;
-  std::vector<bool> constrained;
+  std::vector<std::size_t> constrained;  // dimensions whose options depend on earlier ones, ascending
 };
 Shape shape_of(const Space& space);
-// One reachable choice, each dimension picked uniformly among what is allowed.
-Choice random_choice(const Space& space, const Shape& shape, Rng& rng);
+// One reachable choice, each dimension picked uniformly among what is
+// allowed, written into `chosen` (reused between draws: no allocation).
+void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen);
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b);
 
