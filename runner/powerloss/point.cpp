@@ -142,14 +142,30 @@ std::shared_ptr<const FileModel> FileModelCache::get(const std::vector<Op>& ops,
   return cached;
 }
 
+std::uint64_t FileModelCache::durable_hash(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
+  auto& cached = durable_hashes_[inode];
+  if (cached.bytes != state.base) cached = {state.base, hash_blockwise(*state.base, block_size)};
+  return cached.hash;
+}
+
+PointModel::OptionHashes PointModel::flat_hashes(const FileModel& file) {
+  OptionHashes flat;
+  for (std::size_t b = 0; b < file.blocks(); ++b) {
+    flat.option_at.push_back(static_cast<std::uint32_t>(flat.hashes.size()));
+    for (std::uint32_t i = 0; i < file.options(b); ++i) flat.hashes.push_back(file.option(b, i).hash);
+  }
+  return flat;
+}
+
 PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache)
     : snap_(std::move(snapshot)), pending_(snap_.pending_all()), block_size_(block_size) {
   for (const auto& [inode, state] : snap_.inodes) {
     if (!state.pending_data.empty()) {
       file_index_[inode] = files_.size();
       files_.push_back(cache.get(ops(), inode, state, block_size_));
+      option_hashes_.push_back(flat_hashes(*files_.back()));
     } else {
-      static_hashes_[inode] = hash_blockwise(*state.base, block_size_);
+      static_hashes_[inode] = cache.durable_hash(inode, state, block_size_);
     }
     if (!state.pending_mode.empty()) {
       ModeModel mode{inode, state.pending_mode, {state.base_mode}};
@@ -163,6 +179,8 @@ PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCac
   }
   std::sort(touched_.begin(), touched_.end());
   touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (const auto& name : touched_) by_name_.emplace(name, nullptr);
+  for (const auto& [name, entry] : snap_.base_dir) by_name_.emplace(name, &entry);  // keeps touched names' nullptr
   const Decoded none;  // static entries do not depend on the state
   for (const auto& [name, entry] : snap_.base_dir) {
     if (touched(name)) {
@@ -181,9 +199,14 @@ bool PointModel::touched(std::string_view name) const {
 
 FileChoice PointModel::file_at_version(const FileModel& file, std::size_t version) const {
   FileChoice choice;
-  choice.size = file.size_of_version[version];
-  for (const auto& per_version : file.block_of_version) choice.blocks.push_back(per_version[version]);
+  file_at_version(file, version, choice);
   return choice;
+}
+
+void PointModel::file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const {
+  out.size = file.size_of_version[version];
+  out.blocks.resize(file.blocks());
+  for (std::size_t b = 0; b < out.blocks.size(); ++b) out.blocks[b] = file.block_of_version[b][version];
 }
 
 Directory PointModel::overlay(const Decoded& state) const {
@@ -195,7 +218,9 @@ Directory PointModel::overlay(const Decoded& state) const {
 }
 
 const Entry* PointModel::find(const Directory& overlay, std::string_view name) const {
-  return touched(name) ? overlay.find(name) : snap_.base_dir.find(name);
+  auto found = by_name_.find(name);
+  if (found == by_name_.end()) return nullptr;
+  return found->second != nullptr ? found->second : overlay.find(name);
 }
 
 std::vector<std::string> PointModel::names(const Directory& overlay) const {
@@ -217,18 +242,21 @@ const FileModel* PointModel::file_model(std::uint64_t inode, const Decoded& stat
 }
 
 std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode) const {
-  const FileChoice* choice = nullptr;
-  const FileModel* file = file_model(inode, state, &choice);
-  if (file == nullptr) {
-    auto found = static_hashes_.find(inode);
-    return found != static_hashes_.end() ? found->second : hash_blockwise("", block_size_);
+  auto found = file_index_.find(inode);
+  if (found == file_index_.end()) {
+    auto known = static_hashes_.find(inode);
+    return known != static_hashes_.end() ? known->second : hash_blockwise("", block_size_);
   }
-  const std::uint64_t size = file->sizes[choice->size];
+  const FileModel& file = *files_[found->second];
+  const FileChoice& choice = state.files[found->second];
+  const OptionHashes& flat = option_hashes_[found->second];
+  const std::uint64_t size = file.sizes[choice.size];
+  const std::uint64_t whole = size / block_size_;
   std::uint64_t h = mix(0x5eed, size);
-  for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
-    const BlockOption& block = file->option(b, choice->blocks[b]);
-    const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
-    h = combine(h, in_block == block_size_ ? block.hash : hash_bytes(std::string_view(block.bytes).substr(0, in_block)));
+  for (std::uint64_t b = 0; b < whole; ++b) h = combine(h, flat.hashes[flat.option_at[b] + choice.blocks[b]]);
+  if (whole * block_size_ < size) {
+    const auto& bytes = file.option(whole, choice.blocks[whole]).bytes;
+    h = combine(h, hash_bytes(std::string_view(bytes).substr(0, size - whole * block_size_)));
   }
   return finalise(h);
 }

@@ -49,13 +49,22 @@ struct FileModel {
 // Carries file models from one crash point to the next: a file whose durable
 // bytes did not change and whose pending ops only grew is extended by the new
 // ops instead of rebuilt, so a long run of writes costs linear, not quadratic, time.
+// Likewise the hash of a file without unsynced data is computed once per
+// version of its durable bytes, not once per crash point (the untouched files
+// of a large directory are hashed once per run).
 class FileModelCache {
  public:
   std::shared_ptr<const FileModel> get(const std::vector<Op>& ops, std::uint64_t inode, const InodeState& state,
                                        std::uint32_t block_size);
+  std::uint64_t durable_hash(std::uint64_t inode, const InodeState& state, std::uint32_t block_size);
 
  private:
+  struct DurableHash {
+    std::shared_ptr<const std::string> bytes;  // held, so a new version never reuses its address
+    std::uint64_t hash = 0;
+  };
   std::unordered_map<std::uint64_t, std::shared_ptr<FileModel>> models_;
+  std::unordered_map<std::uint64_t, DurableHash> durable_hashes_;
 };
 
 // An inode with unsynced chmods: mode of version v (0: durable).
@@ -82,6 +91,8 @@ struct Decoded {
 class PointModel {
  public:
   PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache);
+  PointModel(const PointModel&) = delete;  // by_name_ points into its own members
+  PointModel& operator=(const PointModel&) = delete;
 
   const Snapshot& snapshot() const { return snap_; }
   const std::vector<std::size_t>& pending() const { return pending_; }  // Snapshot::pending_all()
@@ -93,6 +104,7 @@ class PointModel {
 
   // The choice of a file for "its first `version` pending ops persisted".
   FileChoice file_at_version(const FileModel& file, std::size_t version) const;
+  void file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const;  // reuses out's storage
 
   // A state's directory is the durable one with the names pending entry ops
   // touch replaced by an overlay: only the overlay is built per state.
@@ -107,6 +119,8 @@ class PointModel {
   std::string lost(const Decoded& state) const;
 
  private:
+  struct OptionHashes;
+  static OptionHashes flat_hashes(const FileModel& file);
   const FileModel* file_model(std::uint64_t inode, const Decoded& state, const FileChoice** choice) const;
   std::uint64_t content_hash(const Decoded& state, std::uint64_t inode) const;
   std::uint64_t entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const;
@@ -117,10 +131,21 @@ class PointModel {
   std::vector<std::size_t> pending_;
   std::uint32_t block_size_;
   std::vector<std::shared_ptr<const FileModel>> files_;
+  // Per file, the hashes of every block option in one flat array (block b's
+  // options start at option_at[b]): hashing a state reads one word per block.
+  struct OptionHashes {
+    std::vector<std::uint32_t> option_at;
+    std::vector<std::uint64_t> hashes;
+  };
+  std::vector<OptionHashes> option_hashes_;
   std::vector<ModeModel> modes_;
   std::unordered_map<std::uint64_t, std::size_t> file_index_, mode_index_;
   std::unordered_map<std::uint64_t, std::uint64_t> static_hashes_;  // inodes without unsynced data
   std::vector<std::string> touched_;  // sorted names pending entry ops touch
+  // Every name a state may hold -> its durable entry, or nullptr for a touched
+  // name (read from the state's overlay): one hash lookup per find, which the
+  // properties do for the target in every state.
+  std::unordered_map<std::string_view, const Entry*> by_name_;
   Directory overlay_base_;            // durable entries of those names
   std::vector<Directory::Item> dynamic_untouched_;  // other durable entries whose inode has choices
   std::uint64_t static_sum_ = 0;      // entry hashes of every other durable entry

@@ -5,6 +5,7 @@
 #include "space.hpp"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -56,7 +57,7 @@ constexpr std::uint64_t kEnumerableFactor = 16;
 
 struct Found {
   Decoded state;
-  Directory overlay;
+  const Directory* overlay;  // shared by every state that kept the same entry ops
 };
 
 // Seeded Fisher-Yates with our own index draw: the same seed gives the same
@@ -79,10 +80,15 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
 
   std::unordered_set<std::uint64_t> seen;
   std::vector<Found> found;
+  // The overlay depends only on which pending entry ops persisted, and a
+  // crash point has few of those: build each once, not once per state.
+  std::map<std::vector<bool>, Directory> overlays;
+  Decoded state;  // decoded in place; copied only when it is a new state
   auto keep_if_new = [&](const Choice& choice) {
-    Decoded state = space->decode(choice);
-    Directory overlay = model.overlay(state);
-    if (seen.insert(model.hash(state, overlay)).second) found.push_back({std::move(state), std::move(overlay)});
+    space->decode(choice, state);
+    auto overlay = overlays.find(state.entry_kept);
+    if (overlay == overlays.end()) overlay = overlays.emplace(state.entry_kept, model.overlay(state)).first;
+    if (seen.insert(model.hash(state, overlay->second)).second) found.push_back({state, &overlay->second});
   };
   const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
@@ -115,7 +121,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     }
   }
   coverage.explored = found.size();
-  for (const auto& state : found) visit(coverage, StateView(model, state.state, state.overlay));
+  for (const auto& state : found) visit(coverage, StateView(model, state.state, *state.overlay));
   return coverage;
 }
 

@@ -84,19 +84,20 @@ class PosixSpace final : public Space {
     return choice;
   }
 
-  Decoded decode(const Choice& choice) const override {
-    Decoded state;
-    for (std::size_t i = 0; i < entries_; ++i) state.entry_kept.push_back(choice[i] == 1);
+  void decode(const Choice& choice, Decoded& out) const override {
+    out.entry_kept.resize(entries_);
+    for (std::size_t i = 0; i < entries_; ++i) out.entry_kept[i] = choice[i] == 1;
+    out.files.resize(model_.file_count());
     for (std::size_t f = 0; f < model_.file_count(); ++f) {
       const std::size_t at = entries_ + file_dims_[f];
-      FileChoice file{choice[at], {}};
-      file.blocks.assign(choice.begin() + static_cast<std::ptrdiff_t>(at + 1),
-                         choice.begin() + static_cast<std::ptrdiff_t>(at + 1 + model_.file(f).blocks()));
-      state.files.push_back(std::move(file));
+      out.files[f].size = choice[at];
+      out.files[f].blocks.assign(choice.begin() + static_cast<std::ptrdiff_t>(at + 1),
+                                 choice.begin() + static_cast<std::ptrdiff_t>(at + 1 + model_.file(f).blocks()));
     }
-    for (std::size_t m = 0; m < model_.modes().size(); ++m) state.mode_version.push_back(choice[entries_ + mode_dims_ + m]);
-    return state;
+    out.mode_version.resize(model_.modes().size());
+    for (std::size_t m = 0; m < model_.modes().size(); ++m) out.mode_version[m] = choice[entries_ + mode_dims_ + m];
   }
+
 
  private:
   // Sets closed under predecessors. Operations on disjoint names are
@@ -230,19 +231,21 @@ class Ext4OrderedSpace final : public Space {
     return choice;
   }
 
-  Decoded decode(const Choice& choice) const override {
+  void decode(const Choice& choice, Decoded& out) const override {
     const auto& snap = model_.snapshot();
     const std::size_t committed_below = choice[0] < metadata_.size() ? metadata_[choice[0]] : SIZE_MAX;
-    Decoded state;
-    for (auto id : snap.pending_entries) state.entry_kept.push_back(id < committed_below);
+    out.entry_kept.resize(snap.pending_entries.size());
+    for (std::size_t i = 0; i < snap.pending_entries.size(); ++i) out.entry_kept[i] = snap.pending_entries[i] < committed_below;
+    out.files.resize(positions_.size());
     for (std::size_t f = 0; f < positions_.size(); ++f) {
-      state.files.push_back(file_choice(model_.file(f), positions_[f][choice[f + 1]]));
+      file_choice(model_.file(f), positions_[f][choice[f + 1]], out.files[f]);
     }
-    for (const auto& mode : model_.modes()) {
-      state.mode_version.push_back(static_cast<std::uint32_t>(count_below(mode.chain, committed_below)));
+    out.mode_version.resize(model_.modes().size());
+    for (std::size_t m = 0; m < model_.modes().size(); ++m) {
+      out.mode_version[m] = static_cast<std::uint32_t>(count_below(model_.modes()[m].chain, committed_below));
     }
-    return state;
   }
+
 
  private:
   std::size_t rank(std::size_t op_id) const {
@@ -283,9 +286,9 @@ class Ext4OrderedSpace final : public Space {
     return true;
   }
 
-  FileChoice file_choice(const FileModel& file, const Position& p) const {
-    FileChoice choice = model_.file_at_version(file, p.version);
-    if (p.blocks == 0) return choice;
+  void file_choice(const FileModel& file, const Position& p, FileChoice& choice) const {
+    model_.file_at_version(file, p.version, choice);
+    if (p.blocks == 0) return;
     // Write-back of the next write reached its first p.blocks blocks; the
     // length moves only once the whole write is back (ordered mode never
     // exposes blocks that were not written).
@@ -294,7 +297,6 @@ class Ext4OrderedSpace final : public Space {
     for (std::uint32_t b = 0; b < p.blocks; ++b) {
       choice.blocks[first + b] = file.block_of_version[first + b][p.version + 1];
     }
-    return choice;
   }
 
   const PointModel& model_;
@@ -345,19 +347,25 @@ void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& cho
   auto draw = [&](std::size_t n) { return static_cast<std::uint32_t>(((rng() >> 32) * n) >> 32); };
   const std::size_t dims = shape.options.size();
   chosen.assign(dims, 0);
-  std::vector<std::uint32_t> allowed;
   auto next_constrained = shape.constrained.begin();
   for (std::size_t dim = 0; dim < dims;) {
     const std::size_t free_until = next_constrained == shape.constrained.end() ? dims : *next_constrained;
     for (; dim < free_until; ++dim) chosen[dim] = draw(shape.options[dim]);
     if (dim == dims) break;
-    allowed.clear();
-    for (std::uint32_t option = 0; option < shape.options[dim]; ++option) {
-      if (space.allowed(dim, option, chosen)) allowed.push_back(option);
+    // Count the allowed options, draw the index of one, then find it (no
+    // list to allocate). Some option is always allowed: the constraints of a
+    // prefix of the journal, or of a set closed under predecessors, never contradict.
+    std::uint32_t allowed = 0;
+    for (std::uint32_t option = 0; option < shape.options[dim]; ++option) allowed += space.allowed(dim, option, chosen) ? 1 : 0;
+    chosen[dim] = 0;
+    if (allowed > 0) {
+      for (std::uint32_t option = 0, skip = draw(allowed);; ++option) {
+        if (space.allowed(dim, option, chosen) && skip-- == 0) {
+          chosen[dim] = option;
+          break;
+        }
+      }
     }
-    // Some option is always allowed: the constraints of a prefix of the
-    // journal, or of a set closed under predecessors, never contradict.
-    chosen[dim] = allowed.empty() ? 0 : allowed[draw(allowed.size())];
     ++next_constrained;
     ++dim;
   }

@@ -44,7 +44,9 @@ class Space {
   // The state where exactly the first k pending ops (trace order) persisted,
   // the rest lost: k = 0 is the last-synced state, k = all the fully persisted one.
   virtual Choice prefix(std::size_t k) const = 0;
-  virtual Decoded decode(const Choice& choice) const = 0;
+  // Writes into `out`, reusing its storage: most sampled choices turn out to
+  // be states already seen, and those should cost no allocation.
+  virtual void decode(const Choice& choice, Decoded& out) const = 0;
 };
 
 std::unique_ptr<Space> make_space(const PointModel& model, Profile profile);
