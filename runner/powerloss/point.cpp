@@ -107,6 +107,8 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
       }
     }
   }
+  auto& row = file.blocks_at_version.emplace_back(file.blocks());
+  for (std::size_t b = 0; b < row.size(); ++b) row[b] = file.block_of_version[b].back();
 }
 
 std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
@@ -120,6 +122,7 @@ std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& s
   file->versions.resize(blocks);
   file->torn.resize(blocks);
   file->block_of_version.assign(blocks, std::vector<std::uint32_t>{0});
+  file->blocks_at_version.assign(1, std::vector<std::uint32_t>(blocks, 0));
   for (std::size_t b = 0; b < blocks; ++b) intern_block(file->versions[b], block_of(*state.base, b, block_size));
   return file;
 }
@@ -205,8 +208,9 @@ FileChoice PointModel::file_at_version(const FileModel& file, std::size_t versio
 
 void PointModel::file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const {
   out.size = file.size_of_version[version];
-  out.blocks.resize(file.blocks());
-  for (std::size_t b = 0; b < out.blocks.size(); ++b) out.blocks[b] = file.block_of_version[b][version];
+  const auto& row = file.blocks_at_version[version];
+  out.blocks.assign(row.begin(), row.end());
+  out.blocks.resize(file.blocks(), 0);
 }
 
 Directory PointModel::overlay(const Decoded& state) const {

@@ -34,6 +34,10 @@ struct FileModel {
   std::vector<std::vector<BlockOption>> versions;       // per block: distinct contents of its versions
   std::vector<std::optional<BlockOption>> torn;         // per block: the torn variant, if distinct
   std::vector<std::vector<std::uint32_t>> block_of_version;  // per block: version -> option
+  // The same table by version: version -> option of each block it had (a
+  // block first reached later holds option 0 there, the zero block). Decoding
+  // a state starts from one such row, so it is a copy, not a strided walk.
+  std::vector<std::vector<std::uint32_t>> blocks_at_version;
   std::string newest;                                   // content of the last version
 
   std::size_t blocks() const { return versions.size(); }

@@ -55,8 +55,10 @@ void check_options(const Options& options) {
 // is drawn; above it, seeded random choices are drawn directly.
 constexpr std::uint64_t kEnumerableFactor = 16;
 
+// A distinct state, kept as its choice (one vector; it is decoded again, in
+// place, when visited).
 struct Found {
-  Decoded state;
+  Choice choice;
   const Directory* overlay;  // shared by every state that kept the same entry ops
 };
 
@@ -83,12 +85,12 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   // The overlay depends only on which pending entry ops persisted, and a
   // crash point has few of those: build each once, not once per state.
   std::map<std::vector<bool>, Directory> overlays;
-  Decoded state;  // decoded in place; copied only when it is a new state
+  Decoded state;  // decoded in place: a choice already seen costs no allocation
   auto keep_if_new = [&](const Choice& choice) {
     space->decode(choice, state);
     auto overlay = overlays.find(state.entry_kept);
     if (overlay == overlays.end()) overlay = overlays.emplace(state.entry_kept, model.overlay(state)).first;
-    if (seen.insert(model.hash(state, overlay->second)).second) found.push_back({state, &overlay->second});
+    if (seen.insert(model.hash(state, overlay->second)).second) found.push_back({choice, &overlay->second});
   };
   const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
@@ -121,7 +123,10 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     }
   }
   coverage.explored = found.size();
-  for (const auto& state : found) visit(coverage, StateView(model, state.state, *state.overlay));
+  for (const auto& one : found) {
+    space->decode(one.choice, state);
+    visit(coverage, StateView(model, state, *one.overlay));
+  }
   return coverage;
 }
 

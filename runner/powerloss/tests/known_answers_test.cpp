@@ -283,6 +283,68 @@ TEST(Model, UnsyncedAppendMayLeaveZerosUnderPosixButNotExt4) {
   EXPECT_FALSE(has_zeros(Profile::ext4_ordered));
 }
 
+TEST_P(BothProfiles, EachCrashPointIsWhatAFreshReplayEndingThereGives) {
+  // The model carries work from one crash point to the next (file models
+  // extended op by op, hashes of durable files, per-version block rows,
+  // overlays shared between states): every crash point must come out exactly
+  // as the last point of a fresh replay of the trace up to it.
+  TraceBuilder b;
+  b.initial_file("kept", "kkkkkkkkk");
+  b.initial_file("target", kOld);
+  int fd = b.open("target", O_WRONLY);
+  b.pwrite(fd, 2, "abcdef", "pwrite");
+  b.fsync(fd);  // the durable bytes change under the cached models and hashes
+  b.pwrite(fd, 20, "ghij", "pwrite");
+  b.ftruncate(fd, 5);
+  int tmp = b.create("target.tmp");
+  b.write(tmp, "0123456789");
+  b.write(tmp, "abc");
+  b.rename("target.tmp", "target");
+  b.close(tmp);
+  b.close(fd);
+  Options options;
+  options.profile = GetParam();
+  options.block_size = 4;
+  options.max_states_per_point = 8;  // some points sampled too
+  const auto full = enumerate(b.trace(), b.initial(), options);
+  ASSERT_EQ(full.size(), b.trace().records.size() + 1);
+  faults::Trace prefix;
+  for (std::size_t n = 0; n < full.size(); ++n) {
+    prefix.records.assign(b.trace().records.begin(), b.trace().records.begin() + static_cast<std::ptrdiff_t>(n));
+    const auto alone = enumerate(prefix, b.initial(), options).back();
+    EXPECT_EQ(alone.coverage.describe(), full[n].coverage.describe());
+    ASSERT_EQ(alone.states.size(), full[n].states.size()) << "crash point " << n;
+    for (std::size_t i = 0; i < alone.states.size(); ++i) {
+      EXPECT_EQ(alone.states[i].entries, full[n].states[i].entries) << "crash point " << n << ", state " << i;
+      EXPECT_EQ(alone.states[i].lost, full[n].states[i].lost) << "crash point " << n << ", state " << i;
+    }
+  }
+}
+
+TEST_P(BothProfiles, SameDirectoryThroughAnotherInodeIsOneState) {
+  // "a" is rewritten and fsync'd (its durable bytes change after they were
+  // first hashed), then replaced by a synced copy of the same bytes: keeping
+  // neither or both of create+rename leaves the same directory, one state.
+  TraceBuilder b;
+  b.initial_file("a", "xxxx");
+  int fd = b.open("a", O_WRONLY);
+  b.pwrite(fd, 0, "yyyy", "pwrite");
+  b.fsync(fd);
+  b.close(fd);
+  int tmp = b.create("t", 0644);
+  b.write(tmp, "yyyy");
+  b.fsync(tmp);
+  b.close(tmp);
+  b.rename("t", "a");
+  Options options;
+  options.profile = GetParam();
+  const auto last = enumerate(b.trace(), b.initial(), options).back();
+  for (std::size_t i = 0; i < last.states.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) EXPECT_NE(last.states[i].entries, last.states[j].entries) << "visited twice";
+  }
+  EXPECT_EQ(last.states.size(), 2u);  // {a: yyyy} and {a: yyyy, t: yyyy}
+}
+
 TEST(Sampling, LargeCrashPointIsSampledReportedAndDeterministic) {
   TraceBuilder b;
   b.initial_file("target", kOld);
