@@ -162,13 +162,15 @@ PointModel::OptionHashes PointModel::flat_hashes(const FileModel& file) {
 
 PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache)
     : snap_(std::move(snapshot)), pending_(snap_.pending_all()), block_size_(block_size) {
+  durable_.reserve(snap_.inodes.size());
   for (const auto& [inode, state] : snap_.inodes) {
+    durable_[inode].state = &state;
     if (!state.pending_data.empty()) {
       file_index_[inode] = files_.size();
       files_.push_back(cache.get(ops(), inode, state, block_size_));
       option_hashes_.push_back(flat_hashes(*files_.back()));
     } else {
-      static_hashes_[inode] = cache.durable_hash(inode, state, block_size_);
+      durable_[inode].hash = cache.durable_hash(inode, state, block_size_);
     }
     if (!state.pending_mode.empty()) {
       ModeModel mode{inode, state.pending_mode, {state.base_mode}};
@@ -237,6 +239,11 @@ std::vector<std::string> PointModel::names(const Directory& overlay) const {
   return out;
 }
 
+const InodeState* PointModel::durable(std::uint64_t inode) const {
+  auto found = durable_.find(inode);
+  return found != durable_.end() ? found->second.state : nullptr;
+}
+
 const FileModel* PointModel::file_model(std::uint64_t inode, const Decoded& state,
                                         const FileChoice** choice) const {
   auto found = file_index_.find(inode);
@@ -248,8 +255,8 @@ const FileModel* PointModel::file_model(std::uint64_t inode, const Decoded& stat
 std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode) const {
   auto found = file_index_.find(inode);
   if (found == file_index_.end()) {
-    auto known = static_hashes_.find(inode);
-    return known != static_hashes_.end() ? known->second : hash_blockwise("", block_size_);
+    auto known = durable_.find(inode);
+    return known != durable_.end() ? known->second.hash : hash_blockwise("", block_size_);
   }
   const FileModel& file = *files_[found->second];
   const FileChoice& choice = state.files[found->second];
@@ -283,8 +290,8 @@ std::string PointModel::content(const Decoded& state, std::uint64_t inode) const
   const FileChoice* choice = nullptr;
   const FileModel* file = file_model(inode, state, &choice);
   if (file == nullptr) {
-    auto found = snap_.inodes.find(inode);
-    return found != snap_.inodes.end() ? *found->second.base : std::string();
+    const InodeState* found = durable(inode);
+    return found != nullptr ? *found->base : std::string();
   }
   const std::uint64_t size = file->sizes[choice->size];
   std::string bytes;
@@ -300,8 +307,8 @@ bool PointModel::content_equals(const Decoded& state, std::uint64_t inode, std::
   const FileChoice* choice = nullptr;
   const FileModel* file = file_model(inode, state, &choice);
   if (file == nullptr) {
-    auto found = snap_.inodes.find(inode);
-    return found != snap_.inodes.end() ? *found->second.base == expected : expected.empty();
+    const InodeState* found = durable(inode);
+    return found != nullptr ? *found->base == expected : expected.empty();
   }
   const std::uint64_t size = file->sizes[choice->size];
   if (size != expected.size()) return false;
@@ -318,8 +325,8 @@ std::uint32_t PointModel::mode(const Decoded& state, std::uint64_t inode) const 
   if (found != mode_index_.end() && !state.mode_version.empty()) {
     return modes_[found->second].modes[state.mode_version[found->second]];
   }
-  auto durable = snap_.inodes.find(inode);
-  return durable != snap_.inodes.end() ? durable->second.base_mode : 0;
+  const InodeState* kept = durable(inode);
+  return kept != nullptr ? kept->base_mode : 0;
 }
 
 void PointModel::describe_file(const FileModel& file, const FileChoice& choice, std::vector<std::string>& out) const {

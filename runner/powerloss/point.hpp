@@ -144,7 +144,14 @@ class PointModel {
   std::vector<OptionHashes> option_hashes_;
   std::vector<ModeModel> modes_;
   std::unordered_map<std::uint64_t, std::size_t> file_index_, mode_index_;
-  std::unordered_map<std::uint64_t, std::uint64_t> static_hashes_;  // inodes without unsynced data
+  // Every inode's durable state, and for inodes without unsynced data the
+  // hash of their bytes: a hash lookup where the snapshot's map is a tree walk.
+  struct Durable {
+    const InodeState* state = nullptr;
+    std::uint64_t hash = 0;  // only without unsynced data
+  };
+  std::unordered_map<std::uint64_t, Durable> durable_;
+  const InodeState* durable(std::uint64_t inode) const;
   std::vector<std::string> touched_;  // sorted names pending entry ops touch
   // Every name a state may hold -> its durable entry, or nullptr for a touched
   // name (read from the state's overlay): one hash lookup per find, which the

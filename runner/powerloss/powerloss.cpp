@@ -5,7 +5,9 @@
 #include "space.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -20,8 +22,12 @@ using detail::PointModel;
 // A state read lazily from its crash point's model.
 class StateView final : public CrashState {
  public:
-  StateView(const PointModel& model, const Decoded& state, const Directory& overlay)
-      : model_(model), state_(state), overlay_(overlay) {}
+  // `complete`, when given, yields the state's full choice: a sampled choice
+  // leaves the blocks past a file's length undrawn, and only what the state
+  // lost depends on them.
+  StateView(const PointModel& model, const Decoded& state, const Directory& overlay,
+            const std::function<Decoded()>* complete = nullptr)
+      : model_(model), state_(state), overlay_(overlay), complete_(complete) {}
 
   std::vector<std::string> names() const override { return model_.names(overlay_); }
   bool contains(std::string_view name) const override { return model_.find(overlay_, name) != nullptr; }
@@ -35,12 +41,13 @@ class StateView final : public CrashState {
     const detail::Entry* entry = model_.find(overlay_, name);
     return entry != nullptr && !entry->is_directory && model_.content_equals(state_, entry->inode, expected);
   }
-  std::string lost() const override { return model_.lost(state_); }
+  std::string lost() const override { return complete_ != nullptr ? model_.lost((*complete_)()) : model_.lost(state_); }
 
  private:
   const PointModel& model_;
   const Decoded& state_;
   const Directory& overlay_;  // entries of the names pending entry ops touched
+  const std::function<Decoded()>* complete_;
 };
 
 void check_options(const Options& options) {
@@ -60,6 +67,7 @@ constexpr std::uint64_t kEnumerableFactor = 16;
 struct Found {
   Choice choice;
   const Directory* overlay;  // shared by every state that kept the same entry ops
+  std::optional<detail::Rng> drawn_by;  // sampled: the generator before its draw (redraws it in full)
 };
 
 // Seeded Fisher-Yates with our own index draw: the same seed gives the same
@@ -86,11 +94,15 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   // crash point has few of those: build each once, not once per state.
   std::map<std::vector<bool>, Directory> overlays;
   Decoded state;  // decoded in place: a choice already seen costs no allocation
-  auto keep_if_new = [&](const Choice& choice) {
+  // The overlay of the state `choice` makes if that state was not seen yet, else nullptr.
+  auto if_new = [&](const Choice& choice) -> const Directory* {
     space->decode(choice, state);
     auto overlay = overlays.find(state.entry_kept);
     if (overlay == overlays.end()) overlay = overlays.emplace(state.entry_kept, model.overlay(state)).first;
-    if (seen.insert(model.hash(state, overlay->second)).second) found.push_back({choice, &overlay->second});
+    return seen.insert(model.hash(state, overlay->second)).second ? &overlay->second : nullptr;
+  };
+  auto keep_if_new = [&](const Choice& choice) {
+    if (const Directory* overlay = if_new(choice)) found.push_back({choice, overlay, std::nullopt});
   };
   const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
@@ -100,6 +112,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   const auto canonical = static_cast<std::ptrdiff_t>(found.size());
 
   detail::Rng rng(detail::mix(options.seed, coverage.after_seq));
+  detail::Shape shape;  // sampling only
   if (count.exact && count.value <= kEnumerableFactor * budget) {
     detail::for_each_choice(*space, keep_if_new);
     coverage.total = found.size();
@@ -115,17 +128,31 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     coverage.sampled = true;
     coverage.total = count.value;
     coverage.total_exact = false;
-    const auto shape = detail::shape_of(*space);
+    shape = detail::shape_of(*space);
     Choice choice;
+    std::vector<detail::Deferred> deferred;
     for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
-      detail::random_choice(*space, shape, rng, choice);
-      keep_if_new(choice);
+      const detail::Rng before = rng;
+      detail::random_choice(*space, shape, rng, choice, deferred);
+      if (const Directory* overlay = if_new(choice)) found.push_back({choice, overlay, before});
     }
   }
   coverage.explored = found.size();
+  const Found* visiting = nullptr;
+  const std::function<Decoded()> redraw = [&] {  // the visited sampled state, every dimension drawn
+    detail::Rng again = *visiting->drawn_by;
+    Choice full;
+    std::vector<detail::Deferred> deferred;
+    detail::random_choice(*space, shape, again, full, deferred);
+    detail::draw_deferred(shape, deferred, full);
+    Decoded decoded;
+    space->decode(full, decoded);
+    return decoded;
+  };
   for (const auto& one : found) {
+    visiting = &one;
     space->decode(one.choice, state);
-    visit(coverage, StateView(model, state, *one.overlay));
+    visit(coverage, StateView(model, state, *one.overlay, one.drawn_by ? &redraw : nullptr));
   }
   return coverage;
 }

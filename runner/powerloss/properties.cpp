@@ -31,9 +31,8 @@ class Judge {
 
   void visit(const Coverage& point, const CrashState& state, Verdicts& out) {
     const bool is_new = state.content_equals(subject_.target, subject_.new_content);
-    const bool is_old = old_ ? state.content_equals(subject_.target, *old_) : !state.contains(subject_.target);
     ++out.powerloss_atomic.cases;
-    if (!is_new && !is_old) record(point, state, out.powerloss_atomic, "");
+    if (!is_new && !is_old(state)) record(point, state, out.powerloss_atomic, "");
     if (subject_.exited_zero && point.after_seq == last_seq_) {
       ++out.durable.cases;
       if (!is_new) record(point, state, out.durable, "after the subject exited 0, a power loss can leave this: ");
@@ -41,6 +40,10 @@ class Judge {
   }
 
  private:
+  bool is_old(const CrashState& state) const {
+    return old_ ? state.content_equals(subject_.target, *old_) : !state.contains(subject_.target);
+  }
+
   void record(const Coverage& point, const CrashState& state, PropertyOutcome& outcome, const std::string& lead) {
     ++outcome.failing;
     auto& listed = listed_per_point_[&outcome];

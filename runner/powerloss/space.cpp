@@ -51,6 +51,18 @@ class PosixSpace final : public Space {
   }
 
   std::size_t dims() const override { return entries_ + sizes_.size(); }
+
+  std::vector<Tail> tails() const override {
+    std::vector<Tail> out;
+    const std::uint64_t block = model_.block_size();
+    for (std::size_t f = 0; f < model_.file_count(); ++f) {
+      const auto& file = model_.file(f);
+      Tail tail{entries_ + file_dims_[f], file.blocks(), {}};
+      for (auto size : file.sizes) tail.blocks_within.push_back(static_cast<std::size_t>((size + block - 1) / block));
+      out.push_back(std::move(tail));
+    }
+    return out;
+  }
   std::uint32_t options(std::size_t dim) const override { return dim < entries_ ? 2 : sizes_[dim - entries_]; }
   bool constrained(std::size_t dim) const override { return dim < entries_; }
 
@@ -339,19 +351,43 @@ Shape shape_of(const Space& space) {
     shape.options.push_back(space.options(dim));
     if (space.constrained(dim)) shape.constrained.push_back(dim);
   }
+  shape.tails = space.tails();
   return shape;
 }
 
-void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen) {
-  // Lemire's multiply-shift: an unbiased-enough draw in [0, n) without a division.
-  auto draw = [&](std::size_t n) { return static_cast<std::uint32_t>(((rng() >> 32) * n) >> 32); };
+namespace {
+
+// Lemire's multiply-shift: an unbiased-enough draw in [0, n) without a division.
+std::uint32_t draw(Rng& rng, std::size_t n) { return static_cast<std::uint32_t>(((rng() >> 32) * n) >> 32); }
+
+}  // namespace
+
+void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen, std::vector<Deferred>& deferred) {
   const std::size_t dims = shape.options.size();
   chosen.assign(dims, 0);
+  deferred.clear();
   auto next_constrained = shape.constrained.begin();
+  auto next_tail = shape.tails.begin();
   for (std::size_t dim = 0; dim < dims;) {
-    const std::size_t free_until = next_constrained == shape.constrained.end() ? dims : *next_constrained;
-    for (; dim < free_until; ++dim) chosen[dim] = draw(shape.options[dim]);
+    const std::size_t constrained_at = next_constrained == shape.constrained.end() ? dims : *next_constrained;
+    const std::size_t length_at = next_tail == shape.tails.end() ? dims : next_tail->length_dim;
+    for (const std::size_t free_until = std::min(constrained_at, length_at); dim < free_until; ++dim) {
+      chosen[dim] = draw(rng, shape.options[dim]);
+    }
     if (dim == dims) break;
+    if (dim == length_at) {
+      const auto& tail = *next_tail++;
+      chosen[dim] = draw(rng, shape.options[dim]);
+      const std::size_t blocks_end = dim + 1 + tail.blocks;
+      const std::size_t within_end = dim + 1 + std::min(tail.blocks, tail.blocks_within[chosen[dim]]);
+      for (++dim; dim < within_end; ++dim) chosen[dim] = draw(rng, shape.options[dim]);
+      if (within_end < blocks_end) {
+        deferred.push_back({within_end, blocks_end - within_end, rng});
+        rng.skip(blocks_end - within_end);
+        dim = blocks_end;
+      }
+      continue;
+    }
     // Count the allowed options, draw the index of one, then find it (no
     // list to allocate). Some option is always allowed: the constraints of a
     // prefix of the journal, or of a set closed under predecessors, never contradict.
@@ -359,7 +395,7 @@ void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& cho
     for (std::uint32_t option = 0; option < shape.options[dim]; ++option) allowed += space.allowed(dim, option, chosen) ? 1 : 0;
     chosen[dim] = 0;
     if (allowed > 0) {
-      for (std::uint32_t option = 0, skip = draw(allowed);; ++option) {
+      for (std::uint32_t option = 0, skip = draw(rng, allowed);; ++option) {
         if (space.allowed(dim, option, chosen) && skip-- == 0) {
           chosen[dim] = option;
           break;
@@ -368,6 +404,13 @@ void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& cho
     }
     ++next_constrained;
     ++dim;
+  }
+}
+
+void draw_deferred(const Shape& shape, const std::vector<Deferred>& deferred, Choice& chosen) {
+  for (const auto& run : deferred) {
+    Rng rng = run.rng;
+    for (std::size_t dim = run.first; dim < run.first + run.count; ++dim) chosen[dim] = draw(rng, shape.options[dim]);
   }
 }
 

@@ -21,9 +21,14 @@ using Choice = std::vector<std::uint32_t>;
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t operator()() { return finalise(state_ += 0x9e3779b97f4a7c15ull); }
+  std::uint64_t operator()() { return finalise(state_ += kStep); }
+  // Skips n draws. The generator is a counter, so a draw does not depend on
+  // the ones before it: skipped draws can be made later, with a copy taken
+  // before the skip, and come out the same.
+  void skip(std::uint64_t n) { state_ += n * kStep; }
 
  private:
+  static constexpr std::uint64_t kStep = 0x9e3779b97f4a7c15ull;
   std::uint64_t state_;
 };
 
@@ -39,6 +44,15 @@ class Space {
   virtual bool allowed(std::size_t dim, std::uint32_t option, const Choice& earlier) const = 0;
   // False when every option of `dim` is always allowed (a fast path for sampling).
   virtual bool constrained(std::size_t dim) const = 0;
+  // Runs of dimensions no state's content depends on once an earlier one is
+  // chosen: the blocks of a file past the length it was given. Sampling draws
+  // them only for states that turn out new.
+  struct Tail {
+    std::size_t length_dim = 0;                // the blocks follow it
+    std::size_t blocks = 0;
+    std::vector<std::size_t> blocks_within;    // per option of length_dim
+  };
+  virtual std::vector<Tail> tails() const { return {}; }
   // Reachable choices (saturating; not exact when only an upper bound is known).
   virtual Count count() const = 0;
   // The state where exactly the first k pending ops (trace order) persisted,
@@ -59,11 +73,23 @@ void for_each_choice(const Space& space, const std::function<void(const Choice&)
 struct Shape {
   std::vector<std::uint32_t> options;
   std::vector<std::size_t> constrained;  // dimensions whose options depend on earlier ones, ascending
+  std::vector<Space::Tail> tails;        // ascending, never constrained
 };
 Shape shape_of(const Space& space);
+// Dimensions of a random choice left undrawn: `count` dimensions from
+// `first`, drawn by `rng` as it stands.
+struct Deferred {
+  std::size_t first = 0;
+  std::size_t count = 0;
+  Rng rng{0};
+};
 // One reachable choice, each dimension picked uniformly among what is
-// allowed, written into `chosen` (reused between draws: no allocation).
-void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen);
+// allowed, written into `chosen` (reused between draws: no allocation). The
+// tails past each file's chosen length are left 0 and listed in `deferred`:
+// the choice's state (hash, contents) is already known; draw_deferred
+// completes the choice exactly as if they had been drawn in order.
+void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen, std::vector<Deferred>& deferred);
+void draw_deferred(const Shape& shape, const std::vector<Deferred>& deferred, Choice& chosen);
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b);
 
