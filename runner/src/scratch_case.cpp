@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <cstdlib>
 #include <sys/stat.h>
 #include <system_error>
 
@@ -143,6 +144,16 @@ bool is_old_or_new(const reports::FileState& state, const Contents& contents) {
   return state.matches == "missing" && !contents.old_bytes;  // no old file: "missing" is the old state
 }
 
+namespace {
+
+std::filesystem::path make_agent_files_dir(const fs::path& fallback) {
+  std::string pattern = "/dev/shm/crashcheck-agent-XXXXXX";
+  if (::mkdtemp(pattern.data())) return pattern;
+  return fallback;
+}
+
+}  // namespace
+
 ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const std::string& target,
                          const Contents& contents)
     : root_(parent / id), target_name_(target) {
@@ -150,6 +161,7 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   fs::create_directories(scratch());
   fs::create_directories(temp_dir());
   fs::create_directories(root_ / "harness");
+  agent_files_ = make_agent_files_dir(root_ / "harness");
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
   write_case_file(payload(), contents.new_bytes, 0600);
   initial_ = take_snapshot(scratch());
@@ -161,6 +173,7 @@ ScratchCase::~ScratchCase() {
   for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
     if (it->is_directory(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
   fs::remove_all(root_, ec);
+  fs::remove_all(agent_files_, ec);
 }
 
 std::vector<std::string> ScratchCase::outside_writes() const {
