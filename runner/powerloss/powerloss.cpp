@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory_resource>
 #include <optional>
 #include <stdexcept>
 #include <unordered_set>
@@ -62,10 +63,10 @@ void check_options(const Options& options) {
 // is drawn; above it, seeded random choices are drawn directly.
 constexpr std::uint64_t kEnumerableFactor = 16;
 
-// A distinct state, kept as its choice (one vector; it is decoded again, in
-// place, when visited).
+// A distinct state, kept as its choice (decoded again, in place, when
+// visited), in the crash point's arena.
 struct Found {
-  Choice choice;
+  std::pmr::vector<std::uint32_t> choice;
   const Directory* overlay;  // shared by every state that kept the same entry ops
   std::optional<detail::Rng> drawn_by;  // sampled: the generator before its draw (redraws it in full)
 };
@@ -88,8 +89,12 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   const auto count = space->count();
   const std::uint64_t budget = options.max_states_per_point;
 
-  std::unordered_set<std::uint64_t> seen;
+  // What one crash point keeps lives and dies with it: one arena, no
+  // allocation per state.
+  std::pmr::monotonic_buffer_resource arena;
+  std::pmr::unordered_set<std::uint64_t> seen(&arena);
   std::vector<Found> found;
+  auto kept = [&](const Choice& choice) { return std::pmr::vector<std::uint32_t>(choice.begin(), choice.end(), &arena); };
   // The overlay depends only on which pending entry ops persisted, and a
   // crash point has few of those: build each once, not once per state.
   std::map<std::vector<bool>, Directory> overlays;
@@ -102,7 +107,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     return seen.insert(model.hash(state, overlay->second)).second ? &overlay->second : nullptr;
   };
   auto keep_if_new = [&](const Choice& choice) {
-    if (const Directory* overlay = if_new(choice)) found.push_back({choice, overlay, std::nullopt});
+    if (const Directory* overlay = if_new(choice)) found.push_back({kept(choice), overlay, std::nullopt});
   };
   const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
@@ -134,7 +139,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
       const detail::Rng before = rng;
       detail::random_choice(*space, shape, rng, choice, deferred);
-      if (const Directory* overlay = if_new(choice)) found.push_back({choice, overlay, before});
+      if (const Directory* overlay = if_new(choice)) found.push_back({kept(choice), overlay, before});
     }
   }
   coverage.explored = found.size();

@@ -96,7 +96,7 @@ class PosixSpace final : public Space {
     return choice;
   }
 
-  void decode(const Choice& choice, Decoded& out) const override {
+  void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
     out.entry_kept.resize(entries_);
     for (std::size_t i = 0; i < entries_; ++i) out.entry_kept[i] = choice[i] == 1;
     out.files.resize(model_.file_count());
@@ -243,7 +243,7 @@ class Ext4OrderedSpace final : public Space {
     return choice;
   }
 
-  void decode(const Choice& choice, Decoded& out) const override {
+  void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
     const auto& snap = model_.snapshot();
     const std::size_t committed_below = choice[0] < metadata_.size() ? metadata_[choice[0]] : SIZE_MAX;
     out.entry_kept.resize(snap.pending_entries.size());

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace crashcheck::powerloss::detail {
@@ -60,7 +61,7 @@ class Space {
   virtual Choice prefix(std::size_t k) const = 0;
   // Writes into `out`, reusing its storage: most sampled choices turn out to
   // be states already seen, and those should cost no allocation.
-  virtual void decode(const Choice& choice, Decoded& out) const = 0;
+  virtual void decode(std::span<const std::uint32_t> choice, Decoded& out) const = 0;
 };
 
 std::unique_ptr<Space> make_space(const PointModel& model, Profile profile);
