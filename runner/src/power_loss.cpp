@@ -73,13 +73,21 @@ reports::PropertyResult property_of(const pl::PropertyOutcome& o, const faults::
 
 // One cell per distinct outcome at each crash point: a split cell shows a
 // point where the old and the new content can both survive.
+// Most states hold exactly old or new: compare those in place and copy the
+// target (up to the whole payload) only for the rare torn or other state.
+std::string outcome_of(const pl::CrashState& state, const Contents& contents, const std::string& target) {
+  if (state.content_equals(target, contents.new_bytes)) return "new";
+  if (contents.old_bytes && state.content_equals(target, *contents.old_bytes)) return "old";
+  const auto image = state.file(target);
+  const Entry entry{Entry::Kind::file, image ? image->mode : 0, image ? image->content : std::string(), 0};
+  return describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches;
+}
+
 std::vector<reports::Cell> cells_of(const faults::Trace& trace, const pl::InitialState& initial,
                                     const pl::Options& options, const Contents& contents, const std::string& target) {
   std::map<std::uint32_t, std::set<std::string>> outcomes;
   pl::for_each_state(trace, initial, options, [&](const pl::Coverage& point, const pl::CrashState& state) {
-    const auto image = state.file(target);
-    const Entry entry{Entry::Kind::file, image ? image->mode : 0, image ? image->content : std::string(), 0};
-    outcomes[point.after_seq].insert(describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches);
+    outcomes[point.after_seq].insert(outcome_of(state, contents, target));
   });
   std::vector<reports::Cell> cells;
   for (const auto& [seq, seen] : outcomes)
