@@ -28,14 +28,6 @@ ScratchDir::~ScratchDir() {
   fs::remove_all(path_, ignored);
 }
 
-std::optional<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 void write_plain(const fs::path& path, std::string_view content, mode_t mode) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

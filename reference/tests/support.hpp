@@ -51,7 +51,7 @@ class ScratchDir {
 };
 
 // The file's content, or nullopt when it does not exist.
-std::optional<std::string> read_file(const fs::path& path);
+using crashcheck::read_file;
 // Plain (non-atomic) set-up write with an exact mode.
 void write_plain(const fs::path& path, std::string_view content, mode_t mode = 0644);
 // Names in `dir`, sorted.

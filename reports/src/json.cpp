@@ -4,6 +4,8 @@
 #include "crashcheck/report.hpp"
 #include "text.hpp"
 
+#include <crashcheck/reference.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -294,14 +296,11 @@ Report from_json(const json& document, std::string_view source) {
 
 Report load_report(const std::filesystem::path& file) {
   const std::string source = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ReportError(source + ": cannot open: " + std::strerror(errno));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw ReportError(source + ": cannot read: " + std::strerror(errno));
+  const std::optional<std::string> bytes = read_file(file);
+  if (!bytes) throw ReportError(source + ": cannot open: " + std::strerror(errno));
   json document;
   try {
-    document = json::parse(bytes.str());
+    document = json::parse(*bytes);
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line/column.

@@ -2,6 +2,7 @@
 // running a small Python check over a file.
 #pragma once
 
+#include <crashcheck/reference.hpp>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -30,12 +31,7 @@ inline void write_text(const std::filesystem::path& file, const std::string& byt
   std::ofstream(file, std::ios::binary) << bytes;
 }
 
-inline std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+inline std::string read_text(const std::filesystem::path& file) { return read_file(file).value_or(""); }
 
 // Runs `python3 -c script file` and returns its stdout; exit status in *status.
 inline std::string run_python(const std::string& script, const std::filesystem::path& file, int* status) {

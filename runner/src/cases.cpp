@@ -1,5 +1,7 @@
 #include "crashcheck/runner/cases.hpp"
 
+#include <crashcheck/reference.hpp>
+
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -24,15 +26,15 @@ std::optional<std::uint64_t> number(std::string_view text) {
   return value;
 }
 
-std::string read_file(const fs::path& file) {
-  auto bytes = read_file_bytes(file);
+std::string read_required(const fs::path& file) {
+  auto bytes = read_file(file);
   if (!bytes) throw InputError(file.string() + ": cannot be read");
   return *bytes;
 }
 
 // The end of a log, trimmed, on one line: it goes into one-line messages.
 std::string tail(const fs::path& file, std::size_t bytes) {
-  std::string all = read_file_bytes(file).value_or("");
+  std::string all = read_file(file).value_or("");
   while (!all.empty() && std::isspace(static_cast<unsigned char>(all.back()))) all.pop_back();
   if (all.size() > bytes) all = "…" + all.substr(all.size() - bytes);
   for (char& c : all)
@@ -165,10 +167,10 @@ SubjectSetup make_setup(const Scenario& scenario, std::optional<double> timeout_
   SubjectSetup setup;
   setup.scenario = scenario;
   if (scenario.old) {
-    setup.contents.old_bytes = read_file(scenario.old->file);
+    setup.contents.old_bytes = read_required(scenario.old->file);
     setup.contents.old_mode = scenario.old->mode;
   }
-  setup.contents.new_bytes = read_file(scenario.payload);
+  setup.contents.new_bytes = read_required(scenario.payload);
   setup.agent_library = resolve_agent(agent_library);
   setup.crashcheck_write = find_crashcheck_write();
   setup.work_root = work_root;

@@ -1,5 +1,7 @@
 #include "crashcheck/runner/scenario.hpp"
 
+#include <crashcheck/reference.hpp>
+
 #include "crashcheck/runner/scratch_case.hpp"
 
 #include <crashcheck/report.hpp>
@@ -54,7 +56,7 @@ struct FieldErrors {
 };
 
 json read_json_file(const fs::path& file) {
-  const auto text = read_file_bytes(file);
+  const auto text = read_file(file);
   if (!text) throw InputError(file.string() + ": cannot be read");
   try {
     return json::parse(*text);

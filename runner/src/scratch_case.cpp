@@ -25,7 +25,7 @@ Entry entry_at(const fs::directory_entry& item) {
   e.inode = st.st_ino;
   if (S_ISREG(st.st_mode)) {
     e.kind = Entry::Kind::file;
-    if (static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes) e.content = read_file_bytes(item.path()).value_or("");
+    if (static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes) e.content = read_file(item.path()).value_or("");
   } else if (S_ISDIR(st.st_mode)) {
     e.kind = Entry::Kind::directory;
   } else if (S_ISLNK(st.st_mode)) {
@@ -98,13 +98,6 @@ std::vector<std::string> Snapshot::added_since(const Snapshot& before, const std
   return out;
 }
 
-std::optional<std::string> read_file_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 Snapshot take_snapshot(const fs::path& dir) {
   Snapshot snapshot;

@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <crashcheck/reference.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -31,12 +33,7 @@ void write_text(const fs::path& file, const std::string& text, unsigned mode) {
   fs::permissions(file, static_cast<fs::perms>(mode), fs::perm_options::replace);
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string read_text(const fs::path& file) { return crashcheck::read_file(file).value_or(""); }
 
 int read_pid(const fs::path& file) {
   std::ifstream in(file);

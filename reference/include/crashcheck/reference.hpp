@@ -129,6 +129,11 @@ bool is_temp_name_for(std::string_view target_name, std::string_view candidate);
 WriteError write_file_atomic(const std::filesystem::path& target, std::string_view bytes,
                              const WriteOptions& options = {}) noexcept;
 
+// The whole content of `file`, or nullopt (errno set) when it cannot be
+// opened or read. The reading side of write_file_atomic: every component
+// loads payloads, scenarios, reports and the states a writer left with it.
+std::optional<std::string> read_file(const std::filesystem::path& file);
+
 // Serialises `value` (indent < 0: compact) plus a trailing newline and writes
 // it with write_file_atomic. A value that cannot be serialised (invalid
 // UTF-8 in a string) fails at WriteStep::none with EILSEQ.

@@ -48,7 +48,6 @@ struct Snapshot {
 Snapshot take_snapshot(const std::filesystem::path& dir);  // a missing dir gives an empty snapshot
 
 // A whole file's bytes; nullopt when it cannot be read.
-std::optional<std::string> read_file_bytes(const std::filesystem::path& file);
 
 // The content a case is judged against.
 struct Contents {
