@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -500,10 +501,37 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   return result;
 }
 
+namespace {
+
+bool on_path_as(const std::string& name, const fs::path& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "";
+  for (std::size_t at = 0; at <= dirs.size();) {
+    const std::size_t end = std::min(dirs.find(':', at), dirs.size());
+    std::error_code ec;
+    if (end > at && fs::equivalent(fs::path(dirs.substr(at, end - at)) / name, program, ec)) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// The replay command must run as printed: plain "crashcheck" when that is
+// this program on PATH (an install), else this program's absolute path (a
+// build tree). Code linked into other programs (tests) says "crashcheck".
+std::string replay_program() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec || self.filename() != "crashcheck" || on_path_as("crashcheck", self)) return "crashcheck";
+  return shell_quote(self.string());
+}
+
+}  // namespace
+
 void fill_replay_commands(reports::Report& report, const fs::path& report_file) {
+  const std::string program = replay_program();
   for (auto& [name, property] : report.properties)
     for (auto& f : property.failures)
-      f.replay = "crashcheck replay " + shell_quote(report_file.string()) + " " + f.case_id;
+      f.replay = program + " replay " + shell_quote(report_file.string()) + " " + f.case_id;
 }
 
 Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {

@@ -3,6 +3,8 @@
 #include "crashcheck/runner/campaign.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
@@ -77,7 +79,11 @@ TEST(Run, InPlaceShellWriterFailsAndItsReplayStillFails) {
   for (const char* file : {"report.md", "report.html", "report.junit.xml"}) EXPECT_TRUE(fs::exists(dir / "out" / file));
   const std::string replay = report["properties"]["crash_atomic"]["failures"][0]["replay"];
   const std::string id = report["properties"]["crash_atomic"]["failures"][0]["case_id"];
-  EXPECT_EQ(replay, "crashcheck replay " + fs::absolute(dir / "out" / "report.json").string() + " " + id);
+  const std::string replay_args = " replay " + fs::absolute(dir / "out" / "report.json").string() + " " + id;
+  ASSERT_GT(replay.size(), replay_args.size());
+  EXPECT_EQ(replay.substr(replay.size() - replay_args.size()), replay_args);
+  const int printed = std::system((replay + " >/dev/null 2>&1").c_str());  // runs exactly as printed
+  EXPECT_TRUE(WIFEXITED(printed) && WEXITSTATUS(printed) == 1) << replay;
   auto replayed = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), id});
   EXPECT_EQ(replayed.status, 1) << replayed.output;
   EXPECT_NE(replayed.output.find("crash_atomic: fail"), std::string::npos) << replayed.output;
