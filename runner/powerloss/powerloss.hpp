@@ -157,8 +157,11 @@ struct Verdicts {
 };
 
 // Old content is the initial file named `subject.target` (none: there was no
-// old file, and absence counts as old).
+// old file, and absence counts as old). `also_visit`, when given, sees every
+// state judged, so a caller needing more from the states (the report's
+// picture) does not enumerate them a second time.
 Verdicts check_properties(const faults::Trace& trace, const InitialState& initial,
-                          const Subject& subject, const Options& options);
+                          const Subject& subject, const Options& options,
+                          const StateVisitor& also_visit = {});
 
 }  // namespace crashcheck::powerloss

@@ -104,7 +104,7 @@ std::size_t writes_without_bytes(const faults::Trace& trace) {
 }  // namespace
 
 Verdicts check_properties(const faults::Trace& trace, const InitialState& initial, const Subject& subject,
-                          const Options& options) {
+                          const Options& options, const StateVisitor& also_visit) {
   Verdicts out;
   if (trace.records.empty()) {
     out.powerloss_atomic.reason = out.durable.reason =
@@ -121,6 +121,7 @@ Verdicts check_properties(const faults::Trace& trace, const InitialState& initia
   Judge judge(subject, initial, options, last_seq);
   out.coverage = for_each_state(trace, initial, options, [&](const Coverage& point, const CrashState& state) {
     judge.visit(point, state, out);
+    if (also_visit) also_visit(point, state);
   });
   conclude(out.powerloss_atomic, out.coverage, 0, false);
   if (subject.exited_zero) {

@@ -83,12 +83,8 @@ std::string outcome_of(const pl::CrashState& state, const Contents& contents, co
   return describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches;
 }
 
-std::vector<reports::Cell> cells_of(const faults::Trace& trace, const pl::InitialState& initial,
-                                    const pl::Options& options, const Contents& contents, const std::string& target) {
-  std::map<std::uint32_t, std::set<std::string>> outcomes;
-  pl::for_each_state(trace, initial, options, [&](const pl::Coverage& point, const pl::CrashState& state) {
-    outcomes[point.after_seq].insert(outcome_of(state, contents, target));
-  });
+// The report's picture: the distinct outcomes found at each crash point.
+std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::string>>& outcomes) {
   std::vector<reports::Cell> cells;
   for (const auto& [seq, seen] : outcomes)
     for (const auto& outcome : seen) cells.push_back({"power-loss", seq, outcome, "power-loss-" + std::to_string(seq)});
@@ -105,11 +101,16 @@ std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, c
   pl::Options options;
   options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
   const pl::InitialState start = initial_state(initial);
-  const pl::Verdicts verdicts = pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options);
+  std::map<std::uint32_t, std::set<std::string>> outcomes;
+  const pl::Verdicts verdicts = pl::check_properties(
+      trace, start, {target, contents.new_bytes, exited_zero}, options,
+      [&](const pl::Coverage& point, const pl::CrashState& state) {
+        outcomes[point.after_seq].insert(outcome_of(state, contents, target));
+      });
   PowerLossJudgement out;
   out.powerloss_atomic = property_of(verdicts.powerloss_atomic, trace, initial, contents, target);
   out.durable = property_of(verdicts.durable, trace, initial, contents, target);
-  out.cells = cells_of(trace, start, options, contents, target);
+  out.cells = cells_of(outcomes);
   out.states = verdicts.powerloss_atomic.cases;
   out.notes.push_back("power loss judged on the " + std::string(pl::profile_name(options.profile)) +
                       " file-system profile");
