@@ -2,7 +2,10 @@
 // commands.cpp. Nothing here decides anything about a subject.
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "crashcheck/runner/commands.hpp"
 
@@ -78,6 +81,125 @@ RunOptions options_from(const CommonFlags& flags) {
   return options;
 }
 
+// Each verb registers its flags and, once chosen, the action main runs after
+// parsing. Flags live in a shared state because CLI11 writes them during parse.
+using Action = std::function<int()>;
+
+void add_run(CLI::App& app, Action& action) {
+  struct State {
+    RunCommand command;
+    CommonFlags flags;
+    GateFlags gate;
+  };
+  auto state = std::make_shared<State>();
+  auto* verb = app.add_subcommand("run", "Judge the writers described by scenario files");
+  verb->add_option("scenarios", state->command.scenarios, "SCENARIO.json files (format: runner/README.md)")->required();
+  add_common(*verb, state->flags, &state->command.out);
+  add_gate(*verb, state->gate);
+  verb->add_flag("--expect", state->command.expect,
+                 "Exit 0 when every verdict matches the scenario's \"expect\" block, 1 otherwise (with the diff)");
+  verb->callback([state, &action] {
+    action = [state] {
+      state->command.options = options_from(state->flags);
+      state->command.policy = policy_from(state->gate);
+      return command_run(state->command);
+    };
+  });
+}
+
+void add_check(CLI::App& app, Action& action) {
+  struct State {
+    CheckCommand command;
+    CommonFlags flags;
+    GateFlags gate;
+    std::string old_file, mode;
+  };
+  auto state = std::make_shared<State>();
+  auto& check = state->command;
+  auto* verb = app.add_subcommand("check", "Judge an ad-hoc writer command: crashcheck check [flags] -- CMD ARGS...");
+  verb->add_option("--old", state->old_file, "The old content (no --old: the target does not exist beforehand)");
+  verb->add_option("--mode", state->mode, "Permission bits of the old file, e.g. 0644 (default: --old's own)");
+  verb->add_option("--payload", check.payload, "The new content")->required();
+  verb->add_option("--validate", check.validate, "json, or a shell command that exits 0 when {target} is valid");
+  verb->add_option("--target", check.target, "File name of the target (default: --old's, else --payload's)");
+  add_common(*verb, state->flags, &check.out);
+  add_gate(*verb, state->gate);
+  verb->add_option("command", check.command, "The writer; placeholders {target} {payload} {dir} {scenario_dir} (the current directory)")->required();
+  verb->callback([state, &action] {
+    action = [state] {
+      if (!state->old_file.empty()) state->command.old = state->old_file;
+      if (!state->mode.empty()) state->command.mode = state->mode;
+      state->command.options = options_from(state->flags);
+      state->command.policy = policy_from(state->gate);
+      return command_check(state->command);
+    };
+  });
+}
+
+void add_replay(CLI::App& app, Action& action) {
+  struct State {
+    std::filesystem::path report;
+    std::string case_id;
+    CommonFlags flags;
+  };
+  auto state = std::make_shared<State>();
+  auto* verb = app.add_subcommand("replay", "Re-run exactly one case of a report and judge it");
+  verb->add_option("report", state->report, "REPORT.json")->required();
+  verb->add_option("case", state->case_id, "CASE-ID, e.g. kill-before-7")->required();
+  verb->add_option("--timeout", state->flags.timeout, "Seconds the case may take")->check(CLI::PositiveNumber);
+  verb->add_option("--agent", state->flags.agent, "libcrashcheck_agent.so to preload");
+  verb->add_option("--fs-profile", state->flags.fs_profile, "posix or ext4-ordered (power-loss cases)")
+      ->check(CLI::IsMember({"posix", "ext4-ordered"}));
+  verb->callback([state, &action] {
+    action = [state] { return command_replay(state->report, state->case_id, options_from(state->flags)); };
+  });
+}
+
+void add_compare(CLI::App& app, Action& action) {
+  auto files = std::make_shared<std::pair<std::filesystem::path, std::filesystem::path>>();
+  auto* verb = app.add_subcommand("compare", "Where OTHER falls short of BASELINE (exit 1 when worse)");
+  verb->add_option("baseline", files->first, "BASELINE.json")->required();
+  verb->add_option("other", files->second, "OTHER.json")->required();
+  verb->callback([files, &action] { action = [files] { return command_compare(files->first, files->second); }; });
+}
+
+void add_merge(CLI::App& app, Action& action) {
+  struct State {
+    MergeCommand command;
+    GateFlags gate;
+  };
+  auto state = std::make_shared<State>();
+  auto* verb = app.add_subcommand("merge", "Join the reports of every shard of a run (--shard K/N) into one");
+  verb->add_option("shards", state->command.shards, "The report.json of each shard, in any order")->required();
+  verb->add_option("-o,--output", state->command.out, "Directory that receives the merged report.json, .md, .html and .junit.xml")
+      ->capture_default_str();
+  add_gate(*verb, state->gate);
+  verb->callback([state, &action] {
+    action = [state] {
+      state->command.policy = policy_from(state->gate);
+      return command_merge(state->command);
+    };
+  });
+}
+
+void add_report(CLI::App& app, Action& action) {
+  struct State {
+    std::filesystem::path report, out;
+    std::string format;
+  };
+  auto state = std::make_shared<State>();
+  auto* verb = app.add_subcommand("report", "Render a report.json as Markdown, HTML or JUnit XML");
+  verb->add_option("report", state->report, "REPORT.json")->required();
+  verb->add_option("--format", state->format, "md, html, junit or json")->required();
+  verb->add_option("-o,--output", state->out, "File to write (default: standard output)");
+  verb->callback([state, &action] {
+    action = [state] {
+      return command_report(state->report, state->format,
+                            state->out.empty() ? std::nullopt : std::optional(state->out));
+    };
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,58 +211,8 @@ int main(int argc, char** argv) {
       "did worse than the baseline (with --expect: a verdict differs from the scenario's expect block); 2 bad usage "
       "or input; 3 the subject is not checkable, the harness failed, or the run was interrupted.\n"
       "Scenario format: runner/README.md");
-  CommonFlags run_flags, check_flags, replay_flags;
-  GateFlags run_gate, check_gate, merge_gate;
-
-  RunCommand run;
-  auto* run_verb = app.add_subcommand("run", "Judge the writers described by scenario files");
-  run_verb->add_option("scenarios", run.scenarios, "SCENARIO.json files (format: runner/README.md)")->required();
-  add_common(*run_verb, run_flags, &run.out);
-  add_gate(*run_verb, run_gate);
-  run_verb->add_flag("--expect", run.expect,
-                     "Exit 0 when every verdict matches the scenario's \"expect\" block, 1 otherwise (with the diff)");
-
-  CheckCommand check;
-  std::string old_file, mode;
-  auto* check_verb = app.add_subcommand("check", "Judge an ad-hoc writer command: crashcheck check [flags] -- CMD ARGS...");
-  check_verb->add_option("--old", old_file, "The old content (no --old: the target does not exist beforehand)");
-  check_verb->add_option("--mode", mode, "Permission bits of the old file, e.g. 0644 (default: --old's own)");
-  check_verb->add_option("--payload", check.payload, "The new content")->required();
-  check_verb->add_option("--validate", check.validate, "json, or a shell command that exits 0 when {target} is valid");
-  check_verb->add_option("--target", check.target, "File name of the target (default: --old's, else --payload's)");
-  add_common(*check_verb, check_flags, &check.out);
-  add_gate(*check_verb, check_gate);
-  check_verb->add_option("command", check.command, "The writer; placeholders {target} {payload} {dir} {scenario_dir} (the current directory)")->required();
-
-  std::filesystem::path replay_report;
-  std::string replay_case;
-  auto* replay_verb = app.add_subcommand("replay", "Re-run exactly one case of a report and judge it");
-  replay_verb->add_option("report", replay_report, "REPORT.json")->required();
-  replay_verb->add_option("case", replay_case, "CASE-ID, e.g. kill-before-7")->required();
-  replay_verb->add_option("--timeout", replay_flags.timeout, "Seconds the case may take")->check(CLI::PositiveNumber);
-  replay_verb->add_option("--agent", replay_flags.agent, "libcrashcheck_agent.so to preload");
-  replay_verb->add_option("--fs-profile", replay_flags.fs_profile, "posix or ext4-ordered (power-loss cases)")
-      ->check(CLI::IsMember({"posix", "ext4-ordered"}));
-
-  std::filesystem::path compare_a, compare_b;
-  auto* compare_verb = app.add_subcommand("compare", "Where OTHER falls short of BASELINE (exit 1 when worse)");
-  compare_verb->add_option("baseline", compare_a, "BASELINE.json")->required();
-  compare_verb->add_option("other", compare_b, "OTHER.json")->required();
-
-  MergeCommand merge;
-  auto* merge_verb = app.add_subcommand("merge", "Join the reports of every shard of a run (--shard K/N) into one");
-  merge_verb->add_option("shards", merge.shards, "The report.json of each shard, in any order")->required();
-  merge_verb->add_option("-o,--output", merge.out, "Directory that receives the merged report.json, .md, .html and .junit.xml")
-      ->capture_default_str();
-  add_gate(*merge_verb, merge_gate);
-
-  std::filesystem::path report_file;
-  std::string format;
-  std::filesystem::path report_out;
-  auto* report_verb = app.add_subcommand("report", "Render a report.json as Markdown, HTML or JUnit XML");
-  report_verb->add_option("report", report_file, "REPORT.json")->required();
-  report_verb->add_option("--format", format, "md, html, junit or json")->required();
-  report_verb->add_option("-o,--output", report_out, "File to write (default: standard output)");
+  Action action;
+  for (auto add : {add_run, add_check, add_replay, add_compare, add_merge, add_report}) add(app, action);
 
   try {
     app.parse(argc, argv);
@@ -155,25 +227,7 @@ int main(int argc, char** argv) {
 
   try {
     install_interrupt_handlers();
-    if (*run_verb) {
-      run.options = options_from(run_flags);
-      run.policy = policy_from(run_gate);
-      return command_run(run);
-    }
-    if (*check_verb) {
-      if (!old_file.empty()) check.old = old_file;
-      if (!mode.empty()) check.mode = mode;
-      check.options = options_from(check_flags);
-      check.policy = policy_from(check_gate);
-      return command_check(check);
-    }
-    if (*replay_verb) return command_replay(replay_report, replay_case, options_from(replay_flags));
-    if (*compare_verb) return command_compare(compare_a, compare_b);
-    if (*merge_verb) {
-      merge.policy = policy_from(merge_gate);
-      return command_merge(merge);
-    }
-    return command_report(report_file, format, report_out.empty() ? std::nullopt : std::optional(report_out));
+    return action();
   } catch (const InputError& e) {
     std::cerr << "crashcheck: " << e.what() << "\n";
     return kExitUsage;
