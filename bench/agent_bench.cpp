@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   int repeats = argc > 1 ? std::atoi(argv[1]) : 15;
   const std::string rounds = argc > 2 ? argv[2] : "20";
   Sandbox box;
-  std::vector<std::string> subject = {CRASHCHECK_PYTHON, CRASHCHECK_BENCH_SUBJECT, (box.scope() / "target.json").string(), rounds};
+  std::vector<std::string> subject = {CRASHCHECK_PYTHON, CRASHCHECK_BENCH_SUBJECT,
+                                      (box.scope() / "target.json").string(), rounds};
   std::vector<double> plain, traced, plain_cpu, traced_cpu;
   std::uint64_t calls = 0, trace_bytes = 0, data_bytes = 0;
   crashcheck::faults::testing::SubjectOptions baseline;
@@ -57,8 +58,8 @@ int main(int argc, char** argv) {
               (ratio - 1) * 100);
   // CPU time is steadier than wall time on a shared machine (the subject's fsyncs wait on other people's I/O)
   double cpu_ratio = median(traced_cpu) / median(plain_cpu);
-  std::printf("baseline_cpu_ms_median %.2f\nagent_cpu_ms_median %.2f\ncpu_overhead_ratio %.4f (%.2f%%)\n", median(plain_cpu),
-              median(traced_cpu), cpu_ratio, (cpu_ratio - 1) * 100);
+  std::printf("baseline_cpu_ms_median %.2f\nagent_cpu_ms_median %.2f\ncpu_overhead_ratio %.4f (%.2f%%)\n",
+              median(plain_cpu), median(traced_cpu), cpu_ratio, (cpu_ratio - 1) * 100);
   std::printf("counted_calls %llu\ntrace_bytes %llu\nbytes_per_call %.1f\nbytes_per_call_without_data %.1f\n",
               (unsigned long long)calls, (unsigned long long)trace_bytes, double(trace_bytes) / double(calls),
               double(trace_bytes - data_bytes) / double(calls));

@@ -42,7 +42,8 @@ std::string payload() { return std::string(kPayload, 'p'); }
 powerloss::InitialState initial_state() {
   powerloss::InitialState initial{2, {}};
   initial.files.push_back({kTarget, std::string(4096, 'o'), 0644, 10, false});
-  for (int i = 0; i < kOtherFiles; ++i) initial.files.push_back({other_name(i), std::string(512, 'x'), 0644, 100u + i, false});
+  for (int i = 0; i < kOtherFiles; ++i)
+    initial.files.push_back({other_name(i), std::string(512, 'x'), 0644, 100u + i, false});
   return initial;
 }
 
@@ -107,7 +108,8 @@ double bare_subject_run_seconds() {
       "    os.fsync(f.fileno())\n"
       "os.replace(tmp, os.path.join(d, 'pipeline_health.json'))\n";
   std::string dir_text = dir.string();
-  char* argv[] = {const_cast<char*>(CRASHCHECK_PYTHON), const_cast<char*>("-c"), script.data(), dir_text.data(), nullptr};
+  char* argv[] = {const_cast<char*>(CRASHCHECK_PYTHON), const_cast<char*>("-c"), script.data(), dir_text.data(),
+                  nullptr};
   double seconds = median_seconds(5, [&] {
     pid_t pid = 0;
     int status = 0;
@@ -145,25 +147,30 @@ int main(int argc, char** argv) {
   const auto trace = fixed_writer_trace();
   const auto initial = initial_state();
   const long rss_before = peak_rss_kib();
-  std::printf("fixed writer: %zu calls, 1 MiB in 8 KiB writes, %d other files; bare subject run %.1f ms (median of 5)\n",
-              trace.records.size(), kOtherFiles, bare * 1e3);
+  std::printf(
+      "fixed writer: %zu calls, 1 MiB in 8 KiB writes, %d other files; bare subject run %.1f ms (median of 5)\n",
+      trace.records.size(), kOtherFiles, bare * 1e3);
   for (auto profile : profiles) {
     powerloss::Options options;
     options.profile = profile;
     const powerloss::Subject subject{kTarget, payload(), true};
     powerloss::Verdicts verdicts;
-    double seconds = median_seconds(3, [&] { verdicts = powerloss::check_properties(trace, initial, subject, options); });
+    double seconds =
+        median_seconds(3, [&] { verdicts = powerloss::check_properties(trace, initial, subject, options); });
     std::uint64_t states = 0, sampled = 0;
     for (const auto& point : verdicts.coverage) {
       states += point.explored;
       sampled += point.sampled ? 1 : 0;
     }
-    auto verdict = [](powerloss::Verdict v) { return v == powerloss::Verdict::pass ? "pass" : v == powerloss::Verdict::fail ? "fail" : "not_run"; };
-    std::printf("%-12s %6llu states (%llu of %zu points sampled) in %7.1f ms = %9.0f states/s; "
-                "analysis / bare run = %.2f; powerloss_atomic %s, durable %s\n",
-                std::string(powerloss::profile_name(profile)).c_str(), static_cast<unsigned long long>(states),
-                static_cast<unsigned long long>(sampled), verdicts.coverage.size(), seconds * 1e3, states / seconds,
-                seconds / bare, verdict(verdicts.powerloss_atomic.verdict), verdict(verdicts.durable.verdict));
+    auto verdict = [](powerloss::Verdict v) {
+      return v == powerloss::Verdict::pass ? "pass" : v == powerloss::Verdict::fail ? "fail" : "not_run";
+    };
+    std::printf(
+        "%-12s %6llu states (%llu of %zu points sampled) in %7.1f ms = %9.0f states/s; "
+        "analysis / bare run = %.2f; powerloss_atomic %s, durable %s\n",
+        std::string(powerloss::profile_name(profile)).c_str(), static_cast<unsigned long long>(states),
+        static_cast<unsigned long long>(sampled), verdicts.coverage.size(), seconds * 1e3, states / seconds,
+        seconds / bare, verdict(verdicts.powerloss_atomic.verdict), verdict(verdicts.durable.verdict));
   }
   std::printf("peak RSS: %ld KiB (%ld KiB before the analyses)\n", peak_rss_kib(), rss_before);
   return 0;

@@ -87,8 +87,8 @@ double compare(const fs::path& dir, std::size_t size, int rounds) {
   const double bare_median = median(bare_times), reference_median = median(reference_times);
   const double ratio = bare_median / reference_median;
   std::printf("%8zu bytes: bare %8.1f us (%6.1f MB/s)  reference %8.1f us (%6.1f MB/s)  ratio %.3f %s\n", size,
-              bare_median * 1e6, size / bare_median / 1e6, reference_median * 1e6, size / reference_median / 1e6,
-              ratio, ratio >= kGoal ? "ok" : "BELOW GOAL");
+              bare_median * 1e6, size / bare_median / 1e6, reference_median * 1e6, size / reference_median / 1e6, ratio,
+              ratio >= kGoal ? "ok" : "BELOW GOAL");
   return ratio;
 }
 

@@ -36,9 +36,12 @@ double bare_run_seconds(const Scenario& s) {
   fs::copy_file(s.old->file, dir / s.target);
   std::vector<std::string> argv = s.command;
   for (auto& a : argv) {
-    if (a == "{target}") a = (dir / s.target).string();
-    else if (a == "{payload}") a = s.payload.string();
-    else if (auto at = a.find("{scenario_dir}"); at != std::string::npos) a.replace(at, 14, s.directory().string());
+    if (a == "{target}")
+      a = (dir / s.target).string();
+    else if (a == "{payload}")
+      a = s.payload.string();
+    else if (auto at = a.find("{scenario_dir}"); at != std::string::npos)
+      a.replace(at, 14, s.directory().string());
   }
   const auto start = Clock::now();
   const auto outcome = run_subject({argv, {}, dir, s.payload, {}, {}, std::chrono::seconds(30)});
@@ -75,9 +78,14 @@ Scenario with_large_payload(Scenario s, int copies) {
   const std::string script =
       "import json,sys; d=json.load(open(sys.argv[1])); "
       "open(sys.argv[2],'w').write(json.dumps({'history': [d] * int(sys.argv[3])}, indent=2))";
-  const auto outcome = run_subject({{CRASHCHECK_PYTHON, "-c", script, s.payload.string(), payload.string(),
-                                     std::to_string(copies)},
-                                    {}, fs::temp_directory_path(), s.payload, {}, {}, std::chrono::seconds(30)});
+  const auto outcome =
+      run_subject({{CRASHCHECK_PYTHON, "-c", script, s.payload.string(), payload.string(), std::to_string(copies)},
+                   {},
+                   fs::temp_directory_path(),
+                   s.payload,
+                   {},
+                   {},
+                   std::chrono::seconds(30)});
   if (!outcome.succeeded()) std::fprintf(stderr, "making the large payload failed: %s\n", outcome.describe().c_str());
   s.name += " (" + std::to_string(fs::file_size(payload) / 1024) + " KiB payload)";
   s.payload = payload;
@@ -102,7 +110,8 @@ void measure(const Scenario& s, unsigned cores) {
   std::printf("  kill, fast (-j%u)                %8.1f ms\n", cores, f * 1000);
   std::printf("  kill, exact (-j%u), %zu cases      %8.1f ms\n", cores, cases, e * 1000);
   std::printf("  kill, exact (-j1)                %8.1f ms\n", e1 * 1000);
-  std::printf("  exact / fast, -j%u                %8.2f x   (goal >= 10: %s)\n", cores, e / f, e / f >= 10 ? "met" : "missed");
+  std::printf("  exact / fast, -j%u                %8.2f x   (goal >= 10: %s)\n", cores, e / f,
+              e / f >= 10 ? "met" : "missed");
   std::printf("  exact -j1 / fast                 %8.2f x\n", e1 / f);
   std::printf("  exact / (cases x bare / cores)   %8.2f     (goal <= 1.25: %s)\n", e / ideal,
               e / ideal <= 1.25 ? "met" : "missed");

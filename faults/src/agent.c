@@ -85,10 +85,19 @@ typedef int cc_fn_fcntl(int, int, ...);
 typedef FILE *cc_fn_fdopen(int, const char *);
 typedef long cc_fn_syscall(long, ...);
 typedef int cc_fn_close_range(unsigned, unsigned, int);
-enum { CC_XID_dup = CC_ID_COUNT, CC_XID_dup2, CC_XID_dup3, CC_XID_fcntl, CC_XID_fcntl64,
-       CC_XID_fdopen, CC_XID_syscall, CC_XID_close_range, CC_XID_COUNT };
-static const char *const cc_extra_names[] = {"dup", "dup2", "dup3", "fcntl", "fcntl64",
-                                             "fdopen", "syscall", "close_range"};
+enum {
+  CC_XID_dup = CC_ID_COUNT,
+  CC_XID_dup2,
+  CC_XID_dup3,
+  CC_XID_fcntl,
+  CC_XID_fcntl64,
+  CC_XID_fdopen,
+  CC_XID_syscall,
+  CC_XID_close_range,
+  CC_XID_COUNT
+};
+static const char *const cc_extra_names[] = {"dup",     "dup2",   "dup3",    "fcntl",
+                                             "fcntl64", "fdopen", "syscall", "close_range"};
 
 static void *cc_real_ptrs[CC_XID_COUNT];
 
@@ -132,12 +141,12 @@ static struct {
   ino_t trace_ino;
   char trace_path[PATH_MAX];
   int pause_timeout_ms;
-  int runner_gone;       /* pause plan: a wait timed out, stop pausing */
-  int fd_lock;           /* spinlock for slots */
+  int runner_gone; /* pause plan: a wait timed out, stop pausing */
+  int fd_lock;     /* spinlock for slots */
   struct cc_fd_slot fds[CC_MAX_FD];
 } cc;
 
-static CC_TLS int cc_busy;        /* inside the agent: wrappers pass through */
+static CC_TLS int cc_busy;         /* inside the agent: wrappers pass through */
 static CC_TLS uint32_t cc_current; /* counted call being decided (libfiu callbacks) */
 
 static void cc_lock(void) {
@@ -219,9 +228,12 @@ static int cc_relative(const char *abs, char *rel, size_t size) {
     size_t n = lens[i];
     if (n == 0 || strncmp(abs, roots[i], n) != 0) continue;
     const char *rest = abs + n;
-    if (n == 1) rest = abs + 1; /* scope "/" */
-    else if (*rest == '/') ++rest;
-    else if (*rest != 0) continue;
+    if (n == 1)
+      rest = abs + 1; /* scope "/" */
+    else if (*rest == '/')
+      ++rest;
+    else if (*rest != 0)
+      continue;
     snprintf(rel, size, "%s", *rest ? rest : ".");
     return 1;
   }
@@ -288,8 +300,8 @@ enum { CC_OFF_NONE, CC_OFF_EXPLICIT, CC_OFF_CURRENT, CC_OFF_STREAM };
 /* One wrapped call on its way through the agent. */
 struct cc_op {
   int id;
-  int active; /* counted */
-  int inject; /* errno to fail with, without calling libc */
+  int active;  /* counted */
+  int inject;  /* errno to fail with, without calling libc */
   int release; /* close: Linux frees the descriptor even when close fails, so do it */
   uint32_t seq;
   int fd;
@@ -358,8 +370,7 @@ static void cc_op_init(struct cc_op *o, int id) {
 #define CC_AT_CURRENT (o->offset_mode = CC_OFF_CURRENT)
 #define CC_DATA(b, n) (o->buf = (b), o->length = (uint64_t)(n))
 #define CC_IOVEC(v, c) (o->iov = (v), o->iovcnt = (c), o->length = cc_iov_total(v, c))
-#define CC_TEMPLATE(t, f) \
-  (o->tmpl = (t), o->path = (t), o->flags = O_RDWR | O_CREAT | O_EXCL | (f), o->mode = 0600)
+#define CC_TEMPLATE(t, f) (o->tmpl = (t), o->path = (t), o->flags = O_RDWR | O_CREAT | O_EXCL | (f), o->mode = 0600)
 /* What the real write gets: the original unless disk-full shortened it. */
 #define CC_N(n) (o->active ? (size_t)o->allowed : (n))
 #define CC_IOV(v) (o->active ? o->call_iov : (v))
@@ -396,7 +407,7 @@ static int cc_in_scope(struct cc_op *o) {
   return in;
 }
 
-static long cc_futex(CC_ATOMIC(uint32_t) *addr, int op, uint32_t val, const struct timespec *ts) {
+static long cc_futex(CC_ATOMIC(uint32_t) * addr, int op, uint32_t val, const struct timespec *ts) {
   return CC_XREAL(syscall)(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
 
@@ -625,22 +636,22 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
 /* ------------------------------------------------------ generated wrappers -- */
 
 /* Runs the real call unless the plan injected a failure; records; keeps errno. */
-#define CC_RUN(ret, real_call, failed)                      \
-  ({                                                        \
-    ret r_;                                                 \
-    int e_ = 0;                                             \
-    if (o->inject) {                                        \
-      if (o->release) (void)(real_call);                    \
-      r_ = (ret)-1;                                         \
-      e_ = o->inject;                                       \
-    } else {                                                \
-      r_ = real_call;                                       \
-      if (failed) e_ = errno;                               \
-    }                                                       \
-    int keep_ = e_ ? e_ : errno;                            \
-    cc_end(o, (int64_t)r_, e_);                             \
-    errno = keep_;                                          \
-    r_;                                                     \
+#define CC_RUN(ret, real_call, failed)   \
+  ({                                     \
+    ret r_;                              \
+    int e_ = 0;                          \
+    if (o->inject) {                     \
+      if (o->release) (void)(real_call); \
+      r_ = (ret)-1;                      \
+      e_ = o->inject;                    \
+    } else {                             \
+      r_ = real_call;                    \
+      if (failed) e_ = errno;            \
+    }                                    \
+    int keep_ = e_ ? e_ : errno;         \
+    cc_end(o, (int64_t)r_, e_);          \
+    errno = keep_;                       \
+    r_;                                  \
   })
 
 /* Declares the wrapper under the libc name and passes uncounted calls on. */
@@ -674,10 +685,14 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
 
 static int cc_open_real(int id, int dirfd, const char *path, int flags, mode_t mode) {
   switch (id) {
-    case CC_ID_open: return CC_REAL(open)(path, flags, mode);
-    case CC_ID_open64: return CC_REAL(open64)(path, flags, mode);
-    case CC_ID_openat: return CC_REAL(openat)(dirfd, path, flags, mode);
-    default: return CC_REAL(openat64)(dirfd, path, flags, mode);
+    case CC_ID_open:
+      return CC_REAL(open)(path, flags, mode);
+    case CC_ID_open64:
+      return CC_REAL(open64)(path, flags, mode);
+    case CC_ID_openat:
+      return CC_REAL(openat)(dirfd, path, flags, mode);
+    default:
+      return CC_REAL(openat64)(dirfd, path, flags, mode);
   }
 }
 
@@ -702,7 +717,7 @@ static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) 
 /* open's mode argument exists only with O_CREAT or O_TMPFILE (which includes O_DIRECTORY's bit). */
 #define CC_OPEN_MODE(flags, last) \
   mode_t mode = 0;                \
-  if (((flags) & O_CREAT) || ((flags) & __O_TMPFILE) == __O_TMPFILE) CC_VA_FETCH(mode, mode_t, last)
+  if (((flags)&O_CREAT) || ((flags)&__O_TMPFILE) == __O_TMPFILE) CC_VA_FETCH(mode, mode_t, last)
 
 int cc_w_open(const char *path, int flags, ...) {
   CC_OPEN_MODE(flags, flags);
@@ -727,9 +742,12 @@ int cc_w_openat64(int dirfd, const char *path, int flags, ...) {
 
 static ssize_t cc_copy_real(int id, int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
   switch (id) {
-    case CC_ID_copy_file_range: return CC_REAL(copy_file_range)(in, in_off, out, out_off, n, fl);
-    case CC_ID_sendfile: return CC_REAL(sendfile)(out, in, in_off, n);
-    default: return CC_REAL(sendfile64)(out, in, in_off, n);
+    case CC_ID_copy_file_range:
+      return CC_REAL(copy_file_range)(in, in_off, out, out_off, n, fl);
+    case CC_ID_sendfile:
+      return CC_REAL(sendfile)(out, in, in_off, n);
+    default:
+      return CC_REAL(sendfile64)(out, in, in_off, n);
   }
 }
 
@@ -738,8 +756,10 @@ static ssize_t cc_copy_range(int id, int in, off64_t *in_off, int out, off64_t *
   cc_op_init(o, id);
   CC_FD(out);
   CC_LEN(n);
-  if (out_off) CC_OFFSET(*out_off);
-  else CC_AT_CURRENT;
+  if (out_off)
+    CC_OFFSET(*out_off);
+  else
+    CC_AT_CURRENT;
   if (!cc_begin(o)) return cc_copy_real(id, in, in_off, out, out_off, n, fl);
   off64_t from = in_off ? *in_off : lseek(in, 0, SEEK_CUR);
   ssize_t r = -1;
@@ -774,9 +794,15 @@ ssize_t cc_w_sendfile64(int out, int in, off64_t *in_off, size_t n) {
 static int cc_stream_flags(const char *mode) {
   int f = 0;
   switch (mode[0]) {
-    case 'r': f = O_RDONLY; break;
-    case 'w': f = O_WRONLY | O_CREAT | O_TRUNC; break;
-    case 'a': f = O_WRONLY | O_CREAT | O_APPEND; break;
+    case 'r':
+      f = O_RDONLY;
+      break;
+    case 'w':
+      f = O_WRONLY | O_CREAT | O_TRUNC;
+      break;
+    case 'a':
+      f = O_WRONLY | O_CREAT | O_APPEND;
+      break;
   }
   for (const char *m = mode + 1; *m && *m != ','; ++m) {
     if (*m == '+') f = (f & ~O_ACCMODE) | O_RDWR;
@@ -788,10 +814,14 @@ static int cc_stream_flags(const char *mode) {
 
 static FILE *cc_fopen_real(int id, const char *path, const char *mode, FILE *f) {
   switch (id) {
-    case CC_ID_fopen: return CC_REAL(fopen)(path, mode);
-    case CC_ID_fopen64: return CC_REAL(fopen64)(path, mode);
-    case CC_ID_freopen: return CC_REAL(freopen)(path, mode, f);
-    default: return CC_REAL(freopen64)(path, mode, f);
+    case CC_ID_fopen:
+      return CC_REAL(fopen)(path, mode);
+    case CC_ID_fopen64:
+      return CC_REAL(fopen64)(path, mode);
+    case CC_ID_freopen:
+      return CC_REAL(freopen)(path, mode, f);
+    default:
+      return CC_REAL(freopen64)(path, mode, f);
   }
 }
 
@@ -807,8 +837,10 @@ static FILE *cc_fopen(int id, const char *path, const char *mode, FILE *old) {
   int e = o->inject;
   if (!e) {
     f = cc_fopen_real(id, path, mode, old);
-    if (f) setvbuf(f, NULL, _IONBF, 0);
-    else e = errno;
+    if (f)
+      setvbuf(f, NULL, _IONBF, 0);
+    else
+      e = errno;
   }
   cc_end(o, f ? fileno(f) : -1, e);
   errno = e;
@@ -838,8 +870,10 @@ static size_t cc_stream_emit(struct cc_op *o) {
   int e = o->inject;
   if (!e) {
     done = CC_REAL(fwrite)(o->buf, 1, (size_t)o->allowed, o->stream);
-    if (done < o->allowed) e = errno ? errno : EIO;
-    else if (o->allowed < o->length) e = ENOSPC; /* disk-full crossing write */
+    if (done < o->allowed)
+      e = errno ? errno : EIO;
+    else if (o->allowed < o->length)
+      e = ENOSPC; /* disk-full crossing write */
   }
   if (e) o->stream->_flags |= _IO_ERR_SEEN;
   cc_end(o, e && done == 0 ? -1 : (int64_t)done, e);
@@ -871,8 +905,10 @@ static int cc_vfprintf(int id, FILE *f, int chk_flag, const char *fmt, va_list a
   char *text = cc_format(small, sizeof small, &len, fmt, ap);
   if (!text) return -1;
   int r = -1;
-  if (cc_stream_begin(o, id, f, text, len)) r = cc_stream_emit(o) == len ? (int)len : -1;
-  else r = (int)CC_REAL(fwrite)(text, 1, len, f) == (int)len ? (int)len : -1;
+  if (cc_stream_begin(o, id, f, text, len))
+    r = cc_stream_emit(o) == len ? (int)len : -1;
+  else
+    r = (int)CC_REAL(fwrite)(text, 1, len, f) == (int)len ? (int)len : -1;
   if (text != small) free(text);
   return r;
 }
@@ -882,11 +918,11 @@ int cc_w___vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) {
   return cc_vfprintf(CC_ID___vfprintf_chk, f, flag, fmt, ap);
 }
 int cc_w_vprintf(const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vprintf, stdout, -1, fmt, ap); }
-#define CC_VARIADIC_PRINT(id, f, flag, fmt)   \
-  va_list ap;                                 \
-  va_start(ap, fmt);                          \
-  int r = cc_vfprintf(id, f, flag, fmt, ap);  \
-  va_end(ap);                                 \
+#define CC_VARIADIC_PRINT(id, f, flag, fmt)  \
+  va_list ap;                                \
+  va_start(ap, fmt);                         \
+  int r = cc_vfprintf(id, f, flag, fmt, ap); \
+  va_end(ap);                                \
   return r;
 int cc_w_fprintf(FILE *f, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_fprintf, f, -1, fmt) }
 int cc_w___fprintf_chk(FILE *f, int flag, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID___fprintf_chk, f, flag, fmt) }
@@ -924,7 +960,7 @@ int cc_w_puts(const char *s) {
   line[len] = '\n';
   struct cc_op os_, *o = &os_;
   int r = cc_stream_begin(o, CC_ID_puts, stdout, line, len + 1) ? (cc_stream_emit(o) == len + 1 ? 1 : EOF)
-                                                                 : CC_REAL(puts)(s);
+                                                                : CC_REAL(puts)(s);
   if (line != small) free(line);
   return r;
 }
@@ -934,12 +970,18 @@ static int cc_putc(int id, int c, FILE *f) {
   unsigned char ch = (unsigned char)c;
   if (!cc_stream_begin(o, id, f, &ch, 1)) {
     switch (id) {
-      case CC_ID_fputc: return CC_REAL(fputc)(c, f);
-      case CC_ID_fputc_unlocked: return CC_REAL(fputc_unlocked)(c, f);
-      case CC_ID_putc: return CC_REAL(putc)(c, f);
-      case CC_ID_putc_unlocked: return CC_REAL(putc_unlocked)(c, f);
-      case CC_ID_putchar: return CC_REAL(putchar)(c);
-      default: return CC_REAL(__overflow)(f, c);
+      case CC_ID_fputc:
+        return CC_REAL(fputc)(c, f);
+      case CC_ID_fputc_unlocked:
+        return CC_REAL(fputc_unlocked)(c, f);
+      case CC_ID_putc:
+        return CC_REAL(putc)(c, f);
+      case CC_ID_putc_unlocked:
+        return CC_REAL(putc_unlocked)(c, f);
+      case CC_ID_putchar:
+        return CC_REAL(putchar)(c);
+      default:
+        return CC_REAL(__overflow)(f, c);
     }
   }
   return cc_stream_emit(o) == 1 ? ch : EOF;
@@ -1035,33 +1077,58 @@ long cc_w_syscall(long n, ...) {
   long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
   va_end(ap);
   switch (n) {
-    case SYS_close: return cc_w_close((int)a);
-    case SYS_write: return cc_w_write((int)a, (const void *)b, (size_t)c);
-    case SYS_pwrite64: return cc_w_pwrite64((int)a, (const void *)b, (size_t)c, (off64_t)d);
-    case SYS_writev: return cc_w_writev((int)a, (const struct iovec *)b, (int)c);
-    case SYS_open: return cc_w_open((const char *)a, (int)b, (mode_t)c);
-    case SYS_openat: return cc_w_openat((int)a, (const char *)b, (int)c, (mode_t)d);
-    case SYS_creat: return cc_w_creat((const char *)a, (mode_t)b);
-    case SYS_fsync: return cc_w_fsync((int)a);
-    case SYS_fdatasync: return cc_w_fdatasync((int)a);
-    case SYS_rename: return cc_w_rename((const char *)a, (const char *)b);
-    case SYS_renameat: return cc_w_renameat((int)a, (const char *)b, (int)c, (const char *)d);
+    case SYS_close:
+      return cc_w_close((int)a);
+    case SYS_write:
+      return cc_w_write((int)a, (const void *)b, (size_t)c);
+    case SYS_pwrite64:
+      return cc_w_pwrite64((int)a, (const void *)b, (size_t)c, (off64_t)d);
+    case SYS_writev:
+      return cc_w_writev((int)a, (const struct iovec *)b, (int)c);
+    case SYS_open:
+      return cc_w_open((const char *)a, (int)b, (mode_t)c);
+    case SYS_openat:
+      return cc_w_openat((int)a, (const char *)b, (int)c, (mode_t)d);
+    case SYS_creat:
+      return cc_w_creat((const char *)a, (mode_t)b);
+    case SYS_fsync:
+      return cc_w_fsync((int)a);
+    case SYS_fdatasync:
+      return cc_w_fdatasync((int)a);
+    case SYS_rename:
+      return cc_w_rename((const char *)a, (const char *)b);
+    case SYS_renameat:
+      return cc_w_renameat((int)a, (const char *)b, (int)c, (const char *)d);
     case SYS_renameat2:
       return cc_w_renameat2((int)a, (const char *)b, (int)c, (const char *)d, (unsigned)e);
-    case SYS_link: return cc_w_link((const char *)a, (const char *)b);
-    case SYS_linkat: return cc_w_linkat((int)a, (const char *)b, (int)c, (const char *)d, (int)e);
-    case SYS_unlink: return cc_w_unlink((const char *)a);
-    case SYS_unlinkat: return cc_w_unlinkat((int)a, (const char *)b, (int)c);
-    case SYS_mkdir: return cc_w_mkdir((const char *)a, (mode_t)b);
-    case SYS_mkdirat: return cc_w_mkdirat((int)a, (const char *)b, (mode_t)c);
-    case SYS_ftruncate: return cc_w_ftruncate((int)a, (off_t)b);
-    case SYS_fchmod: return cc_w_fchmod((int)a, (mode_t)b);
-    case SYS_fallocate: return cc_w_fallocate((int)a, (int)b, (off_t)c, (off_t)d);
-    case SYS_dup: return cc_w_dup((int)a);
-    case SYS_dup2: return cc_w_dup2((int)a, (int)b);
-    case SYS_dup3: return cc_w_dup3((int)a, (int)b, (int)c);
-    case SYS_close_range: return cc_w_close_range((unsigned)a, (unsigned)b, (int)c);
-    default: return CC_XREAL(syscall)(n, a, b, c, d, e, f);
+    case SYS_link:
+      return cc_w_link((const char *)a, (const char *)b);
+    case SYS_linkat:
+      return cc_w_linkat((int)a, (const char *)b, (int)c, (const char *)d, (int)e);
+    case SYS_unlink:
+      return cc_w_unlink((const char *)a);
+    case SYS_unlinkat:
+      return cc_w_unlinkat((int)a, (const char *)b, (int)c);
+    case SYS_mkdir:
+      return cc_w_mkdir((const char *)a, (mode_t)b);
+    case SYS_mkdirat:
+      return cc_w_mkdirat((int)a, (const char *)b, (mode_t)c);
+    case SYS_ftruncate:
+      return cc_w_ftruncate((int)a, (off_t)b);
+    case SYS_fchmod:
+      return cc_w_fchmod((int)a, (mode_t)b);
+    case SYS_fallocate:
+      return cc_w_fallocate((int)a, (int)b, (off_t)c, (off_t)d);
+    case SYS_dup:
+      return cc_w_dup((int)a);
+    case SYS_dup2:
+      return cc_w_dup2((int)a, (int)b);
+    case SYS_dup3:
+      return cc_w_dup3((int)a, (int)b, (int)c);
+    case SYS_close_range:
+      return cc_w_close_range((unsigned)a, (unsigned)b, (int)c);
+    default:
+      return CC_XREAL(syscall)(n, a, b, c, d, e, f);
   }
 }
 

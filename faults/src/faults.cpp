@@ -49,9 +49,9 @@ const CallInfo call_table[] = {
 #undef CC_ERRNUM_CALL
 #undef CC_HAND
 
-constexpr std::array<std::string_view, 13> op_names = {
-    "open", "write", "sync", "sync_all", "close", "rename", "link",
-    "unlink", "mkdir", "truncate", "chmod", "chown", "allocate"};
+constexpr std::array<std::string_view, 13> op_names = {"open",   "write", "sync",    "sync_all", "close",
+                                                       "rename", "link",  "unlink",  "mkdir",    "truncate",
+                                                       "chmod",  "chown", "allocate"};
 
 }  // namespace
 
@@ -203,11 +203,14 @@ Trace read_trace(const std::filesystem::path& file) {
   if (in.bad()) bad_trace(file, "read error");
 
   cc_trace_header header{};
-  if (bytes.size() < sizeof header) bad_trace(file, "too short for the header (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() < sizeof header)
+    bad_trace(file, "too short for the header (" + std::to_string(bytes.size()) + " bytes)");
   std::memcpy(&header, bytes.data(), sizeof header);
-  if (std::memcmp(header.magic, CC_TRACE_MAGIC, sizeof header.magic) != 0) bad_trace(file, "not a crashcheck trace (bad magic)");
+  if (std::memcmp(header.magic, CC_TRACE_MAGIC, sizeof header.magic) != 0)
+    bad_trace(file, "not a crashcheck trace (bad magic)");
   if (header.version != CC_TRACE_VERSION)
-    bad_trace(file, "unsupported version " + std::to_string(header.version) + " (expected " + std::to_string(CC_TRACE_VERSION) + ")");
+    bad_trace(file, "unsupported version " + std::to_string(header.version) + " (expected " +
+                        std::to_string(CC_TRACE_VERSION) + ")");
   if (header.record_header_size != sizeof(cc_trace_record)) bad_trace(file, "unexpected record header size");
 
   Trace trace;

@@ -8,13 +8,44 @@
 _Static_assert(sizeof(struct cc_trace_record) == 72, "trace record layout is part of the format");
 _Static_assert(sizeof(struct cc_trace_header) == 16, "trace header layout is part of the format");
 
+/* clang-format off */
 #define CC_ERRNO_NAMES(X) \
-  X(EPERM) X(ENOENT) X(EINTR) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES) X(EBUSY) \
-  X(EEXIST) X(EXDEV) X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(EFBIG) \
-  X(ENOSPC) X(ESPIPE) X(EROFS) X(EMLINK) X(ENAMETOOLONG) X(ENOTEMPTY) X(ELOOP) \
-  X(EOPNOTSUPP) X(EDQUOT) X(ESTALE) X(ETXTBSY) X(EOVERFLOW) X(ENOSYS)
+  X(EPERM) \
+  X(ENOENT) \
+  X(EINTR) \
+  X(EIO) \
+  X(EBADF) \
+  X(EAGAIN) \
+  X(ENOMEM) \
+  X(EACCES) \
+  X(EBUSY) \
+  X(EEXIST) \
+  X(EXDEV) \
+  X(ENOTDIR) \
+  X(EISDIR) \
+  X(EINVAL) \
+  X(ENFILE) \
+  X(EMFILE) \
+  X(EFBIG) \
+  X(ENOSPC) \
+  X(ESPIPE) \
+  X(EROFS) \
+  X(EMLINK) \
+  X(ENAMETOOLONG) \
+  X(ENOTEMPTY) \
+  X(ELOOP) \
+  X(EOPNOTSUPP) \
+  X(EDQUOT) \
+  X(ESTALE) \
+  X(ETXTBSY) \
+  X(EOVERFLOW) \
+  X(ENOSYS)
+/* clang-format on */
 
-static const struct { int value; const char *name; } errno_names[] = {
+static const struct {
+  int value;
+  const char *name;
+} errno_names[] = {
 #define CC_ERRNO_ENTRY(e) {e, #e},
     CC_ERRNO_NAMES(CC_ERRNO_ENTRY)
 #undef CC_ERRNO_ENTRY
@@ -22,8 +53,7 @@ static const struct { int value; const char *name; } errno_names[] = {
 
 int cc_errno_from_name(const char *name, size_t len) {
   for (size_t i = 0; i < sizeof errno_names / sizeof errno_names[0]; ++i)
-    if (strlen(errno_names[i].name) == len && memcmp(errno_names[i].name, name, len) == 0)
-      return errno_names[i].value;
+    if (strlen(errno_names[i].name) == len && memcmp(errno_names[i].name, name, len) == 0) return errno_names[i].value;
   return 0;
 }
 
@@ -46,10 +76,12 @@ static int parse_u64(const char *s, const char *end, uint64_t max, uint64_t *out
   return 0;
 }
 
-static const struct { int kind; const char *word; } plan_words[] = {
-    {CC_PLAN_none, "none"},           {CC_PLAN_kill_before, "kill-before"},
-    {CC_PLAN_kill_after, "kill-after"}, {CC_PLAN_fail_call, "fail"},
-    {CC_PLAN_disk_full, "disk-full"}, {CC_PLAN_pause, "pause"},
+static const struct {
+  int kind;
+  const char *word;
+} plan_words[] = {
+    {CC_PLAN_none, "none"},      {CC_PLAN_kill_before, "kill-before"}, {CC_PLAN_kill_after, "kill-after"},
+    {CC_PLAN_fail_call, "fail"}, {CC_PLAN_disk_full, "disk-full"},     {CC_PLAN_pause, "pause"},
 };
 
 int cc_plan_parse(const char *text, size_t len, struct cc_plan *out) {

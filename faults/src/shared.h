@@ -19,8 +19,18 @@ extern "C" {
 
 /* Same order as crashcheck::faults::OpClass. */
 enum cc_op_class {
-  CC_OP_open, CC_OP_write, CC_OP_sync, CC_OP_sync_all, CC_OP_close, CC_OP_rename,
-  CC_OP_link, CC_OP_unlink, CC_OP_mkdir, CC_OP_truncate, CC_OP_chmod, CC_OP_chown,
+  CC_OP_open,
+  CC_OP_write,
+  CC_OP_sync,
+  CC_OP_sync_all,
+  CC_OP_close,
+  CC_OP_rename,
+  CC_OP_link,
+  CC_OP_unlink,
+  CC_OP_mkdir,
+  CC_OP_truncate,
+  CC_OP_chmod,
+  CC_OP_chown,
   CC_OP_allocate,
 };
 
@@ -39,11 +49,11 @@ enum cc_op_class {
 struct cc_control {
   uint32_t magic;
   uint32_t version;
-  CC_ATOMIC(uint32_t) agents_loaded;  /* agents that initialised with this block */
-  CC_ATOMIC(uint32_t) calls;          /* last counted-call number handed out */
-  CC_ATOMIC(uint64_t) bytes_spent;    /* disk-full plan: bytes written so far */
-  CC_ATOMIC(uint32_t) paused_call;    /* pause plan: call a process waits before (0: none) */
-  CC_ATOMIC(uint32_t) resumed_call;   /* pause plan: last call the runner let go */
+  CC_ATOMIC(uint32_t) agents_loaded; /* agents that initialised with this block */
+  CC_ATOMIC(uint32_t) calls;         /* last counted-call number handed out */
+  CC_ATOMIC(uint64_t) bytes_spent;   /* disk-full plan: bytes written so far */
+  CC_ATOMIC(uint32_t) paused_call;   /* pause plan: call a process waits before (0: none) */
+  CC_ATOMIC(uint32_t) resumed_call;  /* pause plan: last call the runner let go */
 };
 
 /* Trace file: a header, then records appended by one write(2) each.
@@ -65,7 +75,7 @@ struct cc_trace_record {
   uint32_t seq;
   int32_t pid;
   uint8_t op;
-  uint8_t bits;       /* CC_REC_* */
+  uint8_t bits; /* CC_REC_* */
   uint16_t call_len;
   int32_t fd;
   int32_t flags;
@@ -81,8 +91,14 @@ struct cc_trace_record {
 };
 
 /* The fault plan (see crashcheck::faults::FaultPlan). */
-enum cc_plan_kind { CC_PLAN_none, CC_PLAN_kill_before, CC_PLAN_kill_after, CC_PLAN_fail_call,
-                    CC_PLAN_disk_full, CC_PLAN_pause };
+enum cc_plan_kind {
+  CC_PLAN_none,
+  CC_PLAN_kill_before,
+  CC_PLAN_kill_after,
+  CC_PLAN_fail_call,
+  CC_PLAN_disk_full,
+  CC_PLAN_pause
+};
 struct cc_plan {
   int kind;
   uint32_t call;

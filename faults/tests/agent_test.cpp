@@ -147,7 +147,8 @@ TEST_P(EveryInterceptedCall, AppearsInTheTraceWithItsArguments) {
   for (std::size_t i = 0; i < run.trace.records.size(); ++i) EXPECT_EQ(run.trace.records[i].seq, i + 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Agent, EveryInterceptedCall, ::testing::ValuesIn(cf::intercepted_calls().begin(), cf::intercepted_calls().end()),
+INSTANTIATE_TEST_SUITE_P(Agent, EveryInterceptedCall,
+                         ::testing::ValuesIn(cf::intercepted_calls().begin(), cf::intercepted_calls().end()),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // Descriptor bookkeeping: copies of a scoped fd are scoped, raw syscalls count,
@@ -168,7 +169,8 @@ TEST_P(DescriptorTracking, WritesThroughCopiesAreCounted) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Agent, DescriptorTracking, ::testing::Values("dup", "dup2", "dup3", "fcntl", "fdopen", "syscall"));
+INSTANTIATE_TEST_SUITE_P(Agent, DescriptorTracking,
+                         ::testing::Values("dup", "dup2", "dup3", "fcntl", "fdopen", "syscall"));
 
 TEST(DescriptorTracking, ReusedNumberOutsideTheScopeIsNotCounted) {
   Sandbox box;
@@ -342,8 +344,10 @@ TEST(DiskFullPlan, CrossingWriteIsShortThenENOSPC) {
     options.plan = {FaultPlan::Kind::disk_full, 0, 0, 25};
     SubjectRun run = run_subject(box, {CRASHCHECK_CHUNK_WRITER, box.scope().string(), "4", "10", mode}, options);
     ASSERT_TRUE(run.exited(0)) << describe(run);
-    if (mode == "write") EXPECT_EQ(run.out, "10 OK\n10 OK\n5 OK\n-1 ENOSPC\n");
-    else EXPECT_EQ(run.out, "10 OK\n10 OK\n5 ENOSPC\n0 ENOSPC\n");
+    if (mode == "write")
+      EXPECT_EQ(run.out, "10 OK\n10 OK\n5 OK\n-1 ENOSPC\n");
+    else
+      EXPECT_EQ(run.out, "10 OK\n10 OK\n5 ENOSPC\n0 ENOSPC\n");
     EXPECT_EQ(std::filesystem::file_size(box.scope() / "out"), 25u) << mode;
     std::vector<std::int64_t> results, offsets;
     std::uint64_t bytes = 0;
@@ -369,8 +373,8 @@ TEST(DiskFullPlan, BudgetIsSharedByChildProcesses) {
   SubjectOptions options;
   options.plan = {FaultPlan::Kind::disk_full, 0, 0, 15};
   std::string dir = box.scope().string();
-  std::string script = std::string(CRASHCHECK_CHUNK_WRITER) + " " + dir + " 1 10; cd " + dir +
-                       " && mv out first && " + CRASHCHECK_CHUNK_WRITER + " " + dir + " 2 10";
+  std::string script = std::string(CRASHCHECK_CHUNK_WRITER) + " " + dir + " 1 10; cd " + dir + " && mv out first && " +
+                       CRASHCHECK_CHUNK_WRITER + " " + dir + " 2 10";
   SubjectRun run = run_subject(box, {"/bin/sh", "-c", script}, options);
   EXPECT_EQ(run.out, "10 OK\n5 OK\n-1 ENOSPC\n") << describe(run);
   EXPECT_GE(run.processes_loaded, 3u);  // sh, two writers (and mv)
@@ -378,8 +382,8 @@ TEST(DiskFullPlan, BudgetIsSharedByChildProcesses) {
 
 TEST(Trace, ConcurrentProcessesShareNumberingAndNeverInterleave) {
   Sandbox box;
-  std::string script = "cd " + box.scope().string() + " && for i in 1 2 3 4; do mkdir $i; " +
-                       CRASHCHECK_CHUNK_WRITER + " $PWD/$i 150 100 >/dev/null & done; wait";
+  std::string script = "cd " + box.scope().string() + " && for i in 1 2 3 4; do mkdir $i; " + CRASHCHECK_CHUNK_WRITER +
+                       " $PWD/$i 150 100 >/dev/null & done; wait";
   SubjectRun run = run_subject(box, {"/bin/sh", "-c", script});
   ASSERT_TRUE(run.exited(0));
   ASSERT_EQ(run.trace.records.size(), run.calls_counted);
@@ -413,8 +417,8 @@ with os.fdopen(fd, "w") as f:
     os.fsync(f.fileno())
 os.replace(tmp, target)
 )";
-  SubjectRun run = run_subject(box, {CRASHCHECK_PYTHON, (box.scope() / "../writer.py").string(),
-                                     (box.scope() / "health.json").string()});
+  SubjectRun run = run_subject(
+      box, {CRASHCHECK_PYTHON, (box.scope() / "../writer.py").string(), (box.scope() / "health.json").string()});
   ASSERT_TRUE(run.exited(0)) << describe(run);
   EXPECT_EQ(run.processes_loaded, 1u);
   EXPECT_EQ(ops_on(run, "log.txt"), (std::vector<OpClass>{OpClass::open, OpClass::write, OpClass::close}));
@@ -450,9 +454,11 @@ fs.renameSync(tmp, path.join(d, 'target'));
 )";
   SubjectOptions options;
   options.env = {{"UV_USE_IO_URING", "0"}};
-  SubjectRun run = run_subject(box, {CRASHCHECK_NODE, (box.scope() / "../writer.js").string(), box.scope().string()}, options);
+  SubjectRun run =
+      run_subject(box, {CRASHCHECK_NODE, (box.scope() / "../writer.js").string(), box.scope().string()}, options);
   ASSERT_TRUE(run.exited(0)) << describe(run);
-  EXPECT_EQ(ops_on(run, "simple.txt"), (std::vector<OpClass>{OpClass::open, OpClass::write, OpClass::close})) << describe(run);
+  EXPECT_EQ(ops_on(run, "simple.txt"), (std::vector<OpClass>{OpClass::open, OpClass::write, OpClass::close}))
+      << describe(run);
   EXPECT_EQ(ops_on(run, "target.tmp"),
             (std::vector<OpClass>{OpClass::open, OpClass::write, OpClass::sync, OpClass::close, OpClass::rename}))
       << describe(run);
@@ -486,7 +492,8 @@ TEST(Subjects, CppIostreamAndFilesystemRename) {
   Sandbox box;
   SubjectRun run = run_subject(box, {CRASHCHECK_IOSTREAM_WRITER, box.scope().string()});
   ASSERT_TRUE(run.exited(0)) << describe(run);
-  EXPECT_EQ(ops_on(run, "target.tmp"), (std::vector<OpClass>{OpClass::open, OpClass::write, OpClass::close, OpClass::rename}))
+  EXPECT_EQ(ops_on(run, "target.tmp"),
+            (std::vector<OpClass>{OpClass::open, OpClass::write, OpClass::close, OpClass::rename}))
       << describe(run);
   std::string data;
   for (const TraceRecord& r : run.trace.records)
@@ -510,7 +517,8 @@ TEST(Subjects, HungSubjectIsKilledWithItsChildren) {
   auto start = std::chrono::steady_clock::now();
   SubjectRun run = run_subject(box, {"/bin/sh", "-c", "sleep 30 & sleep 30; wait"}, options);
   EXPECT_TRUE(run.killed());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the background sleep kept stdout open";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10))
+      << "the background sleep kept stdout open";
 }
 
 TEST(Subjects, StaticBinaryLoadsNoAgent) {

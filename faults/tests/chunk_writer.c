@@ -18,8 +18,10 @@ int main(int argc, char **argv) {
   memset(chunk, 'x', size);
   int fd = -1;
   FILE *f = NULL;
-  if (use_stdio) f = fopen("out", "w");
-  else fd = open("out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (use_stdio)
+    f = fopen("out", "w");
+  else
+    fd = open("out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (!f && fd < 0) return 3;
   for (int i = 0; i < count; ++i) {
     errno = 0;

@@ -65,13 +65,23 @@ rc::Gen<cf::FaultPlan> plans() {
   using K = cf::FaultPlan::Kind;
   auto call = rc::gen::inRange<std::uint32_t>(1, 1u << 31);
   auto error = rc::gen::element(ENOSPC, EDQUOT, EIO, EINTR, EXDEV, EACCES, EROFS, 200);
-  return rc::gen::oneOf(
-      rc::gen::element(cf::FaultPlan{K::none}, cf::FaultPlan{K::pause}),
-      rc::gen::map(call, [](std::uint32_t n) { return cf::FaultPlan{K::kill_before, n}; }),
-      rc::gen::map(call, [](std::uint32_t n) { return cf::FaultPlan{K::kill_after, n}; }),
-      rc::gen::apply([](std::uint32_t n, int e) { return cf::FaultPlan{K::fail_call, n, e}; }, call, error),
-      rc::gen::map(rc::gen::arbitrary<std::uint64_t>(),
-                   [](std::uint64_t b) { return cf::FaultPlan{K::disk_full, 0, 0, b}; }));
+  return rc::gen::oneOf(rc::gen::element(cf::FaultPlan{K::none}, cf::FaultPlan{K::pause}),
+                        rc::gen::map(call,
+                                     [](std::uint32_t n) {
+                                       return cf::FaultPlan{K::kill_before, n};
+                                     }),
+                        rc::gen::map(call,
+                                     [](std::uint32_t n) {
+                                       return cf::FaultPlan{K::kill_after, n};
+                                     }),
+                        rc::gen::apply(
+                            [](std::uint32_t n, int e) {
+                              return cf::FaultPlan{K::fail_call, n, e};
+                            },
+                            call, error),
+                        rc::gen::map(rc::gen::arbitrary<std::uint64_t>(), [](std::uint64_t b) {
+                          return cf::FaultPlan{K::disk_full, 0, 0, b};
+                        }));
 }
 }  // namespace
 

@@ -29,7 +29,8 @@ namespace fs = std::filesystem;
 namespace {
 fs::path make_temp_dir(const fs::path& parent) {
   std::string pattern = (parent / "cc-faults-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp in " + parent.string());
+  if (!::mkdtemp(pattern.data()))
+    throw std::system_error(errno, std::generic_category(), "mkdtemp in " + parent.string());
   return pattern;
 }
 }  // namespace

@@ -18,12 +18,19 @@ struct StepInfo {
   const char* point;  // nullptr: no failure point
 };
 
-#define CRASHCHECK_STEP(s) StepInfo{WriteStep::s, #s, "crashcheck/reference/" #s}
+#define CRASHCHECK_STEP(s) \
+  StepInfo { WriteStep::s, #s, "crashcheck/reference/" #s }
 constexpr std::array kSteps{
     StepInfo{WriteStep::none, "none", nullptr},
-    CRASHCHECK_STEP(resolve),    CRASHCHECK_STEP(open_temp),  CRASHCHECK_STEP(write),
-    CRASHCHECK_STEP(chmod),      CRASHCHECK_STEP(chown),      CRASHCHECK_STEP(fsync_file),
-    CRASHCHECK_STEP(close),      CRASHCHECK_STEP(rename),     CRASHCHECK_STEP(fsync_dir),
+    CRASHCHECK_STEP(resolve),
+    CRASHCHECK_STEP(open_temp),
+    CRASHCHECK_STEP(write),
+    CRASHCHECK_STEP(chmod),
+    CRASHCHECK_STEP(chown),
+    CRASHCHECK_STEP(fsync_file),
+    CRASHCHECK_STEP(close),
+    CRASHCHECK_STEP(rename),
+    CRASHCHECK_STEP(fsync_dir),
 };
 #undef CRASHCHECK_STEP
 
@@ -42,7 +49,8 @@ class WriteCategory final : public std::error_category {
   const char* name() const noexcept override { return "crashcheck.reference"; }
   std::string message(int value) const override {
     switch (static_cast<WriteErrc>(value)) {
-      case WriteErrc::not_regular_file: return "target exists but is not a regular file";
+      case WriteErrc::not_regular_file:
+        return "target exists but is not a regular file";
     }
     return "unknown reference writer error";
   }
@@ -71,9 +79,7 @@ const std::error_category& write_category() noexcept {
   return category;
 }
 
-std::error_code make_error_code(WriteErrc e) noexcept {
-  return {static_cast<int>(e), write_category()};
-}
+std::error_code make_error_code(WriteErrc e) noexcept { return {static_cast<int>(e), write_category()}; }
 
 std::string WriteError::message() const {
   if (code) return std::string(step_name(step)) + ": " + code.message();

@@ -25,9 +25,9 @@ namespace fs = std::filesystem;
 using detail::injected_errno;
 using detail::step_failed;
 
-constexpr int kMaxSymlinkHops = 40;     // the kernel's own MAXSYMLINKS
-constexpr int kMaxNameAttempts = 100;   // EEXIST on a 64-bit random name: someone is racing us
-constexpr mode_t kPrivateMode = 0600;   // until chmod gives the temp its final mode
+constexpr int kMaxSymlinkHops = 40;       // the kernel's own MAXSYMLINKS
+constexpr int kMaxNameAttempts = 100;     // EEXIST on a 64-bit random name: someone is racing us
+constexpr mode_t kPrivateMode = 0600;     // until chmod gives the temp its final mode
 constexpr mode_t kDefaultNewMode = 0666;  // open(2) applies the umask
 
 // The errno of one step's system call: a test's injected failure (the call
@@ -141,9 +141,8 @@ WriteError TempFile::write_all(std::string_view bytes) {
   while (!bytes.empty()) {
     const std::size_t chunk = std::min(bytes.size(), write_limit());
     ssize_t written = 0;
-    const int error = attempt_uninterrupted(WriteStep::write, [&] {
-      return written = ::write(fd_, bytes.data(), chunk);
-    });
+    const int error =
+        attempt_uninterrupted(WriteStep::write, [&] { return written = ::write(fd_, bytes.data(), chunk); });
     if (error) return step_failed(WriteStep::write, error);
     // write(2) of a non-zero count returns 0 only on a broken device; do not spin.
     if (written == 0) return step_failed(WriteStep::write, EIO);

@@ -24,7 +24,7 @@ struct CliRun {
 
 // Runs crashcheck-write with `args`, `input` on stdin and extra `env` entries.
 CliRun run_cli(const ScratchDir& io, const std::vector<std::string>& args, const std::string& input = "",
-            const std::vector<std::string>& env = {}) {
+               const std::vector<std::string>& env = {}) {
   const fs::path in = io / "stdin", err = io / "stderr";
   write_plain(in, input);
   const pid_t pid = ::fork();
@@ -81,10 +81,10 @@ TEST_F(CrashcheckWrite, AcceptsEveryDurabilityLevel) {
 
 TEST_F(CrashcheckWrite, BadUsageExitsTwo) {
   const std::vector<std::vector<std::string>> bad{
-      {},                                                // no TARGET
-      {target.string(), "--durability", "sometimes"},    // unknown level
-      {target.string(), "--no-such-flag"},               // unknown flag
-      {target.string(), "extra-argument"},               // two targets
+      {},                                              // no TARGET
+      {target.string(), "--durability", "sometimes"},  // unknown level
+      {target.string(), "--no-such-flag"},             // unknown flag
+      {target.string(), "extra-argument"},             // two targets
   };
   for (const auto& args : bad) {
     const CliRun run = run_cli(io, args, "x");

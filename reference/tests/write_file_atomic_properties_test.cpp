@@ -86,9 +86,10 @@ rc::Gen<Content> gen_content() {
 }
 
 rc::Gen<OldFile> gen_old_file() {
-  return rc::gen::build<OldFile>(rc::gen::set(&OldFile::exists, rc::gen::weightedElement<bool>({{1, false}, {3, true}})),
-                                 rc::gen::set(&OldFile::content, gen_content()),
-                                 rc::gen::set(&OldFile::mode, rc::gen::element<mode_t>(0600, 0640, 0644, 0444)));
+  return rc::gen::build<OldFile>(
+      rc::gen::set(&OldFile::exists, rc::gen::weightedElement<bool>({{1, false}, {3, true}})),
+      rc::gen::set(&OldFile::content, gen_content()),
+      rc::gen::set(&OldFile::mode, rc::gen::element<mode_t>(0600, 0640, 0644, 0444)));
 }
 
 rc::Gen<Durability> gen_durability() {
@@ -114,8 +115,9 @@ const std::map<WriteStep, std::vector<int>>& plausible_errors() {
 rc::Gen<Fault> gen_fault() {
   std::vector<WriteStep> steps(steps_with_failure_points().begin(), steps_with_failure_points().end());
   return rc::gen::mapcat(rc::gen::elementOf(steps), [](WriteStep step) {
-    return rc::gen::map(rc::gen::elementOf(plausible_errors().at(step)),
-                        [step](int error) { return Fault{step, error}; });
+    return rc::gen::map(rc::gen::elementOf(plausible_errors().at(step)), [step](int error) {
+      return Fault{step, error};
+    });
   });
 }
 

@@ -90,10 +90,12 @@ TEST_F(WriteFileAtomic, CrossesTheFailurePointsInOrderForEachDurability) {
     bool exists;
     Names steps;
   } cases[] = {
-      {Durability::full, true,
+      {Durability::full,
+       true,
        {"resolve", "open_temp", "write", "chown", "chmod", "fsync_file", "close", "rename", "fsync_dir"}},
       {Durability::full, false, {"resolve", "open_temp", "write", "fsync_file", "close", "rename", "fsync_dir"}},
-      {Durability::no_dir_sync, true,
+      {Durability::no_dir_sync,
+       true,
        {"resolve", "open_temp", "write", "chown", "chmod", "fsync_file", "close", "rename"}},
       {Durability::no_sync, true, {"resolve", "open_temp", "write", "chown", "chmod", "close", "rename"}},
   };
@@ -171,8 +173,8 @@ TEST_F(WriteFileAtomic, ReplacesTheFileBehindARelativeLinkAndKeepsTheLink) {
 TEST_F(WriteFileAtomic, FollowsAChainOfLinksAcrossDirectories) {
   fs::create_directory(dir / "sub");
   write_plain(dir / "sub" / "real.txt", "old");
-  fs::create_symlink("real.txt", dir / "sub" / "link2");   // relative to sub/
-  fs::create_symlink("sub/link2", target);                 // relative to dir/
+  fs::create_symlink("real.txt", dir / "sub" / "link2");  // relative to sub/
+  fs::create_symlink("sub/link2", target);                // relative to dir/
   ASSERT_FALSE(write_file_atomic(target, "new"));
   EXPECT_EQ(read_file(dir / "sub" / "real.txt"), "new");
   EXPECT_EQ(entries(dir / "sub"), (Names{"link2", "real.txt"}));
@@ -237,9 +239,7 @@ TEST_F(WriteFileAtomic, ADirectoryTargetFailsWithEisdir) {
   EXPECT_EQ(write_file_atomic(dir.path().string() + "/new/", "x").code, errno_code(EISDIR));
 }
 
-TEST_F(WriteFileAtomic, AnEmptyPathFailsWithEnoent) {
-  EXPECT_EQ(write_file_atomic("", "x").code, errno_code(ENOENT));
-}
+TEST_F(WriteFileAtomic, AnEmptyPathFailsWithEnoent) { EXPECT_EQ(write_file_atomic("", "x").code, errno_code(ENOENT)); }
 
 TEST_F(WriteFileAtomic, AFifoTargetIsRefusedAsNotARegularFile) {
   ASSERT_EQ(::mkfifo(target.c_str(), 0644), 0);
@@ -302,11 +302,9 @@ std::vector<StepFault> all_step_faults() {
   return faults;
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryStep, FaultAtStep, ::testing::ValuesIn(all_step_faults()),
-                         [](const auto& info) {
-                           return std::string(step_name(info.param.step)) +
-                                  (info.param.target_exists ? "_Existing" : "_New");
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryStep, FaultAtStep, ::testing::ValuesIn(all_step_faults()), [](const auto& info) {
+  return std::string(step_name(info.param.step)) + (info.param.target_exists ? "_Existing" : "_New");
+});
 
 TEST_F(WriteFileAtomic, EpermFromChownIsNotAnError) {
   write_plain(target, "old");
@@ -374,8 +372,8 @@ TEST(ReferenceNames, StepsAndFailurePoints) {
     names.emplace_back(step_name(step));
     EXPECT_EQ(failure_point(step), "crashcheck/reference/" + names.back());
   }
-  EXPECT_EQ(names, (Names{"resolve", "open_temp", "write", "chmod", "chown", "fsync_file", "close", "rename",
-                          "fsync_dir"}));
+  EXPECT_EQ(names,
+            (Names{"resolve", "open_temp", "write", "chmod", "chown", "fsync_file", "close", "rename", "fsync_dir"}));
 }
 
 TEST(ReferenceNames, MessagesAreOneLine) {
@@ -408,11 +406,10 @@ TEST_F(WriteFileAtomic, TheTempFileIsInTheTargetsDirectoryUnderItsDocumentedName
   static Names* seen_at_write = &seen;
   static fs::path scratch;
   scratch = dir.path();
-  fiu_enable_external(failure_point(WriteStep::close).c_str(), 1, nullptr, 0,
-                      [](const char*, int*, void**, unsigned*) {
-                        *seen_at_write = entries(scratch);
-                        return 0;
-                      });
+  fiu_enable_external(failure_point(WriteStep::close).c_str(), 1, nullptr, 0, [](const char*, int*, void**, unsigned*) {
+    *seen_at_write = entries(scratch);
+    return 0;
+  });
   ASSERT_FALSE(write_file_atomic(target, "x"));
   fiu_disable(failure_point(WriteStep::close).c_str());
   ASSERT_EQ(seen.size(), 1u);

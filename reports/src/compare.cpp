@@ -11,16 +11,20 @@ namespace {
 
 int rank(Verdict v) {
   switch (v) {
-    case Verdict::pass: return 2;
-    case Verdict::not_run: return 1;
-    case Verdict::fail: return 0;
+    case Verdict::pass:
+      return 2;
+    case Verdict::not_run:
+      return 1;
+    case Verdict::fail:
+      return 0;
   }
   return 0;
 }
 
 std::string side(Verdict verdict, std::size_t failures) {
   std::string out(verdict_name(verdict));
-  if (verdict == Verdict::fail) out += " (" + std::to_string(failures) + " counterexample" + (failures == 1 ? ")" : "s)");
+  if (verdict == Verdict::fail)
+    out += " (" + std::to_string(failures) + " counterexample" + (failures == 1 ? ")" : "s)");
   return out;
 }
 

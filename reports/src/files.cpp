@@ -22,20 +22,28 @@ std::optional<Format> parse_format(std::string_view name) noexcept {
 
 std::string_view file_name(Format format) noexcept {
   switch (format) {
-    case Format::json: return "report.json";
-    case Format::markdown: return "report.md";
-    case Format::html: return "report.html";
-    case Format::junit: return "report.junit.xml";
+    case Format::json:
+      return "report.json";
+    case Format::markdown:
+      return "report.md";
+    case Format::html:
+      return "report.html";
+    case Format::junit:
+      return "report.junit.xml";
   }
   return "report";
 }
 
 std::string render(const Report& report, Format format) {
   switch (format) {
-    case Format::json: return render_json(report);
-    case Format::markdown: return render_markdown(report);
-    case Format::html: return render_html(report);
-    case Format::junit: return render_junit(report);
+    case Format::json:
+      return render_json(report);
+    case Format::markdown:
+      return render_markdown(report);
+    case Format::html:
+      return render_html(report);
+    case Format::junit:
+      return render_junit(report);
   }
   return {};
 }

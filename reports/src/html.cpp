@@ -75,12 +75,14 @@ std::string page_header(const Report& report) {
   for (const auto& [model, count] : report.model_cases) cases += count;
   const Subject& s = report.subject;
   std::string out = "<header>\n<h1>crashcheck report: " + esc(s.name) + "</h1>\n<p class=\"summary\">";
-  out += failing ? "<span class=\"bad\">" + std::to_string(failing) + " of " + std::to_string(total) + " properties fail</span>"
+  out += failing ? "<span class=\"bad\">" + std::to_string(failing) + " of " + std::to_string(total) +
+                       " properties fail</span>"
                  : "<span class=\"good\">no property fails</span>";
   out += " · " + std::to_string(text::count_verdict(report, Verdict::pass)) + " pass · " +
          std::to_string(text::count_verdict(report, Verdict::not_run)) + " not run · " + std::to_string(cases) +
          " cases in " + number(report.duration_s) + " s</p>\n";
-  if (!report.complete) out += "<p class=\"warning\"><strong>The run was cut short:</strong> verdicts cover only the cases that ran.</p>\n";
+  if (!report.complete)
+    out += "<p class=\"warning\"><strong>The run was cut short:</strong> verdicts cover only the cases that ran.</p>\n";
   out += "<dl class=\"facts\">\n";
   const auto fact = [&](std::string_view label, const std::string& value) {
     if (!value.empty()) out += "<dt>" + std::string(label) + "</dt><dd>" + value + "</dd>\n";
@@ -88,24 +90,27 @@ std::string page_header(const Report& report) {
   fact("command", "<code>" + esc(text::command_line(s.command)) + "</code>");
   fact("scenario", esc(s.scenario));
   fact("target", "<code>" + esc(s.target) + "</code>");
-  fact("old content", s.had_old ? esc(s.old_file) + " (mode " + esc(s.old_mode) + ")" : std::string("none: the target does not exist beforehand"));
+  fact("old content", s.had_old ? esc(s.old_file) + " (mode " + esc(s.old_mode) + ")"
+                                : std::string("none: the target does not exist beforehand"));
   fact("new content", esc(s.payload_file) + " (" + std::to_string(s.payload_size) + " bytes)");
   fact("validator", esc(s.validator));
   fact("timeout", number(s.timeout_s) + " s");
   fact("cases per model", [&] {
     std::string list;
-    for (const auto& [model, count] : report.model_cases) list += (list.empty() ? "" : ", ") + esc(model) + " " + std::to_string(count);
+    for (const auto& [model, count] : report.model_cases)
+      list += (list.empty() ? "" : ", ") + esc(model) + " " + std::to_string(count);
     return list;
   }());
-  fact("created", esc(report.created) + (report.tool_version.empty() ? "" : " by crashcheck " + esc(report.tool_version)));
+  fact("created",
+       esc(report.created) + (report.tool_version.empty() ? "" : " by crashcheck " + esc(report.tool_version)));
   return out + "</dl>\n</header>\n";
 }
 
 // ---- the picture -----------------------------------------------------------
 
 struct Grid {
-  std::vector<std::string> models;                                 // rows, top to bottom
-  std::uint32_t first = 1, last = 0;                               // columns
+  std::vector<std::string> models;    // rows, top to bottom
+  std::uint32_t first = 1, last = 0;  // columns
   std::map<std::pair<std::string, std::uint32_t>, std::vector<const Cell*>> cells;
   std::map<std::uint32_t, const CallSummary*> calls;
 };
@@ -134,7 +139,8 @@ Grid build_grid(const Report& report) {
 std::string call_label(const Grid& grid, std::uint32_t seq) {
   const auto found = grid.calls.find(seq);
   if (found == grid.calls.end()) return "call " + std::to_string(seq);
-  return "call " + std::to_string(seq) + " " + (found->second->summary.empty() ? found->second->call : found->second->summary);
+  return "call " + std::to_string(seq) + " " +
+         (found->second->summary.empty() ? found->second->call : found->second->summary);
 }
 
 // One square: a stripe per distinct outcome found there (several cases can
@@ -154,8 +160,8 @@ std::string grid_cell(const Grid& grid, const std::string& model, std::uint32_t 
   }
   std::string tip = model + " at " + call_label(grid, seq) + ":";
   for (const auto& [order, entry] : outcomes) tip += " " + entry.first + " ×" + std::to_string(entry.second);
-  std::string out = "<g class=\"cell\" data-model=\"" + esc(model) + "\" data-call=\"" + std::to_string(seq) + "\"><title>" +
-                    esc(tip) + "</title>";
+  std::string out = "<g class=\"cell\" data-model=\"" + esc(model) + "\" data-call=\"" + std::to_string(seq) +
+                    "\"><title>" + esc(tip) + "</title>";
   const int stripes = static_cast<int>(outcomes.size());
   int index = 0;
   for (const auto& [order, entry] : outcomes) {
@@ -191,16 +197,16 @@ std::string picture_svg(const Grid& grid) {
     const auto call = grid.calls.find(seq);
     if (names && call != grid.calls.end()) {
       const int y = top + static_cast<int>(grid.models.size()) * h + 6;
-      out += "<text x=\"" + std::to_string(x + w / 2 + 4) + "\" y=\"" + std::to_string(y) + "\" transform=\"rotate(50 " +
-             std::to_string(x + w / 2 + 4) + " " + std::to_string(y) + ")\">" + esc(text::shortened(call->second->call, 14)) +
-             "</text>";
+      out += "<text x=\"" + std::to_string(x + w / 2 + 4) + "\" y=\"" + std::to_string(y) +
+             "\" transform=\"rotate(50 " + std::to_string(x + w / 2 + 4) + " " + std::to_string(y) + ")\">" +
+             esc(text::shortened(call->second->call, 14)) + "</text>";
     }
   }
   out += "\n";
   for (std::size_t r = 0; r < grid.models.size(); ++r) {
     const int y = top + static_cast<int>(r) * h;
-    out += "<text x=\"" + std::to_string(left - 8) + "\" y=\"" + std::to_string(y + h / 2 + 4) + "\" text-anchor=\"end\">" +
-           esc(text::shortened(grid.models[r], 12)) + "</text>";
+    out += "<text x=\"" + std::to_string(left - 8) + "\" y=\"" + std::to_string(y + h / 2 + 4) +
+           "\" text-anchor=\"end\">" + esc(text::shortened(grid.models[r], 12)) + "</text>";
     for (int c = 0; c < columns; ++c) {
       out += grid_cell(grid, grid.models[r], grid.first + static_cast<std::uint32_t>(c), left + c * w, y, w, h);
     }
@@ -232,20 +238,22 @@ std::string picture(const Report& report) {
 
 std::string verdict_badge(Verdict verdict) {
   const std::string name(verdict_name(verdict));
-  return "<span class=\"verdict v-" + name + "\">" + (verdict == Verdict::not_run ? std::string("not run") : name) + "</span>";
+  return "<span class=\"verdict v-" + name + "\">" + (verdict == Verdict::not_run ? std::string("not run") : name) +
+         "</span>";
 }
 
 std::string property_table(const Report& report) {
   std::string out =
       "<section id=\"properties\">\n<h2>Properties</h2>\n<table id=\"property-table\">\n"
-      "<thead><tr><th>property</th><th>verdict</th><th>cases</th><th>failures</th><th>notes</th></tr></thead>\n<tbody>\n";
+      "<thead><tr><th>property</th><th>verdict</th><th>cases</th><th>failures</th><th>notes</th></tr></"
+      "thead>\n<tbody>\n";
   const auto names = text::property_order(report);
   for (std::size_t i = 0; i < names.size(); ++i) {
     const PropertyResult& result = text::result_of(report, names[i]);
     std::string notes = result.reason.empty() ? "" : esc(result.reason);
     for (const auto& note : result.notes) notes += (notes.empty() ? "" : "<br>") + esc(note);
-    const std::string name = result.failures.empty() ? esc(names[i])
-                                                     : "<a href=\"#cx-" + std::to_string(i) + "\">" + esc(names[i]) + "</a>";
+    const std::string name =
+        result.failures.empty() ? esc(names[i]) : "<a href=\"#cx-" + std::to_string(i) + "\">" + esc(names[i]) + "</a>";
     out += "<tr class=\"property\" data-property=\"" + esc(names[i]) + "\" data-verdict=\"" +
            std::string(verdict_name(result.verdict)) + "\"><td><code>" + name + "</code></td><td>" +
            verdict_badge(result.verdict) + "</td><td class=\"num\">" + std::to_string(result.cases) +
@@ -264,12 +272,14 @@ std::string counterexample(const Failure& f) {
   };
   fact("fault", esc(f.fault));
   fact("call", "<code>" + esc(f.call) + "</code>");
-  fact("exit status", std::to_string(f.exit_status) + (f.exit_status < 0 ? " (killed by signal " + std::to_string(-f.exit_status) + ")" : ""));
+  fact("exit status", std::to_string(f.exit_status) +
+                          (f.exit_status < 0 ? " (killed by signal " + std::to_string(-f.exit_status) + ")" : ""));
   fact("target", esc(text::state_summary(f.target)));
   if (!f.target.excerpt.empty()) fact("content", "<code>" + esc(f.target.excerpt) + "</code>");
   if (!f.target.excerpt_hex.empty()) fact("first bytes (hex)", "<code>" + esc(f.target.excerpt_hex) + "</code>");
   std::string leftovers;
-  for (const auto& name : f.leftovers) leftovers += (leftovers.empty() ? "" : ", ") + ("<code>" + esc(name) + "</code>");
+  for (const auto& name : f.leftovers)
+    leftovers += (leftovers.empty() ? "" : ", ") + ("<code>" + esc(name) + "</code>");
   fact("left in the directory", leftovers);
   out += "</dl>\n";
   if (!f.replay.empty()) out += "<p>Replay:</p>\n<pre class=\"replay\"><code>" + esc(f.replay) + "</code></pre>\n";
@@ -282,9 +292,10 @@ std::string counterexamples(const Report& report) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     const auto& failures = text::result_of(report, names[i]).failures;
     if (failures.empty()) continue;
-    out += "<h3 id=\"cx-" + std::to_string(i) + "\"><code>" + esc(names[i]) + "</code> — " + std::to_string(failures.size()) +
-           " counterexample" + (failures.size() == 1 ? "" : "s") + "</h3>\n";
-    for (std::size_t k = 0; k < failures.size() && k < kCounterexamplesPerProperty; ++k) out += counterexample(failures[k]);
+    out += "<h3 id=\"cx-" + std::to_string(i) + "\"><code>" + esc(names[i]) + "</code> — " +
+           std::to_string(failures.size()) + " counterexample" + (failures.size() == 1 ? "" : "s") + "</h3>\n";
+    for (std::size_t k = 0; k < failures.size() && k < kCounterexamplesPerProperty; ++k)
+      out += counterexample(failures[k]);
     if (failures.size() > kCounterexamplesPerProperty) {
       out += "<p>" + std::to_string(failures.size() - kCounterexamplesPerProperty) + " more in report.json.</p>\n";
     }
@@ -296,14 +307,17 @@ std::string counterexamples(const Report& report) {
 std::string calls_and_notes(const Report& report) {
   std::string out;
   if (!report.calls.empty()) {
-    out += "<section id=\"calls\">\n<h2>Counted calls (fault-free run)</h2>\n<table>\n<thead><tr><th>#</th><th>call</th><th>what</th></tr></thead>\n<tbody>\n";
+    out +=
+        "<section id=\"calls\">\n<h2>Counted calls (fault-free "
+        "run)</h2>\n<table>\n<thead><tr><th>#</th><th>call</th><th>what</th></tr></thead>\n<tbody>\n";
     for (std::size_t i = 0; i < report.calls.size() && i < kCallsListed; ++i) {
       const CallSummary& c = report.calls[i];
-      out += "<tr><td class=\"num\">" + std::to_string(c.seq) + "</td><td><code>" + esc(c.call) + "</code></td><td><code>" +
-             esc(c.summary) + "</code></td></tr>\n";
+      out += "<tr><td class=\"num\">" + std::to_string(c.seq) + "</td><td><code>" + esc(c.call) +
+             "</code></td><td><code>" + esc(c.summary) + "</code></td></tr>\n";
     }
     out += "</tbody>\n</table>\n";
-    if (report.calls.size() > kCallsListed) out += "<p>" + std::to_string(report.calls.size() - kCallsListed) + " more in report.json.</p>\n";
+    if (report.calls.size() > kCallsListed)
+      out += "<p>" + std::to_string(report.calls.size() - kCallsListed) + " more in report.json.</p>\n";
     out += "</section>\n";
   }
   if (!report.notes.empty()) {

@@ -19,9 +19,12 @@ using nlohmann::json;
 
 std::string_view verdict_name(Verdict v) noexcept {
   switch (v) {
-    case Verdict::pass: return "pass";
-    case Verdict::fail: return "fail";
-    case Verdict::not_run: return "not_run";
+    case Verdict::pass:
+      return "pass";
+    case Verdict::fail:
+      return "fail";
+    case Verdict::not_run:
+      return "not_run";
   }
   return "not_run";
 }
@@ -110,18 +113,19 @@ json to_json(const Report& report) {
                      {"case_id", text::valid_utf8(c.case_id)}});
   }
   json out = {{"schema", text::valid_utf8(report.schema)},
-          {"tool_version", text::valid_utf8(report.tool_version)},
-          {"complete", report.complete},
-          {"created", text::valid_utf8(report.created)},
-          {"duration_s", report.duration_s},
-          {"subject", subject_json(report.subject)},
-          {"properties", std::move(properties)},
-          {"model_cases", std::move(model_cases)},
-          {"calls", std::move(calls)},
-          {"cells", std::move(cells)},
-          {"notes", strings(report.notes)}};
+              {"tool_version", text::valid_utf8(report.tool_version)},
+              {"complete", report.complete},
+              {"created", text::valid_utf8(report.created)},
+              {"duration_s", report.duration_s},
+              {"subject", subject_json(report.subject)},
+              {"properties", std::move(properties)},
+              {"model_cases", std::move(model_cases)},
+              {"calls", std::move(calls)},
+              {"cells", std::move(cells)},
+              {"notes", strings(report.notes)}};
   if (report.shard)
-    out["shard"] = {{"index", report.shard->index}, {"count", report.shard->count}, {"plan", text::valid_utf8(report.shard->plan)}};
+    out["shard"] = {
+        {"index", report.shard->index}, {"count", report.shard->count}, {"plan", text::valid_utf8(report.shard->plan)}};
   return out;
 }
 
@@ -156,14 +160,16 @@ class Node {
   std::vector<Node> items() const {
     expect(value_.is_array(), "an array");
     std::vector<Node> out;
-    for (std::size_t i = 0; i < value_.size(); ++i) out.emplace_back(value_[i], pointer_ + "/" + std::to_string(i), source_);
+    for (std::size_t i = 0; i < value_.size(); ++i)
+      out.emplace_back(value_[i], pointer_ + "/" + std::to_string(i), source_);
     return out;
   }
 
   std::vector<std::pair<std::string, Node>> members() const {
     expect(value_.is_object(), "an object");
     std::vector<std::pair<std::string, Node>> out;
-    for (const auto& [key, value] : value_.items()) out.emplace_back(key, Node(value, pointer_ + "/" + escape(key), source_));
+    for (const auto& [key, value] : value_.items())
+      out.emplace_back(key, Node(value, pointer_ + "/" + escape(key), source_));
     return out;
   }
 
@@ -207,9 +213,12 @@ class Node {
   static std::string escape(std::string_view key) {
     std::string out;
     for (const char c : key) {
-      if (c == '~') out += "~0";
-      else if (c == '/') out += "~1";
-      else out += c;
+      if (c == '~')
+        out += "~0";
+      else if (c == '/')
+        out += "~1";
+      else
+        out += c;
     }
     return out;
   }
@@ -220,15 +229,14 @@ class Node {
 };
 
 FileState read_state(const Node& n) {
-  return {n["exists"].flag(),        n["size"].count(),    n["mode"].text(),
-          n["matches"].text(),       n["excerpt"].text(),  n["excerpt_hex"].text()};
+  return {n["exists"].flag(),  n["size"].count(),   n["mode"].text(),
+          n["matches"].text(), n["excerpt"].text(), n["excerpt_hex"].text()};
 }
 
 Failure read_failure(const Node& n) {
-  return {n["case_id"].text(), n["model"].text(),       n["call_index"].count32(),
-          n["call"].text(),    n["fault"].text(),       read_state(n["target"]),
-          n["leftovers"].texts(), n["exit_status"].integer(), n["detail"].text(),
-          n["replay"].text()};
+  return {n["case_id"].text(), n["model"].text(),       n["call_index"].count32(), n["call"].text(),
+          n["fault"].text(),   read_state(n["target"]), n["leftovers"].texts(),    n["exit_status"].integer(),
+          n["detail"].text(),  n["replay"].text()};
 }
 
 PropertyResult read_property(const Node& n) {
@@ -242,16 +250,17 @@ PropertyResult read_property(const Node& n) {
   p.reason = n["reason"].text();
   p.notes = n["notes"].texts();
   // DESIGN.md: every fail carries its counterexamples, and only a fail does.
-  if (p.verdict == Verdict::fail && p.failures.empty()) n["failures"].fail("verdict is fail but there is no counterexample");
-  if (p.verdict != Verdict::fail && !p.failures.empty()) n["failures"].fail("counterexamples on a property whose verdict is not fail");
+  if (p.verdict == Verdict::fail && p.failures.empty())
+    n["failures"].fail("verdict is fail but there is no counterexample");
+  if (p.verdict != Verdict::fail && !p.failures.empty())
+    n["failures"].fail("counterexamples on a property whose verdict is not fail");
   return p;
 }
 
 Subject read_subject(const Node& n) {
-  return {n["name"].text(),         n["command"].texts(),   n["scenario"].text(),
-          n["target"].text(),       n["had_old"].flag(),    n["old_file"].text(),
-          n["old_mode"].text(),     n["payload_file"].text(), n["payload_size"].count(),
-          n["validator"].text(),    n["timeout_s"].number()};
+  return {n["name"].text(),          n["command"].texts(),  n["scenario"].text(),   n["target"].text(),
+          n["had_old"].flag(),       n["old_file"].text(),  n["old_mode"].text(),   n["payload_file"].text(),
+          n["payload_size"].count(), n["validator"].text(), n["timeout_s"].number()};
 }
 
 Cell read_cell(const Node& n) {
@@ -264,7 +273,8 @@ Cell read_cell(const Node& n) {
 
 Shard read_shard(const Node& n) {
   Shard s{n["index"].count32(), n["count"].count32(), n["plan"].text()};
-  if (s.count == 0 || s.index == 0 || s.index > s.count) n.fail("expected 1 <= index <= count, got " + std::to_string(s.index) + "/" + std::to_string(s.count));
+  if (s.count == 0 || s.index == 0 || s.index > s.count)
+    n.fail("expected 1 <= index <= count, got " + std::to_string(s.index) + "/" + std::to_string(s.count));
   return s;
 }
 
@@ -287,7 +297,8 @@ Report from_json(const json& document, std::string_view source) {
   for (const auto& [name, node] : properties.members()) report.properties[name] = read_property(node);
   for (const auto name : kProperties) properties[name];  // each must be there
   for (const auto& [model, node] : root["model_cases"].members()) report.model_cases[model] = node.count();
-  for (const Node& c : root["calls"].items()) report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text()});
+  for (const Node& c : root["calls"].items())
+    report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text()});
   for (const Node& c : root["cells"].items()) report.cells.push_back(read_cell(c));
   report.notes = root["notes"].texts();
   if (document.is_object() && document.contains("shard")) report.shard = read_shard(root["shard"]);

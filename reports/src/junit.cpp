@@ -46,7 +46,8 @@ std::string testcase(const std::string& suite, const std::string& name, const Pr
     case Verdict::pass:
       return out + "/>\n";
     case Verdict::not_run:
-      return out + ">\n      <skipped message=\"" + esc(result.reason.empty() ? "not run" : result.reason) + "\"/>\n    </testcase>\n";
+      return out + ">\n      <skipped message=\"" + esc(result.reason.empty() ? "not run" : result.reason) +
+             "\"/>\n    </testcase>\n";
     case Verdict::fail:
       break;
   }
@@ -77,8 +78,9 @@ std::string render_junit(const Report& report) {
     cases += testcase(suite, name, result);
   }
   const std::string counts = " tests=\"" + std::to_string(names.size()) + "\" failures=\"" + std::to_string(failures) +
-                             "\" errors=\"0\" skipped=\"" + std::to_string(text::count_verdict(report, Verdict::not_run)) +
-                             "\" time=\"" + seconds(report.duration_s) + "\"";
+                             "\" errors=\"0\" skipped=\"" +
+                             std::to_string(text::count_verdict(report, Verdict::not_run)) + "\" time=\"" +
+                             seconds(report.duration_s) + "\"";
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crashcheck\"" + counts + ">\n";
   out += "  <testsuite name=\"" + esc(suite) + "\"" + counts;
   if (!report.created.empty()) out += " timestamp=\"" + esc(timestamp(report.created)) + "\"";

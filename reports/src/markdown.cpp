@@ -16,9 +16,12 @@ constexpr std::size_t kReplayLimit = 1000;
 
 std::string verdict_cell(const PropertyResult& result) {
   switch (result.verdict) {
-    case Verdict::pass: return "✅ pass";
-    case Verdict::fail: return "❌ **fail**";
-    case Verdict::not_run: break;
+    case Verdict::pass:
+      return "✅ pass";
+    case Verdict::fail:
+      return "❌ **fail**";
+    case Verdict::not_run:
+      break;
   }
   std::string cell = "➖ not run";
   if (!result.reason.empty()) cell += " — " + text::markdown_inline(text::shortened(result.reason, kFieldLimit));
@@ -33,7 +36,8 @@ std::string headline(const Report& report) {
   } else {
     out += "no property fails";
   }
-  out += "\n\nCommand: " + text::markdown_inline(text::shortened(text::command_line(report.subject.command), kFieldLimit));
+  out +=
+      "\n\nCommand: " + text::markdown_inline(text::shortened(text::command_line(report.subject.command), kFieldLimit));
   return out + "\n\n";
 }
 
@@ -52,7 +56,8 @@ std::string counterexample(std::size_t number, const Failure& failure) {
                     text::markdown_inline(text::shortened(text::failure_summary(failure), kFieldLimit));
   if (!failure.detail.empty()) out += "  \n" + text::markdown_inline(text::shortened(failure.detail, kFieldLimit));
   out += "\n\n";
-  if (!failure.replay.empty()) out += text::markdown_code_block(text::shortened(failure.replay, kReplayLimit), "sh") + "\n";
+  if (!failure.replay.empty())
+    out += text::markdown_code_block(text::shortened(failure.replay, kReplayLimit), "sh") + "\n";
   return out;
 }
 
@@ -84,7 +89,8 @@ std::string run_notes(const Report& report) {
   for (std::size_t i = 0; i < report.notes.size() && i < kNotesShown; ++i) {
     out += "- " + text::markdown_inline(text::shortened(report.notes[i], kFieldLimit)) + "\n";
   }
-  if (report.notes.size() > kNotesShown) out += "- _" + std::to_string(report.notes.size() - kNotesShown) + " more notes in report.json_\n";
+  if (report.notes.size() > kNotesShown)
+    out += "- _" + std::to_string(report.notes.size() - kNotesShown) + " more notes in report.json_\n";
   return out + "\n";
 }
 

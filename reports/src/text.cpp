@@ -81,12 +81,23 @@ std::string markup_escape(std::string_view raw) {
   std::string out;
   for (const char c : displayable(raw)) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -159,9 +170,8 @@ std::string failure_summary(const Failure& failure) {
 }
 
 std::size_t count_verdict(const Report& report, Verdict verdict) {
-  return static_cast<std::size_t>(std::count_if(
-      report.properties.begin(), report.properties.end(),
-      [&](const auto& entry) { return entry.second.verdict == verdict; }));
+  return static_cast<std::size_t>(std::count_if(report.properties.begin(), report.properties.end(),
+                                                [&](const auto& entry) { return entry.second.verdict == verdict; }));
 }
 
 std::vector<std::string> property_order(const Report& report) {

@@ -26,7 +26,8 @@ TEST(Compare, OtherFallsShortOfBaseline) {
   EXPECT_FALSE(change(c, "reader_safe").worse || change(c, "reader_safe").better);
 
   const std::string text = render_comparison(c, "ref.json", "py.json");
-  EXPECT_NE(text.find("falls short on:\n  crash_atomic: pass -> fail (3 counterexamples)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("falls short on:\n  crash_atomic: pass -> fail (3 counterexamples)\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("  durable: pass -> not_run\n"), std::string::npos) << text;
   EXPECT_NE(text.find("does better on:\n  valid_content: not_run -> pass\n"), std::string::npos) << text;
 }
@@ -41,7 +42,8 @@ TEST(Compare, OtherDoesBetter) {
   EXPECT_TRUE(change(c, "durable").better);  // not_run -> pass
   EXPECT_FALSE(change(c, "valid_content").better || change(c, "valid_content").worse);
   const std::string text = render_comparison(c, "a", "b");
-  EXPECT_NE(text.find("does better on:\n  crash_atomic: fail (3 counterexamples) -> pass\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("does better on:\n  crash_atomic: fail (3 counterexamples) -> pass\n"), std::string::npos)
+      << text;
 }
 
 TEST(Compare, EqualReportsChangeNothing) {
@@ -54,7 +56,8 @@ TEST(Compare, EqualReportsChangeNothing) {
 }
 
 TEST(Compare, NamesAreShownSafely) {
-  const std::string text = render_comparison(compare(samples::passing_report(), samples::passing_report()), "a\xff", "b\x1b[31m");
+  const std::string text =
+      render_comparison(compare(samples::passing_report(), samples::passing_report()), "a\xff", "b\x1b[31m");
   EXPECT_NE(text.find("comparing b\\x1b[31m against baseline a\\xff\n"), std::string::npos) << text;
 }
 

@@ -54,10 +54,11 @@ TEST(Html, SubjectStringsCannotInjectMarkupOrScripts) {
   // Every '<' starts one of our own tags.
   const std::regex tag("<(/?)([a-zA-Z0-9!]+)");
   for (auto it = std::sregex_iterator(html.begin(), html.end(), tag); it != std::sregex_iterator(); ++it) {
-    static const std::set<std::string> kOurs = {"!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header",
-                                                "h1", "h2", "h3", "h4", "p", "span", "dl", "dt", "dd", "code", "section",
-                                                "div", "svg", "text", "g", "rect", "ul", "li", "strong", "table", "thead",
-                                                "tbody", "tr", "th", "td", "a", "br", "article", "pre"};
+    static const std::set<std::string> kOurs = {
+        "!DOCTYPE", "html", "head", "meta", "title", "style",   "body",   "header", "h1",      "h2",
+        "h3",       "h4",   "p",    "span", "dl",    "dt",      "dd",     "code",   "section", "div",
+        "svg",      "text", "g",    "rect", "ul",    "li",      "strong", "table",  "thead",   "tbody",
+        "tr",       "th",   "td",   "a",    "br",    "article", "pre"};
     EXPECT_TRUE(kOurs.count((*it)[2].str())) << (*it)[0].str();
   }
 }
@@ -85,7 +86,8 @@ TEST(Html, PictureShowsTheTruncationWindow) {
   // Rows in the fixed model order; each outcome in the legend.
   EXPECT_LT(html.find("data-model=\"kill\""), html.find("data-model=\"errno\""));
   EXPECT_LT(html.find("data-model=\"disk-full\""), html.find("data-model=\"power-loss\""));
-  for (const auto outcome : kOutcomes) EXPECT_TRUE(contains(html, "<strong>" + std::string(outcome) + "</strong>")) << outcome;
+  for (const auto outcome : kOutcomes)
+    EXPECT_TRUE(contains(html, "<strong>" + std::string(outcome) + "</strong>")) << outcome;
 }
 
 TEST(Html, PassingReportHasNoBadCellsOrCounterexamples) {

@@ -32,7 +32,9 @@ TEST(ReportJson, ScriptsReadVerdictsWhereDesignSaysTheyAre) {
   EXPECT_EQ(document["schema"], "crashcheck-report/1");
   EXPECT_EQ(document["properties"]["crash_atomic"]["verdict"], "fail");
   EXPECT_EQ(document["properties"]["durable"]["verdict"], "not_run");
-  EXPECT_EQ(document["properties"]["crash_atomic"]["failures"][0]["replay"].get<std::string>().rfind("crashcheck replay", 0), 0u);
+  EXPECT_EQ(
+      document["properties"]["crash_atomic"]["failures"][0]["replay"].get<std::string>().rfind("crashcheck replay", 0),
+      0u);
 }
 
 // What load_report says about `bytes` stored in a file.
@@ -145,7 +147,8 @@ TEST(ReportJson, BadShardSectionIsRefused) {
 }
 
 TEST(ReportJson, PointerEscapesSlashAndTilde) {
-  expect_problem(with("/model_cases/a~1b~0c", "x"), ": /model_cases/a~1b~0c: expected a non-negative integer, got string");
+  expect_problem(with("/model_cases/a~1b~0c", "x"),
+                 ": /model_cases/a~1b~0c: expected a non-negative integer, got string");
 }
 
 TEST(ReportJson, UnreadableFileIsNamed) {
@@ -163,43 +166,48 @@ TEST(ReportJson, UnreadableFileIsNamed) {
 rc::Gen<FileState> gen_state() {
   return rc::gen::build<FileState>(
       rc::gen::set(&FileState::exists), rc::gen::set(&FileState::size), rc::gen::set(&FileState::mode),
-      rc::gen::set(&FileState::matches, rc::gen::elementOf(std::vector<std::string>{"old", "new", "torn", "other", "missing"})),
+      rc::gen::set(&FileState::matches,
+                   rc::gen::elementOf(std::vector<std::string>{"old", "new", "torn", "other", "missing"})),
       rc::gen::set(&FileState::excerpt), rc::gen::set(&FileState::excerpt_hex));
 }
 
 rc::Gen<Failure> gen_failure() {
-  return rc::gen::build<Failure>(
-      rc::gen::set(&Failure::case_id), rc::gen::set(&Failure::model), rc::gen::set(&Failure::call_index),
-      rc::gen::set(&Failure::call), rc::gen::set(&Failure::fault), rc::gen::set(&Failure::target, gen_state()),
-      rc::gen::set(&Failure::leftovers), rc::gen::set(&Failure::exit_status), rc::gen::set(&Failure::detail),
-      rc::gen::set(&Failure::replay));
+  return rc::gen::build<Failure>(rc::gen::set(&Failure::case_id), rc::gen::set(&Failure::model),
+                                 rc::gen::set(&Failure::call_index), rc::gen::set(&Failure::call),
+                                 rc::gen::set(&Failure::fault), rc::gen::set(&Failure::target, gen_state()),
+                                 rc::gen::set(&Failure::leftovers), rc::gen::set(&Failure::exit_status),
+                                 rc::gen::set(&Failure::detail), rc::gen::set(&Failure::replay));
 }
 
 rc::Gen<PropertyResult> gen_property() {
   return rc::gen::mapcat(rc::gen::element(Verdict::pass, Verdict::fail, Verdict::not_run), [](Verdict verdict) {
-    auto failures = verdict == Verdict::fail ? rc::gen::nonEmpty(rc::gen::container<std::vector<Failure>>(gen_failure()))
-                                             : rc::gen::just(std::vector<Failure>{});
+    auto failures = verdict == Verdict::fail
+                        ? rc::gen::nonEmpty(rc::gen::container<std::vector<Failure>>(gen_failure()))
+                        : rc::gen::just(std::vector<Failure>{});
     return rc::gen::build<PropertyResult>(rc::gen::set(&PropertyResult::verdict, rc::gen::just(verdict)),
-                                          rc::gen::set(&PropertyResult::cases), rc::gen::set(&PropertyResult::failures, failures),
+                                          rc::gen::set(&PropertyResult::cases),
+                                          rc::gen::set(&PropertyResult::failures, failures),
                                           rc::gen::set(&PropertyResult::reason), rc::gen::set(&PropertyResult::notes));
   });
 }
 
 rc::Gen<Report> gen_report() {
-  return rc::gen::map(rc::gen::tuple(rc::gen::arbitrary<std::string>(), rc::gen::arbitrary<std::vector<std::string>>(),
-                                     rc::gen::container<std::vector<PropertyResult>>(kProperties.size(), gen_property()),
-                                     rc::gen::arbitrary<std::map<std::string, std::uint64_t>>(),
-                                     rc::gen::arbitrary<std::vector<std::string>>()),
-                      [](auto parts) {
-                        auto [name, command, properties, model_cases, notes] = std::move(parts);
-                        Report report;
-                        report.subject.name = name;
-                        report.subject.command = command;
-                        for (std::size_t i = 0; i < kProperties.size(); ++i) report.properties[std::string(kProperties[i])] = properties[i];
-                        report.model_cases = model_cases;
-                        report.notes = notes;
-                        return report;
-                      });
+  return rc::gen::map(
+      rc::gen::tuple(rc::gen::arbitrary<std::string>(), rc::gen::arbitrary<std::vector<std::string>>(),
+                     rc::gen::container<std::vector<PropertyResult>>(kProperties.size(), gen_property()),
+                     rc::gen::arbitrary<std::map<std::string, std::uint64_t>>(),
+                     rc::gen::arbitrary<std::vector<std::string>>()),
+      [](auto parts) {
+        auto [name, command, properties, model_cases, notes] = std::move(parts);
+        Report report;
+        report.subject.name = name;
+        report.subject.command = command;
+        for (std::size_t i = 0; i < kProperties.size(); ++i)
+          report.properties[std::string(kProperties[i])] = properties[i];
+        report.model_cases = model_cases;
+        report.notes = notes;
+        return report;
+      });
 }
 
 RC_GTEST_PROP(ReportJsonProperty, StoredFormRoundTrips, ()) {

@@ -58,7 +58,9 @@ TEST(Junit, FailureMessageHoldsFirstCounterexampleWithReplay) {
   ASSERT_TRUE(parsed.contains("cases"));
   const std::string message = parsed["cases"]["crash_atomic"]["message"];
   EXPECT_NE(message.find("kill at call 1"), std::string::npos) << message;
-  EXPECT_NE(message.find("replay: crashcheck replay 'out/report.json' kill-after-1 && echo \"<done>\""), std::string::npos) << message;
+  EXPECT_NE(message.find("replay: crashcheck replay 'out/report.json' kill-after-1 && echo \"<done>\""),
+            std::string::npos)
+      << message;
   const std::string body = parsed["cases"]["crash_atomic"]["body"];
   EXPECT_NE(body.find("case kill-after-3"), std::string::npos) << body;
 }

@@ -6,8 +6,17 @@ namespace crashcheck::reports::samples {
 namespace {
 
 Subject subject(std::string name, std::vector<std::string> command, std::string target) {
-  return {std::move(name), std::move(command), "/work/scenarios/" + target + ".json", std::move(target), true,
-          "/work/scenarios/old.json", "0640", "/work/scenarios/new.json", 5300, "json", 10};
+  return {std::move(name),
+          std::move(command),
+          "/work/scenarios/" + target + ".json",
+          std::move(target),
+          true,
+          "/work/scenarios/old.json",
+          "0640",
+          "/work/scenarios/new.json",
+          5300,
+          "json",
+          10};
 }
 
 void add_cells(Report& report, std::string model, std::uint32_t first, std::uint32_t last, std::string outcome) {

@@ -19,9 +19,8 @@ inline bool contains(const std::string& haystack, std::string_view needle) {
 
 inline std::filesystem::path scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() /
-             ("crashcheck-reports-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-              std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() / ("crashcheck-reports-" + std::string(info->test_suite_name()) +
+                                                       "-" + info->name() + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -7,11 +7,13 @@ namespace crashcheck::reports::text {
 namespace {
 
 TEST(Text, InvalidUtf8BytesBecomeVisibleEscapes) {
-  EXPECT_EQ(displayable("a\xff" "b"), "a\\xffb");
-  EXPECT_EQ(displayable("\xc0\xaf"), "\\xc0\\xaf");            // overlong '/'
-  EXPECT_EQ(displayable("\xed\xa0\x80"), "\\xed\\xa0\\x80");   // UTF-16 surrogate
+  EXPECT_EQ(displayable("a\xff"
+                        "b"),
+            "a\\xffb");
+  EXPECT_EQ(displayable("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(displayable("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // UTF-16 surrogate
   EXPECT_EQ(displayable("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // beyond U+10FFFF
-  EXPECT_EQ(displayable("caf\xc3"), "caf\\xc3");               // cut sequence
+  EXPECT_EQ(displayable("caf\xc3"), "caf\\xc3");                       // cut sequence
   EXPECT_EQ(displayable("café ✓ 𝄞"), "café ✓ 𝄞");
 }
 

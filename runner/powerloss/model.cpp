@@ -11,8 +11,8 @@ namespace {
 using faults::OpClass;
 using faults::TraceRecord;
 
-constexpr int kRenameExchange = 2;   // RENAME_EXCHANGE, <linux/fs.h>
-constexpr int kFallocKeepSize = 1;   // FALLOC_FL_KEEP_SIZE
+constexpr int kRenameExchange = 2;  // RENAME_EXCHANGE, <linux/fs.h>
+constexpr int kFallocKeepSize = 1;  // FALLOC_FL_KEEP_SIZE
 
 bool shares_name(const Op& a, const Op& b) {
   auto names_a = touched_names(a);
@@ -27,12 +27,20 @@ bool shares_name(const Op& a, const Op& b) {
 std::string Op::describe() const {
   std::string text = "#" + std::to_string(seq) + " " + call + "(";
   switch (kind) {
-    case Kind::create: text += name + (is_directory ? ", new directory" : ", new file"); break;
-    case Kind::unlink: text += name; break;
+    case Kind::create:
+      text += name + (is_directory ? ", new directory" : ", new file");
+      break;
+    case Kind::unlink:
+      text += name;
+      break;
     case Kind::rename:
     case Kind::exchange:
-    case Kind::link: text += name + (kind == Kind::exchange ? " ⇄ " : " → ") + name2; break;
-    case Kind::resize: text += name + ", length " + std::to_string(offset); break;
+    case Kind::link:
+      text += name + (kind == Kind::exchange ? " ⇄ " : " → ") + name2;
+      break;
+    case Kind::resize:
+      text += name + ", length " + std::to_string(offset);
+      break;
     case Kind::write:
       text += name + ", " + std::to_string(bytes.size()) + " bytes at " + std::to_string(offset);
       break;
@@ -83,9 +91,15 @@ std::vector<std::string> touched_names(const Op& op) {
 
 void apply_entry_op(const Op& op, Directory& dir) {
   switch (op.kind) {
-    case Op::Kind::create: dir.set(op.name, Entry{op.inode, op.is_directory}); break;
-    case Op::Kind::unlink: dir.erase(op.name); break;
-    case Op::Kind::link: dir.set(op.name2, Entry{op.inode, false}); break;
+    case Op::Kind::create:
+      dir.set(op.name, Entry{op.inode, op.is_directory});
+      break;
+    case Op::Kind::unlink:
+      dir.erase(op.name);
+      break;
+    case Op::Kind::link:
+      dir.set(op.name2, Entry{op.inode, false});
+      break;
     case Op::Kind::rename: {
       const Entry* from = dir.find(op.name);
       if (from == nullptr) break;  // its source never became durable: nothing to move
@@ -103,7 +117,8 @@ void apply_entry_op(const Op& op, Directory& dir) {
       dir.set(op.name2, first);
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -242,9 +257,9 @@ void Replay::apply(const TraceRecord& record) {
       break;
     case OpClass::rename:
     case OpClass::link:
-      op.kind = record.op == OpClass::link                  ? Op::Kind::link
-                : (record.flags & kRenameExchange) != 0     ? Op::Kind::exchange
-                                                            : Op::Kind::rename;
+      op.kind = record.op == OpClass::link              ? Op::Kind::link
+                : (record.flags & kRenameExchange) != 0 ? Op::Kind::exchange
+                                                        : Op::Kind::rename;
       op.name2 = record.path2;
       op.inode = record.inode;
       add_entry_op(std::move(op));
@@ -263,9 +278,12 @@ void Replay::apply(const TraceRecord& record) {
         sync_file(target_inode());
       }
       break;
-    case OpClass::sync_all: sync_everything(); break;
+    case OpClass::sync_all:
+      sync_everything();
+      break;
     case OpClass::close:
-    case OpClass::chown: break;  // nothing a power loss could take back that we track
+    case OpClass::chown:
+      break;  // nothing a power loss could take back that we track
   }
 }
 

@@ -20,8 +20,8 @@ struct Op {
   Kind kind = Kind::write;
   std::uint32_t seq = 0;
   std::string call;
-  std::string name;    // entry ops: the entry; data ops: the file's path at open time
-  std::string name2;   // rename / exchange / link destination
+  std::string name;   // entry ops: the entry; data ops: the file's path at open time
+  std::string name2;  // rename / exchange / link destination
   std::uint64_t inode = 0;
   bool is_directory = false;
   bool replaces_existing = false;  // rename over an existing entry (auto_da_alloc trigger)
@@ -75,8 +75,8 @@ struct InodeState {
 
 // Everything the choice spaces need at one crash point.
 struct Snapshot {
-  const std::vector<Op>* ops = nullptr;  // all ops so far, by id
-  Directory base_dir;                    // durable entries
+  const std::vector<Op>* ops = nullptr;      // all ops so far, by id
+  Directory base_dir;                        // durable entries
   std::vector<std::size_t> pending_entries;  // op ids of entry ops not yet durable, in order
   std::map<std::uint64_t, InodeState> inodes;
   // Every pending op id (entry, data, mode), in trace order: the "prefix"
@@ -102,18 +102,18 @@ class Replay {
   void sync_file(std::uint64_t id);
   void sync_directory(const std::string& path);
   void sync_everything();
-  void commit_journal();                  // ext4-ordered: any sync commits all metadata
-  void make_entry_durable(std::size_t index);  // index into pending_entries_, with its predecessors
+  void commit_journal();                                          // ext4-ordered: any sync commits all metadata
+  void make_entry_durable(std::size_t index);                     // index into pending_entries_, with its predecessors
   void make_data_durable(std::uint64_t id, std::size_t upto_op);  // ops with id < upto_op
 
   Profile profile_;
   std::vector<Op> ops_;
-  Directory live_;     // the directory as the subject sees it
+  Directory live_;  // the directory as the subject sees it
   Directory base_dir_;
   std::vector<std::size_t> pending_entries_;
   std::map<std::uint64_t, InodeState> inodes_;
-  std::map<std::uint64_t, std::string> current_;  // what the subject sees of each file
-  std::map<std::uint64_t, std::uint64_t> aliases_;  // trace inode -> made-up id of an initial file
+  std::map<std::uint64_t, std::string> current_;              // what the subject sees of each file
+  std::map<std::uint64_t, std::uint64_t> aliases_;            // trace inode -> made-up id of an initial file
   static constexpr std::uint64_t kMadeUpInodes = 1ull << 62;  // ids for files whose inode is unknown
   std::uint64_t next_made_up_inode_ = kMadeUpInodes;
 };

@@ -90,8 +90,8 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
   }
   for (auto& per_version : file.block_of_version) per_version.push_back(per_version.back());
   const std::uint64_t lo = op.kind == Op::Kind::write ? op.offset : std::min<std::uint64_t>(before, op.offset);
-  const std::uint64_t hi = op.kind == Op::Kind::write ? op.offset + op.bytes.size()
-                                                      : std::max<std::uint64_t>(before, op.offset);
+  const std::uint64_t hi =
+      op.kind == Op::Kind::write ? op.offset + op.bytes.size() : std::max<std::uint64_t>(before, op.offset);
   for (std::uint64_t b = lo / block_size; hi > lo && b <= (hi - 1) / block_size && b < file.blocks(); ++b) {
     auto& options = file.versions[b];
     const auto newest = intern_block(options, block_of(file.newest, b, block_size));
@@ -244,8 +244,7 @@ const InodeState* PointModel::durable(std::uint64_t inode) const {
   return found != durable_.end() ? found->second.state : nullptr;
 }
 
-const FileModel* PointModel::file_model(std::uint64_t inode, const Decoded& state,
-                                        const FileChoice** choice) const {
+const FileModel* PointModel::file_model(std::uint64_t inode, const Decoded& state, const FileChoice** choice) const {
   auto found = file_index_.find(inode);
   if (found == file_index_.end()) return nullptr;
   *choice = &state.files[found->second];

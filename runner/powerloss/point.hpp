@@ -17,7 +17,7 @@ namespace crashcheck::powerloss::detail {
 
 // One possible content of one block of a file.
 struct BlockOption {
-  std::string bytes;            // block_size bytes, zero-padded past the version's end
+  std::string bytes;  // block_size bytes, zero-padded past the version's end
   std::uint64_t hash = 0;
   bool torn = false;            // a prefix of the newest bytes over the durable ones
   std::uint32_t torn_kept = 0;  // torn: how many changed bytes it keeps
@@ -27,18 +27,18 @@ struct BlockOption {
 // content after the v-th pending data op (`chain`).
 struct FileModel {
   std::uint64_t inode = 0;
-  std::shared_ptr<const std::string> base;              // version 0
-  std::vector<std::size_t> chain;                       // pending data op ids
-  std::vector<std::uint64_t> sizes;                     // distinct sizes
-  std::vector<std::uint32_t> size_of_version;           // version -> index into sizes
-  std::vector<std::vector<BlockOption>> versions;       // per block: distinct contents of its versions
-  std::vector<std::optional<BlockOption>> torn;         // per block: the torn variant, if distinct
+  std::shared_ptr<const std::string> base;                   // version 0
+  std::vector<std::size_t> chain;                            // pending data op ids
+  std::vector<std::uint64_t> sizes;                          // distinct sizes
+  std::vector<std::uint32_t> size_of_version;                // version -> index into sizes
+  std::vector<std::vector<BlockOption>> versions;            // per block: distinct contents of its versions
+  std::vector<std::optional<BlockOption>> torn;              // per block: the torn variant, if distinct
   std::vector<std::vector<std::uint32_t>> block_of_version;  // per block: version -> option
   // The same table by version: version -> option of each block it had (a
   // block first reached later holds option 0 there, the zero block). Decoding
   // a state starts from one such row, so it is a copy, not a strided walk.
   std::vector<std::vector<std::uint32_t>> blocks_at_version;
-  std::string newest;                                   // content of the last version
+  std::string newest;  // content of the last version
 
   std::size_t blocks() const { return versions.size(); }
   // Options of block b: its versions' contents, then the torn variant.
@@ -74,14 +74,14 @@ class FileModelCache {
 // An inode with unsynced chmods: mode of version v (0: durable).
 struct ModeModel {
   std::uint64_t inode = 0;
-  std::vector<std::size_t> chain;     // pending chmod op ids
-  std::vector<std::uint32_t> modes;   // chain.size() + 1 entries
+  std::vector<std::size_t> chain;    // pending chmod op ids
+  std::vector<std::uint32_t> modes;  // chain.size() + 1 entries
 };
 
 // What one file holds in one state.
 struct FileChoice {
-  std::uint32_t size = 0;                // index into FileModel::sizes
-  std::vector<std::uint32_t> blocks;     // per block: index into its options
+  std::uint32_t size = 0;             // index into FileModel::sizes
+  std::vector<std::uint32_t> blocks;  // per block: index into its options
 };
 
 // A state, as choices: which pending entry ops persisted, what each file
@@ -157,9 +157,9 @@ class PointModel {
   // name (read from the state's overlay): one hash lookup per find, which the
   // properties do for the target in every state.
   std::unordered_map<std::string_view, const Entry*> by_name_;
-  Directory overlay_base_;            // durable entries of those names
+  Directory overlay_base_;                          // durable entries of those names
   std::vector<Directory::Item> dynamic_untouched_;  // other durable entries whose inode has choices
-  std::uint64_t static_sum_ = 0;      // entry hashes of every other durable entry
+  std::uint64_t static_sum_ = 0;                    // entry hashes of every other durable entry
 };
 
 std::uint64_t hash_bytes(std::string_view bytes);

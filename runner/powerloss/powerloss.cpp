@@ -54,7 +54,8 @@ class StateView final : public CrashState {
 void check_options(const Options& options) {
   if (options.block_size == 0) throw std::invalid_argument("power-loss block size must be positive");
   if (options.max_states_per_point < 2) {
-    throw std::invalid_argument("max states per crash point must be at least 2 (the last-synced and the fully persisted state)");
+    throw std::invalid_argument(
+        "max states per crash point must be at least 2 (the last-synced and the fully persisted state)");
   }
 }
 
@@ -67,7 +68,7 @@ constexpr std::uint64_t kEnumerableFactor = 16;
 // visited), in the crash point's arena.
 struct Found {
   std::pmr::vector<std::uint32_t> choice;
-  const Directory* overlay;  // shared by every state that kept the same entry ops
+  const Directory* overlay;             // shared by every state that kept the same entry ops
   std::optional<detail::Rng> drawn_by;  // sampled: the generator before its draw (redraws it in full)
 };
 
@@ -75,7 +76,8 @@ struct Found {
 // sample with any standard library.
 template <class It>
 void seeded_shuffle(It first, It last, detail::Rng& rng) {
-  for (auto n = last - first; n > 1; --n) std::iter_swap(first + (n - 1), first + static_cast<std::ptrdiff_t>(rng() % n));
+  for (auto n = last - first; n > 1; --n)
+    std::iter_swap(first + (n - 1), first + static_cast<std::ptrdiff_t>(rng() % n));
 }
 
 // Visits the distinct states of one crash point: first the "prefix" states
@@ -94,7 +96,9 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   std::pmr::monotonic_buffer_resource arena;
   std::pmr::unordered_set<std::uint64_t> seen(&arena);
   std::vector<Found> found;
-  auto kept = [&](const Choice& choice) { return std::pmr::vector<std::uint32_t>(choice.begin(), choice.end(), &arena); };
+  auto kept = [&](const Choice& choice) {
+    return std::pmr::vector<std::uint32_t>(choice.begin(), choice.end(), &arena);
+  };
   // The overlay depends only on which pending entry ops persisted, and a
   // crash point has few of those: build each once, not once per state.
   std::map<std::vector<bool>, Directory> overlays;
@@ -183,8 +187,8 @@ std::string Coverage::describe() const {
   return text;
 }
 
-std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial,
-                                     const Options& options, const StateVisitor& visit) {
+std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial, const Options& options,
+                                     const StateVisitor& visit) {
   check_options(options);
   detail::Replay replay(initial, options.profile);
   detail::FileModelCache cache;

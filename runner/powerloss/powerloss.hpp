@@ -105,8 +105,8 @@ using StateVisitor = std::function<void(const Coverage& point, const CrashState&
 // Replays `trace` from `initial` and calls `visit` for every distinct state at
 // every crash point (before the first counted call and after each one), with
 // that point's coverage; the returned vector holds every point's coverage, in order.
-std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial,
-                                     const Options& options, const StateVisitor& visit);
+std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial, const Options& options,
+                                     const StateVisitor& visit);
 
 // The same, materialised: convenient for small traces and tests.
 struct DirectoryState {
@@ -117,8 +117,7 @@ struct CrashPoint {
   Coverage coverage;
   std::vector<DirectoryState> states;  // deduplicated, canonical states first
 };
-std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial,
-                                  const Options& options);
+std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial, const Options& options);
 
 // ---- the properties --------------------------------------------------------
 
@@ -129,25 +128,25 @@ struct Failure {
   std::string call;             // libc symbol of that call ("" before the first)
   std::string lost;             // which operations were dropped or torn
   bool target_exists = false;
-  std::string target_content;   // empty when it does not exist
+  std::string target_content;  // empty when it does not exist
   std::uint32_t target_mode = 0;
   std::vector<std::string> entries;  // every name in the directory in that state
-  std::string detail;           // one sentence: why this breaks the property
+  std::string detail;                // one sentence: why this breaks the property
 };
 
 struct PropertyOutcome {
   Verdict verdict = Verdict::not_run;
-  std::uint64_t cases = 0;        // states checked
-  std::uint64_t failing = 0;      // failing states (failures lists at most Options::max_failures)
+  std::uint64_t cases = 0;    // states checked
+  std::uint64_t failing = 0;  // failing states (failures lists at most Options::max_failures)
   std::vector<Failure> failures;
-  std::string reason;             // why not_run
-  std::vector<std::string> notes; // sampling coverage, unlisted failures
+  std::string reason;              // why not_run
+  std::vector<std::string> notes;  // sampling coverage, unlisted failures
 };
 
 struct Subject {
-  std::string target;         // target file name inside the scratch directory
-  std::string new_content;    // the payload
-  bool exited_zero = false;   // the baseline run exited 0 (durable is judged only then)
+  std::string target;        // target file name inside the scratch directory
+  std::string new_content;   // the payload
+  bool exited_zero = false;  // the baseline run exited 0 (durable is judged only then)
 };
 
 struct Verdicts {
@@ -160,8 +159,7 @@ struct Verdicts {
 // old file, and absence counts as old). `also_visit`, when given, sees every
 // state judged, so a caller needing more from the states (the report's
 // picture) does not enumerate them a second time.
-Verdicts check_properties(const faults::Trace& trace, const InitialState& initial,
-                          const Subject& subject, const Options& options,
-                          const StateVisitor& also_visit = {});
+Verdicts check_properties(const faults::Trace& trace, const InitialState& initial, const Subject& subject,
+                          const Options& options, const StateVisitor& also_visit = {});
 
 }  // namespace crashcheck::powerloss

@@ -17,7 +17,8 @@ std::string what_target_holds(const CrashState& state, const std::string& target
   if (file->is_directory) return "the target is a directory";
   if (had_old && file->content == old_content) return "the target still holds the old content";
   if (file->content.empty()) return "the target is empty";
-  return "the target holds " + std::to_string(file->content.size()) + " bytes that are neither the old nor the new content";
+  return "the target holds " + std::to_string(file->content.size()) +
+         " bytes that are neither the old nor the new content";
 }
 
 class Judge {
@@ -87,8 +88,9 @@ void conclude(PropertyOutcome& outcome, const std::vector<Coverage>& coverage, s
     if (least == nullptr || point.explored * 1.0 / point.total < least->explored * 1.0 / least->total) least = &point;
   }
   if (least != nullptr) {
-    outcome.notes.push_back(std::to_string(sampled) + " crash point(s) had more states than the bound and were sampled; least covered: " +
-                            least->describe());
+    outcome.notes.push_back(
+        std::to_string(sampled) +
+        " crash point(s) had more states than the bound and were sampled; least covered: " + least->describe());
   }
 }
 

@@ -110,7 +110,6 @@ class PosixSpace final : public Space {
     for (std::size_t m = 0; m < model_.modes().size(); ++m) out.mode_version[m] = choice[entries_ + mode_dims_ + m];
   }
 
-
  private:
   // Sets closed under predecessors. Operations on disjoint names are
   // independent, so each group linked by shared names is counted depth first
@@ -166,8 +165,8 @@ class PosixSpace final : public Space {
   const PointModel& model_;
   std::size_t entries_ = 0;
   std::vector<std::vector<std::size_t>> predecessors_;
-  std::vector<std::uint32_t> sizes_;     // non-entry dimensions
-  std::vector<std::size_t> file_dims_;   // first (length) dimension of each file, in sizes_
+  std::vector<std::uint32_t> sizes_;    // non-entry dimensions
+  std::vector<std::size_t> file_dims_;  // first (length) dimension of each file, in sizes_
   std::size_t mode_dims_ = 0;
 };
 
@@ -184,9 +183,9 @@ class Ext4OrderedSpace final : public Space {
     std::uint32_t blocks = 0;   // and this many leading blocks of the next write
   };
   struct Requirement {
-    std::size_t rank = 0;        // metadata rank of the committing op
-    std::uint32_t version = 0;   // the file's data must reach this version if it is committed
-    bool exact = false;          // a truncate: committed iff the data reached it
+    std::size_t rank = 0;       // metadata rank of the committing op
+    std::uint32_t version = 0;  // the file's data must reach this version if it is committed
+    bool exact = false;         // a truncate: committed iff the data reached it
   };
 
   explicit Ext4OrderedSpace(const PointModel& model) : model_(model) {
@@ -237,7 +236,8 @@ class Ext4OrderedSpace final : public Space {
     for (std::size_t f = 0; f < positions_.size(); ++f) {
       auto version = static_cast<std::uint32_t>(count_below(model_.file(f).chain, threshold));
       auto& list = positions_[f];
-      auto it = std::find_if(list.begin(), list.end(), [&](const Position& p) { return p.version == version && p.blocks == 0; });
+      auto it = std::find_if(list.begin(), list.end(),
+                             [&](const Position& p) { return p.version == version && p.blocks == 0; });
       choice.push_back(static_cast<std::uint32_t>(it - list.begin()));
     }
     return choice;
@@ -247,7 +247,8 @@ class Ext4OrderedSpace final : public Space {
     const auto& snap = model_.snapshot();
     const std::size_t committed_below = choice[0] < metadata_.size() ? metadata_[choice[0]] : SIZE_MAX;
     out.entry_kept.resize(snap.pending_entries.size());
-    for (std::size_t i = 0; i < snap.pending_entries.size(); ++i) out.entry_kept[i] = snap.pending_entries[i] < committed_below;
+    for (std::size_t i = 0; i < snap.pending_entries.size(); ++i)
+      out.entry_kept[i] = snap.pending_entries[i] < committed_below;
     out.files.resize(positions_.size());
     for (std::size_t f = 0; f < positions_.size(); ++f) {
       file_choice(model_.file(f), positions_[f][choice[f + 1]], out.files[f]);
@@ -257,7 +258,6 @@ class Ext4OrderedSpace final : public Space {
       out.mode_version[m] = static_cast<std::uint32_t>(count_below(model_.modes()[m].chain, committed_below));
     }
   }
-
 
  private:
   std::size_t rank(std::size_t op_id) const {
@@ -312,8 +312,8 @@ class Ext4OrderedSpace final : public Space {
   }
 
   const PointModel& model_;
-  std::vector<std::size_t> metadata_;               // pending metadata op ids, trace order
-  std::vector<std::vector<Position>> positions_;    // per file
+  std::vector<std::size_t> metadata_;             // pending metadata op ids, trace order
+  std::vector<std::vector<Position>> positions_;  // per file
   std::vector<std::vector<Requirement>> requirements_;
 };
 
@@ -392,7 +392,8 @@ void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& cho
     // list to allocate). Some option is always allowed: the constraints of a
     // prefix of the journal, or of a set closed under predecessors, never contradict.
     std::uint32_t allowed = 0;
-    for (std::uint32_t option = 0; option < shape.options[dim]; ++option) allowed += space.allowed(dim, option, chosen) ? 1 : 0;
+    for (std::uint32_t option = 0; option < shape.options[dim]; ++option)
+      allowed += space.allowed(dim, option, chosen) ? 1 : 0;
     chosen[dim] = 0;
     if (allowed > 0) {
       for (std::uint32_t option = 0, skip = draw(rng, allowed);; ++option) {

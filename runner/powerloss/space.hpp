@@ -49,9 +49,9 @@ class Space {
   // chosen: the blocks of a file past the length it was given. Sampling draws
   // them only for states that turn out new.
   struct Tail {
-    std::size_t length_dim = 0;                // the blocks follow it
+    std::size_t length_dim = 0;  // the blocks follow it
     std::size_t blocks = 0;
-    std::vector<std::size_t> blocks_within;    // per option of length_dim
+    std::vector<std::size_t> blocks_within;  // per option of length_dim
   };
   virtual std::vector<Tail> tails() const { return {}; }
   // Reachable choices (saturating; not exact when only an upper bound is known).

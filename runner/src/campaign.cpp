@@ -41,7 +41,8 @@ class WorkDir {
       base = tmp && *tmp ? tmp : "/tmp";
     }
     std::string pattern = (base / "crashcheck-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp in " + base.string());
+    if (!::mkdtemp(pattern.data()))
+      throw std::system_error(errno, std::generic_category(), "mkdtemp in " + base.string());
     path_ = pattern;
   }
   ~WorkDir() {
@@ -75,10 +76,20 @@ const TraceRecord* record_at(const Trace& trace, std::uint32_t seq) {
 std::string describe_call(const TraceRecord& r) {
   std::string out = r.call + "(";
   switch (r.op) {
-    case OpClass::write: out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes"; break;
-    case OpClass::sync: case OpClass::close: out += "fd " + std::to_string(r.fd) + " → " + r.path; break;
-    case OpClass::rename: case OpClass::link: out += r.path + " → " + r.path2; break;
-    default: out += r.path; break;
+    case OpClass::write:
+      out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes";
+      break;
+    case OpClass::sync:
+    case OpClass::close:
+      out += "fd " + std::to_string(r.fd) + " → " + r.path;
+      break;
+    case OpClass::rename:
+    case OpClass::link:
+      out += r.path + " → " + r.path2;
+      break;
+    default:
+      out += r.path;
+      break;
   }
   out += ")";
   if (r.error) out += " = " + faults::errno_name(r.error);
@@ -222,12 +233,18 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
   if (spec.model == "baseline") return "none";
   const std::string n = std::to_string(spec.plan.call);
   switch (spec.plan.kind) {
-    case Kind::none: return "none";
-    case Kind::kill_before: return "SIGKILL before call " + n;
-    case Kind::kill_after: return "SIGKILL after call " + n + (spec.plan.call == calls ? ", the last" : "");
-    case Kind::fail_call: return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
-    case Kind::disk_full: return "disk full after " + std::to_string(spec.plan.byte_budget) + " bytes";
-    case Kind::pause: return "a reader opens the target before call " + std::to_string(spec.reader_call);
+    case Kind::none:
+      return "none";
+    case Kind::kill_before:
+      return "SIGKILL before call " + n;
+    case Kind::kill_after:
+      return "SIGKILL after call " + n + (spec.plan.call == calls ? ", the last" : "");
+    case Kind::fail_call:
+      return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
+    case Kind::disk_full:
+      return "disk full after " + std::to_string(spec.plan.byte_budget) + " bytes";
+    case Kind::pause:
+      return "a reader opens the target before call " + std::to_string(spec.reader_call);
   }
   return "";
 }
@@ -270,8 +287,10 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool 
       out.back().exit_status = 0;  // a reader case observes; the writer goes on
     }
     if (!kills) continue;
-    if (!reached) missing.push_back(spec);
-    else out.push_back(observe(spec, after_last ? paused.final : pause->second, paused.initial, killed, setup, baseline));
+    if (!reached)
+      missing.push_back(spec);
+    else
+      out.push_back(observe(spec, after_last ? paused.final : pause->second, paused.initial, killed, setup, baseline));
   }
   return missing;
 }
@@ -279,8 +298,9 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool 
 // --- report -------------------------------------------------------------------
 
 std::string shell_quote(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@") ==
-                           std::string::npos)
+  if (!text.empty() &&
+      text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@") ==
+          std::string::npos)
     return text;
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -410,7 +430,8 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
 
 // A shard keeps its round-robin share of the planned cases; what is judged
 // from the baseline run itself stays with shard 1 (shards.hpp).
-std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, Collected& collected, const RunOptions& options) {
+std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, Collected& collected,
+                                         const RunOptions& options) {
   if (!options.shard) return std::nullopt;
   const ShardSlice slice = *options.shard;
   std::string settings = "models=";
@@ -439,8 +460,7 @@ std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>
 // Judges every observation and fills the report the renderers read.
 reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
                                 const RunOptions& options) {
-  Judgement judgement =
-      judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
+  Judgement judgement = judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
   reports::Report report = empty_report(setup, options, "");
   report.properties = std::move(judgement.properties);
   report.cells = std::move(judgement.cells);
@@ -605,12 +625,15 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
       throw InputError("unknown case id \"" + std::string(id) + "\"");
     return replay_power_loss(baseline, setup, static_cast<std::uint32_t>(std::stoul(n)), options);
   }
-  const CaseResult run = execute_case(setup, spec->model == "reader" ? CaseSpec{"reader", "paused", {Kind::pause, 0, 0, 0}, 0} : *spec);
+  const CaseResult run =
+      execute_case(setup, spec->model == "reader" ? CaseSpec{"reader", "paused", {Kind::pause, 0, 0, 0}, 0} : *spec);
   ReplayResult result;
   if (spec->model == "reader") {
     const auto pause = run.pauses.find(spec->reader_call);
-    if (pause == run.pauses.end()) throw std::runtime_error("the subject never reached call " + std::to_string(spec->reader_call));
-    result.observation = observe(*spec, pause->second, run.initial, SubjectOutcome{SubjectOutcome::End::exited, 0}, setup, *baseline.trace);
+    if (pause == run.pauses.end())
+      throw std::runtime_error("the subject never reached call " + std::to_string(spec->reader_call));
+    result.observation = observe(*spec, pause->second, run.initial, SubjectOutcome{SubjectOutcome::End::exited, 0},
+                                 setup, *baseline.trace);
   } else {
     result.observation = observe_case(run, setup, *baseline.trace);
   }

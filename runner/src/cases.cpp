@@ -60,8 +60,8 @@ fs::path resolve_agent(const fs::path& requested) {
   // An installed crashcheck (bin/) takes the agent installed with it
   // (lib/crashcheck/) before the build tree's, which may still exist.
   return first_existing({env ? fs::path(env) : fs::path(),
-                         self_directory() / "../lib/crashcheck/libcrashcheck_agent.so",
-                         faults::default_agent_library(), self_directory() / "../faults/libcrashcheck_agent.so",
+                         self_directory() / "../lib/crashcheck/libcrashcheck_agent.so", faults::default_agent_library(),
+                         self_directory() / "../faults/libcrashcheck_agent.so",
 #ifdef CRASHCHECK_AGENT_PATH
                          fs::path(CRASHCHECK_AGENT_PATH)
 #endif
@@ -93,7 +93,8 @@ std::vector<std::string> subject_environment(const SubjectSetup& setup, const Sc
     const auto eq = entry.find('=');
     if (eq != std::string_view::npos) env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
   }
-  faults::AgentSetup agent{setup.agent_library, fs::absolute(scratch.scratch()), scratch.trace(), scratch.control(), plan};
+  faults::AgentSetup agent{setup.agent_library, fs::absolute(scratch.scratch()), scratch.trace(), scratch.control(),
+                           plan};
   for (auto& [name, value] : faults::agent_environment(agent)) env[name] = value;
   env["UV_USE_IO_URING"] = "0";  // libuv's io_uring bypasses libc: the agent would see nothing
   // An ASan-built subject refuses a preloaded library ahead of its runtime, and
@@ -123,12 +124,18 @@ void drive_pauses(SubjectProcess& process, faults::AgentControl& control, const 
 std::string case_id(const std::string& model, const faults::FaultPlan& plan, std::uint32_t reader_call) {
   const std::string n = std::to_string(plan.call);
   switch (plan.kind) {
-    case Kind::none: return "baseline";
-    case Kind::kill_before: return "kill-before-" + n;
-    case Kind::kill_after: return "kill-after-" + n;
-    case Kind::fail_call: return "errno-" + n + "-" + faults::errno_name(plan.error);
-    case Kind::disk_full: return "disk-full-" + std::to_string(plan.byte_budget);
-    case Kind::pause: return model == "reader" ? "reader-" + std::to_string(reader_call) : "paused-run";
+    case Kind::none:
+      return "baseline";
+    case Kind::kill_before:
+      return "kill-before-" + n;
+    case Kind::kill_after:
+      return "kill-after-" + n;
+    case Kind::fail_call:
+      return "errno-" + n + "-" + faults::errno_name(plan.error);
+    case Kind::disk_full:
+      return "disk-full-" + std::to_string(plan.byte_budget);
+    case Kind::pause:
+      return model == "reader" ? "reader-" + std::to_string(reader_call) : "paused-run";
   }
   return "?";
 }
@@ -141,9 +148,11 @@ std::optional<CaseSpec> parse_case_id(std::string_view id) {
   CaseSpec spec{std::string(id), "", {}, 0};
   if (id == "baseline") return spec.model = "baseline", spec;
   if (auto rest = after("kill-before-"); rest && number(*rest)) {
-    spec.model = "kill", spec.plan.kind = Kind::kill_before, spec.plan.call = static_cast<std::uint32_t>(*number(*rest));
+    spec.model = "kill", spec.plan.kind = Kind::kill_before,
+    spec.plan.call = static_cast<std::uint32_t>(*number(*rest));
   } else if (auto rest2 = after("kill-after-"); rest2 && number(*rest2)) {
-    spec.model = "kill", spec.plan.kind = Kind::kill_after, spec.plan.call = static_cast<std::uint32_t>(*number(*rest2));
+    spec.model = "kill", spec.plan.kind = Kind::kill_after,
+    spec.plan.call = static_cast<std::uint32_t>(*number(*rest2));
   } else if (auto rest3 = after("disk-full-"); rest3 && number(*rest3)) {
     spec.model = "disk-full", spec.plan.kind = Kind::disk_full, spec.plan.byte_budget = *number(*rest3);
   } else if (auto rest4 = after("reader-"); rest4 && number(*rest4)) {

@@ -69,7 +69,9 @@ struct Judging {
 void check_gate_flags(const GatePolicy& flags, bool expect, const RunOptions& options) {
   check_policy_lists(flags.require, flags.allow, "--allow");
   if (expect && (!flags.require.empty() || !flags.allow.empty() || !flags.baseline.empty()))
-    throw InputError("--expect decides by each scenario's \"expect\" block; it does not combine with --require, --allow or --baseline");
+    throw InputError(
+        "--expect decides by each scenario's \"expect\" block; it does not combine with --require, --allow or "
+        "--baseline");
   if (expect && options.shard && options.shard->count > 1)
     throw InputError("--expect: one shard's verdicts cover only part of the cases; check the merged report instead");
   if (!flags.baseline.empty() && options.shard && options.shard->count > 1)
@@ -89,7 +91,8 @@ Judging judging_for(const Scenario& scenario, const GatePolicy& flags, bool expe
   const fs::path file = baseline_file(flags.baseline, scenario.name, several);
   judging.baseline = Baseline{file, reports::load_report(file)};
   if (judging.baseline->report.shard)
-    throw InputError(file.string() + ": --baseline: this is one shard's report; merge the shards first (crashcheck merge)");
+    throw InputError(file.string() +
+                     ": --baseline: this is one shard's report; merge the shards first (crashcheck merge)");
   return judging;
 }
 
@@ -167,7 +170,8 @@ int run_scenarios(const std::vector<Scenario>& scenarios, const std::vector<Judg
   }
   if (cancel_requested().load()) status = kExitHarness;
   for (const auto& line : summaries) std::cout << line << "\n";
-  if (scenarios.size() > 1) std::cout << "reports: " << absolute_path(out).string() << "/<scenario>/report.{json,md,html,junit.xml}\n";
+  if (scenarios.size() > 1)
+    std::cout << "reports: " << absolute_path(out).string() << "/<scenario>/report.{json,md,html,junit.xml}\n";
   return status;
 }
 
@@ -212,15 +216,18 @@ int command_check(const CheckCommand& command) {
       if (!fs::is_regular_file(*command.old)) throw InputError("--old: no such file: " + command.old->string());
       struct stat st {};
       ::stat(command.old->c_str(), &st);
-      s.old = OldFile{absolute_path(*command.old), command.mode ? parse_mode(*command.mode, "--mode") : (st.st_mode & 07777)};
+      s.old = OldFile{absolute_path(*command.old),
+                      command.mode ? parse_mode(*command.mode, "--mode") : (st.st_mode & 07777)};
     } else if (command.mode) {
       throw InputError("--mode: needs --old (without it the target does not exist beforehand)");
     }
     s.target = !command.target.empty() ? command.target
-               : command.old         ? command.old->filename().string()
-                                     : command.payload.filename().string();
-    if (command.validate == "json") s.validator.kind = Validator::Kind::json;
-    else if (!command.validate.empty()) s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
+               : command.old           ? command.old->filename().string()
+                                       : command.payload.filename().string();
+    if (command.validate == "json")
+      s.validator.kind = Validator::Kind::json;
+    else if (!command.validate.empty())
+      s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
     check_command_runs(s, "command");
     check_gate_flags(command.policy, false, command.options);
     return run_scenarios({s}, {judging_for(s, command.policy, false, command.options, false)}, command.out,
@@ -236,7 +243,8 @@ int command_replay(const fs::path& report_file, const std::string& id, const Run
     std::cout << "case " << id << ": " << o.fault << (o.call.empty() ? "" : " — " + o.call) << "\n"
               << "writer: " << r.outcome << "\n"
               << "target: " << o.target.matches
-              << (o.target.exists ? ", " + std::to_string(o.target.size) + " bytes, mode " + o.target.mode : "") << "\n";
+              << (o.target.exists ? ", " + std::to_string(o.target.size) + " bytes, mode " + o.target.mode : "")
+              << "\n";
     if (!o.target.excerpt.empty()) std::cout << "content: " << o.target.excerpt << "\n";
     for (const auto& l : o.leftovers) std::cout << "leftover: " << l << "\n";
     for (const auto& [name, p] : r.properties) {
@@ -270,8 +278,10 @@ int command_merge(const MergeCommand& command) {
     const Judging judging = judging_for(scenario, command.policy, false, {}, false);
     fill_replay_commands(report, absolute_path(command.out / "report.json"));
     Outcome out = write_reports(report, command.out);
-    if (out.status == kExitPass && !report.complete) out = {kExitHarness, out.summary + " (a shard was interrupted, report incomplete)"};
-    else if (out.status == kExitPass) judge_outcome(report, scenario, judging, command.out, out);
+    if (out.status == kExitPass && !report.complete)
+      out = {kExitHarness, out.summary + " (a shard was interrupted, report incomplete)"};
+    else if (out.status == kExitPass)
+      judge_outcome(report, scenario, judging, command.out, out);
     std::cout << out.summary << "\n";
     return out.status;
   });

@@ -43,15 +43,19 @@ GatePolicy policy_for(const Scenario& scenario, const GatePolicy& flags) {
   GatePolicy policy = flags;
   if (flags.require.empty()) policy.require = scenario.require;
   if (flags.allow.empty()) policy.allow = scenario.allow;
-  check_policy_lists(policy.require, policy.allow,
-                     (scenario.file.empty() ? std::string("--allow") : scenario.file.string() + " with --require/--allow"));
+  check_policy_lists(
+      policy.require, policy.allow,
+      (scenario.file.empty() ? std::string("--allow") : scenario.file.string() + " with --require/--allow"));
   return policy;
 }
 
 fs::path baseline_file(const fs::path& given, const std::string& name, bool several) {
   std::error_code ec;
   if (!fs::is_directory(given, ec)) {
-    if (several) throw InputError("--baseline: with several scenarios, give the -o directory of an earlier run (DIR/<name>/report.json), not a file");
+    if (several)
+      throw InputError(
+          "--baseline: with several scenarios, give the -o directory of an earlier run (DIR/<name>/report.json), not a "
+          "file");
     return given;
   }
   return several ? given / name / "report.json" : given / "report.json";
@@ -64,8 +68,10 @@ GateDecision decide(const reports::Report& report, const GatePolicy& policy, con
     const auto comparison = reports::compare(baseline->report, report);
     decision.text = reports::render_comparison(comparison, baseline->file.string(), report_name);
     for (const auto& change : comparison.changes)
-      if (change.worse && decides(policy, change.property)) decision.fails = true;
-      else if (change.worse) decision.text += "allowed to get worse: " + change.property + "\n";
+      if (change.worse && decides(policy, change.property))
+        decision.fails = true;
+      else if (change.worse)
+        decision.text += "allowed to get worse: " + change.property + "\n";
   } else {
     for (const auto& [name, p] : report.properties)
       if (p.verdict == Verdict::fail && decides(policy, name)) decision.fails = true;

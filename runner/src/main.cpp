@@ -33,8 +33,9 @@ void add_gate(CLI::App& verb, GateFlags& flags) {
   verb.add_option("--require", flags.require,
                   "Comma-separated properties that decide the exit status; each must also have been run (default: "
                   "every property that ran; overrides the scenario's \"require\")");
-  verb.add_option("--allow", flags.allow,
-                  "Comma-separated properties that may fail without failing the run (overrides the scenario's \"allow\")");
+  verb.add_option(
+      "--allow", flags.allow,
+      "Comma-separated properties that may fail without failing the run (overrides the scenario's \"allow\")");
   verb.add_option("--baseline", flags.baseline,
                   "Exit 1 only where a property does worse than in this earlier report.json (or -o directory of an "
                   "earlier run), printed property by property like compare");
@@ -49,10 +50,12 @@ GatePolicy policy_from(const GateFlags& flags) {
 }
 
 void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) {
-  if (out) verb.add_option("-o,--output", *out, "Directory that receives report.json, .md, .html and .junit.xml")
-               ->capture_default_str();
+  if (out)
+    verb.add_option("-o,--output", *out, "Directory that receives report.json, .md, .html and .junit.xml")
+        ->capture_default_str();
   verb.add_option("-j,--jobs", flags.jobs, "Cases run in parallel (default: one per core)")->check(CLI::PositiveNumber);
-  verb.add_option("--models", flags.models, "Comma-separated subset of kill,errno,disk-full,reader,power-loss (default: all)");
+  verb.add_option("--models", flags.models,
+                  "Comma-separated subset of kill,errno,disk-full,reader,power-loss (default: all)");
   verb.add_option("--kill-mode", flags.kill_mode,
                   "fast: snapshots from one paused run; exact: a real SIGKILL run per crash point")
       ->check(CLI::IsMember({"fast", "exact"}))
@@ -124,7 +127,9 @@ void add_check(CLI::App& app, Action& action) {
   verb->add_option("--target", check.target, "File name of the target (default: --old's, else --payload's)");
   add_common(*verb, state->flags, &check.out);
   add_gate(*verb, state->gate);
-  verb->add_option("command", check.command, "The writer; placeholders {target} {payload} {dir} {scenario_dir} (the current directory)")->required();
+  verb->add_option("command", check.command,
+                   "The writer; placeholders {target} {payload} {dir} {scenario_dir} (the current directory)")
+      ->required();
   verb->callback([state, &action] {
     action = [state] {
       if (!state->old_file.empty()) state->command.old = state->old_file;
@@ -171,7 +176,8 @@ void add_merge(CLI::App& app, Action& action) {
   auto state = std::make_shared<State>();
   auto* verb = app.add_subcommand("merge", "Join the reports of every shard of a run (--shard K/N) into one");
   verb->add_option("shards", state->command.shards, "The report.json of each shard, in any order")->required();
-  verb->add_option("-o,--output", state->command.out, "Directory that receives the merged report.json, .md, .html and .junit.xml")
+  verb->add_option("-o,--output", state->command.out,
+                   "Directory that receives the merged report.json, .md, .html and .junit.xml")
       ->capture_default_str();
   add_gate(*verb, state->gate);
   verb->callback([state, &action] {

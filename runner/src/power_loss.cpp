@@ -33,7 +33,7 @@ pl::InitialState initial_state(const Snapshot& initial) {
 }
 
 reports::Verdict verdict_of(pl::Verdict v) {
-  return v == pl::Verdict::pass ? reports::Verdict::pass
+  return v == pl::Verdict::pass   ? reports::Verdict::pass
          : v == pl::Verdict::fail ? reports::Verdict::fail
                                   : reports::Verdict::not_run;
 }
@@ -84,7 +84,7 @@ std::string outcome_of(const pl::CrashState& state, const Contents& contents, co
 }
 
 // The report's picture: the distinct outcomes found at each crash point.
-std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::string>>& outcomes) {
+std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::string> >& outcomes) {
   std::vector<reports::Cell> cells;
   for (const auto& [seq, seen] : outcomes)
     for (const auto& outcome : seen) cells.push_back({"power-loss", seq, outcome, "power-loss-" + std::to_string(seq)});
@@ -101,12 +101,12 @@ std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, c
   pl::Options options;
   options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
   const pl::InitialState start = initial_state(initial);
-  std::map<std::uint32_t, std::set<std::string>> outcomes;
-  const pl::Verdicts verdicts = pl::check_properties(
-      trace, start, {target, contents.new_bytes, exited_zero}, options,
-      [&](const pl::Coverage& point, const pl::CrashState& state) {
-        outcomes[point.after_seq].insert(outcome_of(state, contents, target));
-      });
+  std::map<std::uint32_t, std::set<std::string> > outcomes;
+  const pl::Verdicts verdicts =
+      pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
+                           [&](const pl::Coverage& point, const pl::CrashState& state) {
+                             outcomes[point.after_seq].insert(outcome_of(state, contents, target));
+                           });
   PowerLossJudgement out;
   out.powerloss_atomic = property_of(verdicts.powerloss_atomic, trace, initial, contents, target);
   out.durable = property_of(verdicts.durable, trace, initial, contents, target);

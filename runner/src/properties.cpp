@@ -72,11 +72,14 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     if (old_or_new(o)) return "";
                     return "after the kill the target holds " + state_words(o.target);
                   }});
-  list.push_back({"reader_safe", {"reader"}, "no call boundary", [=](const Observation& o) -> std::optional<std::string> {
-                    if (old_or_new(o)) return "";
-                    return "a concurrent reader finds " + state_words(o.target);
-                  }});
-  list.push_back({"error_safe", {"errno", "disk-full"}, "no injected error",
+  list.push_back(
+      {"reader_safe", {"reader"}, "no call boundary", [=](const Observation& o) -> std::optional<std::string> {
+         if (old_or_new(o)) return "";
+         return "a concurrent reader finds " + state_words(o.target);
+       }});
+  list.push_back({"error_safe",
+                  {"errno", "disk-full"},
+                  "no injected error",
                   [=](const Observation& o) -> std::optional<std::string> {
                     if (o.timed_out) return "the writer did not finish within the timeout after the injected error";
                     if (o.exit_status == 0 && o.target.matches != "new")
@@ -87,14 +90,18 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                       return "the writer reported failure and left " + state_words(o.target);
                     return "";
                   }});
-  list.push_back({"temp_clean", {"errno", "disk-full"}, "no injected fault made the writer report a failure",
+  list.push_back({"temp_clean",
+                  {"errno", "disk-full"},
+                  "no injected fault made the writer report a failure",
                   [](const Observation& o) -> std::optional<std::string> {
                     if (!reported_failure(o)) return std::nullopt;
                     if (o.leftovers.empty()) return "";
                     return "the writer reported failure and left " + std::to_string(o.leftovers.size()) +
                            " file(s) behind, e.g. " + o.leftovers.front();
                   }});
-  list.push_back({"mode_preserved", {"errno", "disk-full", "kill", "baseline"}, "no case replaced the file",
+  list.push_back({"mode_preserved",
+                  {"errno", "disk-full", "kill", "baseline"},
+                  "no case replaced the file",
                   [&contents](const Observation& o) -> std::optional<std::string> {
                     if (!contents.old_bytes || o.target.matches != "new") return std::nullopt;
                     const std::string want = format_mode(contents.old_mode);
@@ -102,7 +109,9 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
                   }});
   if (!validator) return list;
-  list.push_back({"valid_content", {"errno", "disk-full", "kill", "reader", "baseline"}, "no state to validate",
+  list.push_back({"valid_content",
+                  {"errno", "disk-full", "kill", "reader", "baseline"},
+                  "no state to validate",
                   [validator](const Observation& o) -> std::optional<std::string> {
                     if (!o.target_bytes) return std::nullopt;
                     if (validator(*o.target_bytes)) return "";

@@ -31,8 +31,7 @@ struct FieldErrors {
     if (!value.is_string()) fail(field, "expected a string, got " + value.dump());
     return value.get_ref<const std::string&>();
   }
-  const json& object(const json& value, std::string_view field,
-                     std::initializer_list<std::string_view> allowed) const {
+  const json& object(const json& value, std::string_view field, std::initializer_list<std::string_view> allowed) const {
     if (!value.is_object()) fail(field, "expected an object, got " + value.dump());
     for (const auto& [key, _] : value.items())
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
@@ -66,10 +65,9 @@ json read_json_file(const fs::path& file) {
 }
 
 bool safe_name(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-         });
+  return !name.empty() && name != "." && name != ".." && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 void load_old(Scenario& s, const json& value, const FieldErrors& errors) {
@@ -77,7 +75,8 @@ void load_old(Scenario& s, const json& value, const FieldErrors& errors) {
   errors.object(value, "old", {"file", "mode"});
   if (!value.contains("file")) errors.fail("old.file", "missing (or set \"old\": null)");
   OldFile old{errors.existing_file(value["file"], "old.file", s.directory()), 0644};
-  if (value.contains("mode")) old.mode = parse_mode(errors.string(value["mode"], "old.mode"), errors.file + ": field \"old.mode\"");
+  if (value.contains("mode"))
+    old.mode = parse_mode(errors.string(value["mode"], "old.mode"), errors.file + ": field \"old.mode\"");
   s.old = old;
 }
 
@@ -97,8 +96,7 @@ void load_expect(Scenario& s, const json& value, const FieldErrors& errors) {
   if (!value.is_object()) errors.fail("expect", "expected an object of property: verdict");
   for (const auto& [property, verdict] : value.items()) {
     const std::string field = "expect." + property;
-    if (std::find(reports::kProperties.begin(), reports::kProperties.end(), property) ==
-        reports::kProperties.end())
+    if (std::find(reports::kProperties.begin(), reports::kProperties.end(), property) == reports::kProperties.end())
       errors.fail(field, "unknown property");
     const std::string& v = errors.string(verdict, field);
     if (v != "pass" && v != "fail" && v != "not_run")
@@ -126,8 +124,8 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
-                {"name", "description", "command", "target", "old", "payload", "validate",
-                 "timeout_s", "models", "expect", "require", "allow"});
+                {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
+                 "expect", "require", "allow"});
   for (const char* required : {"name", "command", "target", "payload"})
     if (!doc.contains(required)) errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
@@ -159,9 +157,7 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
 
 }  // namespace
 
-std::filesystem::path Scenario::directory() const {
-  return file.empty() ? fs::current_path() : file.parent_path();
-}
+std::filesystem::path Scenario::directory() const { return file.empty() ? fs::current_path() : file.parent_path(); }
 
 Scenario load_scenario(const std::filesystem::path& file) {
   Scenario s;
@@ -174,9 +170,12 @@ Scenario load_scenario(const std::filesystem::path& file) {
 
 std::string Validator::describe() const {
   switch (kind) {
-    case Kind::none: return "";
-    case Kind::json: return "json";
-    case Kind::command: return "command: " + json(command).dump();
+    case Kind::none:
+      return "";
+    case Kind::json:
+      return "json";
+    case Kind::command:
+      return "command: " + json(command).dump();
   }
   return "";
 }
@@ -216,8 +215,8 @@ std::vector<std::string> parse_names(std::string_view csv, std::string_view wher
   std::stringstream in{std::string(csv)};
   for (std::string item; std::getline(in, item, ',');) {
     if (!known(vocabulary, item))
-      throw InputError(std::string(where) + ": unknown " + std::string(noun) + " \"" + item + "\" (known: " +
-                       listing(vocabulary) + ")");
+      throw InputError(std::string(where) + ": unknown " + std::string(noun) + " \"" + item +
+                       "\" (known: " + listing(vocabulary) + ")");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
   if (out.empty()) throw InputError(std::string(where) + ": no " + std::string(noun) + " named");
@@ -245,8 +244,8 @@ mode_t parse_mode(std::string_view text, std::string_view where) {
   const bool octal = !text.empty() && text.size() <= 4 &&
                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
   if (!octal)
-    throw InputError(std::string(where) + ": expected octal permission bits like \"0644\", got \"" +
-                     std::string(text) + "\"");
+    throw InputError(std::string(where) + ": expected octal permission bits like \"0644\", got \"" + std::string(text) +
+                     "\"");
   return static_cast<mode_t>(std::stoul(std::string(text), nullptr, 8));
 }
 

@@ -46,8 +46,10 @@ std::string printable_excerpt(const std::string& bytes) {
   auto escape = [](std::string_view text) {
     std::string out;
     for (unsigned char c : text) {
-      if (c == '\n') out += "\\n";
-      else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+      if (c == '\n')
+        out += "\\n";
+      else if (c >= 0x20 && c < 0x7f)
+        out += static_cast<char>(c);
       else {
         char hex[8];
         std::snprintf(hex, sizeof hex, "\\x%02x", c);
@@ -98,7 +100,6 @@ std::vector<std::string> Snapshot::added_since(const Snapshot& before, const std
   return out;
 }
 
-
 Snapshot take_snapshot(const fs::path& dir) {
   Snapshot snapshot;
   struct stat st {};
@@ -123,12 +124,16 @@ reports::FileState describe_target(const Entry* target, const Contents& contents
   state.excerpt = printable_excerpt(target->content);
   state.excerpt_hex = hex_prefix(target->content);
   const std::string& bytes = target->content;
-  if (target->kind != Entry::Kind::file) state.matches = "other";
-  else if (bytes == contents.new_bytes) state.matches = "new";
-  else if (contents.old_bytes && bytes == *contents.old_bytes) state.matches = "old";
+  if (target->kind != Entry::Kind::file)
+    state.matches = "other";
+  else if (bytes == contents.new_bytes)
+    state.matches = "new";
+  else if (contents.old_bytes && bytes == *contents.old_bytes)
+    state.matches = "old";
   else if (is_proper_prefix(bytes, contents.new_bytes) || is_proper_prefix(bytes, contents.old_bytes))
     state.matches = "torn";
-  else state.matches = "other";
+  else
+    state.matches = "other";
   return state;
 }
 

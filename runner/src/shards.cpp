@@ -38,10 +38,12 @@ void check_complete_set(const std::vector<ShardFile>& shards) {
   for (const ShardFile& s : shards) {
     const std::string file = s.file.string();
     if (!s.report.shard)
-      throw InputError(file + ": not a shard report (no \"shard\" section; shards are written by crashcheck run --shard K/N)");
+      throw InputError(file +
+                       ": not a shard report (no \"shard\" section; shards are written by crashcheck run --shard K/N)");
     const reports::Shard& shard = *s.report.shard;
     if (shard.plan.empty())
-      throw InputError(file + ": shard " + shard_name(shard) + " planned no cases (its subject was not checkable or it was interrupted): " +
+      throw InputError(file + ": shard " + shard_name(shard) +
+                       " planned no cases (its subject was not checkable or it was interrupted): " +
                        (s.report.notes.empty() ? std::string("see its notes") : s.report.notes.front()));
     if (seen.empty()) seen.assign(shard.count, nullptr);
     const reports::Shard& reference = *first.report.shard;
@@ -52,8 +54,9 @@ void check_complete_set(const std::vector<ShardFile>& shards) {
       throw InputError(file + ": judges another subject (\"" + s.report.subject.name + "\") than " +
                        first.file.string() + " (\"" + first.report.subject.name + "\")");
     if (shard.plan != reference.plan)
-      throw InputError(file + ": planned other cases than " + first.file.string() +
-                       " (different --models, --kill-mode or --fs-profile, or a subject whose calls change from run to run)");
+      throw InputError(
+          file + ": planned other cases than " + first.file.string() +
+          " (different --models, --kill-mode or --fs-profile, or a subject whose calls change from run to run)");
     if (const ShardFile* twice = seen[shard.index - 1])
       throw InputError(file + ": shard " + shard_name(shard) + " is given twice (also " + twice->file.string() + ")");
     seen[shard.index - 1] = &s;
@@ -74,14 +77,17 @@ void merge_property(PropertyResult& into, const PropertyResult& shard) {
   into.cases += shard.cases;
   into.failures.insert(into.failures.end(), shard.failures.begin(), shard.failures.end());
   append_new(into.notes, shard.notes);
-  if (into.verdict == Verdict::fail || shard.verdict == Verdict::fail) into.verdict = Verdict::fail;
-  else if (into.verdict == Verdict::pass || shard.verdict == Verdict::pass) into.verdict = Verdict::pass;
+  if (into.verdict == Verdict::fail || shard.verdict == Verdict::fail)
+    into.verdict = Verdict::fail;
+  else if (into.verdict == Verdict::pass || shard.verdict == Verdict::pass)
+    into.verdict = Verdict::pass;
   if (into.verdict != Verdict::not_run) into.reason.clear();
 }
 
 // Cases in the order an unsharded report lists them: by model, then call.
 int model_rank(const std::string& model) {
-  static constexpr std::array<std::string_view, 6> order = {"baseline", "kill", "reader", "errno", "disk-full", "power-loss"};
+  static constexpr std::array<std::string_view, 6> order = {"baseline", "kill",      "reader",
+                                                            "errno",    "disk-full", "power-loss"};
   return static_cast<int>(std::find(order.begin(), order.end(), model) - order.begin());
 }
 
@@ -101,7 +107,8 @@ ShardSlice parse_shard(std::string_view text, std::string_view where) {
   const auto k = parse_count(text.substr(0, slash));
   const auto n = slash == std::string_view::npos ? std::nullopt : parse_count(text.substr(slash + 1));
   if (!k || !n || *k < 1 || *k > *n)
-    throw InputError(std::string(where) + ": expected K/N with 1 <= K <= N (e.g. 2/4), got \"" + std::string(text) + "\"");
+    throw InputError(std::string(where) + ": expected K/N with 1 <= K <= N (e.g. 2/4), got \"" + std::string(text) +
+                     "\"");
   return {*k, *n};
 }
 
@@ -134,7 +141,8 @@ Report merge_shards(const std::vector<ShardFile>& shards) {
     for (const auto& [model, cases] : r.model_cases) merged.model_cases[model] += cases;
     merged.cells.insert(merged.cells.end(), r.cells.begin(), r.cells.end());
     std::vector<std::string> notes;
-    std::copy_if(r.notes.begin(), r.notes.end(), std::back_inserter(notes), [](const auto& n) { return !shard_note(n); });
+    std::copy_if(r.notes.begin(), r.notes.end(), std::back_inserter(notes),
+                 [](const auto& n) { return !shard_note(n); });
     append_new(merged.notes, notes);
   }
   for (auto& [name, property] : merged.properties) sort_by_model_and_call(property.failures);

@@ -124,8 +124,8 @@ pid_t parent_of(const char* pid_name) {
   buffer[n] = '\0';
   const char* close_paren = std::strrchr(buffer, ')');
   if (!close_paren || close_paren[1] == '\0') return -1;
-  const char* p = close_paren + 2;        // state letter
-  while (*p && *p != ' ') ++p;            // skip state
+  const char* p = close_paren + 2;  // state letter
+  while (*p && *p != ' ') ++p;      // skip state
   pid_t ppid = 0;
   for (++p; *p >= '0' && *p <= '9'; ++p) ppid = ppid * 10 + (*p - '0');
   return ppid;
@@ -248,19 +248,27 @@ std::atomic<bool>& cancel_requested() noexcept {
 
 int SubjectOutcome::status() const {
   switch (end) {
-    case End::exited: return code;
-    case End::signaled: return -code;
-    default: return -SIGKILL;  // the supervisor killed it
+    case End::exited:
+      return code;
+    case End::signaled:
+      return -code;
+    default:
+      return -SIGKILL;  // the supervisor killed it
   }
 }
 
 std::string SubjectOutcome::describe() const {
   switch (end) {
-    case End::exited: return "exit " + std::to_string(code);
-    case End::signaled: return std::string("killed by SIG") + signal_name(code);
-    case End::timed_out: return "timed out";
-    case End::cancelled: return "stopped (interrupted)";
-    case End::spawn_failed: return std::string("could not start: ") + std::strerror(code);
+    case End::exited:
+      return "exit " + std::to_string(code);
+    case End::signaled:
+      return std::string("killed by SIG") + signal_name(code);
+    case End::timed_out:
+      return "timed out";
+    case End::cancelled:
+      return "stopped (interrupted)";
+    case End::spawn_failed:
+      return std::string("could not start: ") + std::strerror(code);
   }
   return "?";
 }
@@ -318,7 +326,8 @@ bool SubjectProcess::read_result(int timeout_ms) {
   outcome_ = got == static_cast<ssize_t>(sizeof wire)
                  ? SubjectOutcome{static_cast<SubjectOutcome::End>(wire.end), wire.code}
                  : SubjectOutcome{SubjectOutcome::End::cancelled, 0};
-  while (::waitpid(supervisor_, nullptr, 0) < 0 && errno == EINTR) {}
+  while (::waitpid(supervisor_, nullptr, 0) < 0 && errno == EINTR) {
+  }
   done_ = true;
   return true;
 }

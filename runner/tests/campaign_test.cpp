@@ -21,8 +21,8 @@ namespace crashcheck::runner {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
 using testing::shell_scenario;
+using testing::TempDir;
 using namespace std::chrono_literals;
 
 std::string state_key(const Observation& o) {
@@ -111,8 +111,8 @@ TEST(Run, ExpectComparesVerdictsAndShowsTheDiff) {
 
 TEST(Run, ErrnoCampaignFailsEachFileCallWithEachErrnoItCanReturn) {
   TempDir dir;
-  const auto scenario = shell_scenario(dir, "cat {payload} > {dir}/.t.tmp && mv {dir}/.t.tmp {target}",
-                                       ", \"models\": [\"errno\"]");
+  const auto scenario =
+      shell_scenario(dir, "cat {payload} > {dir}/.t.tmp && mv {dir}/.t.tmp {target}", ", \"models\": [\"errno\"]");
   testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string()});
   const auto report = load_json(dir / "out" / "report.json");
   std::set<std::string> expected, found;
@@ -149,10 +149,10 @@ TEST(Run, HangingSubjectGetsTimeoutVerdictsAndNothingKeepsRunning) {
       "    time.sleep(1000)\n"
       "os.close(fd)\n";
   testing::write_text(dir / "w.py", script);
-  auto result = testing::run_crashcheck({"check", "--old", (dir / "w.py").string(), "--payload", (dir / "w.py").string(),
-                                         "--models", "errno", "--timeout", "2", "-j", "2", "-o", (dir / "out").string(),
-                                         "--", CRASHCHECK_PYTHON, (dir / "w.py").string(), "{target}", "{payload}",
-                                         dir.path().string()});
+  auto result = testing::run_crashcheck({"check", "--old", (dir / "w.py").string(), "--payload",
+                                         (dir / "w.py").string(), "--models", "errno", "--timeout", "2", "-j", "2",
+                                         "-o", (dir / "out").string(), "--", CRASHCHECK_PYTHON, (dir / "w.py").string(),
+                                         "{target}", "{payload}", dir.path().string()});
   EXPECT_EQ(result.status, 1) << result.output;
   const auto report = load_json(dir / "out" / "report.json");
   bool timeout_cell = false;
@@ -166,10 +166,11 @@ TEST(Run, HangingSubjectGetsTimeoutVerdictsAndNothingKeepsRunning) {
 
 TEST(Run, BackgroundChildrenOfTheSubjectDoNotOutliveTheirCase) {
   TempDir dir;
-  const auto scenario = shell_scenario(
-      dir, "sleep 1000 & echo $! > " + dir.path().string() + "/pid-$$; cat {payload} > {target}",
-      ", \"models\": [\"kill\"]");
-  auto result = testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string(), "--kill-mode", "exact"});
+  const auto scenario =
+      shell_scenario(dir, "sleep 1000 & echo $! > " + dir.path().string() + "/pid-$$; cat {payload} > {target}",
+                     ", \"models\": [\"kill\"]");
+  auto result =
+      testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string(), "--kill-mode", "exact"});
   EXPECT_EQ(result.status, 1) << result.output;
   const auto pids = pids_in(dir.path());
   EXPECT_GE(pids.size(), 3u);  // baseline and the kill cases
@@ -178,8 +179,8 @@ TEST(Run, BackgroundChildrenOfTheSubjectDoNotOutliveTheirCase) {
 
 TEST(Run, WritingOutsideTheScratchDirectoryIsNoted) {
   TempDir dir;
-  const auto scenario = shell_scenario(dir, "echo escaped > {dir}/../escape.txt; cat {payload} > {target}",
-                                       ", \"models\": [\"kill\"]");
+  const auto scenario =
+      shell_scenario(dir, "echo escaped > {dir}/../escape.txt; cat {payload} > {target}", ", \"models\": [\"kill\"]");
   auto result = testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string()});
   EXPECT_EQ(result.status, 1) << result.output;
   const auto notes = load_json(dir / "out" / "report.json")["notes"].dump();
@@ -189,8 +190,9 @@ TEST(Run, WritingOutsideTheScratchDirectoryIsNoted) {
 TEST(Run, MissingExecutableIsBadInputNamingTheField) {
   TempDir dir;
   testing::write_text(dir / "new.txt", "x");
-  testing::write_text(dir / "s.json", "{\"name\": \"m\", \"command\": [\"/no/such/writer\", \"{target}\"], "
-                                      "\"target\": \"t\", \"payload\": {\"file\": \"new.txt\"}}");
+  testing::write_text(dir / "s.json",
+                      "{\"name\": \"m\", \"command\": [\"/no/such/writer\", \"{target}\"], "
+                      "\"target\": \"t\", \"payload\": {\"file\": \"new.txt\"}}");
   auto result = testing::run_crashcheck({"run", (dir / "s.json").string(), "-o", (dir / "out").string()});
   EXPECT_EQ(result.status, 2) << result.output;
   EXPECT_NE(result.output.find("s.json: field \"command[0]\""), std::string::npos) << result.output;
@@ -200,8 +202,9 @@ TEST(Run, MissingExecutableIsBadInputNamingTheField) {
 
 TEST(Run, MalformedScenarioExitsTwoNamingFileAndField) {
   TempDir dir;
-  testing::write_text(dir / "s.json", "{\"name\": \"m\", \"command\": [\"sh\"], \"target\": \"t\", "
-                                      "\"payload\": {\"file\": \"none.txt\"}}");
+  testing::write_text(dir / "s.json",
+                      "{\"name\": \"m\", \"command\": [\"sh\"], \"target\": \"t\", "
+                      "\"payload\": {\"file\": \"none.txt\"}}");
   auto result = testing::run_crashcheck({"run", (dir / "s.json").string()});
   EXPECT_EQ(result.status, 2) << result.output;
   EXPECT_NE(result.output.find("s.json: field \"payload.file\": no such file"), std::string::npos) << result.output;
@@ -220,8 +223,8 @@ TEST(Run, UncheckableSubjectsExitThreeNeverPass) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.script);
     testing::write_text(dir / "payload", "data\n");
-    auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "-o", (dir / "out").string(),
-                                      "--", "/bin/sh", "-c", c.script});
+    auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "-o",
+                                           (dir / "out").string(), "--", "/bin/sh", "-c", c.script});
     EXPECT_EQ(result.status, 3) << result.output;
     EXPECT_NE(result.output.find("not checkable: "), std::string::npos) << result.output;
     EXPECT_NE(result.output.find(c.why), std::string::npos) << result.output;
@@ -259,8 +262,9 @@ TEST(Check, CommandValidatorJudgesEveryState) {
 
 TEST(Interrupt, SigintStopsEveryCaseWritesAnIncompleteReportAndExitsThree) {
   TempDir dir;
-  const auto scenario = shell_scenario(
-      dir, "echo $$ > " + dir.path().string() + "/pid-$$; cat {payload} > {target}; sleep 3", ", \"models\": [\"kill\"]");
+  const auto scenario =
+      shell_scenario(dir, "echo $$ > " + dir.path().string() + "/pid-$$; cat {payload} > {target}; sleep 3",
+                     ", \"models\": [\"kill\"]");
   const fs::path out = dir / "out";
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -287,11 +291,13 @@ TEST(Compare, ExitsOneWhenTheOtherReportIsWorse) {
   const auto bad = shell_scenario(dir, "cat {payload} > {target}", ", \"models\": [\"kill\"]");
   ASSERT_EQ(testing::run_crashcheck({"run", bad.string(), "-o", (dir / "bad").string()}).status, 1);
   TempDir good_dir;
-  const auto good = shell_scenario(good_dir, "cat {payload} > {dir}/.t.tmp && chmod 0640 {dir}/.t.tmp && mv {dir}/.t.tmp {target}",
-                                   ", \"models\": [\"kill\"]");
+  const auto good =
+      shell_scenario(good_dir, "cat {payload} > {dir}/.t.tmp && chmod 0640 {dir}/.t.tmp && mv {dir}/.t.tmp {target}",
+                     ", \"models\": [\"kill\"]");
   auto good_run = testing::run_crashcheck({"run", good.string(), "-o", (dir / "good").string()});
   ASSERT_EQ(good_run.status, 0) << good_run.output;
-  const std::string good_json = (dir / "good" / "report.json").string(), bad_json = (dir / "bad" / "report.json").string();
+  const std::string good_json = (dir / "good" / "report.json").string(),
+                    bad_json = (dir / "bad" / "report.json").string();
   EXPECT_EQ(testing::run_crashcheck({"compare", good_json, bad_json}).status, 1);
   EXPECT_EQ(testing::run_crashcheck({"compare", bad_json, good_json}).status, 0);
   auto md = testing::run_crashcheck({"report", bad_json, "--format", "md"});

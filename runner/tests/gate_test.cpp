@@ -16,8 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using reports::Verdict;
-using testing::TempDir;
 using testing::shell_scenario;
+using testing::TempDir;
 
 // A report whose properties have the given verdicts (the rest not_run).
 reports::Report report_with(const std::map<std::string, Verdict>& verdicts) {
@@ -71,14 +71,16 @@ TEST(GatePolicy, AllowedPropertiesMayFailAndAreNamed) {
 }
 
 TEST(GatePolicy, BaselineFailsOnlyWhereTheSubjectGotWorse) {
-  const Baseline imperfect{"base.json", report_with({{"crash_atomic", Verdict::fail}, {"mode_preserved", Verdict::pass}})};
+  const Baseline imperfect{"base.json",
+                           report_with({{"crash_atomic", Verdict::fail}, {"mode_preserved", Verdict::pass}})};
   const auto same = report_with({{"crash_atomic", Verdict::fail}, {"mode_preserved", Verdict::pass}});
   const auto worse = report_with({{"crash_atomic", Verdict::fail}, {"mode_preserved", Verdict::fail}});
   const auto lost = report_with({{"crash_atomic", Verdict::pass}});  // mode_preserved no longer checked
   EXPECT_FALSE(decide(same, {}, imperfect, "new.json", false).fails);
   const auto decision = decide(worse, {}, imperfect, "new.json", false);
   EXPECT_TRUE(decision.fails);
-  EXPECT_NE(decision.text.find("falls short on:\n  mode_preserved: pass -> fail (1 counterexample)\n"), std::string::npos)
+  EXPECT_NE(decision.text.find("falls short on:\n  mode_preserved: pass -> fail (1 counterexample)\n"),
+            std::string::npos)
       << decision.text;
   EXPECT_TRUE(decide(lost, {}, imperfect, "new.json", false).fails);
   const auto allowed = decide(worse, policy({}, {"mode_preserved"}), imperfect, "new.json", false);
@@ -119,7 +121,8 @@ constexpr const char* kAtomic = "cat {payload} > {dir}/.t.tmp && chmod 0640 {dir
 
 TEST(GateScenario, RequireAndAllowFieldsAreReadAndValidated) {
   TempDir dir;
-  const auto s = load_scenario(shell_scenario(dir, kInPlace, ", \"require\": [\"crash_atomic\"], \"allow\": [\"durable\"]"));
+  const auto s =
+      load_scenario(shell_scenario(dir, kInPlace, ", \"require\": [\"crash_atomic\"], \"allow\": [\"durable\"]"));
   EXPECT_EQ(s.require, (std::vector<std::string>{"crash_atomic"}));
   EXPECT_EQ(s.allow, (std::vector<std::string>{"durable"}));
   auto error_of = [&](const std::string& extra) {
@@ -131,7 +134,8 @@ TEST(GateScenario, RequireAndAllowFieldsAreReadAndValidated) {
     return std::string("no error");
   };
   const std::string file = (dir / "scenario.json").string();
-  EXPECT_EQ(error_of(", \"require\": [\"atomic\"]").rfind(file + ": field \"require\": unknown property \"atomic\"", 0), 0u);
+  EXPECT_EQ(error_of(", \"require\": [\"atomic\"]").rfind(file + ": field \"require\": unknown property \"atomic\"", 0),
+            0u);
   EXPECT_EQ(error_of(", \"allow\": \"durable\""), file + ": field \"allow\": expected a non-empty array of strings");
   EXPECT_EQ(error_of(", \"require\": [\"durable\"], \"allow\": [\"durable\"]"),
             file + ": field \"allow\": property \"durable\" is both required and allowed to fail");
@@ -148,10 +152,14 @@ TEST(GateCli, PolicyFlagsDecideTheExitStatus) {
   const auto not_run = testing::run_crashcheck({"run", bad, "-o", out, "--require", "mode_preserved,durable"});
   EXPECT_EQ(not_run.status, 1);
   EXPECT_NE(not_run.output.find("required property durable was not run"), std::string::npos) << not_run.output;
-  for (const std::vector<std::string>& usage :
-       {std::vector<std::string>{"--require", "atomicity"}, {"--require", "durable", "--allow", "durable"},
-        {"--expect", "--allow", "durable"}, {"--shard", "0/2"}, {"--shard", "3/2"}, {"--shard", "two"},
-        {"--shard", "1/2", "--baseline", bad}, {"--shard", "2/2", "--expect"}}) {
+  for (const std::vector<std::string>& usage : {std::vector<std::string>{"--require", "atomicity"},
+                                                {"--require", "durable", "--allow", "durable"},
+                                                {"--expect", "--allow", "durable"},
+                                                {"--shard", "0/2"},
+                                                {"--shard", "3/2"},
+                                                {"--shard", "two"},
+                                                {"--shard", "1/2", "--baseline", bad},
+                                                {"--shard", "2/2", "--expect"}}) {
     std::vector<std::string> args{"run", bad, "-o", out};
     args.insert(args.end(), usage.begin(), usage.end());
     EXPECT_EQ(testing::run_crashcheck(args).status, 2) << usage.front() << " " << usage.back();
@@ -170,17 +178,23 @@ TEST(GateCli, BaselineFailsOnlyWhereTheWriterGotWorse) {
   ASSERT_EQ(testing::run_crashcheck({"run", bad, "-o", bad_out.string()}).status, 1);
   ASSERT_EQ(testing::run_crashcheck({"run", good, "-o", good_out.string()}).status, 0);
   // Code that starts out imperfect: the same failures again pass the gate.
-  const auto again = testing::run_crashcheck({"run", bad, "-o", (bad_dir / "again").string(), "--baseline", bad_out.string()});
+  const auto again =
+      testing::run_crashcheck({"run", bad, "-o", (bad_dir / "again").string(), "--baseline", bad_out.string()});
   EXPECT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("falls short on no property"), std::string::npos) << again.output;
   const auto regressed = testing::run_crashcheck(
       {"run", bad, "-o", (bad_dir / "regressed").string(), "--baseline", (good_out / "report.json").string()});
   EXPECT_EQ(regressed.status, 1);
-  EXPECT_NE(regressed.output.find("falls short on:\n  crash_atomic: pass -> fail"), std::string::npos) << regressed.output;
+  EXPECT_NE(regressed.output.find("falls short on:\n  crash_atomic: pass -> fail"), std::string::npos)
+      << regressed.output;
   EXPECT_EQ(testing::run_crashcheck({"run", bad, "-o", (bad_dir / "x").string(), "--baseline",
-                                     (good_out / "report.json").string(), "--allow", "crash_atomic"}).status, 0);
-  EXPECT_EQ(testing::run_crashcheck({"run", bad, "-o", (bad_dir / "x").string(), "--baseline",
-                                     (bad_dir / "missing.json").string()}).status, 2);
+                                     (good_out / "report.json").string(), "--allow", "crash_atomic"})
+                .status,
+            0);
+  EXPECT_EQ(testing::run_crashcheck(
+                {"run", bad, "-o", (bad_dir / "x").string(), "--baseline", (bad_dir / "missing.json").string()})
+                .status,
+            2);
 }
 
 // --- sharding -------------------------------------------------------------------
@@ -321,7 +335,8 @@ TEST(MergeCli, ShardsRunSeparatelyMergeIntoTheUnshardedVerdicts) {
   EXPECT_NE(missing.output.find("missing: 2/2"), std::string::npos) << missing.output;
   const auto unsharded = testing::run_crashcheck({"merge", merge[3], (dir / "whole" / "report.json").string()});
   EXPECT_EQ(unsharded.status, 2);
-  EXPECT_NE(unsharded.output.find((dir / "whole" / "report.json").string() + ": not a shard report"), std::string::npos);
+  EXPECT_NE(unsharded.output.find((dir / "whole" / "report.json").string() + ": not a shard report"),
+            std::string::npos);
 }
 
 }  // namespace

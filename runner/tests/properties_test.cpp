@@ -71,9 +71,7 @@ TEST(Judge, MissingTargetIsTheOldStateOnlyWhenThereWasNoOldFile) {
 }
 
 TEST(Judge, ErrorSafeRejectsSuccessWithWrongContentAndFailureWithTornContent) {
-  auto verdict = [](Observation o) {
-    return judge({o}, kContents, kAllModels, {}).properties["error_safe"].verdict;
-  };
+  auto verdict = [](Observation o) { return judge({o}, kContents, kAllModels, {}).properties["error_safe"].verdict; };
   EXPECT_EQ(verdict(seen("errno", "old content", 1)), Verdict::pass);
   EXPECT_EQ(verdict(seen("errno", "new content!", 0)), Verdict::pass);
   EXPECT_EQ(verdict(seen("errno", "new content!", 1)), Verdict::pass);  // e.g. directory fsync failed after rename
@@ -85,7 +83,8 @@ TEST(Judge, ErrorSafeRejectsSuccessWithWrongContentAndFailureWithTornContent) {
 }
 
 TEST(Judge, TempFilesAfterSigkillAreANoteAfterAReportedFailureAFailure) {
-  auto j = judge({seen("kill", "old content", -9, {"x.tmp"}), seen("errno", "old content", 1)}, kContents, kAllModels, {});
+  auto j =
+      judge({seen("kill", "old content", -9, {"x.tmp"}), seen("errno", "old content", 1)}, kContents, kAllModels, {});
   EXPECT_EQ(j.properties["temp_clean"].verdict, Verdict::pass);
   ASSERT_EQ(j.properties["temp_clean"].notes.size(), 1u);
   EXPECT_NE(j.properties["temp_clean"].notes[0].find("x.tmp"), std::string::npos);
@@ -132,8 +131,10 @@ RC_GTEST_PROP(CaseIds, RoundTripEveryPlan, ()) {
   const auto kind = *rc::gen::element(Kind::kill_before, Kind::kill_after, Kind::fail_call, Kind::disk_full);
   faults::FaultPlan plan;
   plan.kind = kind;
-  if (kind == Kind::disk_full) plan.byte_budget = *rc::gen::arbitrary<std::uint64_t>();
-  else plan.call = *rc::gen::inRange<std::uint32_t>(1, 1u << 30);
+  if (kind == Kind::disk_full)
+    plan.byte_budget = *rc::gen::arbitrary<std::uint64_t>();
+  else
+    plan.call = *rc::gen::inRange<std::uint32_t>(1, 1u << 30);
   if (kind == Kind::fail_call) plan.error = *rc::gen::element(ENOSPC, EIO, EDQUOT, EINTR, EXDEV, EACCES);
   const std::string model = kind == Kind::fail_call ? "errno" : kind == Kind::disk_full ? "disk-full" : "kill";
   const std::string id = case_id(model, plan);

@@ -28,16 +28,17 @@ class MalformedScenario : public ::testing::Test {
   // A valid scenario with `field` replaced by `value` (raw JSON; empty: removed).
   std::string load_error(const std::string& field, const std::string& value) {
     testing::write_text(dir_ / "new.json", "{}");
-    std::map<std::string, std::string> fields = {
-        {"name", "\"demo\""},
-        {"command", "[\"/bin/sh\", \"-c\", \"cat > {target}\"]"},
-        {"target", "\"out.json\""},
-        {"old", "null"},
-        {"payload", "{\"file\": \"new.json\"}"},
-        {"validate", "\"json\""},
-        {"timeout_s", "5"}};
-    if (value.empty()) fields.erase(field);
-    else fields[field] = value;
+    std::map<std::string, std::string> fields = {{"name", "\"demo\""},
+                                                 {"command", "[\"/bin/sh\", \"-c\", \"cat > {target}\"]"},
+                                                 {"target", "\"out.json\""},
+                                                 {"old", "null"},
+                                                 {"payload", "{\"file\": \"new.json\"}"},
+                                                 {"validate", "\"json\""},
+                                                 {"timeout_s", "5"}};
+    if (value.empty())
+      fields.erase(field);
+    else
+      fields[field] = value;
     std::string json = "{";
     for (const auto& [k, v] : fields) json += (json.size() > 1 ? ", \"" : "\"") + k + "\": " + v;
     testing::write_text(dir_ / "bad.json", json + "}");

@@ -69,10 +69,10 @@ fs::path shell_scenario(const TempDir& dir, const std::string& script, const std
   write_text(dir / "old.txt", "old content\n");
   write_text(dir / "new.txt", "the new content, longer than the old\n");
   const nlohmann::json command = {"/bin/sh", "-c", script};
-  write_text(dir / "scenario.json",
-             "{\"name\": \"shell\", \"command\": " + command.dump() +
-                 ", \"target\": \"t.txt\", \"old\": {\"file\": \"old.txt\", \"mode\": \"0640\"},"
-                 " \"payload\": {\"file\": \"new.txt\"}, \"timeout_s\": 10" + extra + "}");
+  write_text(dir / "scenario.json", "{\"name\": \"shell\", \"command\": " + command.dump() +
+                                        ", \"target\": \"t.txt\", \"old\": {\"file\": \"old.txt\", \"mode\": \"0640\"},"
+                                        " \"payload\": {\"file\": \"new.txt\"}, \"timeout_s\": 10" +
+                                        extra + "}");
   return dir / "scenario.json";
 }
 

@@ -29,9 +29,9 @@ enum class OpClass : std::uint8_t {
   sync,      // fsync/fdatasync/sync_file_range on one descriptor (file or directory)
   sync_all,  // sync/syncfs
   close,
-  rename,    // rename/renameat/renameat2
+  rename,  // rename/renameat/renameat2
   link,
-  unlink,    // unlink/unlinkat (also rmdir through AT_REMOVEDIR)
+  unlink,  // unlink/unlinkat (also rmdir through AT_REMOVEDIR)
   mkdir,
   truncate,  // truncate/ftruncate
   chmod,     // chmod/fchmod/fchmodat
@@ -44,9 +44,9 @@ std::string_view op_name(OpClass op) noexcept;
 // One intercepted libc entry point. The agent's wrappers, the errno campaign
 // and the docs all derive from the one table of these.
 struct CallInfo {
-  std::string_view name;            // libc symbol, e.g. "renameat2"
+  std::string_view name;  // libc symbol, e.g. "renameat2"
   OpClass op;
-  std::span<const int> errnos;      // errnos the call can really return, worth injecting
+  std::span<const int> errnos;  // errnos the call can really return, worth injecting
 };
 
 std::span<const CallInfo> intercepted_calls() noexcept;
@@ -120,24 +120,24 @@ class AgentControl {
 
 // One counted call as the agent recorded it after it returned.
 struct TraceRecord {
-  std::uint32_t seq = 0;       // counted-call number
+  std::uint32_t seq = 0;  // counted-call number
   std::int32_t pid = 0;
-  std::string call;            // libc symbol
+  std::string call;  // libc symbol
   OpClass op = OpClass::open;
-  std::string path;            // relative to the scope ("." for the scope itself); for fd calls the path at open time
-  std::string path2;           // rename/link destination
-  std::int32_t fd = -1;        // descriptor used or returned
-  std::uint64_t inode = 0;     // inode the call acted on (0 when none, e.g. a failed open)
-  bool created = false;        // open/mkdir/link made a new directory entry
-  bool is_directory = false;   // the descriptor or path is a directory
-  std::int32_t flags = 0;      // open flags / renameat2 flags / fallocate mode
-  std::uint32_t mode = 0;      // open/mkdir/chmod mode
-  std::int64_t offset = -1;    // write/truncate/allocate: resolved absolute offset (or new length)
-  std::uint64_t length = 0;    // bytes requested
-  std::int64_t result = 0;     // return value (bytes written for writes)
-  std::int32_t error = 0;      // errno when the call failed
-  bool injected = false;       // the agent injected this failure
-  std::string data;            // bytes actually written (result bytes)
+  std::string path;           // relative to the scope ("." for the scope itself); for fd calls the path at open time
+  std::string path2;          // rename/link destination
+  std::int32_t fd = -1;       // descriptor used or returned
+  std::uint64_t inode = 0;    // inode the call acted on (0 when none, e.g. a failed open)
+  bool created = false;       // open/mkdir/link made a new directory entry
+  bool is_directory = false;  // the descriptor or path is a directory
+  std::int32_t flags = 0;     // open flags / renameat2 flags / fallocate mode
+  std::uint32_t mode = 0;     // open/mkdir/chmod mode
+  std::int64_t offset = -1;   // write/truncate/allocate: resolved absolute offset (or new length)
+  std::uint64_t length = 0;   // bytes requested
+  std::int64_t result = 0;    // return value (bytes written for writes)
+  std::int32_t error = 0;     // errno when the call failed
+  bool injected = false;      // the agent injected this failure
+  std::string data;           // bytes actually written (result bytes)
 };
 
 struct Trace {

@@ -137,8 +137,8 @@ std::optional<std::string> read_file(const std::filesystem::path& file);
 // Serialises `value` (indent < 0: compact) plus a trailing newline and writes
 // it with write_file_atomic. A value that cannot be serialised (invalid
 // UTF-8 in a string) fails at WriteStep::none with EILSEQ.
-WriteError write_json_atomic(const std::filesystem::path& target, const nlohmann::json& value,
-                             int indent = 2, const WriteOptions& options = {}) noexcept;
+WriteError write_json_atomic(const std::filesystem::path& target, const nlohmann::json& value, int indent = 2,
+                             const WriteOptions& options = {}) noexcept;
 
 }  // namespace crashcheck
 

@@ -20,17 +20,17 @@ namespace crashcheck::reports {
 inline constexpr std::string_view kSchema = "crashcheck-report/1";
 
 // The fixed vocabulary of DESIGN.md. Never rename one once shipped.
-inline constexpr std::array<std::string_view, 8> kProperties = {
-    "crash_atomic", "powerloss_atomic", "durable",     "error_safe",
-    "temp_clean",   "mode_preserved",   "reader_safe", "valid_content"};
+inline constexpr std::array<std::string_view, 8> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
+                                                                "error_safe",   "temp_clean",       "mode_preserved",
+                                                                "reader_safe",  "valid_content"};
 
 enum class Verdict { pass, fail, not_run };
 std::string_view verdict_name(Verdict v) noexcept;
 std::optional<Verdict> parse_verdict(std::string_view name) noexcept;  // "pass"|"fail"|"not_run"
 
 // Every value Cell::outcome takes, in the order the HTML legend lists them.
-inline constexpr std::array<std::string_view, 8> kOutcomes = {
-    "old", "new", "error_ok", "missing", "torn", "other", "wrong_success", "timeout"};
+inline constexpr std::array<std::string_view, 8> kOutcomes = {"old",  "new",   "error_ok",      "missing",
+                                                              "torn", "other", "wrong_success", "timeout"};
 
 // What a case left at the target path.
 struct FileState {
@@ -45,26 +45,26 @@ struct FileState {
 };
 
 struct Failure {
-  std::string case_id;       // stable id; `crashcheck replay REPORT CASE-ID` re-runs it
-  std::string model;         // "kill", "errno", "disk-full", "reader", "power-loss", "baseline"
+  std::string case_id;  // stable id; `crashcheck replay REPORT CASE-ID` re-runs it
+  std::string model;    // "kill", "errno", "disk-full", "reader", "power-loss", "baseline"
   std::uint32_t call_index = 0;
-  std::string call;          // e.g. "write(fd 3 → pipeline_health.json, 4096 bytes)"
-  std::string fault;         // e.g. "SIGKILL before call 7", "write fails with ENOSPC"
+  std::string call;   // e.g. "write(fd 3 → pipeline_health.json, 4096 bytes)"
+  std::string fault;  // e.g. "SIGKILL before call 7", "write fails with ENOSPC"
   FileState target;
   std::vector<std::string> leftovers;  // other files in the scratch directory afterwards
-  int exit_status = 0;       // the writer's exit status (-N: killed by signal N)
-  std::string detail;        // one sentence: why this breaks the property
-  std::string replay;        // exact shell command
+  int exit_status = 0;                 // the writer's exit status (-N: killed by signal N)
+  std::string detail;                  // one sentence: why this breaks the property
+  std::string replay;                  // exact shell command
 
   bool operator==(const Failure&) const = default;
 };
 
 struct PropertyResult {
   Verdict verdict = Verdict::not_run;
-  std::uint64_t cases = 0;              // cases that checked this property
-  std::vector<Failure> failures;        // every failure's counterexample, first ones first
-  std::string reason;                   // why not_run, when it is
-  std::vector<std::string> notes;       // e.g. temp files left after SIGKILL
+  std::uint64_t cases = 0;         // cases that checked this property
+  std::vector<Failure> failures;   // every failure's counterexample, first ones first
+  std::string reason;              // why not_run, when it is
+  std::vector<std::string> notes;  // e.g. temp files left after SIGKILL
 
   bool operator==(const PropertyResult&) const = default;
 };
@@ -93,11 +93,11 @@ struct Subject {
   std::string scenario;              // scenario file, absolute; empty for `check`
   std::string target;                // target file name inside the scratch directory
   bool had_old = false;
-  std::string old_file;              // absolute path of the old content, empty when none
-  std::string old_mode;              // "0644"
-  std::string payload_file;          // absolute path of the new content
+  std::string old_file;      // absolute path of the old content, empty when none
+  std::string old_mode;      // "0644"
+  std::string payload_file;  // absolute path of the new content
   std::uint64_t payload_size = 0;
-  std::string validator;             // "json", "command: …", or empty
+  std::string validator;  // "json", "command: …", or empty
   double timeout_s = 0;
 
   bool operator==(const Subject&) const = default;
@@ -116,16 +116,16 @@ struct Shard {
 struct Report {
   std::string schema{kSchema};
   std::string tool_version;
-  bool complete = true;              // false when interrupted (Ctrl-C) or cut short
-  std::string created;               // ISO-8601 UTC
+  bool complete = true;  // false when interrupted (Ctrl-C) or cut short
+  std::string created;   // ISO-8601 UTC
   double duration_s = 0;
   Subject subject;
   std::map<std::string, PropertyResult> properties;  // every name in kProperties
   std::map<std::string, std::uint64_t> model_cases;  // cases run per fault model
-  std::vector<CallSummary> calls;    // the baseline's counted calls
+  std::vector<CallSummary> calls;                    // the baseline's counted calls
   std::vector<Cell> cells;
-  std::vector<std::string> notes;    // run-level remarks (coverage, sampling, skipped models)
-  std::optional<Shard> shard;        // only in a shard's report; absent from JSON otherwise
+  std::vector<std::string> notes;  // run-level remarks (coverage, sampling, skipped models)
+  std::optional<Shard> shard;      // only in a shard's report; absent from JSON otherwise
 
   bool operator==(const Report&) const = default;
 };
@@ -152,7 +152,7 @@ std::string render_json(const Report& report);  // to_json, indented, trailing n
 // file name each has in an output directory.
 enum class Format { json, markdown, html, junit };
 std::optional<Format> parse_format(std::string_view name) noexcept;  // json|md|markdown|html|junit
-std::string_view file_name(Format format) noexcept;                 // "report.md", …
+std::string_view file_name(Format format) noexcept;                  // "report.md", …
 std::string render(const Report& report, Format format);
 
 // Writes report.json, report.md, report.html and report.junit.xml into `dir`
@@ -165,7 +165,7 @@ struct PropertyChange {
   std::string property;
   Verdict baseline = Verdict::not_run;
   Verdict other = Verdict::not_run;
-  bool worse = false;   // pass -> fail, or fewer properties passing
+  bool worse = false;  // pass -> fail, or fewer properties passing
   bool better = false;
   std::size_t baseline_failures = 0;  // counterexamples each side found
   std::size_t other_failures = 0;

@@ -100,7 +100,8 @@ TEST_P(BothProfiles, InPlaceTruncateAndWriteFailsAtomic) {
   auto v = judge(in_place_truncate(), GetParam());
   expect_verdicts(v, Verdict::fail, Verdict::fail);
   bool empty = false;
-  for (const auto& failure : v.powerloss_atomic.failures) empty |= failure.target_exists && failure.target_content.empty();
+  for (const auto& failure : v.powerloss_atomic.failures)
+    empty |= failure.target_exists && failure.target_content.empty();
   EXPECT_TRUE(empty) << "a committed O_TRUNC without the data leaves an empty target";
 }
 
@@ -126,8 +127,7 @@ TEST(Ext4Ordered, RenameWithoutFsyncOverExistingFileIsAtomic) {
 }
 
 TEST(Ext4Ordered, RenameBeforeDataFsyncOverExistingFileIsAtomic) {
-  expect_verdicts(judge(replace({.fsync_before_rename = false}), Profile::ext4_ordered), Verdict::pass,
-                  Verdict::pass);
+  expect_verdicts(judge(replace({.fsync_before_rename = false}), Profile::ext4_ordered), Verdict::pass, Verdict::pass);
 }
 
 // The heuristic only fires when the rename replaces a file: a first write of

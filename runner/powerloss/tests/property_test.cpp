@@ -47,9 +47,10 @@ rc::Gen<Step> step() {
       [](Step::Kind kind, std::size_t name, std::size_t other, std::uint64_t offset, std::string data) {
         return Step{kind, name, other, offset, std::move(data)};
       },
-      rc::gen::element(Step::Kind::create, Step::Kind::create, Step::Kind::open_trunc, Step::Kind::write, Step::Kind::write,
-                       Step::Kind::pwrite, Step::Kind::truncate, Step::Kind::fsync, Step::Kind::fsync_dir,
-                       Step::Kind::sync, Step::Kind::close, Step::Kind::rename, Step::Kind::unlink),
+      rc::gen::element(Step::Kind::create, Step::Kind::create, Step::Kind::open_trunc, Step::Kind::write,
+                       Step::Kind::write, Step::Kind::pwrite, Step::Kind::truncate, Step::Kind::fsync,
+                       Step::Kind::fsync_dir, Step::Kind::sync, Step::Kind::close, Step::Kind::rename,
+                       Step::Kind::unlink),
       rc::gen::inRange<std::size_t>(0, kNames.size()), rc::gen::inRange<std::size_t>(0, kNames.size()),
       rc::gen::inRange<std::uint64_t>(0, 9), small_data());
 }
@@ -90,13 +91,16 @@ void play(const Step& s, TraceBuilder& b, const std::function<void()>& after_cal
       b.close(dir);
       break;
     }
-    case Step::Kind::sync: b.sync(); break;
+    case Step::Kind::sync:
+      b.sync();
+      break;
     case Step::Kind::close:
       if (fd >= 0) b.close(fd);
       break;
     case Step::Kind::rename:
       // Open descriptors keep their open-time path; keep renames to closed files.
-      if (b.exists(name) && fd < 0 && s.other != s.name && b.fd_of(kNames[s.other]) < 0) b.rename(name, kNames[s.other]);
+      if (b.exists(name) && fd < 0 && s.other != s.name && b.fd_of(kNames[s.other]) < 0)
+        b.rename(name, kNames[s.other]);
       break;
     case Step::Kind::unlink:
       if (b.exists(name) && fd < 0) b.unlink(name);
@@ -161,7 +165,8 @@ void note(History& h, const TraceBuilder& b) {
 
 void check_sequence(Profile profile, const std::vector<Step>& steps, std::size_t initial_files) {
   TraceBuilder b;
-  for (std::size_t i = 0; i < initial_files && i < kNames.size(); ++i) b.initial_file(kNames[i], "initial-" + kNames[i]);
+  for (std::size_t i = 0; i < initial_files && i < kNames.size(); ++i)
+    b.initial_file(kNames[i], "initial-" + kNames[i]);
   History history;
   std::vector<std::map<std::string, std::string>> persisted{b.fully_persisted()}, synced{b.last_synced()};
   note(history, b);
@@ -211,7 +216,8 @@ void check_sequence(Profile profile, const std::vector<Step>& steps, std::size_t
 // dimension by dimension, and consume the generator the same.
 void check_deferred_draws(const std::vector<Step>& steps, std::size_t initial_files, std::uint64_t seed) {
   TraceBuilder b;
-  for (std::size_t i = 0; i < initial_files && i < kNames.size(); ++i) b.initial_file(kNames[i], "initial-" + kNames[i]);
+  for (std::size_t i = 0; i < initial_files && i < kNames.size(); ++i)
+    b.initial_file(kNames[i], "initial-" + kNames[i]);
   for (const auto& s : steps) play(s, b, [] {});
   detail::Replay replay(b.initial(), Profile::posix);
   for (const auto& record : b.trace().records) replay.apply(record);

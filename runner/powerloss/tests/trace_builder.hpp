@@ -144,7 +144,8 @@ class TraceBuilder {
   }
 
   // A call that failed: recorded, changes nothing.
-  void failed(const std::string& call, faults::OpClass op, const std::string& path, const std::string& path2, int error) {
+  void failed(const std::string& call, faults::OpClass op, const std::string& path, const std::string& path2,
+              int error) {
     auto& r = add(call, op, path);
     r.path2 = path2;
     r.error = error;

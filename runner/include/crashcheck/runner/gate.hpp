@@ -20,7 +20,7 @@ namespace crashcheck::runner {
 struct GatePolicy {
   std::vector<std::string> require;  // empty: every property that was run
   std::vector<std::string> allow;
-  std::filesystem::path baseline;    // empty: none; a report.json, or an -o directory of an earlier run
+  std::filesystem::path baseline;  // empty: none; a report.json, or an -o directory of an earlier run
 };
 
 // The flags' lists where given, else the scenario's "require" / "allow".

@@ -23,8 +23,7 @@ class InputError : public std::runtime_error {
 };
 
 // The fault models, in the order campaigns run them.
-inline constexpr std::array<std::string_view, 5> kModels = {"kill", "errno", "disk-full", "reader",
-                                                            "power-loss"};
+inline constexpr std::array<std::string_view, 5> kModels = {"kill", "errno", "disk-full", "reader", "power-loss"};
 
 // How the content a case leaves behind is judged valid (`valid_content`).
 struct Validator {
@@ -51,11 +50,11 @@ struct Scenario {
   std::filesystem::path payload;     // absolute
   Validator validator;
   double timeout_s = 30;
-  std::vector<std::string> models;          // subset of kModels; empty = all
+  std::vector<std::string> models;            // subset of kModels; empty = all
   std::map<std::string, std::string> expect;  // property -> "pass" | "fail" | "not_run"
-  std::vector<std::string> require;         // gate policy: properties that decide (empty: all that ran)
-  std::vector<std::string> allow;           // gate policy: properties that may fail
-  std::filesystem::path file;               // scenario file, absolute; empty for `check`
+  std::vector<std::string> require;           // gate policy: properties that decide (empty: all that ran)
+  std::vector<std::string> allow;             // gate policy: properties that may fail
+  std::filesystem::path file;                 // scenario file, absolute; empty for `check`
 
   std::filesystem::path directory() const;  // {scenario_dir}
 };

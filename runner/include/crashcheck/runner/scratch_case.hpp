@@ -29,7 +29,7 @@ struct Entry {
   enum class Kind { file, directory, symlink, other };
   Kind kind = Kind::file;
   mode_t mode = 0;
-  std::string content;  // regular files: the bytes; symlinks: the link target
+  std::string content;      // regular files: the bytes; symlinks: the link target
   std::uint64_t inode = 0;  // what the agent's trace calls it (the power-loss model needs it)
   bool operator==(const Entry&) const = default;
 };

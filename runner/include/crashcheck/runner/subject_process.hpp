@@ -19,12 +19,12 @@
 namespace crashcheck::runner {
 
 struct SubjectSpec {
-  std::vector<std::string> argv;          // argv[0] is looked up on PATH when it has no '/'
-  std::vector<std::string> environment;   // complete, "NAME=VALUE"
+  std::vector<std::string> argv;         // argv[0] is looked up on PATH when it has no '/'
+  std::vector<std::string> environment;  // complete, "NAME=VALUE"
   std::filesystem::path working_directory;
-  std::filesystem::path stdin_file;       // empty: /dev/null
-  std::filesystem::path stdout_file;      // empty: /dev/null
-  std::filesystem::path stderr_file;      // empty: /dev/null
+  std::filesystem::path stdin_file;   // empty: /dev/null
+  std::filesystem::path stdout_file;  // empty: /dev/null
+  std::filesystem::path stderr_file;  // empty: /dev/null
   std::chrono::milliseconds timeout{30000};
 };
 
@@ -52,9 +52,9 @@ class SubjectProcess {
   SubjectProcess& operator=(SubjectProcess&&) = delete;
   ~SubjectProcess();  // stops and reaps a run still going
 
-  bool finished();       // non-blocking
+  bool finished();        // non-blocking
   SubjectOutcome wait();  // blocks; stops the run when cancel_requested() is set
-  void stop();           // kill everything now; wait() then reports `cancelled`
+  void stop();            // kill everything now; wait() then reports `cancelled`
 
  private:
   SubjectProcess(pid_t supervisor, int result_fd) : supervisor_(supervisor), result_fd_(result_fd) {}

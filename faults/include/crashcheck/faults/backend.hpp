@@ -1,0 +1,80 @@
+// How one subject run is observed and faulted: the interception backend.
+//
+// The runner starts every subject itself (its own process group, a timeout,
+// a subreaper that reaps whatever the subject leaves). A backend only
+//   1. rewrites the launch — LD_PRELOAD entries for the preload agent, a
+//      launcher in front of argv for the seccomp supervisor;
+//   2. while the subject runs, reports where it paused (pause plan) and lets
+//      it go on;
+//   3. when everything the subject started has ended, hands back what it saw:
+//      the trace of counted calls, how many processes it observed, and notes.
+// The runner never knows which backend ran: it talks to an Observer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crashcheck/faults.hpp"
+
+namespace crashcheck::faults {
+
+enum class BackendKind : std::uint8_t {
+  seccomp,  // seccomp user-notification supervisor: every file-system syscall, static and Go binaries included
+  preload,  // LD_PRELOAD agent over libc: dynamically linked subjects only
+};
+
+std::string_view backend_name(BackendKind kind) noexcept;  // "seccomp", "preload"
+std::optional<BackendKind> backend_from_name(std::string_view name) noexcept;
+
+// Why a backend cannot run on this machine (kernel without seccomp user
+// notification, missing agent library…); nullopt when it can.
+std::optional<std::string> backend_unavailable(BackendKind kind);
+
+// The command and environment the runner is about to start.
+struct Launch {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> environment;
+};
+
+// What one run needs to know.
+struct RunSetup {
+  std::filesystem::path scope;     // absolute scratch directory: calls touching it (or files inside it) count
+  std::filesystem::path work_dir;  // private, empty, writable: trace, control block, sockets
+  FaultPlan plan;
+  std::filesystem::path agent_library;  // preload only; empty: default_agent_library()
+};
+
+// What the backend saw of one run.
+struct Observation {
+  std::optional<Trace> trace;  // nullopt when it cannot be read (trace_error says why)
+  std::string trace_error;
+  std::uint32_t processes_seen = 0;  // 0: the backend never saw the subject (not checkable)
+  std::uint32_t calls_counted = 0;
+  std::vector<std::string> notes;  // e.g. "io_uring_setup refused with ENOSYS"
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // Before the subject starts: adds what this backend needs to the launch.
+  virtual void wrap(Launch& launch) = 0;
+  // Pause plan: waits until the subject stops before a counted call (every
+  // process and thread of it held, so a snapshot is a consistent cut) and
+  // returns that call's number; nullopt on timeout.
+  virtual std::optional<std::uint32_t> wait_paused(std::chrono::milliseconds timeout) = 0;
+  // Lets the paused call go on, to the next pause.
+  virtual void resume() = 0;
+  // After the subject and all it started have ended (or were killed).
+  virtual Observation finish() = 0;
+};
+
+std::unique_ptr<Observer> make_observer(BackendKind kind, const RunSetup& setup);
+
+}  // namespace crashcheck::faults
