@@ -1,4 +1,5 @@
 // crashcheck-write TARGET [--payload FILE] [--durability full|no-dir-sync|none] [--refuse-symlinks]
+//                  [--backup] [--checksum] [--lock]
 //
 // The reference writer as a subject the harness drives like any other:
 // exit 0 when TARGET holds exactly the payload, 1 (one line on stderr) when
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
       ->default_str("full");
   app.add_flag("--refuse-symlinks", refuse_symlinks,
                "Fail (ELOOP) when TARGET is a symbolic link instead of replacing the file it points at");
+  app.add_flag("--backup", options.keep_backup,
+               "Before replacing TARGET, keep its current content as TARGET.bak (hard link, or a copy)");
+  app.add_flag("--checksum", options.checksum,
+               "Write the payload inside a checksummed envelope (magic, version, length, CRC-32C)");
+  bool lock = false;
+  app.add_flag("--lock", lock,
+               "Hold flock(LOCK_EX) on TARGET.lock while reading and replacing TARGET (waits for other holders)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,7 +85,10 @@ int main(int argc, char** argv) {
 
   const std::optional<std::string> payload = read_payload(payload_file);
   if (!payload) return kExitBadInput;
-  const crashcheck::WriteError result = crashcheck::write_file_atomic(target, *payload, options);
+  const crashcheck::WriteError result =
+      lock ? crashcheck::update_file_atomic(
+                 target, [&](const std::optional<std::string>&) { return *payload; }, options)
+           : crashcheck::write_file_atomic(target, *payload, options);
   if (result) {
     std::cerr << "crashcheck-write: " << target << ": " << result.message() << '\n';
     return kExitWriteFailed;

@@ -16,21 +16,27 @@ struct StepInfo {
   WriteStep step;
   std::string_view name;
   const char* point;  // nullptr: no failure point
+  StepFeature feature;
 };
 
-#define CRASHCHECK_STEP(s) \
-  StepInfo { WriteStep::s, #s, "crashcheck/reference/" #s }
+#define CRASHCHECK_STEP(s, feature) \
+  StepInfo { WriteStep::s, #s, "crashcheck/reference/" #s, StepFeature::feature }
 constexpr std::array kSteps{
-    StepInfo{WriteStep::none, "none", nullptr},
-    CRASHCHECK_STEP(resolve),
-    CRASHCHECK_STEP(open_temp),
-    CRASHCHECK_STEP(write),
-    CRASHCHECK_STEP(chmod),
-    CRASHCHECK_STEP(chown),
-    CRASHCHECK_STEP(fsync_file),
-    CRASHCHECK_STEP(close),
-    CRASHCHECK_STEP(rename),
-    CRASHCHECK_STEP(fsync_dir),
+    StepInfo{WriteStep::none, "none", nullptr, StepFeature::sequence},
+    CRASHCHECK_STEP(resolve, sequence),
+    CRASHCHECK_STEP(open_temp, sequence),
+    CRASHCHECK_STEP(write, sequence),
+    CRASHCHECK_STEP(chmod, sequence),
+    CRASHCHECK_STEP(chown, sequence),
+    CRASHCHECK_STEP(fsync_file, sequence),
+    CRASHCHECK_STEP(close, sequence),
+    CRASHCHECK_STEP(backup_link, backup),
+    CRASHCHECK_STEP(backup_copy, backup),
+    CRASHCHECK_STEP(backup_rename, backup),
+    CRASHCHECK_STEP(rename, sequence),
+    CRASHCHECK_STEP(fsync_dir, sequence),
+    CRASHCHECK_STEP(lock, lock),
+    CRASHCHECK_STEP(read_current, lock),
 };
 #undef CRASHCHECK_STEP
 
@@ -59,6 +65,8 @@ class WriteCategory final : public std::error_category {
 }  // namespace
 
 std::string_view step_name(WriteStep step) noexcept { return info(step).name; }
+
+StepFeature step_feature(WriteStep step) noexcept { return info(step).feature; }
 
 std::span<const WriteStep> steps_with_failure_points() noexcept {
   static constexpr auto steps = [] {
@@ -114,6 +122,20 @@ std::string random_temp_name(std::string_view target_name) {
   char digits[kRandomDigits + 1];
   std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(random));
   return temp_name_prefix(target_name) + digits + std::string(kTempNameSuffix);
+}
+
+int make_under_temp_name(const std::filesystem::path& file,
+                         const std::function<int(const std::filesystem::path&)>& make, std::filesystem::path& made) {
+  constexpr int kMaxNameAttempts = 100;  // EEXIST on a 64-bit random name: someone is racing us
+  const std::string name = file.filename().string();
+  for (int tries = 0; tries < kMaxNameAttempts; ++tries) {
+    std::filesystem::path candidate = file.parent_path() / random_temp_name(name);
+    const int error = make(candidate);
+    if (error == EEXIST) continue;
+    if (error == 0) made = std::move(candidate);
+    return error;
+  }
+  return EEXIST;
 }
 
 const char* failure_point_cstr(WriteStep step) noexcept { return info(step).point; }

@@ -22,36 +22,15 @@ namespace crashcheck {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::attempt;
+using detail::attempt_uninterrupted;
 using detail::injected_errno;
 using detail::step_failed;
+using detail::Target;
 
 constexpr int kMaxSymlinkHops = 40;       // the kernel's own MAXSYMLINKS
-constexpr int kMaxNameAttempts = 100;     // EEXIST on a 64-bit random name: someone is racing us
 constexpr mode_t kPrivateMode = 0600;     // until chmod gives the temp its final mode
 constexpr mode_t kDefaultNewMode = 0666;  // open(2) applies the umask
-
-// The errno of one step's system call: a test's injected failure (the call
-// is then not made) or the call's own failure; 0 on success.
-template <class Call>
-int attempt(WriteStep step, Call&& call) {
-  if (int injected = injected_errno(step)) return injected;
-  return call() < 0 ? errno : 0;
-}
-
-// As attempt(), retrying while the call is interrupted (EINTR means nothing happened).
-template <class Call>
-int attempt_uninterrupted(WriteStep step, Call&& call) {
-  int error;
-  do error = attempt(step, call);
-  while (error == EINTR);
-  return error;
-}
-
-struct Target {
-  fs::path path;  // after following symbolic links
-  bool exists = false;
-  struct stat st {};
-};
 
 WriteError read_link(const fs::path& link, fs::path& out) {
   std::string buffer(PATH_MAX, '\0');
@@ -64,9 +43,9 @@ WriteError read_link(const fs::path& link, fs::path& out) {
   return {};
 }
 
-// Follows symbolic links (or refuses them) and checks that what is left is a
-// regular file or nothing at all.
-WriteError resolve_target(const fs::path& requested, SymlinkPolicy policy, Target& out) {
+}  // namespace
+
+WriteError detail::resolve_target(const fs::path& requested, SymlinkPolicy policy, Target& out) {
   if (requested.empty()) return step_failed(WriteStep::resolve, ENOENT);
   if (int injected = injected_errno(WriteStep::resolve)) return step_failed(WriteStep::resolve, injected);
   fs::path path = requested;
@@ -90,6 +69,8 @@ WriteError resolve_target(const fs::path& requested, SymlinkPolicy policy, Targe
   }
   return step_failed(WriteStep::resolve, ELOOP);
 }
+
+namespace {
 
 // The temporary file: closed and unlinked on destruction unless renamed.
 class TempFile {
@@ -115,20 +96,15 @@ class TempFile {
 };
 
 WriteError TempFile::create(const Target& target, mode_t mode) {
-  const std::string target_name = target.path.filename().string();
-  for (int tries = 0; tries < kMaxNameAttempts; ++tries) {
-    fs::path candidate = target.path.parent_path() / detail::random_temp_name(target_name);
-    int fd = -1;
-    const int error = attempt_uninterrupted(WriteStep::open_temp, [&] {
-      return fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    });
-    if (error == EEXIST) continue;
-    if (error) return step_failed(WriteStep::open_temp, error);
-    fd_ = fd;
-    path_ = std::move(candidate);
-    return {};
-  }
-  return step_failed(WriteStep::open_temp, EEXIST);
+  const int error = detail::make_under_temp_name(
+      target.path,
+      [&](const fs::path& candidate) {
+        return attempt_uninterrupted(WriteStep::open_temp, [&] {
+          return fd_ = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        });
+      },
+      path_);
+  return error ? step_failed(WriteStep::open_temp, error) : WriteError{};
 }
 
 // At most this many bytes per write(2): unlimited unless a test forces short writes.
@@ -199,7 +175,7 @@ mode_t open_mode(const Target& target, const WriteOptions& options) {
 
 WriteError replace(const fs::path& requested, std::string_view bytes, const WriteOptions& options) {
   Target target;
-  if (auto error = resolve_target(requested, options.symlinks, target)) return error;
+  if (auto error = detail::resolve_target(requested, options.symlinks, target)) return error;
   TempFile temp;
   if (auto error = temp.create(target, open_mode(target, options))) return error;
   if (auto error = temp.write_all(bytes)) return error;
@@ -207,6 +183,8 @@ WriteError replace(const fs::path& requested, std::string_view bytes, const Writ
   if (options.durability != Durability::no_sync)
     if (auto error = temp.sync()) return error;
   if (auto error = temp.close()) return error;
+  if (options.keep_backup)
+    if (auto error = detail::keep_backup(target, options)) return error;
   if (auto error = temp.rename_over(target)) return error;
   if (options.durability == Durability::full)
     if (int error = sync_directory(target.path))
@@ -219,7 +197,7 @@ WriteError replace(const fs::path& requested, std::string_view bytes, const Writ
 WriteError write_file_atomic(const std::filesystem::path& target, std::string_view bytes,
                              const WriteOptions& options) noexcept {
   try {
-    return replace(target, bytes, options);
+    return options.checksum ? replace(target, encode_envelope(bytes), options) : replace(target, bytes, options);
   } catch (const std::bad_alloc&) {  // paths and names allocate; nothing else throws
     return step_failed(WriteStep::none, ENOMEM);
   }

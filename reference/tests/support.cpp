@@ -37,6 +37,15 @@ void write_plain(const fs::path& path, std::string_view content, mode_t mode) {
   if (::chmod(path.c_str(), mode) != 0) throw std::system_error(errno, std::generic_category(), "chmod");
 }
 
+void flip_byte(const fs::path& path, std::size_t offset, unsigned char mask) {
+  std::string bytes = read_file(path).value();
+  bytes.at(offset) = static_cast<char>(bytes.at(offset) ^ mask);
+  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+  out.seekp(static_cast<std::streamoff>(offset));
+  out.put(bytes[offset]);
+  if (!out) throw std::runtime_error("cannot corrupt " + path.string());
+}
+
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());

@@ -30,6 +30,14 @@ inline WriteOptions with_new_file_mode(mode_t mode) {
   options.new_file_mode = mode;
   return options;
 }
+inline WriteOptions with_backup(WriteOptions options = {}) {
+  options.keep_backup = true;
+  return options;
+}
+inline WriteOptions with_checksum(WriteOptions options = {}) {
+  options.checksum = true;
+  return options;
+}
 inline WriteOptions refusing_symlinks() {
   WriteOptions options;
   options.symlinks = SymlinkPolicy::refuse;
@@ -54,6 +62,9 @@ class ScratchDir {
 using crashcheck::read_file;
 // Plain (non-atomic) set-up write with an exact mode.
 void write_plain(const fs::path& path, std::string_view content, mode_t mode = 0644);
+// XORs the byte at `offset` of `path` with `mask`, in place: a corruption
+// behind the writer's back.
+void flip_byte(const fs::path& path, std::size_t offset, unsigned char mask);
 // Names in `dir`, sorted.
 std::vector<std::string> entries(const fs::path& dir);
 struct stat lstat_of(const fs::path& path);

@@ -40,11 +40,23 @@
 // kernel. Nothing is enabled unless a test calls fiu_enable*, and fiu_fail
 // before fiu_init is safe in libfiu 1.1 (it returns 0 after a read lock), so
 // production callers pay a few tens of nanoseconds per step.
+//
+// Three opt-in additions (reference/README.md documents each in full):
+// - keep_backup: before the rename the current target is hard-linked (or,
+//   where links are refused, copied) to "<name>.bak", replaced atomically;
+//   read_file_with_fallback() reads the target, else that backup.
+// - checksum: the file holds an envelope (magic, version, length, CRC-32C,
+//   payload) that read_file_verified() checks for truncation, extension and
+//   corruption.
+// - update_file_atomic(): read-modify-write under flock(2) on "<name>.lock",
+//   so concurrent updaters lose no update.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -74,15 +86,42 @@ struct WriteOptions {
   // Permission bits for a target that does not exist yet; by default
   // 0666 & ~umask, like open(2). An existing target always keeps its own.
   std::optional<mode_t> new_file_mode;
+  // Before the rename, keep the current target as "<name>.bak" beside it
+  // (nothing is kept when there is no current target).
+  bool keep_backup = false;
+  // Write the payload inside a checksummed envelope (see encode_envelope).
+  bool checksum = false;
 };
 
 // The step that failed; each one is also a libfiu failure point named
 // "crashcheck/reference/<step>" so tests can fail it in-process.
 // Steps run in this order, except that chown runs before chmod (fchown
-// clears set-user/group-ID bits, so the mode must come last).
-enum class WriteStep { none, resolve, open_temp, write, chmod, chown, fsync_file, close, rename, fsync_dir };
+// clears set-user/group-ID bits, so the mode must come last), and that lock
+// and read_current (update_file_atomic only) run before all the others but
+// resolve. backup_copy runs only when backup_link fails with EXDEV or EPERM.
+enum class WriteStep {
+  none,
+  resolve,
+  open_temp,
+  write,
+  chmod,
+  chown,
+  fsync_file,
+  close,
+  backup_link,    // keep_backup: link(2) the target to a temp name
+  backup_copy,    // keep_backup, link refused: copy the target to the temp name instead
+  backup_rename,  // keep_backup: rename(2) the temp name over "<name>.bak"
+  rename,
+  fsync_dir,
+  lock,          // update_file_atomic: open "<name>.lock", flock(LOCK_EX)
+  read_current,  // update_file_atomic: read the current content
+};
+
+// The feature a step belongs to: the plain sequence, keep_backup, or update_file_atomic's lock.
+enum class StepFeature { sequence, backup, lock };
 
 std::string_view step_name(WriteStep step) noexcept;
+StepFeature step_feature(WriteStep step) noexcept;
 // Every step that has a failure point (all but `none`), in enum order.
 std::span<const WriteStep> steps_with_failure_points() noexcept;
 
@@ -134,6 +173,80 @@ WriteError write_file_atomic(const std::filesystem::path& target, std::string_vi
 // loads payloads, scenarios, reports and the states a writer left with it.
 std::optional<std::string> read_file(const std::filesystem::path& file);
 
+// ---- keep_backup -----------------------------------------------------------
+
+inline constexpr std::string_view kBackupSuffix = ".bak";
+// "<file>.bak": the backup of `file` (a resolved target, not a symlink to it).
+std::filesystem::path backup_path(const std::filesystem::path& file);
+
+enum class ReadSource { none, target, backup };
+std::string_view source_name(ReadSource source) noexcept;  // "none", "target", "backup"
+
+struct FallbackRead {
+  std::optional<std::string> content;  // nullopt exactly when source == none
+  ReadSource source = ReadSource::none;
+};
+
+// The target's content if it can be read and `valid` accepts it, else its
+// backup's (symbolic links followed as write_file_atomic does), else none.
+FallbackRead read_file_with_fallback(const std::filesystem::path& path,
+                                     const std::function<bool(std::string_view)>& valid);
+
+// ---- checksum ----------------------------------------------------------------
+
+// CRC-32C (Castagnoli, reflected, as iSCSI and ext4 use it); pass the
+// previous result as `crc` to continue over more data.
+std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0) noexcept;
+
+// Envelope layout, all integers little-endian (README: "Envelope format"):
+//   0  4  magic "CCEN"            8  8  payload length n
+//   4  2  version (1)            16  4  CRC-32C of the payload
+//   6  2  flags (0)              20  4  CRC-32C of bytes 0..19
+//  24  n  payload
+inline constexpr std::string_view kEnvelopeMagic = "CCEN";
+inline constexpr std::uint16_t kEnvelopeVersion = 1;
+inline constexpr std::size_t kEnvelopeHeaderSize = 24;
+
+// Why an envelope was rejected; each is its own error kind.
+enum class EnvelopeErrc {
+  not_an_envelope = 1,  // does not start with the magic
+  truncated,            // shorter than its header says (a prefix of a valid envelope)
+  extended,             // longer than its header says
+  header_corrupt,       // header checksum mismatch
+  unsupported_version,  // header intact, but a version or flags this reader does not know
+  payload_corrupt,      // payload checksum mismatch
+};
+const std::error_category& envelope_category() noexcept;
+std::error_code make_error_code(EnvelopeErrc e) noexcept;
+
+std::string encode_envelope(std::string_view payload);
+
+struct VerifiedRead {
+  std::string payload;    // meaningful only when !error
+  std::error_code error;  // an EnvelopeErrc, or the errno of a failed read
+};
+VerifiedRead decode_envelope(std::string_view file_bytes);
+// The payload of the envelope in `file`, or why there is none.
+VerifiedRead read_file_verified(const std::filesystem::path& file);
+
+// ---- lock --------------------------------------------------------------------
+
+inline constexpr std::string_view kLockSuffix = ".lock";
+// "<file>.lock": the lock file update_file_atomic takes for `file`.
+std::filesystem::path lock_path(const std::filesystem::path& file);
+
+// The current content (nullopt: no file yet) -> the content to write.
+using UpdateFunction = std::function<std::string(const std::optional<std::string>& current)>;
+
+// Read-modify-write without lost updates between processes: resolves `target`,
+// takes flock(LOCK_EX) on "<name>.lock" beside it (created if missing, never
+// removed), reads the current content (the verified payload when
+// options.checksum), writes fn(current) with write_file_atomic, and unlocks.
+// An error means the target is untouched. Exceptions from `fn` propagate
+// (the lock is released); nothing else throws.
+WriteError update_file_atomic(const std::filesystem::path& target, const UpdateFunction& fn,
+                              const WriteOptions& options = {});
+
 // Serialises `value` (indent < 0: compact) plus a trailing newline and writes
 // it with write_file_atomic. A value that cannot be serialised (invalid
 // UTF-8 in a string) fails at WriteStep::none with EILSEQ.
@@ -144,3 +257,5 @@ WriteError write_json_atomic(const std::filesystem::path& target, const nlohmann
 
 template <>
 struct std::is_error_code_enum<crashcheck::WriteErrc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<crashcheck::EnvelopeErrc> : std::true_type {};
