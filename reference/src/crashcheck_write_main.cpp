@@ -85,10 +85,8 @@ int main(int argc, char** argv) {
 
   const std::optional<std::string> payload = read_payload(payload_file);
   if (!payload) return kExitBadInput;
-  const crashcheck::WriteError result =
-      lock ? crashcheck::update_file_atomic(
-                 target, [&](const std::optional<std::string>&) { return *payload; }, options)
-           : crashcheck::write_file_atomic(target, *payload, options);
+  const crashcheck::WriteError result = lock ? crashcheck::write_file_locked(target, *payload, options)
+                                             : crashcheck::write_file_atomic(target, *payload, options);
   if (result) {
     std::cerr << "crashcheck-write: " << target << ": " << result.message() << '\n';
     return kExitWriteFailed;

@@ -43,8 +43,19 @@ class FileLock {
   int fd_ = -1;
 };
 
+WriteError resolve_and_lock(const fs::path& requested, const WriteOptions& options, FileLock& lock,
+                            detail::Target& target) noexcept {
+  try {
+    if (auto error = detail::resolve_target(requested, options.symlinks, target)) return error;
+    const int error = lock.acquire(lock_path(target.path));
+    return error ? step_failed(WriteStep::lock, error) : WriteError{};
+  } catch (const std::bad_alloc&) {
+    return step_failed(WriteStep::none, ENOMEM);
+  }
+}
+
 // The current content under the lock: nullopt when there is no file yet.
-WriteError read_current(const fs::path& file, bool verified, std::optional<std::string>& out) {
+WriteError read_current(const fs::path& file, bool verified, std::optional<std::string>& out) noexcept try {
   if (int injected = detail::injected_errno(WriteStep::read_current))
     return step_failed(WriteStep::read_current, injected);
   if (verified) {
@@ -58,18 +69,8 @@ WriteError read_current(const fs::path& file, bool verified, std::optional<std::
   out = read_file(file);
   if (out || errno == ENOENT) return {};
   return step_failed(WriteStep::read_current, errno ? errno : EIO);
-}
-
-// Everything before fn: resolve, lock, read. Never throws.
-WriteError lock_and_read(const fs::path& requested, const WriteOptions& options, FileLock& lock, detail::Target& target,
-                         std::optional<std::string>& current) noexcept {
-  try {
-    if (auto error = detail::resolve_target(requested, options.symlinks, target)) return error;
-    if (int error = lock.acquire(lock_path(target.path))) return step_failed(WriteStep::lock, error);
-    return read_current(target.path, options.checksum, current);
-  } catch (const std::bad_alloc&) {
-    return step_failed(WriteStep::none, ENOMEM);
-  }
+} catch (const std::bad_alloc&) {
+  return step_failed(WriteStep::read_current, ENOMEM);
 }
 
 }  // namespace
@@ -79,10 +80,18 @@ fs::path lock_path(const fs::path& file) { return fs::path(file) += kLockSuffix;
 WriteError update_file_atomic(const fs::path& target, const UpdateFunction& fn, const WriteOptions& options) {
   FileLock lock;
   detail::Target resolved;
+  if (auto error = resolve_and_lock(target, options, lock, resolved)) return error;
   std::optional<std::string> current;
-  if (auto error = lock_and_read(target, options, lock, resolved, current)) return error;
+  if (auto error = read_current(resolved.path, options.checksum, current)) return error;
   const std::string next = fn(current);
   return write_file_atomic(resolved.path, next, options);
+}
+
+WriteError write_file_locked(const fs::path& target, std::string_view bytes, const WriteOptions& options) noexcept {
+  FileLock lock;
+  detail::Target resolved;
+  if (auto error = resolve_and_lock(target, options, lock, resolved)) return error;
+  return write_file_atomic(resolved.path, bytes, options);
 }
 
 }  // namespace crashcheck

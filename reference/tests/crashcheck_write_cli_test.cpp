@@ -44,6 +44,14 @@ CliRun run_cli(const ScratchDir& io, const std::vector<std::string>& args, const
   return CliRun{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(err).value_or("")};
 }
 
+// The environment in which libfiu's run preload enables `points` (FIU_ENABLE
+// commands, one a line) in the CLI, the way the harness can.
+std::vector<std::string> failure_points_enabled(const std::string& points) {
+  return {"LD_PRELOAD=" CRASHCHECK_FIU_RUN_PRELOAD,
+          // The preload is not ASan's runtime, and leaks the point name it strdup()s.
+          "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", "FIU_ENABLE=" + points};
+}
+
 std::size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
 class CrashcheckWrite : public ::testing::Test {
@@ -125,16 +133,49 @@ TEST_F(CrashcheckWrite, RefuseSymlinksExitsOneAndKeepsTheLink) {
 }
 
 TEST_F(CrashcheckWrite, HelpExitsZeroAndNamesEveryOption) {
+  const fs::path out = io / "stdout";
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const int null_fd = ::open("/dev/null", O_WRONLY);
-    ::dup2(null_fd, 1);
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out_fd, 1);
     ::execl(CRASHCHECK_WRITE_EXE, CRASHCHECK_WRITE_EXE, "--help", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const std::string help = read_file(out).value_or("");
+  for (const char* option : {"--payload", "--durability", "--refuse-symlinks", "--backup", "--checksum", "--lock"})
+    EXPECT_NE(help.find(option), std::string::npos) << option;
+}
+
+TEST_F(CrashcheckWrite, BackupKeepsThePreviousVersionBesideTheTarget) {
+  write_plain(target, "v1");
+  const CliRun run = run_cli(io, {target.string(), "--backup"}, "v2");
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(read_file(target), "v2");
+  EXPECT_EQ(read_file(dir / "out.json.bak"), "v1");
+}
+
+TEST_F(CrashcheckWrite, ChecksumWritesAVerifiableEnvelope) {
+  const CliRun run = run_cli(io, {target.string(), "--checksum"}, "payload");
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(read_file(target), encode_envelope("payload"));
+  EXPECT_EQ(read_file_verified(target).payload, "payload");
+}
+
+TEST_F(CrashcheckWrite, LockReplacesUnderTheLockFile) {
+  write_plain(target, "old");
+  const std::vector<std::string> args{target.string(), "--lock", "--backup", "--checksum"};
+  CliRun run = run_cli(io, args, "new");
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(read_file_verified(target).payload, "new");
+  // The old file was no envelope, so under --checksum it was no good version to back up.
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"out.json", "out.json.lock"}));
+  run = run_cli(io, args, "newer");
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(read_file_verified(target).payload, "newer");
+  EXPECT_EQ(read_file_verified(dir / "out.json.bak").payload, "new");
 }
 
 // The failure points work in the CLI too: libfiu's run preload enables them
@@ -142,15 +183,9 @@ TEST_F(CrashcheckWrite, HelpExitsZeroAndNamesEveryOption) {
 TEST_F(CrashcheckWrite, AFailurePointEnabledFromTheEnvironmentFailsTheWrite) {
   if (!fs::exists(CRASHCHECK_FIU_RUN_PRELOAD)) GTEST_SKIP() << "no " << CRASHCHECK_FIU_RUN_PRELOAD;
   write_plain(target, "old");
-  const std::vector<std::string> env{
-      "LD_PRELOAD=" CRASHCHECK_FIU_RUN_PRELOAD,
-      // The preload is not ASan's runtime, and leaks the point name it strdup()s.
-      "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
-  };
   auto with_point = [&](const std::string& step) {
-    std::vector<std::string> e = env;
-    e.push_back("FIU_ENABLE=enable name=crashcheck/reference/" + step + ",failnum=5");  // EIO
-    return run_cli(io, {target.string()}, "new " + step, e);
+    return run_cli(io, {target.string()}, "new " + step,
+                   failure_points_enabled("enable name=crashcheck/reference/" + step + ",failnum=5"));  // EIO
   };
   const CliRun rename_fails = with_point("rename");
   EXPECT_EQ(rename_fails.exit_status, 1);
@@ -163,6 +198,25 @@ TEST_F(CrashcheckWrite, AFailurePointEnabledFromTheEnvironmentFailsTheWrite) {
   EXPECT_EQ(dir_sync_fails.err, "crashcheck-write: warning: " + target.string() +
                                     ": fsync_dir: Input/output error (target replaced, rename not durable)\n");
   EXPECT_EQ(read_file(target), "new fsync_dir");
+}
+
+// Each step the options add fails the CLI from the environment too.
+TEST_F(CrashcheckWrite, EachOptionsFailurePointFailsTheWriteFromTheEnvironment) {
+  if (!fs::exists(CRASHCHECK_FIU_RUN_PRELOAD)) GTEST_SKIP() << "no " << CRASHCHECK_FIU_RUN_PRELOAD;
+  for (WriteStep step : steps_with_failure_points()) {
+    // --lock replaces without reading: update_file_atomic's read_current is the library's alone.
+    if (step_feature(step) == StepFeature::sequence || step == WriteStep::read_current) continue;
+    write_plain(target, "old");
+    std::string points = "enable name=" + failure_point(step) + ",failnum=5";  // EIO
+    // backup_copy runs only when the link is refused (18: EXDEV).
+    if (step == WriteStep::backup_copy)
+      points += "\nenable name=" + failure_point(WriteStep::backup_link) + ",failnum=18";
+    const CliRun run = run_cli(io, {target.string(), "--backup", "--lock"}, "new", failure_points_enabled(points));
+    EXPECT_EQ(run.exit_status, 1) << step_name(step);
+    EXPECT_EQ(run.err,
+              "crashcheck-write: " + target.string() + ": " + std::string(step_name(step)) + ": Input/output error\n");
+    EXPECT_EQ(read_file(target), "old");
+  }
 }
 
 }  // namespace

@@ -259,6 +259,21 @@ TEST_F(Options, UpdateLocksAndReadsBeforeTheWrite) {
                                      "chmod", "fsync_file", "close", "rename", "fsync_dir"}));
 }
 
+TEST_F(Options, WriteFileLockedLocksButDoesNotRead) {
+  write_plain(target, "not an envelope");
+  StepRecorder recorder;
+  ASSERT_FALSE(write_file_locked(target, "new", with_checksum()));
+  EXPECT_EQ(recorder.steps(), (Names{"resolve", "lock", "resolve", "open_temp", "write", "chown", "chmod", "fsync_file",
+                                     "close", "rename", "fsync_dir"}));
+  EXPECT_EQ(read_file_verified(target).payload, "new");
+  EXPECT_EQ(entries(dir.path()), (Names{"state", "state.lock"}));
+  InjectedFault fault(WriteStep::lock, EIO);
+  const WriteError result = write_file_locked(target, "newer");
+  EXPECT_EQ(result.code, errno_code(EIO));
+  EXPECT_EQ(result.step, WriteStep::lock);
+  EXPECT_EQ(read_file_verified(target).payload, "new");
+}
+
 TEST_F(Options, AFailedLockOrReadLeavesTheTargetAndNeverCallsTheFunction) {
   for (WriteStep step : steps_with_failure_points()) {
     if (step_feature(step) != StepFeature::lock) continue;

@@ -1,6 +1,7 @@
 // Properties of write_file_atomic over arbitrary old content (or none),
-// payloads from 0 bytes to 4 MiB, and one fault: an injected errno at any
-// failure point, or a SIGKILL at any step of a forked writer.
+// payloads from 0 bytes to 4 MiB, with or without keep_backup, and one
+// fault: an injected errno at any failure point, or a SIGKILL at any step of
+// a forked writer.
 #include "support.hpp"
 
 #include <crashcheck/reference.hpp>
@@ -108,12 +109,19 @@ const std::map<WriteStep, std::vector<int>>& plausible_errors() {
       {WriteStep::close, {EIO, ENOSPC, EDQUOT, EINTR}},
       {WriteStep::rename, {EACCES, EPERM, EXDEV, EROFS, ENOSPC, EDQUOT, EIO, EBUSY}},
       {WriteStep::fsync_dir, {EIO, ENOSPC, EDQUOT}},
+      // EXDEV and EPERM take the copy fallback; one fault only, so the copy then succeeds.
+      {WriteStep::backup_link, {EXDEV, EPERM, EMLINK, ENOSPC, EDQUOT, EIO, EEXIST}},
+      {WriteStep::backup_copy, {ENOSPC, EIO}},
+      {WriteStep::backup_rename, {EACCES, EPERM, EROFS, ENOSPC, EDQUOT, EIO, EBUSY}},
   };
   return errors;
 }
 
+// A fault at any step of write_file_atomic (update_file_atomic's lock steps aside).
 rc::Gen<Fault> gen_fault() {
-  std::vector<WriteStep> steps(steps_with_failure_points().begin(), steps_with_failure_points().end());
+  std::vector<WriteStep> steps;
+  for (WriteStep step : steps_with_failure_points())
+    if (step_feature(step) != StepFeature::lock) steps.push_back(step);
   return rc::gen::mapcat(rc::gen::elementOf(steps), [](WriteStep step) {
     return rc::gen::map(rc::gen::elementOf(plausible_errors().at(step)), [step](int error) {
       return Fault{step, error};
@@ -122,6 +130,20 @@ rc::Gen<Fault> gen_fault() {
 }
 
 constexpr const char* kTargetName = "state.json";
+
+WriteOptions gen_options() {
+  WriteOptions options = with_durability(*gen_durability());
+  options.keep_backup = *rc::gen::arbitrary<bool>();
+  return options;
+}
+
+// The backup, when there is one, is the old file; a replaced old file always has one.
+void check_backup(const fs::path& target, const WriteOptions& options, const std::optional<std::string>& old_bytes,
+                  bool replaced) {
+  const std::optional<std::string> backup = read_file(backup_path(target));
+  if (backup) RC_ASSERT(options.keep_backup && backup == old_bytes);
+  if (options.keep_backup && old_bytes && replaced) RC_ASSERT(backup.has_value());
+}
 
 // Puts the old file (if any) in place; returns its content.
 std::optional<std::string> set_up_old(const fs::path& target, const OldFile& old) {
@@ -135,7 +157,7 @@ RC_GTEST_PROP(WriteFileAtomicProperties, OneInjectedErrorLeavesOldOrNewAndReport
   const auto old = *gen_old_file();
   const auto payload = (*gen_content()).bytes();
   const auto fault = *gen_fault();
-  const auto durability = *gen_durability();
+  const auto options = gen_options();
 
   ScratchDir dir;
   const fs::path target = dir / kTargetName;
@@ -145,7 +167,7 @@ RC_GTEST_PROP(WriteFileAtomicProperties, OneInjectedErrorLeavesOldOrNewAndReport
   WriteError result;
   {
     InjectedFault injected(fault.step, fault.error, FIU_ONETIME);
-    result = write_file_atomic(target, payload, with_durability(durability));
+    result = write_file_atomic(target, payload, options);
   }
 
   const std::optional<std::string> now = read_file(target);
@@ -156,7 +178,11 @@ RC_GTEST_PROP(WriteFileAtomicProperties, OneInjectedErrorLeavesOldOrNewAndReport
   RC_ASSERT(now == (replaced ? std::optional<std::string>(payload) : old_bytes));
   if (result) RC_ASSERT(result.step == fault.step);
   if (old.exists && now) RC_ASSERT(mode_of(target) == old.mode);
-  RC_ASSERT(entries(dir.path()) == (now ? std::vector<std::string>{kTargetName} : std::vector<std::string>{}));
+  check_backup(target, options, old_bytes, replaced);
+  std::vector<std::string> expected;
+  if (now) expected.push_back(kTargetName);
+  if (fs::exists(backup_path(target))) expected.push_back(backup_path(target).filename());
+  RC_ASSERT(entries(dir.path()) == expected);
 }
 
 // ---- SIGKILL at an arbitrary step -----------------------------------------
@@ -172,7 +198,7 @@ int kill_when_due(const char*, int*, void**, unsigned*) {
 // point number `kill_at` (counting every crossing, each write(2) included).
 // Returns the child's wait status.
 int write_in_child_killed_at(const fs::path& target, const std::string& payload, int kill_at, std::size_t chunk,
-                             Durability durability) {
+                             const WriteOptions& options) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     fiu_init(0);
@@ -180,7 +206,7 @@ int write_in_child_killed_at(const fs::path& target, const std::string& payload,
     for (WriteStep step : steps_with_failure_points())
       fiu_enable_external(failure_point(step).c_str(), 1, nullptr, 0, kill_when_due);
     if (chunk > 0) fiu_enable(kShortWritePoint, static_cast<int>(chunk), nullptr, 0);
-    ::_exit(write_file_atomic(target, payload, with_durability(durability)) ? 1 : 0);
+    ::_exit(write_file_atomic(target, payload, options) ? 1 : 0);
   }
   int status = -1;
   ::waitpid(pid, &status, 0);
@@ -192,15 +218,16 @@ RC_GTEST_PROP(WriteFileAtomicProperties, AKillAtAnyStepLeavesOldOrNew, ()) {
   const auto payload = (*gen_content()).bytes();
   // Up to 4 write calls, so the kill can also land between two of them.
   const auto writes = *rc::gen::inRange<std::size_t>(1, 5);
-  // resolve, open_temp, <= 4 writes, chown, chmod, fsync_file, close, rename, fsync_dir: at most 12.
-  const auto kill_at = *rc::gen::inRange(1, 14);
-  const auto durability = *gen_durability();
+  // resolve, open_temp, <= 4 writes, chown, chmod, fsync_file, close, backup_link, backup_rename, rename,
+  // fsync_dir: at most 14.
+  const auto kill_at = *rc::gen::inRange(1, 16);
+  const auto options = gen_options();
 
   ScratchDir dir;
   const fs::path target = dir / kTargetName;
   const std::optional<std::string> old_bytes = set_up_old(target, old);
   const std::size_t chunk = writes > 1 && !payload.empty() ? (payload.size() + writes - 1) / writes : 0;
-  const int status = write_in_child_killed_at(target, payload, kill_at, chunk, durability);
+  const int status = write_in_child_killed_at(target, payload, kill_at, chunk, options);
 
   const std::optional<std::string> now = read_file(target);
   const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
@@ -211,9 +238,12 @@ RC_GTEST_PROP(WriteFileAtomicProperties, AKillAtAnyStepLeavesOldOrNew, ()) {
   } else {
     RC_ASSERT(now == payload || now == old_bytes);
   }
-  // A killed writer may leave its temp file; nothing else may appear.
+  check_backup(target, options, old_bytes, now == payload && (!killed || !old.exists || now != old_bytes));
+  // A killed writer may leave its temp file (or the backup's); nothing else may appear.
+  const std::string backup_name = backup_path(kTargetName).string();
   for (const std::string& name : entries(dir.path()))
-    if (name != kTargetName) RC_ASSERT(killed && is_temp_name_for(kTargetName, name));
+    if (name != kTargetName && name != backup_name)
+      RC_ASSERT(killed && (is_temp_name_for(kTargetName, name) || is_temp_name_for(backup_name, name)));
 }
 
 }  // namespace

@@ -247,6 +247,11 @@ using UpdateFunction = std::function<std::string(const std::optional<std::string
 WriteError update_file_atomic(const std::filesystem::path& target, const UpdateFunction& fn,
                               const WriteOptions& options = {});
 
+// write_file_atomic under the same lock, without reading the current content
+// (crashcheck-write --lock): waits for update_file_atomic callers and they for it.
+WriteError write_file_locked(const std::filesystem::path& target, std::string_view bytes,
+                             const WriteOptions& options = {}) noexcept;
+
 // Serialises `value` (indent < 0: compact) plus a trailing newline and writes
 // it with write_file_atomic. A value that cannot be serialised (invalid
 // UTF-8 in a string) fails at WriteStep::none with EILSEQ.
