@@ -31,10 +31,11 @@ class FileLock {
     if (fd_ >= 0) ::close(fd_);  // releases the lock
   }
 
-  // Creates the lock file if needed, then waits for the lock.
+  // Creates the lock file if needed, then waits for the lock. Read-only:
+  // flock(2) needs no write access, so a read-only lock file still works.
   int acquire(const fs::path& file) {
     return detail::attempt_uninterrupted(WriteStep::lock, [&] {
-      if (fd_ < 0) fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+      if (fd_ < 0) fd_ = ::open(file.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
       return fd_ < 0 ? -1 : ::flock(fd_, LOCK_EX);
     });
   }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -301,6 +302,28 @@ TEST_F(Options, UpdateWithChecksumReadsTheVerifiedPayloadAndRefusesACorruptOne) 
   EXPECT_EQ(result.code, make_error_code(EnvelopeErrc::payload_corrupt));
   EXPECT_EQ(result.step, WriteStep::read_current);
   EXPECT_EQ(read_file(target), corrupt);
+}
+
+// Whether someone holds the lock on `target` now (without waiting for it).
+bool lock_is_held(const fs::path& target) {
+  const int probe = ::open(lock_path(target).c_str(), O_RDONLY | O_CLOEXEC);
+  const bool held = probe >= 0 && ::flock(probe, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (probe >= 0) ::close(probe);
+  return held;
+}
+
+TEST_F(Options, AnExceptionFromTheFunctionPropagatesWithTheLockReleased) {
+  write_plain(target, "v1");
+  bool held_inside = false;
+  EXPECT_THROW(update_file_atomic(target,
+                                  [&](const std::optional<std::string>&) -> std::string {
+                                    held_inside = lock_is_held(target);
+                                    throw std::runtime_error("no");
+                                  }),
+               std::runtime_error);
+  EXPECT_TRUE(held_inside);
+  EXPECT_FALSE(lock_is_held(target));
+  EXPECT_EQ(read_file(target), "v1");
 }
 
 TEST_F(Options, AMissingDirectoryFailsAtLock) {
