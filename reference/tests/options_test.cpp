@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -108,6 +109,16 @@ TEST_F(Options, AFailedBackupStepLeavesTargetAndBackupAsBefore) {
     EXPECT_EQ(read_file(backup), "v0");
     EXPECT_EQ(entries(dir.path()), (Names{"state", "state.bak"})) << step_name(step);
   }
+}
+
+TEST_F(Options, ABackupNameTooLongFailsAtBackupRenameLeavingTheTarget) {
+  const fs::path longest = dir / std::string(NAME_MAX, 'n');
+  write_plain(longest, "v1");
+  const WriteError result = write_file_atomic(longest, "v2", with_backup());
+  EXPECT_EQ(result.code, errno_code(ENAMETOOLONG));
+  EXPECT_EQ(result.step, WriteStep::backup_rename);
+  EXPECT_EQ(read_file(longest), "v1");
+  EXPECT_EQ(entries(dir.path()), Names{longest.filename()});
 }
 
 TEST_F(Options, FallbackReadsTheTargetWhenItValidatesElseTheBackupSayingWhich) {

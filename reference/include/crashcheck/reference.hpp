@@ -97,8 +97,9 @@ struct WriteOptions {
 // "crashcheck/reference/<step>" so tests can fail it in-process.
 // Steps run in this order, except that chown runs before chmod (fchown
 // clears set-user/group-ID bits, so the mode must come last), and that lock
-// and read_current (update_file_atomic only) run before all the others but
-// resolve. backup_copy runs only when backup_link fails with EXDEV or EPERM.
+// and read_current (update_file_atomic; write_file_locked only locks) run
+// after a first resolve and before the write's own steps. backup_copy runs
+// only when backup_link fails with EXDEV or EPERM.
 enum class WriteStep {
   none,
   resolve,
@@ -109,11 +110,11 @@ enum class WriteStep {
   fsync_file,
   close,
   backup_link,    // keep_backup: link(2) the target to a temp name
-  backup_copy,    // keep_backup, link refused: copy the target to the temp name instead
+  backup_copy,    // keep_backup, link refused: write a copy to "<name>.bak" (with write_file_atomic)
   backup_rename,  // keep_backup: rename(2) the temp name over "<name>.bak"
   rename,
   fsync_dir,
-  lock,          // update_file_atomic: open "<name>.lock", flock(LOCK_EX)
+  lock,          // update_file_atomic, write_file_locked: open "<name>.lock", flock(LOCK_EX)
   read_current,  // update_file_atomic: read the current content
 };
 
