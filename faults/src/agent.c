@@ -474,15 +474,17 @@ static void cc_reserve(struct cc_op *o) {
   o->call_iovcnt = n;
 }
 
-/* Before the real call. Returns 0 to pass straight through. */
+/* Before the real call. Returns 0 to pass straight through. Either way errno
+ * is as the caller left it: the scope check's fstat/getcwd may fail. */
 static int cc_begin(struct cc_op *o) {
   if (!cc_enabled()) return 0;
+  int saved = errno;
   cc_busy = 1;
   if (!cc_in_scope(o)) {
     cc_busy = 0;
+    errno = saved;
     return 0;
   }
-  int saved = errno;
   o->active = 1;
   if (cc_calls[o->id].op == CC_OP_open && (o->flags & O_CREAT) && !(o->flags & O_EXCL) && o->path) {
     struct stat st;
@@ -619,8 +621,10 @@ static void cc_settle_budget(struct cc_op *o) {
   if (used < o->allowed) atomic_fetch_sub(&cc.control->bytes_spent, o->allowed - used);
 }
 
-/* After the real call (or the injected failure). */
+/* After the real call (or the injected failure). Leaves errno as it found
+ * it: the bookkeeping (lseek, ftell, fstat, the trace write) is not the call. */
 static void cc_end(struct cc_op *o, int64_t result, int error) {
+  int saved = errno;
   cc_busy = 1;
   o->result = result;
   o->error = error;
@@ -631,6 +635,14 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
   cc_current = o->seq;
   if (fiu_fail("crashcheck/kill/after")) cc_kill_self();
   cc_busy = 0;
+  errno = saved;
+}
+
+/* Ends a counted call that reports failure through errno: errno is the call's
+ * (or the injected) error when it failed, else what the real call left. */
+static void cc_end_errno(struct cc_op *o, int64_t result, int error) {
+  cc_end(o, result, error);
+  if (error) errno = error;
 }
 
 /* ------------------------------------------------------ generated wrappers -- */
@@ -648,9 +660,7 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
       r_ = real_call;                    \
       if (failed) e_ = errno;            \
     }                                    \
-    int keep_ = e_ ? e_ : errno;         \
-    cc_end(o, (int64_t)r_, e_);          \
-    errno = keep_;                       \
+    cc_end_errno(o, (int64_t)r_, e_);    \
     r_;                                  \
   })
 
@@ -761,18 +771,21 @@ static ssize_t cc_copy_range(int id, int in, off64_t *in_off, int out, off64_t *
   else
     CC_AT_CURRENT;
   if (!cc_begin(o)) return cc_copy_real(id, in, in_off, out, out_off, n, fl);
+  int saved = errno; /* lseek fails on a pipe */
   off64_t from = in_off ? *in_off : lseek(in, 0, SEEK_CUR);
+  errno = saved;
   ssize_t r = -1;
   int e = o->inject;
   if (!e) {
     r = cc_copy_real(id, in, in_off, out, out_off, (size_t)o->allowed, fl);
     e = r < 0 ? errno : 0;
   }
+  saved = errno; /* as the copy left it; the read-back below is ours */
   char *data = NULL;
   if (r > 0 && (data = malloc((size_t)r)) && pread(in, data, (size_t)r, from) == r) o->buf = data;
-  cc_end(o, r, e);
+  errno = saved;
+  cc_end_errno(o, r, e);
   free(data);
-  errno = e ? e : errno;
   return r;
 }
 
@@ -812,6 +825,13 @@ static int cc_stream_flags(const char *mode) {
   return f;
 }
 
+/* A stream's descriptor, -1 if it has none. Not fileno(): it sets errno (EBADF)
+ * for streams without one (fmemopen), and a pass-through must not. */
+static int cc_stream_fd(FILE *f) { return f ? f->_fileno : -1; }
+
+/* True when output to f is counted: a stream on a scoped descriptor. */
+static int cc_stream_tracked(FILE *f) { return f && cc_enabled() && cc_fd_tracked(cc_stream_fd(f)); }
+
 static FILE *cc_fopen_real(int id, const char *path, const char *mode, FILE *f) {
   switch (id) {
     case CC_ID_fopen:
@@ -827,7 +847,7 @@ static FILE *cc_fopen_real(int id, const char *path, const char *mode, FILE *f) 
 
 static FILE *cc_fopen(int id, const char *path, const char *mode, FILE *old) {
   struct cc_op os_, *o = &os_;
-  if (old && path) cc_untrack(fileno(old)); /* freopen closes it */
+  if (old && path) cc_untrack(cc_stream_fd(old)); /* freopen closes it */
   cc_op_init(o, id);
   CC_PATH(path);
   CC_FLAGS(mode ? cc_stream_flags(mode) : 0);
@@ -837,13 +857,12 @@ static FILE *cc_fopen(int id, const char *path, const char *mode, FILE *old) {
   int e = o->inject;
   if (!e) {
     f = cc_fopen_real(id, path, mode, old);
-    if (f)
-      setvbuf(f, NULL, _IONBF, 0);
-    else
-      e = errno;
+    e = f ? 0 : errno;
   }
-  cc_end(o, f ? fileno(f) : -1, e);
-  errno = e;
+  int saved = errno; /* as the open left it */
+  if (f) setvbuf(f, NULL, _IONBF, 0);
+  errno = saved;
+  cc_end_errno(o, f ? cc_stream_fd(f) : -1, e);
   return f;
 }
 
@@ -855,8 +874,8 @@ FILE *cc_w_freopen64(const char *p, const char *m, FILE *f) { return cc_fopen(CC
 /* True (and o counted) when f is a scoped stream. */
 static int cc_stream_begin(struct cc_op *o, int id, FILE *f, const void *buf, size_t len) {
   cc_op_init(o, id);
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f))) return 0;
-  CC_FD(fileno(f));
+  if (!cc_stream_tracked(f)) return 0;
+  CC_FD(cc_stream_fd(f));
   CC_DATA(buf, len);
   o->stream = f;
   o->offset_mode = CC_OFF_STREAM;
@@ -876,8 +895,7 @@ static size_t cc_stream_emit(struct cc_op *o) {
       e = ENOSPC; /* disk-full crossing write */
   }
   if (e) o->stream->_flags |= _IO_ERR_SEEN;
-  cc_end(o, e && done == 0 ? -1 : (int64_t)done, e);
-  if (e) errno = e;
+  cc_end_errno(o, e && done == 0 ? -1 : (int64_t)done, e);
   return done;
 }
 
@@ -898,7 +916,7 @@ static char *cc_format(char *small, size_t size, size_t *len, const char *fmt, v
 /* chk_flag >= 0: a _chk entry, passed through to glibc's checking version. */
 static int cc_vfprintf(int id, FILE *f, int chk_flag, const char *fmt, va_list ap) {
   struct cc_op os_, *o = &os_;
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f)))
+  if (!cc_stream_tracked(f))
     return chk_flag >= 0 ? CC_REAL(__vfprintf_chk)(f, chk_flag, fmt, ap) : CC_REAL(vfprintf)(f, fmt, ap);
   char small[1024];
   size_t len = 0;
@@ -951,7 +969,7 @@ static int cc_fputs(int id, const char *s, FILE *f) {
 int cc_w_fputs(const char *s, FILE *f) { return cc_fputs(CC_ID_fputs, s, f); }
 int cc_w_fputs_unlocked(const char *s, FILE *f) { return cc_fputs(CC_ID_fputs_unlocked, s, f); }
 int cc_w_puts(const char *s) {
-  if (!cc_enabled() || !cc_fd_tracked(fileno(stdout))) return CC_REAL(puts)(s);
+  if (!cc_stream_tracked(stdout)) return CC_REAL(puts)(s);
   size_t len = strlen(s);
   char small[1024];
   char *line = len + 1 <= sizeof small ? small : malloc(len + 1);
@@ -1000,8 +1018,8 @@ int cc_w___overflow(FILE *f, int c) {
 int cc_w_fclose(FILE *f) {
   struct cc_op os_, *o = &os_;
   cc_op_init(o, CC_ID_fclose);
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f))) return CC_REAL(fclose)(f);
-  CC_FD(fileno(f));
+  if (!cc_stream_tracked(f)) return CC_REAL(fclose)(f);
+  CC_FD(cc_stream_fd(f));
   if (!cc_begin(o)) return CC_REAL(fclose)(f);
   return CC_RUN(int, CC_REAL(fclose)(f), r_ != 0);
 }
@@ -1139,11 +1157,22 @@ static int cc_at_planned_call(const char *name, int *failnum, void **failinfo, u
   return cc_current == cc.plan.call;
 }
 
+/* Writes the file header; 1 on success. */
+static int cc_trace_header(int fd) {
+  struct cc_trace_header h;
+  memcpy(h.magic, CC_TRACE_MAGIC, sizeof h.magic);
+  h.version = CC_TRACE_VERSION;
+  h.record_header_size = sizeof(struct cc_trace_record);
+  return CC_REAL(write)(fd, &h, sizeof h) == (ssize_t)sizeof h;
+}
+
 /* Opens (or reopens) the trace: O_APPEND, away from low descriptor numbers
- * subjects use, header written once under flock by whichever process is first. */
+ * subjects use, header written once under flock by whichever process is first.
+ * Without the file's identity (fstat failed) or its header, tracing is off:
+ * cc_record could not tell our descriptor from one the subject reused. */
 static void cc_trace_open(void) {
-  int fd = CC_REAL(open)(cc.trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   cc.trace_fd = -1;
+  int fd = CC_REAL(open)(cc.trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   int high = CC_XREAL(fcntl)(fd, F_DUPFD_CLOEXEC, (void *)(intptr_t)512);
   if (high >= 0) {
@@ -1152,14 +1181,12 @@ static void cc_trace_open(void) {
   }
   struct stat st;
   flock(fd, LOCK_EX);
-  if (fstat(fd, &st) == 0 && st.st_size == 0) {
-    struct cc_trace_header h;
-    memcpy(h.magic, CC_TRACE_MAGIC, sizeof h.magic);
-    h.version = CC_TRACE_VERSION;
-    h.record_header_size = sizeof(struct cc_trace_record);
-    if (CC_REAL(write)(fd, &h, sizeof h) != (ssize_t)sizeof h) st.st_ino = 0;
-  }
+  int ok = fstat(fd, &st) == 0 && (st.st_size > 0 || cc_trace_header(fd));
   flock(fd, LOCK_UN);
+  if (!ok) {
+    CC_REAL(close)(fd);
+    return;
+  }
   cc.trace_fd = fd;
   cc.trace_dev = st.st_dev;
   cc.trace_ino = st.st_ino;

@@ -302,6 +302,99 @@ void expect_injected(const SubjectRun& run, std::string_view call, int error) {
 }
 }  // namespace
 
+// Every hand-written wrapper (CC_HAND in calls.def) leaves errno as the real
+// call left it: untouched by a success, the call's own errno after a real
+// failure (the same as without the agent), the planned one after an injected one.
+namespace {
+const std::string hand_written[] = {
+#define CC_CALL(...)
+#define CC_ERRNUM_CALL(...)
+#define CC_HAND(name, ...) #name,
+#include "calls.def"
+#undef CC_CALL
+#undef CC_ERRNUM_CALL
+#undef CC_HAND
+};
+// The hand-written write-class calls that are not in-kernel copies: stdio output.
+std::vector<std::string> stream_outputs() {
+  std::vector<std::string> out;
+  for (const std::string& name : hand_written)
+    if (cf::find_call(name)->op == OpClass::write && name != "copy_file_range" && !starts_with(name, "sendfile"))
+      out.push_back(name);
+  return out;
+}
+constexpr int kErrnoSentinel = 200;  // errno_probe's: no Linux errno
+
+SubjectRun run_errno_probe(Sandbox& box, const std::string& call, const char* mode, SubjectOptions options = {}) {
+  box.reset();
+  return run_subject(box, {CRASHCHECK_ERRNO_PROBE, call, box.scope().string(), mode}, options);
+}
+SubjectOptions without_agent() {
+  SubjectOptions options;
+  options.without_agent = true;
+  return options;
+}
+}  // namespace
+
+class HandWrittenWrapper : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HandWrittenWrapper, SuccessLeavesErrnoUntouched) {
+  Sandbox box;
+  SubjectRun run = run_errno_probe(box, GetParam(), "ok");
+  const TraceRecord* r = find_record(run, GetParam());
+  ASSERT_NE(r, nullptr) << "the call must be counted\n" << describe(run);
+  EXPECT_EQ(r->error, 0) << describe(run);
+  EXPECT_TRUE(run_errno_probe(box, GetParam(), "ok", without_agent()).exited(kErrnoSentinel)) << "libc itself";
+  EXPECT_TRUE(run.exited(kErrnoSentinel)) << describe(run);
+}
+
+// stdio output calls: the agent's ftell (where did the bytes land?) fails on a pipe with ESPIPE
+class HandWrittenStreamOutput : public HandWrittenWrapper {};
+
+TEST_P(HandWrittenStreamOutput, ToAPipeLeavesErrnoUntouched) {
+  Sandbox box;
+  SubjectRun run = run_errno_probe(box, GetParam(), "fifo");
+  const TraceRecord* r = find_record(run, GetParam());
+  ASSERT_NE(r, nullptr) << "the call must be counted\n" << describe(run);
+  EXPECT_EQ(r->offset, -1) << "a pipe has no offset";
+  EXPECT_TRUE(run.exited(kErrnoSentinel)) << describe(run);
+}
+
+TEST_P(HandWrittenWrapper, RealFailureLeavesTheCallsErrno) {
+  // sync cannot fail; an fclose failure the agent could see needs a descriptor
+  // closed behind its back, which it then no longer counts
+  if (GetParam() == "sync" || GetParam() == "fclose") GTEST_SKIP() << "no real failure to provoke";
+  Sandbox box;
+  SubjectRun plain = run_errno_probe(box, GetParam(), "fail", without_agent());
+  SubjectRun run = run_errno_probe(box, GetParam(), "fail");
+  const TraceRecord* r = find_record(run, GetParam());
+  ASSERT_NE(r, nullptr) << "the call must be counted\n" << describe(run);
+  ASSERT_TRUE(WIFEXITED(plain.status));
+  const int real = WEXITSTATUS(plain.status);
+  EXPECT_NE(real, kErrnoSentinel);
+  EXPECT_NE(real, 255) << "the probe could not prepare the call";
+  EXPECT_EQ(r->error, real) << describe(run);
+  EXPECT_TRUE(run.exited(real)) << describe(run);
+}
+
+TEST_P(HandWrittenWrapper, InjectedFailureLeavesThePlannedErrno) {
+  if (GetParam() == "sync") GTEST_SKIP() << "sync reports no errors";
+  Sandbox box;
+  SubjectRun baseline = run_errno_probe(box, GetParam(), "ok");
+  const TraceRecord* counted = find_record(baseline, GetParam());
+  ASSERT_NE(counted, nullptr) << describe(baseline);
+  SubjectOptions options;
+  options.plan = {FaultPlan::Kind::fail_call, counted->seq, EROFS};
+  SubjectRun run = run_errno_probe(box, GetParam(), "ok", options);
+  expect_injected(run, GetParam(), EROFS);
+  EXPECT_TRUE(run.exited(EROFS)) << describe(run);
+}
+
+INSTANTIATE_TEST_SUITE_P(Agent, HandWrittenWrapper, ::testing::ValuesIn(hand_written),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Agent, HandWrittenStreamOutput, ::testing::ValuesIn(stream_outputs()),
+                         [](const auto& info) { return info.param; });
+
 TEST(FailPlan, FailedCloseStillReleasesTheDescriptor) {
   // Linux frees the descriptor even when close reports EIO; an injected close failure must too
   Sandbox box;
