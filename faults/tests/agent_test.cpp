@@ -250,8 +250,11 @@ TEST(PausePlan, StopsBeforeEveryCallUntilResumed) {
   SubjectOptions options;
   options.plan = {FaultPlan::Kind::pause};
   options.while_running = [&](cf::AgentControl& control) {
-    // the subject makes its next call within microseconds; a second of silence means it is done
-    while (auto call = control.wait_paused(std::chrono::seconds(1))) {
+    // the writer makes exactly five calls: wait for each (a missing one times out
+    // and fails the test); a sixth would be counted, which the check below catches
+    for (std::size_t i = 0; i + 1 < state_before.size(); ++i) {
+      auto call = control.wait_paused(std::chrono::seconds(30));
+      if (!call) break;
       paused.push_back(*call);
       seen.push_back(box.files());
       control.resume();
@@ -259,6 +262,7 @@ TEST(PausePlan, StopsBeforeEveryCallUntilResumed) {
   };
   SubjectRun run = run_subject(box, {CRASHCHECK_SEQUENCE_WRITER, box.scope().string()}, options);
   EXPECT_TRUE(run.exited(0));
+  EXPECT_EQ(run.calls_counted, 5u) << "no call after the fifth";
   EXPECT_EQ(paused, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
   EXPECT_EQ(seen, std::vector<Files>(state_before.begin(), state_before.end() - 1));
 }
