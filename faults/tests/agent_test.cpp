@@ -12,6 +12,7 @@
 #include <set>
 
 #include "crashcheck/faults.hpp"
+#include "shared.h"
 #include "subject.hpp"
 
 namespace cf = crashcheck::faults;
@@ -172,6 +173,24 @@ TEST_P(DescriptorTracking, WritesThroughCopiesAreCounted) {
 INSTANTIATE_TEST_SUITE_P(Agent, DescriptorTracking,
                          ::testing::Values("dup", "dup2", "dup3", "fcntl", "fdopen", "syscall"));
 
+// calls.def's sys column: raw syscalls reach the row's wrapper, traced under the row's name.
+TEST(DescriptorTracking, RawSyscallsAreTracedUnderTheirRowsName) {
+  Sandbox box;
+  SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "raw_syscalls", box.scope().string()});
+  ASSERT_TRUE(run.exited(0)) << describe(run);
+  std::vector<std::string> calls;
+  for (const TraceRecord& r : run.trace.records) calls.push_back(r.call);
+  // the probe's own open of "." comes first
+  EXPECT_EQ(calls, (std::vector<std::string>{"open", "openat", "pwrite", "fsync", "ftruncate", "close", "renameat2",
+                                             "mkdirat", "unlinkat"}))
+      << describe(run);
+  const TraceRecord* write = find_record(run, "pwrite");
+  ASSERT_NE(write, nullptr);
+  EXPECT_EQ(write->data, "hello");
+  EXPECT_EQ(write->offset, 3);
+  EXPECT_EQ(box.files(), Files{});  // f became g, then g was unlinked; d is a directory
+}
+
 TEST(DescriptorTracking, ReusedNumberOutsideTheScopeIsNotCounted) {
   Sandbox box;
   SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "reused_fd", box.scope().string()});
@@ -311,13 +330,15 @@ void expect_injected(const SubjectRun& run, std::string_view call, int error) {
 // failure (the same as without the agent), the planned one after an injected one.
 namespace {
 const std::string hand_written[] = {
+#define CC_HAND_NAME(name, ...) #name,
 #define CC_CALL(...)
 #define CC_ERRNUM_CALL(...)
-#define CC_HAND(name, ...) #name,
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) CC_HAND_NAME(name) CC_WITH_TWIN(twin64, CC_HAND_NAME, name)
 #include "calls.def"
 #undef CC_CALL
 #undef CC_ERRNUM_CALL
 #undef CC_HAND
+#undef CC_HAND_NAME
 };
 // The hand-written write-class calls that are not in-kernel copies: stdio output.
 std::vector<std::string> stream_outputs() {
