@@ -38,18 +38,23 @@
 
 #define CC_EXPORT __attribute__((visibility("default")))
 #define CC_TLS __thread __attribute__((tls_model("initial-exec")))
-#define CC_UNPAREN(...) __VA_ARGS__
 
 /* ---------------------------------------------------------------- table -- */
 
+/* The *64 twins share their row's signature (calls.def): off_t is off64_t. */
+_Static_assert(sizeof(off_t) == 8 && sizeof(long) == 8, "the agent is built for LP64 targets only");
+
+/* Every entry point of calls.def, each row's twin right after it, as
+ * CC_ENTRY(name, row, op, ret, params); each use below defines CC_ENTRY. */
+#define CC_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) \
+  CC_ENTRY(name, name, op, ret, params) CC_WITH_TWIN(twin64, CC_ENTRY, name, op, ret, params)
+#define CC_ERRNUM_CALL CC_CALL
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) CC_CALL(name, op, ret, params, , , errnos, sys, twin64)
+
 enum cc_call_id {
-#define CC_CALL(name, ...) CC_ID_##name,
-#define CC_ERRNUM_CALL(name, ...) CC_ID_##name,
-#define CC_HAND(name, ...) CC_ID_##name,
+#define CC_ENTRY(name, ...) CC_ID_##name,
 #include "calls.def"
-#undef CC_CALL
-#undef CC_ERRNUM_CALL
-#undef CC_HAND
+#undef CC_ENTRY
   CC_ID_COUNT
 };
 
@@ -59,20 +64,15 @@ struct cc_call_desc {
   int op;
 };
 static const struct cc_call_desc cc_calls[CC_ID_COUNT] = {
-#define CC_CALL(name, op, ...) {#name, "crashcheck/io/" #name, CC_OP_##op},
-#define CC_ERRNUM_CALL CC_CALL
-#define CC_HAND CC_CALL
+#define CC_ENTRY(name, row, op, ...) {#name, "crashcheck/io/" #name, CC_OP_##op},
 #include "calls.def"
-#undef CC_CALL
-#undef CC_ERRNUM_CALL
-#undef CC_HAND
+#undef CC_ENTRY
 };
 
 /* Pointer types of the real functions. */
-#define CC_CALL(name, op, ret, params, ...) typedef ret cc_fn_##name params;
-#define CC_ERRNUM_CALL CC_CALL
-#define CC_HAND CC_CALL
+#define CC_ENTRY(name, row, op, ret, params) typedef ret cc_fn_##name params;
 #include "calls.def"
+#undef CC_ENTRY
 #undef CC_CALL
 #undef CC_ERRNUM_CALL
 #undef CC_HAND
@@ -113,6 +113,8 @@ static void *cc_real(int id) {
   return p;
 }
 #define CC_REAL(name) ((cc_fn_##name *)cc_real(CC_ID_##name))
+/* The real function of call `id`, which has the signature of `name` (a row and its twin). */
+#define CC_REAL_AS(name, id) ((cc_fn_##name *)cc_real(id))
 #define CC_XREAL(name) ((cc_fn_##name *)cc_real(CC_XID_##name))
 
 /* ---------------------------------------------------------------- state -- */
@@ -474,15 +476,17 @@ static void cc_reserve(struct cc_op *o) {
   o->call_iovcnt = n;
 }
 
-/* Before the real call. Returns 0 to pass straight through. */
+/* Before the real call. Returns 0 to pass straight through. Either way errno
+ * is as the caller left it: the scope check's fstat/getcwd may fail. */
 static int cc_begin(struct cc_op *o) {
   if (!cc_enabled()) return 0;
+  int saved = errno;
   cc_busy = 1;
   if (!cc_in_scope(o)) {
     cc_busy = 0;
+    errno = saved;
     return 0;
   }
-  int saved = errno;
   o->active = 1;
   if (cc_calls[o->id].op == CC_OP_open && (o->flags & O_CREAT) && !(o->flags & O_EXCL) && o->path) {
     struct stat st;
@@ -619,8 +623,10 @@ static void cc_settle_budget(struct cc_op *o) {
   if (used < o->allowed) atomic_fetch_sub(&cc.control->bytes_spent, o->allowed - used);
 }
 
-/* After the real call (or the injected failure). */
+/* After the real call (or the injected failure). Leaves errno as it found
+ * it: the bookkeeping (lseek, ftell, fstat, the trace write) is not the call. */
 static void cc_end(struct cc_op *o, int64_t result, int error) {
+  int saved = errno;
   cc_busy = 1;
   o->result = result;
   o->error = error;
@@ -631,6 +637,14 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
   cc_current = o->seq;
   if (fiu_fail("crashcheck/kill/after")) cc_kill_self();
   cc_busy = 0;
+  errno = saved;
+}
+
+/* Ends a counted call that reports failure through errno: errno is the call's
+ * (or the injected) error when it failed, else what the real call left. */
+static void cc_end_errno(struct cc_op *o, int64_t result, int error) {
+  cc_end(o, result, error);
+  if (error) errno = error;
 }
 
 /* ------------------------------------------------------ generated wrappers -- */
@@ -648,9 +662,7 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
       r_ = real_call;                    \
       if (failed) e_ = errno;            \
     }                                    \
-    int keep_ = e_ ? e_ : errno;         \
-    cc_end(o, (int64_t)r_, e_);          \
-    errno = keep_;                       \
+    cc_end_errno(o, (int64_t)r_, e_);    \
     r_;                                  \
   })
 
@@ -663,43 +675,51 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
     fill;                                              \
     if (!cc_begin(o)) return CC_REAL(name) args;
 
-#define CC_CALL(name, op, ret, params, args, fill, errnos) \
-  CC_WRAPPER_HEAD(name, ret, params, args, fill)           \
-  return CC_RUN(ret, CC_REAL(name) args, r_ == (ret)-1);   \
+#define CC_ERRNO_WRAPPER(name, ret, params, args, fill)  \
+  CC_WRAPPER_HEAD(name, ret, params, args, fill)         \
+  return CC_RUN(ret, CC_REAL(name) args, r_ == (ret)-1); \
   }
 /* posix_fallocate reports failure as its return value, not through errno. */
-#define CC_ERRNUM_CALL(name, op, ret, params, args, fill, errnos) \
-  CC_WRAPPER_HEAD(name, ret, params, args, fill)                  \
-  ret r = o->inject ? o->inject : CC_REAL(name) args;             \
-  cc_end(o, r, r);                                                \
-  return r;                                                       \
+#define CC_ERRNUM_WRAPPER(name, ret, params, args, fill) \
+  CC_WRAPPER_HEAD(name, ret, params, args, fill)         \
+  ret r = o->inject ? o->inject : CC_REAL(name) args;    \
+  cc_end(o, r, r);                                       \
+  return r;                                              \
   }
-#define CC_HAND(name, op, ret, params, errnos) CC_EXPORT ret cc_w_##name params __asm__(#name);
+/* Hand-written wrappers are only declared here (the syscall routing calls
+ * them); their bodies are CC_HAND_BODY_<row> below. */
+#define CC_HAND_DECL(name, ret, params) CC_EXPORT ret cc_w_##name params __asm__(#name);
+
+#define CC_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) \
+  CC_ERRNO_WRAPPER(name, ret, params, args, fill)                       \
+  CC_WITH_TWIN(twin64, CC_ERRNO_WRAPPER, ret, params, args, fill)
+#define CC_ERRNUM_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) \
+  CC_ERRNUM_WRAPPER(name, ret, params, args, fill)                             \
+  CC_WITH_TWIN(twin64, CC_ERRNUM_WRAPPER, ret, params, args, fill)
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) \
+  CC_HAND_DECL(name, ret, params) CC_WITH_TWIN(twin64, CC_HAND_DECL, ret, params)
 #include "calls.def"
 #undef CC_CALL
 #undef CC_ERRNUM_CALL
 #undef CC_HAND
 #undef CC_WRAPPER_HEAD
+#undef CC_ERRNO_WRAPPER
+#undef CC_ERRNUM_WRAPPER
+#undef CC_HAND_DECL
 
 /* ------------------------------------------------------------------ opens -- */
 
+#define CC_NO_DIRFD INT_MIN /* open and its twin: no dirfd argument */
+
 static int cc_open_real(int id, int dirfd, const char *path, int flags, mode_t mode) {
-  switch (id) {
-    case CC_ID_open:
-      return CC_REAL(open)(path, flags, mode);
-    case CC_ID_open64:
-      return CC_REAL(open64)(path, flags, mode);
-    case CC_ID_openat:
-      return CC_REAL(openat)(dirfd, path, flags, mode);
-    default:
-      return CC_REAL(openat64)(dirfd, path, flags, mode);
-  }
+  if (dirfd == CC_NO_DIRFD) return CC_REAL_AS(open, id)(path, flags, mode);
+  return CC_REAL_AS(openat, id)(dirfd, path, flags, mode);
 }
 
 static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) {
   struct cc_op os_, *o = &os_;
   cc_op_init(o, id);
-  CC_ATPATH(dirfd, path);
+  CC_ATPATH(dirfd == CC_NO_DIRFD ? AT_FDCWD : dirfd, path);
   CC_FLAGS(flags);
   CC_MODE(mode);
   if (!cc_begin(o)) return cc_open_real(id, dirfd, path, flags, mode);
@@ -719,39 +739,23 @@ static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) 
   mode_t mode = 0;                \
   if (((flags)&O_CREAT) || ((flags)&__O_TMPFILE) == __O_TMPFILE) CC_VA_FETCH(mode, mode_t, last)
 
-int cc_w_open(const char *path, int flags, ...) {
-  CC_OPEN_MODE(flags, flags);
-  return cc_open(CC_ID_open, AT_FDCWD, path, flags, mode);
-}
-int cc_w_open64(const char *path, int flags, ...) {
-  CC_OPEN_MODE(flags, flags);
-  return cc_open(CC_ID_open64, AT_FDCWD, path, flags, mode);
-}
-int cc_w_openat(int dirfd, const char *path, int flags, ...) {
-  CC_OPEN_MODE(flags, flags);
-  return cc_open(CC_ID_openat, dirfd, path, flags, mode);
-}
-int cc_w_openat64(int dirfd, const char *path, int flags, ...) {
-  CC_OPEN_MODE(flags, flags);
-  return cc_open(CC_ID_openat64, dirfd, path, flags, mode);
-}
+#define CC_HAND_BODY_open(id) \
+  CC_OPEN_MODE(flags, flags); \
+  return cc_open(id, CC_NO_DIRFD, path, flags, mode);
+#define CC_HAND_BODY_openat(id) \
+  CC_OPEN_MODE(flags, flags);   \
+  return cc_open(id, dirfd, path, flags, mode);
 
 /* --------------------------------------------------------- in-kernel copies -- */
 /* The bytes never pass through the subject's memory: after the call they are
  * read back from the source at the offset the copy started from. */
 
-static ssize_t cc_copy_real(int id, int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
-  switch (id) {
-    case CC_ID_copy_file_range:
-      return CC_REAL(copy_file_range)(in, in_off, out, out_off, n, fl);
-    case CC_ID_sendfile:
-      return CC_REAL(sendfile)(out, in, in_off, n);
-    default:
-      return CC_REAL(sendfile64)(out, in, in_off, n);
-  }
+static ssize_t cc_copy_real(int id, int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned fl) {
+  if (id == CC_ID_copy_file_range) return CC_REAL(copy_file_range)(in, in_off, out, out_off, n, fl);
+  return CC_REAL_AS(sendfile, id)(out, in, in_off, n); /* sendfile or its twin */
 }
 
-static ssize_t cc_copy_range(int id, int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
+static ssize_t cc_copy_range(int id, int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned fl) {
   struct cc_op os_, *o = &os_;
   cc_op_init(o, id);
   CC_FD(out);
@@ -761,30 +765,26 @@ static ssize_t cc_copy_range(int id, int in, off64_t *in_off, int out, off64_t *
   else
     CC_AT_CURRENT;
   if (!cc_begin(o)) return cc_copy_real(id, in, in_off, out, out_off, n, fl);
-  off64_t from = in_off ? *in_off : lseek(in, 0, SEEK_CUR);
+  int saved = errno; /* lseek fails on a pipe */
+  off_t from = in_off ? *in_off : lseek(in, 0, SEEK_CUR);
+  errno = saved;
   ssize_t r = -1;
   int e = o->inject;
   if (!e) {
     r = cc_copy_real(id, in, in_off, out, out_off, (size_t)o->allowed, fl);
     e = r < 0 ? errno : 0;
   }
+  saved = errno; /* as the copy left it; the read-back below is ours */
   char *data = NULL;
   if (r > 0 && (data = malloc((size_t)r)) && pread(in, data, (size_t)r, from) == r) o->buf = data;
-  cc_end(o, r, e);
+  errno = saved;
+  cc_end_errno(o, r, e);
   free(data);
-  errno = e ? e : errno;
   return r;
 }
 
-ssize_t cc_w_copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size_t n, unsigned fl) {
-  return cc_copy_range(CC_ID_copy_file_range, in, in_off, out, out_off, n, fl);
-}
-ssize_t cc_w_sendfile(int out, int in, off_t *in_off, size_t n) {
-  return cc_copy_range(CC_ID_sendfile, in, (off64_t *)in_off, out, NULL, n, 0);
-}
-ssize_t cc_w_sendfile64(int out, int in, off64_t *in_off, size_t n) {
-  return cc_copy_range(CC_ID_sendfile64, in, in_off, out, NULL, n, 0);
-}
+#define CC_HAND_BODY_copy_file_range(id) return cc_copy_range(id, in, in_off, out, out_off, n, fl);
+#define CC_HAND_BODY_sendfile(id) return cc_copy_range(id, in, in_off, out, NULL, n, 0);
 
 /* ------------------------------------------------------------------ stdio -- */
 /* Model: a stream on a scoped file is made unbuffered when we see it opened,
@@ -812,51 +812,47 @@ static int cc_stream_flags(const char *mode) {
   return f;
 }
 
-static FILE *cc_fopen_real(int id, const char *path, const char *mode, FILE *f) {
-  switch (id) {
-    case CC_ID_fopen:
-      return CC_REAL(fopen)(path, mode);
-    case CC_ID_fopen64:
-      return CC_REAL(fopen64)(path, mode);
-    case CC_ID_freopen:
-      return CC_REAL(freopen)(path, mode, f);
-    default:
-      return CC_REAL(freopen64)(path, mode, f);
-  }
+/* A stream's descriptor, -1 if it has none. Not fileno(): it sets errno (EBADF)
+ * for streams without one (fmemopen), and a pass-through must not. */
+static int cc_stream_fd(FILE *f) { return f ? f->_fileno : -1; }
+
+/* True when output to f is counted: a stream on a scoped descriptor. */
+static int cc_stream_tracked(FILE *f) { return f && cc_enabled() && cc_fd_tracked(cc_stream_fd(f)); }
+
+/* fopen, freopen or a twin: `reopen` says which signature */
+static FILE *cc_fopen_real(int id, const char *path, const char *mode, FILE *f, int reopen) {
+  return reopen ? CC_REAL_AS(freopen, id)(path, mode, f) : CC_REAL_AS(fopen, id)(path, mode);
 }
 
-static FILE *cc_fopen(int id, const char *path, const char *mode, FILE *old) {
+static FILE *cc_fopen(int id, const char *path, const char *mode, FILE *old, int reopen) {
   struct cc_op os_, *o = &os_;
-  if (old && path) cc_untrack(fileno(old)); /* freopen closes it */
+  if (old && path) cc_untrack(cc_stream_fd(old)); /* freopen closes it */
   cc_op_init(o, id);
   CC_PATH(path);
   CC_FLAGS(mode ? cc_stream_flags(mode) : 0);
   CC_MODE(0666);
-  if (!path || !mode || !cc_begin(o)) return cc_fopen_real(id, path, mode, old);
+  if (!path || !mode || !cc_begin(o)) return cc_fopen_real(id, path, mode, old, reopen);
   FILE *f = NULL;
   int e = o->inject;
   if (!e) {
-    f = cc_fopen_real(id, path, mode, old);
-    if (f)
-      setvbuf(f, NULL, _IONBF, 0);
-    else
-      e = errno;
+    f = cc_fopen_real(id, path, mode, old, reopen);
+    e = f ? 0 : errno;
   }
-  cc_end(o, f ? fileno(f) : -1, e);
-  errno = e;
+  int saved = errno; /* as the open left it */
+  if (f) setvbuf(f, NULL, _IONBF, 0);
+  errno = saved;
+  cc_end_errno(o, f ? cc_stream_fd(f) : -1, e);
   return f;
 }
 
-FILE *cc_w_fopen(const char *p, const char *m) { return cc_fopen(CC_ID_fopen, p, m, NULL); }
-FILE *cc_w_fopen64(const char *p, const char *m) { return cc_fopen(CC_ID_fopen64, p, m, NULL); }
-FILE *cc_w_freopen(const char *p, const char *m, FILE *f) { return cc_fopen(CC_ID_freopen, p, m, f); }
-FILE *cc_w_freopen64(const char *p, const char *m, FILE *f) { return cc_fopen(CC_ID_freopen64, p, m, f); }
+#define CC_HAND_BODY_fopen(id) return cc_fopen(id, path, mode, NULL, 0);
+#define CC_HAND_BODY_freopen(id) return cc_fopen(id, path, mode, f, 1);
 
 /* True (and o counted) when f is a scoped stream. */
 static int cc_stream_begin(struct cc_op *o, int id, FILE *f, const void *buf, size_t len) {
   cc_op_init(o, id);
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f))) return 0;
-  CC_FD(fileno(f));
+  if (!cc_stream_tracked(f)) return 0;
+  CC_FD(cc_stream_fd(f));
   CC_DATA(buf, len);
   o->stream = f;
   o->offset_mode = CC_OFF_STREAM;
@@ -876,8 +872,7 @@ static size_t cc_stream_emit(struct cc_op *o) {
       e = ENOSPC; /* disk-full crossing write */
   }
   if (e) o->stream->_flags |= _IO_ERR_SEEN;
-  cc_end(o, e && done == 0 ? -1 : (int64_t)done, e);
-  if (e) errno = e;
+  cc_end_errno(o, e && done == 0 ? -1 : (int64_t)done, e);
   return done;
 }
 
@@ -898,7 +893,7 @@ static char *cc_format(char *small, size_t size, size_t *len, const char *fmt, v
 /* chk_flag >= 0: a _chk entry, passed through to glibc's checking version. */
 static int cc_vfprintf(int id, FILE *f, int chk_flag, const char *fmt, va_list ap) {
   struct cc_op os_, *o = &os_;
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f)))
+  if (!cc_stream_tracked(f))
     return chk_flag >= 0 ? CC_REAL(__vfprintf_chk)(f, chk_flag, fmt, ap) : CC_REAL(vfprintf)(f, fmt, ap);
   char small[1024];
   size_t len = 0;
@@ -913,45 +908,41 @@ static int cc_vfprintf(int id, FILE *f, int chk_flag, const char *fmt, va_list a
   return r;
 }
 
-int cc_w_vfprintf(FILE *f, const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vfprintf, f, -1, fmt, ap); }
-int cc_w___vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) {
-  return cc_vfprintf(CC_ID___vfprintf_chk, f, flag, fmt, ap);
-}
-int cc_w_vprintf(const char *fmt, va_list ap) { return cc_vfprintf(CC_ID_vprintf, stdout, -1, fmt, ap); }
+#define CC_HAND_BODY_vfprintf(id) return cc_vfprintf(id, f, -1, fmt, ap);
+#define CC_HAND_BODY___vfprintf_chk(id) return cc_vfprintf(id, f, flag, fmt, ap);
+#define CC_HAND_BODY_vprintf(id) return cc_vfprintf(id, stdout, -1, fmt, ap);
 #define CC_VARIADIC_PRINT(id, f, flag, fmt)  \
   va_list ap;                                \
   va_start(ap, fmt);                         \
   int r = cc_vfprintf(id, f, flag, fmt, ap); \
   va_end(ap);                                \
   return r;
-int cc_w_fprintf(FILE *f, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_fprintf, f, -1, fmt) }
-int cc_w___fprintf_chk(FILE *f, int flag, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID___fprintf_chk, f, flag, fmt) }
-int cc_w_printf(const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID_printf, stdout, -1, fmt) }
-int cc_w___printf_chk(int flag, const char *fmt, ...) { CC_VARIADIC_PRINT(CC_ID___printf_chk, stdout, flag, fmt) }
+#define CC_HAND_BODY_fprintf(id) CC_VARIADIC_PRINT(id, f, -1, fmt)
+#define CC_HAND_BODY___fprintf_chk(id) CC_VARIADIC_PRINT(id, f, flag, fmt)
+#define CC_HAND_BODY_printf(id) CC_VARIADIC_PRINT(id, stdout, -1, fmt)
+#define CC_HAND_BODY___printf_chk(id) CC_VARIADIC_PRINT(id, stdout, flag, fmt)
 
 static size_t cc_fwrite(int id, const void *p, size_t size, size_t n, FILE *f) {
   struct cc_op os_, *o = &os_;
   size_t bytes = size * n;
   if (size == 0 || n == 0 || bytes / n != size || !cc_stream_begin(o, id, f, p, bytes))
-    return id == CC_ID_fwrite ? CC_REAL(fwrite)(p, size, n, f) : CC_REAL(fwrite_unlocked)(p, size, n, f);
+    return CC_REAL_AS(fwrite, id)(p, size, n, f); /* fwrite or fwrite_unlocked */
   return cc_stream_emit(o) / size;
 }
-size_t cc_w_fwrite(const void *p, size_t s, size_t n, FILE *f) { return cc_fwrite(CC_ID_fwrite, p, s, n, f); }
-size_t cc_w_fwrite_unlocked(const void *p, size_t s, size_t n, FILE *f) {
-  return cc_fwrite(CC_ID_fwrite_unlocked, p, s, n, f);
-}
+#define CC_HAND_BODY_fwrite(id) return cc_fwrite(id, p, s, n, f);
+#define CC_HAND_BODY_fwrite_unlocked CC_HAND_BODY_fwrite
 
 static int cc_fputs(int id, const char *s, FILE *f) {
   struct cc_op os_, *o = &os_;
   size_t len = strlen(s);
-  if (!cc_stream_begin(o, id, f, s, len))
-    return id == CC_ID_fputs ? CC_REAL(fputs)(s, f) : CC_REAL(fputs_unlocked)(s, f);
+  if (!cc_stream_begin(o, id, f, s, len)) return CC_REAL_AS(fputs, id)(s, f); /* fputs or fputs_unlocked */
   return cc_stream_emit(o) == len ? 1 : EOF;
 }
-int cc_w_fputs(const char *s, FILE *f) { return cc_fputs(CC_ID_fputs, s, f); }
-int cc_w_fputs_unlocked(const char *s, FILE *f) { return cc_fputs(CC_ID_fputs_unlocked, s, f); }
-int cc_w_puts(const char *s) {
-  if (!cc_enabled() || !cc_fd_tracked(fileno(stdout))) return CC_REAL(puts)(s);
+#define CC_HAND_BODY_fputs(id) return cc_fputs(id, s, f);
+#define CC_HAND_BODY_fputs_unlocked CC_HAND_BODY_fputs
+
+static int cc_puts(int id, const char *s) {
+  if (!cc_stream_tracked(stdout)) return CC_REAL(puts)(s);
   size_t len = strlen(s);
   char small[1024];
   char *line = len + 1 <= sizeof small ? small : malloc(len + 1);
@@ -959,56 +950,44 @@ int cc_w_puts(const char *s) {
   memcpy(line, s, len);
   line[len] = '\n';
   struct cc_op os_, *o = &os_;
-  int r = cc_stream_begin(o, CC_ID_puts, stdout, line, len + 1) ? (cc_stream_emit(o) == len + 1 ? 1 : EOF)
-                                                                : CC_REAL(puts)(s);
+  int r = cc_stream_begin(o, id, stdout, line, len + 1) ? (cc_stream_emit(o) == len + 1 ? 1 : EOF) : CC_REAL(puts)(s);
   if (line != small) free(line);
   return r;
 }
+#define CC_HAND_BODY_puts(id) return cc_puts(id, s);
 
 static int cc_putc(int id, int c, FILE *f) {
   struct cc_op os_, *o = &os_;
   unsigned char ch = (unsigned char)c;
   if (!cc_stream_begin(o, id, f, &ch, 1)) {
-    switch (id) {
-      case CC_ID_fputc:
-        return CC_REAL(fputc)(c, f);
-      case CC_ID_fputc_unlocked:
-        return CC_REAL(fputc_unlocked)(c, f);
-      case CC_ID_putc:
-        return CC_REAL(putc)(c, f);
-      case CC_ID_putc_unlocked:
-        return CC_REAL(putc_unlocked)(c, f);
-      case CC_ID_putchar:
-        return CC_REAL(putchar)(c);
-      default:
-        return CC_REAL(__overflow)(f, c);
-    }
+    if (id == CC_ID_putchar) return CC_REAL(putchar)(c);
+    if (id == CC_ID___overflow) return CC_REAL(__overflow)(f, c);
+    return CC_REAL_AS(fputc, id)(c, f); /* fputc, putc and their _unlocked forms */
   }
   return cc_stream_emit(o) == 1 ? ch : EOF;
 }
-int cc_w_fputc(int c, FILE *f) { return cc_putc(CC_ID_fputc, c, f); }
-int cc_w_fputc_unlocked(int c, FILE *f) { return cc_putc(CC_ID_fputc_unlocked, c, f); }
-int cc_w_putc(int c, FILE *f) { return cc_putc(CC_ID_putc, c, f); }
-int cc_w_putc_unlocked(int c, FILE *f) { return cc_putc(CC_ID_putc_unlocked, c, f); }
-int cc_w_putchar(int c) { return cc_putc(CC_ID_putchar, c, stdout); }
-/* Inline putc_unlocked expansions in user code call the exported __overflow. */
-int cc_w___overflow(FILE *f, int c) {
-  if (c == EOF) return CC_REAL(__overflow)(f, c);
-  return cc_putc(CC_ID___overflow, c, f);
-}
+#define CC_HAND_BODY_fputc(id) return cc_putc(id, c, f);
+#define CC_HAND_BODY_fputc_unlocked CC_HAND_BODY_fputc
+#define CC_HAND_BODY_putc CC_HAND_BODY_fputc
+#define CC_HAND_BODY_putc_unlocked CC_HAND_BODY_fputc
+#define CC_HAND_BODY_putchar(id) return cc_putc(id, c, stdout);
+/* Inline putc_unlocked expansions in user code call the exported __overflow;
+ * EOF there is a flush request, not output. */
+#define CC_HAND_BODY___overflow(id) return c == EOF ? CC_REAL(__overflow)(f, c) : cc_putc(id, c, f);
 
-int cc_w_fclose(FILE *f) {
+static int cc_fclose(int id, FILE *f) {
   struct cc_op os_, *o = &os_;
-  cc_op_init(o, CC_ID_fclose);
-  if (!f || !cc_enabled() || !cc_fd_tracked(fileno(f))) return CC_REAL(fclose)(f);
-  CC_FD(fileno(f));
+  cc_op_init(o, id);
+  if (!cc_stream_tracked(f)) return CC_REAL(fclose)(f);
+  CC_FD(cc_stream_fd(f));
   if (!cc_begin(o)) return CC_REAL(fclose)(f);
   return CC_RUN(int, CC_REAL(fclose)(f), r_ != 0);
 }
+#define CC_HAND_BODY_fclose(id) return cc_fclose(id, f);
 
-void cc_w_sync(void) {
+static void cc_sync(int id) {
   struct cc_op os_, *o = &os_;
-  cc_op_init(o, CC_ID_sync);
+  cc_op_init(o, id);
   /* sync() names nothing: it counts as soon as the agent is active */
   CC_PATH(cc.scope);
   if (!cc_begin(o)) {
@@ -1019,6 +998,20 @@ void cc_w_sync(void) {
   if (!o->inject) CC_REAL(sync)();
   cc_end(o, 0, 0);
 }
+#define CC_HAND_BODY_sync(id) cc_sync(id);
+
+/* The hand-written wrappers, a row's twin with the row's body. */
+#define CC_HAND_WRAPPER(name, row, ret, params) \
+  ret cc_w_##name params { CC_HAND_BODY_##row(CC_ID_##name) }
+#define CC_CALL(...)
+#define CC_ERRNUM_CALL(...)
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) \
+  CC_HAND_WRAPPER(name, name, ret, params) CC_WITH_TWIN(twin64, CC_HAND_WRAPPER, name, ret, params)
+#include "calls.def"
+#undef CC_CALL
+#undef CC_ERRNUM_CALL
+#undef CC_HAND
+#undef CC_HAND_WRAPPER
 
 /* ------------------------------------------- uncounted: keep fd table right -- */
 
@@ -1069,66 +1062,87 @@ int cc_w_close_range(unsigned first, unsigned last, int flags) {
   return r;
 }
 
-/* Raw syscall(2) users (libuv closes this way) reach the same wrappers. */
+/* Raw syscall(2) users (libuv closes this way) reach the same wrappers: the
+ * table's sys column generates one test per routed row. */
+
+/* The generic syscall table (aarch64, riscv64, loongarch64) has only the *at
+ * forms of these: there no program can make them raw, and their rows route
+ * nothing. A row whose syscall some architecture lacks needs a line here. */
+#define CC_NO_SYSCALL (-1L)
+#ifndef SYS_open
+#define SYS_open CC_NO_SYSCALL
+#endif
+#ifndef SYS_creat
+#define SYS_creat CC_NO_SYSCALL
+#endif
+#ifndef SYS_rename
+#define SYS_rename CC_NO_SYSCALL
+#endif
+#ifndef SYS_renameat
+#define SYS_renameat CC_NO_SYSCALL
+#endif
+#ifndef SYS_link
+#define SYS_link CC_NO_SYSCALL
+#endif
+#ifndef SYS_unlink
+#define SYS_unlink CC_NO_SYSCALL
+#endif
+#ifndef SYS_mkdir
+#define SYS_mkdir CC_NO_SYSCALL
+#endif
+
+/* CC_SYS_ARGS(types...): syscall()'s long arguments x[0..5] cast to the row's types. */
+#define CC_SYS_ARGS(...) CC_SYS_ARGS_N(__VA_ARGS__, 6, 5, 4, 3, 2, 1, )(__VA_ARGS__)
+#define CC_SYS_ARGS_N(a, b, c, d, e, f, n, ...) CC_SYS_ARGS_##n
+#define CC_SYS_ARGS_1(a) (a) x[0]
+#define CC_SYS_ARGS_2(a, b) CC_SYS_ARGS_1(a), (b)x[1]
+#define CC_SYS_ARGS_3(a, b, c) CC_SYS_ARGS_2(a, b), (c)x[2]
+#define CC_SYS_ARGS_4(a, b, c, d) CC_SYS_ARGS_3(a, b, c), (d)x[3]
+#define CC_SYS_ARGS_5(a, b, c, d, e) CC_SYS_ARGS_4(a, b, c, d), (e)x[4]
+#define CC_SYS_ARGS_6(a, b, c, d, e, f) CC_SYS_ARGS_5(a, b, c, d, e), (f)x[5]
+/* sys is (nr, types...) or (): a test for the first, nothing for the second. */
+#define CC_ROUTE(name, sys) CC_ROUTE_EXPAND_(CC_ROUTE_, name, CC_UNPAREN sys)
+#define CC_ROUTE_EXPAND_(f, ...) f(__VA_ARGS__)
+#define CC_ROUTE_(name, ...) __VA_OPT__(CC_ROUTE_TEST_(name, __VA_ARGS__))
+#define CC_ROUTE_TEST_(name, nr, ...)                 \
+  if (n == SYS_##nr) {                                \
+    *r = (long)cc_w_##name(CC_SYS_ARGS(__VA_ARGS__)); \
+    return 1;                                         \
+  }
+
+/* Returns 1, the wrapper's result in *r, when the table routes syscall n. */
+static int cc_route_syscall(long n, const long x[6], long *r) {
+  if (n == CC_NO_SYSCALL) return 0;
+#define CC_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) CC_ROUTE(name, sys)
+#define CC_ERRNUM_CALL CC_CALL
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) CC_ROUTE(name, sys)
+#include "calls.def"
+#undef CC_CALL
+#undef CC_ERRNUM_CALL
+#undef CC_HAND
+  return 0;
+}
+
 long cc_w_syscall(long n, ...) {
+  long x[6], r;
   va_list ap;
   va_start(ap, n);
-  long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
-  long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+  for (int i = 0; i < 6; ++i) x[i] = va_arg(ap, long);
   va_end(ap);
-  switch (n) {
-    case SYS_close:
-      return cc_w_close((int)a);
-    case SYS_write:
-      return cc_w_write((int)a, (const void *)b, (size_t)c);
-    case SYS_pwrite64:
-      return cc_w_pwrite64((int)a, (const void *)b, (size_t)c, (off64_t)d);
-    case SYS_writev:
-      return cc_w_writev((int)a, (const struct iovec *)b, (int)c);
-    case SYS_open:
-      return cc_w_open((const char *)a, (int)b, (mode_t)c);
-    case SYS_openat:
-      return cc_w_openat((int)a, (const char *)b, (int)c, (mode_t)d);
-    case SYS_creat:
-      return cc_w_creat((const char *)a, (mode_t)b);
-    case SYS_fsync:
-      return cc_w_fsync((int)a);
-    case SYS_fdatasync:
-      return cc_w_fdatasync((int)a);
-    case SYS_rename:
-      return cc_w_rename((const char *)a, (const char *)b);
-    case SYS_renameat:
-      return cc_w_renameat((int)a, (const char *)b, (int)c, (const char *)d);
-    case SYS_renameat2:
-      return cc_w_renameat2((int)a, (const char *)b, (int)c, (const char *)d, (unsigned)e);
-    case SYS_link:
-      return cc_w_link((const char *)a, (const char *)b);
-    case SYS_linkat:
-      return cc_w_linkat((int)a, (const char *)b, (int)c, (const char *)d, (int)e);
-    case SYS_unlink:
-      return cc_w_unlink((const char *)a);
-    case SYS_unlinkat:
-      return cc_w_unlinkat((int)a, (const char *)b, (int)c);
-    case SYS_mkdir:
-      return cc_w_mkdir((const char *)a, (mode_t)b);
-    case SYS_mkdirat:
-      return cc_w_mkdirat((int)a, (const char *)b, (mode_t)c);
-    case SYS_ftruncate:
-      return cc_w_ftruncate((int)a, (off_t)b);
-    case SYS_fchmod:
-      return cc_w_fchmod((int)a, (mode_t)b);
-    case SYS_fallocate:
-      return cc_w_fallocate((int)a, (int)b, (off_t)c, (off_t)d);
+  if (cc_route_syscall(n, x, &r)) return r;
+  switch (n) { /* uncounted, but the fd table must follow */
     case SYS_dup:
-      return cc_w_dup((int)a);
+      return cc_w_dup((int)x[0]);
+#ifdef SYS_dup2 /* not in the generic table either */
     case SYS_dup2:
-      return cc_w_dup2((int)a, (int)b);
+      return cc_w_dup2((int)x[0], (int)x[1]);
+#endif
     case SYS_dup3:
-      return cc_w_dup3((int)a, (int)b, (int)c);
+      return cc_w_dup3((int)x[0], (int)x[1], (int)x[2]);
     case SYS_close_range:
-      return cc_w_close_range((unsigned)a, (unsigned)b, (int)c);
+      return cc_w_close_range((unsigned)x[0], (unsigned)x[1], (int)x[2]);
     default:
-      return CC_XREAL(syscall)(n, a, b, c, d, e, f);
+      return CC_XREAL(syscall)(n, x[0], x[1], x[2], x[3], x[4], x[5]);
   }
 }
 
@@ -1139,11 +1153,22 @@ static int cc_at_planned_call(const char *name, int *failnum, void **failinfo, u
   return cc_current == cc.plan.call;
 }
 
+/* Writes the file header; 1 on success. */
+static int cc_trace_header(int fd) {
+  struct cc_trace_header h;
+  memcpy(h.magic, CC_TRACE_MAGIC, sizeof h.magic);
+  h.version = CC_TRACE_VERSION;
+  h.record_header_size = sizeof(struct cc_trace_record);
+  return CC_REAL(write)(fd, &h, sizeof h) == (ssize_t)sizeof h;
+}
+
 /* Opens (or reopens) the trace: O_APPEND, away from low descriptor numbers
- * subjects use, header written once under flock by whichever process is first. */
+ * subjects use, header written once under flock by whichever process is first.
+ * Without the file's identity (fstat failed) or its header, tracing is off:
+ * cc_record could not tell our descriptor from one the subject reused. */
 static void cc_trace_open(void) {
-  int fd = CC_REAL(open)(cc.trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   cc.trace_fd = -1;
+  int fd = CC_REAL(open)(cc.trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   int high = CC_XREAL(fcntl)(fd, F_DUPFD_CLOEXEC, (void *)(intptr_t)512);
   if (high >= 0) {
@@ -1152,14 +1177,12 @@ static void cc_trace_open(void) {
   }
   struct stat st;
   flock(fd, LOCK_EX);
-  if (fstat(fd, &st) == 0 && st.st_size == 0) {
-    struct cc_trace_header h;
-    memcpy(h.magic, CC_TRACE_MAGIC, sizeof h.magic);
-    h.version = CC_TRACE_VERSION;
-    h.record_header_size = sizeof(struct cc_trace_record);
-    if (CC_REAL(write)(fd, &h, sizeof h) != (ssize_t)sizeof h) st.st_ino = 0;
-  }
+  int ok = fstat(fd, &st) == 0 && (st.st_size > 0 || cc_trace_header(fd));
   flock(fd, LOCK_UN);
+  if (!ok) {
+    CC_REAL(close)(fd);
+    return;
+  }
   cc.trace_fd = fd;
   cc.trace_dev = st.st_dev;
   cc.trace_ino = st.st_ino;

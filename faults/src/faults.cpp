@@ -29,25 +29,28 @@ static_assert(static_cast<int>(FaultPlan::Kind::pause) == CC_PLAN_pause, "plan k
 
 namespace {
 
-// calls.def → one errno array per call (a leading 0 keeps empty lists legal).
-#define CC_UNPAREN(...) __VA_ARGS__
-#define CC_CALL(name, op, ret, params, args, fill, errnos) constexpr int errnos_##name[] = {0, CC_UNPAREN errnos};
+// calls.def → one errno array per row (a leading 0 keeps empty lists legal);
+// a *64 twin shares its row's.
+#define CC_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) \
+  constexpr int errnos_##name[] = {0, CC_UNPAREN errnos};
 #define CC_ERRNUM_CALL CC_CALL
-#define CC_HAND(name, op, ret, params, errnos) constexpr int errnos_##name[] = {0, CC_UNPAREN errnos};
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) constexpr int errnos_##name[] = {0, CC_UNPAREN errnos};
 #include "calls.def"
 #undef CC_CALL
 #undef CC_HAND
 
-#define CC_CALL(name, op, ret, params, args, fill, errnos) \
-  CallInfo{#name, OpClass::op, std::span<const int>(errnos_##name).subspan(1)},
-#define CC_HAND(name, op, ret, params, errnos) \
-  CallInfo{#name, OpClass::op, std::span<const int>(errnos_##name).subspan(1)},
+#define CC_CALL_INFO(name, op, row) CallInfo{#name, OpClass::op, std::span<const int>(errnos_##row).subspan(1)},
+#define CC_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) \
+  CC_CALL_INFO(name, op, name) CC_WITH_TWIN(twin64, CC_CALL_INFO, op, name)
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) \
+  CC_CALL_INFO(name, op, name) CC_WITH_TWIN(twin64, CC_CALL_INFO, op, name)
 const CallInfo call_table[] = {
 #include "calls.def"
 };
 #undef CC_CALL
 #undef CC_ERRNUM_CALL
 #undef CC_HAND
+#undef CC_CALL_INFO
 
 constexpr std::array<std::string_view, 13> op_names = {"open",   "write", "sync",    "sync_all", "close",
                                                        "rename", "link",  "unlink",  "mkdir",    "truncate",

@@ -34,6 +34,16 @@ enum cc_op_class {
   CC_OP_allocate,
 };
 
+/* Helpers for expanding calls.def. CC_WITH_TWIN(twin64, m, fields...) is
+ * m(twin name, fields...) when the row's twin64 column names one, and nothing
+ * when it is (): a row's *64 twin is generated from the row. */
+#define CC_UNPAREN(...) __VA_ARGS__
+#define CC_WITH_TWIN(twin64, m, ...) CC_TWIN_EXPAND_(CC_WITH_TWIN_, m, (__VA_ARGS__), CC_UNPAREN twin64)
+#define CC_WITH_TWIN_(m, fields, ...) __VA_OPT__(CC_TWIN_CALL_(m, __VA_ARGS__, CC_UNPAREN fields))
+/* two names: a macro is not expanded again inside its own expansion */
+#define CC_TWIN_EXPAND_(f, ...) f(__VA_ARGS__)
+#define CC_TWIN_CALL_(m, ...) m(__VA_ARGS__)
+
 /* Environment the runner sets for the subject. */
 #define CC_ENV_SCOPE "CRASHCHECK_SCOPE"
 #define CC_ENV_TRACE "CRASHCHECK_TRACE"

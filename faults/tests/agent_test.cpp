@@ -12,6 +12,7 @@
 #include <set>
 
 #include "crashcheck/faults.hpp"
+#include "shared.h"
 #include "subject.hpp"
 
 namespace cf = crashcheck::faults;
@@ -172,6 +173,24 @@ TEST_P(DescriptorTracking, WritesThroughCopiesAreCounted) {
 INSTANTIATE_TEST_SUITE_P(Agent, DescriptorTracking,
                          ::testing::Values("dup", "dup2", "dup3", "fcntl", "fdopen", "syscall"));
 
+// calls.def's sys column: raw syscalls reach the row's wrapper, traced under the row's name.
+TEST(DescriptorTracking, RawSyscallsAreTracedUnderTheirRowsName) {
+  Sandbox box;
+  SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "raw_syscalls", box.scope().string()});
+  ASSERT_TRUE(run.exited(0)) << describe(run);
+  std::vector<std::string> calls;
+  for (const TraceRecord& r : run.trace.records) calls.push_back(r.call);
+  // the probe's own open of "." comes first
+  EXPECT_EQ(calls, (std::vector<std::string>{"open", "openat", "pwrite", "fsync", "ftruncate", "close", "renameat2",
+                                             "mkdirat", "unlinkat"}))
+      << describe(run);
+  const TraceRecord* write = find_record(run, "pwrite");
+  ASSERT_NE(write, nullptr);
+  EXPECT_EQ(write->data, "hello");
+  EXPECT_EQ(write->offset, 3);
+  EXPECT_EQ(box.files(), Files{});  // f became g, then g was unlinked; d is a directory
+}
+
 TEST(DescriptorTracking, ReusedNumberOutsideTheScopeIsNotCounted) {
   Sandbox box;
   SubjectRun run = run_subject(box, {CRASHCHECK_PROBE, "reused_fd", box.scope().string()});
@@ -250,8 +269,11 @@ TEST(PausePlan, StopsBeforeEveryCallUntilResumed) {
   SubjectOptions options;
   options.plan = {FaultPlan::Kind::pause};
   options.while_running = [&](cf::AgentControl& control) {
-    // the subject makes its next call within microseconds; a second of silence means it is done
-    while (auto call = control.wait_paused(std::chrono::seconds(1))) {
+    // the writer makes exactly five calls: wait for each (a missing one times out
+    // and fails the test); a sixth would be counted, which the check below catches
+    for (std::size_t i = 0; i + 1 < state_before.size(); ++i) {
+      auto call = control.wait_paused(std::chrono::seconds(30));
+      if (!call) break;
       paused.push_back(*call);
       seen.push_back(box.files());
       control.resume();
@@ -259,6 +281,7 @@ TEST(PausePlan, StopsBeforeEveryCallUntilResumed) {
   };
   SubjectRun run = run_subject(box, {CRASHCHECK_SEQUENCE_WRITER, box.scope().string()}, options);
   EXPECT_TRUE(run.exited(0));
+  EXPECT_EQ(run.calls_counted, 5u) << "no call after the fifth";
   EXPECT_EQ(paused, (std::vector<std::uint32_t>{1, 2, 3, 4, 5}));
   EXPECT_EQ(seen, std::vector<Files>(state_before.begin(), state_before.end() - 1));
 }
@@ -301,6 +324,101 @@ void expect_injected(const SubjectRun& run, std::string_view call, int error) {
   EXPECT_TRUE(r->injected);
 }
 }  // namespace
+
+// Every hand-written wrapper (CC_HAND in calls.def) leaves errno as the real
+// call left it: untouched by a success, the call's own errno after a real
+// failure (the same as without the agent), the planned one after an injected one.
+namespace {
+const std::string hand_written[] = {
+#define CC_HAND_NAME(name, ...) #name,
+#define CC_CALL(...)
+#define CC_ERRNUM_CALL(...)
+#define CC_HAND(name, op, ret, params, errnos, sys, twin64) CC_HAND_NAME(name) CC_WITH_TWIN(twin64, CC_HAND_NAME, name)
+#include "calls.def"
+#undef CC_CALL
+#undef CC_ERRNUM_CALL
+#undef CC_HAND
+#undef CC_HAND_NAME
+};
+// The hand-written write-class calls that are not in-kernel copies: stdio output.
+std::vector<std::string> stream_outputs() {
+  std::vector<std::string> out;
+  for (const std::string& name : hand_written)
+    if (cf::find_call(name)->op == OpClass::write && name != "copy_file_range" && !starts_with(name, "sendfile"))
+      out.push_back(name);
+  return out;
+}
+constexpr int kErrnoSentinel = 200;  // errno_probe's: no Linux errno
+
+SubjectRun run_errno_probe(Sandbox& box, const std::string& call, const char* mode, SubjectOptions options = {}) {
+  box.reset();
+  return run_subject(box, {CRASHCHECK_ERRNO_PROBE, call, box.scope().string(), mode}, options);
+}
+SubjectOptions without_agent() {
+  SubjectOptions options;
+  options.without_agent = true;
+  return options;
+}
+}  // namespace
+
+class HandWrittenWrapper : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HandWrittenWrapper, SuccessLeavesErrnoUntouched) {
+  Sandbox box;
+  SubjectRun run = run_errno_probe(box, GetParam(), "ok");
+  const TraceRecord* r = find_record(run, GetParam());
+  ASSERT_NE(r, nullptr) << "the call must be counted\n" << describe(run);
+  EXPECT_EQ(r->error, 0) << describe(run);
+  EXPECT_TRUE(run_errno_probe(box, GetParam(), "ok", without_agent()).exited(kErrnoSentinel)) << "libc itself";
+  EXPECT_TRUE(run.exited(kErrnoSentinel)) << describe(run);
+}
+
+// stdio output calls: the agent's ftell (where did the bytes land?) fails on a pipe with ESPIPE
+class HandWrittenStreamOutput : public HandWrittenWrapper {};
+
+TEST_P(HandWrittenStreamOutput, ToAPipeLeavesErrnoUntouched) {
+  Sandbox box;
+  SubjectRun run = run_errno_probe(box, GetParam(), "fifo");
+  const TraceRecord* r = find_record(run, GetParam());
+  ASSERT_NE(r, nullptr) << "the call must be counted\n" << describe(run);
+  EXPECT_EQ(r->offset, -1) << "a pipe has no offset";
+  EXPECT_TRUE(run.exited(kErrnoSentinel)) << describe(run);
+}
+
+TEST_P(HandWrittenWrapper, RealFailureLeavesTheCallsErrno) {
+  // sync cannot fail; an fclose failure the agent could see needs a descriptor
+  // closed behind its back, which it then no longer counts
+  if (GetParam() == "sync" || GetParam() == "fclose") GTEST_SKIP() << "no real failure to provoke";
+  Sandbox box;
+  SubjectRun plain = run_errno_probe(box, GetParam(), "fail", without_agent());
+  SubjectRun run = run_errno_probe(box, GetParam(), "fail");
+  const TraceRecord* r = find_record(run, GetParam());
+  ASSERT_NE(r, nullptr) << "the call must be counted\n" << describe(run);
+  ASSERT_TRUE(WIFEXITED(plain.status));
+  const int real = WEXITSTATUS(plain.status);
+  EXPECT_NE(real, kErrnoSentinel);
+  EXPECT_NE(real, 255) << "the probe could not prepare the call";
+  EXPECT_EQ(r->error, real) << describe(run);
+  EXPECT_TRUE(run.exited(real)) << describe(run);
+}
+
+TEST_P(HandWrittenWrapper, InjectedFailureLeavesThePlannedErrno) {
+  if (GetParam() == "sync") GTEST_SKIP() << "sync reports no errors";
+  Sandbox box;
+  SubjectRun baseline = run_errno_probe(box, GetParam(), "ok");
+  const TraceRecord* counted = find_record(baseline, GetParam());
+  ASSERT_NE(counted, nullptr) << describe(baseline);
+  SubjectOptions options;
+  options.plan = {FaultPlan::Kind::fail_call, counted->seq, EROFS};
+  SubjectRun run = run_errno_probe(box, GetParam(), "ok", options);
+  expect_injected(run, GetParam(), EROFS);
+  EXPECT_TRUE(run.exited(EROFS)) << describe(run);
+}
+
+INSTANTIATE_TEST_SUITE_P(Agent, HandWrittenWrapper, ::testing::ValuesIn(hand_written),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Agent, HandWrittenStreamOutput, ::testing::ValuesIn(stream_outputs()),
+                         [](const auto& info) { return info.param; });
 
 TEST(FailPlan, FailedCloseStillReleasesTheDescriptor) {
   // Linux frees the descriptor even when close reports EIO; an injected close failure must too

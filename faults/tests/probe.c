@@ -260,6 +260,14 @@ int main(int argc, char **argv) {
   else if (IS("syscall")) {
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "f", O_WRONLY | O_CREAT, 0644);
     r = syscall(SYS_write, fd, hello, 5) == 5 ? syscall(SYS_close, fd) : -1;
+  } else if (IS("raw_syscalls")) { /* one raw syscall per routed row the generic table has too */
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "f", O_WRONLY | O_CREAT, 0644);
+    r = syscall(SYS_pwrite64, fd, hello, 5, 3) == 5 && syscall(SYS_fsync, fd) == 0 &&
+                syscall(SYS_ftruncate, fd, 4) == 0 && syscall(SYS_close, fd) == 0 &&
+                syscall(SYS_renameat2, AT_FDCWD, "f", AT_FDCWD, "g", 0) == 0 &&
+                syscall(SYS_mkdirat, AT_FDCWD, "d", 0750) == 0 && syscall(SYS_unlinkat, AT_FDCWD, "g", 0) == 0
+            ? 0
+            : -1;
   } else if (IS("reused_fd")) {
     /* closed behind the agent's back, the number reused outside the scope */
     int fd = fd_w();

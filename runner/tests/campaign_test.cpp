@@ -260,6 +260,24 @@ TEST(Check, CommandValidatorJudgesEveryState) {
   EXPECT_EQ(report["properties"]["mode_preserved"]["verdict"], "not_run");  // no --old
 }
 
+// Subject starts whose pid file is complete (a start writes "pid-$$" first).
+std::size_t started_subjects(const fs::path& dir) {
+  std::size_t n = 0;
+  for (int pid : pids_in(dir)) n += pid > 0;
+  return n;
+}
+
+// Waits (polling the condition, never a fixed delay) until `done` holds; false after `limit`.
+template <typename Done>
+bool wait_until(Done done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
 TEST(Interrupt, SigintStopsEveryCaseWritesAnIncompleteReportAndExitsThree) {
   TempDir dir;
   const auto scenario =
@@ -275,14 +293,20 @@ TEST(Interrupt, SigintStopsEveryCaseWritesAnIncompleteReportAndExitsThree) {
             "2", nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(4500ms);  // past the baseline, into the kill cases
+  // A second subject start is a planned kill case: the runner plans them from
+  // the finished baseline, so the signal lands after it (each case sleeps 3 s).
+  const bool in_cases = wait_until([&] { return started_subjects(dir.path()) >= 2; }, 60s);
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(in_cases) << "no kill case started within 60 s";
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 3);
   const auto report = load_json(out / "report.json");
   EXPECT_EQ(report["complete"], false);
+  bool cases_note = false;
+  for (const auto& note : report["notes"]) cases_note |= note.get<std::string>().rfind("interrupted: ", 0) == 0;
+  EXPECT_TRUE(cases_note) << "interrupted after the baseline, among the cases: " << report["notes"].dump();
   for (int p : pids_in(dir.path())) EXPECT_TRUE(testing::process_gone(p)) << p;
 }
 
