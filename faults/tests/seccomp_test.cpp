@@ -22,6 +22,7 @@
 
 #include "backends.hpp"
 #include "crashcheck/faults/backend.hpp"
+#include "subject.hpp"
 
 extern char** environ;
 
@@ -37,12 +38,7 @@ std::string slurp(const fs::path& file) {
   return s.str();
 }
 
-struct Supervised {
-  int status = -1;
-  std::string out;
-  Observation obs;
-  bool exited(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
-  bool killed() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+struct Supervised : testing::ObservedRun {
   const Trace& trace() const { return *obs.trace; }
   // the first record of that call (and path, when given)
   const TraceRecord* find(std::string_view call, std::string_view path = {}) const {
@@ -56,30 +52,6 @@ struct Supervised {
       s += std::to_string(r.seq) + ":" + r.call + "(" + r.path + (r.path2.empty() ? "" : "," + r.path2) + ") ";
     return s;
   }
-};
-
-// Kills the subject's process group if it outlives its time.
-class Watchdog {
- public:
-  explicit Watchdog(pid_t pid)
-      : thread_([this, pid] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, std::chrono::seconds(60), [this] { return done_; })) ::kill(-pid, SIGKILL);
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
 };
 
 class Seccomp : public ::testing::Test {
@@ -112,50 +84,10 @@ class Seccomp : public ::testing::Test {
       if (eq != std::string::npos) launch.environment[entry.substr(0, eq)] = entry.substr(eq + 1);
     }
     launch.environment["TMPDIR"] = tmpdir_.string();
-    observer->wrap(launch);
-    Supervised r;
-    r.status = spawn_and_wait(launch, r.out, [&] {
-      if (during) during(*observer);
-    });
-    r.obs = observer->finish();
+    Supervised r{testing::run_observed(*observer, std::move(launch), during)};
     EXPECT_TRUE(r.obs.trace) << r.obs.trace_error;
     if (!r.obs.trace) r.obs.trace = Trace{};
     return r;
-  }
-
-  static int spawn_and_wait(const Launch& launch, std::string& out, const std::function<void()>& during) {
-    std::vector<std::string> env;
-    for (const auto& [k, v] : launch.environment) env.push_back(k + "=" + v);
-    std::vector<char*> args, envp;
-    auto argv = launch.argv;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    ::close(pipe_fds[1]);
-    int status = -1;
-    if (rc == 0) {
-      Watchdog watchdog(pid);
-      during();
-      char buf[4096];
-      for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-      ::waitpid(pid, &status, 0);
-    }
-    ::close(pipe_fds[0]);
-    return status;
   }
 
   std::string target() const { return slurp(scope_ / "target"); }
@@ -387,6 +319,32 @@ TEST_F(Seccomp, PauseHoldsEachCountedCallUntilResumed) {
   const TraceRecord* rename = r.find("rename");
   ASSERT_NE(rename, nullptr);
   for (auto [call, existed] : seen) EXPECT_EQ(existed, call > rename->seq) << "paused before call " << call;
+}
+
+// Several runs are supervised at once in one process (the runner's jobs):
+// libfiu's points are process-wide, each run's plan must stay its own.
+TEST_F(Seccomp, ConcurrentRunsKeepTheirOwnPlans) {
+  Supervised clean = run(writer("writes", "2"));
+  const TraceRecord* first = clean.find("write", "target");
+  ASSERT_NE(first, nullptr);
+  auto one = [&](const std::string& name, FaultPlan plan) {
+    fs::path dir = root_ / name, work = root_ / (name + "-work");
+    fs::create_directories(dir);
+    fs::create_directories(work);
+    auto observer = make_seccomp_observer(RunSetup{dir, work, plan, {}});
+    return testing::run_observed(*observer, Launch{{CRASHCHECK_SECCOMP_WRITER, "writes", dir.string(), "2"}, {}});
+  };
+  for (int round = 0; round < 3; ++round) {
+    testing::ObservedRun failing, clean_run;
+    std::thread a([&] { failing = one("a" + std::to_string(round), {FaultPlan::Kind::fail_call, first->seq, EIO}); });
+    std::thread b([&] { clean_run = one("b" + std::to_string(round), {}); });
+    a.join();
+    b.join();
+    EXPECT_TRUE(failing.exited(1));
+    EXPECT_EQ(failing.out, "errno=EIO\n");
+    EXPECT_TRUE(clean_run.exited(0)) << clean_run.out;
+    EXPECT_EQ(clean_run.out, "wrote=10\nwrote=10\n");
+  }
 }
 
 // --------------------------------------------------------------------- Go --
