@@ -14,7 +14,8 @@
  *   fork       the temp is written by a forked child
  *   big        one write of ARG bytes to DIR/target
  *   writes     ARG writes of "0123456789" to DIR/target, each checked
- *   mmap       ftruncate, shared writable mapping, store, msync, munmap */
+ *   mmap       ftruncate, shared writable mapping, store, msync, munmap
+ *   repeat     `atomic` ARG times (the benchmark's C writer) */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -185,5 +186,9 @@ int main(int argc, char **argv) {
   if (!strcmp(action, "big")) return big(arg);
   if (!strcmp(action, "writes")) return writes(arg);
   if (!strcmp(action, "mmap")) return mapped();
+  if (!strcmp(action, "repeat")) {
+    for (long i = 0; i < arg; ++i) atomic(dir);
+    return 0;
+  }
   return 64;
 }
