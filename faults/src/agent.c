@@ -1248,7 +1248,7 @@ static int cc_setup(void) {
   if (control) cc_map_control(control);
   if (cc.control) atomic_fetch_add(&cc.control->agents_loaded, 1);
   const char *plan = getenv(CC_ENV_PLAN);
-  if (plan && cc_plan_parse(plan, strlen(plan), &cc.plan) != 0) {
+  if (plan && (cc_plan_parse(plan, strlen(plan), &cc.plan) != 0 || cc.plan.kind == CC_PLAN_kill_within)) {
     static const char msg[] = "crashcheck agent: bad CRASHCHECK_PLAN\n";
     CC_REAL(write)(2, msg, sizeof msg - 1);
     _exit(125);

@@ -25,7 +25,7 @@
 namespace crashcheck::faults {
 
 static_assert(static_cast<int>(OpClass::allocate) == CC_OP_allocate, "OpClass and cc_op_class must agree");
-static_assert(static_cast<int>(FaultPlan::Kind::pause) == CC_PLAN_pause, "plan kinds must agree");
+static_assert(static_cast<int>(FaultPlan::Kind::kill_within) == CC_PLAN_kill_within, "plan kinds must agree");
 
 namespace {
 

@@ -80,8 +80,13 @@ static const struct {
   int kind;
   const char *word;
 } plan_words[] = {
-    {CC_PLAN_none, "none"},      {CC_PLAN_kill_before, "kill-before"}, {CC_PLAN_kill_after, "kill-after"},
-    {CC_PLAN_fail_call, "fail"}, {CC_PLAN_disk_full, "disk-full"},     {CC_PLAN_pause, "pause"},
+    {CC_PLAN_none, "none"},
+    {CC_PLAN_kill_before, "kill-before"},
+    {CC_PLAN_kill_after, "kill-after"},
+    {CC_PLAN_fail_call, "fail"},
+    {CC_PLAN_disk_full, "disk-full"},
+    {CC_PLAN_pause, "pause"},
+    {CC_PLAN_kill_within, "kill-within"},
 };
 
 int cc_plan_parse(const char *text, size_t len, struct cc_plan *out) {
@@ -109,6 +114,13 @@ int cc_plan_parse(const char *text, size_t len, struct cc_plan *out) {
       if (!colon || parse_u64(arg, end, UINT32_MAX, &n) || n == 0) return -1;
       p.call = (uint32_t)n;
       break;
+    case CC_PLAN_kill_within: {
+      const char *colon2 = colon ? memchr(arg, ':', (size_t)(end - arg)) : NULL;
+      if (!colon2 || parse_u64(arg, colon2, UINT32_MAX, &n) || n == 0) return -1;
+      p.call = (uint32_t)n;
+      if (parse_u64(colon2 + 1, end, UINT64_MAX, &p.byte_budget)) return -1;
+      break;
+    }
     case CC_PLAN_fail_call: {
       const char *colon2 = colon ? memchr(arg, ':', (size_t)(end - arg)) : NULL;
       if (!colon2 || parse_u64(arg, colon2, UINT32_MAX, &n) || n == 0) return -1;
@@ -144,6 +156,9 @@ size_t cc_plan_format(const struct cc_plan *p, char *buf, size_t size) {
                : snprintf(buf, size, "%s:%u:%d", word, (unsigned)p->call, p->error);
       break;
     }
+    case CC_PLAN_kill_within:
+      n = snprintf(buf, size, "%s:%u:%llu", word, (unsigned)p->call, (unsigned long long)p->byte_budget);
+      break;
     case CC_PLAN_disk_full:
       n = snprintf(buf, size, "%s:%llu", word, (unsigned long long)p->byte_budget);
       break;

@@ -107,7 +107,8 @@ enum cc_plan_kind {
   CC_PLAN_kill_after,
   CC_PLAN_fail_call,
   CC_PLAN_disk_full,
-  CC_PLAN_pause
+  CC_PLAN_pause,
+  CC_PLAN_kill_within /* seccomp supervisor only: the agent rejects it */
 };
 struct cc_plan {
   int kind;
@@ -117,7 +118,7 @@ struct cc_plan {
 };
 
 /* Parses "none", "kill-before:N", "kill-after:N", "fail:N:ENAME", "disk-full:BYTES",
- * "pause". Returns 0 on success, -1 on bad text. */
+ * "pause", "kill-within:N:BYTES". Returns 0 on success, -1 on bad text. */
 int cc_plan_parse(const char *text, size_t len, struct cc_plan *out);
 /* Writes the text form (NUL-terminated) into buf; returns its length. */
 size_t cc_plan_format(const struct cc_plan *plan, char *buf, size_t size);

@@ -117,15 +117,23 @@ class Watchdog {
 
 }  // namespace
 
-SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options) {
-  fs::remove(box.trace_file());
-  AgentControl control = AgentControl::create(box.control_file());
-  std::vector<std::string> env = subject_environment(box, options);
+namespace {
+
+struct Exit {
+  int status = -1;
+  std::string out;
+  std::chrono::nanoseconds wall{};
+  std::chrono::microseconds cpu{};
+};
+
+// Spawns argv in its own process group with stdout piped, runs `during`,
+// reads stdout, reaps it; the watchdog kills the group after `timeout`.
+Exit spawn_and_wait(std::vector<std::string> argv, std::vector<std::string> env, std::chrono::milliseconds timeout,
+                    const std::function<void()>& during) {
   std::vector<char*> envp, args;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& a : argv_copy) args.push_back(a.data());
+  for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
 
   int out[2];
@@ -147,21 +155,67 @@ SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv,
     ::close(out[0]);
     throw std::system_error(rc, std::generic_category(), "spawn " + argv.at(0));
   }
-  std::optional<Watchdog> watchdog(std::in_place, pid, options.timeout);
-  if (options.while_running) options.while_running(control);
-  SubjectRun run;
+  std::optional<Watchdog> watchdog(std::in_place, pid, timeout);
+  if (during) during();
+  Exit exit;
   char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) run.out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) exit.out.append(buf, static_cast<std::size_t>(n));
   ::close(out[0]);
   struct rusage usage {};
-  ::wait4(pid, &run.status, 0, &usage);
-  run.cpu = std::chrono::seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-            std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-  run.wall = std::chrono::steady_clock::now() - start;
-  watchdog.reset();
+  ::wait4(pid, &exit.status, 0, &usage);
+  exit.cpu = std::chrono::seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+             std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+  exit.wall = std::chrono::steady_clock::now() - start;
+  return exit;
+}
+
+std::vector<std::string> inherited_environment() {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) out.emplace_back(*e);
+  return out;
+}
+
+}  // namespace
+
+SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options) {
+  fs::remove(box.trace_file());
+  AgentControl control = AgentControl::create(box.control_file());
+  Exit exit = spawn_and_wait(argv, subject_environment(box, options), options.timeout, [&] {
+    if (options.while_running) options.while_running(control);
+  });
+  SubjectRun run;
+  run.status = exit.status;
+  run.out = std::move(exit.out);
+  run.wall = exit.wall;
+  run.cpu = exit.cpu;
   run.processes_loaded = control.processes_loaded();
   run.calls_counted = control.calls_counted();
   if (fs::exists(box.trace_file())) run.trace = read_trace(box.trace_file());
+  return run;
+}
+
+bool ObservedRun::exited(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+bool ObservedRun::killed() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+
+ObservedRun run_observed(Observer& observer, Launch launch, const std::function<void(Observer&)>& during,
+                         std::chrono::milliseconds timeout) {
+  if (launch.environment.empty())
+    for (const std::string& entry : inherited_environment()) {
+      auto eq = entry.find('=');
+      if (eq != std::string::npos) launch.environment.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+  observer.wrap(launch);
+  std::vector<std::string> env;
+  for (const auto& [k, v] : launch.environment) env.push_back(k + "=" + v);
+  Exit exit = spawn_and_wait(launch.argv, env, timeout, [&] {
+    if (during) during(observer);
+  });
+  ObservedRun run;
+  run.status = exit.status;
+  run.out = std::move(exit.out);
+  run.wall = exit.wall;
+  run.cpu = exit.cpu;
+  run.obs = observer.finish();
   return run;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crashcheck/faults.hpp"
+#include "crashcheck/faults/backend.hpp"
 
 namespace crashcheck::faults::testing {
 
@@ -64,5 +65,22 @@ struct SubjectOptions {
 SubjectRun run_subject(const Sandbox& box, const std::vector<std::string>& argv, const SubjectOptions& options = {});
 
 std::string read_file(const std::filesystem::path& file);
+
+// One run through an Observer (any backend), as the runner will: wrap the
+// launch, spawn in its own process group, `during` while it runs (pause
+// plan), reap, finish. An empty launch environment means this process's.
+struct ObservedRun {
+  int status = -1;
+  std::string out;
+  Observation obs;
+  std::chrono::nanoseconds wall{};  // spawn to exit
+  std::chrono::microseconds cpu{};  // user + system time of the direct child
+
+  bool exited(int code) const;
+  bool killed() const;  // by SIGKILL
+};
+
+ObservedRun run_observed(Observer& observer, Launch launch, const std::function<void(Observer&)>& during = {},
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
 
 }  // namespace crashcheck::faults::testing

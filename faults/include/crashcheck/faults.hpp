@@ -52,6 +52,23 @@ struct CallInfo {
 std::span<const CallInfo> intercepted_calls() noexcept;
 const CallInfo* find_call(std::string_view name) noexcept;
 
+// One system call the seccomp supervisor is notified of (the backend's table,
+// src/seccomp/syscalls.def): the filter, the decoder, the errno campaign and
+// the docs all derive from it.
+struct SyscallInfo {
+  enum class Role : std::uint8_t {
+    counted,  // a counted call when it touches the scope
+    watched,  // never counted; the supervisor takes note (mmap of a shared writable file)
+    refused,  // always fails with errnos[0] (io_uring_setup: ENOSYS, so runtimes fall back)
+  };
+  std::string_view name;  // kernel name, e.g. "renameat2" (also the trace's call field)
+  Role role;
+  OpClass op;                   // counted calls only
+  std::span<const int> errnos;  // counted: failures worth injecting; refused: the reply
+};
+
+std::span<const SyscallInfo> supervised_syscalls() noexcept;
+
 // The single fault a run executes. Call numbers are 1-based counted calls.
 struct FaultPlan {
   enum class Kind : std::uint8_t {
@@ -61,6 +78,7 @@ struct FaultPlan {
     fail_call,    // counted call `call` fails with `error`, without reaching the kernel
     disk_full,    // writes succeed until `byte_budget` bytes are spent; the crossing write is short, later ones ENOSPC
     pause,        // stop before every counted call until the runner resumes (snapshots, readers)
+    kill_within,  // counted write `call` transfers only its first `byte_budget` bytes, then SIGKILL (seccomp only)
   };
   Kind kind = Kind::none;
   std::uint32_t call = 0;
@@ -68,7 +86,7 @@ struct FaultPlan {
   std::uint64_t byte_budget = 0;
 
   // Compact text form carried in the environment, e.g. "kill-before:5",
-  // "fail:7:ENOSPC", "disk-full:4096", "pause", "none".
+  // "fail:7:ENOSPC", "disk-full:4096", "pause", "none", "kill-within:9:4096".
   std::string encode() const;
   static std::optional<FaultPlan> parse(std::string_view text);
 };

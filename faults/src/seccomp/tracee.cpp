@@ -1,0 +1,95 @@
+// Tracee: memory, descriptors and paths of a supervised thread.
+#include "tracee.hpp"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+namespace crashcheck::faults::seccomp {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+constexpr std::uint64_t page_size = 4096;
+}
+
+bool Tracee::read(std::uint64_t addr, void* out, std::size_t size) const {
+  if (size == 0) return true;
+  iovec local{out, size}, remote{reinterpret_cast<void*>(addr), size};
+  return ::process_vm_readv(tid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
+bool Tracee::write(std::uint64_t addr, const void* in, std::size_t size) const {
+  iovec local{const_cast<void*>(in), size}, remote{reinterpret_cast<void*>(addr), size};
+  return ::process_vm_writev(tid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
+// Page by page: the string may end just before an unmapped page.
+std::optional<std::string> Tracee::read_string(std::uint64_t addr, std::size_t max) const {
+  std::string out;
+  char chunk[page_size];
+  while (out.size() < max) {
+    std::size_t n = std::min<std::uint64_t>(page_size - addr % page_size, max - out.size());
+    if (addr == 0 || !read(addr, chunk, n)) return std::nullopt;
+    const char* nul = static_cast<const char*>(std::memchr(chunk, 0, n));
+    out.append(chunk, nul ? static_cast<std::size_t>(nul - chunk) : n);
+    if (nul) return out;
+    addr += n;
+  }
+  return std::nullopt;
+}
+
+UniqueFd Tracee::grab(int fd) const { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd_, fd, 0))); }
+
+UniqueFd Tracee::base(int dirfd) const {
+  if (dirfd != AT_FDCWD) return grab(dirfd);
+  std::string cwd = "/proc/" + std::to_string(tid_) + "/cwd";
+  return UniqueFd(::open(cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+}
+
+std::string Tracee::absolute(const std::string& path) const {
+  for (std::string_view self : {"/proc/self", "/proc/thread-self"}) {
+    if (path.compare(0, self.size(), self) != 0) continue;
+    if (path.size() > self.size() && path[self.size()] != '/') continue;
+    // a thread's /proc/<tid> is its thread-self; fd, cwd and root are the process's
+    return "/proc/" + std::to_string(tid_) + path.substr(self.size());
+  }
+  return path;
+}
+
+std::optional<TaskStatus> task_status(pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+  if (!in) return std::nullopt;
+  TaskStatus s;
+  std::string key;
+  while (in >> key) {
+    if (key == "Tgid:") {
+      in >> s.tgid;
+    } else if (key == "Umask:") {
+      in >> std::oct >> s.umask >> std::dec;
+    } else if (key == "Uid:" || key == "Gid:") {
+      unsigned real, effective, saved, fs;
+      in >> real >> effective >> saved >> fs;
+      (key == "Uid:" ? s.fsuid : s.fsgid) = fs;
+    }
+    in.ignore(4096, '\n');
+  }
+  return s.tgid ? std::optional(s) : std::nullopt;
+}
+
+}  // namespace crashcheck::faults::seccomp

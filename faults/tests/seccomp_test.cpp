@@ -1,0 +1,445 @@
+// The seccomp supervisor backend, driven through its Observer the way the
+// runner drives it: wrap the launch, spawn the subject in its own process
+// group, (pause plan: wait/resume), wait, finish, read the trace.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "backends.hpp"
+#include "crashcheck/faults/backend.hpp"
+#include "subject.hpp"
+
+extern char** environ;
+
+namespace crashcheck::faults {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Supervised : testing::ObservedRun {
+  const Trace& trace() const { return *obs.trace; }
+  // the first record of that call (and path, when given)
+  const TraceRecord* find(std::string_view call, std::string_view path = {}) const {
+    for (const TraceRecord& r : obs.trace->records)
+      if (r.call == call && (path.empty() || r.path == path)) return &r;
+    return nullptr;
+  }
+  std::string calls() const {  // for failure messages
+    std::string s;
+    for (const TraceRecord& r : obs.trace->records)
+      s += std::to_string(r.seq) + ":" + r.call + "(" + r.path + (r.path2.empty() ? "" : "," + r.path2) + ") ";
+    return s;
+  }
+};
+
+class Seccomp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = seccomp_unavailable()) GTEST_SKIP() << "seccomp backend unavailable: " << *why;
+    std::string pattern = (fs::temp_directory_path() / "cc-seccomp-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+    scope_ = root_ / "scope";
+    tmpdir_ = root_ / "tmp";
+    fs::create_directories(scope_);
+    fs::create_directories(tmpdir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!root_.empty()) fs::remove_all(root_, ec);
+  }
+
+  Supervised run(std::vector<std::string> argv, FaultPlan plan = {},
+                 const std::function<void(Observer&)>& during = {}) {
+    fs::path work = root_ / "work";
+    fs::remove_all(work);
+    fs::create_directories(work);
+    auto observer = make_seccomp_observer(RunSetup{scope_, work, plan, {}});
+    Launch launch{std::move(argv), {}};
+    for (char** e = environ; *e; ++e) {
+      std::string entry = *e;
+      auto eq = entry.find('=');
+      if (eq != std::string::npos) launch.environment[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    launch.environment["TMPDIR"] = tmpdir_.string();
+    Supervised r{testing::run_observed(*observer, std::move(launch), during)};
+    EXPECT_TRUE(r.obs.trace) << r.obs.trace_error;
+    if (!r.obs.trace) r.obs.trace = Trace{};
+    return r;
+  }
+
+  std::string target() const { return slurp(scope_ / "target"); }
+  std::vector<std::string> writer(const std::string& action, const std::string& arg = {}) const {
+    std::vector<std::string> argv{CRASHCHECK_SECCOMP_WRITER, action, scope_.string()};
+    if (!arg.empty()) argv.push_back(arg);
+    return argv;
+  }
+
+  fs::path root_, scope_, tmpdir_;
+};
+
+const std::string content = "new content\n";
+
+// ----------------------------------------------------------- what it sees --
+
+void expect_atomic_protocol(const Supervised& r) {
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* open = r.find("openat", "target.tmp");
+  ASSERT_NE(open, nullptr) << r.calls();
+  EXPECT_TRUE(open->created);
+  EXPECT_NE(open->inode, 0u);
+  const TraceRecord* write = r.find("write", "target.tmp");
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_EQ(write->data, content);
+  EXPECT_EQ(write->offset, 0);
+  EXPECT_EQ(write->inode, open->inode);
+  const TraceRecord* rename = r.find("rename");
+  ASSERT_NE(rename, nullptr) << r.calls();
+  EXPECT_EQ(rename->path, "target.tmp");
+  EXPECT_EQ(rename->path2, "target");
+  EXPECT_EQ(rename->inode, open->inode);
+  // fsync(dirfd(opendir(dir))): glibc's own openat, then fsync on a directory
+  bool dir_sync = false;
+  for (const TraceRecord& rec : r.trace().records)
+    dir_sync |= rec.op == OpClass::sync && rec.is_directory && rec.path == "." && rec.seq > rename->seq;
+  EXPECT_TRUE(dir_sync) << r.calls();
+  EXPECT_GE(r.obs.processes_seen, 1u);
+  EXPECT_EQ(r.obs.calls_counted, r.trace().records.back().seq);
+}
+
+TEST_F(Seccomp, DynamicWriterIsTracedByInode) {
+  Supervised r = run(writer("atomic"));
+  expect_atomic_protocol(r);
+  EXPECT_EQ(target(), content);
+}
+
+#ifdef CRASHCHECK_SECCOMP_WRITER_STATIC
+TEST_F(Seccomp, StaticBinaryIsSeen) {
+  Supervised r = run({CRASHCHECK_SECCOMP_WRITER_STATIC, "atomic", scope_.string()});
+  expect_atomic_protocol(r);
+  EXPECT_EQ(target(), content);
+}
+#endif
+
+TEST_F(Seccomp, BufferedStdioWriteIsSeenAtFclose) {
+  Supervised r = run(writer("stdio"));
+  ASSERT_TRUE(r.exited(0));
+  const TraceRecord* write = r.find("write", "target");
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_EQ(write->data, "line one\nline two\n");  // one write: the buffer, flushed by fclose
+  const TraceRecord* close = r.find("close", "target");
+  ASSERT_NE(close, nullptr) << r.calls();
+  EXPECT_GT(close->seq, write->seq);
+}
+
+TEST_F(Seccomp, Openat2IsSeen) {
+  Supervised r = run(writer("openat2"));
+  ASSERT_TRUE(r.exited(0));
+  const TraceRecord* open = r.find("openat2", "target.tmp");
+  ASSERT_NE(open, nullptr) << r.calls();
+  EXPECT_TRUE(open->created);
+  EXPECT_EQ(target(), content);
+}
+
+TEST_F(Seccomp, PathThroughProcSelfCwdCounts) {
+  std::ofstream(scope_ / "target") << "old content, longer\n";
+  Supervised r = run(writer("proc-cwd"));
+  ASSERT_TRUE(r.exited(0));
+  const TraceRecord* open = r.find("openat", "target");  // glibc's open() is the openat syscall
+  ASSERT_NE(open, nullptr) << r.calls();
+  EXPECT_TRUE(open->flags & O_TRUNC);
+  const TraceRecord* write = r.find("write", "target");
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_EQ(write->data, content);
+}
+
+TEST_F(Seccomp, TempInTmpdirIsTracedFromItsCreation) {
+  Supervised r = run(writer("tmpdir"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* rename = r.find("rename");
+  ASSERT_NE(rename, nullptr) << r.calls();
+  EXPECT_EQ(fs::path(rename->path).parent_path(), fs::canonical(tmpdir_));
+  EXPECT_EQ(rename->path2, "target");
+  const TraceRecord* open = r.find("openat", rename->path);
+  ASSERT_NE(open, nullptr) << r.calls();
+  EXPECT_TRUE(open->created);
+  EXPECT_EQ(open->inode, rename->inode);
+  const TraceRecord* write = r.find("write", rename->path);
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_EQ(write->data, content);
+  EXPECT_LT(open->seq, write->seq);
+  EXPECT_LT(write->seq, rename->seq);
+  EXPECT_NE(r.find("fsync", rename->path), nullptr) << r.calls();
+}
+
+TEST_F(Seccomp, FileOutsideTheScopeThatNeverEntersIsNotTraced) {
+  Supervised r = run({"/bin/sh", "-c", "echo x > \"$TMPDIR/elsewhere\""});
+  ASSERT_TRUE(r.exited(0));
+  EXPECT_TRUE(r.trace().records.empty()) << r.calls();
+  EXPECT_GE(r.obs.processes_seen, 1u);
+}
+
+TEST_F(Seccomp, TempWrittenBySecondThread) {
+  Supervised r = run(writer("thread"));
+  ASSERT_TRUE(r.exited(0));
+  const TraceRecord* open = r.find("openat", "target.tmp");
+  const TraceRecord* write = r.find("write", "target.tmp");
+  ASSERT_TRUE(open && write) << r.calls();
+  EXPECT_EQ(write->pid, open->pid);  // the process, not the thread
+  EXPECT_EQ(write->data, content);
+  EXPECT_EQ(target(), content);
+}
+
+TEST_F(Seccomp, TempWrittenByForkedChild) {
+  Supervised r = run(writer("fork"));
+  ASSERT_TRUE(r.exited(0));
+  const TraceRecord* write = r.find("write", "target.tmp");
+  const TraceRecord* rename = r.find("rename");
+  ASSERT_TRUE(write && rename) << r.calls();
+  EXPECT_NE(write->pid, rename->pid);
+  EXPECT_EQ(write->data, content);
+  EXPECT_EQ(r.obs.processes_seen, 2u);
+  EXPECT_EQ(target(), content);
+}
+
+TEST_F(Seccomp, SharedMappingIsReadBackAtMsyncAndMunmap) {
+  Supervised r = run(writer("mmap"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* msync = r.find("msync", "target");
+  ASSERT_NE(msync, nullptr) << r.calls();
+  EXPECT_EQ(msync->op, OpClass::write);
+  EXPECT_EQ(msync->offset, 0);
+  EXPECT_EQ(msync->data.substr(0, 12), "mapped bytes");
+  EXPECT_NE(r.find("munmap", "target"), nullptr) << r.calls();
+}
+
+// ----------------------------------------------------------------- faults --
+
+TEST_F(Seccomp, ErrnoInjectionFailsTheCallWithoutRunningIt) {
+  Supervised clean = run(writer("writes", "2"));
+  const TraceRecord* first = clean.find("write", "target");
+  ASSERT_NE(first, nullptr) << clean.calls();
+  fs::remove(scope_ / "target");
+  Supervised r = run(writer("writes", "2"), FaultPlan{FaultPlan::Kind::fail_call, first->seq, ENOSPC});
+  EXPECT_TRUE(r.exited(1));
+  EXPECT_EQ(r.out, "errno=ENOSPC\n");
+  const TraceRecord* write = r.find("write", "target");
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_TRUE(write->injected);
+  EXPECT_EQ(write->error, ENOSPC);
+  EXPECT_EQ(write->result, -1);
+  EXPECT_EQ(target(), "");
+}
+
+TEST_F(Seccomp, DiskFullWritesTheRealPrefixThenFails) {
+  FaultPlan plan{FaultPlan::Kind::disk_full, 0, 0, 13};
+  Supervised r = run(writer("writes", "3"), plan);
+  EXPECT_TRUE(r.exited(1));
+  EXPECT_EQ(r.out, "wrote=10\nwrote=3\nerrno=ENOSPC\n");
+  EXPECT_EQ(target(), "0123456789012");
+  std::vector<const TraceRecord*> writes;
+  for (const TraceRecord& rec : r.trace().records)
+    if (rec.call == "write") writes.push_back(&rec);
+  ASSERT_EQ(writes.size(), 3u) << r.calls();
+  EXPECT_EQ(writes[1]->result, 3);
+  EXPECT_EQ(writes[1]->offset, 10);
+  EXPECT_EQ(writes[1]->data, "012");
+  EXPECT_EQ(writes[2]->error, ENOSPC);
+}
+
+TEST_F(Seccomp, KillBeforeAndAfterTheRename) {
+  Supervised clean = run(writer("atomic"));
+  const TraceRecord* rename = clean.find("rename");
+  ASSERT_NE(rename, nullptr);
+  std::uint32_t seq = rename->seq;
+  fs::remove(scope_ / "target");
+
+  Supervised before = run(writer("atomic"), FaultPlan{FaultPlan::Kind::kill_before, seq});
+  EXPECT_TRUE(before.killed());
+  EXPECT_EQ(before.find("rename"), nullptr);
+  EXPECT_FALSE(fs::exists(scope_ / "target"));
+  EXPECT_TRUE(fs::exists(scope_ / "target.tmp"));
+  fs::remove(scope_ / "target.tmp");
+
+  Supervised after = run(writer("atomic"), FaultPlan{FaultPlan::Kind::kill_after, seq});
+  EXPECT_TRUE(after.killed());
+  ASSERT_NE(after.find("rename"), nullptr);
+  EXPECT_EQ(after.trace().records.back().call, "rename");
+  EXPECT_EQ(target(), content);
+}
+
+TEST_F(Seccomp, KillWithinOneLargeWriteLeavesAPageAlignedPrefix) {
+  Supervised clean = run(writer("big", "65536"));
+  const TraceRecord* write = clean.find("write", "target");
+  ASSERT_NE(write, nullptr);
+  FaultPlan plan = *FaultPlan::parse("kill-within:" + std::to_string(write->seq) + ":8192");
+  Supervised r = run(writer("big", "65536"), plan);
+  EXPECT_TRUE(r.killed());
+  EXPECT_EQ(fs::file_size(scope_ / "target"), 8192u);
+  const TraceRecord* partial = r.find("write", "target");
+  ASSERT_NE(partial, nullptr);
+  EXPECT_EQ(partial->length, 65536u);
+  EXPECT_EQ(partial->result, 8192);
+  EXPECT_EQ(partial->data, clean.find("write", "target")->data.substr(0, 8192));
+}
+
+TEST_F(Seccomp, PauseHoldsEachCountedCallUntilResumed) {
+  std::vector<std::pair<std::uint32_t, bool>> seen;  // call, did the target exist then
+  Supervised r = run(writer("atomic"), FaultPlan{FaultPlan::Kind::pause}, [&](Observer& o) {
+    while (auto call = o.wait_paused(std::chrono::seconds(10))) {
+      seen.emplace_back(*call, fs::exists(scope_ / "target"));
+      o.resume();
+    }
+  });
+  ASSERT_TRUE(r.exited(0));
+  ASSERT_EQ(seen.size(), r.trace().records.size()) << r.calls();
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].first, r.trace().records[i].seq);
+  const TraceRecord* rename = r.find("rename");
+  ASSERT_NE(rename, nullptr);
+  for (auto [call, existed] : seen) EXPECT_EQ(existed, call > rename->seq) << "paused before call " << call;
+}
+
+// Several runs are supervised at once in one process (the runner's jobs):
+// libfiu's points are process-wide, each run's plan must stay its own.
+TEST_F(Seccomp, ConcurrentRunsKeepTheirOwnPlans) {
+  Supervised clean = run(writer("writes", "2"));
+  const TraceRecord* first = clean.find("write", "target");
+  ASSERT_NE(first, nullptr);
+  auto one = [&](const std::string& name, FaultPlan plan) {
+    fs::path dir = root_ / name, work = root_ / (name + "-work");
+    fs::create_directories(dir);
+    fs::create_directories(work);
+    auto observer = make_seccomp_observer(RunSetup{dir, work, plan, {}});
+    return testing::run_observed(*observer, Launch{{CRASHCHECK_SECCOMP_WRITER, "writes", dir.string(), "2"}, {}});
+  };
+  for (int round = 0; round < 3; ++round) {
+    testing::ObservedRun failing, clean_run;
+    std::thread a([&] { failing = one("a" + std::to_string(round), {FaultPlan::Kind::fail_call, first->seq, EIO}); });
+    std::thread b([&] { clean_run = one("b" + std::to_string(round), {}); });
+    a.join();
+    b.join();
+    EXPECT_TRUE(failing.exited(1));
+    EXPECT_EQ(failing.out, "errno=EIO\n");
+    EXPECT_TRUE(clean_run.exited(0)) << clean_run.out;
+    EXPECT_EQ(clean_run.out, "wrote=10\nwrote=10\n");
+  }
+}
+
+// --------------------------------------------------------------------- Go --
+
+TEST_F(Seccomp, GoWriterIsSeen) {
+  std::string go = CRASHCHECK_GO;
+  if (go.empty() || ::access(go.c_str(), X_OK) != 0)
+    GTEST_SKIP() << "go not found (install golang-go, see README.md): the Go writer cannot be built";
+  fs::path src = root_ / "go";
+  fs::create_directories(src);
+  std::ofstream(src / "main.go") << R"(package main
+
+import (
+	"os"
+	"path/filepath"
+)
+
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+func main() {
+	dir := os.Args[1]
+	f, err := os.CreateTemp(dir, "target-*.tmp")
+	check(err)
+	_, err = f.Write([]byte("new content\n"))
+	check(err)
+	check(f.Sync())
+	check(f.Close())
+	check(os.Rename(f.Name(), filepath.Join(dir, "target")))
+	d, err := os.Open(dir)
+	check(err)
+	check(d.Sync())
+	check(d.Close())
+}
+)";
+  std::string build = "cd '" + src.string() + "' && GOCACHE='" + (root_ / "gocache").string() + "' GOPATH='" +
+                      (root_ / "gopath").string() + "' GO111MODULE=off '" + go + "' build -o writer main.go";
+  ASSERT_EQ(std::system(build.c_str()), 0) << build;
+  Supervised r = run({(src / "writer").string(), scope_.string()});
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* rename = r.find("renameat");
+  ASSERT_NE(rename, nullptr) << r.calls();
+  EXPECT_EQ(rename->path2, "target");
+  const TraceRecord* open = r.find("openat", rename->path);
+  const TraceRecord* write = r.find("write", rename->path);
+  const TraceRecord* sync = r.find("fsync", rename->path);
+  ASSERT_TRUE(open && write && sync) << r.calls();
+  EXPECT_TRUE(open->created);
+  EXPECT_EQ(write->data, content);
+  bool dir_sync = false;
+  for (const TraceRecord& rec : r.trace().records)
+    dir_sync |= rec.op == OpClass::sync && rec.is_directory && rec.path == "." && rec.seq > rename->seq;
+  EXPECT_TRUE(dir_sync) << r.calls();
+  EXPECT_EQ(target(), content);
+}
+
+// ----------------------------------------------------------------- table --
+
+TEST(SeccompTable, ReadmeListsExactlyTheSupervisedCalls) {
+  std::istringstream readme(slurp(CRASHCHECK_FAULTS_README));
+  std::regex row(R"(^\| `([a-z0-9_]+)` \| (counted|watched|refused) \| ([a-z_-]+) \| ([A-Z, ]*?) ?\|$)");
+  std::map<std::string, std::string> documented;  // name -> the row's other cells
+  for (std::string line; std::getline(readme, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, row)) documented[m[1]] = m[2].str() + "|" + m[3].str() + "|" + m[4].str();
+  }
+  std::size_t counted = 0;
+  for (const SyscallInfo& s : supervised_syscalls()) {
+    static constexpr std::string_view roles[] = {"counted", "watched", "refused"};
+    std::string errnos;
+    for (int e : s.errnos) errnos += (errnos.empty() ? "" : ", ") + errno_name(e);
+    bool is_counted = s.role == SyscallInfo::Role::counted;
+    std::string op = is_counted ? std::string(op_name(s.op)) : "-";
+    EXPECT_EQ(documented[std::string(s.name)], std::string(roles[static_cast<int>(s.role)]) + "|" + op + "|" + errnos)
+        << s.name;
+    documented.erase(std::string(s.name));
+    counted += is_counted;
+  }
+  EXPECT_TRUE(documented.empty()) << "README lists a call the supervisor does not: " << documented.begin()->first;
+  EXPECT_GE(counted, 40u);
+}
+
+TEST(SeccompPlan, KillWithinRoundTrips) {
+  auto plan = FaultPlan::parse("kill-within:7:4096");
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->kind, FaultPlan::Kind::kill_within);
+  EXPECT_EQ(plan->call, 7u);
+  EXPECT_EQ(plan->byte_budget, 4096u);
+  EXPECT_EQ(plan->encode(), "kill-within:7:4096");
+  EXPECT_FALSE(FaultPlan::parse("kill-within:7"));
+  EXPECT_FALSE(FaultPlan::parse("kill-within:0:1"));
+}
+
+}  // namespace
+}  // namespace crashcheck::faults

@@ -1,0 +1,194 @@
+/* seccomp_writer ACTION DIR [ARG]: the writers the seccomp backend tests
+ * drive, each one way a real program reaches a file. Built dynamic and
+ * -static. Prints "errno=NAME" and exits 1 when a call fails (the tests
+ * inject failures); exit 64: unknown action.
+ *
+ *   atomic     temp (O_EXCL) in DIR, write, fsync, rename to DIR/target,
+ *              fsync(dirfd(opendir(DIR)))
+ *   stdio      fopen DIR/target, buffered fputs (the bytes reach the kernel
+ *              in fclose), fclose checked
+ *   openat2    syscall(SYS_openat2) a temp, write, rename (no fsync)
+ *   proc-cwd   chdir DIR, rewrite /proc/self/cwd/target in place (O_TRUNC)
+ *   tmpdir     mkstemp in $TMPDIR, write, fsync, rename into DIR/target
+ *   thread     the temp is written by a second thread
+ *   fork       the temp is written by a forked child
+ *   big        one write of ARG bytes to DIR/target
+ *   writes     ARG writes of "0123456789" to DIR/target, each checked
+ *   mmap       ftruncate, shared writable mapping, store, msync, munmap
+ *   repeat     `atomic` ARG times (the benchmark's C writer) */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char content[] = "new content\n";
+static char tmp[4096], target[4096];
+static int tmp_fd = -1;
+
+static int check(long r) {
+  if (r < 0) {
+    printf("errno=%s\n", strerrorname_np(errno));
+    fflush(stdout);
+    exit(1);
+  }
+  return (int)r;
+}
+
+static void write_all(int fd, const char *data, size_t n) {
+  while (n > 0) {
+    ssize_t w = check(write(fd, data, n));
+    data += w;
+    n -= (size_t)w;
+  }
+}
+
+static void sync_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) check(-1);
+  check(fsync(dirfd(d)));
+  closedir(d);
+}
+
+static void *thread_writes(void *arg) {
+  (void)arg;
+  write_all(tmp_fd, content, sizeof content - 1);
+  return NULL;
+}
+
+static int atomic(const char *dir) {
+  tmp_fd = check(open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  write_all(tmp_fd, content, sizeof content - 1);
+  check(fsync(tmp_fd));
+  check(close(tmp_fd));
+  check(rename(tmp, target));
+  sync_dir(dir);
+  return 0;
+}
+
+static int with_stdio(void) {
+  FILE *f = fopen(target, "w");
+  if (!f) check(-1);
+  fputs("line one\n", f);
+  fputs("line two\n", f);
+  if (fclose(f) != 0) check(-1);
+  return 0;
+}
+
+static int with_openat2(void) {
+  struct open_how how = {.flags = O_WRONLY | O_CREAT | O_EXCL, .mode = 0644};
+  int fd = check(syscall(SYS_openat2, AT_FDCWD, tmp, &how, sizeof how));
+  write_all(fd, content, sizeof content - 1);
+  check(close(fd));
+  check(rename(tmp, target));
+  return 0;
+}
+
+static int proc_cwd(const char *dir) {
+  check(chdir(dir));
+  int fd = check(open("/proc/self/cwd/target", O_WRONLY | O_TRUNC));
+  write_all(fd, content, sizeof content - 1);
+  check(close(fd));
+  return 0;
+}
+
+static int in_tmpdir(const char *dir) {
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/cc-writer-XXXXXX", t ? t : "/tmp");
+  int fd = check(mkstemp(tmp));
+  write_all(fd, content, sizeof content - 1);
+  check(fsync(fd));
+  check(close(fd));
+  check(rename(tmp, target));
+  sync_dir(dir);
+  return 0;
+}
+
+static int in_thread(void) {
+  tmp_fd = check(open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
+  pthread_t t;
+  if (pthread_create(&t, NULL, thread_writes, NULL) != 0) return 2;
+  pthread_join(t, NULL);
+  check(fsync(tmp_fd));
+  check(close(tmp_fd));
+  check(rename(tmp, target));
+  return 0;
+}
+
+static int in_child(void) {
+  pid_t pid = check(fork());
+  if (pid == 0) {
+    tmp_fd = check(open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    write_all(tmp_fd, content, sizeof content - 1);
+    check(fsync(tmp_fd));
+    _exit(close(tmp_fd) == 0 ? 0 : 1);
+  }
+  int status;
+  check(waitpid(pid, &status, 0));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 3;
+  check(rename(tmp, target));
+  return 0;
+}
+
+static int big(long size) {
+  char *data = malloc((size_t)size);
+  for (long i = 0; i < size; ++i) data[i] = (char)('a' + i % 26);
+  int fd = check(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  write_all(fd, data, (size_t)size);
+  check(close(fd));
+  free(data);
+  return 0;
+}
+
+static int writes(long n) {
+  int fd = check(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  for (long i = 0; i < n; ++i) {
+    ssize_t w = check(write(fd, "0123456789", 10));
+    printf("wrote=%zd\n", w);
+  }
+  check(close(fd));
+  return 0;
+}
+
+static int mapped(void) {
+  int fd = check(open(target, O_RDWR | O_CREAT | O_TRUNC, 0644));
+  check(ftruncate(fd, 4096));
+  char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) check(-1);
+  memcpy(p, "mapped bytes", 12);
+  check(msync(p, 4096, MS_SYNC));
+  check(munmap(p, 4096));
+  check(close(fd));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 64;
+  const char *action = argv[1], *dir = argv[2];
+  long arg = argc > 3 ? atol(argv[3]) : 0;
+  snprintf(tmp, sizeof tmp, "%s/target.tmp", dir);
+  snprintf(target, sizeof target, "%s/target", dir);
+  if (!strcmp(action, "atomic")) return atomic(dir);
+  if (!strcmp(action, "stdio")) return with_stdio();
+  if (!strcmp(action, "openat2")) return with_openat2();
+  if (!strcmp(action, "proc-cwd")) return proc_cwd(dir);
+  if (!strcmp(action, "tmpdir")) return in_tmpdir(dir);
+  if (!strcmp(action, "thread")) return in_thread();
+  if (!strcmp(action, "fork")) return in_child();
+  if (!strcmp(action, "big")) return big(arg);
+  if (!strcmp(action, "writes")) return writes(arg);
+  if (!strcmp(action, "mmap")) return mapped();
+  if (!strcmp(action, "repeat")) {
+    for (long i = 0; i < arg; ++i) atomic(dir);
+    return 0;
+  }
+  return 64;
+}
