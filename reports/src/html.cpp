@@ -304,6 +304,29 @@ std::string counterexamples(const Report& report) {
   return "<section id=\"counterexamples\">\n<h2>Counterexamples</h2>\n" + out + "</section>\n";
 }
 
+// One "Fix:" line per failing property: the diagnosis, or that none applies.
+std::string fixes(const Report& report) {
+  std::string out;
+  for (const auto& line : text::fix_lines(report)) {
+    out += "<li class=\"fix\" data-property=\"" + esc(line.property) + "\"><code>" + esc(line.property) +
+           "</code> — Fix: ";
+    if (!line.diagnosis) {
+      out += esc(text::kNoKnownPattern) + ".</li>\n";
+      continue;
+    }
+    const Diagnosis& d = *line.diagnosis;
+    if (!line.same_as.empty()) {
+      out += "as <code>" + esc(line.same_as) + "</code> (<code>" + esc(d.rule) + "</code>)</li>\n";
+      continue;
+    }
+    out += esc(d.hint);
+    if (d.call_index != 0) out += " At call " + std::to_string(d.call_index) + " <code>" + esc(d.call) + "</code>:";
+    if (!line.snippet.empty()) out += " <code class=\"snippet\">" + esc(line.snippet) + "</code>";
+    out += " (<code>" + esc(d.rule) + "</code>; steps: " + esc(kReferenceSteps) + ")</li>\n";
+  }
+  return out.empty() ? "" : "<section id=\"fixes\">\n<h2>Fix</h2>\n<ul>\n" + out + "</ul>\n</section>\n";
+}
+
 std::string calls_and_notes(const Report& report) {
   std::string out;
   if (!report.calls.empty()) {
@@ -335,7 +358,7 @@ std::string render_html(const Report& report) {
          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>crashcheck: " +
          esc(report.subject.name) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n" +
-         page_header(report) + picture(report) + property_table(report) + counterexamples(report) +
+         page_header(report) + picture(report) + property_table(report) + fixes(report) + counterexamples(report) +
          calls_and_notes(report) + "</body>\n</html>\n";
 }
 

@@ -92,6 +92,13 @@ json subject_json(const Subject& s) {
           {"timeout_s", s.timeout_s}};
 }
 
+json diagnosis_json(const Diagnosis& d) {
+  json fix = json::object();
+  for (const auto& [language, snippet] : d.fix) fix[text::valid_utf8(language)] = text::valid_utf8(snippet);
+  return {{"rule", text::valid_utf8(d.rule)}, {"property", text::valid_utf8(d.property)}, {"call_index", d.call_index},
+          {"call", text::valid_utf8(d.call)}, {"hint", text::valid_utf8(d.hint)},         {"fix", std::move(fix)}};
+}
+
 }  // namespace
 
 json to_json(const Report& report) {
@@ -123,6 +130,8 @@ json to_json(const Report& report) {
               {"calls", std::move(calls)},
               {"cells", std::move(cells)},
               {"notes", strings(report.notes)}};
+  out["diagnoses"] = json::array();
+  for (const auto& d : report.diagnoses) out["diagnoses"].push_back(diagnosis_json(d));
   if (report.shard)
     out["shard"] = {
         {"index", report.shard->index}, {"count", report.shard->count}, {"plan", text::valid_utf8(report.shard->plan)}};
@@ -278,6 +287,13 @@ Shard read_shard(const Node& n) {
   return s;
 }
 
+Diagnosis read_diagnosis(const Node& n) {
+  Diagnosis d{n["rule"].text(), n["property"].text(), n["call_index"].count32(),
+              n["call"].text(), n["hint"].text(),     {}};
+  for (const auto& [language, snippet] : n["fix"].members()) d.fix[language] = snippet.text();
+  return d;
+}
+
 }  // namespace
 
 Report from_json(const json& document, std::string_view source) {
@@ -302,6 +318,9 @@ Report from_json(const json& document, std::string_view source) {
   for (const Node& c : root["cells"].items()) report.cells.push_back(read_cell(c));
   report.notes = root["notes"].texts();
   if (document.is_object() && document.contains("shard")) report.shard = read_shard(root["shard"]);
+  // Added after the first /1 reports: older ones have no diagnoses.
+  if (document.is_object() && document.contains("diagnoses"))
+    for (const Node& d : root["diagnoses"].items()) report.diagnoses.push_back(read_diagnosis(d));
   return report;
 }
 

@@ -4,6 +4,7 @@
 #include "crashcheck/report.hpp"
 #include "text.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace crashcheck::reports {
@@ -81,6 +82,40 @@ std::string counterexamples(const Report& report) {
   return "### Counterexamples\n\n" + out;
 }
 
+// `raw` as one inline code span: newlines as spaces, fenced by more
+// backticks than any run inside.
+std::string code_span(std::string_view raw) {
+  std::string body = text::displayable(raw);
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  std::size_t run = 0, longest = 0;
+  for (const char c : body) longest = std::max(longest, run = c == '`' ? run + 1 : 0);
+  const std::string fence(longest + 1, '`');
+  const std::string pad = body.starts_with('`') || body.ends_with('`') ? " " : "";
+  return fence + pad + body + pad + fence;
+}
+
+// One "Fix:" line per failing property: the diagnosis, or that none applies.
+std::string fixes(const Report& report) {
+  std::string out;
+  for (const auto& line : text::fix_lines(report)) {
+    out += "- **" + text::markdown_inline(line.property) + "** — Fix: ";
+    if (!line.diagnosis) {
+      out += std::string(text::kNoKnownPattern) + ".\n";
+      continue;
+    }
+    const Diagnosis& d = *line.diagnosis;
+    if (!line.same_as.empty()) {
+      out += "as " + text::markdown_inline(line.same_as) + " (" + text::markdown_inline(d.rule) + ")\n";
+      continue;
+    }
+    out += text::markdown_inline(text::shortened(d.hint, kFieldLimit));
+    if (d.call_index != 0) out += " At call " + std::to_string(d.call_index) + " " + code_span(d.call) + ":";
+    if (!line.snippet.empty()) out += " " + code_span(line.snippet);
+    out += " (" + text::markdown_inline(d.rule) + "; steps: " + text::markdown_inline(kReferenceSteps) + ")\n";
+  }
+  return out.empty() ? "" : "### Fix\n\n" + out + "\n";
+}
+
 std::string run_notes(const Report& report) {
   constexpr std::size_t kNotesShown = 5;
   std::string out;
@@ -97,7 +132,7 @@ std::string run_notes(const Report& report) {
 }  // namespace
 
 std::string render_markdown(const Report& report) {
-  return headline(report) + run_notes(report) + property_table(report) + counterexamples(report);
+  return headline(report) + run_notes(report) + property_table(report) + fixes(report) + counterexamples(report);
 }
 
 }  // namespace crashcheck::reports

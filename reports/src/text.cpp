@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 namespace crashcheck::reports::text {
 namespace {
@@ -188,4 +189,63 @@ const PropertyResult& result_of(const Report& report, const std::string& name) {
   return found == report.properties.end() ? kAbsent : found->second;
 }
 
+std::vector<FixLine> fix_lines(const Report& report) {
+  const std::string language = fix_language(report.subject.command);
+  std::vector<FixLine> out;
+  for (const auto& name : property_order(report)) {
+    const auto explains = [&](const Diagnosis& d) { return d.property == name; };
+    const auto found = std::find_if(report.diagnoses.begin(), report.diagnoses.end(), explains);
+    const bool failing = result_of(report, name).verdict == Verdict::fail;
+    if (!failing && found == report.diagnoses.end()) continue;
+    FixLine line{name, found == report.diagnoses.end() ? nullptr : &*found, "", ""};
+    for (const auto& earlier : out)
+      if (line.diagnosis && earlier.diagnosis && earlier.diagnosis->rule == line.diagnosis->rule &&
+          earlier.same_as.empty())
+        line.same_as = earlier.property;
+    if (line.diagnosis) {
+      const auto snippet = line.diagnosis->fix.find(language);
+      line.snippet = snippet != line.diagnosis->fix.end() ? snippet->second : "";
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
 }  // namespace crashcheck::reports::text
+
+namespace crashcheck::reports {
+
+std::string fix_language(const std::vector<std::string>& command) {
+  if (command.empty()) return "c";
+  const auto base = [](const std::string& arg) { return std::filesystem::path(arg).filename().string(); };
+  const std::string program = base(command[0]);
+  const std::string script = command.size() > 1 ? base(command[1]) : "";
+  if (program.starts_with("python") || script.ends_with(".py")) return "python";
+  if (program == "node" || program == "nodejs" || script.ends_with(".js")) return "node";
+  if (program == "go") return "go";
+  if (program == "sh" || program == "bash" || program == "dash" || program.ends_with(".sh")) return "sh";
+  return "c";
+}
+
+std::vector<std::string> fix_summary(const Report& report) {
+  std::vector<std::string> out;
+  for (const auto& line : text::fix_lines(report)) {
+    std::string text = line.property + " — Fix: ";
+    if (!line.diagnosis) {
+      out.push_back(text + std::string(text::kNoKnownPattern) + ".");
+      continue;
+    }
+    const Diagnosis& d = *line.diagnosis;
+    if (!line.same_as.empty()) {
+      out.push_back(text + "as " + line.same_as + " (" + d.rule + ")");
+      continue;
+    }
+    text += d.hint;
+    if (d.call_index != 0) text += " At call " + std::to_string(d.call_index) + " " + d.call + ":";
+    if (!line.snippet.empty()) text += " " + line.snippet;
+    out.push_back(text::displayable(text + " (" + d.rule + "; steps: " + std::string(kReferenceSteps) + ")"));
+  }
+  return out;
+}
+
+}  // namespace crashcheck::reports

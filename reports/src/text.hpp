@@ -58,4 +58,17 @@ std::vector<std::string> property_order(const Report& report);
 // The result for `name`; a name the report lacks reads as not_run.
 const PropertyResult& result_of(const Report& report, const std::string& name);
 
+// One "Fix:" line: a failing property (or one a diagnosis warns about) and
+// the diagnosis that explains it, or none ("no known pattern").
+struct FixLine {
+  std::string property;
+  const Diagnosis* diagnosis = nullptr;
+  std::string snippet;  // the fix in the subject's language; empty without a diagnosis
+  std::string same_as;  // an earlier property whose line names the same rule: say "as <that>" only
+};
+std::vector<FixLine> fix_lines(const Report& report);
+
+// What a failing property no diagnosis explains says.
+inline constexpr std::string_view kNoKnownPattern = "no known pattern; see the counterexamples";
+
 }  // namespace crashcheck::reports::text

@@ -59,6 +59,7 @@ expect 1 'data-property="durable" data-verdict="not_run"' "not-run durable row"
 expect 0 '<script' "script elements (subject strings must stay text)"
 expect 4 '<article class="cx">' "counterexamples"
 expect 1 '<svg ' "picture"
+expect 2 '<li class="fix"' "Fix lines (one per failing property)"
 if ! grep -q 'crashcheck replay' "$dom"; then echo "FAIL: no replay command in the page"; fail=1; fi
 [ "$fail" -eq 0 ] || { echo "--- browser log:"; cat "$work/report.log"; exit 1; }
 echo "report.html rendered in $("$chromium" --version 2>/dev/null | head -1) with no console error; property table shown"

@@ -32,6 +32,16 @@ TEST(Html, FailingReportHasEveryPropertyRow) {
   EXPECT_TRUE(contains(html, "2 of 8 properties fail"));
 }
 
+TEST(Html, OneFixLinePerFailingProperty) {
+  const std::string html = render_html(samples::failing_report());
+  EXPECT_TRUE(contains(html,
+                       "<li class=\"fix\" data-property=\"crash_atomic\"><code>crash_atomic</code> — Fix: "
+                       "The target is rewritten in place &lt;b&gt;&amp;&lt;/b&gt;."));
+  EXPECT_TRUE(contains(html, "<code class=\"snippet\">os.replace(tmp, path)  # `atomic`</code>"));
+  EXPECT_TRUE(contains(html, "<code>error_safe</code> — Fix: no known pattern; see the counterexamples.</li>"));
+  EXPECT_FALSE(contains(render_html(samples::passing_report()), "id=\"fixes\""));
+}
+
 TEST(Html, EachCounterexampleHasStateAndEscapedReplay) {
   const std::string html = render_html(samples::failing_report());
   for (const char* id : {"kill-after-1", "kill-after-2", "kill-after-3", "errno-4-EIO"}) {

@@ -131,6 +131,29 @@ TEST(ReportJson, ShardSectionRoundTripsAndIsAbsentOtherwise) {
   EXPECT_EQ(from_json(to_json(report), "mem"), report);
 }
 
+TEST(ReportJson, DiagnosesRoundTripAndOlderReportsHaveNone) {
+  const Report report = samples::failing_report();
+  const json document = to_json(report);
+  EXPECT_EQ(document["diagnoses"][0]["rule"], "write_temp_then_rename");
+  EXPECT_EQ(document["diagnoses"][0]["fix"]["c"], "rename(tmp, path);");
+  EXPECT_EQ(to_json(from_json(document, "mem")), document);  // the call holds invalid UTF-8, stored escaped
+  EXPECT_EQ(from_json(document, "mem").diagnoses.size(), 1u);
+  json older = document;
+  older.erase("diagnoses");
+  EXPECT_TRUE(from_json(older, "mem").diagnoses.empty());
+  older["diagnoses"] = {{{"rule", "x"}}};
+  EXPECT_THROW(from_json(older, "mem"), ReportError);
+}
+
+TEST(ReportJson, FixLanguageFollowsTheCommand) {
+  EXPECT_EQ(fix_language({"/usr/bin/python3", "save.py"}), "python");
+  EXPECT_EQ(fix_language({"/usr/bin/env", "save.py"}), "python");
+  EXPECT_EQ(fix_language({"node", "save.js"}), "node");
+  EXPECT_EQ(fix_language({"/bin/sh", "-c", "cat > x"}), "sh");
+  EXPECT_EQ(fix_language({"go", "run", "."}), "go");
+  EXPECT_EQ(fix_language({"/opt/crashcheck-write", "{target}"}), "c");
+}
+
 TEST(ReportJson, BadShardSectionIsRefused) {
   Report report = samples::failing_report();
   report.shard = Shard{1, 2, "ab"};

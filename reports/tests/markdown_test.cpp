@@ -24,6 +24,17 @@ TEST(Markdown, FailingReportShowsTableAndReplayCommands) {
   EXPECT_TRUE(contains(md, "errno-4-EIO"));
 }
 
+TEST(Markdown, OneFixLinePerFailingProperty) {
+  const std::string md = render_markdown(samples::failing_report());
+  // The Python snippet (the subject is python3), as a code span wider than its backticks.
+  EXPECT_TRUE(contains(
+      md, "- **crash\\_atomic** — Fix: The target is rewritten in place &lt;b\\>&amp;&lt;/b\\>\\. At call 1 "));
+  EXPECT_TRUE(contains(md, ": `` os.replace(tmp, path)  # `atomic` `` (write\\_temp\\_then\\_rename; steps: "));
+  EXPECT_TRUE(contains(md, "- **error\\_safe** — Fix: no known pattern; see the counterexamples.\n"));
+  EXPECT_FALSE(contains(md, "**durable** — Fix"));
+  EXPECT_FALSE(contains(render_markdown(samples::passing_report()), "Fix:"));
+}
+
 TEST(Markdown, SubjectStringsCannotInjectMarkup) {
   const std::string md = render_markdown(samples::failing_report());
   EXPECT_FALSE(contains(md, "<script"));

@@ -113,6 +113,13 @@ Report failing_report() {
   Failure wrong = failure("errno-4-EIO", "errno", 4, "close fails with EIO", torn, "exit 0 but the target is torn");
   wrong.exit_status = 0;
   errors.failures.push_back(wrong);
+  // crash_atomic is explained, error_safe is not ("no known pattern").
+  report.diagnoses.push_back({"write_temp_then_rename",
+                              "crash_atomic",
+                              1,
+                              report.calls[0].summary,
+                              "The target is rewritten in place <b>&</b>.",
+                              {{"python", "os.replace(tmp, path)  # `atomic`"}, {"c", "rename(tmp, path);"}}});
   report.properties["durable"] = {Verdict::not_run, 0, {}, "power-loss model skipped: <no trace>", {}};
   report.properties["temp_clean"].notes = {"temp file left after SIGKILL: .tmp & co"};
   report.notes = {"sampling: power-loss states capped at 60 per call", "bytes \xc3\x28 from the subject"};

@@ -1,5 +1,7 @@
 #include "crashcheck/runner/campaign.hpp"
 
+#include <diagnosis.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -473,6 +475,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                                : "kill points explored exactly (one SIGKILL run each)");
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
   add_power_loss(report, baseline, setup, options);
+  report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   return report;
 }
 

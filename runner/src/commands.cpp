@@ -132,6 +132,7 @@ Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions option
   }
   if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)"};
   judge_outcome(result.report, scenario, judging, dir, out);
+  for (const auto& line : reports::fix_summary(result.report)) out.summary += "\n  " + line;
   return out;
 }
 

@@ -103,6 +103,27 @@ struct Subject {
   bool operator==(const Subject&) const = default;
 };
 
+// What a failing property most likely misses, found by the diagnosis rules
+// (runner/diagnosis/): the rule, the call to fix, a hint and a snippet per
+// language ("python", "node", "c", "cpp", "go", "sh").
+struct Diagnosis {
+  std::string rule;      // e.g. "fsync_dir_after_rename"
+  std::string property;  // the property it explains
+  std::uint32_t call_index = 0;
+  std::string call;  // that call's summary in the baseline
+  std::string hint;
+  std::map<std::string, std::string> fix;  // language -> snippet
+
+  bool operator==(const Diagnosis&) const = default;
+};
+
+// The language a fix snippet is shown in for this command: "python", "node",
+// "go", "sh", else "c" (a native program).
+std::string fix_language(const std::vector<std::string>& command);
+
+// Where the reference writer's step sequence is described.
+inline constexpr std::string_view kReferenceSteps = "reference/README.md#api (Sequence)";
+
 // One slice of a sharded run (`crashcheck run --shard K/N`): the cases it ran
 // are the plan's K-th of N; `crashcheck merge` joins all N into one report.
 struct Shard {
@@ -124,8 +145,9 @@ struct Report {
   std::map<std::string, std::uint64_t> model_cases;  // cases run per fault model
   std::vector<CallSummary> calls;                    // the baseline's counted calls
   std::vector<Cell> cells;
-  std::vector<std::string> notes;  // run-level remarks (coverage, sampling, skipped models)
-  std::optional<Shard> shard;      // only in a shard's report; absent from JSON otherwise
+  std::vector<std::string> notes;    // run-level remarks (coverage, sampling, skipped models)
+  std::optional<Shard> shard;        // only in a shard's report; absent from JSON otherwise
+  std::vector<Diagnosis> diagnoses;  // why failing properties fail; absent from older reports
 
   bool operator==(const Report&) const = default;
 };
@@ -147,6 +169,10 @@ std::string render_markdown(const Report& report);
 std::string render_html(const Report& report);
 std::string render_junit(const Report& report);
 std::string render_json(const Report& report);  // to_json, indented, trailing newline
+
+// The "Fix:" lines for a terminal, plain text: "durable — Fix: <hint> At call
+// 7 rename(…): <snippet> (rule; steps: …)", one per failing property.
+std::vector<std::string> fix_summary(const Report& report);
 
 // The formats `crashcheck report REPORT.json --format F` can print, and the
 // file name each has in an output directory.

@@ -1,0 +1,102 @@
+// The trace and report queries the rules share (see evidence.hpp).
+#include "evidence.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+namespace crashcheck::diagnosis {
+namespace {
+
+bool ok(const TraceRecord& r) { return r.error == 0; }
+
+// sync_file_range flushes no metadata and no disk cache: it makes nothing durable.
+bool real_sync(const TraceRecord& r) { return r.op == OpClass::sync && r.call != "sync_file_range" && ok(r); }
+
+}  // namespace
+
+const TraceRecord* Evidence::at(std::uint32_t seq) const {
+  for (const auto& r : records())
+    if (r.seq == seq) return &r;
+  return nullptr;
+}
+
+const TraceRecord* Evidence::publishing_rename() const {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : records())
+    if (r.op == OpClass::rename && ok(r) && r.path2 == target()) found = &r;
+  return found;
+}
+
+const TraceRecord* Evidence::first_in_place_change() const {
+  for (const auto& r : records()) {
+    if (!ok(r) || r.path != target()) continue;
+    const bool truncating_open = r.op == OpClass::open && (r.flags & O_TRUNC) != 0;
+    if (truncating_open || r.op == OpClass::truncate || r.op == OpClass::write) return &r;
+  }
+  return nullptr;
+}
+
+const TraceRecord* Evidence::creation(const std::string& path, std::uint32_t before) const {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : records())
+    if (r.seq < before && r.op == OpClass::open && r.created && ok(r) && r.path == path) found = &r;
+  return found;
+}
+
+const TraceRecord* Evidence::last_write(const std::string& path, std::uint32_t before) const {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : records())
+    if (r.seq < before && r.op == OpClass::write && ok(r) && r.path == path) found = &r;
+  return found;
+}
+
+bool Evidence::file_synced(const std::string& path, std::uint32_t after, std::uint32_t before) const {
+  return std::any_of(records().begin(), records().end(), [&](const TraceRecord& r) {
+    if (r.seq <= after || r.seq >= before) return false;
+    return (r.op == OpClass::sync_all && ok(r)) || (real_sync(r) && !r.is_directory && r.path == path);
+  });
+}
+
+bool Evidence::directory_synced(const std::string& dir, std::uint32_t after) const {
+  return std::any_of(records().begin(), records().end(), [&](const TraceRecord& r) {
+    if (r.seq <= after) return false;
+    return (r.op == OpClass::sync_all && ok(r)) || (real_sync(r) && r.is_directory && r.path == dir);
+  });
+}
+
+const std::vector<reports::Failure>& Evidence::failures(std::string_view property) const {
+  static const std::vector<reports::Failure> none;
+  const auto found = report_.properties.find(std::string(property));
+  return found == report_.properties.end() ? none : found->second.failures;
+}
+
+bool Evidence::failed(std::string_view property) const {
+  const auto found = report_.properties.find(std::string(property));
+  return found != report_.properties.end() && found->second.verdict == reports::Verdict::fail;
+}
+
+std::vector<const reports::Cell*> Evidence::errno_cells(std::string_view error,
+                                                        std::initializer_list<std::string_view> outcomes) const {
+  std::vector<const reports::Cell*> out;
+  for (const auto& cell : report_.cells) {
+    if (cell.model != "errno" || (!error.empty() && injected_error(cell.case_id) != error)) continue;
+    if (std::find(outcomes.begin(), outcomes.end(), cell.outcome) != outcomes.end()) out.push_back(&cell);
+  }
+  return out;
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool outside_scope(const std::string& path) { return path.starts_with("/") || path == ".." || path.starts_with("../"); }
+
+std::string_view injected_error(std::string_view case_id) {
+  const auto dash = case_id.rfind('-');
+  return dash == std::string_view::npos ? std::string_view() : case_id.substr(dash + 1);
+}
+
+}  // namespace crashcheck::diagnosis

@@ -1,0 +1,62 @@
+// What the rules look at: the baseline trace and the report, with the
+// questions every matcher asks of them ("which rename published the target?",
+// "was this file fsynced in between?", "which errno cases exited 0?").
+#pragma once
+
+#include <crashcheck/faults.hpp>
+#include <crashcheck/report.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crashcheck::diagnosis {
+
+using faults::OpClass;
+using faults::TraceRecord;
+
+class Evidence {
+ public:
+  Evidence(const faults::Trace& trace, const reports::Report& report) : trace_(trace), report_(report) {}
+
+  const std::vector<TraceRecord>& records() const { return trace_.records; }
+  const reports::Report& report() const { return report_; }
+  const std::string& target() const { return report_.subject.target; }
+
+  const TraceRecord* at(std::uint32_t seq) const;
+  // The last successful rename onto the target: the one that published it.
+  const TraceRecord* publishing_rename() const;
+  // The first call that changes the target's bytes in place (an O_TRUNC open,
+  // a truncate, a write), or null.
+  const TraceRecord* first_in_place_change() const;
+  // The last successful open that created `path` before `before`.
+  const TraceRecord* creation(const std::string& path, std::uint32_t before) const;
+  // The last successful write to `path` before `before`.
+  const TraceRecord* last_write(const std::string& path, std::uint32_t before) const;
+  // A successful fsync/fdatasync of file `path` (or a sync/syncfs) in (after, before).
+  bool file_synced(const std::string& path, std::uint32_t after, std::uint32_t before) const;
+  // A successful fsync of directory `dir` (or a sync/syncfs) after `after`.
+  bool directory_synced(const std::string& dir, std::uint32_t after) const;
+
+  // The counterexamples of `property` (none when it did not fail).
+  const std::vector<reports::Failure>& failures(std::string_view property) const;
+  bool failed(std::string_view property) const;
+  // errno cases whose injected error is `error` (empty: any), by outcome.
+  std::vector<const reports::Cell*> errno_cells(std::string_view error,
+                                                std::initializer_list<std::string_view> outcomes) const;
+
+ private:
+  const faults::Trace& trace_;
+  const reports::Report& report_;
+};
+
+// "a/b" → "a", "b" → "."; the directory a scope-relative path lives in.
+std::string parent_of(const std::string& path);
+// True for a path that leaves the scratch directory ("../x", "/tmp/x").
+bool outside_scope(const std::string& path);
+// "errno-7-ENOSPC" → "ENOSPC".
+std::string_view injected_error(std::string_view case_id);
+
+}  // namespace crashcheck::diagnosis

@@ -1,0 +1,292 @@
+// The one table of diagnosis rules: what each explains, how it is recognised
+// (a matcher over the baseline trace and the report's cases), its hint and its
+// fix in every language. To add a rule, write its matcher and add its row;
+// README.md says how.
+#include "rules.hpp"
+
+#include <algorithm>
+
+namespace crashcheck::diagnosis {
+namespace {
+
+using Found = std::optional<std::uint32_t>;
+
+// --- matchers -----------------------------------------------------------------
+
+// The target is truncated or written in place and never replaced by a rename.
+Found rewrites_in_place(const Evidence& e) {
+  if (e.publishing_rename()) return std::nullopt;
+  const TraceRecord* change = e.first_in_place_change();
+  return change ? Found(change->seq) : std::nullopt;
+}
+
+// The file holding the new content is not fsynced between its last write and
+// the rename that publishes it (or, in place, the end of the run).
+Found unsynced_before_publish(const Evidence& e) {
+  const TraceRecord* rename = e.publishing_rename();
+  const std::string file = rename ? rename->path : e.target();
+  const std::uint32_t end = rename ? rename->seq : UINT32_MAX;
+  const TraceRecord* write = e.last_write(file, end);
+  if (!write || e.file_synced(file, write->seq, end)) return std::nullopt;
+  return rename ? rename->seq : write->seq;
+}
+
+// A rename within one directory (inside the scratch directory) whose
+// directory is not fsynced after it.
+Found target_directory_unsynced(const Evidence& e) {
+  const TraceRecord* rename = e.publishing_rename();
+  if (!rename || outside_scope(rename->path) || parent_of(rename->path) != parent_of(rename->path2))
+    return std::nullopt;
+  return e.directory_synced(parent_of(rename->path2), rename->seq) ? std::nullopt : Found(rename->seq);
+}
+
+// A rename from another directory inside the scratch directory after which
+// the two directories are not both fsynced.
+Found both_directories_unsynced(const Evidence& e) {
+  const TraceRecord* rename = e.publishing_rename();
+  if (!rename || outside_scope(rename->path)) return std::nullopt;
+  const std::string source = parent_of(rename->path), destination = parent_of(rename->path2);
+  if (source == destination) return std::nullopt;
+  const bool both = e.directory_synced(source, rename->seq) && e.directory_synced(destination, rename->seq);
+  return both ? std::nullopt : Found(rename->seq);
+}
+
+// The published temp was created here and never given the old file's mode.
+Found temp_mode_not_copied(const Evidence& e) {
+  const reports::Subject& subject = e.report().subject;
+  const TraceRecord* rename = e.publishing_rename();
+  if (!subject.had_old || !rename) return std::nullopt;
+  const TraceRecord* created = e.creation(rename->path, rename->seq);
+  if (!created) return std::nullopt;
+  const std::uint32_t old_mode = std::stoul(subject.old_mode.empty() ? "0644" : subject.old_mode, nullptr, 8);
+  const bool copied = std::any_of(e.records().begin(), e.records().end(), [&](const TraceRecord& r) {
+    return r.op == OpClass::chmod && r.error == 0 && r.path == rename->path && r.seq > created->seq &&
+           r.seq < rename->seq && (r.mode & 07777) == old_mode;
+  });
+  return copied ? std::nullopt : Found(created->seq);
+}
+
+// A reported failure left a file behind: point at where that file was made.
+Found temp_left_behind(const Evidence& e) {
+  for (const auto& failure : e.failures("temp_clean"))
+    for (const auto& left : failure.leftovers)
+      if (const TraceRecord* created = e.creation(left, UINT32_MAX)) return created->seq;
+  for (const auto& r : e.records())
+    if (r.op == OpClass::open && r.created && r.error == 0 && r.path != e.target()) return r.seq;
+  return std::nullopt;
+}
+
+// Exit 0 with a wrong target after a failed or short write (errno, disk-full).
+Found write_result_ignored(const Evidence& e) {
+  for (const auto& f : e.failures("error_safe")) {
+    if (f.exit_status != 0 || f.call_index == 0) continue;
+    const TraceRecord* call = e.at(f.call_index);
+    if (f.model == "disk-full" || (call && call->op == OpClass::write)) return f.call_index;
+  }
+  return std::nullopt;
+}
+
+// The first errno case at a call of `op` on the new content's file (any file
+// when `on_new_file` is false) that ended as one of `outcomes`.
+Found errno_case_at(const Evidence& e, OpClass op, bool on_new_file, std::string_view error,
+                    std::initializer_list<std::string_view> outcomes) {
+  const TraceRecord* rename = e.publishing_rename();
+  const std::string file = rename ? rename->path : e.target();
+  for (const reports::Cell* cell : e.errno_cells(error, outcomes)) {
+    const TraceRecord* call = e.at(cell->call_index);
+    if (!call || call->op != op || call->is_directory) continue;
+    if (on_new_file && call->path != file) continue;
+    if (error.empty() && injected_error(cell->case_id) == "EINTR") continue;  // retry_eintr's
+    return call->seq;
+  }
+  return std::nullopt;
+}
+
+// fsync of a file failed and the writer still exited 0. (A failed directory
+// fsync after the rename cannot be undone; the reference only warns.)
+Found fsync_failure_ignored(const Evidence& e) {
+  return errno_case_at(e, OpClass::sync, false, "", {"new", "wrong_success"});
+}
+
+// close of the new content's file failed and the writer still exited 0.
+// EINTR is left out: Linux has closed the descriptor, and Python ignores it.
+Found close_failure_ignored(const Evidence& e) {
+  return errno_case_at(e, OpClass::close, true, "", {"new", "wrong_success"});
+}
+
+// An EINTR on open, write or fsync made the writer give up.
+Found gave_up_on_eintr(const Evidence& e) {
+  for (const OpClass op : {OpClass::open, OpClass::write, OpClass::sync})
+    if (const Found found = errno_case_at(e, op, false, "EINTR", {"error_ok"})) return found;
+  return std::nullopt;
+}
+
+// The target is unlinked before the rename that replaces it.
+Found unlinked_before_rename(const Evidence& e) {
+  const TraceRecord* rename = e.publishing_rename();
+  if (!rename) return std::nullopt;
+  for (const auto& r : e.records())
+    if (r.op == OpClass::unlink && r.error == 0 && r.path == e.target() && r.seq < rename->seq) return r.seq;
+  return std::nullopt;
+}
+
+// The renamed file comes from outside the target's directory tree.
+Found temp_elsewhere(const Evidence& e) {
+  const TraceRecord* rename = e.publishing_rename();
+  return rename && outside_scope(rename->path) ? Found(rename->seq) : std::nullopt;
+}
+
+// --- the table ----------------------------------------------------------------
+
+constexpr Rule kRules[] = {
+    {"write_temp_then_rename",
+     {"crash_atomic", "powerloss_atomic", "reader_safe", "error_safe", "valid_content"},
+     false,
+     rewrites_in_place,
+     "The target is rewritten in place (truncated, then written): a crash, an error or a reader in between finds a "
+     "partial file. Write a temporary file in the same directory, then rename it over the target.",
+     {"fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path))); os.write(fd, data); os.fsync(fd); "
+      "os.close(fd); os.replace(tmp, path)",
+      "const tmp = target + '.tmp'; const fd = fs.openSync(tmp, 'wx'); fs.writeSync(fd, data); fs.fsyncSync(fd); "
+      "fs.closeSync(fd); fs.renameSync(tmp, target);",
+      "int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600); /* write all, fsync(fd), close(fd) */ rename(tmp, path);",
+      "crashcheck::write_file_atomic(path, data);  // or: write a temp, fsync, close, std::filesystem::rename",
+      "f, _ := os.CreateTemp(filepath.Dir(path), \".tmp-*\"); f.Write(data); f.Sync(); f.Close(); "
+      "os.Rename(f.Name(), path)",
+      "tmp=$(mktemp \"$(dirname \"$path\")/.tmp.XXXXXX\") && cat > \"$tmp\" && sync \"$tmp\" && mv -f \"$tmp\" "
+      "\"$path\""}},
+    {"fsync_file_before_rename",
+     {"powerloss_atomic", "durable"},
+     false,
+     unsynced_before_publish,
+     "The new content is published before it is on disk: after a power loss the target can be empty or partial. "
+     "fsync the file after its last write and before the rename.",
+     {"f.flush(); os.fsync(f.fileno())  # before os.replace(tmp, path)",
+      "fs.fsyncSync(fd);  // before fs.renameSync(tmp, target)", "if (fsync(fd) != 0) goto fail;  /* before rename */",
+      "if (::fsync(fd) != 0) return fail();  // before std::filesystem::rename",
+      "if err := f.Sync(); err != nil { return err } // before os.Rename", "sync \"$tmp\"  # before mv"}},
+    {"fsync_dir_after_rename",
+     {"durable"},
+     false,
+     target_directory_unsynced,
+     "The rename is not durable until its directory is fsynced: after a power loss the old content can come back "
+     "although the writer reported success. Open the directory and fsync it after the rename.",
+     {"dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY); os.fsync(dfd); "
+      "os.close(dfd)",
+      "const dfd = fs.openSync(path.dirname(target), 'r'); fs.fsyncSync(dfd); fs.closeSync(dfd);",
+      "int dfd = open(dir, O_RDONLY | O_DIRECTORY); if (dfd < 0 || fsync(dfd) != 0) goto fail; close(dfd);",
+      "int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); if (dfd < 0 || ::fsync(dfd) != 0) return fail(); "
+      "::close(dfd);",
+      "d, _ := os.Open(filepath.Dir(path)); if err := d.Sync(); err != nil { return err }; d.Close()",
+      "sync \"$(dirname \"$path\")\"  # after mv"}},
+    {"fsync_dir_of_temp_and_target",
+     {"durable"},
+     false,
+     both_directories_unsynced,
+     "The temporary file lives in another directory than the target, so the rename changes two directories and is "
+     "durable only when both are fsynced. Create the temp next to the target, or fsync both directories after the "
+     "rename.",
+     {"for d in {os.path.dirname(tmp), os.path.dirname(path)}: dfd = os.open(d, os.O_RDONLY); os.fsync(dfd); "
+      "os.close(dfd)",
+      "for (const d of new Set([path.dirname(tmp), path.dirname(target)])) { const fd = fs.openSync(d, 'r'); "
+      "fs.fsyncSync(fd); fs.closeSync(fd); }",
+      "fsync_dir(dirname(tmp_copy)); fsync_dir(dirname(path_copy));  /* open O_RDONLY|O_DIRECTORY, fsync, close */",
+      "for (auto& d : {tmp.parent_path(), path.parent_path()}) fsync_directory(d);  // open O_DIRECTORY + fsync",
+      "for _, d := range []string{filepath.Dir(tmp), filepath.Dir(path)} { f, _ := os.Open(d); f.Sync(); f.Close() }",
+      "sync \"$(dirname \"$tmp\")\" \"$(dirname \"$path\")\"  # after mv"}},
+    {"preserve_mode",
+     {"mode_preserved"},
+     false,
+     temp_mode_not_copied,
+     "The temporary file is created with mode 0600 (mkstemp) or from the umask, and the rename gives the target that "
+     "mode instead of the old file's. Copy the old file's mode onto the temp before the rename.",
+     {"os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))  # before os.replace",
+      "fs.fchmodSync(fd, fs.statSync(target).mode & 0o7777);  // before fs.renameSync",
+      "struct stat st; if (stat(path, &st) == 0 && fchmod(fd, st.st_mode & 07777) != 0) goto fail;",
+      "std::filesystem::permissions(tmp, std::filesystem::status(path).permissions());  // before rename",
+      "if st, err := os.Stat(path); err == nil { f.Chmod(st.Mode().Perm()) } // before os.Rename",
+      "chmod --reference=\"$path\" \"$tmp\"  # before mv"}},
+    {"remove_temp_on_error",
+     {"temp_clean"},
+     false,
+     temp_left_behind,
+     "When a step fails the writer reports the failure but leaves its temporary file behind. Remove the temp on every "
+     "failure path up to the rename.",
+     {"except BaseException: os.unlink(tmp); raise  # around write, fsync, close and rename",
+      "} catch (e) { fs.rmSync(tmp, { force: true }); throw e; }", "fail: close(fd); unlink(tmp); return -1;",
+      "catch (...) { std::filesystem::remove(tmp); throw; }", "defer func() { if err != nil { os.Remove(tmp) } }()",
+      "trap 'rm -f \"$tmp\"' EXIT  # clear it after mv"}},
+    {"check_write_result",
+     {"error_safe", "valid_content"},
+     false,
+     write_result_ignored,
+     "A write failed or wrote fewer bytes than asked, and the writer went on and reported success with a short file. "
+     "Check every write's result, continue short writes, and fail (removing the temp) on an error.",
+     {"view = memoryview(data)\nwhile view: view = view[os.write(fd, view):]  # an OSError propagates",
+      "for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);  // throws on error",
+      "for (size_t off = 0; off < n;) { ssize_t w = write(fd, buf + off, n - off); if (w < 0) goto fail; off += w; }",
+      "for (size_t off = 0; off < n;) { auto w = ::write(fd, buf + off, n - off); if (w < 0) return fail(); off += w; "
+      "}",
+      "if _, err := f.Write(data); err != nil { return err }", "cat > \"$tmp\" || { rm -f \"$tmp\"; exit 1; }"}},
+    {"check_fsync_result",
+     {"durable"},
+     true,
+     fsync_failure_ignored,
+     "fsync failed and the writer still exited 0: the data may never reach the disk (after a failed fsync Linux can "
+     "drop the dirty pages), yet the caller is told it is safe. Treat a failed fsync as a failed write.",
+     {"os.fsync(fd)  # let the OSError propagate; never wrap it in try/except: pass",
+      "fs.fsyncSync(fd);  // let it throw", "if (fsync(fd) != 0) goto fail;  /* remove the temp, report the error */",
+      "if (::fsync(fd) != 0) return fail();", "if err := f.Sync(); err != nil { return err }",
+      "sync \"$tmp\" || exit 1"}},
+    {"check_close_result",
+     {"error_safe"},
+     true,
+     close_failure_ignored,
+     "close failed and the writer still exited 0: where data is written back at close (NFS, FUSE, buffered streams) "
+     "it may be lost. Check close and fail (removing the temp) when it reports an error.",
+     {"os.close(fd)  # or f.close(): let the OSError propagate", "fs.closeSync(fd);  // let it throw",
+      "if (close(fd) != 0) { unlink(tmp); return -1; }", "if (::close(fd) != 0) return fail();",
+      "if err := f.Close(); err != nil { return err }", "exec 3>&- || exit 1"}},
+    {"retry_eintr",
+     {"error_safe"},
+     true,
+     gave_up_on_eintr,
+     "A call interrupted by a signal (EINTR) made the writer give up. Retry open, write and fsync when they fail with "
+     "EINTR.",
+     {"# Python 3.5+ retries EINTR itself (PEP 475): do not abort on InterruptedError",
+      "// Node's fs retries EINTR: do not treat EINTR as fatal",
+      "do w = write(fd, buf + off, n - off); while (w < 0 && errno == EINTR);",
+      "do w = ::write(fd, buf + off, n - off); while (w < 0 && errno == EINTR);",
+      "// os.File retries EINTR: use it rather than syscall.Write",
+      "# coreutils retry EINTR: avoid raw dd/exec tricks"}},
+    {"no_unlink_before_rename",
+     {"crash_atomic", "powerloss_atomic", "reader_safe", "error_safe"},
+     false,
+     unlinked_before_rename,
+     "The target is removed before the new file is renamed over it: a crash or a failed rename in between leaves no "
+     "file at all. rename replaces the target atomically: do not unlink it first.",
+     {"os.replace(tmp, path)  # without os.unlink(path) before it",
+      "fs.renameSync(tmp, target);  // without fs.unlinkSync(target) before it",
+      "rename(tmp, path);  /* without unlink(path) before it */",
+      "std::filesystem::rename(tmp, path);  // without remove(path) before it",
+      "os.Rename(tmp, path) // without os.Remove(path) before it", "mv -f \"$tmp\" \"$path\"  # without rm first"}},
+    {"temp_in_same_directory",
+     {"durable", "powerloss_atomic", "crash_atomic", "error_safe"},
+     true,
+     temp_elsewhere,
+     "The temporary file is created outside the target's directory (e.g. in $TMPDIR): when that is another file "
+     "system the rename fails with EXDEV, and a copy fallback is not atomic. Create the temp in the target's "
+     "directory.",
+     {"fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)))",
+      "const tmp = path.join(path.dirname(target), '.' + path.basename(target) + '.tmp');",
+      "snprintf(tmp, sizeof tmp, \"%s/.%s.XXXXXX\", dir, base); int fd = mkstemp(tmp);",
+      "auto tmp = path.parent_path() / ('.' + path.filename().string() + \".tmp\");",
+      "f, err := os.CreateTemp(filepath.Dir(path), \".\"+filepath.Base(path)+\".*\")",
+      "tmp=$(mktemp \"$(dirname \"$path\")/.tmp.XXXXXX\")"}},
+};
+
+}  // namespace
+
+std::span<const Rule> rule_table() { return kRules; }
+
+}  // namespace crashcheck::diagnosis

@@ -1,0 +1,154 @@
+// Planted writers through the built `crashcheck check`: each defect gets its
+// rule's diagnosis on the right property and call, and no other rule's; the
+// correct writers, the reference and the bundled scenarios as expected.
+#include "support.hpp"
+
+#include <crashcheck/report.hpp>
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace crashcheck::diagnosis {
+namespace {
+
+namespace fs = std::filesystem;
+using runner::testing::run_crashcheck;
+using runner::testing::TempDir;
+
+const fs::path kWriters = fs::path(CRASHCHECK_SOURCE_DIR) / "runner/diagnosis/tests/writers";
+
+struct Planted {
+  std::string rule;
+  std::string property;  // the property the diagnosis must name
+  std::string call;      // the libc call it must point at (prefix: "open" matches open64)
+};
+
+void PrintTo(const Planted& planted, std::ostream* out) { *out << planted.rule; }
+
+// Runs `crashcheck check` on one writer around old/new JSON; the report.
+reports::Report check(const TempDir& dir, std::vector<std::string> writer) {
+  runner::testing::write_text(dir / "old.json", "{\"v\": 1}\n");
+  runner::testing::write_text(dir / "new.json", "{\"v\": 2, \"items\": [1, 2, 3]}\n");
+  std::vector<std::string> args{"check",
+                                "--old",
+                                (dir / "old.json").string(),
+                                "--mode",
+                                "0644",
+                                "--payload",
+                                (dir / "new.json").string(),
+                                "--validate",
+                                "json",
+                                "--target",
+                                "t.json",
+                                "-o",
+                                (dir / "out").string(),
+                                "--"};
+  args.insert(args.end(), writer.begin(), writer.end());
+  const auto result = run_crashcheck(args);
+  EXPECT_TRUE(result.status == 0 || result.status == 1) << result.output;
+  return reports::load_report(dir / "out/report.json");
+}
+
+bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+std::set<std::string> rules_named(const reports::Report& report) {
+  std::set<std::string> out;
+  for (const auto& d : report.diagnoses) out.insert(d.rule);
+  return out;
+}
+
+std::string symbol_at(const reports::Report& report, std::uint32_t seq) {
+  for (const auto& c : report.calls)
+    if (c.seq == seq) return c.call;
+  return "";
+}
+
+void expect_diagnosed(const reports::Report& report, const Planted& planted) {
+  EXPECT_EQ(rules_named(report), std::set<std::string>{planted.rule});
+  bool on_property = false;
+  for (const auto& d : report.diagnoses) {
+    EXPECT_TRUE(symbol_at(report, d.call_index).starts_with(planted.call))
+        << d.rule << " points at call " << d.call_index << " " << d.call;
+    on_property |= d.property == planted.property;
+  }
+  EXPECT_TRUE(on_property) << planted.rule << " not on " << planted.property;
+}
+
+std::vector<std::string> python(const std::string& defect) {
+  return {CRASHCHECK_PYTHON, (kWriters / "planted.py").string(), defect, "{target}", "{payload}"};
+}
+std::vector<std::string> native(const std::string& defect) {
+  return {CRASHCHECK_PLANTED_C, defect, "{target}", "{payload}"};
+}
+
+class PythonWriter : public ::testing::TestWithParam<Planted> {};
+class CWriter : public ::testing::TestWithParam<Planted> {};
+
+TEST_P(PythonWriter, GetsExactlyItsRule) {
+  TempDir dir;
+  expect_diagnosed(check(dir, python(GetParam().rule)), GetParam());
+}
+
+TEST_P(CWriter, GetsExactlyItsRule) {
+  TempDir dir;
+  expect_diagnosed(check(dir, native(GetParam().rule)), GetParam());
+}
+
+const Planted kShared[] = {
+    {"write_temp_then_rename", "crash_atomic", "open"},
+    {"fsync_file_before_rename", "durable", "rename"},
+    {"fsync_dir_after_rename", "durable", "rename"},
+    {"preserve_mode", "mode_preserved", "open"},
+    {"remove_temp_on_error", "temp_clean", "open"},
+    {"check_write_result", "error_safe", "write"},
+    {"check_fsync_result", "durable", "fsync"},
+    {"check_close_result", "error_safe", "close"},
+    {"no_unlink_before_rename", "crash_atomic", "unlink"},
+};
+const Planted kPythonOnly[] = {
+    {"fsync_dir_of_temp_and_target", "durable", "rename"},
+    {"temp_in_same_directory", "durable", "rename"},
+};
+// Python retries EINTR itself (PEP 475): only C can give up on it.
+const Planted kCOnly[] = {{"retry_eintr", "error_safe", "open"}};
+
+std::string name_of(const ::testing::TestParamInfo<Planted>& info) { return info.param.rule; }
+
+INSTANTIATE_TEST_SUITE_P(Shared, PythonWriter, ::testing::ValuesIn(kShared), name_of);
+INSTANTIATE_TEST_SUITE_P(Only, PythonWriter, ::testing::ValuesIn(kPythonOnly), name_of);
+INSTANTIATE_TEST_SUITE_P(Shared, CWriter, ::testing::ValuesIn(kShared), name_of);
+INSTANTIATE_TEST_SUITE_P(Only, CWriter, ::testing::ValuesIn(kCOnly), name_of);
+
+TEST(CorrectWriters, GetNoDiagnosis) {
+  for (const auto& writer : {python("none"), python("none_cross_directory"), native("none")}) {
+    TempDir dir;
+    const reports::Report report = check(dir, writer);
+    EXPECT_TRUE(report.diagnoses.empty()) << writer[1] << ": " << report.diagnoses.front().rule;
+    EXPECT_FALSE(has(runner::testing::read_text(dir / "out/report.md"), "Fix:")) << writer[1];
+  }
+}
+
+// The bundled scenarios: the reference gets none, the seed's fix gets its two
+// missing steps, and every rendering carries the Fix line.
+TEST(BundledScenarios, NameTheMissingSteps) {
+  TempDir dir;
+  const auto scenarios = runner::testing::scenarios_dir();
+  const auto result = run_crashcheck({"run", (scenarios / "pipeline_health_fix.json").string(),
+                                      (scenarios / "reference.json").string(), "-o", dir.path().string()});
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_TRUE(has(result.output, "durable — Fix: ")) << result.output;
+  const auto fix = reports::load_report(dir / "pipeline_health_fix/report.json");
+  std::set<std::pair<std::string, std::string>> named;
+  for (const auto& d : fix.diagnoses) named.insert({d.rule, d.property});
+  EXPECT_EQ(named, (std::set<std::pair<std::string, std::string>>{{"fsync_dir_after_rename", "durable"},
+                                                                  {"preserve_mode", "mode_preserved"}}));
+  const std::string md = runner::testing::read_text(dir / "pipeline_health_fix/report.md");
+  EXPECT_TRUE(has(md, "os.fsync(dfd)")) << md;  // the Python snippet: the subject is Python
+  EXPECT_TRUE(has(md, "reference/README\\.md")) << md;
+  EXPECT_TRUE(has(runner::testing::read_text(dir / "pipeline_health_fix/report.html"), "id=\"fixes\""));
+  EXPECT_TRUE(reports::load_report(dir / "reference/report.json").diagnoses.empty());
+}
+
+}  // namespace
+}  // namespace crashcheck::diagnosis

@@ -1,0 +1,285 @@
+// Each rule on synthetic traces: the agent's records built by hand, the
+// report's verdicts, counterexamples and cells set as the runner would.
+#include "diagnosis.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include <set>
+
+namespace crashcheck::diagnosis {
+namespace {
+
+using faults::OpClass;
+using reports::Verdict;
+
+// A trace and a report around target "t.json" (old file, mode 0644).
+class Case {
+ public:
+  Case() {
+    report.subject.target = "t.json";
+    report.subject.had_old = true;
+    report.subject.old_mode = "0644";
+    for (auto name : reports::kProperties) report.properties[std::string(name)].verdict = Verdict::pass;
+  }
+
+  faults::TraceRecord& add(std::string call, OpClass op, std::string path, std::string path2 = "") {
+    faults::TraceRecord r;
+    r.seq = static_cast<std::uint32_t>(trace.records.size() + 1);
+    r.call = std::move(call);
+    r.op = op;
+    r.path = std::move(path);
+    r.path2 = std::move(path2);
+    trace.records.push_back(r);
+    return trace.records.back();
+  }
+  void create(const std::string& path, std::uint32_t mode = 0600) {
+    auto& r = add("open", OpClass::open, path);
+    r.created = true, r.flags = O_WRONLY | O_CREAT | O_EXCL, r.mode = mode;
+  }
+  void fsync_dir(const std::string& dir = ".") { add("fsync", OpClass::sync, dir).is_directory = true; }
+  // The correct sequence: create, write, fchmod, fsync, close, rename, fsync dir.
+  void correct(const std::string& tmp = ".t.json.tmp") {
+    create(tmp);
+    add("write", OpClass::write, tmp);
+    add("fchmod", OpClass::chmod, tmp).mode = 0644;
+    add("fsync", OpClass::sync, tmp);
+    add("close", OpClass::close, tmp);
+    add("rename", OpClass::rename, tmp, "t.json");
+    fsync_dir();
+  }
+  void fail(const std::string& property, reports::Failure f = {}) {
+    auto& p = report.properties[property];
+    p.verdict = Verdict::fail;
+    p.failures.push_back(std::move(f));
+  }
+  void cell(std::uint32_t call, const std::string& error, const std::string& outcome) {
+    report.cells.push_back({"errno", call, outcome, "errno-" + std::to_string(call) + "-" + error});
+  }
+  // {rule, property, call} of every diagnosis.
+  std::set<std::tuple<std::string, std::string, std::uint32_t>> found() const {
+    std::set<std::tuple<std::string, std::string, std::uint32_t>> out;
+    for (const auto& d : diagnose(trace, report)) out.insert({d.rule, d.property, d.call_index});
+    return out;
+  }
+
+  faults::Trace trace;
+  reports::Report report;
+};
+
+using Found = std::set<std::tuple<std::string, std::string, std::uint32_t>>;
+
+TEST(Rules, CorrectSequenceGetsNone) {
+  Case c;
+  c.correct();
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, FailingPropertyNoRuleExplainsGetsNone) {
+  Case c;
+  c.correct();
+  c.fail("crash_atomic");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, InPlaceRewriteExplainsEveryPropertyItBreaks) {
+  Case c;
+  c.add("open", OpClass::open, "t.json").flags = O_WRONLY | O_TRUNC;
+  c.add("write", OpClass::write, "t.json");
+  c.add("fsync", OpClass::sync, "t.json");
+  c.fail("crash_atomic");
+  c.fail("reader_safe");
+  EXPECT_EQ(c.found(),
+            (Found{{"write_temp_then_rename", "crash_atomic", 1}, {"write_temp_then_rename", "reader_safe", 1}}));
+}
+
+TEST(Rules, InPlaceWithoutFsyncIsAlsoNotDurable) {
+  Case c;
+  c.add("open", OpClass::open, "t.json").flags = O_WRONLY | O_TRUNC;
+  c.add("write", OpClass::write, "t.json");
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "durable", 2}}));
+}
+
+TEST(Rules, RenameBeforeFsyncOfTheFile) {
+  Case c;
+  c.correct();
+  c.trace.records.erase(c.trace.records.begin() + 3);  // the fsync
+  for (std::uint32_t i = 0; i < c.trace.records.size(); ++i) c.trace.records[i].seq = i + 1;
+  c.fail("powerloss_atomic");
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "powerloss_atomic", 5}}));
+}
+
+TEST(Rules, FsyncBeforeTheLastWriteDoesNotCount) {
+  Case c;
+  c.create(".t.json.tmp");
+  c.add("fsync", OpClass::sync, ".t.json.tmp");
+  c.add("write", OpClass::write, ".t.json.tmp");
+  c.add("rename", OpClass::rename, ".t.json.tmp", "t.json");
+  c.fsync_dir();
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "durable", 4}}));
+}
+
+TEST(Rules, SyncFileRangeIsNoFsyncButSyncIs) {
+  Case c;
+  c.create(".t.json.tmp");
+  c.add("write", OpClass::write, ".t.json.tmp");
+  c.add("sync_file_range", OpClass::sync, ".t.json.tmp");
+  c.add("rename", OpClass::rename, ".t.json.tmp", "t.json");
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "durable", 4}, {"fsync_dir_after_rename", "durable", 4}}));
+}
+
+TEST(Rules, SyncAllCountsForFileAndDirectory) {
+  Case c;
+  c.create(".t.json.tmp");
+  c.add("write", OpClass::write, ".t.json.tmp");
+  c.add("sync", OpClass::sync_all, "");
+  c.add("rename", OpClass::rename, ".t.json.tmp", "t.json");
+  c.add("syncfs", OpClass::sync_all, "");
+  c.fail("durable");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, DirectoryNotFsyncedAfterRename) {
+  Case c;
+  c.correct();
+  c.trace.records.pop_back();
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_dir_after_rename", "durable", 6}}));
+}
+
+TEST(Rules, DirectoryFsyncedBeforeTheRenameDoesNotCount) {
+  Case c;
+  c.fsync_dir();
+  c.correct();
+  c.trace.records.pop_back();
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_dir_after_rename", "durable", 7}}));
+}
+
+TEST(Rules, CrossDirectoryRenameNeedsBothDirectories) {
+  Case c;
+  c.correct("staging/.t.json.tmp");
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_dir_of_temp_and_target", "durable", 6}}));
+  c.fsync_dir("staging");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, TempKeepsMkstempMode) {
+  Case c;
+  c.correct();
+  c.trace.records[2].mode = 0600;  // fchmod to the wrong mode
+  c.fail("mode_preserved");
+  EXPECT_EQ(c.found(), (Found{{"preserve_mode", "mode_preserved", 1}}));
+  c.report.subject.old_mode = "0600";  // now the fchmod copies it
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, TempLeftBehindPointsAtItsCreation) {
+  Case c;
+  c.correct();
+  reports::Failure f;
+  f.leftovers = {".t.json.tmp"};
+  c.fail("temp_clean", f);
+  EXPECT_EQ(c.found(), (Found{{"remove_temp_on_error", "temp_clean", 1}}));
+}
+
+TEST(Rules, IgnoredWriteErrorOnlyWhenTheWriterExitedZero) {
+  Case c;
+  c.correct();
+  reports::Failure f;
+  f.model = "errno", f.call_index = 2, f.exit_status = 1;
+  c.fail("error_safe", f);
+  EXPECT_EQ(c.found(), Found{});  // reported the failure, left a torn file: not this rule
+  c.report.properties["error_safe"].failures[0].exit_status = 0;
+  EXPECT_EQ(c.found(), (Found{{"check_write_result", "error_safe", 2}}));
+}
+
+TEST(Rules, IgnoredFsyncFailureIsAdvisoryOnDurable) {
+  Case c;
+  c.correct();
+  c.cell(4, "EIO", "error_ok");
+  EXPECT_EQ(c.found(), Found{});
+  c.cell(4, "ENOSPC", "new");
+  EXPECT_EQ(c.found(), (Found{{"check_fsync_result", "durable", 4}}));
+}
+
+TEST(Rules, IgnoredDirectoryFsyncFailureIsTheReferencePolicy) {
+  Case c;
+  c.correct();
+  c.cell(7, "EIO", "new");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, IgnoredCloseFailureButNotEintr) {
+  Case c;
+  c.correct();
+  c.cell(5, "EINTR", "new");
+  EXPECT_EQ(c.found(), Found{});
+  c.cell(5, "EIO", "new");
+  EXPECT_EQ(c.found(), (Found{{"check_close_result", "error_safe", 5}}));
+}
+
+TEST(Rules, GivingUpOnEintr) {
+  Case c;
+  c.correct();
+  c.cell(2, "EINTR", "new");  // retried
+  EXPECT_EQ(c.found(), Found{});
+  c.cell(2, "EINTR", "error_ok");
+  EXPECT_EQ(c.found(), (Found{{"retry_eintr", "error_safe", 2}}));
+}
+
+TEST(Rules, UnlinkBeforeRename) {
+  Case c;
+  c.correct();
+  c.trace.records.insert(c.trace.records.begin() + 5, c.trace.records[0]);
+  c.trace.records[5].call = "unlink", c.trace.records[5].op = OpClass::unlink, c.trace.records[5].path = "t.json";
+  for (std::uint32_t i = 0; i < c.trace.records.size(); ++i) c.trace.records[i].seq = i + 1;
+  c.fail("crash_atomic");
+  c.fail("error_safe");
+  EXPECT_EQ(c.found(),
+            (Found{{"no_unlink_before_rename", "crash_atomic", 6}, {"no_unlink_before_rename", "error_safe", 6}}));
+}
+
+TEST(Rules, TempOutsideTheDirectory) {
+  Case c;
+  c.add("rename", OpClass::rename, "../tmp/x.tmp", "t.json");
+  c.fsync_dir();
+  EXPECT_EQ(c.found(), (Found{{"temp_in_same_directory", "durable", 1}}));  // advisory: reported anyway
+  c.fail("error_safe");
+  EXPECT_EQ(c.found(), (Found{{"temp_in_same_directory", "error_safe", 1}}));
+}
+
+TEST(Rules, DiagnosisCarriesTheCallHintAndEveryLanguage) {
+  Case c;
+  c.correct();
+  c.trace.records.pop_back();
+  c.report.calls.push_back({6, "rename", "rename(.t.json.tmp → t.json)"});
+  c.fail("durable");
+  const auto found = diagnose(c.trace, c.report);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].call, "rename(.t.json.tmp → t.json)");
+  EXPECT_NE(found[0].hint.find("fsync"), std::string::npos);
+  for (const char* language : {"python", "node", "c", "cpp", "go", "sh"})
+    EXPECT_FALSE(found[0].fix.at(language).empty()) << language;
+}
+
+TEST(Rules, TableHasUniqueIdsAndKnownProperties) {
+  std::set<std::string_view> ids;
+  for (const auto& rule : rules()) {
+    EXPECT_TRUE(ids.insert(rule.id).second) << rule.id;
+    ASSERT_FALSE(rule.properties.empty()) << rule.id;
+    for (const auto property : rule.properties)
+      EXPECT_NE(std::find(reports::kProperties.begin(), reports::kProperties.end(), property),
+                reports::kProperties.end())
+          << rule.id << ": " << property;
+  }
+  EXPECT_EQ(ids.size(), 12u);
+}
+
+}  // namespace
+}  // namespace crashcheck::diagnosis
