@@ -2,6 +2,7 @@
 # and checks its file list and that Depends covers every shared library the
 # packaged programs load (ldd, each library's Debian package found by dpkg -S).
 #   cmake -DBUILD_DIR=… -DVERSION=… -DPROGRAMS=a;b;c -P deb_test.cmake
+cmake_minimum_required(VERSION 3.25)  # policies for this script (IN_LIST)
 set(out ${BUILD_DIR}/package-test)
 file(REMOVE_RECURSE ${out})
 execute_process(COMMAND cpack -G DEB --config ${BUILD_DIR}/CPackConfig.cmake -B ${out}
@@ -27,6 +28,8 @@ endforeach()
 
 execute_process(COMMAND dpkg-deb -f ${debs} Depends OUTPUT_VARIABLE depends COMMAND_ERROR_IS_FATAL ANY)
 string(STRIP "${depends}" depends)
+string(REGEX REPLACE " *\\([^)]*\\)" "" depended "${depends}")  # names only: "libc6, libfiu0"
+string(REPLACE ", " ";" depended "${depended}")
 foreach(program IN LISTS PROGRAMS)
   execute_process(COMMAND ldd ${program} OUTPUT_VARIABLE libraries COMMAND_ERROR_IS_FATAL ANY)
   string(REGEX MATCHALL "=> (/[^ ]+)" paths "${libraries}")
@@ -42,7 +45,7 @@ foreach(program IN LISTS PROGRAMS)
     endif()
     string(REGEX REPLACE ":.*" "" package "${owner}")
     string(STRIP "${package}" package)
-    if(NOT depends MATCHES "(^|, )${package}( |,|$)")
+    if(NOT package IN_LIST depended)
       message(FATAL_ERROR "${program} loads ${path} from package ${package}, which Depends lacks: ${depends}")
     endif()
   endforeach()
