@@ -332,7 +332,8 @@ Report parse_report(std::string_view bytes, std::string_view source_name) {
   json document;
   try {
     document = json::parse(bytes);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number no double holds (1e999).
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line/column.
     if (const auto tag_end = what.find("] "); what.starts_with("[json.exception") && tag_end != std::string::npos) {

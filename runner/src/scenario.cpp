@@ -57,7 +57,9 @@ struct FieldErrors {
 json parse_json_text(std::string_view text, const fs::path& file) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number no double holds (1e999):
+    // both are bad input (found by fuzz_scenario).
     throw InputError(file.string() + ": not valid JSON: " + e.what());
   }
 }

@@ -93,6 +93,18 @@ TEST(Cli, OutputThatIsAFileIsRefusedBeforeAnythingRuns) {
   EXPECT_FALSE(fs::exists("-"));
 }
 
+// Found by fuzz_scenario: a number no double holds made nlohmann throw
+// out_of_range, which escaped as "harness failure", exit 3.
+TEST(Cli, ScenarioNumberTooLargeIsBadInput) {
+  TempDir dir;
+  testing::write_text(dir / "s.json", "{\"name\": \"x\", \"timeout_s\": 1e999}");
+  const auto r = run_crashcheck({"run", (dir / "s.json").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(has(r.output, "crashcheck: " + (dir / "s.json").string() +
+                                ": not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e999'"))
+      << r.output;
+}
+
 TEST(Cli, ReportVerbsTakeAnOutputDirectory) {
   TempDir dir;
   const fs::path a = report_directory(dir, "a"), b = report_directory(dir, "b");
