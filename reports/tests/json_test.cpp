@@ -133,12 +133,12 @@ TEST(ReportJson, InconsistentVerdictsAreRefused) {
 // "failing" (every failing case, listed or not) was added within /1.
 TEST(ReportJson, FailingCountIsReadWrittenAndChecked) {
   EXPECT_EQ(valid()["properties"]["crash_atomic"]["failing"], 3);  // written: as many as listed
-  Report report = from_json(with("/properties/crash_atomic/failing", 12), "r.json");
+  Report report = from_json(with("/properties/crash_atomic/failing", 12u), "r.json");
   EXPECT_EQ(failing_cases(report.properties.at("crash_atomic")), 12u);
   EXPECT_EQ(from_json(to_json(report), "again"), report);
   Report older = from_json(without("/properties/crash_atomic/failing"), "old.json");  // a report from before
   EXPECT_EQ(failing_cases(older.properties.at("crash_atomic")), 3u);
-  expect_problem(with("/properties/crash_atomic/failing", 2),
+  expect_problem(with("/properties/crash_atomic/failing", 2u),
                  ": /properties/crash_atomic/failing: fewer failing cases (2) than counterexamples listed (3)");
 }
 
