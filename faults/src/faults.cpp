@@ -204,7 +204,10 @@ Trace read_trace(const std::filesystem::path& file) {
   if (!in) bad_trace(file, std::string("cannot open: ") + std::strerror(errno));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) bad_trace(file, "read error");
+  return decode_trace(bytes, file);
+}
 
+Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
   cc_trace_header header{};
   if (bytes.size() < sizeof header)
     bad_trace(file, "too short for the header (" + std::to_string(bytes.size()) + " bytes)");

@@ -21,7 +21,7 @@ int rank(Verdict v) {
   return 0;
 }
 
-std::string side(Verdict verdict, std::size_t failures) {
+std::string side(Verdict verdict, std::uint64_t failures) {
   std::string out(verdict_name(verdict));
   if (verdict == Verdict::fail)
     out += " (" + std::to_string(failures) + " counterexample" + (failures == 1 ? ")" : "s)");
@@ -48,7 +48,7 @@ Comparison compare(const Report& baseline, const Report& other) {
     const PropertyResult& b = text::result_of(baseline, name);
     const PropertyResult& o = text::result_of(other, name);
     comparison.changes.push_back({name, b.verdict, o.verdict, rank(o.verdict) < rank(b.verdict),
-                                  rank(o.verdict) > rank(b.verdict), b.failures.size(), o.failures.size()});
+                                  rank(o.verdict) > rank(b.verdict), failing_cases(b), failing_cases(o)});
   }
   return comparison;
 }

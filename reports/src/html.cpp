@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <limits>
 #include <string>
 
 namespace crashcheck::reports {
@@ -72,14 +73,17 @@ std::string page_header(const Report& report) {
   const std::size_t failing = text::count_verdict(report, Verdict::fail);
   const std::size_t total = text::property_order(report).size();
   std::uint64_t cases = 0;
-  for (const auto& [model, count] : report.model_cases) cases += count;
+  for (const auto& [model, count] : report.model_cases) cases = text::saturating_add(cases, count);
   const Subject& s = report.subject;
   std::string out = "<header>\n<h1>crashcheck report: " + esc(s.name) + "</h1>\n<p class=\"summary\">";
+  // An interrupted run is never green, whatever its verdicts so far.
+  if (!report.complete) out += "<span class=\"bad\">incomplete</span> · ";
   out += failing ? "<span class=\"bad\">" + std::to_string(failing) + " of " + std::to_string(total) +
                        " properties fail</span>"
-                 : "<span class=\"good\">no property fails</span>";
+         : report.complete ? "<span class=\"good\">no property fails</span>"
+                           : std::string("no property failed in the cases that ran");
   out += " · " + std::to_string(text::count_verdict(report, Verdict::pass)) + " pass · " +
-         std::to_string(text::count_verdict(report, Verdict::not_run)) + " not run · " + std::to_string(cases) +
+         std::to_string(text::count_verdict(report, Verdict::not_run)) + " not run · " + text::count_text(cases) +
          " cases in " + number(report.duration_s) + " s</p>\n";
   if (!report.complete)
     out += "<p class=\"warning\"><strong>The run was cut short:</strong> verdicts cover only the cases that ran.</p>\n";
@@ -257,7 +261,7 @@ std::string property_table(const Report& report) {
     out += "<tr class=\"property\" data-property=\"" + esc(names[i]) + "\" data-verdict=\"" +
            std::string(verdict_name(result.verdict)) + "\"><td><code>" + name + "</code></td><td>" +
            verdict_badge(result.verdict) + "</td><td class=\"num\">" + std::to_string(result.cases) +
-           "</td><td class=\"num\">" + std::to_string(result.failures.size()) + "</td><td>" + notes + "</td></tr>\n";
+           "</td><td class=\"num\">" + text::count_text(failing_cases(result)) + "</td><td>" + notes + "</td></tr>\n";
   }
   return out + "</tbody>\n</table>\n</section>\n";
 }
@@ -290,14 +294,20 @@ std::string counterexamples(const Report& report) {
   std::string out;
   const auto names = text::property_order(report);
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const auto& failures = text::result_of(report, names[i]).failures;
+    const PropertyResult& result = text::result_of(report, names[i]);
+    const auto& failures = result.failures;
     if (failures.empty()) continue;
-    out += "<h3 id=\"cx-" + std::to_string(i) + "\"><code>" + esc(names[i]) + "</code> — " +
-           std::to_string(failures.size()) + " counterexample" + (failures.size() == 1 ? "" : "s") + "</h3>\n";
+    const std::uint64_t failing = failing_cases(result);
+    out += "<h3 id=\"cx-" + std::to_string(i) + "\"><code>" + esc(names[i]) + "</code> — " + text::count_text(failing) +
+           " counterexample" + (failing == 1 ? "" : "s") + "</h3>\n";
     for (std::size_t k = 0; k < failures.size() && k < kCounterexamplesPerProperty; ++k)
       out += counterexample(failures[k]);
-    if (failures.size() > kCounterexamplesPerProperty) {
-      out += "<p>" + std::to_string(failures.size() - kCounterexamplesPerProperty) + " more in report.json.</p>\n";
+    const std::uint64_t shown = std::min<std::uint64_t>(failures.size(), kCounterexamplesPerProperty);
+    if (failing > shown) {
+      out += "<p>" +
+             (failing == std::numeric_limits<std::uint64_t>::max() ? text::count_text(failing)
+                                                                   : std::to_string(failing - shown)) +
+             " more counterexamples" + (failures.size() > shown ? "; those listed are in report.json" : "") + ".</p>\n";
     }
   }
   if (out.empty()) return "";

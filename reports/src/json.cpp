@@ -29,6 +29,10 @@ std::string_view verdict_name(Verdict v) noexcept {
   return "not_run";
 }
 
+std::uint64_t failing_cases(const PropertyResult& result) noexcept {
+  return std::max<std::uint64_t>(result.failing, result.failures.size());
+}
+
 std::optional<Verdict> parse_verdict(std::string_view name) noexcept {
   for (const Verdict v : {Verdict::pass, Verdict::fail, Verdict::not_run}) {
     if (verdict_name(v) == name) return v;
@@ -75,7 +79,8 @@ json property_json(const PropertyResult& p) {
           {"cases", p.cases},
           {"failures", std::move(failures)},
           {"reason", text::valid_utf8(p.reason)},
-          {"notes", strings(p.notes)}};
+          {"notes", strings(p.notes)},
+          {"failing", failing_cases(p)}};
 }
 
 json subject_json(const Subject& s) {
@@ -165,6 +170,8 @@ class Node {
     if (found == value_.end()) child.fail("missing");
     return child;
   }
+
+  bool has(std::string_view key) const { return value_.is_object() && value_.contains(key); }
 
   std::vector<Node> items() const {
     expect(value_.is_array(), "an array");
@@ -258,6 +265,15 @@ PropertyResult read_property(const Node& n) {
   for (const Node& f : n["failures"].items()) p.failures.push_back(read_failure(f));
   p.reason = n["reason"].text();
   p.notes = n["notes"].texts();
+  // "failing" came after the first /1 reports: absent, it is the listed
+  // count, which the model keeps as 0.
+  if (n.has("failing")) {
+    const std::uint64_t failing = n["failing"].count();
+    if (failing < p.failures.size())
+      n["failing"].fail("fewer failing cases (" + std::to_string(failing) + ") than counterexamples listed (" +
+                        std::to_string(p.failures.size()) + ")");
+    p.failing = failing == p.failures.size() ? 0 : failing;
+  }
   // DESIGN.md: every fail carries its counterexamples, and only a fail does.
   if (p.verdict == Verdict::fail && p.failures.empty())
     n["failures"].fail("verdict is fail but there is no counterexample");
@@ -325,13 +341,18 @@ Report from_json(const json& document, std::string_view source) {
 }
 
 Report load_report(const std::filesystem::path& file) {
-  const std::string source = file.string();
   const std::optional<std::string> bytes = read_file(file);
-  if (!bytes) throw ReportError(source + ": cannot open: " + std::strerror(errno));
+  if (!bytes) throw ReportError(file.string() + ": cannot open: " + std::strerror(errno));
+  return parse_report(*bytes, file.string());
+}
+
+Report parse_report(std::string_view bytes, std::string_view source_name) {
+  const std::string source(source_name);
   json document;
   try {
-    document = json::parse(*bytes);
-  } catch (const json::parse_error& e) {
+    document = json::parse(bytes);
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number no double holds (1e999).
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line/column.
     if (const auto tag_end = what.find("] "); what.starts_with("[json.exception") && tag_end != std::string::npos) {

@@ -4,7 +4,9 @@
 #include "crashcheck/report.hpp"
 #include "text.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 namespace crashcheck::reports {
@@ -34,16 +36,26 @@ std::string failure_body(const PropertyResult& result) {
     if (!f.detail.empty()) body += "  " + f.detail + "\n";
     if (!f.replay.empty()) body += "  replay: " + f.replay + "\n";
   }
-  if (result.failures.size() > kCounterexamplesInBody) {
-    body += std::to_string(result.failures.size() - kCounterexamplesInBody) + " more counterexamples in report.json\n";
+  const std::uint64_t failing = failing_cases(result);
+  const std::uint64_t shown = std::min<std::uint64_t>(result.failures.size(), kCounterexamplesInBody);
+  if (failing > shown) {
+    body += (failing == std::numeric_limits<std::uint64_t>::max() ? text::count_text(failing)
+                                                                  : std::to_string(failing - shown)) +
+            " more counterexamples" + (result.failures.size() > shown ? "; those listed are in report.json" : "") +
+            "\n";
   }
   return body;
 }
 
-std::string testcase(const std::string& suite, const std::string& name, const PropertyResult& result) {
+// A run that was cut short cannot vouch for a pass: its cases did not all run.
+constexpr std::string_view kIncomplete = "incomplete: the run was interrupted before every case of this property ran";
+
+std::string testcase(const std::string& suite, const std::string& name, const PropertyResult& result, bool complete) {
   std::string out = "    <testcase name=\"" + esc(name) + "\" classname=\"" + esc(suite) + "\" time=\"0\"";
   switch (result.verdict) {
     case Verdict::pass:
+      if (!complete)
+        return out + ">\n      <error message=\"" + esc(kIncomplete) + "\" type=\"incomplete\"/>\n    </testcase>\n";
       return out + "/>\n";
     case Verdict::not_run:
       return out + ">\n      <skipped message=\"" + esc(result.reason.empty() ? "not run" : result.reason) +
@@ -64,7 +76,7 @@ std::string render_junit(const Report& report) {
   const std::string suite = "crashcheck." + report.subject.name;
   const auto names = text::property_order(report);
   std::string cases;
-  std::size_t failures = 0;
+  std::size_t failures = 0, errors = 0;
   for (const auto& name : names) {
     PropertyResult result = text::result_of(report, name);
     // A fail without counterexamples can only come from a model built in
@@ -75,10 +87,11 @@ std::string render_junit(const Report& report) {
       result.failures.push_back(unknown);
     }
     failures += result.verdict == Verdict::fail;
-    cases += testcase(suite, name, result);
+    errors += result.verdict == Verdict::pass && !report.complete;
+    cases += testcase(suite, name, result, report.complete);
   }
   const std::string counts = " tests=\"" + std::to_string(names.size()) + "\" failures=\"" + std::to_string(failures) +
-                             "\" errors=\"0\" skipped=\"" +
+                             "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
                              std::to_string(text::count_verdict(report, Verdict::not_run)) + "\" time=\"" +
                              seconds(report.duration_s) + "\"";
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crashcheck\"" + counts + ">\n";
@@ -88,6 +101,8 @@ std::string render_junit(const Report& report) {
   out += "      <property name=\"schema\" value=\"" + esc(report.schema) + "\"/>\n";
   out += "      <property name=\"command\" value=\"" + esc(text::command_line(report.subject.command)) + "\"/>\n";
   out += "      <property name=\"complete\" value=\"" + std::string(report.complete ? "true" : "false") + "\"/>\n";
+  if (!report.tool_version.empty())
+    out += "      <property name=\"crashcheck_version\" value=\"" + esc(report.tool_version) + "\"/>\n";
   out += "    </properties>\n" + cases;
   if (!report.notes.empty()) {
     std::string notes;

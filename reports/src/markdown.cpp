@@ -5,6 +5,8 @@
 #include "text.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace crashcheck::reports {
@@ -29,16 +31,19 @@ std::string verdict_cell(const PropertyResult& result) {
   return cell;
 }
 
+// An interrupted run is never green: its headline says "incomplete" first.
 std::string headline(const Report& report) {
   const std::size_t failing = text::count_verdict(report, Verdict::fail);
   std::string out = "## crashcheck: " + text::markdown_inline(text::shortened(report.subject.name, 120)) + " — ";
+  if (!report.complete) out += "incomplete, ";
   if (failing != 0) {
     out += std::to_string(failing) + " of " + std::to_string(text::property_order(report).size()) + " properties fail";
   } else {
-    out += "no property fails";
+    out += report.complete ? "no property fails" : "no property failed in the cases that ran";
   }
-  out +=
-      "\n\nCommand: " + text::markdown_inline(text::shortened(text::command_line(report.subject.command), kFieldLimit));
+  out += "\n\nCommand: " +
+         text::markdown_code_span(text::shortened(text::command_line(report.subject.command), kFieldLimit));
+  if (!report.tool_version.empty()) out += "  \nChecked by crashcheck " + text::markdown_inline(report.tool_version);
   return out + "\n\n";
 }
 
@@ -47,7 +52,7 @@ std::string property_table(const Report& report) {
   for (const auto& name : text::property_order(report)) {
     const PropertyResult& result = text::result_of(report, name);
     out += "| " + text::markdown_inline(name) + " | " + verdict_cell(result) + " | " + std::to_string(result.cases) +
-           " | " + std::to_string(result.failures.size()) + " |\n";
+           " | " + text::count_text(failing_cases(result)) + " |\n";
   }
   return out + "\n";
 }
@@ -62,22 +67,29 @@ std::string counterexample(std::size_t number, const Failure& failure) {
   return out;
 }
 
+// Capped: at most kShownPerProperty per property and kShownInTotal in all;
+// the counts are every failing case, listed in report.json or not.
 std::string counterexamples(const Report& report) {
   std::string out;
-  std::size_t shown = 0, total = 0;
+  std::uint64_t shown = 0, total = 0;
   for (const auto& name : text::property_order(report)) {
-    const auto& failures = text::result_of(report, name).failures;
-    total += failures.size();
+    const PropertyResult& result = text::result_of(report, name);
+    const auto& failures = result.failures;
+    const std::uint64_t failing = failing_cases(result);
+    total = text::saturating_add(total, failing);
     if (failures.empty() || shown == kShownInTotal) continue;
-    out += "#### " + text::markdown_inline(name) + " — " + std::to_string(failures.size()) + " counterexample" +
-           (failures.size() == 1 ? "" : "s") + "\n\n";
+    out += "#### " + text::markdown_inline(name) + " — " + text::count_text(failing) + " counterexample" +
+           (failing == 1 ? "" : "s") + "\n\n";
     for (std::size_t i = 0; i < failures.size() && i < kShownPerProperty && shown < kShownInTotal; ++i, ++shown) {
       out += counterexample(shown + 1, failures[i]);
     }
   }
   if (total == 0) return "";
   if (shown < total) {
-    out += "_" + std::to_string(total - shown) + " more counterexamples in report.json and report.html._\n\n";
+    out +=
+        "_" +
+        (total == std::numeric_limits<std::uint64_t>::max() ? text::count_text(total) : std::to_string(total - shown)) +
+        " more counterexamples; those listed are in report.json and report.html._\n\n";
   }
   return "### Counterexamples\n\n" + out;
 }

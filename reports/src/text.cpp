@@ -1,6 +1,7 @@
 #include "text.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 
@@ -107,21 +108,43 @@ std::string markup_escape(std::string_view raw) {
 std::string markdown_inline(std::string_view raw) {
   // What can open emphasis, code, links, tables, headings, lists or
   // quotes; '(' and '!' are harmless once '[' is escaped.
-  static constexpr std::string_view kPunctuation = "\\`*_[]#+-.|~>";
+  // '&' and '<' are escaped the same way (not as character references, which
+  // read badly in the raw text): they could start an entity or an HTML tag.
+  static constexpr std::string_view kPunctuation = "\\`*_[]#+-.|~><&";
   std::string out;
   for (const char c : displayable(raw)) {
     if (c == '\n' || c == '\t') {
       out += ' ';
-    } else if (c == '&') {
-      out += "&amp;";
-    } else if (c == '<') {
-      out += "&lt;";
     } else {
       if (kPunctuation.find(c) != std::string_view::npos) out += '\\';
       out += c;
     }
   }
   return out;
+}
+
+std::string markdown_code_span(std::string_view raw) {
+  std::string body = displayable(raw);
+  std::replace(body.begin(), body.end(), '\n', ' ');
+  std::replace(body.begin(), body.end(), '\t', ' ');
+  std::size_t longest = 0, run = 0;
+  for (const char c : body) {
+    run = (c == '`') ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(longest + 1, '`');
+  // A span that starts or ends with a backtick needs a space inside each
+  // delimiter (CommonMark strips exactly one from each side).
+  const bool pad = body.empty() || body.front() == '`' || body.back() == '`' || body.front() == ' ';
+  return fence + (pad ? " " : "") + body + (pad ? " " : "") + fence;
+}
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max() : a + b;
+}
+
+std::string count_text(std::uint64_t count) {
+  return count == std::numeric_limits<std::uint64_t>::max() ? "more than 10^19" : std::to_string(count);
 }
 
 std::string markdown_code_block(std::string_view raw, std::string_view language) {

@@ -6,6 +6,7 @@
 #include "crashcheck/report.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,11 @@ std::string markup_escape(std::string_view raw);
 // spaces, Markdown punctuation backslash-escaped, & and < as references.
 std::string markdown_inline(std::string_view raw);
 
+// A code span holding `raw` literally (`displayable`, newlines as spaces): no
+// backslash escapes and no character references, which a code span would
+// show as typed; the delimiter is longer than any run of backticks inside.
+std::string markdown_code_span(std::string_view raw);
+
 // A fenced code block holding `raw` literally: the fence is longer than any
 // run of backticks inside.
 std::string markdown_code_block(std::string_view raw, std::string_view language);
@@ -47,6 +53,12 @@ std::string command_line(const std::vector<std::string>& argv);
 
 // "exists, 12 bytes, mode 0644, matches torn" / "missing". Not escaped.
 std::string state_summary(const FileState& state);
+
+// Counts that cannot overflow: sums saturate at the largest uint64_t, and
+// count_text prints a saturated count as "more than 10^19", never as a number
+// that reads like an exact one.
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept;
+std::string count_text(std::uint64_t count);
 
 // How many properties of the report have this verdict.
 std::size_t count_verdict(const Report& report, Verdict verdict);

@@ -64,6 +64,14 @@ void expect_problem(const json& document, const std::string& problem) {
 
 json valid() { return to_json(samples::failing_report()); }
 
+// Found by fuzz_report: nlohmann throws out_of_range, not parse_error, for
+// a number no double holds; it escaped as a harness failure (exit 3).
+TEST(ReportJson, NumberTooLargeIsBadJson) {
+  const Loaded loaded = load(std::string("{\"schema\": \"crashcheck-report/1\", \"duration_s\": 1e999}"));
+  EXPECT_EQ(loaded.message.rfind(loaded.file + ": not valid JSON: ", 0), 0u) << loaded.message;
+  EXPECT_NE(loaded.message.find("number overflow"), std::string::npos) << loaded.message;
+}
+
 TEST(ReportJson, BadJsonNamesFileAndPosition) {
   const Loaded loaded = load(std::string("{\"schema\": \"crashcheck-report/1\",,}"));
   EXPECT_EQ(loaded.message.rfind(loaded.file + ": not valid JSON: ", 0), 0u) << loaded.message;
@@ -120,6 +128,18 @@ TEST(ReportJson, InconsistentVerdictsAreRefused) {
   expect_problem(with("/properties/crash_atomic/verdict", "pass"),
                  ": /properties/crash_atomic/failures: counterexamples on a property whose verdict is not fail");
   expect_problem(with("/cells/2/outcome", "fine"), ": /cells/2/outcome: unknown outcome 'fine'");
+}
+
+// "failing" (every failing case, listed or not) was added within /1.
+TEST(ReportJson, FailingCountIsReadWrittenAndChecked) {
+  EXPECT_EQ(valid()["properties"]["crash_atomic"]["failing"], 3);  // written: as many as listed
+  Report report = from_json(with("/properties/crash_atomic/failing", 12u), "r.json");
+  EXPECT_EQ(failing_cases(report.properties.at("crash_atomic")), 12u);
+  EXPECT_EQ(from_json(to_json(report), "again"), report);
+  Report older = from_json(without("/properties/crash_atomic/failing"), "old.json");  // a report from before
+  EXPECT_EQ(failing_cases(older.properties.at("crash_atomic")), 3u);
+  expect_problem(with("/properties/crash_atomic/failing", 2u),
+                 ": /properties/crash_atomic/failing: fewer failing cases (2) than counterexamples listed (3)");
 }
 
 TEST(ReportJson, ShardSectionRoundTripsAndIsAbsentOtherwise) {

@@ -19,10 +19,12 @@ assert len(suites) == 1
 suite = suites[0]
 cases = {}
 for case in suite.findall("testcase"):
-    failure, skipped = case.find("failure"), case.find("skipped")
+    failure, skipped, error = case.find("failure"), case.find("skipped"), case.find("error")
     cases[case.get("name")] = {
-        "status": "failure" if failure is not None else "skipped" if skipped is not None else "pass",
-        "message": failure.get("message") if failure is not None else skipped.get("message") if skipped is not None else "",
+        "status": "failure" if failure is not None else "skipped" if skipped is not None else
+                  "error" if error is not None else "pass",
+        "message": failure.get("message") if failure is not None else skipped.get("message") if skipped is not None
+                   else error.get("message") if error is not None else "",
         "body": failure.text if failure is not None else "",
         "classname": case.get("classname"),
     }
@@ -81,6 +83,27 @@ TEST(Junit, PassingReportHasNoFailures) {
   EXPECT_EQ(parsed["cases"]["valid_content"]["status"], "skipped");
   EXPECT_EQ(parsed["cases"]["crash_atomic"]["status"], "pass");
   EXPECT_EQ(parsed["cases"]["crash_atomic"]["classname"], "crashcheck.reference-writer");
+}
+
+// Issue 14: an interrupted run's JUnit showed error_safe passing after 12 of
+// ~566 cases. A pass in an incomplete report is an error: not all its cases ran.
+TEST(Junit, InterruptedRunIsNeverGreen) {
+  Report report = samples::passing_report();
+  report.complete = false;
+  const auto parsed = read_junit(report);
+  ASSERT_TRUE(parsed.contains("counts"));
+  EXPECT_EQ(parsed["counts"], (nlohmann::json{{"tests", 8}, {"failures", 0}, {"errors", 7}, {"skipped", 1}}));
+  EXPECT_EQ(parsed["top"]["errors"], 7);
+  EXPECT_EQ(parsed["cases"]["error_safe"]["status"], "error");
+  EXPECT_EQ(parsed["cases"]["error_safe"]["message"],
+            "incomplete: the run was interrupted before every case of this property ran");
+  EXPECT_EQ(parsed["cases"]["valid_content"]["status"], "skipped");
+}
+
+TEST(Junit, CarriesTheToolVersion) {
+  Report report = samples::passing_report();
+  report.tool_version = "9.8.7";
+  EXPECT_NE(render_junit(report).find("<property name=\"crashcheck_version\" value=\"9.8.7\"/>"), std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace crashcheck::reports {
 namespace {
 
@@ -16,7 +18,7 @@ TEST(Markdown, FailingReportShowsTableAndReplayCommands) {
   EXPECT_TRUE(contains(md, "| property | verdict | cases | failures |"));
   EXPECT_TRUE(contains(md, "| crash\\_atomic | ❌ **fail** | 40 | 3 |\n"));
   EXPECT_TRUE(contains(md, "| error\\_safe | ❌ **fail** | 40 | 1 |\n"));
-  EXPECT_TRUE(contains(md, "| durable | ➖ not run — power\\-loss model skipped: &lt;no trace\\> | 0 | 0 |\n"));
+  EXPECT_TRUE(contains(md, "| durable | ➖ not run — power\\-loss model skipped: \\<no trace\\> | 0 | 0 |\n"));
   EXPECT_TRUE(contains(md, "| reader\\_safe | ✅ pass | 40 | 0 |\n"));
   // Replay commands literally, in shell code blocks.
   EXPECT_TRUE(contains(md, "```sh\ncrashcheck replay 'out/report.json' kill-after-1 && echo \"<done>\"\n```\n"));
@@ -37,8 +39,12 @@ TEST(Markdown, OneFixLinePerFailingProperty) {
 
 TEST(Markdown, SubjectStringsCannotInjectMarkup) {
   const std::string md = render_markdown(samples::failing_report());
-  EXPECT_FALSE(contains(md, "<script"));
-  EXPECT_TRUE(contains(md, "evil &lt;script\\>alert(\"x\")&lt;/script\\> &amp; 'co'"));
+  // Every '<' of subject text is backslash-escaped: CommonMark shows it as text, never a tag.
+  for (auto at = md.find("<script"); at != std::string::npos; at = md.find("<script", at + 1))
+    EXPECT_TRUE(at > 0 && md[at - 1] == '\\') << md.substr(at > 20 ? at - 20 : 0, 40);
+  EXPECT_TRUE(contains(md, "evil \\<script\\>alert(\"x\")\\</script\\> \\& 'co'"));
+  EXPECT_FALSE(contains(md, "&lt;"));  // no character references: the raw text reads as it renders
+  EXPECT_FALSE(contains(md, "&amp;"));
   EXPECT_TRUE(contains(md, "pipeline\\\\xff\\\\xfe\\_health\\.json"));  // non-UTF-8 bytes shown as \xNN
   EXPECT_EQ(text::valid_utf8(md), md);
 }
@@ -69,13 +75,44 @@ TEST(Markdown, StaysShortForAPullRequestComment) {
   EXPECT_LT(md.size(), 20000u);
   EXPECT_TRUE(contains(md, "**8.**"));
   EXPECT_FALSE(contains(md, "**9.**"));
-  EXPECT_TRUE(contains(md, "3996 more counterexamples in report.json and report.html"));
+  EXPECT_TRUE(contains(md, "3996 more counterexamples; those listed are in report.json and report.html"));
 }
 
 TEST(Markdown, CutShortRunIsFlagged) {
   Report report = samples::passing_report();
   report.complete = false;
-  EXPECT_TRUE(contains(render_markdown(report), "The run was cut short"));
+  const std::string md = render_markdown(report);
+  EXPECT_TRUE(contains(md, "The run was cut short"));
+  EXPECT_TRUE(contains(md, " — incomplete, no property failed in the cases that ran\n")) << md;
+  EXPECT_FALSE(contains(md, "no property fails"));
+}
+
+// Issue 14: the table said 2 failures while a note said 8 failing states.
+TEST(Markdown, FailureCountsAreEveryFailingCase) {
+  Report report = samples::failing_report();
+  report.properties.at("crash_atomic").failing = 8;  // 3 listed, 2 shown; error_safe: 1, shown
+  const std::string md = render_markdown(report);
+  EXPECT_TRUE(contains(md, "| crash\\_atomic | ❌ **fail** | 40 | 8 |\n")) << md;
+  EXPECT_TRUE(contains(md, "#### crash\\_atomic — 8 counterexamples\n")) << md;
+  EXPECT_TRUE(contains(md, "_6 more counterexamples; those listed are in report.json and report.html._")) << md;
+}
+
+TEST(Markdown, SaturatedCountSaysMoreThan) {
+  Report report = samples::failing_report();
+  report.properties.at("crash_atomic").failing = std::numeric_limits<std::uint64_t>::max();
+  const std::string md = render_markdown(report);
+  EXPECT_TRUE(contains(md, "| crash\\_atomic | ❌ **fail** | 40 | more than 10^19 |\n")) << md;
+  EXPECT_FALSE(contains(md, "18446744073709551")) << md;
+}
+
+// The command is a code span: copied from the raw text it runs as shown.
+TEST(Markdown, CommandIsACodeSpanWithoutEscapes) {
+  Report report = samples::passing_report();
+  report.subject.command = {"/usr/bin/python3", "save.py", "{target}", "a&&b"};
+  report.tool_version = "0.1.0";
+  const std::string md = render_markdown(report);
+  EXPECT_TRUE(contains(md, "Command: `/usr/bin/python3 save.py {target} 'a&&b'`")) << md;
+  EXPECT_TRUE(contains(md, "Checked by crashcheck 0\\.1\\.0")) << md;
 }
 
 }  // namespace

@@ -17,10 +17,22 @@ inline bool contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// One directory per test process, removed when the process exits (ctest
+// runs each test in a process of its own), so the suite leaves nothing in
+// /tmp; the CTest fixture tmp_clean checks that.
+struct ScratchRoot {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("crashcheck-reports-" + std::to_string(::getpid()));
+  ~ScratchRoot() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 inline std::filesystem::path scratch_dir() {
+  static ScratchRoot root;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() / ("crashcheck-reports-" + std::string(info->test_suite_name()) +
-                                                       "-" + info->name() + "-" + std::to_string(::getpid()));
+  auto dir = root.path / (std::string(info->test_suite_name()) + "-" + info->name());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -1,6 +1,8 @@
 #include "text.hpp"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <rapidcheck/gtest.h>
 
 namespace crashcheck::reports::text {
@@ -28,13 +30,26 @@ TEST(Text, MarkupEscapesEverythingThatCouldOpenMarkup) {
             "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;");
 }
 
-TEST(Text, MarkdownInlineStaysOneLiteralLine) {
-  EXPECT_EQ(markdown_inline("a|b\n*c*<d>&"), "a\\|b \\*c\\*&lt;d\\>&amp;");
-}
+TEST(Text, MarkdownInlineStaysOneLiteralLine) { EXPECT_EQ(markdown_inline("a|b\n*c*<d>&"), "a\\|b \\*c\\*\\<d\\>\\&"); }
 
 TEST(Text, CodeBlockFenceOutgrowsBackticksInside) {
   EXPECT_EQ(markdown_code_block("echo ```x````", "sh"), "`````sh\necho ```x````\n`````\n");
   EXPECT_EQ(markdown_code_block("ls", ""), "```\nls\n```\n");
+}
+
+TEST(Text, CodeSpanHoldsTextLiterally) {
+  EXPECT_EQ(markdown_code_span("save.py && x"), "`save.py && x`");  // no escapes, no references
+  EXPECT_EQ(markdown_code_span("a `b` c"), "``a `b` c``");          // delimiter outgrows the backticks
+  EXPECT_EQ(markdown_code_span("`edge"), "`` `edge ``");            // padded where a backtick touches it
+  EXPECT_EQ(markdown_code_span("two\nlines"), "`two lines`");
+}
+
+TEST(Text, CountsSaturateAndSaySo) {
+  constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_EQ(saturating_add(kMax - 1, 5), kMax);
+  EXPECT_EQ(saturating_add(2, 3), 5u);
+  EXPECT_EQ(count_text(kMax), "more than 10^19");
+  EXPECT_EQ(count_text(42), "42");
 }
 
 TEST(Text, ShortenedCutsOnCharacterBoundary) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory_resource>
 #include <optional>
@@ -181,7 +182,12 @@ std::string_view profile_name(Profile profile) noexcept {
 std::string Coverage::describe() const {
   std::string text = after_seq == 0 ? "before the first call" : "after #" + std::to_string(after_seq) + " " + call;
   text += ": " + std::to_string(explored) + " of ";
-  text += total_exact ? std::to_string(total) : "at most " + std::to_string(total);
+  // The count saturates at 2^64 - 1: printed, that number would read as a
+  // real count, so a saturated one says only how large it is at least.
+  if (total == std::numeric_limits<std::uint64_t>::max())
+    text += "more than 10^19";
+  else
+    text += total_exact ? std::to_string(total) : "at most " + std::to_string(total);
   text += " states";
   if (sampled) text += " (sampled)";
   return text;

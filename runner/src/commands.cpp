@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <iostream>
 #include <set>
+#include <cstring>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace crashcheck::runner {
 namespace fs = std::filesystem;
@@ -56,6 +58,7 @@ std::vector<std::string> expectation_diff(const Scenario& scenario, const report
 struct Outcome {
   int status = kExitPass;
   std::string summary;
+  std::optional<nlohmann::json> report;  // for --json, once written
 };
 
 // How one scenario's verdicts become its exit status.
@@ -102,7 +105,8 @@ Outcome write_reports(const reports::Report& report, const fs::path& dir) {
     std::cerr << "crashcheck: cannot write the report: " << error << "\n";
     return {kExitHarness, report.subject.name + ": report not written"};
   }
-  return {kExitPass, report.subject.name + ":" + verdict_line(report) + " → " + absolute_path(dir).string()};
+  return {kExitPass, report.subject.name + ":" + verdict_line(report) + " → " + absolute_path(dir).string(),
+          reports::to_json(report)};
 }
 
 void judge_outcome(const reports::Report& report, const Scenario& scenario, const Judging& judging, const fs::path& dir,
@@ -128,9 +132,10 @@ Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions option
   if (out.status != kExitPass) return out;
   if (result.not_checkable) {
     std::cerr << scenario.name << ": " << *result.not_checkable << "\n";
-    return {kExitHarness, scenario.name + ": not checkable, every property not_run → " + absolute_path(dir).string()};
+    return {kExitHarness, scenario.name + ": not checkable, every property not_run → " + absolute_path(dir).string(),
+            out.report};
   }
-  if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)"};
+  if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)", out.report};
   judge_outcome(result.report, scenario, judging, dir, out);
   for (const auto& line : reports::fix_summary(result.report)) out.summary += "\n  " + line;
   return out;
@@ -157,26 +162,82 @@ int guarded(const std::function<int()>& body) {
   }
 }
 
+// --verbose: the settings a run applies, before it starts.
+void print_settings(const Scenario& s, const RunOptions& options, const fs::path& dir) {
+  std::string models;
+  for (const auto& m : options.models.empty() ? s.models : options.models) models += (models.empty() ? "" : ",") + m;
+  std::cerr << s.name << ": models " << (models.empty() ? "all" : models) << ", kill mode "
+            << (options.kill_mode == KillMode::exact ? "exact" : "fast") << ", timeout "
+            << seconds_text(options.timeout_s.value_or(s.timeout_s))
+            << " per case (the paused baseline may take 3 × that), fs profile " << options.fs_profile << ", jobs "
+            << (options.jobs ? std::to_string(options.jobs) : "one per core") << ", reports → "
+            << absolute_path(dir).string() << "\n";
+}
+
+// Summaries go to stdout, or to stderr when stdout carries --json; --quiet
+// drops them (errors still go to stderr).
+void print_outcomes(const std::vector<Outcome>& outcomes, const fs::path& out, const OutputFlags& output) {
+  std::ostream& text = output.json ? std::cerr : std::cout;
+  if (output.level != OutputFlags::Level::quiet) {
+    for (const auto& o : outcomes) text << o.summary << "\n";
+    if (outcomes.size() > 1)
+      text << "reports: " << absolute_path(out).string() << "/<scenario>/report.{json,md,html,junit.xml}\n";
+  }
+  if (!output.json) return;
+  // One scenario: its report; several: an array of them, in command-line order.
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& o : outcomes)
+    if (o.report) all.push_back(*o.report);
+  const nlohmann::json& doc = outcomes.size() == 1 && all.size() == 1 ? all.front() : all;
+  std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
 int run_scenarios(const std::vector<Scenario>& scenarios, const std::vector<Judging>& judgings, const fs::path& out,
-                  const RunOptions& options) {
+                  RunOptions options, const OutputFlags& output) {
   int status = kExitPass;
-  std::vector<std::string> summaries;
+  std::vector<Outcome> outcomes;
+  if (output.level == OutputFlags::Level::quiet) options.progress = false;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (cancel_requested().load()) break;
     const auto& scenario = scenarios[i];
     const fs::path dir = scenarios.size() == 1 ? out : out / scenario.name;
-    Outcome o = run_one(scenario, dir, options, judgings[i]);
-    status = combine(status, o.status);
-    summaries.push_back(o.summary);
+    if (output.level == OutputFlags::Level::verbose) print_settings(scenario, options, dir);
+    outcomes.push_back(run_one(scenario, dir, options, judgings[i]));
+    status = combine(status, outcomes.back().status);
   }
   if (cancel_requested().load()) status = kExitHarness;
-  for (const auto& line : summaries) std::cout << line << "\n";
-  if (scenarios.size() > 1)
-    std::cout << "reports: " << absolute_path(out).string() << "/<scenario>/report.{json,md,html,junit.xml}\n";
+  print_outcomes(outcomes, out, output);
   return status;
 }
 
 }  // namespace
+
+fs::path report_argument(const fs::path& given) {
+  std::error_code ec;
+  if (!fs::is_directory(given, ec)) return given;  // a file, or missing: load_report names the problem
+  const fs::path file = given / "report.json";
+  if (fs::is_regular_file(file, ec)) return file;
+  throw InputError(given.string() +
+                   ": a directory without report.json (give a report.json, or the -o directory of one run; with "
+                   "several scenarios that is DIR/<scenario>)");
+}
+
+void check_output_directory(const fs::path& dir) {
+  if (dir == "-")
+    throw InputError(
+        "-o -: reports are four files in a directory; name a directory (--json prints the report JSON "
+        "on standard output)");
+  if (dir.empty()) throw InputError("-o: empty directory name");
+  std::error_code ec;
+  // The directory, or the nearest ancestor that exists (the rest is created).
+  fs::path existing = absolute_path(dir);
+  while (!fs::exists(fs::symlink_status(existing, ec)) && existing.has_relative_path())
+    existing = existing.parent_path();
+  if (!fs::is_directory(existing, ec))
+    throw InputError("-o " + dir.string() + ": " + existing.string() + " exists and is not a directory");
+  if (::access(existing.c_str(), W_OK | X_OK) != 0)
+    throw InputError("-o " + dir.string() + ": cannot write in " + existing.string() + ": " + std::strerror(errno));
+}
 
 void install_interrupt_handlers() {
   struct sigaction action {};
@@ -198,10 +259,11 @@ int command_run(const RunCommand& command) {
       check_command_runs(s, file.string() + ": field \"command[0]\"");
     }
     check_gate_flags(command.policy, command.expect, command.options);
+    check_output_directory(command.out);
     std::vector<Judging> judgings;
     for (const auto& s : scenarios)
       judgings.push_back(judging_for(s, command.policy, command.expect, command.options, scenarios.size() > 1));
-    return run_scenarios(scenarios, judgings, command.out, command.options);
+    return run_scenarios(scenarios, judgings, command.out, command.options, command.output);
   });
 }
 
@@ -231,14 +293,15 @@ int command_check(const CheckCommand& command) {
       s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
     check_command_runs(s, "command");
     check_gate_flags(command.policy, false, command.options);
+    check_output_directory(command.out);
     return run_scenarios({s}, {judging_for(s, command.policy, false, command.options, false)}, command.out,
-                         command.options);
+                         command.options, command.output);
   });
 }
 
 int command_replay(const fs::path& report_file, const std::string& id, const RunOptions& options) {
   return guarded([&] {
-    const reports::Report report = reports::load_report(report_file);
+    const reports::Report report = reports::load_report(report_argument(report_file));
     const ReplayResult r = replay_case(report, id, options);
     const auto& o = r.observation;
     std::cout << "case " << id << ": " << o.fault << (o.call.empty() ? "" : " — " + o.call) << "\n"
@@ -260,8 +323,8 @@ int command_replay(const fs::path& report_file, const std::string& id, const Run
 
 int command_compare(const fs::path& baseline, const fs::path& other) {
   return guarded([&] {
-    const auto a = reports::load_report(baseline);
-    const auto b = reports::load_report(other);
+    const auto a = reports::load_report(report_argument(baseline));
+    const auto b = reports::load_report(report_argument(other));
     const auto comparison = reports::compare(a, b);
     std::cout << reports::render_comparison(comparison, baseline.string(), other.string());
     return comparison.worse() ? kExitFail : kExitPass;
@@ -271,8 +334,12 @@ int command_compare(const fs::path& baseline, const fs::path& other) {
 int command_merge(const MergeCommand& command) {
   return guarded([&] {
     check_gate_flags(command.policy, false, {});
+    check_output_directory(command.out);
     std::vector<ShardFile> shards;
-    for (const auto& file : command.shards) shards.push_back({file, reports::load_report(file)});
+    for (const auto& given : command.shards) {
+      const fs::path file = report_argument(given);
+      shards.push_back({file, reports::load_report(file)});
+    }
     reports::Report report = merge_shards(shards);
     Scenario scenario;  // for the policy and the baseline's file name
     scenario.name = report.subject.name;
@@ -283,7 +350,7 @@ int command_merge(const MergeCommand& command) {
       out = {kExitHarness, out.summary + " (a shard was interrupted, report incomplete)"};
     else if (out.status == kExitPass)
       judge_outcome(report, scenario, judging, command.out, out);
-    std::cout << out.summary << "\n";
+    print_outcomes({out}, command.out, command.output);
     return out.status;
   });
 }
@@ -292,7 +359,7 @@ int command_report(const fs::path& report_file, const std::string& format_name, 
   return guarded([&] {
     const auto format = reports::parse_format(format_name);
     if (!format) throw InputError("--format: expected md, html, junit or json, got \"" + format_name + "\"");
-    const std::string text = reports::render(reports::load_report(report_file), *format);
+    const std::string text = reports::render(reports::load_report(report_argument(report_file)), *format);
     if (!out) {
       std::cout << text;
       return kExitPass;

@@ -17,7 +17,8 @@ bool decides(const GatePolicy& policy, std::string_view property) {
 }
 
 std::string counterexamples(const reports::PropertyResult& p) {
-  return std::to_string(p.failures.size()) + " counterexample" + (p.failures.size() == 1 ? "" : "s");
+  const std::uint64_t n = reports::failing_cases(p);  // every failing case, listed or not
+  return std::to_string(n) + " counterexample" + (n == 1 ? "" : "s");
 }
 
 // A gate must not pass on a property it did not check.

@@ -54,12 +54,12 @@ struct FieldErrors {
   }
 };
 
-json read_json_file(const fs::path& file) {
-  const auto text = read_file(file);
-  if (!text) throw InputError(file.string() + ": cannot be read");
+json parse_json_text(std::string_view text, const fs::path& file) {
   try {
-    return json::parse(*text);
-  } catch (const json::parse_error& e) {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number no double holds (1e999):
+    // both are bad input (found by fuzz_scenario).
     throw InputError(file.string() + ": not valid JSON: " + e.what());
   }
 }
@@ -160,11 +160,16 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
 std::filesystem::path Scenario::directory() const { return file.empty() ? fs::current_path() : file.parent_path(); }
 
 Scenario load_scenario(const std::filesystem::path& file) {
+  const auto text = read_file(file);
+  if (!text) throw InputError(file.string() + ": cannot be read");
+  return parse_scenario(*text, file);
+}
+
+Scenario parse_scenario(std::string_view text, const std::filesystem::path& file) {
   Scenario s;
   std::error_code ec;
   s.file = fs::absolute(file, ec).lexically_normal();
-  const json doc = read_json_file(file);
-  load_fields(s, doc, FieldErrors{file.string()});
+  load_fields(s, parse_json_text(text, file), FieldErrors{file.string()});
   return s;
 }
 
@@ -247,6 +252,15 @@ mode_t parse_mode(std::string_view text, std::string_view where) {
     throw InputError(std::string(where) + ": expected octal permission bits like \"0644\", got \"" + std::string(text) +
                      "\"");
   return static_cast<mode_t>(std::stoul(std::string(text), nullptr, 8));
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", seconds);
+  std::string out = text;
+  while (out.back() == '0') out.pop_back();  // "30.000" -> "30", "2.500" -> "2.5"
+  if (out.back() == '.') out.pop_back();
+  return out + " s";
 }
 
 std::string format_mode(mode_t mode) {

@@ -45,8 +45,13 @@ int read_pid(const fs::path& file) {
 bool process_gone(int pid) { return pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH; }
 
 ProgramResult run_crashcheck(const std::vector<std::string>& args) {
+  const SplitResult r = run_crashcheck_split(args, true);
+  return {r.status, r.out};
+}
+
+SplitResult run_crashcheck_split(const std::vector<std::string>& args, bool merged) {
   TempDir out_dir;
-  const fs::path log = out_dir / "output";
+  const fs::path log = out_dir / "output", errors = out_dir / "errors";
   std::vector<std::string> argv{CRASHCHECK_EXE};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
@@ -56,13 +61,14 @@ ProgramResult run_crashcheck(const std::vector<std::string>& args) {
   if (pid == 0) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
-    ::dup2(fd, 2);
+    ::dup2(merged ? fd : ::open(errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     ::execv(cargv[0], cargv.data());
     _exit(127);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(log)};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(log),
+          merged ? std::string() : read_text(errors)};
 }
 
 fs::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra) {

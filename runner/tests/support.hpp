@@ -34,6 +34,13 @@ struct ProgramResult {
 // Runs build/runner/crashcheck with `args` (no shell).
 ProgramResult run_crashcheck(const std::vector<std::string>& args);
 
+struct SplitResult {
+  int status = -1;
+  std::string out;  // stdout (and stderr too when run merged)
+  std::string err;  // stderr, when not merged
+};
+SplitResult run_crashcheck_split(const std::vector<std::string>& args, bool merged = false);
+
 // A scenario file in `dir` around a shell writer: old.txt (mode 0640) is
 // replaced by new.txt as t.txt; `extra` adds fields (", \"models\": [...]").
 std::filesystem::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra = "");

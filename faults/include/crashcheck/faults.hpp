@@ -169,5 +169,8 @@ class TraceError : public std::runtime_error {
 };
 
 Trace read_trace(const std::filesystem::path& file);  // throws TraceError
+// The same decoder over bytes already in memory; `file` only names them in
+// errors (the fuzz target faults/fuzz/ feeds it untrusted bytes).
+Trace decode_trace(std::string_view bytes, const std::filesystem::path& file);  // throws TraceError
 
 }  // namespace crashcheck::faults

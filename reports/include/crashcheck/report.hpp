@@ -65,9 +65,15 @@ struct PropertyResult {
   std::vector<Failure> failures;   // every failure's counterexample, first ones first
   std::string reason;              // why not_run, when it is
   std::vector<std::string> notes;  // e.g. temp files left after SIGKILL
+  // Failing cases in all, listed or not: a model may list only the first
+  // few counterexamples (power loss lists at most 16). 0 = as many as listed.
+  std::uint64_t failing = 0;
 
   bool operator==(const PropertyResult&) const = default;
 };
+
+// How many cases failed the property: `failing`, and never fewer than listed.
+std::uint64_t failing_cases(const PropertyResult& result) noexcept;
 
 // One cell of the report's picture: a fault model at one counted call.
 struct Cell {
@@ -164,6 +170,7 @@ class ReportError : public std::runtime_error {
 nlohmann::json to_json(const Report& report);
 Report from_json(const nlohmann::json& json, std::string_view source);  // throws ReportError
 Report load_report(const std::filesystem::path& file);                  // throws ReportError
+Report parse_report(std::string_view bytes, std::string_view source);   // the same over bytes in memory
 
 std::string render_markdown(const Report& report);
 std::string render_html(const Report& report);
@@ -193,8 +200,8 @@ struct PropertyChange {
   Verdict other = Verdict::not_run;
   bool worse = false;  // pass -> fail, or fewer properties passing
   bool better = false;
-  std::size_t baseline_failures = 0;  // counterexamples each side found
-  std::size_t other_failures = 0;
+  std::uint64_t baseline_failures = 0;  // failing cases each side found (failing_cases)
+  std::uint64_t other_failures = 0;
 };
 struct Comparison {
   std::vector<PropertyChange> changes;  // every property, in kProperties order

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <limits>
 #include <set>
 
 namespace crashcheck::powerloss {
@@ -395,6 +396,19 @@ TEST(Sampling, IndependentDirectoryOperationsAreCountedExactly) {
   EXPECT_EQ(coverage.total, 3486784401u);  // 3^20
   EXPECT_NE(coverage.describe().find("16 of at most 3486784401 states (sampled)"), std::string::npos)
       << coverage.describe();
+}
+
+// A count that saturated is not printed as if it were one (issue 14: "256 of
+// at most 18446744073709551615 states").
+TEST(Sampling, SaturatedTotalSaysMoreThan) {
+  Coverage coverage;
+  coverage.after_seq = 3;
+  coverage.call = "write";
+  coverage.explored = 256;
+  coverage.total = std::numeric_limits<std::uint64_t>::max();
+  coverage.total_exact = false;
+  coverage.sampled = true;
+  EXPECT_EQ(coverage.describe(), "after #3 write: 256 of more than 10^19 states (sampled)");
 }
 
 TEST(Sampling, FailureListIsCapped) {

@@ -18,12 +18,20 @@ namespace crashcheck::runner {
 
 inline constexpr int kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitHarness = 3;
 
+// What a verb prints besides errors (always on stderr): --quiet, --verbose,
+// and --json (the report JSON alone on stdout; summaries move to stderr).
+struct OutputFlags {
+  enum class Level { quiet, normal, verbose } level = Level::normal;
+  bool json = false;
+};
+
 struct RunCommand {
   std::vector<std::filesystem::path> scenarios;
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;
   bool expect = false;  // compare verdicts with each scenario's "expect" block
   GatePolicy policy;    // --require / --allow / --baseline (over each scenario's own)
+  OutputFlags output;
 };
 
 struct CheckCommand {
@@ -36,12 +44,14 @@ struct CheckCommand {
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;
   GatePolicy policy;
+  OutputFlags output;
 };
 
 struct MergeCommand {
-  std::vector<std::filesystem::path> shards;  // the report.json of each shard
+  std::vector<std::filesystem::path> shards;  // the report.json of each shard (or the -o directory holding it)
   std::filesystem::path out = "crashcheck-out";
   GatePolicy policy;
+  OutputFlags output;
 };
 
 int command_run(const RunCommand& command);
@@ -51,6 +61,14 @@ int command_compare(const std::filesystem::path& baseline, const std::filesystem
 int command_merge(const MergeCommand& command);
 int command_report(const std::filesystem::path& report, const std::string& format,
                    const std::optional<std::filesystem::path>& out);
+
+// A verb's report argument: a report.json, or an -o directory holding one
+// (DIR/report.json). Bad input (neither) throws InputError naming it.
+std::filesystem::path report_argument(const std::filesystem::path& given);
+
+// -o DIR checked before anything runs: an existing non-directory, "-", or a
+// place that cannot be written throws InputError naming it.
+void check_output_directory(const std::filesystem::path& dir);
 
 // SIGINT / SIGTERM set cancel_requested(): cases stop, the report is still written.
 void install_interrupt_handlers();

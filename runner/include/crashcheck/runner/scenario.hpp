@@ -61,6 +61,8 @@ struct Scenario {
 
 // Parses and validates a scenario file; paths inside are relative to it.
 Scenario load_scenario(const std::filesystem::path& file);  // throws InputError
+// The same over text already read; `file` names it and anchors relative paths.
+Scenario parse_scenario(std::string_view text, const std::filesystem::path& file);  // throws InputError
 
 // "kill,errno" -> {"kill", "errno"}; `where` names the flag or field for errors.
 std::vector<std::string> parse_models(std::string_view csv, std::string_view where);
@@ -72,6 +74,8 @@ void check_policy_lists(const std::vector<std::string>& require, const std::vect
 // "0644" -> 0644.
 mode_t parse_mode(std::string_view text, std::string_view where);
 std::string format_mode(mode_t mode);  // 0644 -> "0644"
+// Seconds as people write them: 30 -> "30 s", 2.5 -> "2.5 s", 0.125 -> "0.125 s".
+std::string seconds_text(double seconds);
 
 // Fails with InputError when argv[0] cannot be found or run (named as `where`).
 void check_executable(const std::string& program, std::string_view where);
