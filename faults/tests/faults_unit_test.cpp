@@ -124,10 +124,27 @@ TEST(AgentEnvironment, CarriesPlanPathsAndKeepsExistingPreload) {
 }
 
 TEST(AgentLibrary, BuiltAgentIsFoundAndEnvironmentOverrides) {
-  EXPECT_TRUE(std::filesystem::exists(cf::default_agent_library())) << cf::default_agent_library();
-  ::setenv("CRASHCHECK_AGENT", "/somewhere/agent.so", 1);
-  EXPECT_EQ(cf::default_agent_library(), "/somewhere/agent.so");
+  const auto built = cf::default_agent_library();
+  EXPECT_TRUE(std::filesystem::exists(built)) << built;
+  Sandbox box;
+  const auto copy = box.scope() / "agent.so";
+  std::filesystem::copy_file(built, copy);
+  ::setenv("CRASHCHECK_AGENT", copy.c_str(), 1);
+  EXPECT_EQ(cf::default_agent_library(), copy);
+  EXPECT_EQ(cf::default_agent_library(built), built);  // a requested library wins over the environment
   ::unsetenv("CRASHCHECK_AGENT");
+}
+
+TEST(AgentLibrary, MissingFileIsRefusedByName) {
+  ::setenv("CRASHCHECK_AGENT", "/nonexistent-dir/agent.so", 1);
+  try {
+    cf::default_agent_library();
+    ADD_FAILURE() << "a missing $CRASHCHECK_AGENT was accepted";
+  } catch (const cf::AgentNotFound& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/agent.so"), std::string::npos) << e.what();
+  }
+  ::unsetenv("CRASHCHECK_AGENT");
+  EXPECT_THROW(cf::default_agent_library("/nonexistent-dir/other.so"), cf::AgentNotFound);
 }
 
 TEST(AgentControl, FreshBlockCountsNothing) {

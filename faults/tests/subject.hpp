@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crashcheck/faults.hpp"
+#include "preload/agent.hpp"
 
 namespace crashcheck::faults::testing {
 

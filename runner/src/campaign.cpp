@@ -112,12 +112,13 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
   if (out.end == SubjectOutcome::End::timed_out)
     return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
   if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;
-  if (base.agents_loaded == 0)
-    return "the fault-injection agent was never loaded into the subject (a static binary or a Go program? "
-           "LD_PRELOAD sees nothing there)";
-  if (!base.trace) return "the agent's trace cannot be read: " + base.trace_error;
+  if (base.processes_seen == 0)
+    return base.notes.empty()
+               ? "the " + std::string(faults::backend_name(setup.backend.kind)) + " backend never saw the subject"
+               : base.notes.front();
+  if (!base.trace) return "the trace of the run cannot be read: " + base.trace_error;
   if (base.calls_counted == 0 || base.trace->records.empty())
-    return "the agent saw no file-system call in the scratch directory (does the command write {target}?)";
+    return "no file-system call in the scratch directory was seen (does the command write {target}?)";
   const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
   if (state.matches != "new")
     return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
@@ -330,6 +331,7 @@ reports::Subject subject_section(const SubjectSetup& setup) {
   subject.payload_size = setup.contents.new_bytes.size();
   subject.validator = s.validator.describe();
   subject.timeout_s = setup.timeout.count() / 1000.0;
+  subject.backend = faults::backend_name(setup.backend.kind);
   return subject;
 }
 
@@ -345,6 +347,7 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
   report.created = now_iso8601();
   report.subject = subject_section(setup);
   for (auto name : reports::kProperties) report.properties[std::string(name)].reason = reason;
+  if (setup.backend.note) report.notes.push_back(*setup.backend.note);
   if (options.shard) report.shard = reports::Shard{options.shard->index, options.shard->count, ""};  // planned nothing
   return report;
 }
@@ -356,11 +359,15 @@ struct Collected {
   std::size_t planned = 0, ran = 0;
 };
 
-void note_outside_writes(const CaseResult& r, Collected& collected) {
+// Files written outside scratch/, and the backend's notes, once each.
+void note_case(const CaseResult& r, Collected& collected) {
   for (const auto& w : r.outside_writes) {
     auto& [count, first] = collected.outside[w];
     if (count++ == 0) first = r.spec.id;
   }
+  for (const auto& note : r.notes)
+    if (std::find(collected.notes.begin(), collected.notes.end(), note) == collected.notes.end())
+      collected.notes.push_back(note);
 }
 
 // One note per path, however many cases wrote it.
@@ -381,7 +388,7 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
       options.progress ? setup.scenario.name : std::string());
   for (auto& r : results) {
     if (!r || (r->outcome.end == SubjectOutcome::End::cancelled)) continue;
-    note_outside_writes(*r, collected);
+    note_case(*r, collected);
     collected.observations.push_back(observe_case(*r, setup, trace));
   }
 }
@@ -392,7 +399,7 @@ std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const Subject
                                        Collected& collected) {
   const Trace& trace = *baseline.trace;
   collected.observations.push_back(observe_case(baseline, setup, trace));
-  note_outside_writes(baseline, collected);
+  note_case(baseline, collected);
   if (baseline.spec.plan.kind != Kind::pause) return {};
   auto lost = observe_paused(baseline, has(options.models, "kill") && options.kill_mode == KillMode::fast,
                              has(options.models, "reader"), setup, trace, collected.observations);
@@ -483,7 +490,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   RunOptions options = given;
   options.models = chosen_models(scenario, given);
   WorkDir work(options.work_root);
-  const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
+  const SubjectSetup setup =
+      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   CampaignResult result;
   const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode));
   if (cancel_requested().load()) {
@@ -567,6 +575,10 @@ Scenario scenario_from_subject(const reports::Subject& subject, std::string_view
   s.payload = subject.payload_file;
   s.validator = Validator::from_description(subject.validator, where + ".validator");
   if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
+  if (!subject.backend.empty()) {  // replay with the backend the report's run used
+    s.backend = faults::backend_from_name(subject.backend);
+    if (!s.backend) throw InputError(where + ".backend: unknown backend \"" + subject.backend + "\"");
+  }
   return s;
 }
 
@@ -616,7 +628,8 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   if (!spec) throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
-  const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
+  const SubjectSetup setup =
+      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   if (power_loss) {

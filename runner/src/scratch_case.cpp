@@ -147,6 +147,7 @@ namespace {
 std::filesystem::path make_agent_files_dir(const fs::path& fallback) {
   std::string pattern = "/dev/shm/crashcheck-agent-XXXXXX";
   if (::mkdtemp(pattern.data())) return pattern;
+  fs::create_directories(fallback);
   return fallback;
 }
 
@@ -159,7 +160,7 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   fs::create_directories(scratch());
   fs::create_directories(temp_dir());
   fs::create_directories(root_ / "harness");
-  agent_files_ = make_agent_files_dir(root_ / "harness");
+  agent_files_ = make_agent_files_dir(root_ / "harness" / "backend");
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
   write_case_file(payload(), contents.new_bytes, 0600);
   initial_ = take_snapshot(scratch());

@@ -99,6 +99,7 @@ struct Subject {
   std::uint64_t payload_size = 0;
   std::string validator;  // "json", "command: …", or empty
   double timeout_s = 0;
+  std::string backend;  // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
 
   bool operator==(const Subject&) const = default;
 };

@@ -3,6 +3,8 @@
 // file (format in runner/README.md) or built from `crashcheck check` flags.
 #pragma once
 
+#include <crashcheck/faults/backend.hpp>
+
 #include <array>
 #include <filesystem>
 #include <map>
@@ -50,11 +52,12 @@ struct Scenario {
   std::filesystem::path payload;     // absolute
   Validator validator;
   double timeout_s = 30;
-  std::vector<std::string> models;            // subset of kModels; empty = all
-  std::map<std::string, std::string> expect;  // property -> "pass" | "fail" | "not_run"
-  std::vector<std::string> require;           // gate policy: properties that decide (empty: all that ran)
-  std::vector<std::string> allow;             // gate policy: properties that may fail
-  std::filesystem::path file;                 // scenario file, absolute; empty for `check`
+  std::optional<faults::BackendKind> backend;  // "backend": nullopt = the default choice (cases.hpp)
+  std::vector<std::string> models;             // subset of kModels; empty = all
+  std::map<std::string, std::string> expect;   // property -> "pass" | "fail" | "not_run"
+  std::vector<std::string> require;            // gate policy: properties that decide (empty: all that ran)
+  std::vector<std::string> allow;              // gate policy: properties that may fail
+  std::filesystem::path file;                  // scenario file, absolute; empty for `check`
 
   std::filesystem::path directory() const;  // {scenario_dir}
 };
