@@ -173,4 +173,34 @@ Trace read_trace(const std::filesystem::path& file) {
   return trace;
 }
 
+std::string describe_call(const TraceRecord& r) {
+  std::string out = r.call + "(";
+  switch (r.op) {
+    case OpClass::write:
+      out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes";
+      break;
+    case OpClass::sync:
+    case OpClass::close:
+      out += "fd " + std::to_string(r.fd) + " → " + r.path;
+      break;
+    case OpClass::rename:
+    case OpClass::link:
+      out += r.path + " → " + r.path2;
+      break;
+    default:
+      out += r.path;
+      break;
+  }
+  out += ")";
+  if (r.error) out += " = " + errno_name(r.error);
+  return out;
+}
+
+std::string describe_call(const Trace& trace, std::uint32_t seq) {
+  if (seq == 0) return "(before the first call)";
+  for (const auto& r : trace.records)
+    if (r.seq == seq) return describe_call(r);
+  return "";
+}
+
 }  // namespace crashcheck::faults

@@ -135,6 +135,21 @@ TEST(AgentLibrary, BuiltAgentIsFoundAndEnvironmentOverrides) {
   ::unsetenv("CRASHCHECK_AGENT");
 }
 
+TEST(DescribeCall, OneFormatPerOpClass) {
+  cf::TraceRecord write;
+  write.seq = 2, write.call = "write", write.op = cf::OpClass::write, write.fd = 3, write.path = "t.json";
+  write.length = 2855;
+  EXPECT_EQ(cf::describe_call(write), "write(fd 3 → t.json, 2855 bytes)");
+  cf::TraceRecord rename;
+  rename.seq = 3, rename.call = "rename", rename.op = cf::OpClass::rename, rename.path = "x.tmp";
+  rename.path2 = "t.json", rename.error = ENOSPC;
+  EXPECT_EQ(cf::describe_call(rename), "rename(x.tmp → t.json) = ENOSPC");
+  const cf::Trace trace{{write, rename}};
+  EXPECT_EQ(cf::describe_call(trace, 3), cf::describe_call(rename));
+  EXPECT_EQ(cf::describe_call(trace, 0), "(before the first call)");
+  EXPECT_EQ(cf::describe_call(trace, 9), "");
+}
+
 TEST(AgentLibrary, MissingFileIsRefusedByName) {
   ::setenv("CRASHCHECK_AGENT", "/nonexistent-dir/agent.so", 1);
   try {

@@ -67,40 +67,6 @@ bool has(const std::vector<std::string>& models, std::string_view m) {
   return std::find(models.begin(), models.end(), m) != models.end();
 }
 
-const TraceRecord* record_at(const Trace& trace, std::uint32_t seq) {
-  for (const auto& r : trace.records)
-    if (r.seq == seq) return &r;
-  return nullptr;
-}
-
-std::string describe_call(const TraceRecord& r) {
-  std::string out = r.call + "(";
-  switch (r.op) {
-    case OpClass::write:
-      out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes";
-      break;
-    case OpClass::sync:
-    case OpClass::close:
-      out += "fd " + std::to_string(r.fd) + " → " + r.path;
-      break;
-    case OpClass::rename:
-    case OpClass::link:
-      out += r.path + " → " + r.path2;
-      break;
-    default:
-      out += r.path;
-      break;
-  }
-  out += ")";
-  if (r.error) out += " = " + faults::errno_name(r.error);
-  return out;
-}
-
-std::string call_at(const Trace& trace, std::uint32_t seq) {
-  const TraceRecord* r = record_at(trace, seq);
-  return r ? describe_call(*r) : std::string();
-}
-
 std::uint32_t last_seq(const Trace& trace) { return trace.records.empty() ? 0 : trace.records.back().seq; }
 
 // --- baseline ---------------------------------------------------------------
@@ -259,7 +225,7 @@ Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot&
                     const SubjectSetup& setup, const Trace& baseline) {
   const std::uint32_t index = fault_call(spec, baseline);
   Observation o = observe_snapshot(spec, index, state, initial, setup);
-  o.call = call_at(baseline, index);
+  o.call = faults::describe_call(baseline, index);
   o.fault = fault_text(spec, last_seq(baseline));
   o.exit_status = end.status();
   o.timed_out = end.end == SubjectOutcome::End::timed_out;
@@ -298,16 +264,6 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool 
 
 // --- report -------------------------------------------------------------------
 
-std::string shell_quote(const std::string& text) {
-  if (!text.empty() &&
-      text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@") ==
-          std::string::npos)
-    return text;
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string now_iso8601() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -337,7 +293,7 @@ reports::Subject subject_section(const SubjectSetup& setup) {
 
 std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
   std::vector<reports::CallSummary> out;
-  for (const auto& r : trace.records) out.push_back({r.seq, r.call, describe_call(r)});
+  for (const auto& r : trace.records) out.push_back({r.seq, r.call, faults::describe_call(r)});
   return out;
 }
 
@@ -550,7 +506,7 @@ std::string replay_program() {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec || self.filename() != "crashcheck" || on_path_as("crashcheck", self)) return "crashcheck";
-  return shell_quote(self.string());
+  return reports::shell_quote(self.string());
 }
 
 }  // namespace
@@ -559,7 +515,7 @@ void fill_replay_commands(reports::Report& report, const fs::path& report_file) 
   const std::string program = replay_program();
   for (auto& [name, property] : report.properties)
     for (auto& f : property.failures)
-      f.replay = program + " replay " + shell_quote(report_file.string()) + " " + f.case_id;
+      f.replay = program + " replay " + reports::shell_quote(report_file.string()) + " " + f.case_id;
 }
 
 Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {
@@ -597,7 +553,7 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
   result.observation.model = "power-loss";
   result.observation.call_index = after;
   result.observation.fault = "power loss after call " + std::to_string(after);
-  result.observation.call = call_at(*baseline.trace, after);
+  result.observation.call = faults::describe_call(*baseline.trace, after);
   result.observation.target = describe_target(baseline.final.find(setup.scenario.target), setup.contents);
   for (auto* property : {&judged->powerloss_atomic, &judged->durable}) {
     auto& failures = property->failures;

@@ -38,19 +38,13 @@ reports::Verdict verdict_of(pl::Verdict v) {
                                   : reports::Verdict::not_run;
 }
 
-std::string call_at(const faults::Trace& trace, std::uint32_t seq) {
-  for (const auto& r : trace.records)
-    if (r.seq == seq) return r.call + "(" + r.path + (r.path2.empty() ? "" : " → " + r.path2) + ")";
-  return seq == 0 ? "(before the first call)" : "";
-}
-
 reports::Failure failure_of(const pl::Failure& f, const faults::Trace& trace, const Snapshot& initial,
                             const Contents& contents, const std::string& target) {
   reports::Failure out;
   out.case_id = "power-loss-" + std::to_string(f.after_seq);
   out.model = "power-loss";
   out.call_index = f.after_seq;
-  out.call = call_at(trace, f.after_seq);
+  out.call = faults::describe_call(trace, f.after_seq);
   out.fault = "power loss after call " + std::to_string(f.after_seq) + (f.lost.empty() ? "" : "; " + f.lost);
   const Entry state{Entry::Kind::file, f.target_mode, f.target_content, 0};
   out.target = describe_target(f.target_exists ? &state : nullptr, contents);

@@ -124,4 +124,16 @@ class TraceError : public std::runtime_error {
 
 Trace read_trace(const std::filesystem::path& file);  // throws TraceError
 
+// One counted call as a person reads it: the report's `call` field and the
+// call list. One format for every model (documented in reports/README.md):
+//   write(fd 3 → pipeline_health.json, 2855 bytes)   writes: fd, its path, bytes requested
+//   fsync(fd 3 → pipeline_health.json)               sync and close: fd, its path
+//   rename(x.tmp → pipeline_health.json)             rename and link: both paths
+//   openat(pipeline_health.json)                     every other call: its path
+// with " = ENOSPC" appended when the call failed.
+std::string describe_call(const TraceRecord& record);
+// The call numbered `seq` in `trace`, described; "(before the first call)"
+// for 0, "" when the trace has no such call.
+std::string describe_call(const Trace& trace, std::uint32_t seq);
+
 }  // namespace crashcheck::faults

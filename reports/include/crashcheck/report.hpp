@@ -144,6 +144,12 @@ nlohmann::json to_json(const Report& report);
 Report from_json(const nlohmann::json& json, std::string_view source);  // throws ReportError
 Report load_report(const std::filesystem::path& file);                  // throws ReportError
 
+// One argument as a POSIX shell takes it literally: unchanged when it is
+// made only of letters, digits and _-+=.,/:@%{} (and braces do not hold a
+// ',' or '..' a shell would expand), else in single quotes. Every command
+// the tool prints (replay commands, the subject's command) goes through it.
+std::string shell_quote(std::string_view arg);
+
 std::string render_markdown(const Report& report);
 std::string render_html(const Report& report);
 std::string render_junit(const Report& report);
