@@ -251,7 +251,7 @@ PropertyResult read_property(const Node& n) {
   for (const Node& f : n["failures"].items()) p.failures.push_back(read_failure(f));
   p.reason = n["reason"].text();
   p.notes = n["notes"].texts();
-  // DESIGN.md: every fail carries its counterexamples, and only a fail does.
+  // Every fail carries its counterexamples, and only a fail does.
   if (p.verdict == Verdict::fail && p.failures.empty())
     n["failures"].fail("verdict is fail but there is no counterexample");
   if (p.verdict != Verdict::fail && !p.failures.empty())

@@ -22,10 +22,6 @@ using faults::Trace;
 using faults::TraceRecord;
 using Kind = faults::FaultPlan::Kind;
 
-#ifndef CRASHCHECK_VERSION
-#define CRASHCHECK_VERSION "0.0.0"
-#endif
-
 namespace {
 
 constexpr std::size_t kMaxDiskFullBoundaries = 64;  // budgets around write boundaries, at most
@@ -380,15 +376,11 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
   }
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
                                  baseline.outcome.succeeded(), options.fs_profile);
-  if (!judged) {
-    atomic.reason = durable.reason = "this crashcheck was built without the power-loss model";
-    return;
-  }
-  atomic = std::move(judged->powerloss_atomic);
-  durable = std::move(judged->durable);
-  report.cells.insert(report.cells.end(), judged->cells.begin(), judged->cells.end());
-  report.model_cases["power-loss"] = judged->states;
-  report.notes.insert(report.notes.end(), judged->notes.begin(), judged->notes.end());
+  atomic = std::move(judged.powerloss_atomic);
+  durable = std::move(judged.durable);
+  report.cells.insert(report.cells.end(), judged.cells.begin(), judged.cells.end());
+  report.model_cases["power-loss"] = judged.states;
+  report.notes.insert(report.notes.end(), judged.notes.begin(), judged.notes.end());
 }
 
 // A shard keeps its round-robin share of the planned cases; what is judged
@@ -546,7 +538,6 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
                                const RunOptions& options) {
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
                                  baseline.outcome.succeeded(), options.fs_profile);
-  if (!judged) throw std::runtime_error("this crashcheck was built without the power-loss model");
   ReplayResult result;
   result.outcome = baseline.outcome.describe();
   result.observation.case_id = "power-loss-" + std::to_string(after);
@@ -555,7 +546,7 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
   result.observation.fault = "power loss after call " + std::to_string(after);
   result.observation.call = faults::describe_call(*baseline.trace, after);
   result.observation.target = describe_target(baseline.final.find(setup.scenario.target), setup.contents);
-  for (auto* property : {&judged->powerloss_atomic, &judged->durable}) {
+  for (auto* property : {&judged.powerloss_atomic, &judged.durable}) {
     auto& failures = property->failures;
     failures.erase(std::remove_if(failures.begin(), failures.end(),
                                   [&](const reports::Failure& f) { return f.call_index != after; }),
@@ -569,8 +560,8 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
       property->verdict = reports::Verdict::pass;  // fails elsewhere, not at this point
     }
   }
-  result.properties["powerloss_atomic"] = judged->powerloss_atomic;
-  result.properties["durable"] = judged->durable;
+  result.properties["powerloss_atomic"] = judged.powerloss_atomic;
+  result.properties["durable"] = judged.durable;
   result.fails = any_failed(result.properties);
   return result;
 }

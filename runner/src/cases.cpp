@@ -66,10 +66,7 @@ fs::path locate_agent(const fs::path& requested) {
 
 fs::path find_crashcheck_write() {
   return first_existing({self_directory() / "crashcheck-write", self_directory() / "../reference/crashcheck-write",
-#ifdef CRASHCHECK_WRITE_PATH
-                         fs::path(CRASHCHECK_WRITE_PATH)
-#endif
-  });
+                         fs::path(CRASHCHECK_WRITE_PATH)});
 }
 
 namespace {

@@ -1,24 +1,13 @@
+// power_loss.hpp: the power-loss model's verdicts in the report's vocabulary.
 #include "crashcheck/runner/power_loss.hpp"
 
 #include <set>
 
 #include "crashcheck/runner/scenario.hpp"
 
-#ifdef CRASHCHECK_HAVE_POWERLOSS
-#include "powerloss.hpp"
-#endif
+#include <crashcheck/powerloss.hpp>
 
 namespace crashcheck::runner {
-
-#ifndef CRASHCHECK_HAVE_POWERLOSS
-
-bool power_loss_available() noexcept { return false; }
-std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace&, const Snapshot&, const Contents&,
-                                                   const std::string&, bool, const std::string&) {
-  return std::nullopt;
-}
-
-#else
 
 namespace {
 
@@ -87,11 +76,8 @@ std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::
 
 }  // namespace
 
-bool power_loss_available() noexcept { return true; }
-
-std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, const Snapshot& initial,
-                                                   const Contents& contents, const std::string& target,
-                                                   bool exited_zero, const std::string& profile) {
+PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
+                                    const std::string& target, bool exited_zero, const std::string& profile) {
   pl::Options options;
   options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
   const pl::InitialState start = initial_state(initial);
@@ -112,7 +98,5 @@ std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, c
     if (point.sampled) out.notes.push_back("power loss " + point.describe());
   return out;
 }
-
-#endif
 
 }  // namespace crashcheck::runner

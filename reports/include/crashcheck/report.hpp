@@ -1,5 +1,5 @@
 // The crash-consistency report: the model the runner fills, its JSON form
-// (schema "crashcheck-report/1", DESIGN.md), the renderers people and CI
+// (schema "crashcheck-report/1", reports/README.md), the renderers people and CI
 // systems read, and `compare`. Renderers are pure functions of the model.
 #pragma once
 
@@ -19,7 +19,7 @@ namespace crashcheck::reports {
 
 inline constexpr std::string_view kSchema = "crashcheck-report/1";
 
-// The fixed vocabulary of DESIGN.md. Never rename one once shipped.
+// The fixed vocabulary (docs/ARCHITECTURE.md). Never rename one once shipped.
 inline constexpr std::array<std::string_view, 8> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
                                                                 "error_safe",   "temp_clean",       "mode_preserved",
                                                                 "reader_safe",  "valid_content"};

@@ -1,6 +1,6 @@
-// The property checkers: from the states the cases found to DESIGN.md's
-// verdicts. Each checker reads only observations, never runs anything except
-// the validator, so fast and exact kill exploration are judged alike.
+// The property checkers: from the states the cases found to the verdicts
+// (property meanings: docs/ARCHITECTURE.md, runner/README.md). Each checker reads only observations, never runs
+// anything except the validator, so fast and exact kill exploration are judged alike.
 #pragma once
 
 #include <crashcheck/report.hpp>
