@@ -21,6 +21,7 @@ using faults::OpClass;
 using faults::Trace;
 using faults::TraceRecord;
 using Kind = faults::FaultPlan::Kind;
+using reports::Model;
 
 namespace {
 
@@ -59,8 +60,8 @@ std::vector<std::string> chosen_models(const Scenario& scenario, const RunOption
   return out;
 }
 
-bool has(const std::vector<std::string>& models, std::string_view m) {
-  return std::find(models.begin(), models.end(), m) != models.end();
+bool has(const std::vector<std::string>& models, Model m) {
+  return std::find(models.begin(), models.end(), reports::model_name(m)) != models.end();
 }
 
 std::uint32_t last_seq(const Trace& trace) { return trace.records.empty() ? 0 : trace.records.back().seq; }
@@ -82,7 +83,7 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
   if (base.calls_counted == 0 || base.trace->records.empty())
     return "no file-system call in the scratch directory was seen (does the command write {target}?)";
   const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
-  if (state.matches != "new")
+  if (!state.is(reports::Outcome::new_content))
     return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
   return std::nullopt;
 }
@@ -101,7 +102,7 @@ std::vector<CaseSpec> plan_errno(const Trace& trace) {
     if (!info || !errno_worthy(r.op)) continue;
     for (int error : info->errnos) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
-      out.push_back({case_id("errno", plan), "errno", plan, 0});
+      out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});
     }
   }
   return out;
@@ -147,31 +148,32 @@ std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls) {
   std::vector<CaseSpec> out;
   for (std::uint32_t n = 1; n <= calls; ++n) {
     faults::FaultPlan plan{Kind::kill_before, n, 0, 0};
-    out.push_back({case_id("kill", plan), "kill", plan, 0});
+    out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
   }
   faults::FaultPlan last{Kind::kill_after, calls, 0, 0};
-  out.push_back({case_id("kill", last), "kill", last, 0});
+  out.push_back({case_id(Model::kill, last), Model::kill, last, 0});
   return out;
 }
 
 // Fast kills and readers come from one paused run, and the baseline is that
 // run: pausing changes timing only, so it is traced and ends like any other.
 CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode) {
-  const bool paused = (has(models, "kill") && mode == KillMode::fast) || has(models, "reader");
-  return {"baseline", "baseline", {paused ? Kind::pause : Kind::none, 0, 0, 0}, 0};
+  const bool paused = (has(models, Model::kill) && mode == KillMode::fast) || has(models, Model::reader);
+  const faults::FaultPlan plan{paused ? Kind::pause : Kind::none, 0, 0, 0};
+  return {case_id(Model::baseline, {}), Model::baseline, plan, 0};
 }
 
 std::vector<CaseSpec> plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode,
                                  std::uint64_t payload_size) {
   std::vector<CaseSpec> out;
-  if (has(models, "kill") && mode == KillMode::exact)
+  if (has(models, Model::kill) && mode == KillMode::exact)
     for (auto& c : plan_exact_kills(last_seq(trace))) out.push_back(c);
-  if (has(models, "errno"))
+  if (has(models, Model::errno_fault))
     for (auto& c : plan_errno(trace)) out.push_back(c);
-  if (has(models, "disk-full"))
+  if (has(models, Model::disk_full))
     for (auto b : disk_budgets(trace, payload_size)) {
       faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
-      out.push_back({case_id("disk-full", plan), "disk-full", plan, 0});
+      out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
     }
   return out;
 }
@@ -193,7 +195,7 @@ Observation observe_snapshot(const CaseSpec& spec, std::uint32_t call_index, con
 }
 
 std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
-  if (spec.model == "baseline") return "none";
+  if (spec.model == Model::baseline) return "none";
   const std::string n = std::to_string(spec.plan.call);
   switch (spec.plan.kind) {
     case Kind::none:
@@ -245,7 +247,8 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool 
     const auto pause = paused.pauses.find(spec.plan.call);
     const bool reached = after_last ? paused.outcome.succeeded() : pause != paused.pauses.end();
     if (readers && !after_last && reached) {
-      CaseSpec reader{"reader-" + std::to_string(spec.plan.call), "reader", {Kind::pause, 0, 0, 0}, spec.plan.call};
+      const faults::FaultPlan plan{Kind::pause, 0, 0, 0};
+      CaseSpec reader{case_id(Model::reader, plan, spec.plan.call), Model::reader, plan, spec.plan.call};
       out.push_back(observe(reader, pause->second, paused.initial, paused.outcome, setup, baseline));
       out.back().exit_status = 0;  // a reader case observes; the writer goes on
     }
@@ -353,8 +356,8 @@ std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const Subject
   collected.observations.push_back(observe_case(baseline, setup, trace));
   note_case(baseline, collected);
   if (baseline.spec.plan.kind != Kind::pause) return {};
-  auto lost = observe_paused(baseline, has(options.models, "kill") && options.kill_mode == KillMode::fast,
-                             has(options.models, "reader"), setup, trace, collected.observations);
+  auto lost = observe_paused(baseline, has(options.models, Model::kill) && options.kill_mode == KillMode::fast,
+                             has(options.models, Model::reader), setup, trace, collected.observations);
   if (!lost.empty())
     collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +
                               "; those kill points were run one by one instead");
@@ -366,7 +369,7 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
                     const RunOptions& options) {
   auto& atomic = report.properties["powerloss_atomic"];
   auto& durable = report.properties["durable"];
-  if (!has(options.models, "power-loss")) {
+  if (!has(options.models, Model::power_loss)) {
     atomic.reason = durable.reason = "needs the power-loss model, which was not run";
     return;
   }
@@ -379,7 +382,7 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
   atomic = std::move(judged.powerloss_atomic);
   durable = std::move(judged.durable);
   report.cells.insert(report.cells.end(), judged.cells.begin(), judged.cells.end());
-  report.model_cases["power-loss"] = judged.states;
+  report.model_cases[std::string(reports::model_name(Model::power_loss))] = judged.states;
   report.notes.insert(report.notes.end(), judged.notes.begin(), judged.notes.end());
 }
 
@@ -408,7 +411,7 @@ std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, Collected
 
 std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>& observations) {
   std::map<std::string, std::uint64_t> out;
-  for (const auto& o : observations) ++out[o.model];
+  for (const auto& o : observations) ++out[std::string(reports::model_name(o.model))];
   return out;
 }
 
@@ -421,8 +424,8 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   report.cells = std::move(judgement.cells);
   report.calls = call_summaries(*baseline.trace);
   report.model_cases = count_models(collected.observations);
-  report.model_cases.erase("baseline");
-  if (has(options.models, "kill"))
+  report.model_cases.erase(std::string(reports::model_name(Model::baseline)));
+  if (has(options.models, Model::kill))
     report.notes.push_back(options.kill_mode == KillMode::fast
                                ? "kill points explored fast (snapshots from one paused run)"
                                : "kill points explored exactly (one SIGKILL run each)");
@@ -540,8 +543,8 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
                                  baseline.outcome.succeeded(), options.fs_profile);
   ReplayResult result;
   result.outcome = baseline.outcome.describe();
-  result.observation.case_id = "power-loss-" + std::to_string(after);
-  result.observation.model = "power-loss";
+  result.observation.case_id = power_loss_case_id(after);
+  result.observation.model = Model::power_loss;
   result.observation.call_index = after;
   result.observation.fault = "power loss after call " + std::to_string(after);
   result.observation.call = faults::describe_call(*baseline.trace, after);
@@ -569,15 +572,16 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
 }  // namespace
 
 ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
-  constexpr std::string_view power_prefix = "power-loss-";
+  const std::string_view power_prefix = reports::model_info(Model::power_loss).case_prefix;
   const bool power_loss = id.substr(0, power_prefix.size()) == power_prefix;
-  auto spec = power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), "power-loss", {}, 0}) : parse_case_id(id);
+  auto spec =
+      power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), Model::power_loss, {}, 0}) : parse_case_id(id);
   if (!spec) throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
-  const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
+  const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   if (power_loss) {
     const std::string n(id.substr(power_prefix.size()));
@@ -585,10 +589,10 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
       throw InputError("unknown case id \"" + std::string(id) + "\"");
     return replay_power_loss(baseline, setup, static_cast<std::uint32_t>(std::stoul(n)), options);
   }
-  const CaseResult run =
-      execute_case(setup, spec->model == "reader" ? CaseSpec{"reader", "paused", {Kind::pause, 0, 0, 0}, 0} : *spec);
+  const CaseResult run = execute_case(
+      setup, spec->model == Model::reader ? CaseSpec{"paused-run", Model::reader, {Kind::pause, 0, 0, 0}, 0} : *spec);
   ReplayResult result;
-  if (spec->model == "reader") {
+  if (spec->model == Model::reader) {
     const auto pause = run.pauses.find(spec->reader_call);
     if (pause == run.pauses.end())
       throw std::runtime_error("the subject never reached call " + std::to_string(spec->reader_call));
@@ -598,7 +602,7 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
     result.observation = observe_case(run, setup, *baseline.trace);
   }
   result.outcome = run.outcome.describe();
-  std::vector<std::string> models{spec->model};
+  std::vector<std::string> models{std::string(reports::model_name(spec->model))};
   auto judgement = judge({result.observation}, setup.contents, models, make_content_validator(setup));
   for (auto& [name, property] : judgement.properties)
     if (property.cases > 0) result.properties[name] = property;

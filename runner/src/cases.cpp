@@ -115,50 +115,62 @@ void take_observation(faults::Observation seen, CaseResult& result) {
 
 }  // namespace
 
-std::string case_id(const std::string& model, const faults::FaultPlan& plan, std::uint32_t reader_call) {
+std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::uint32_t reader_call) {
+  const std::string prefix(reports::model_info(model).case_prefix);
   const std::string n = std::to_string(plan.call);
   switch (plan.kind) {
     case Kind::none:
-      return "baseline";
+      return std::string(reports::model_info(reports::Model::baseline).case_prefix);
     case Kind::kill_before:
-      return "kill-before-" + n;
+      return prefix + "before-" + n;
     case Kind::kill_after:
-      return "kill-after-" + n;
+      return prefix + "after-" + n;
     case Kind::fail_call:
-      return "errno-" + n + "-" + faults::errno_name(plan.error);
+      return prefix + n + "-" + faults::errno_name(plan.error);
     case Kind::disk_full:
-      return "disk-full-" + std::to_string(plan.byte_budget);
+      return prefix + std::to_string(plan.byte_budget);
     case Kind::pause:
-      return model == "reader" ? "reader-" + std::to_string(reader_call) : "paused-run";
+      return model == reports::Model::reader ? prefix + std::to_string(reader_call) : "paused-run";
   }
   return "?";
 }
 
+namespace {
+
+// The text after `model`'s case-id prefix (and `more`), when `id` starts with them.
+std::optional<std::string_view> after_prefix(std::string_view id, reports::Model model, std::string_view more = "") {
+  const std::string prefix = std::string(reports::model_info(model).case_prefix) + std::string(more);
+  if (id.substr(0, prefix.size()) != prefix) return std::nullopt;
+  return id.substr(prefix.size());
+}
+
+std::optional<CaseSpec> parse_errno_case(std::string_view id, std::string_view rest) {
+  const auto dash = rest.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto call = number(rest.substr(0, dash));
+  const int error = faults::errno_from_name(rest.substr(dash + 1));
+  if (!call || error == 0) return std::nullopt;
+  return CaseSpec{
+      std::string(id), reports::Model::errno_fault, {Kind::fail_call, static_cast<std::uint32_t>(*call), error, 0}, 0};
+}
+
+}  // namespace
+
 std::optional<CaseSpec> parse_case_id(std::string_view id) {
-  auto after = [&](std::string_view prefix) -> std::optional<std::string_view> {
-    if (id.substr(0, prefix.size()) != prefix) return std::nullopt;
-    return id.substr(prefix.size());
-  };
-  CaseSpec spec{std::string(id), "", {}, 0};
-  if (id == "baseline") return spec.model = "baseline", spec;
-  if (auto rest = after("kill-before-"); rest && number(*rest)) {
-    spec.model = "kill", spec.plan.kind = Kind::kill_before,
-    spec.plan.call = static_cast<std::uint32_t>(*number(*rest));
-  } else if (auto rest2 = after("kill-after-"); rest2 && number(*rest2)) {
-    spec.model = "kill", spec.plan.kind = Kind::kill_after,
-    spec.plan.call = static_cast<std::uint32_t>(*number(*rest2));
-  } else if (auto rest3 = after("disk-full-"); rest3 && number(*rest3)) {
-    spec.model = "disk-full", spec.plan.kind = Kind::disk_full, spec.plan.byte_budget = *number(*rest3);
-  } else if (auto rest4 = after("reader-"); rest4 && number(*rest4)) {
-    spec.model = "reader", spec.plan.kind = Kind::pause, spec.reader_call = static_cast<std::uint32_t>(*number(*rest4));
-  } else if (auto rest5 = after("errno-")) {
-    const auto dash = rest5->find('-');
-    if (dash == std::string_view::npos) return std::nullopt;
-    const auto call = number(rest5->substr(0, dash));
-    const int error = faults::errno_from_name(rest5->substr(dash + 1));
-    if (!call || error == 0) return std::nullopt;
-    spec.model = "errno", spec.plan.kind = Kind::fail_call, spec.plan.call = static_cast<std::uint32_t>(*call);
-    spec.plan.error = error;
+  using reports::Model;
+  CaseSpec spec{std::string(id), Model::baseline, {}, 0};
+  if (id == reports::model_info(Model::baseline).case_prefix) return spec;
+  const auto call = [](std::string_view n) { return static_cast<std::uint32_t>(*number(n)); };
+  if (auto rest = after_prefix(id, Model::kill, "before-"); rest && number(*rest)) {
+    spec.model = Model::kill, spec.plan.kind = Kind::kill_before, spec.plan.call = call(*rest);
+  } else if (auto rest2 = after_prefix(id, Model::kill, "after-"); rest2 && number(*rest2)) {
+    spec.model = Model::kill, spec.plan.kind = Kind::kill_after, spec.plan.call = call(*rest2);
+  } else if (auto rest3 = after_prefix(id, Model::disk_full); rest3 && number(*rest3)) {
+    spec.model = Model::disk_full, spec.plan.kind = Kind::disk_full, spec.plan.byte_budget = *number(*rest3);
+  } else if (auto rest4 = after_prefix(id, Model::reader); rest4 && number(*rest4)) {
+    spec.model = Model::reader, spec.plan.kind = Kind::pause, spec.reader_call = call(*rest4);
+  } else if (auto rest5 = after_prefix(id, Model::errno_fault)) {
+    return parse_errno_case(id, *rest5);
   } else {
     return std::nullopt;
   }

@@ -30,8 +30,8 @@ reports::Verdict verdict_of(pl::Verdict v) {
 reports::Failure failure_of(const pl::Failure& f, const faults::Trace& trace, const Snapshot& initial,
                             const Contents& contents, const std::string& target) {
   reports::Failure out;
-  out.case_id = "power-loss-" + std::to_string(f.after_seq);
-  out.model = "power-loss";
+  out.case_id = power_loss_case_id(f.after_seq);
+  out.model = reports::model_name(reports::Model::power_loss);
   out.call_index = f.after_seq;
   out.call = faults::describe_call(trace, f.after_seq);
   out.fault = "power loss after call " + std::to_string(f.after_seq) + (f.lost.empty() ? "" : "; " + f.lost);
@@ -59,8 +59,9 @@ reports::PropertyResult property_of(const pl::PropertyOutcome& o, const faults::
 // Most states hold exactly old or new: compare those in place and copy the
 // target (up to the whole payload) only for the rare torn or other state.
 std::string outcome_of(const pl::CrashState& state, const Contents& contents, const std::string& target) {
-  if (state.content_equals(target, contents.new_bytes)) return "new";
-  if (contents.old_bytes && state.content_equals(target, *contents.old_bytes)) return "old";
+  if (state.content_equals(target, contents.new_bytes)) return std::string(outcome_name(reports::Outcome::new_content));
+  if (contents.old_bytes && state.content_equals(target, *contents.old_bytes))
+    return std::string(outcome_name(reports::Outcome::old_content));
   const auto image = state.file(target);
   const Entry entry{Entry::Kind::file, image ? image->mode : 0, image ? image->content : std::string(), 0};
   return describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches;
@@ -70,11 +71,17 @@ std::string outcome_of(const pl::CrashState& state, const Contents& contents, co
 std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::string> >& outcomes) {
   std::vector<reports::Cell> cells;
   for (const auto& [seq, seen] : outcomes)
-    for (const auto& outcome : seen) cells.push_back({"power-loss", seq, outcome, "power-loss-" + std::to_string(seq)});
+    for (const auto& outcome : seen)
+      cells.push_back(
+          {std::string(reports::model_name(reports::Model::power_loss)), seq, outcome, power_loss_case_id(seq)});
   return cells;
 }
 
 }  // namespace
+
+std::string power_loss_case_id(std::uint32_t after) {
+  return std::string(reports::model_info(reports::Model::power_loss).case_prefix) + std::to_string(after);
+}
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile) {

@@ -23,7 +23,7 @@ Observation seen(const std::string& model, const std::optional<std::string>& byt
   static int serial = 0;
   Observation o;
   o.case_id = model + "-" + std::to_string(++serial);
-  o.model = model;
+  o.model = *reports::model_from_name(model);
   const Entry e = file(bytes.value_or(""), mode);
   o.target = describe_target(bytes ? &e : nullptr, kContents);
   o.target_bytes = bytes;

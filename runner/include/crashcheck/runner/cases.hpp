@@ -6,6 +6,7 @@
 
 #include <crashcheck/faults.hpp>
 #include <crashcheck/faults/backend.hpp>
+#include <crashcheck/report.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -23,12 +24,12 @@ namespace crashcheck::runner {
 
 struct CaseSpec {
   std::string id;
-  std::string model;  // "baseline", "kill", "errno", "disk-full", "reader"
+  reports::Model model = reports::Model::baseline;
   faults::FaultPlan plan;
   std::uint32_t reader_call = 0;  // reader-N: the pause at which the reader looks
 };
 
-std::string case_id(const std::string& model, const faults::FaultPlan& plan, std::uint32_t reader_call = 0);
+std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::uint32_t reader_call = 0);
 std::optional<CaseSpec> parse_case_id(std::string_view id);
 
 // A backend that was asked for (--backend, the scenario's "backend") but

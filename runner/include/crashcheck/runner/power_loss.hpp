@@ -23,6 +23,9 @@ struct PowerLossJudgement {
   std::uint64_t states = 0;        // crash states checked
 };
 
+// "power-loss-<N>": a power failure just after counted call N.
+std::string power_loss_case_id(std::uint32_t after);
+
 // `initial` is the scratch directory before the baseline ran (with inodes).
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile);

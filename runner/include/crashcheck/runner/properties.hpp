@@ -19,7 +19,7 @@ namespace crashcheck::runner {
 // What one case (or one pause of the paused run) left behind.
 struct Observation {
   std::string case_id;
-  std::string model;  // "baseline", "kill", "errno", "disk-full", "reader"
+  reports::Model model = reports::Model::baseline;
   std::uint32_t call_index = 0;
   std::string call;   // the call the fault hit, human form
   std::string fault;  // what was done, human form

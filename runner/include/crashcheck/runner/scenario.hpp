@@ -4,6 +4,7 @@
 #pragma once
 
 #include <crashcheck/faults/backend.hpp>
+#include <crashcheck/report.hpp>
 
 #include <array>
 #include <filesystem>
@@ -24,8 +25,15 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The fault models, in the order campaigns run them.
-inline constexpr std::array<std::string_view, 5> kModels = {"kill", "errno", "disk-full", "reader", "power-loss"};
+// The fault models a run can choose, in the order campaigns run them: every
+// row of reports::kModelTable but the baseline run.
+inline constexpr std::array<std::string_view, reports::kModelTable.size() - 1> kModels = [] {
+  std::array<std::string_view, reports::kModelTable.size() - 1> names{};
+  std::size_t n = 0;
+  for (const auto& m : reports::kModelTable)
+    if (m.model != reports::Model::baseline) names[n++] = m.name;
+  return names;
+}();
 
 // How the content a case leaves behind is judged valid (`valid_content`).
 struct Validator {
