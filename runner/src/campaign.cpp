@@ -81,7 +81,8 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
                : base.notes.front();
   if (!base.trace) return "the trace of the run cannot be read: " + base.trace_error;
   if (base.calls_counted == 0 || base.trace->records.empty())
-    return "no file-system call in the scratch directory was seen (does the command write {target}?)";
+    return "the " + std::string(faults::backend_name(setup.backend.kind)) +
+           " backend saw no file-system call in the scratch directory (does the command write {target}?)";
   const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
   if (!state.is(reports::Outcome::new_content))
     return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
