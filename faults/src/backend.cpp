@@ -28,8 +28,13 @@ std::optional<BackendKind> backend_from_name(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::optional<std::string> backend_unavailable(BackendKind kind) {
-  return kind == BackendKind::seccomp ? seccomp_unavailable() : preload_unavailable(default_agent_library());
+std::optional<std::string> backend_unavailable(BackendKind kind, const std::filesystem::path& agent_library) {
+  if (kind == BackendKind::seccomp) return seccomp_unavailable();
+  try {
+    return preload_unavailable(default_agent_library(agent_library));
+  } catch (const AgentNotFound& e) {
+    return e.what();
+  }
 }
 
 std::unique_ptr<Observer> make_observer(BackendKind kind, const RunSetup& setup) {

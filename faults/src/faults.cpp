@@ -1,19 +1,10 @@
-// Runner side of faults.hpp: the call table, plans, environment, the shared
-// control block and the trace reader. The layouts it reads and writes are in
-// shared.h, shared with the agent.
+// faults.hpp: the call table, plans, the agent lookup and the trace reader.
+// The layouts it reads are in shared.h, shared with the agent.
 #include "crashcheck/faults.hpp"
-
-#include <fcntl.h>
-#include <linux/futex.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -98,95 +89,23 @@ std::string errno_name(int error) {
   return name ? std::string(name) : "E" + std::to_string(error);
 }
 
-// ------------------------------------------------------------- environment --
+// ------------------------------------------------------------ agent lookup --
 
-std::vector<std::pair<std::string, std::string>> agent_environment(const AgentSetup& setup) {
-  std::string preload = setup.agent_library.string();
-  if (const char* existing = std::getenv("LD_PRELOAD"); existing && *existing) preload += std::string(":") + existing;
-  return {
-      {"LD_PRELOAD", preload},
-      {CC_ENV_SCOPE, std::filesystem::absolute(setup.scope).lexically_normal().string()},
-      {CC_ENV_TRACE, setup.trace_file.string()},
-      {CC_ENV_CONTROL, setup.control_file.string()},
-      {CC_ENV_PLAN, setup.plan.encode()},
-  };
-}
-
-std::filesystem::path default_agent_library() {
-  if (const char* env = std::getenv("CRASHCHECK_AGENT"); env && *env) return env;
-#ifdef CRASHCHECK_AGENT_BUILD_PATH
-  if (std::filesystem::path built = CRASHCHECK_AGENT_BUILD_PATH; std::filesystem::exists(built)) return built;
-#endif
+std::filesystem::path default_agent_library(const std::filesystem::path& requested) {
   std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return exe.parent_path().parent_path() / "lib" / "crashcheck" / "libcrashcheck_agent.so";
-}
-
-// ----------------------------------------------------------- control block --
-
-struct AgentControl::Mapping {
-  cc_control* block = nullptr;
-  std::uint32_t last_resumed = 0;
-  ~Mapping() {
-    if (block) munmap(block, sizeof *block);
+  const char* env = std::getenv("CRASHCHECK_AGENT");
+  if (!requested.empty() || (env && *env)) {
+    const std::filesystem::path named = !requested.empty() ? requested : std::filesystem::path(env);
+    if (std::filesystem::is_regular_file(named, ec)) return named;
+    throw AgentNotFound((!requested.empty() ? "the agent library " : "$CRASHCHECK_AGENT names ") + named.string() +
+                        ", which does not exist");
   }
-};
-
-AgentControl::AgentControl(std::unique_ptr<Mapping> mapping) : mapping_(std::move(mapping)) {}
-AgentControl::AgentControl(AgentControl&&) noexcept = default;
-AgentControl& AgentControl::operator=(AgentControl&&) noexcept = default;
-AgentControl::~AgentControl() = default;
-
-AgentControl AgentControl::create(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "control block " + file.string());
-  if (::ftruncate(fd, sizeof(cc_control)) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw std::system_error(e, std::generic_category(), "control block " + file.string());
-  }
-  void* p = ::mmap(nullptr, sizeof(cc_control), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  int e = errno;
-  ::close(fd);
-  if (p == MAP_FAILED) throw std::system_error(e, std::generic_category(), "control block " + file.string());
-  auto mapping = std::make_unique<Mapping>();
-  mapping->block = new (p) cc_control{};  // the file is zero-filled; start the atomics' lifetime
-  mapping->block->magic = CC_CONTROL_MAGIC;
-  mapping->block->version = CC_CONTROL_VERSION;
-  return AgentControl(std::move(mapping));
-}
-
-std::uint32_t AgentControl::processes_loaded() const noexcept { return mapping_->block->agents_loaded.load(); }
-std::uint32_t AgentControl::calls_counted() const noexcept { return mapping_->block->calls.load(); }
-
-namespace {
-long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value, const timespec* timeout) {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, timeout, nullptr, 0);
-}
-}  // namespace
-
-std::optional<std::uint32_t> AgentControl::wait_paused(std::chrono::milliseconds timeout) {
-  auto& word = mapping_->block->paused_call;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    std::uint32_t seen = word.load();
-    // the process we resumed may not have cleared its slot yet
-    if (seen != 0 && seen != mapping_->last_resumed) return seen;
-    auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::nanoseconds::zero()) return std::nullopt;
-    // bounded waits: a process that clears its slot wakes us, but we poll too
-    auto slice = std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(10));
-    timespec ts{static_cast<time_t>(slice.count() / 1000000000), static_cast<long>(slice.count() % 1000000000)};
-    futex(word, FUTEX_WAIT, seen, &ts);
-  }
-}
-
-void AgentControl::resume() {
-  std::uint32_t paused = mapping_->block->paused_call.load();
-  if (paused == 0) return;
-  mapping_->last_resumed = paused;
-  mapping_->block->resumed_call.store(paused);
-  futex(mapping_->block->resumed_call, FUTEX_WAKE, INT_MAX, nullptr);
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto installed = exe.parent_path().parent_path() / "lib" / "crashcheck" / "libcrashcheck_agent.so";
+  if (std::filesystem::is_regular_file(installed, ec)) return installed;
+  if (std::filesystem::path built = CRASHCHECK_AGENT_BUILD_PATH; std::filesystem::is_regular_file(built, ec))
+    return built;
+  return installed;
 }
 
 // ------------------------------------------------------------------- trace --
@@ -258,6 +177,36 @@ Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
   std::stable_sort(trace.records.begin(), trace.records.end(),
                    [](const TraceRecord& a, const TraceRecord& b) { return a.seq < b.seq; });
   return trace;
+}
+
+std::string describe_call(const TraceRecord& r) {
+  std::string out = r.call + "(";
+  switch (r.op) {
+    case OpClass::write:
+      out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes";
+      break;
+    case OpClass::sync:
+    case OpClass::close:
+      out += "fd " + std::to_string(r.fd) + " → " + r.path;
+      break;
+    case OpClass::rename:
+    case OpClass::link:
+      out += r.path + " → " + r.path2;
+      break;
+    default:
+      out += r.path;
+      break;
+  }
+  out += ")";
+  if (r.error) out += " = " + errno_name(r.error);
+  return out;
+}
+
+std::string describe_call(const Trace& trace, std::uint32_t seq) {
+  if (seq == 0) return "(before the first call)";
+  for (const auto& r : trace.records)
+    if (r.seq == seq) return describe_call(r);
+  return "";
 }
 
 }  // namespace crashcheck::faults

@@ -124,10 +124,42 @@ TEST(AgentEnvironment, CarriesPlanPathsAndKeepsExistingPreload) {
 }
 
 TEST(AgentLibrary, BuiltAgentIsFoundAndEnvironmentOverrides) {
-  EXPECT_TRUE(std::filesystem::exists(cf::default_agent_library())) << cf::default_agent_library();
-  ::setenv("CRASHCHECK_AGENT", "/somewhere/agent.so", 1);
-  EXPECT_EQ(cf::default_agent_library(), "/somewhere/agent.so");
+  const auto built = cf::default_agent_library();
+  EXPECT_TRUE(std::filesystem::exists(built)) << built;
+  Sandbox box;
+  const auto copy = box.scope() / "agent.so";
+  std::filesystem::copy_file(built, copy);
+  ::setenv("CRASHCHECK_AGENT", copy.c_str(), 1);
+  EXPECT_EQ(cf::default_agent_library(), copy);
+  EXPECT_EQ(cf::default_agent_library(built), built);  // a requested library wins over the environment
   ::unsetenv("CRASHCHECK_AGENT");
+}
+
+TEST(DescribeCall, OneFormatPerOpClass) {
+  cf::TraceRecord write;
+  write.seq = 2, write.call = "write", write.op = cf::OpClass::write, write.fd = 3, write.path = "t.json";
+  write.length = 2855;
+  EXPECT_EQ(cf::describe_call(write), "write(fd 3 → t.json, 2855 bytes)");
+  cf::TraceRecord rename;
+  rename.seq = 3, rename.call = "rename", rename.op = cf::OpClass::rename, rename.path = "x.tmp";
+  rename.path2 = "t.json", rename.error = ENOSPC;
+  EXPECT_EQ(cf::describe_call(rename), "rename(x.tmp → t.json) = ENOSPC");
+  const cf::Trace trace{{write, rename}};
+  EXPECT_EQ(cf::describe_call(trace, 3), cf::describe_call(rename));
+  EXPECT_EQ(cf::describe_call(trace, 0), "(before the first call)");
+  EXPECT_EQ(cf::describe_call(trace, 9), "");
+}
+
+TEST(AgentLibrary, MissingFileIsRefusedByName) {
+  ::setenv("CRASHCHECK_AGENT", "/nonexistent-dir/agent.so", 1);
+  try {
+    cf::default_agent_library();
+    ADD_FAILURE() << "a missing $CRASHCHECK_AGENT was accepted";
+  } catch (const cf::AgentNotFound& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/agent.so"), std::string::npos) << e.what();
+  }
+  ::unsetenv("CRASHCHECK_AGENT");
+  EXPECT_THROW(cf::default_agent_library("/nonexistent-dir/other.so"), cf::AgentNotFound);
 }
 
 TEST(AgentControl, FreshBlockCountsNothing) {

@@ -12,6 +12,7 @@
 
 #include "crashcheck/faults.hpp"
 #include "crashcheck/faults/backend.hpp"
+#include "preload/agent.hpp"
 
 namespace crashcheck::faults::testing {
 

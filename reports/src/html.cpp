@@ -27,26 +27,11 @@ std::string number(double value) {
   return buffer;
 }
 
-struct OutcomeInfo {
-  std::string_view colour;
-  std::string_view meaning;
-};
-
-// Good states in blues/greens, bad ones in warm colours, so a window of
-// damage stands out against a cool background.
-OutcomeInfo outcome_info(std::string_view outcome) {
-  static const std::map<std::string_view, OutcomeInfo> kInfo = {
-      {"old", {"#6baed6", "exactly the old content"}},
-      {"new", {"#2ca25f", "exactly the new content"}},
-      {"error_ok", {"#a6dba0", "the writer reported the error; target untouched"}},
-      {"missing", {"#8c6bb1", "the target is gone"}},
-      {"torn", {"#fd8d3c", "part of the old or new content (torn)"}},
-      {"other", {"#e31a1c", "neither old nor new content"}},
-      {"wrong_success", {"#67000d", "the writer exited 0, but the target is not the new content"}},
-      {"timeout", {"#969696", "the writer did not finish in time"}},
-  };
-  const auto found = kInfo.find(outcome);
-  return found == kInfo.end() ? OutcomeInfo{"#000000", "unknown outcome"} : found->second;
+const OutcomeInfo& outcome_info(std::string_view outcome) {
+  static constexpr OutcomeInfo kUnknown{Outcome::other, "unknown", "#000000", "unknown outcome"};
+  for (const auto& o : kOutcomeTable)
+    if (o.name == outcome) return o;
+  return kUnknown;
 }
 
 constexpr std::string_view kStyle = R"(
@@ -120,7 +105,6 @@ struct Grid {
 };
 
 Grid build_grid(const Report& report) {
-  static constexpr std::array<std::string_view, 5> kModelOrder = {"kill", "errno", "disk-full", "power-loss", "reader"};
   Grid grid;
   std::set<std::string> seen;
   for (const Cell& cell : report.cells) {
@@ -129,8 +113,12 @@ Grid build_grid(const Report& report) {
     grid.first = std::min(grid.first, cell.call_index);
     grid.last = std::max(grid.last, cell.call_index);
   }
-  for (const auto model : kModelOrder) {
-    if (seen.erase(std::string(model))) grid.models.emplace_back(model);
+  std::vector<const ModelInfo*> rows;
+  for (const auto& m : kModelTable)
+    if (m.picture_row >= 0) rows.push_back(&m);
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->picture_row < b->picture_row; });
+  for (const auto* m : rows) {
+    if (seen.erase(std::string(m->name))) grid.models.emplace_back(m->name);
   }
   grid.models.insert(grid.models.end(), seen.begin(), seen.end());
   for (const CallSummary& call : report.calls) {
@@ -222,9 +210,9 @@ std::string picture_svg(const Grid& grid) {
 std::string legend() {
   std::string out = "<ul class=\"legend\">";
   for (const auto outcome : kOutcomes) {
-    const OutcomeInfo info = outcome_info(outcome);
+    const OutcomeInfo& info = outcome_info(outcome);
     out += "<li><span class=\"swatch\" style=\"background:" + std::string(info.colour) + "\"></span><strong>" +
-           std::string(outcome) + "</strong> " + std::string(info.meaning) + "</li>";
+           std::string(outcome) + "</strong> " + std::string(info.legend) + "</li>";
   }
   return out + "<li><span class=\"swatch\" style=\"background:#eef0f2\"></span>no case at this call</li></ul>\n";
 }

@@ -84,17 +84,19 @@ json property_json(const PropertyResult& p) {
 }
 
 json subject_json(const Subject& s) {
-  return {{"name", text::valid_utf8(s.name)},
-          {"command", strings(s.command)},
-          {"scenario", text::valid_utf8(s.scenario)},
-          {"target", text::valid_utf8(s.target)},
-          {"had_old", s.had_old},
-          {"old_file", text::valid_utf8(s.old_file)},
-          {"old_mode", text::valid_utf8(s.old_mode)},
-          {"payload_file", text::valid_utf8(s.payload_file)},
-          {"payload_size", s.payload_size},
-          {"validator", text::valid_utf8(s.validator)},
-          {"timeout_s", s.timeout_s}};
+  json out = {{"name", text::valid_utf8(s.name)},
+              {"command", strings(s.command)},
+              {"scenario", text::valid_utf8(s.scenario)},
+              {"target", text::valid_utf8(s.target)},
+              {"had_old", s.had_old},
+              {"old_file", text::valid_utf8(s.old_file)},
+              {"old_mode", text::valid_utf8(s.old_mode)},
+              {"payload_file", text::valid_utf8(s.payload_file)},
+              {"payload_size", s.payload_size},
+              {"validator", text::valid_utf8(s.validator)},
+              {"timeout_s", s.timeout_s}};
+  if (!s.backend.empty()) out["backend"] = text::valid_utf8(s.backend);
+  return out;
 }
 
 json diagnosis_json(const Diagnosis& d) {
@@ -274,7 +276,7 @@ PropertyResult read_property(const Node& n) {
                         std::to_string(p.failures.size()) + ")");
     p.failing = failing == p.failures.size() ? 0 : failing;
   }
-  // DESIGN.md: every fail carries its counterexamples, and only a fail does.
+  // Every fail carries its counterexamples, and only a fail does.
   if (p.verdict == Verdict::fail && p.failures.empty())
     n["failures"].fail("verdict is fail but there is no counterexample");
   if (p.verdict != Verdict::fail && !p.failures.empty())
@@ -282,10 +284,12 @@ PropertyResult read_property(const Node& n) {
   return p;
 }
 
-Subject read_subject(const Node& n) {
-  return {n["name"].text(),          n["command"].texts(),  n["scenario"].text(),   n["target"].text(),
-          n["had_old"].flag(),       n["old_file"].text(),  n["old_mode"].text(),   n["payload_file"].text(),
-          n["payload_size"].count(), n["validator"].text(), n["timeout_s"].number()};
+Subject read_subject(const Node& n, const json& raw) {
+  Subject s{n["name"].text(),          n["command"].texts(),  n["scenario"].text(),    n["target"].text(),
+            n["had_old"].flag(),       n["old_file"].text(),  n["old_mode"].text(),    n["payload_file"].text(),
+            n["payload_size"].count(), n["validator"].text(), n["timeout_s"].number(), ""};
+  if (raw.is_object() && raw.contains("backend")) s.backend = n["backend"].text();  // optional: older reports lack it
+  return s;
 }
 
 Cell read_cell(const Node& n) {
@@ -324,7 +328,7 @@ Report from_json(const json& document, std::string_view source) {
   report.complete = root["complete"].flag();
   report.created = root["created"].text();
   report.duration_s = root["duration_s"].number();
-  report.subject = read_subject(root["subject"]);
+  report.subject = read_subject(root["subject"], document.is_object() ? document.value("subject", json()) : json());
   const Node properties = root["properties"];
   for (const auto& [name, node] : properties.members()) report.properties[name] = read_property(node);
   for (const auto name : kProperties) properties[name];  // each must be there

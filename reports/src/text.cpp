@@ -159,21 +159,30 @@ std::string markdown_code_block(std::string_view raw, std::string_view language)
 }
 
 std::string command_line(const std::vector<std::string>& argv) {
-  static constexpr std::string_view kPlain =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%{}";
   std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    if (!arg.empty() && arg.find_first_not_of(kPlain) == std::string::npos) {
-      out += arg;
-      continue;
-    }
-    out += '\'';
-    for (const char c : arg) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    out += '\'';
-  }
+  for (const auto& arg : argv) out += (out.empty() ? "" : " ") + shell_quote(arg);
   return out;
 }
+
+}  // namespace crashcheck::reports::text
+
+namespace crashcheck::reports {
+
+std::string shell_quote(std::string_view arg) {
+  static constexpr std::string_view kPlain =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%{}";
+  // bash expands a{b,c} and a{1..3}; "{target}" alone is left as it is
+  const bool expands = arg.find('{') != std::string_view::npos &&
+                       (arg.find(',') != std::string_view::npos || arg.find("..") != std::string_view::npos);
+  if (!arg.empty() && !expands && arg.find_first_not_of(kPlain) == std::string_view::npos) return std::string(arg);
+  std::string out = "'";
+  for (const char c : arg) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace crashcheck::reports
+
+namespace crashcheck::reports::text {
 
 std::string state_summary(const FileState& state) {
   if (!state.exists) return "missing";

@@ -16,7 +16,8 @@ Subject subject(std::string name, std::vector<std::string> command, std::string 
           "/work/scenarios/new.json",
           5300,
           "json",
-          10};
+          10,
+          "preload"};
 }
 
 void add_cells(Report& report, std::string model, std::uint32_t first, std::uint32_t last, std::string outcome) {

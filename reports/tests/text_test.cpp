@@ -62,6 +62,13 @@ TEST(Text, CommandLineQuotesWhatAShellWouldSplit) {
             "/usr/bin/python3 w.py {target} 'a b' 'it'\\''s' ''");
 }
 
+TEST(Text, ShellQuoteKeepsBracesAShellWouldExpandQuoted) {
+  EXPECT_EQ(shell_quote("{target}"), "{target}");
+  EXPECT_EQ(shell_quote("a{b,c}"), "'a{b,c}'");
+  EXPECT_EQ(shell_quote("f{1..3}"), "'f{1..3}'");
+  EXPECT_EQ(shell_quote("/tmp/out dir/report.json"), "'/tmp/out dir/report.json'");
+}
+
 RC_GTEST_PROP(TextProperty, DisplayableIsValidUtf8WithoutControls, (const std::string& raw)) {
   const std::string shown = displayable(raw);
   RC_ASSERT(valid_utf8(shown) == shown);

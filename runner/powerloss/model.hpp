@@ -4,7 +4,7 @@
 // choice spaces (space.hpp) decide what may survive of the pending rest.
 #pragma once
 
-#include "powerloss.hpp"
+#include "crashcheck/powerloss.hpp"
 
 #include <cstdint>
 #include <map>

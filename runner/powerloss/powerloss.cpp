@@ -1,4 +1,4 @@
-#include "powerloss.hpp"
+#include "crashcheck/powerloss.hpp"
 
 #include "model.hpp"
 #include "point.hpp"

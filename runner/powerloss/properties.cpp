@@ -1,5 +1,5 @@
 // powerloss_atomic and durable, judged on the states for_each_state visits.
-#include "powerloss.hpp"
+#include "crashcheck/powerloss.hpp"
 
 #include <algorithm>
 

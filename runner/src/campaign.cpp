@@ -23,10 +23,7 @@ using faults::OpClass;
 using faults::Trace;
 using faults::TraceRecord;
 using Kind = faults::FaultPlan::Kind;
-
-#ifndef CRASHCHECK_VERSION
-#define CRASHCHECK_VERSION "0.0.0"
-#endif
+using reports::Model;
 
 namespace {
 
@@ -65,42 +62,8 @@ std::vector<std::string> chosen_models(const Scenario& scenario, const RunOption
   return out;
 }
 
-bool has(const std::vector<std::string>& models, std::string_view m) {
-  return std::find(models.begin(), models.end(), m) != models.end();
-}
-
-const TraceRecord* record_at(const Trace& trace, std::uint32_t seq) {
-  for (const auto& r : trace.records)
-    if (r.seq == seq) return &r;
-  return nullptr;
-}
-
-std::string describe_call(const TraceRecord& r) {
-  std::string out = r.call + "(";
-  switch (r.op) {
-    case OpClass::write:
-      out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes";
-      break;
-    case OpClass::sync:
-    case OpClass::close:
-      out += "fd " + std::to_string(r.fd) + " → " + r.path;
-      break;
-    case OpClass::rename:
-    case OpClass::link:
-      out += r.path + " → " + r.path2;
-      break;
-    default:
-      out += r.path;
-      break;
-  }
-  out += ")";
-  if (r.error) out += " = " + faults::errno_name(r.error);
-  return out;
-}
-
-std::string call_at(const Trace& trace, std::uint32_t seq) {
-  const TraceRecord* r = record_at(trace, seq);
-  return r ? describe_call(*r) : std::string();
+bool has(const std::vector<std::string>& models, Model m) {
+  return std::find(models.begin(), models.end(), reports::model_name(m)) != models.end();
 }
 
 std::uint32_t last_seq(const Trace& trace) { return trace.records.empty() ? 0 : trace.records.back().seq; }
@@ -114,14 +77,16 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
   if (out.end == SubjectOutcome::End::timed_out)
     return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
   if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;
-  if (base.agents_loaded == 0)
-    return "the fault-injection agent was never loaded into the subject (a static binary or a Go program? "
-           "LD_PRELOAD sees nothing there)";
-  if (!base.trace) return "the agent's trace cannot be read: " + base.trace_error;
+  if (base.processes_seen == 0)
+    return base.notes.empty()
+               ? "the " + std::string(faults::backend_name(setup.backend.kind)) + " backend never saw the subject"
+               : base.notes.front();
+  if (!base.trace) return "the trace of the run cannot be read: " + base.trace_error;
   if (base.calls_counted == 0 || base.trace->records.empty())
-    return "the agent saw no file-system call in the scratch directory (does the command write {target}?)";
+    return "the " + std::string(faults::backend_name(setup.backend.kind)) +
+           " backend saw no file-system call in the scratch directory (does the command write {target}?)";
   const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
-  if (state.matches != "new")
+  if (!state.is(reports::Outcome::new_content))
     return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
   return std::nullopt;
 }
@@ -140,7 +105,7 @@ std::vector<CaseSpec> plan_errno(const Trace& trace) {
     if (!info || !errno_worthy(r.op)) continue;
     for (int error : info->errnos) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
-      out.push_back({case_id("errno", plan), "errno", plan, 0});
+      out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});
     }
   }
   return out;
@@ -186,31 +151,32 @@ std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls) {
   std::vector<CaseSpec> out;
   for (std::uint32_t n = 1; n <= calls; ++n) {
     faults::FaultPlan plan{Kind::kill_before, n, 0, 0};
-    out.push_back({case_id("kill", plan), "kill", plan, 0});
+    out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
   }
   faults::FaultPlan last{Kind::kill_after, calls, 0, 0};
-  out.push_back({case_id("kill", last), "kill", last, 0});
+  out.push_back({case_id(Model::kill, last), Model::kill, last, 0});
   return out;
 }
 
 // Fast kills and readers come from one paused run, and the baseline is that
 // run: pausing changes timing only, so it is traced and ends like any other.
 CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode) {
-  const bool paused = (has(models, "kill") && mode == KillMode::fast) || has(models, "reader");
-  return {"baseline", "baseline", {paused ? Kind::pause : Kind::none, 0, 0, 0}, 0};
+  const bool paused = (has(models, Model::kill) && mode == KillMode::fast) || has(models, Model::reader);
+  const faults::FaultPlan plan{paused ? Kind::pause : Kind::none, 0, 0, 0};
+  return {case_id(Model::baseline, {}), Model::baseline, plan, 0};
 }
 
 std::vector<CaseSpec> plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode,
                                  std::uint64_t payload_size) {
   std::vector<CaseSpec> out;
-  if (has(models, "kill") && mode == KillMode::exact)
+  if (has(models, Model::kill) && mode == KillMode::exact)
     for (auto& c : plan_exact_kills(last_seq(trace))) out.push_back(c);
-  if (has(models, "errno"))
+  if (has(models, Model::errno_fault))
     for (auto& c : plan_errno(trace)) out.push_back(c);
-  if (has(models, "disk-full"))
+  if (has(models, Model::disk_full))
     for (auto b : disk_budgets(trace, payload_size)) {
       faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
-      out.push_back({case_id("disk-full", plan), "disk-full", plan, 0});
+      out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
     }
   return out;
 }
@@ -232,7 +198,7 @@ Observation observe_snapshot(const CaseSpec& spec, std::uint32_t call_index, con
 }
 
 std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
-  if (spec.model == "baseline") return "none";
+  if (spec.model == Model::baseline) return "none";
   const std::string n = std::to_string(spec.plan.call);
   switch (spec.plan.kind) {
     case Kind::none:
@@ -260,7 +226,7 @@ Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot&
                     const SubjectSetup& setup, const Trace& baseline) {
   const std::uint32_t index = fault_call(spec, baseline);
   Observation o = observe_snapshot(spec, index, state, initial, setup);
-  o.call = call_at(baseline, index);
+  o.call = faults::describe_call(baseline, index);
   o.fault = fault_text(spec, last_seq(baseline));
   o.exit_status = end.status();
   o.timed_out = end.end == SubjectOutcome::End::timed_out;
@@ -284,7 +250,8 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool 
     const auto pause = paused.pauses.find(spec.plan.call);
     const bool reached = after_last ? paused.outcome.succeeded() : pause != paused.pauses.end();
     if (readers && !after_last && reached) {
-      CaseSpec reader{"reader-" + std::to_string(spec.plan.call), "reader", {Kind::pause, 0, 0, 0}, spec.plan.call};
+      const faults::FaultPlan plan{Kind::pause, 0, 0, 0};
+      CaseSpec reader{case_id(Model::reader, plan, spec.plan.call), Model::reader, plan, spec.plan.call};
       out.push_back(observe(reader, pause->second, paused.initial, paused.outcome, setup, baseline));
       out.back().exit_status = 0;  // a reader case observes; the writer goes on
     }
@@ -298,16 +265,6 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool 
 }
 
 // --- report -------------------------------------------------------------------
-
-std::string shell_quote(const std::string& text) {
-  if (!text.empty() &&
-      text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@") ==
-          std::string::npos)
-    return text;
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 std::string now_iso8601() {
   const std::time_t t = std::time(nullptr);
@@ -332,12 +289,13 @@ reports::Subject subject_section(const SubjectSetup& setup) {
   subject.payload_size = setup.contents.new_bytes.size();
   subject.validator = s.validator.describe();
   subject.timeout_s = setup.timeout.count() / 1000.0;
+  subject.backend = faults::backend_name(setup.backend.kind);
   return subject;
 }
 
 std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
   std::vector<reports::CallSummary> out;
-  for (const auto& r : trace.records) out.push_back({r.seq, r.call, describe_call(r)});
+  for (const auto& r : trace.records) out.push_back({r.seq, r.call, faults::describe_call(r)});
   return out;
 }
 
@@ -347,6 +305,7 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
   report.created = now_iso8601();
   report.subject = subject_section(setup);
   for (auto name : reports::kProperties) report.properties[std::string(name)].reason = reason;
+  if (setup.backend.note) report.notes.push_back(*setup.backend.note);
   if (options.shard) report.shard = reports::Shard{options.shard->index, options.shard->count, ""};  // planned nothing
   return report;
 }
@@ -358,11 +317,15 @@ struct Collected {
   std::size_t planned = 0, ran = 0;
 };
 
-void note_outside_writes(const CaseResult& r, Collected& collected) {
+// Files written outside scratch/, and the backend's notes, once each.
+void note_case(const CaseResult& r, Collected& collected) {
   for (const auto& w : r.outside_writes) {
     auto& [count, first] = collected.outside[w];
     if (count++ == 0) first = r.spec.id;
   }
+  for (const auto& note : r.notes)
+    if (std::find(collected.notes.begin(), collected.notes.end(), note) == collected.notes.end())
+      collected.notes.push_back(note);
 }
 
 // One note per path, however many cases wrote it.
@@ -383,7 +346,7 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
       options.progress ? setup.scenario.name : std::string());
   for (auto& r : results) {
     if (!r || (r->outcome.end == SubjectOutcome::End::cancelled)) continue;
-    note_outside_writes(*r, collected);
+    note_case(*r, collected);
     collected.observations.push_back(observe_case(*r, setup, trace));
   }
 }
@@ -394,10 +357,10 @@ std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const Subject
                                        Collected& collected) {
   const Trace& trace = *baseline.trace;
   collected.observations.push_back(observe_case(baseline, setup, trace));
-  note_outside_writes(baseline, collected);
+  note_case(baseline, collected);
   if (baseline.spec.plan.kind != Kind::pause) return {};
-  auto lost = observe_paused(baseline, has(options.models, "kill") && options.kill_mode == KillMode::fast,
-                             has(options.models, "reader"), setup, trace, collected.observations);
+  auto lost = observe_paused(baseline, has(options.models, Model::kill) && options.kill_mode == KillMode::fast,
+                             has(options.models, Model::reader), setup, trace, collected.observations);
   if (!lost.empty())
     collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +
                               "; those kill points were run one by one instead");
@@ -409,7 +372,7 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
                     const RunOptions& options) {
   auto& atomic = report.properties["powerloss_atomic"];
   auto& durable = report.properties["durable"];
-  if (!has(options.models, "power-loss")) {
+  if (!has(options.models, Model::power_loss)) {
     atomic.reason = durable.reason = "needs the power-loss model, which was not run";
     return;
   }
@@ -419,15 +382,11 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
   }
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
                                  baseline.outcome.succeeded(), options.fs_profile);
-  if (!judged) {
-    atomic.reason = durable.reason = "this crashcheck was built without the power-loss model";
-    return;
-  }
-  atomic = std::move(judged->powerloss_atomic);
-  durable = std::move(judged->durable);
-  report.cells.insert(report.cells.end(), judged->cells.begin(), judged->cells.end());
-  report.model_cases["power-loss"] = judged->states;
-  report.notes.insert(report.notes.end(), judged->notes.begin(), judged->notes.end());
+  atomic = std::move(judged.powerloss_atomic);
+  durable = std::move(judged.durable);
+  report.cells.insert(report.cells.end(), judged.cells.begin(), judged.cells.end());
+  report.model_cases[std::string(reports::model_name(Model::power_loss))] = judged.states;
+  report.notes.insert(report.notes.end(), judged.notes.begin(), judged.notes.end());
 }
 
 // A shard keeps its round-robin share of the planned cases; what is judged
@@ -455,7 +414,7 @@ std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, Collected
 
 std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>& observations) {
   std::map<std::string, std::uint64_t> out;
-  for (const auto& o : observations) ++out[o.model];
+  for (const auto& o : observations) ++out[std::string(reports::model_name(o.model))];
   return out;
 }
 
@@ -468,8 +427,8 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   report.cells = std::move(judgement.cells);
   report.calls = call_summaries(*baseline.trace);
   report.model_cases = count_models(collected.observations);
-  report.model_cases.erase("baseline");
-  if (has(options.models, "kill"))
+  report.model_cases.erase(std::string(reports::model_name(Model::baseline)));
+  if (has(options.models, Model::kill))
     report.notes.push_back(options.kill_mode == KillMode::fast
                                ? "kill points explored fast (snapshots from one paused run)"
                                : "kill points explored exactly (one SIGKILL run each)");
@@ -486,7 +445,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   RunOptions options = given;
   options.models = chosen_models(scenario, given);
   WorkDir work(options.work_root);
-  const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
+  const SubjectSetup setup =
+      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   CampaignResult result;
   const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode));
   if (cancel_requested().load()) {
@@ -545,7 +505,7 @@ std::string replay_program() {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (ec || self.filename() != "crashcheck" || on_path_as("crashcheck", self)) return "crashcheck";
-  return shell_quote(self.string());
+  return reports::shell_quote(self.string());
 }
 
 }  // namespace
@@ -554,7 +514,7 @@ void fill_replay_commands(reports::Report& report, const fs::path& report_file) 
   const std::string program = replay_program();
   for (auto& [name, property] : report.properties)
     for (auto& f : property.failures)
-      f.replay = program + " replay " + shell_quote(report_file.string()) + " " + f.case_id;
+      f.replay = program + " replay " + reports::shell_quote(report_file.string()) + " " + f.case_id;
 }
 
 Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {
@@ -570,6 +530,10 @@ Scenario scenario_from_subject(const reports::Subject& subject, std::string_view
   s.payload = subject.payload_file;
   s.validator = Validator::from_description(subject.validator, where + ".validator");
   if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
+  if (!subject.backend.empty()) {  // replay with the backend the report's run used
+    s.backend = faults::backend_from_name(subject.backend);
+    if (!s.backend) throw InputError(where + ".backend: unknown backend \"" + subject.backend + "\"");
+  }
   return s;
 }
 
@@ -581,16 +545,15 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
                                const RunOptions& options) {
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
                                  baseline.outcome.succeeded(), options.fs_profile);
-  if (!judged) throw std::runtime_error("this crashcheck was built without the power-loss model");
   ReplayResult result;
   result.outcome = baseline.outcome.describe();
-  result.observation.case_id = "power-loss-" + std::to_string(after);
-  result.observation.model = "power-loss";
+  result.observation.case_id = power_loss_case_id(after);
+  result.observation.model = Model::power_loss;
   result.observation.call_index = after;
   result.observation.fault = "power loss after call " + std::to_string(after);
-  result.observation.call = call_at(*baseline.trace, after);
+  result.observation.call = faults::describe_call(*baseline.trace, after);
   result.observation.target = describe_target(baseline.final.find(setup.scenario.target), setup.contents);
-  for (auto* property : {&judged->powerloss_atomic, &judged->durable}) {
+  for (auto* property : {&judged.powerloss_atomic, &judged.durable}) {
     auto& failures = property->failures;
     failures.erase(std::remove_if(failures.begin(), failures.end(),
                                   [&](const reports::Failure& f) { return f.call_index != after; }),
@@ -604,8 +567,8 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
       property->verdict = reports::Verdict::pass;  // fails elsewhere, not at this point
     }
   }
-  result.properties["powerloss_atomic"] = judged->powerloss_atomic;
-  result.properties["durable"] = judged->durable;
+  result.properties["powerloss_atomic"] = judged.powerloss_atomic;
+  result.properties["durable"] = judged.durable;
   result.fails = any_failed(result.properties);
   return result;
 }
@@ -613,14 +576,16 @@ ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& s
 }  // namespace
 
 ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
-  constexpr std::string_view power_prefix = "power-loss-";
+  const std::string_view power_prefix = reports::model_info(Model::power_loss).case_prefix;
   const bool power_loss = id.substr(0, power_prefix.size()) == power_prefix;
-  auto spec = power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), "power-loss", {}, 0}) : parse_case_id(id);
+  auto spec =
+      power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), Model::power_loss, {}, 0}) : parse_case_id(id);
   if (!spec) throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
-  const SubjectSetup setup = make_setup(scenario, options.timeout_s, options.agent_library, work.path());
-  const CaseResult baseline = execute_case(setup, {"baseline", "baseline", {}, 0});
+  const SubjectSetup setup =
+      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   if (power_loss) {
     const std::string n(id.substr(power_prefix.size()));
@@ -628,10 +593,10 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
       throw InputError("unknown case id \"" + std::string(id) + "\"");
     return replay_power_loss(baseline, setup, static_cast<std::uint32_t>(std::stoul(n)), options);
   }
-  const CaseResult run =
-      execute_case(setup, spec->model == "reader" ? CaseSpec{"reader", "paused", {Kind::pause, 0, 0, 0}, 0} : *spec);
+  const CaseResult run = execute_case(
+      setup, spec->model == Model::reader ? CaseSpec{"paused-run", Model::reader, {Kind::pause, 0, 0, 0}, 0} : *spec);
   ReplayResult result;
-  if (spec->model == "reader") {
+  if (spec->model == Model::reader) {
     const auto pause = run.pauses.find(spec->reader_call);
     if (pause == run.pauses.end())
       throw std::runtime_error("the subject never reached call " + std::to_string(spec->reader_call));
@@ -641,7 +606,7 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
     result.observation = observe_case(run, setup, *baseline.trace);
   }
   result.outcome = run.outcome.describe();
-  std::vector<std::string> models{spec->model};
+  std::vector<std::string> models{std::string(reports::model_name(spec->model))};
   auto judgement = judge({result.observation}, setup.contents, models, make_content_validator(setup));
   for (auto& [name, property] : judgement.properties)
     if (property.cases > 0) result.properties[name] = property;

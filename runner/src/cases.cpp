@@ -54,28 +54,19 @@ fs::path first_existing(std::initializer_list<fs::path> candidates) {
   return {};
 }
 
-fs::path resolve_agent(const fs::path& requested) {
-  if (!requested.empty()) return requested;
-  const char* env = std::getenv("CRASHCHECK_AGENT");
-  // An installed crashcheck (bin/) takes the agent installed with it
-  // (lib/crashcheck/) before the build tree's, which may still exist.
-  return first_existing({env ? fs::path(env) : fs::path(),
-                         self_directory() / "../lib/crashcheck/libcrashcheck_agent.so", faults::default_agent_library(),
-                         self_directory() / "../faults/libcrashcheck_agent.so",
-#ifdef CRASHCHECK_AGENT_PATH
-                         fs::path(CRASHCHECK_AGENT_PATH)
-#endif
-  });
-}
-
 }  // namespace
+
+fs::path locate_agent(const fs::path& requested) {
+  try {
+    return faults::default_agent_library(requested);
+  } catch (const faults::AgentNotFound& e) {
+    throw InputError(e.what());
+  }
+}
 
 fs::path find_crashcheck_write() {
   return first_existing({self_directory() / "crashcheck-write", self_directory() / "../reference/crashcheck-write",
-#ifdef CRASHCHECK_WRITE_PATH
-                         fs::path(CRASHCHECK_WRITE_PATH)
-#endif
-  });
+                         fs::path(CRASHCHECK_WRITE_PATH)});
 }
 
 namespace {
@@ -85,94 +76,122 @@ void replace_all(std::string& text, std::string_view from, const std::string& to
     text.replace(at, from.size(), to);
 }
 
-std::vector<std::string> subject_environment(const SubjectSetup& setup, const ScratchCase& scratch,
-                                             const faults::FaultPlan& plan) {
+// The runner's environment with TMPDIR inside the case; the backend adds its own.
+std::map<std::string, std::string> subject_environment(const ScratchCase& scratch) {
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view entry(*e);
     const auto eq = entry.find('=');
     if (eq != std::string_view::npos) env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
   }
-  faults::AgentSetup agent{setup.agent_library, fs::absolute(scratch.scratch()), scratch.trace(), scratch.control(),
-                           plan};
-  for (auto& [name, value] : faults::agent_environment(agent)) env[name] = value;
-  env["UV_USE_IO_URING"] = "0";  // libuv's io_uring bypasses libc: the agent would see nothing
-  // An ASan-built subject refuses a preloaded library ahead of its runtime, and
-  // would report libfiu's never-freed allocations as its own leaks.
-  std::string& asan = env["ASAN_OPTIONS"];
-  asan += std::string(asan.empty() ? "" : ":") + "verify_asan_link_order=0:detect_leaks=0";
   env["TMPDIR"] = fs::absolute(scratch.temp_dir()).string();
+  return env;
+}
+
+std::vector<std::string> environment_list(const std::map<std::string, std::string>& env) {
   std::vector<std::string> out;
-  for (auto& [name, value] : env) out.push_back(name + "=" + value);
+  for (const auto& [name, value] : env) out.push_back(name + "=" + value);
   return out;
 }
 
 // The pause plan: snapshot the directory at every stop, let the call go on.
-void drive_pauses(SubjectProcess& process, faults::AgentControl& control, const ScratchCase& scratch,
-                  CaseResult& result) {
+void drive_pauses(SubjectProcess& process, faults::Observer& observer, const ScratchCase& scratch, CaseResult& result) {
   while (!process.finished()) {
     if (cancel_requested().load()) process.stop();
-    if (auto call = control.wait_paused(kPauseTick)) {
+    if (auto call = observer.wait_paused(kPauseTick)) {
       result.pauses[*call] = take_snapshot(scratch.scratch());
-      control.resume();
+      observer.resume();
     }
   }
 }
 
+void take_observation(faults::Observation seen, CaseResult& result) {
+  result.processes_seen = seen.processes_seen;
+  result.calls_counted = seen.calls_counted;
+  result.trace = std::move(seen.trace);
+  result.trace_error = std::move(seen.trace_error);
+  result.notes = std::move(seen.notes);
+}
+
 }  // namespace
 
-std::string case_id(const std::string& model, const faults::FaultPlan& plan, std::uint32_t reader_call) {
+std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::uint32_t reader_call) {
+  const std::string prefix(reports::model_info(model).case_prefix);
   const std::string n = std::to_string(plan.call);
   switch (plan.kind) {
     case Kind::none:
-      return "baseline";
+      return std::string(reports::model_info(reports::Model::baseline).case_prefix);
     case Kind::kill_before:
-      return "kill-before-" + n;
+      return prefix + "before-" + n;
     case Kind::kill_after:
-      return "kill-after-" + n;
+      return prefix + "after-" + n;
     case Kind::fail_call:
-      return "errno-" + n + "-" + faults::errno_name(plan.error);
+      return prefix + n + "-" + faults::errno_name(plan.error);
     case Kind::disk_full:
-      return "disk-full-" + std::to_string(plan.byte_budget);
+      return prefix + std::to_string(plan.byte_budget);
     case Kind::pause:
-      return model == "reader" ? "reader-" + std::to_string(reader_call) : "paused-run";
+      return model == reports::Model::reader ? prefix + std::to_string(reader_call) : "paused-run";
   }
   return "?";
 }
 
+namespace {
+
+// The text after `model`'s case-id prefix (and `more`), when `id` starts with them.
+std::optional<std::string_view> after_prefix(std::string_view id, reports::Model model, std::string_view more = "") {
+  const std::string prefix = std::string(reports::model_info(model).case_prefix) + std::string(more);
+  if (id.substr(0, prefix.size()) != prefix) return std::nullopt;
+  return id.substr(prefix.size());
+}
+
+std::optional<CaseSpec> parse_errno_case(std::string_view id, std::string_view rest) {
+  const auto dash = rest.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto call = number(rest.substr(0, dash));
+  const int error = faults::errno_from_name(rest.substr(dash + 1));
+  if (!call || error == 0) return std::nullopt;
+  return CaseSpec{
+      std::string(id), reports::Model::errno_fault, {Kind::fail_call, static_cast<std::uint32_t>(*call), error, 0}, 0};
+}
+
+}  // namespace
+
 std::optional<CaseSpec> parse_case_id(std::string_view id) {
-  auto after = [&](std::string_view prefix) -> std::optional<std::string_view> {
-    if (id.substr(0, prefix.size()) != prefix) return std::nullopt;
-    return id.substr(prefix.size());
-  };
-  CaseSpec spec{std::string(id), "", {}, 0};
-  if (id == "baseline") return spec.model = "baseline", spec;
-  if (auto rest = after("kill-before-"); rest && number(*rest)) {
-    spec.model = "kill", spec.plan.kind = Kind::kill_before,
-    spec.plan.call = static_cast<std::uint32_t>(*number(*rest));
-  } else if (auto rest2 = after("kill-after-"); rest2 && number(*rest2)) {
-    spec.model = "kill", spec.plan.kind = Kind::kill_after,
-    spec.plan.call = static_cast<std::uint32_t>(*number(*rest2));
-  } else if (auto rest3 = after("disk-full-"); rest3 && number(*rest3)) {
-    spec.model = "disk-full", spec.plan.kind = Kind::disk_full, spec.plan.byte_budget = *number(*rest3);
-  } else if (auto rest4 = after("reader-"); rest4 && number(*rest4)) {
-    spec.model = "reader", spec.plan.kind = Kind::pause, spec.reader_call = static_cast<std::uint32_t>(*number(*rest4));
-  } else if (auto rest5 = after("errno-")) {
-    const auto dash = rest5->find('-');
-    if (dash == std::string_view::npos) return std::nullopt;
-    const auto call = number(rest5->substr(0, dash));
-    const int error = faults::errno_from_name(rest5->substr(dash + 1));
-    if (!call || error == 0) return std::nullopt;
-    spec.model = "errno", spec.plan.kind = Kind::fail_call, spec.plan.call = static_cast<std::uint32_t>(*call);
-    spec.plan.error = error;
+  using reports::Model;
+  CaseSpec spec{std::string(id), Model::baseline, {}, 0};
+  if (id == reports::model_info(Model::baseline).case_prefix) return spec;
+  const auto call = [](std::string_view n) { return static_cast<std::uint32_t>(*number(n)); };
+  if (auto rest = after_prefix(id, Model::kill, "before-"); rest && number(*rest)) {
+    spec.model = Model::kill, spec.plan.kind = Kind::kill_before, spec.plan.call = call(*rest);
+  } else if (auto rest2 = after_prefix(id, Model::kill, "after-"); rest2 && number(*rest2)) {
+    spec.model = Model::kill, spec.plan.kind = Kind::kill_after, spec.plan.call = call(*rest2);
+  } else if (auto rest3 = after_prefix(id, Model::disk_full); rest3 && number(*rest3)) {
+    spec.model = Model::disk_full, spec.plan.kind = Kind::disk_full, spec.plan.byte_budget = *number(*rest3);
+  } else if (auto rest4 = after_prefix(id, Model::reader); rest4 && number(*rest4)) {
+    spec.model = Model::reader, spec.plan.kind = Kind::pause, spec.reader_call = call(*rest4);
+  } else if (auto rest5 = after_prefix(id, Model::errno_fault)) {
+    return parse_errno_case(id, *rest5);
   } else {
     return std::nullopt;
   }
   return spec;
 }
 
-SubjectSetup make_setup(const Scenario& scenario, std::optional<double> timeout_s, const fs::path& agent_library,
-                        const fs::path& work_root) {
+BackendChoice choose_backend(std::optional<faults::BackendKind> flag, std::optional<faults::BackendKind> scenario,
+                             const fs::path& agent_library) {
+  using faults::BackendKind;
+  if (auto asked = flag ? flag : scenario) {
+    if (auto why = faults::backend_unavailable(*asked, agent_library))
+      throw BackendUnavailable("the " + std::string(faults::backend_name(*asked)) +
+                               " backend cannot run here: " + *why);
+    return {*asked, std::nullopt};
+  }
+  if (auto why = faults::backend_unavailable(BackendKind::seccomp, agent_library))
+    return {BackendKind::preload, "the preload backend observed the subject; seccomp was not used: " + *why};
+  return {BackendKind::seccomp, std::nullopt};
+}
+
+SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {
   SubjectSetup setup;
   setup.scenario = scenario;
   if (scenario.old) {
@@ -180,10 +199,12 @@ SubjectSetup make_setup(const Scenario& scenario, std::optional<double> timeout_
     setup.contents.old_mode = scenario.old->mode;
   }
   setup.contents.new_bytes = read_required(scenario.payload);
-  setup.agent_library = resolve_agent(agent_library);
+  setup.agent_library = locate_agent(request.agent_library);
+  setup.backend = choose_backend(request.backend, scenario.backend, setup.agent_library);
   setup.crashcheck_write = find_crashcheck_write();
-  setup.work_root = work_root;
-  setup.timeout = std::chrono::milliseconds(static_cast<long long>(timeout_s.value_or(scenario.timeout_s) * 1000));
+  setup.work_root = request.work_root;
+  setup.timeout =
+      std::chrono::milliseconds(static_cast<long long>(request.timeout_s.value_or(scenario.timeout_s) * 1000));
   return setup;
 }
 
@@ -206,28 +227,25 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec) {
   result.spec = spec;
   ScratchCase scratch(setup.work_root, spec.id, setup.scenario.target, setup.contents);
   result.initial = scratch.initial();
-  auto control = faults::AgentControl::create(scratch.control());
+  auto observer = faults::make_observer(
+      setup.backend.kind, {fs::absolute(scratch.scratch()), scratch.backend_files(), spec.plan, setup.agent_library});
+  faults::Launch launch{expand_command(setup.scenario.command, setup, scratch), subject_environment(scratch)};
+  observer->wrap(launch);
   const bool paused = spec.plan.kind == Kind::pause;
-  SubjectSpec subject{expand_command(setup.scenario.command, setup, scratch),
-                      subject_environment(setup, scratch, spec.plan),
+  SubjectSpec subject{launch.argv,
+                      environment_list(launch.environment),
                       scratch.scratch(),
                       scratch.payload(),
                       scratch.output("stdout"),
                       scratch.output("stderr"),
                       paused ? setup.timeout * kPausedTimeoutFactor : setup.timeout};
   auto process = SubjectProcess::start(subject);
-  if (paused) drive_pauses(process, control, scratch, result);
+  if (paused) drive_pauses(process, *observer, scratch, result);
   result.outcome = process.wait();
   result.final = take_snapshot(scratch.scratch());
-  result.agents_loaded = control.processes_loaded();
-  result.calls_counted = control.calls_counted();
+  take_observation(observer->finish(), result);
   result.outside_writes = scratch.outside_writes();
   result.stderr_tail = tail(scratch.output("stderr"), 600);
-  try {
-    result.trace = faults::read_trace(scratch.trace());
-  } catch (const faults::TraceError& e) {
-    result.trace_error = e.what();
-  }
   return result;
 }
 

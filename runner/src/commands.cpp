@@ -156,6 +156,9 @@ int guarded(const std::function<int()>& body) {
   } catch (const reports::ReportError& e) {
     std::cerr << "crashcheck: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const BackendUnavailable& e) {
+    std::cerr << "crashcheck: " << e.what() << "\n";
+    return kExitHarness;
   } catch (const std::exception& e) {
     std::cerr << "crashcheck: harness failure: " << e.what() << "\n";
     return kExitHarness;
@@ -257,6 +260,8 @@ int command_run(const RunCommand& command) {
       if (!names.insert(s.name).second)
         throw InputError(file.string() + ": field \"name\": \"" + s.name + "\" is used by another scenario");
       check_command_runs(s, file.string() + ": field \"command[0]\"");
+      choose_backend(command.options.backend, s.backend,
+                     locate_agent(command.options.agent_library));  // before any run
     }
     check_gate_flags(command.policy, command.expect, command.options);
     check_output_directory(command.out);
@@ -292,6 +297,7 @@ int command_check(const CheckCommand& command) {
     else if (!command.validate.empty())
       s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
     check_command_runs(s, "command");
+    choose_backend(command.options.backend, std::nullopt, locate_agent(command.options.agent_library));
     check_gate_flags(command.policy, false, command.options);
     check_output_directory(command.out);
     return run_scenarios({s}, {judging_for(s, command.policy, false, command.options, false)}, command.out,

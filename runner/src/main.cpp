@@ -25,6 +25,7 @@ struct CommonFlags {
   std::string agent;
   std::string fs_profile = "posix";
   std::string shard;
+  std::string backend;
 };
 
 // --require / --allow / --baseline: run, check and merge.
@@ -73,6 +74,10 @@ void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) 
                   "What the power-loss model lets survive: posix (strict) or ext4-ordered")
       ->check(CLI::IsMember({"posix", "ext4-ordered"}))
       ->capture_default_str();
+  verb.add_option("--backend", flags.backend,
+                  "How the subject is observed: seccomp or preload (default: the scenario's, else seccomp when this "
+                  "machine can run it, else preload)")
+      ->check(CLI::IsMember({"seccomp", "preload"}));
   verb.add_option("--shard", flags.shard,
                   "K/N: run only the K-th of N deterministic slices of the cases (one CI job each; join the reports "
                   "with crashcheck merge)");
@@ -108,6 +113,7 @@ RunOptions options_from(const CommonFlags& flags) {
   options.agent_library = flags.agent;
   options.fs_profile = flags.fs_profile;
   if (!flags.shard.empty()) options.shard = parse_shard(flags.shard, "--shard");
+  if (!flags.backend.empty()) options.backend = crashcheck::faults::backend_from_name(flags.backend);
   return options;
 }
 

@@ -1,24 +1,13 @@
+// power_loss.hpp: the power-loss model's verdicts in the report's vocabulary.
 #include "crashcheck/runner/power_loss.hpp"
 
 #include <set>
 
 #include "crashcheck/runner/scenario.hpp"
 
-#ifdef CRASHCHECK_HAVE_POWERLOSS
-#include "powerloss.hpp"
-#endif
+#include <crashcheck/powerloss.hpp>
 
 namespace crashcheck::runner {
-
-#ifndef CRASHCHECK_HAVE_POWERLOSS
-
-bool power_loss_available() noexcept { return false; }
-std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace&, const Snapshot&, const Contents&,
-                                                   const std::string&, bool, const std::string&) {
-  return std::nullopt;
-}
-
-#else
 
 namespace {
 
@@ -38,19 +27,13 @@ reports::Verdict verdict_of(pl::Verdict v) {
                                   : reports::Verdict::not_run;
 }
 
-std::string call_at(const faults::Trace& trace, std::uint32_t seq) {
-  for (const auto& r : trace.records)
-    if (r.seq == seq) return r.call + "(" + r.path + (r.path2.empty() ? "" : " → " + r.path2) + ")";
-  return seq == 0 ? "(before the first call)" : "";
-}
-
 reports::Failure failure_of(const pl::Failure& f, const faults::Trace& trace, const Snapshot& initial,
                             const Contents& contents, const std::string& target) {
   reports::Failure out;
-  out.case_id = "power-loss-" + std::to_string(f.after_seq);
-  out.model = "power-loss";
+  out.case_id = power_loss_case_id(f.after_seq);
+  out.model = reports::model_name(reports::Model::power_loss);
   out.call_index = f.after_seq;
-  out.call = call_at(trace, f.after_seq);
+  out.call = faults::describe_call(trace, f.after_seq);
   out.fault = "power loss after call " + std::to_string(f.after_seq) + (f.lost.empty() ? "" : "; " + f.lost);
   const Entry state{Entry::Kind::file, f.target_mode, f.target_content, 0};
   out.target = describe_target(f.target_exists ? &state : nullptr, contents);
@@ -76,8 +59,9 @@ reports::PropertyResult property_of(const pl::PropertyOutcome& o, const faults::
 // Most states hold exactly old or new: compare those in place and copy the
 // target (up to the whole payload) only for the rare torn or other state.
 std::string outcome_of(const pl::CrashState& state, const Contents& contents, const std::string& target) {
-  if (state.content_equals(target, contents.new_bytes)) return "new";
-  if (contents.old_bytes && state.content_equals(target, *contents.old_bytes)) return "old";
+  if (state.content_equals(target, contents.new_bytes)) return std::string(outcome_name(reports::Outcome::new_content));
+  if (contents.old_bytes && state.content_equals(target, *contents.old_bytes))
+    return std::string(outcome_name(reports::Outcome::old_content));
   const auto image = state.file(target);
   const Entry entry{Entry::Kind::file, image ? image->mode : 0, image ? image->content : std::string(), 0};
   return describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches;
@@ -87,17 +71,20 @@ std::string outcome_of(const pl::CrashState& state, const Contents& contents, co
 std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::string> >& outcomes) {
   std::vector<reports::Cell> cells;
   for (const auto& [seq, seen] : outcomes)
-    for (const auto& outcome : seen) cells.push_back({"power-loss", seq, outcome, "power-loss-" + std::to_string(seq)});
+    for (const auto& outcome : seen)
+      cells.push_back(
+          {std::string(reports::model_name(reports::Model::power_loss)), seq, outcome, power_loss_case_id(seq)});
   return cells;
 }
 
 }  // namespace
 
-bool power_loss_available() noexcept { return true; }
+std::string power_loss_case_id(std::uint32_t after) {
+  return std::string(reports::model_info(reports::Model::power_loss).case_prefix) + std::to_string(after);
+}
 
-std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, const Snapshot& initial,
-                                                   const Contents& contents, const std::string& target,
-                                                   bool exited_zero, const std::string& profile) {
+PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
+                                    const std::string& target, bool exited_zero, const std::string& profile) {
   pl::Options options;
   options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
   const pl::InitialState start = initial_state(initial);
@@ -118,7 +105,5 @@ std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, c
     if (point.sampled) out.notes.push_back("power loss " + point.describe());
   return out;
 }
-
-#endif
 
 }  // namespace crashcheck::runner

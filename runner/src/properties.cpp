@@ -6,6 +6,8 @@
 namespace crashcheck::runner {
 namespace {
 
+using reports::Model;
+using reports::Outcome;
 using reports::PropertyResult;
 using reports::Verdict;
 
@@ -13,26 +15,34 @@ using reports::Verdict;
 // otherwise one sentence saying why it breaks.
 using Check = std::function<std::optional<std::string>(const Observation&)>;
 
+// The models whose observations count for a property come from
+// reports::kModelTable (its `judges` column).
 struct Checker {
   std::string_view property;
-  std::vector<std::string_view> models;  // observations of these models count
-  std::string_view none_reason;          // not_run reason when no case counted
+  std::string_view none_reason;  // not_run reason when no case counted
   Check check;
 };
+
+std::vector<Model> models_judging(std::string_view property) {
+  std::vector<Model> out;
+  for (const auto& m : reports::kModelTable)
+    if (reports::judges(m.model, property)) out.push_back(m.model);
+  return out;
+}
 
 bool reported_failure(const Observation& o) { return o.exit_status != 0 && !o.timed_out; }
 
 std::string state_words(const reports::FileState& s) {
-  if (s.matches == "torn") return "a torn prefix (" + std::to_string(s.size) + " bytes)";
-  if (s.matches == "other") return "content that is neither old nor new (" + std::to_string(s.size) + " bytes)";
-  if (s.matches == "missing") return "no file at all";
+  if (s.is(Outcome::torn)) return "a torn prefix (" + std::to_string(s.size) + " bytes)";
+  if (s.is(Outcome::other)) return "content that is neither old nor new (" + std::to_string(s.size) + " bytes)";
+  if (s.is(Outcome::missing)) return "no file at all";
   return "the " + s.matches + " content";
 }
 
 reports::Failure failure_of(const Observation& o, std::string detail) {
   reports::Failure f;
   f.case_id = o.case_id;
-  f.model = o.model;
+  f.model = reports::model_name(o.model);
   f.call_index = o.call_index;
   f.call = o.call;
   f.fault = o.fault;
@@ -47,18 +57,21 @@ PropertyResult apply(const Checker& checker, const std::vector<Observation>& obs
                      const std::vector<std::string>& models_run) {
   PropertyResult result;
   for (const auto& o : observations) {
-    if (std::find(checker.models.begin(), checker.models.end(), o.model) == checker.models.end()) continue;
+    if (!reports::judges(o.model, checker.property)) continue;
     const auto outcome = checker.check(o);
     if (!outcome) continue;
     ++result.cases;
     if (!outcome->empty()) result.failures.push_back(failure_of(o, *outcome));
   }
   if (result.cases == 0) {
-    const bool model_ran = std::any_of(checker.models.begin(), checker.models.end(), [&](std::string_view m) {
-      return m != "baseline" && std::find(models_run.begin(), models_run.end(), m) != models_run.end();
+    const auto models = models_judging(checker.property);
+    const bool model_ran = std::any_of(models.begin(), models.end(), [&](Model m) {
+      return m != Model::baseline &&
+             std::find(models_run.begin(), models_run.end(), reports::model_name(m)) != models_run.end();
     });
-    result.reason = model_ran ? std::string(checker.none_reason)
-                              : "needs the " + std::string(checker.models.back()) + " model, which was not run";
+    result.reason = model_ran
+                        ? std::string(checker.none_reason)
+                        : "needs the " + std::string(reports::model_name(models.back())) + " model, which was not run";
     return result;
   }
   result.verdict = result.failures.empty() ? Verdict::pass : Verdict::fail;
@@ -68,21 +81,17 @@ PropertyResult apply(const Checker& checker, const std::vector<Observation>& obs
 std::vector<Checker> checkers(const Contents& contents, const ContentValidator& validator) {
   const auto old_or_new = [&contents](const Observation& o) { return is_old_or_new(o.target, contents); };
   std::vector<Checker> list;
-  list.push_back({"crash_atomic", {"kill"}, "no crash point", [=](const Observation& o) -> std::optional<std::string> {
+  list.push_back({"crash_atomic", "no crash point", [=](const Observation& o) -> std::optional<std::string> {
                     if (old_or_new(o)) return "";
                     return "after the kill the target holds " + state_words(o.target);
                   }});
-  list.push_back(
-      {"reader_safe", {"reader"}, "no call boundary", [=](const Observation& o) -> std::optional<std::string> {
-         if (old_or_new(o)) return "";
-         return "a concurrent reader finds " + state_words(o.target);
-       }});
-  list.push_back({"error_safe",
-                  {"errno", "disk-full"},
-                  "no injected error",
-                  [=](const Observation& o) -> std::optional<std::string> {
+  list.push_back({"reader_safe", "no call boundary", [=](const Observation& o) -> std::optional<std::string> {
+                    if (old_or_new(o)) return "";
+                    return "a concurrent reader finds " + state_words(o.target);
+                  }});
+  list.push_back({"error_safe", "no injected error", [=](const Observation& o) -> std::optional<std::string> {
                     if (o.timed_out) return "the writer did not finish within the timeout after the injected error";
-                    if (o.exit_status == 0 && o.target.matches != "new")
+                    if (o.exit_status == 0 && !o.target.is(Outcome::new_content))
                       return "the writer exited 0 (success) but the target holds " + state_words(o.target);
                     // Non-zero with the new content is accepted: after a rename an
                     // fsync of the directory can still fail and nothing can undo it.
@@ -90,33 +99,27 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                       return "the writer reported failure and left " + state_words(o.target);
                     return "";
                   }});
-  list.push_back({"temp_clean",
-                  {"errno", "disk-full"},
-                  "no injected fault made the writer report a failure",
+  list.push_back({"temp_clean", "no injected fault made the writer report a failure",
                   [](const Observation& o) -> std::optional<std::string> {
                     if (!reported_failure(o)) return std::nullopt;
                     if (o.leftovers.empty()) return "";
                     return "the writer reported failure and left " + std::to_string(o.leftovers.size()) +
                            " file(s) behind, e.g. " + o.leftovers.front();
                   }});
-  list.push_back({"mode_preserved",
-                  {"errno", "disk-full", "kill", "baseline"},
-                  "no case replaced the file",
-                  [&contents](const Observation& o) -> std::optional<std::string> {
-                    if (!contents.old_bytes || o.target.matches != "new") return std::nullopt;
-                    const std::string want = format_mode(contents.old_mode);
-                    if (o.target.mode == want) return "";
-                    return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
-                  }});
+  list.push_back(
+      {"mode_preserved", "no case replaced the file", [&contents](const Observation& o) -> std::optional<std::string> {
+         if (!contents.old_bytes || !o.target.is(Outcome::new_content)) return std::nullopt;
+         const std::string want = format_mode(contents.old_mode);
+         if (o.target.mode == want) return "";
+         return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
+       }});
   if (!validator) return list;
-  list.push_back({"valid_content",
-                  {"errno", "disk-full", "kill", "reader", "baseline"},
-                  "no state to validate",
-                  [validator](const Observation& o) -> std::optional<std::string> {
-                    if (!o.target_bytes) return std::nullopt;
-                    if (validator(*o.target_bytes)) return "";
-                    return "the validator rejects " + state_words(o.target);
-                  }});
+  list.push_back(
+      {"valid_content", "no state to validate", [validator](const Observation& o) -> std::optional<std::string> {
+         if (!o.target_bytes) return std::nullopt;
+         if (validator(*o.target_bytes)) return "";
+         return "the validator rejects " + state_words(o.target);
+       }});
   return list;
 }
 
@@ -125,7 +128,8 @@ void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observati
   std::size_t count = 0;
   std::string example;
   for (const auto& o : observations)
-    if (o.model == "kill" && !o.leftovers.empty() && count++ == 0) example = o.case_id + " left " + o.leftovers.front();
+    if (o.model == Model::kill && !o.leftovers.empty() && count++ == 0)
+      example = o.case_id + " left " + o.leftovers.front();
   if (count > 0)
     temp_clean.notes.push_back(std::to_string(count) +
                                " kill case(s) left temporary files (no writer can clean up after SIGKILL), e.g. " +
@@ -133,10 +137,12 @@ void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observati
 }
 
 std::string cell_outcome(const Observation& o, const Contents& contents) {
-  if (o.timed_out) return "timeout";
-  if (o.model == "errno" || o.model == "disk-full") {
-    if (o.exit_status == 0) return o.target.matches == "new" ? "new" : "wrong_success";
-    if (is_old_or_new(o.target, contents)) return "error_ok";
+  const auto name = [](Outcome outcome) { return std::string(reports::outcome_name(outcome)); };
+  if (o.timed_out) return name(Outcome::timeout);
+  if (o.model == Model::errno_fault || o.model == Model::disk_full) {
+    if (o.exit_status == 0)
+      return name(o.target.is(Outcome::new_content) ? Outcome::new_content : Outcome::wrong_success);
+    if (is_old_or_new(o.target, contents)) return name(Outcome::error_ok);
   }
   return o.target.matches;
 }
@@ -155,7 +161,9 @@ Judgement judge(const std::vector<Observation>& observations, const Contents& co
   if (!validator) j.properties["valid_content"] = {Verdict::not_run, 0, {}, "no validator given", {}};
   note_kill_leftovers(j.properties["temp_clean"], observations);
   for (const auto& o : observations)
-    if (o.model != "baseline") j.cells.push_back({o.model, o.call_index, cell_outcome(o, contents), o.case_id});
+    if (o.model != Model::baseline)
+      j.cells.push_back(
+          {std::string(reports::model_name(o.model)), o.call_index, cell_outcome(o, contents), o.case_id});
   return j;
 }
 

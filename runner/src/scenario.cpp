@@ -125,7 +125,7 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
                 {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
-                 "expect", "require", "allow"});
+                 "expect", "require", "allow", "backend"});
   for (const char* required : {"name", "command", "target", "payload"})
     if (!doc.contains(required)) errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
@@ -144,6 +144,11 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
     if (!t.is_number() || t.get<double>() <= 0 || t.get<double>() > 86400)
       errors.fail("timeout_s", "expected a number of seconds in (0, 86400], got " + t.dump());
     s.timeout_s = t.get<double>();
+  }
+  if (doc.contains("backend")) {
+    const std::string& name = errors.string(doc["backend"], "backend");
+    s.backend = faults::backend_from_name(name);
+    if (!s.backend) errors.fail("backend", "expected \"seccomp\" or \"preload\", got \"" + name + "\"");
   }
   if (doc.contains("models")) {
     for (const auto& m : errors.strings(doc["models"], "models"))

@@ -115,7 +115,7 @@ Snapshot take_snapshot(const fs::path& dir) {
 reports::FileState describe_target(const Entry* target, const Contents& contents) {
   reports::FileState state;
   if (!target) {
-    state.matches = "missing";
+    state.matches = reports::outcome_name(reports::Outcome::missing);
     return state;
   }
   state.exists = true;
@@ -125,21 +125,22 @@ reports::FileState describe_target(const Entry* target, const Contents& contents
   state.excerpt_hex = hex_prefix(target->content);
   const std::string& bytes = target->content;
   if (target->kind != Entry::Kind::file)
-    state.matches = "other";
+    state.matches = reports::outcome_name(reports::Outcome::other);
   else if (bytes == contents.new_bytes)
-    state.matches = "new";
+    state.matches = reports::outcome_name(reports::Outcome::new_content);
   else if (contents.old_bytes && bytes == *contents.old_bytes)
-    state.matches = "old";
+    state.matches = reports::outcome_name(reports::Outcome::old_content);
   else if (is_proper_prefix(bytes, contents.new_bytes) || is_proper_prefix(bytes, contents.old_bytes))
-    state.matches = "torn";
+    state.matches = reports::outcome_name(reports::Outcome::torn);
   else
-    state.matches = "other";
+    state.matches = reports::outcome_name(reports::Outcome::other);
   return state;
 }
 
 bool is_old_or_new(const reports::FileState& state, const Contents& contents) {
-  if (state.matches == "new" || state.matches == "old") return true;
-  return state.matches == "missing" && !contents.old_bytes;  // no old file: "missing" is the old state
+  using reports::Outcome;
+  if (state.is(Outcome::new_content) || state.is(Outcome::old_content)) return true;
+  return state.is(Outcome::missing) && !contents.old_bytes;  // no old file: "missing" is the old state
 }
 
 namespace {
@@ -147,6 +148,7 @@ namespace {
 std::filesystem::path make_agent_files_dir(const fs::path& fallback) {
   std::string pattern = "/dev/shm/crashcheck-agent-XXXXXX";
   if (::mkdtemp(pattern.data())) return pattern;
+  fs::create_directories(fallback);
   return fallback;
 }
 
@@ -159,7 +161,7 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   fs::create_directories(scratch());
   fs::create_directories(temp_dir());
   fs::create_directories(root_ / "harness");
-  agent_files_ = make_agent_files_dir(root_ / "harness");
+  agent_files_ = make_agent_files_dir(root_ / "harness" / "backend");
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
   write_case_file(payload(), contents.new_bytes, 0600);
   initial_ = take_snapshot(scratch());

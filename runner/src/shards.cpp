@@ -86,9 +86,8 @@ void merge_property(PropertyResult& into, const PropertyResult& shard) {
 
 // Cases in the order an unsharded report lists them: by model, then call.
 int model_rank(const std::string& model) {
-  static constexpr std::array<std::string_view, 6> order = {"baseline", "kill",      "reader",
-                                                            "errno",    "disk-full", "power-loss"};
-  return static_cast<int>(std::find(order.begin(), order.end(), model) - order.begin());
+  const auto known = reports::model_from_name(model);
+  return known ? reports::model_info(*known).list_rank : static_cast<int>(reports::kModelTable.size());
 }
 
 template <typename T>

@@ -40,7 +40,7 @@ std::map<std::string, std::string> kill_states(const Scenario& scenario, KillMod
   EXPECT_FALSE(result.not_checkable) << *result.not_checkable;
   std::map<std::string, std::string> states;
   for (const auto& o : result.observations)
-    if (o.model == "kill") states[o.case_id] = state_key(o);
+    if (o.model == reports::Model::kill) states[o.case_id] = state_key(o);
   return states;
 }
 

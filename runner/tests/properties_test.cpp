@@ -23,7 +23,7 @@ Observation seen(const std::string& model, const std::optional<std::string>& byt
   static int serial = 0;
   Observation o;
   o.case_id = model + "-" + std::to_string(++serial);
-  o.model = model;
+  o.model = *reports::model_from_name(model);
   const Entry e = file(bytes.value_or(""), mode);
   o.target = describe_target(bytes ? &e : nullptr, kContents);
   o.target_bytes = bytes;
@@ -136,7 +136,10 @@ RC_GTEST_PROP(CaseIds, RoundTripEveryPlan, ()) {
   else
     plan.call = *rc::gen::inRange<std::uint32_t>(1, 1u << 30);
   if (kind == Kind::fail_call) plan.error = *rc::gen::element(ENOSPC, EIO, EDQUOT, EINTR, EXDEV, EACCES);
-  const std::string model = kind == Kind::fail_call ? "errno" : kind == Kind::disk_full ? "disk-full" : "kill";
+  using reports::Model;
+  const Model model = kind == Kind::fail_call   ? Model::errno_fault
+                      : kind == Kind::disk_full ? Model::disk_full
+                                                : Model::kill;
   const std::string id = case_id(model, plan);
   const auto back = parse_case_id(id);
   RC_ASSERT(back.has_value());
@@ -147,7 +150,7 @@ RC_GTEST_PROP(CaseIds, RoundTripEveryPlan, ()) {
 
 TEST(CaseIds, ReaderAndBaselineAndGarbage) {
   EXPECT_EQ(parse_case_id("reader-3")->reader_call, 3u);
-  EXPECT_EQ(parse_case_id("baseline")->model, "baseline");
+  EXPECT_EQ(parse_case_id("baseline")->model, reports::Model::baseline);
   for (const char* bad : {"kill-before-", "kill-before-x", "errno-3", "errno-3-EWHAT", "disk-full--1", "nope"})
     EXPECT_FALSE(parse_case_id(bad).has_value()) << bad;
 }

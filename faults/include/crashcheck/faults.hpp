@@ -3,21 +3,18 @@
 // The agent is LD_PRELOADed into a subject. It counts the file-system calls
 // that touch the scratch directory ("counted calls", numbered 1, 2, … across
 // every process of the subject), records each in a trace, and executes one
-// FaultPlan. This header is all the runner needs: the call table, the plan,
-// the environment that carries both into the subject, the shared control
-// block (counter, pause handshake, "agent loaded" flag) and the trace reader.
+// FaultPlan. This header holds the vocabulary every backend shares: the call
+// table, the plan and the trace reader. How a run is observed is
+// crashcheck/faults/backend.hpp.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace crashcheck::faults {
@@ -95,46 +92,21 @@ struct FaultPlan {
 int errno_from_name(std::string_view name) noexcept;
 std::string errno_name(int error);
 
-// Where one subject run keeps its agent files.
-struct AgentSetup {
-  std::filesystem::path agent_library;  // libcrashcheck_agent.so
-  std::filesystem::path scope;          // absolute scratch directory; only calls under it count
-  std::filesystem::path trace_file;     // the agent appends records here
-  std::filesystem::path control_file;   // shared control block, see AgentControl
-  FaultPlan plan;
-};
-
-// NAME=VALUE entries to add to the subject's environment (LD_PRELOAD joined
-// with any existing value, the plan, the paths).
-std::vector<std::pair<std::string, std::string>> agent_environment(const AgentSetup& setup);
-
-// The agent library installed or built next to the running executable.
-std::filesystem::path default_agent_library();
-
-// The runner's handle on the control block shared (mmap) with every process
-// of one subject run.
-class AgentControl {
+// A $CRASHCHECK_AGENT or a requested agent library that does not exist;
+// the message names the path.
+class AgentNotFound : public std::runtime_error {
  public:
-  // Creates and maps a fresh control block file. Throws std::system_error.
-  static AgentControl create(const std::filesystem::path& file);
-  AgentControl(AgentControl&&) noexcept;
-  AgentControl& operator=(AgentControl&&) noexcept;
-  ~AgentControl();
-
-  std::uint32_t processes_loaded() const noexcept;  // agents that initialised (0: LD_PRELOAD saw nothing)
-  std::uint32_t calls_counted() const noexcept;
-
-  // Pause plan: waits until a subject process stops before a counted call and
-  // returns that call's number; nullopt on timeout.
-  std::optional<std::uint32_t> wait_paused(std::chrono::milliseconds timeout);
-  // Lets the paused process make its call and run to the next pause.
-  void resume();
-
- private:
-  struct Mapping;
-  explicit AgentControl(std::unique_ptr<Mapping> mapping);
-  std::unique_ptr<Mapping> mapping_;
+  using std::runtime_error::runtime_error;
 };
+
+// The one lookup of the agent library the preload backend loads: `requested`
+// when given, else $CRASHCHECK_AGENT, else the one installed with the running
+// program (<exe>/../lib/crashcheck/, so an install never takes a build
+// tree's), else the one this build made. A requested or $CRASHCHECK_AGENT
+// path that does not exist throws AgentNotFound, never a silent fallback.
+// With nothing found: the install path, absent (the preload backend then
+// reports itself unavailable).
+std::filesystem::path default_agent_library(const std::filesystem::path& requested = {});
 
 // One counted call as the agent recorded it after it returned.
 struct TraceRecord {
@@ -172,5 +144,17 @@ Trace read_trace(const std::filesystem::path& file);  // throws TraceError
 // The same decoder over bytes already in memory; `file` only names them in
 // errors (the fuzz target faults/fuzz/ feeds it untrusted bytes).
 Trace decode_trace(std::string_view bytes, const std::filesystem::path& file);  // throws TraceError
+
+// One counted call as a person reads it: the report's `call` field and the
+// call list. One format for every model (documented in reports/README.md):
+//   write(fd 3 → pipeline_health.json, 2855 bytes)   writes: fd, its path, bytes requested
+//   fsync(fd 3 → pipeline_health.json)               sync and close: fd, its path
+//   rename(x.tmp → pipeline_health.json)             rename and link: both paths
+//   openat(pipeline_health.json)                     every other call: its path
+// with " = ENOSPC" appended when the call failed.
+std::string describe_call(const TraceRecord& record);
+// The call numbered `seq` in `trace`, described; "(before the first call)"
+// for 0, "" when the trace has no such call.
+std::string describe_call(const Trace& trace, std::uint32_t seq);
 
 }  // namespace crashcheck::faults

@@ -1,5 +1,5 @@
 // The crash-consistency report: the model the runner fills, its JSON form
-// (schema "crashcheck-report/1", DESIGN.md), the renderers people and CI
+// (schema "crashcheck-report/1", reports/README.md), the renderers people and CI
 // systems read, and `compare`. Renderers are pure functions of the model.
 #pragma once
 
@@ -19,7 +19,7 @@ namespace crashcheck::reports {
 
 inline constexpr std::string_view kSchema = "crashcheck-report/1";
 
-// The fixed vocabulary of DESIGN.md. Never rename one once shipped.
+// The fixed vocabulary (docs/ARCHITECTURE.md). Never rename one once shipped.
 inline constexpr std::array<std::string_view, 8> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
                                                                 "error_safe",   "temp_clean",       "mode_preserved",
                                                                 "reader_safe",  "valid_content"};
@@ -28,25 +28,84 @@ enum class Verdict { pass, fail, not_run };
 std::string_view verdict_name(Verdict v) noexcept;
 std::optional<Verdict> parse_verdict(std::string_view name) noexcept;  // "pass"|"fail"|"not_run"
 
+// The fault models, one row each: their names (JSON, scenario files,
+// --models), case-id prefixes, the order reports list their cases in, the
+// picture's rows and the properties their states are checked for all come
+// from this table.
+enum class Model : std::uint8_t { kill, errno_fault, disk_full, reader, power_loss, baseline };
+struct ModelInfo {
+  Model model;
+  std::string_view name;
+  std::string_view case_prefix;            // "kill-" → kill-before-3, kill-after-12; "baseline" is the whole id
+  int list_rank;                           // order of the report's cases and cells
+  int picture_row;                         // the HTML picture's row, top first; -1: not drawn
+  std::array<std::string_view, 4> judges;  // properties its states bear on ("" pads)
+};
+// In the order campaigns run the models; the baseline run comes last here.
+inline constexpr std::array<ModelInfo, 6> kModelTable = {{
+    {Model::kill, "kill", "kill-", 1, 0, {"crash_atomic", "mode_preserved", "valid_content", ""}},
+    {Model::errno_fault, "errno", "errno-", 3, 1, {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
+    {Model::disk_full,
+     "disk-full",
+     "disk-full-",
+     4,
+     2,
+     {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
+    {Model::reader, "reader", "reader-", 2, 4, {"reader_safe", "valid_content", "", ""}},
+    {Model::power_loss, "power-loss", "power-loss-", 5, 3, {"powerloss_atomic", "durable", "", ""}},
+    {Model::baseline, "baseline", "baseline", 0, -1, {"mode_preserved", "valid_content", "", ""}},
+}};
+const ModelInfo& model_info(Model model) noexcept;
+std::string_view model_name(Model model) noexcept;
+std::optional<Model> model_from_name(std::string_view name) noexcept;
+bool judges(Model model, std::string_view property) noexcept;
+
+// What a case left at the target (FileState::matches: the first five) and
+// how the picture shows a cell (Cell::outcome: all of them), one row each,
+// in the order the HTML legend lists them.
+enum class Outcome : std::uint8_t { old_content, new_content, error_ok, missing, torn, other, wrong_success, timeout };
+struct OutcomeInfo {
+  Outcome outcome;
+  std::string_view name;
+  std::string_view colour;  // good states in blues/greens, bad ones in warm colours
+  std::string_view legend;
+};
+inline constexpr std::array<OutcomeInfo, 8> kOutcomeTable = {{
+    {Outcome::old_content, "old", "#6baed6", "exactly the old content"},
+    {Outcome::new_content, "new", "#2ca25f", "exactly the new content"},
+    {Outcome::error_ok, "error_ok", "#a6dba0", "the writer reported the error; target untouched"},
+    {Outcome::missing, "missing", "#8c6bb1", "the target is gone"},
+    {Outcome::torn, "torn", "#fd8d3c", "part of the old or new content (torn)"},
+    {Outcome::other, "other", "#e31a1c", "neither old nor new content"},
+    {Outcome::wrong_success, "wrong_success", "#67000d", "the writer exited 0, but the target is not the new content"},
+    {Outcome::timeout, "timeout", "#969696", "the writer did not finish in time"},
+}};
+std::string_view outcome_name(Outcome outcome) noexcept;
+std::optional<Outcome> outcome_from_name(std::string_view name) noexcept;
+
 // Every value Cell::outcome takes, in the order the HTML legend lists them.
-inline constexpr std::array<std::string_view, 8> kOutcomes = {"old",  "new",   "error_ok",      "missing",
-                                                              "torn", "other", "wrong_success", "timeout"};
+inline constexpr std::array<std::string_view, kOutcomeTable.size()> kOutcomes = [] {
+  std::array<std::string_view, kOutcomeTable.size()> names{};
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = kOutcomeTable[i].name;
+  return names;
+}();
 
 // What a case left at the target path.
 struct FileState {
   bool exists = false;
   std::uint64_t size = 0;
   std::string mode;         // "0644"; empty when it does not exist
-  std::string matches;      // "old", "new", "missing", "torn" (a prefix of old or new), "other"
+  std::string matches;      // outcome_name(): old, new, missing, torn (a prefix of old or new), other
   std::string excerpt;      // up to ~64 printable characters (non-printables escaped)
   std::string excerpt_hex;  // hex of the first bytes
 
+  bool is(Outcome outcome) const { return matches == outcome_name(outcome); }
   bool operator==(const FileState&) const = default;
 };
 
 struct Failure {
   std::string case_id;  // stable id; `crashcheck replay REPORT CASE-ID` re-runs it
-  std::string model;    // "kill", "errno", "disk-full", "reader", "power-loss", "baseline"
+  std::string model;    // model_name() of a Model
   std::uint32_t call_index = 0;
   std::string call;   // e.g. "write(fd 3 → pipeline_health.json, 4096 bytes)"
   std::string fault;  // e.g. "SIGKILL before call 7", "write fails with ENOSPC"
@@ -79,7 +138,7 @@ std::uint64_t failing_cases(const PropertyResult& result) noexcept;
 struct Cell {
   std::string model;
   std::uint32_t call_index = 0;
-  std::string outcome;  // "old", "new", "torn", "missing", "other", "wrong_success", "error_ok", "timeout"
+  std::string outcome;  // outcome_name() of an Outcome
   std::string case_id;
 
   bool operator==(const Cell&) const = default;
@@ -105,6 +164,7 @@ struct Subject {
   std::uint64_t payload_size = 0;
   std::string validator;  // "json", "command: …", or empty
   double timeout_s = 0;
+  std::string backend;  // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
 
   bool operator==(const Subject&) const = default;
 };
@@ -171,6 +231,12 @@ nlohmann::json to_json(const Report& report);
 Report from_json(const nlohmann::json& json, std::string_view source);  // throws ReportError
 Report load_report(const std::filesystem::path& file);                  // throws ReportError
 Report parse_report(std::string_view bytes, std::string_view source);   // the same over bytes in memory
+
+// One argument as a POSIX shell takes it literally: unchanged when it is
+// made only of letters, digits and _-+=.,/:@%{} (and braces do not hold a
+// ',' or '..' a shell would expand), else in single quotes. Every command
+// the tool prints (replay commands, the subject's command) goes through it.
+std::string shell_quote(std::string_view arg);
 
 std::string render_markdown(const Report& report);
 std::string render_html(const Report& report);

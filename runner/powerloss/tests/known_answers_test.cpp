@@ -1,4 +1,4 @@
-// Synthetic traces whose power-loss answers are known (issue 5), under both
+// Synthetic traces whose power-loss answers are known, under both
 // profiles, plus the reporting details the runner relies on.
 #include "trace_builder.hpp"
 

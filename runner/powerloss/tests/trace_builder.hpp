@@ -4,7 +4,7 @@
 // the model under test.
 #pragma once
 
-#include "powerloss.hpp"
+#include "crashcheck/powerloss.hpp"
 
 #include <fcntl.h>
 

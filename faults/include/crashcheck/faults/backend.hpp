@@ -34,8 +34,9 @@ std::string_view backend_name(BackendKind kind) noexcept;  // "seccomp", "preloa
 std::optional<BackendKind> backend_from_name(std::string_view name) noexcept;
 
 // Why a backend cannot run on this machine (kernel without seccomp user
-// notification, missing agent library…); nullopt when it can.
-std::optional<std::string> backend_unavailable(BackendKind kind);
+// notification, missing agent library…); nullopt when it can. `agent_library`
+// is the preload agent a run would use (empty: default_agent_library()).
+std::optional<std::string> backend_unavailable(BackendKind kind, const std::filesystem::path& agent_library = {});
 
 // The command and environment the runner is about to start.
 struct Launch {

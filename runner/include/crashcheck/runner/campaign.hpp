@@ -23,14 +23,15 @@ enum class KillMode { fast, exact };
 struct RunOptions {
   std::vector<std::string> models;  // empty: the scenario's list, else all
   KillMode kill_mode = KillMode::fast;
-  unsigned jobs = 0;                    // 0: one per core
-  std::optional<double> timeout_s;      // overrides the scenario's
-  std::filesystem::path agent_library;  // empty: CRASHCHECK_AGENT, next to the program, or the build's
-  std::filesystem::path work_root;      // empty: $TMPDIR or /tmp
-  std::filesystem::path report_file;    // absolute report.json, for the replay commands
-  bool progress = true;                 // progress line when stderr is a terminal
-  std::string fs_profile = "posix";     // power-loss model: "posix" or "ext4-ordered"
-  std::optional<ShardSlice> shard;      // --shard K/N: run only this slice of the cases (shards.hpp)
+  unsigned jobs = 0;                           // 0: one per core
+  std::optional<double> timeout_s;             // overrides the scenario's
+  std::filesystem::path agent_library;         // empty: CRASHCHECK_AGENT, next to the program, or the build's
+  std::optional<faults::BackendKind> backend;  // --backend: overrides the scenario's (cases.hpp)
+  std::filesystem::path work_root;             // empty: $TMPDIR or /tmp
+  std::filesystem::path report_file;           // absolute report.json, for the replay commands
+  bool progress = true;                        // progress line when stderr is a terminal
+  std::string fs_profile = "posix";            // power-loss model: "posix" or "ext4-ordered"
+  std::optional<ShardSlice> shard;             // --shard K/N: run only this slice of the cases (shards.hpp)
 };
 
 struct CampaignResult {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <crashcheck/faults.hpp>
+#include <crashcheck/faults/backend.hpp>
+#include <crashcheck/report.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -22,28 +24,62 @@ namespace crashcheck::runner {
 
 struct CaseSpec {
   std::string id;
-  std::string model;  // "baseline", "kill", "errno", "disk-full", "reader"
+  reports::Model model = reports::Model::baseline;
   faults::FaultPlan plan;
   std::uint32_t reader_call = 0;  // reader-N: the pause at which the reader looks
 };
 
-std::string case_id(const std::string& model, const faults::FaultPlan& plan, std::uint32_t reader_call = 0);
+std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::uint32_t reader_call = 0);
 std::optional<CaseSpec> parse_case_id(std::string_view id);
+
+// A backend that was asked for (--backend, the scenario's "backend") but
+// cannot run on this machine: exit 3, the message says why.
+class BackendUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The interception backend a run uses, and the report note when the default
+// had to fall back.
+struct BackendChoice {
+  faults::BackendKind kind = faults::BackendKind::preload;
+  std::optional<std::string> note;  // e.g. why seccomp was not used
+};
+
+// The flag wins over the scenario. With neither: seccomp when it can run
+// here, else preload with a note saying why. Throws BackendUnavailable when
+// the backend asked for cannot run.
+BackendChoice choose_backend(std::optional<faults::BackendKind> flag, std::optional<faults::BackendKind> scenario,
+                             const std::filesystem::path& agent_library);
 
 // Everything a case needs that does not change from case to case.
 struct SubjectSetup {
   Scenario scenario;
   Contents contents;
-  std::filesystem::path agent_library;
+  BackendChoice backend;
+  std::filesystem::path agent_library;     // preload backend
   std::filesystem::path crashcheck_write;  // {crashcheck_write}
   std::filesystem::path work_root;         // case directories go below it
   std::chrono::milliseconds timeout{30000};
 };
 
-// Reads the old and new content; resolves the agent, {crashcheck_write} and
-// the work root. Throws InputError when a file cannot be read.
-SubjectSetup make_setup(const Scenario& scenario, std::optional<double> timeout_s,
-                        const std::filesystem::path& agent_library, const std::filesystem::path& work_root);
+// What a run asks for beyond its scenario (flags, or a report being replayed).
+struct SetupRequest {
+  std::optional<double> timeout_s;             // overrides the scenario's
+  std::filesystem::path agent_library;         // empty: the default lookup
+  std::optional<faults::BackendKind> backend;  // overrides the scenario's
+  std::filesystem::path work_root;             // case directories go below it
+};
+
+// Reads the old and new content; resolves the agent, the backend,
+// {crashcheck_write} and the work root. Throws InputError when a file cannot
+// be read, BackendUnavailable when the backend asked for cannot run.
+SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request);
+
+// The agent library the preload backend loads (faults::default_agent_library,
+// the one lookup); a requested or $CRASHCHECK_AGENT file that does not exist
+// is InputError (exit 2), naming it.
+std::filesystem::path locate_agent(const std::filesystem::path& requested);
 
 // crashcheck-write next to the running program (installed or built), else the
 // one this build made; empty when there is none.
@@ -60,8 +96,9 @@ struct CaseResult {
   Snapshot final;
   std::optional<faults::Trace> trace;  // nullopt when unreadable (trace_error says why)
   std::string trace_error;
-  std::uint32_t agents_loaded = 0;
+  std::uint32_t processes_seen = 0;  // 0: the backend never saw the subject
   std::uint32_t calls_counted = 0;
+  std::vector<std::string> notes;            // the backend's remarks on this run
   std::map<std::uint32_t, Snapshot> pauses;  // pause plan: the directory before call N
   std::vector<std::string> outside_writes;   // files written in the case root outside scratch/
   std::string stderr_tail;                   // last lines of the subject's stderr

@@ -23,13 +23,11 @@ struct PowerLossJudgement {
   std::uint64_t states = 0;        // crash states checked
 };
 
-// False when this build has no crashcheck_powerloss.
-bool power_loss_available() noexcept;
+// "power-loss-<N>": a power failure just after counted call N.
+std::string power_loss_case_id(std::uint32_t after);
 
 // `initial` is the scratch directory before the baseline ran (with inodes).
-// nullopt when the model is not built in.
-std::optional<PowerLossJudgement> judge_power_loss(const faults::Trace& trace, const Snapshot& initial,
-                                                   const Contents& contents, const std::string& target,
-                                                   bool exited_zero, const std::string& profile);
+PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
+                                    const std::string& target, bool exited_zero, const std::string& profile);
 
 }  // namespace crashcheck::runner

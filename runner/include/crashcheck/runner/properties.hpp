@@ -1,6 +1,6 @@
-// The property checkers: from the states the cases found to DESIGN.md's
-// verdicts. Each checker reads only observations, never runs anything except
-// the validator, so fast and exact kill exploration are judged alike.
+// The property checkers: from the states the cases found to the verdicts
+// (property meanings: docs/ARCHITECTURE.md, runner/README.md). Each checker reads only observations, never runs
+// anything except the validator, so fast and exact kill exploration are judged alike.
 #pragma once
 
 #include <crashcheck/report.hpp>
@@ -19,7 +19,7 @@ namespace crashcheck::runner {
 // What one case (or one pause of the paused run) left behind.
 struct Observation {
   std::string case_id;
-  std::string model;  // "baseline", "kill", "errno", "disk-full", "reader"
+  reports::Model model = reports::Model::baseline;
   std::uint32_t call_index = 0;
   std::string call;   // the call the fault hit, human form
   std::string fault;  // what was done, human form

@@ -3,6 +3,9 @@
 // file (format in runner/README.md) or built from `crashcheck check` flags.
 #pragma once
 
+#include <crashcheck/faults/backend.hpp>
+#include <crashcheck/report.hpp>
+
 #include <array>
 #include <filesystem>
 #include <map>
@@ -22,8 +25,15 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The fault models, in the order campaigns run them.
-inline constexpr std::array<std::string_view, 5> kModels = {"kill", "errno", "disk-full", "reader", "power-loss"};
+// The fault models a run can choose, in the order campaigns run them: every
+// row of reports::kModelTable but the baseline run.
+inline constexpr std::array<std::string_view, reports::kModelTable.size() - 1> kModels = [] {
+  std::array<std::string_view, reports::kModelTable.size() - 1> names{};
+  std::size_t n = 0;
+  for (const auto& m : reports::kModelTable)
+    if (m.model != reports::Model::baseline) names[n++] = m.name;
+  return names;
+}();
 
 // How the content a case leaves behind is judged valid (`valid_content`).
 struct Validator {
@@ -50,11 +60,12 @@ struct Scenario {
   std::filesystem::path payload;     // absolute
   Validator validator;
   double timeout_s = 30;
-  std::vector<std::string> models;            // subset of kModels; empty = all
-  std::map<std::string, std::string> expect;  // property -> "pass" | "fail" | "not_run"
-  std::vector<std::string> require;           // gate policy: properties that decide (empty: all that ran)
-  std::vector<std::string> allow;             // gate policy: properties that may fail
-  std::filesystem::path file;                 // scenario file, absolute; empty for `check`
+  std::optional<faults::BackendKind> backend;  // "backend": nullopt = the default choice (cases.hpp)
+  std::vector<std::string> models;             // subset of kModels; empty = all
+  std::map<std::string, std::string> expect;   // property -> "pass" | "fail" | "not_run"
+  std::vector<std::string> require;            // gate policy: properties that decide (empty: all that ran)
+  std::vector<std::string> allow;              // gate policy: properties that may fail
+  std::filesystem::path file;                  // scenario file, absolute; empty for `check`
 
   std::filesystem::path directory() const;  // {scenario_dir}
 };

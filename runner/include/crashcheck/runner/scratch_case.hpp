@@ -5,11 +5,12 @@
 //     tmp/                  the subject's TMPDIR
 //     harness/payload       a private copy of the new content ({payload}, stdin)
 //     harness/stdout, stderr  the subject's output
-//   /dev/shm/crashcheck-agent-XXXXXX/trace, control
-//                           the agent's files, on tmpfs: on a journalling file
-//                           system every fsync of the subject would also flush
-//                           them (faults/README.md measured ~5 ms a run);
-//                           harness/ when /dev/shm cannot be used
+//   /dev/shm/crashcheck-agent-XXXXXX/
+//                           the backend's files (trace, control block), on
+//                           tmpfs: on a journalling file system every fsync
+//                           of the subject would also flush them
+//                           (faults/README.md measured ~5 ms a run);
+//                           harness/backend/ when /dev/shm cannot be used
 #pragma once
 
 #include <crashcheck/report.hpp>
@@ -75,8 +76,7 @@ class ScratchCase {
   std::filesystem::path target() const { return scratch() / target_name_; }
   std::filesystem::path temp_dir() const { return root_ / "tmp"; }
   std::filesystem::path payload() const { return root_ / "harness" / "payload"; }
-  std::filesystem::path trace() const { return agent_files_ / "trace"; }
-  std::filesystem::path control() const { return agent_files_ / "control"; }
+  const std::filesystem::path& backend_files() const { return agent_files_; }  // private, empty, writable
   std::filesystem::path output(const char* stream) const { return root_ / "harness" / stream; }
 
   const Snapshot& initial() const { return initial_; }

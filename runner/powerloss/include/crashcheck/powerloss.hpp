@@ -1,6 +1,6 @@
 // The power-loss model: from one recorded trace (no re-runs), the directory
 // states a power failure at any moment can leave, and the two properties
-// DESIGN.md judges on them, `powerloss_atomic` and `durable`.
+// docs/ARCHITECTURE.md names, `powerloss_atomic` and `durable`.
 //
 // A SIGKILL leaves the page cache intact; a power loss drops whatever was not
 // made durable. The model replays the trace on an in-memory copy of the
@@ -8,9 +8,9 @@
 // sync made durable. What each file-system profile lets survive is documented
 // in README.md next to this header.
 //
-// The library depends on nothing but faults.hpp's TraceRecord (header only)
-// and returns its own small result types; the runner maps them into the
-// report's Failure / PropertyResult.
+// The library's one public header. It reads faults.hpp's Trace (target
+// crashcheck_faults) and returns its own small result types; the runner maps
+// them into the report's Failure / PropertyResult.
 #pragma once
 
 #include <crashcheck/faults.hpp>
