@@ -76,6 +76,7 @@ using namespace role;
 
 constexpr std::uint64_t max_transfer = 64u << 20;  // a larger write is performed short (legal for write(2))
 constexpr auto pause_timeout = std::chrono::seconds(30);
+constexpr std::size_t trace_batch = 64u << 10;
 
 // ------------------------------------------------------------- fault points --
 
@@ -294,6 +295,8 @@ class Supervisor final : public Observer {
   void emit(Call& c);
   void write_trace(const std::string& record);
   void enter_scope(Node& n, const std::string& name);
+  void rename_tree(const Place& where, const std::string& name, bool in_scope);
+  void flush_trace();
   void kill_subject(pid_t tgid);
   void pause_before(std::uint32_t seq, pid_t tgid);
 
@@ -309,6 +312,7 @@ class Supervisor final : public Observer {
   void on_mapping(Call& c);
   void on_fd_call(Call& c);
   void on_close(Call& c);
+  void vacate(const Call& c);
   void on_close_range(Call& c);
   void on_path_call(Call& c);
   void on_names(Call& c);
@@ -322,6 +326,7 @@ class Supervisor final : public Observer {
   fs::path trace_path_;
   std::string socket_path_;
   UniqueFd listen_, wake_, listener_, trace_;
+  std::string trace_buffer_;
   std::thread thread_;
   bool finished_ = false;
 
@@ -425,7 +430,11 @@ bool Supervisor::accept_listener() {
 }
 
 void Supervisor::run() {
-  serve_all();
+  try {
+    serve_all();
+    flush_trace();
+  } catch (const std::exception&) {  // the trace file failed: finish() reports what read_trace finds
+  }
   std::lock_guard lock(mutex_);
   ended_ = true;
   cv_.notify_all();
@@ -540,6 +549,7 @@ void Supervisor::counted(Call& c, const Perform& perform) {
                                                              : EIO;
     r.injected = true;
     o = failure(r.error);
+    if (c.entry.info->op == OpClass::close) vacate(c);
   } else {
     o = perform(c);
   }
@@ -576,10 +586,25 @@ void Supervisor::emit(Call& c) {
     write_trace(bytes);
 }
 
+// Records are batched (one write per 64 KiB, not per call): the trace is
+// only read once the run is over, and is flushed before a kill, a pause and
+// the end of the supervisor thread.
 void Supervisor::write_trace(const std::string& record) {
-  // one write per record, as the agent appends them: a record is never split
-  if (::write(trace_.get(), record.data(), record.size()) != static_cast<ssize_t>(record.size()))
-    throw std::system_error(errno, std::generic_category(), "trace " + trace_path_.string());
+  trace_buffer_ += record;
+  if (trace_buffer_.size() >= trace_batch) flush_trace();
+}
+
+void Supervisor::flush_trace() {
+  const char* at = trace_buffer_.data();
+  std::size_t left = trace_buffer_.size();
+  while (left > 0) {
+    ssize_t n = ::write(trace_.get(), at, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::system_error(errno, std::generic_category(), "trace " + trace_path_.string());
+    at += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  trace_buffer_.clear();
 }
 
 void Supervisor::enter_scope(Node& n, const std::string& name) {
@@ -589,8 +614,32 @@ void Supervisor::enter_scope(Node& n, const std::string& name) {
   n.pending.clear();
 }
 
+// A directory renamed: everything under it now has a name under its new
+// one, and enters (or leaves) the scope with it. Files created under it
+// while it was outside bring their pending records.
+void Supervisor::rename_tree(const Place& where, const std::string& name, bool in_scope) {
+  fs::path top = where.base.valid() ? fs::path("/proc/self/fd/" + std::to_string(where.base.get())) / where.path
+                                    : fs::path(where.path);
+  std::error_code ec;
+  fs::path real = fs::canonical(top, ec);
+  if (ec) return;
+  struct stat st {};
+  for (fs::recursive_directory_iterator it(real, ec), end; !ec && it != end; it.increment(ec)) {
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    fs::path rel = fs::relative(it->path(), real);
+    auto known = nodes_.find(key_of(st));
+    if (in_scope) {
+      remember(st, true, (fs::path(name) / rel).string());
+    } else if (known != nodes_.end()) {  // left the scope: followed on, by its absolute name
+      known->second.in_scope = false;
+      known->second.name = (fs::path(name).is_absolute() ? fs::path(name) / rel : real / rel).string();
+    }
+  }
+}
+
 void Supervisor::kill_subject(pid_t tgid) {
   killed_ = true;
+  flush_trace();
   pid_t group = ::getpgid(tgid);
   if (group > 0 && group != ::getpgrp()) {
     ::kill(-group, SIGKILL);
@@ -605,6 +654,7 @@ void Supervisor::kill_subject(pid_t tgid) {
 // process block at their next supervised call: this thread does not answer.)
 void Supervisor::pause_before(std::uint32_t seq, pid_t tgid) {
   if (pause_gave_up_) return;
+  flush_trace();
   std::vector<pid_t> stopped;
   pid_t group = ::getpgid(tgid);
   for (pid_t p : processes_)
@@ -951,11 +1001,28 @@ void Supervisor::on_fd_call(Call& c) {
   });
 }
 
-// close runs in the subject (only it can free its descriptor); an injected
-// failure therefore leaves the descriptor open.
+// close runs in the subject (only it can free its descriptor slot).
 void Supervisor::on_close(Call& c) {
   if (!on_traced_fd(c, c.a.i(FD))) return let_through(c);
   counted(c, [](Call&) { return proceed(); });
+}
+
+// An injected close failure: Linux releases the descriptor even when close
+// fails, so the subject's file must be let go too. The supervisor cannot
+// free the slot, but SECCOMP_ADDFD_FLAG_SETFD replaces what it holds (as
+// dup2 does: the old file is closed, flushed like a close) with /dev/null
+// opened for neither reading nor writing, so every later use of the
+// descriptor fails with EBADF as it would after a real failed close. The
+// number stays taken until the subject closes it again (which then succeeds
+// instead of EBADF).
+void Supervisor::vacate(const Call& c) {
+  UniqueFd inert(::open("/dev/null", O_ACCMODE | O_CLOEXEC));  // O_ACCMODE: no read, no write
+  seccomp_notif_addfd add{};
+  add.id = c.req.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  add.srcfd = static_cast<std::uint32_t>(inert.get());
+  add.newfd = static_cast<std::uint32_t>(c.a.i(FD));
+  if (inert.valid()) (void)::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add);
 }
 
 // One close record per traced descriptor in the range (each its own number;
@@ -1080,7 +1147,9 @@ void Supervisor::on_names(Call& c) {
     if (!is_link && (c.a.i(FLAGS) & RENAME_EXCHANGE) && dst.node) {
       dst.node->in_scope = src_in;
       dst.node->name = c.rec.path;
+      if (dst.node->dir) rename_tree(*src, c.rec.path, src_in);
     }
+    if (!is_link && c.rec.dir) rename_tree(dst, c.rec.path2, dst_in);
     return value(0);
   });
 }
