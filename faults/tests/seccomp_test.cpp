@@ -369,6 +369,19 @@ TEST_F(Seccomp, DirectoryRenamedInBringsItsChildren) {
   EXPECT_EQ(slurp(scope_ / "d" / "f"), "before\nafter\nnamed\n");
 }
 
+TEST_F(Seccomp, SharedMappingNeverSyncedIsReadBackAtExit) {
+  Supervised r = run(writer("mmap-exit"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  EXPECT_EQ(r.find("munmap"), nullptr) << r.calls();
+  const TraceRecord* exit = r.find("exit_group", "target");
+  ASSERT_NE(exit, nullptr) << r.calls();
+  EXPECT_EQ(exit->op, OpClass::write);
+  EXPECT_EQ(exit->offset, 0);
+  EXPECT_EQ(exit->length, 4096u);
+  EXPECT_EQ(exit->data.substr(0, 20), "stored, never synced");
+  EXPECT_EQ(exit->seq, r.trace().records.back().seq);
+}
+
 // ----------------------------------------------------------------- faults --
 
 TEST_F(Seccomp, ErrnoInjectionFailsTheCallWithoutRunningIt) {

@@ -28,6 +28,7 @@
  *              rmdir, unlinkat on DIR/target and DIR/sub
  *   dir-in     mkdir $TMPDIR/d, write d/f, rename d to DIR/d, append to
  *              DIR/d/f by name and through the first descriptor
+ *   mmap-exit  shared writable mapping, store, exit (no msync, no munmap)
  *   close-fail write DIR/target, close it (result printed, not checked),
  *              then write to the closed descriptor (result printed) */
 #define _GNU_SOURCE
@@ -294,6 +295,16 @@ static int close_fails(void) {
   return 0;
 }
 
+static int mapped_until_exit(void) {
+  int fd = check(open(target, O_RDWR | O_CREAT | O_TRUNC, 0644));
+  check(ftruncate(fd, 4096));
+  char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) check(-1);
+  check(close(fd));
+  memcpy(p, "stored, never synced", 20);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 64;
   const char *action = argv[1], *dir = argv[2];
@@ -316,6 +327,7 @@ int main(int argc, char **argv) {
   if (!strcmp(action, "symlinked")) return through_symlink(dir);
   if (!strcmp(action, "metadata")) return metadata(dir);
   if (!strcmp(action, "dir-in")) return dir_renamed_in(dir);
+  if (!strcmp(action, "mmap-exit")) return mapped_until_exit();
   if (!strcmp(action, "close-fail")) return close_fails();
   if (!strcmp(action, "repeat")) {
     for (long i = 0; i < arg; ++i) atomic(dir);

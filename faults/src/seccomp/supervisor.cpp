@@ -278,6 +278,7 @@ class Supervisor final : public Observer {
     pid_t tgid;
     Record rec;
     Node* node = nullptr;  // a file outside the scope: the record waits here
+    UniqueFd fd;           // the followed descriptor the call names, duplicated here (on_traced_fd)
   };
   using Perform = std::function<Outcome(Call&)>;
 
@@ -309,7 +310,15 @@ class Supervisor final : public Observer {
   bool on_traced_fd(Call& c, int fd);
   void on_open(Call& c);
   void on_write(Call& c);
+  struct Piece {  // a followed file's shared writable mapping, or part of one
+    Node* node;
+    std::uint64_t inode, offset, length;
+    std::string file;  // /proc/<tid>/map_files/<range>
+  };
+  std::vector<Piece> shared_pieces(pid_t tid, std::uint64_t lo, std::uint64_t hi);
+  void read_piece(Call& c, const Piece& piece);
   void on_mapping(Call& c);
+  bool numbered(Call& one);
   void on_fd_call(Call& c);
   void on_close(Call& c);
   void vacate(const Call& c);
@@ -501,7 +510,7 @@ void Supervisor::serve(const seccomp_notif& req) {
     refused_io_uring_ = true;
     return reply(req.id, -1, e->info->errnos[0]);
   }
-  Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}};
+  Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}, nullptr, {}};
   c.rec.pid = tgid;
   c.rec.call = e->info->name;
   c.rec.op = e->info->op;
@@ -510,7 +519,7 @@ void Supervisor::serve(const seccomp_notif& req) {
       case OpClass::open:
         return on_open(c);
       case OpClass::write:
-        return e->roles[0] == ADDR ? on_mapping(c) : on_write(c);
+        return e->roles[0] == ADDR || e->roles[0] == NONE ? on_mapping(c) : on_write(c);
       case OpClass::close:
         return e->roles[1] == FDLAST ? on_close_range(c) : on_close(c);
       case OpClass::rename:
@@ -553,6 +562,10 @@ void Supervisor::counted(Call& c, const Perform& perform) {
   } else {
     o = perform(c);
   }
+  // our duplicate must not outlive the subject's call: after a continued
+  // close the subject's reference may be the last but ours, and the file is
+  // released (ext4's flush-on-release heuristics, leases) only when both go
+  c.fd = UniqueFd();
   bool kill_after = fails(point_kill_after);
   if (o.kind == Outcome::install && !kill_after) {
     seccomp_notif_addfd add{};
@@ -822,11 +835,18 @@ std::uint64_t Supervisor::budget(Call&, std::uint64_t want) {
   return std::min(want, left);
 }
 
-// A call on descriptor fd counts when it is a followed file: fills the record's file fields.
+// A call on descriptor fd counts when it is a followed file: fills the
+// record's file fields and keeps the duplicate for performing the call
+// (one pidfd_getfd + fstat per call: cheaper than a /proc path walk, and
+// the same open file description the subject's call would use).
 bool Supervisor::on_traced_fd(Call& c, int fd) {
   struct stat st {};
-  Node* n = fd_node(c.t.tid(), fd, &st);
-  if (!n) return false;
+  UniqueFd dup = fd < 0 ? UniqueFd() : c.t.grab(fd);
+  if (!dup.valid() || ::fstat(dup.get(), &st) != 0) return false;
+  auto it = nodes_.find(key_of(st));
+  if (it == nodes_.end()) return false;
+  Node* n = &it->second;
+  c.fd = std::move(dup);
   c.node = n;
   c.rec.path = n->name;
   c.rec.fd = fd;
@@ -880,7 +900,7 @@ Outcome Supervisor::perform_write(Call& c) {
   if (name == "sendfile" || name == "copy_file_range" || name == "splice") {
     o = perform_copy(c, limit);
   } else {
-    UniqueFd fd = c.t.grab(c.a.i(FD));
+    UniqueFd& fd = c.fd;
     auto data = gather(c, limit);
     if (!fd.valid() || !data) return failure(fd.valid() ? EFAULT : EBADF);
     iovec v{data->data(), data->size()};
@@ -901,7 +921,8 @@ Outcome Supervisor::perform_write(Call& c) {
 // sendfile, copy_file_range, splice: the kernel moves the bytes; the written
 // range is read back from the destination afterwards.
 Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
-  UniqueFd in = c.t.grab(c.a.i(FDIN)), out = c.t.grab(c.a.i(FD));
+  UniqueFd in = c.t.grab(c.a.i(FDIN));
+  UniqueFd& out = c.fd;
   if (!in.valid() || !out.valid()) return failure(EBADF);
   loff_t off_in = 0, off_out = 0;
   bool has_in = c.a.u(OFFINPTR) && c.t.read(c.a.u(OFFINPTR), &off_in, sizeof off_in);
@@ -930,13 +951,12 @@ Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
   return value(n);
 }
 
-// msync/munmap of a shared writable file mapping: the stores are in the page
-// cache already; the range is read back from the file and recorded as a write.
-void Supervisor::on_mapping(Call& c) {
-  if (!mapped_shared_) return let_through(c);
-  std::ifstream maps("/proc/" + std::to_string(c.t.tid()) + "/maps");
+// The followed files' shared writable mappings overlapping [lo, hi) of a
+// thread's address space, from /proc/<tid>/maps.
+std::vector<Supervisor::Piece> Supervisor::shared_pieces(pid_t tid, std::uint64_t lo, std::uint64_t hi) {
+  std::vector<Piece> out;
+  std::ifstream maps("/proc/" + std::to_string(tid) + "/maps");
   std::string line;
-  std::uint64_t lo = c.a.u(ADDR), hi = c.a.u(ADDR) + c.a.u(LEN);
   while (std::getline(maps, line)) {
     std::istringstream in(line);
     std::string range, perms, dev;
@@ -951,19 +971,45 @@ void Supervisor::on_mapping(Call& c) {
     auto it = nodes_.find({d, static_cast<ino_t>(inode)});
     if (it == nodes_.end()) continue;
     std::uint64_t from = std::max(lo, start), to = std::min(hi, end);
-    c.node = &it->second;
-    c.rec.path = it->second.name;
-    c.rec.inode = inode;
-    c.rec.offset = static_cast<std::int64_t>(offset + (from - start));
-    c.rec.length = to - from;
-    std::string file = "/proc/" + std::to_string(c.t.tid()) + "/map_files/" + range;
+    out.push_back({&it->second, inode, offset + (from - start), to - from,
+                   "/proc/" + std::to_string(tid) + "/map_files/" + range});
+  }
+  return out;
+}
+
+// A mapped range as a write record: the stores are in the page cache
+// already, so the range is read back from the file.
+void Supervisor::read_piece(Call& c, const Piece& piece) {
+  c.node = piece.node;
+  c.rec.path = piece.node->name;
+  c.rec.inode = piece.inode;
+  c.rec.offset = static_cast<std::int64_t>(piece.offset);
+  c.rec.length = piece.length;
+  UniqueFd fd(::open(piece.file.c_str(), O_RDONLY | O_CLOEXEC));
+  c.rec.data.resize(c.rec.length);
+  ssize_t got = fd.valid() ? ::pread(fd.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset) : -1;
+  c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+}
+
+// msync/munmap of a shared writable file mapping: its (first followed)
+// range, recorded as a write. exit_group: every followed range the process
+// still maps, so stores never synced nor unmapped reach the trace too.
+// Nothing shared was ever mapped (the common case): continued at once.
+void Supervisor::on_mapping(Call& c) {
+  if (!mapped_shared_) return let_through(c);
+  bool exiting = c.entry.info->name == "exit_group";
+  std::uint64_t lo = exiting ? 0 : c.a.u(ADDR), hi = exiting ? UINT64_MAX : c.a.u(ADDR) + c.a.u(LEN);
+  std::vector<Piece> pieces = shared_pieces(c.t.tid(), lo, hi);
+  if (pieces.empty()) return let_through(c);
+  if (!exiting)
     return counted(c, [&](Call& c) {
-      UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-      c.rec.data.resize(c.rec.length);
-      ssize_t got = fd.valid() ? ::pread(fd.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset) : -1;
-      c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+      read_piece(c, pieces.front());
       return proceed();
     });
+  for (const Piece& piece : pieces) {
+    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}};
+    read_piece(one, piece);
+    if (!numbered(one)) return;
   }
   let_through(c);
 }
@@ -984,9 +1030,8 @@ void Supervisor::on_fd_call(Call& c) {
       ::sync();
       return value(0);
     }
-    UniqueFd fd = c.t.grab(c.a.i(FD));
-    if (!fd.valid()) return failure(EBADF);
-    int f = fd.get();
+    int f = c.fd.get();
+    if (f < 0) return failure(EBADF);
     if (name == "fsync") return result_of(::fsync(f));
     if (name == "fdatasync") return result_of(::fdatasync(f));
     if (name == "syncfs") return result_of(::syncfs(f));
@@ -1038,18 +1083,25 @@ void Supervisor::on_close_range(Call& c) {
     }
   }
   for (int fd : traced) {
-    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec};
-    if (!on_traced_fd(one, fd)) continue;
-    one.rec.seq = ++calls_;
-    Decision decision{&setup_.plan, one.rec.seq};
-    deciding = &decision;
-    bool before = fails(point_kill_before), after = !before && fails(point_kill_after);
-    deciding = nullptr;
-    if (before) return kill_subject(c.tgid);
-    emit(one);
-    if (after) return kill_subject(c.tgid);
+    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}};
+    if (on_traced_fd(one, fd) && !numbered(one)) return;
   }
   let_through(c);
+}
+
+// One record of a call that makes several (close_range, exit_group): its
+// own number; kill plans apply to it, errno plans do not (the call is
+// continued, whole). False when the subject has been killed.
+bool Supervisor::numbered(Call& one) {
+  one.rec.seq = ++calls_;
+  Decision decision{&setup_.plan, one.rec.seq};
+  deciding = &decision;
+  bool before = fails(point_kill_before), after = !before && fails(point_kill_after);
+  deciding = nullptr;
+  if (before) return kill_subject(one.tgid), false;
+  emit(one);
+  if (after) return kill_subject(one.tgid), false;
+  return true;
 }
 
 // ------------------------------------------------------------- path calls --
