@@ -15,9 +15,10 @@
 //     /proc/<tid>/cwd or the dirfd, bytes read with process_vm_readv, opens
 //     installed with SECCOMP_IOCTL_NOTIF_ADDFD — so its result and written
 //     bytes are known exactly, then recorded in the preload agent's trace
-//     format (shared.h) and answered with that result. close, msync and
-//     munmap are recorded and continued (their effect needs the subject's
-//     own descriptor table or address space).
+//     format (shared.h) and answered with that result. close, msync,
+//     munmap and exit_group are recorded and continued (their effect needs
+//     the subject's own descriptor table or address space); an injected
+//     close failure still lets go of the file (vacate()).
 // Records of a file created outside the scope wait on its node and go to the
 // trace when the file is renamed or linked into the scope.
 #include <fcntl.h>
