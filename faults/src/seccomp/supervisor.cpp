@@ -337,6 +337,7 @@ class Supervisor final : public Observer {
   std::string socket_path_;
   UniqueFd listen_, wake_, listener_, trace_;
   std::string trace_buffer_;
+  std::string trace_error_;  // a failed trace write
   std::thread thread_;
   bool finished_ = false;
 
@@ -440,11 +441,8 @@ bool Supervisor::accept_listener() {
 }
 
 void Supervisor::run() {
-  try {
-    serve_all();
-    flush_trace();
-  } catch (const std::exception&) {  // the trace file failed: finish() reports what read_trace finds
-  }
+  serve_all();
+  flush_trace();
   std::lock_guard lock(mutex_);
   ended_ = true;
   cv_.notify_all();
@@ -614,7 +612,10 @@ void Supervisor::flush_trace() {
   while (left > 0) {
     ssize_t n = ::write(trace_.get(), at, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::system_error(errno, std::generic_category(), "trace " + trace_path_.string());
+    if (n <= 0) {  // the run goes on; finish() reports the trace as unusable, never as short
+      if (trace_error_.empty()) trace_error_ = "writing trace " + trace_path_.string() + ": " + std::strerror(errno);
+      break;
+    }
     at += n;
     left -= static_cast<std::size_t>(n);
   }
@@ -718,6 +719,10 @@ Observation Supervisor::finish() {
     o.trace = read_trace(trace_path_);
   } catch (const TraceError& e) {
     o.trace_error = e.what();
+  }
+  if (!trace_error_.empty()) {
+    o.trace.reset();
+    o.trace_error = trace_error_;
   }
   return o;
 }
