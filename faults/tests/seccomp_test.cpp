@@ -2,6 +2,7 @@
 // runner drives it: wrap the launch, spawn the subject in its own process
 // group, (pause plan: wait/resume), wait, finish, read the trace.
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <regex>
+#include <set>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -235,6 +237,151 @@ TEST_F(Seccomp, SharedMappingIsReadBackAtMsyncAndMunmap) {
   EXPECT_NE(r.find("munmap", "target"), nullptr) << r.calls();
 }
 
+// Every record of that call, in order.
+std::vector<const TraceRecord*> all(const Supervised& r, std::string_view call) {
+  std::vector<const TraceRecord*> out;
+  for (const TraceRecord& rec : r.trace().records)
+    if (rec.call == call) out.push_back(&rec);
+  return out;
+}
+
+TEST_F(Seccomp, CloseRangeRecordsEachFollowedDescriptor) {
+  Supervised r = run(writer("close-range"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  auto closes = all(r, "close_range");
+  ASSERT_EQ(closes.size(), 2u) << r.calls();
+  std::set<std::string> paths{closes[0]->path, closes[1]->path};
+  EXPECT_EQ(paths, (std::set<std::string>{"a", "b"}));
+  EXPECT_NE(closes[0]->fd, closes[1]->fd);
+  EXPECT_EQ(closes[0]->op, OpClass::close);
+}
+
+TEST_F(Seccomp, Renameat2ExchangeAndNoreplace) {
+  Supervised r = run(writer("exchange"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  EXPECT_EQ(r.out, "noreplace=EEXIST\n");
+  auto renames = all(r, "renameat2");
+  ASSERT_EQ(renames.size(), 3u) << r.calls();
+  const TraceRecord* opened_a = r.find("openat", "a");
+  ASSERT_NE(opened_a, nullptr) << r.calls();
+  EXPECT_EQ(renames[0]->flags, RENAME_EXCHANGE);
+  EXPECT_EQ(renames[0]->path, "a");
+  EXPECT_EQ(renames[0]->path2, "b");
+  EXPECT_EQ(renames[0]->inode, opened_a->inode);
+  EXPECT_EQ(renames[1]->flags, RENAME_NOREPLACE);
+  EXPECT_EQ(renames[1]->path2, "c");
+  EXPECT_NE(renames[1]->inode, opened_a->inode);  // after the exchange "a" is b's file
+  EXPECT_EQ(renames[2]->result, -1);
+  EXPECT_EQ(renames[2]->error, EEXIST);
+  EXPECT_FALSE(renames[2]->injected);
+  EXPECT_EQ(slurp(scope_ / "b"), "A");
+  EXPECT_EQ(slurp(scope_ / "c"), "B");
+  EXPECT_FALSE(fs::exists(scope_ / "a"));
+}
+
+TEST_F(Seccomp, TmpfileLinkedThroughProcSelfFdIsTracedFromCreation) {
+  Supervised r = run(writer("tmpfile"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* link = r.find("linkat");
+  ASSERT_NE(link, nullptr) << r.calls();
+  EXPECT_EQ(link->path2, "target");
+  const TraceRecord* open = r.find("openat");
+  ASSERT_NE(open, nullptr) << r.calls();
+  EXPECT_EQ(open->flags & O_TMPFILE, O_TMPFILE);
+  EXPECT_EQ(open->inode, link->inode);
+  EXPECT_LT(open->seq, link->seq);
+  const TraceRecord* write = r.find("write");
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_EQ(write->inode, link->inode);
+  EXPECT_EQ(write->data, content);
+  const TraceRecord* fsync = r.find("fsync");
+  ASSERT_NE(fsync, nullptr) << r.calls();
+  EXPECT_LT(fsync->seq, link->seq);
+  EXPECT_EQ(target(), content);
+}
+
+TEST_F(Seccomp, SymlinkedDirectoryLeadingIntoTheScopeCounts) {
+  Supervised r = run(writer("symlinked"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* open = r.find("openat", "target");
+  ASSERT_NE(open, nullptr) << r.calls();
+  EXPECT_TRUE(open->created);
+  const TraceRecord* write = r.find("write", "target");
+  ASSERT_NE(write, nullptr) << r.calls();
+  EXPECT_EQ(write->data, content);
+  EXPECT_EQ(r.find("symlink"), nullptr) << "the link itself is outside the scope: " << r.calls();
+}
+
+TEST_F(Seccomp, SizeModeAndDirectoryCalls) {
+  Supervised r = run(writer("metadata"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* falloc = r.find("fallocate", "target");
+  ASSERT_NE(falloc, nullptr) << r.calls();
+  EXPECT_EQ(falloc->op, OpClass::allocate);
+  EXPECT_EQ(falloc->length, 8192u);
+  const TraceRecord* ftrunc = r.find("ftruncate", "target");
+  const TraceRecord* trunc = r.find("truncate", "target");
+  ASSERT_TRUE(ftrunc && trunc) << r.calls();
+  EXPECT_EQ(ftrunc->offset, 100);
+  EXPECT_EQ(trunc->offset, 10);
+  EXPECT_LT(ftrunc->seq, trunc->seq);
+  const TraceRecord* fchmod = r.find("fchmod", "target");
+  const TraceRecord* fchmodat = r.find("fchmodat", "target");
+  ASSERT_TRUE(fchmod && fchmodat) << r.calls();
+  EXPECT_EQ(fchmod->mode, 0600u);
+  EXPECT_EQ(fchmodat->mode, 0640u);
+  auto mkdirs = all(r, "mkdir");
+  ASSERT_EQ(mkdirs.size(), 2u) << r.calls();
+  EXPECT_EQ(mkdirs[0]->path, "sub");
+  EXPECT_TRUE(mkdirs[0]->created && mkdirs[0]->is_directory);
+  const TraceRecord* inner = r.find("unlinkat", "sub/inner");
+  ASSERT_NE(inner, nullptr) << r.calls();
+  EXPECT_EQ(inner->flags, 0);
+  const TraceRecord* rmdir = r.find("rmdir", "sub");
+  ASSERT_NE(rmdir, nullptr) << r.calls();
+  EXPECT_TRUE(rmdir->is_directory);
+  auto unlinks = all(r, "unlinkat");
+  ASSERT_EQ(unlinks.size(), 2u) << r.calls();
+  EXPECT_EQ(unlinks[1]->path, "sub");
+  EXPECT_EQ(unlinks[1]->flags, AT_REMOVEDIR);
+  EXPECT_EQ(fs::file_size(scope_ / "target"), 10u);
+  EXPECT_EQ(fs::status(scope_ / "target").permissions() & fs::perms::all, fs::perms(0640));
+  EXPECT_FALSE(fs::exists(scope_ / "sub"));
+}
+
+TEST_F(Seccomp, DirectoryRenamedInBringsItsChildren) {
+  Supervised r = run(writer("dir-in"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  const TraceRecord* rename = r.find("rename");
+  ASSERT_NE(rename, nullptr) << r.calls();
+  EXPECT_EQ(rename->path2, "d");
+  EXPECT_TRUE(rename->is_directory);
+  auto writes = all(r, "write");
+  ASSERT_EQ(writes.size(), 3u) << r.calls();
+  EXPECT_EQ(writes[0]->path, (fs::canonical(tmpdir_) / "d" / "f").string());  // before: its outside name
+  EXPECT_EQ(writes[0]->data, "before\n");
+  EXPECT_LT(writes[0]->seq, rename->seq);
+  EXPECT_EQ(writes[1]->path, "d/f");  // the descriptor opened outside, after the rename
+  EXPECT_EQ(writes[1]->data, "after\n");
+  EXPECT_EQ(writes[2]->path, "d/f");
+  EXPECT_EQ(writes[2]->data, "named\n");
+  EXPECT_EQ(writes[1]->inode, writes[0]->inode);
+  EXPECT_EQ(slurp(scope_ / "d" / "f"), "before\nafter\nnamed\n");
+}
+
+TEST_F(Seccomp, SharedMappingNeverSyncedIsReadBackAtExit) {
+  Supervised r = run(writer("mmap-exit"));
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  EXPECT_EQ(r.find("munmap"), nullptr) << r.calls();
+  const TraceRecord* exit = r.find("exit_group", "target");
+  ASSERT_NE(exit, nullptr) << r.calls();
+  EXPECT_EQ(exit->op, OpClass::write);
+  EXPECT_EQ(exit->offset, 0);
+  EXPECT_EQ(exit->length, 4096u);
+  EXPECT_EQ(exit->data.substr(0, 20), "stored, never synced");
+  EXPECT_EQ(exit->seq, r.trace().records.back().seq);
+}
+
 // ----------------------------------------------------------------- faults --
 
 TEST_F(Seccomp, ErrnoInjectionFailsTheCallWithoutRunningIt) {
@@ -251,6 +398,24 @@ TEST_F(Seccomp, ErrnoInjectionFailsTheCallWithoutRunningIt) {
   EXPECT_EQ(write->error, ENOSPC);
   EXPECT_EQ(write->result, -1);
   EXPECT_EQ(target(), "");
+}
+
+// Linux frees the descriptor even when close fails: so does an injected failure.
+TEST_F(Seccomp, InjectedCloseFailureStillReleasesTheDescriptor) {
+  Supervised clean = run(writer("close-fail"));
+  ASSERT_TRUE(clean.exited(0)) << clean.out;
+  EXPECT_EQ(clean.out, "close=ok\nwrite=EBADF\n");
+  const TraceRecord* close = clean.find("close", "target");
+  ASSERT_NE(close, nullptr) << clean.calls();
+  Supervised r = run(writer("close-fail"), FaultPlan{FaultPlan::Kind::fail_call, close->seq, EIO});
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  EXPECT_EQ(r.out, "close=EIO\nwrite=EBADF\n");
+  const TraceRecord* failed = r.find("close", "target");
+  ASSERT_NE(failed, nullptr) << r.calls();
+  EXPECT_TRUE(failed->injected);
+  EXPECT_EQ(failed->error, EIO);
+  EXPECT_EQ(r.find("write", "target")->data, content);
+  EXPECT_EQ(all(r, "write").size(), 1u) << "the write to the released descriptor is not the file's: " << r.calls();
 }
 
 TEST_F(Seccomp, DiskFullWritesTheRealPrefixThenFails) {

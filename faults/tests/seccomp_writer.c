@@ -15,7 +15,22 @@
  *   big        one write of ARG bytes to DIR/target
  *   writes     ARG writes of "0123456789" to DIR/target, each checked
  *   mmap       ftruncate, shared writable mapping, store, msync, munmap
- *   repeat     `atomic` ARG times (the benchmark's C writer) */
+ *   repeat     `atomic` ARG times (the benchmark's C writer)
+ *   close-range  opens DIR/a and DIR/b, close_range over both
+ *   exchange   DIR/a and DIR/b swapped with RENAME_EXCHANGE, then a to c
+ *              with RENAME_NOREPLACE, then c onto b with RENAME_NOREPLACE
+ *              (prints errno=EEXIST and goes on)
+ *   tmpfile    O_TMPFILE in $TMPDIR, write, fsync, linkat through
+ *              /proc/self/fd/N to DIR/target
+ *   symlinked  writes DIR/target as $TMPDIR/link/target, $TMPDIR/link a
+ *              symlink to DIR made here
+ *   metadata   fallocate, ftruncate, truncate, fchmod, fchmodat, mkdir,
+ *              rmdir, unlinkat on DIR/target and DIR/sub
+ *   dir-in     mkdir $TMPDIR/d, write d/f, rename d to DIR/d, append to
+ *              DIR/d/f by name and through the first descriptor
+ *   mmap-exit  shared writable mapping, store, exit (no msync, no munmap)
+ *   close-fail write DIR/target, close it (result printed, not checked),
+ *              then write to the closed descriptor (result printed) */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,6 +186,125 @@ static int mapped(void) {
   return 0;
 }
 
+static void report(const char *what, long r) {
+  printf("%s=%s\n", what, r < 0 ? strerrorname_np(errno) : "ok");
+  fflush(stdout);
+}
+
+static int in_range(const char *dir) {
+  char a[4096], b[4096];
+  snprintf(a, sizeof a, "%s/a", dir);
+  snprintf(b, sizeof b, "%s/b", dir);
+  int fa = check(open(a, O_WRONLY | O_CREAT, 0644));
+  int fb = check(open(b, O_WRONLY | O_CREAT, 0644));
+  unsigned lo = (unsigned)(fa < fb ? fa : fb), hi = (unsigned)(fa < fb ? fb : fa);
+  check(syscall(SYS_close_range, lo, hi, 0));
+  if (write(fa, "x", 1) >= 0 || write(fb, "x", 1) >= 0) return 4;  // both really closed
+  return 0;
+}
+
+static int exchange(const char *dir) {
+  char a[4096], b[4096], c[4096];
+  snprintf(a, sizeof a, "%s/a", dir);
+  snprintf(b, sizeof b, "%s/b", dir);
+  snprintf(c, sizeof c, "%s/c", dir);
+  int fd = check(open(a, O_WRONLY | O_CREAT, 0644));
+  write_all(fd, "A", 1);
+  check(close(fd));
+  fd = check(open(b, O_WRONLY | O_CREAT, 0644));
+  write_all(fd, "B", 1);
+  check(close(fd));
+  check(renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE));
+  check(renameat2(AT_FDCWD, a, AT_FDCWD, c, RENAME_NOREPLACE));
+  report("noreplace", renameat2(AT_FDCWD, c, AT_FDCWD, b, RENAME_NOREPLACE));
+  return 0;
+}
+
+static int tmpfile_linked(void) {
+  const char *t = getenv("TMPDIR");
+  int fd = check(open(t ? t : "/tmp", O_TMPFILE | O_WRONLY, 0644));
+  write_all(fd, content, sizeof content - 1);
+  check(fsync(fd));
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+  check(linkat(AT_FDCWD, self, AT_FDCWD, target, AT_SYMLINK_FOLLOW));
+  check(close(fd));
+  return 0;
+}
+
+static int through_symlink(const char *dir) {
+  const char *t = getenv("TMPDIR");
+  char link[4096], path[4200];
+  snprintf(link, sizeof link, "%s/link", t ? t : "/tmp");
+  snprintf(path, sizeof path, "%s/target", link);
+  check(symlink(dir, link));
+  int fd = check(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  write_all(fd, content, sizeof content - 1);
+  check(close(fd));
+  return 0;
+}
+
+static int metadata(const char *dir) {
+  char sub[4096], inner[4096];
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  snprintf(inner, sizeof inner, "%s/sub/inner", dir);
+  int fd = check(open(target, O_RDWR | O_CREAT | O_TRUNC, 0644));
+  check(fallocate(fd, 0, 0, 8192));
+  check(ftruncate(fd, 100));
+  check(truncate(target, 10));
+  check(fchmod(fd, 0600));
+  check(fchmodat(AT_FDCWD, target, 0640, 0));
+  check(close(fd));
+  check(mkdir(sub, 0755));
+  check(close(check(open(inner, O_WRONLY | O_CREAT, 0644))));
+  int dfd = check(open(sub, O_RDONLY | O_DIRECTORY));
+  check(unlinkat(dfd, "inner", 0));
+  check(close(dfd));
+  check(rmdir(sub));
+  check(mkdir(sub, 0700));
+  int top = check(open(dir, O_RDONLY | O_DIRECTORY));
+  check(unlinkat(top, "sub", AT_REMOVEDIR));
+  check(close(top));
+  return 0;
+}
+
+static int dir_renamed_in(const char *dir) {
+  const char *t = getenv("TMPDIR");
+  char d[4096], f[4200], in_d[4200], in_f[4300];
+  snprintf(d, sizeof d, "%s/d", t ? t : "/tmp");
+  snprintf(f, sizeof f, "%s/f", d);
+  snprintf(in_d, sizeof in_d, "%s/d", dir);
+  snprintf(in_f, sizeof in_f, "%s/f", in_d);
+  check(mkdir(d, 0755));
+  int fd = check(open(f, O_WRONLY | O_CREAT, 0644));
+  write_all(fd, "before\n", 7);
+  check(rename(d, in_d));
+  write_all(fd, "after\n", 6);
+  check(close(fd));
+  fd = check(open(in_f, O_WRONLY | O_APPEND));
+  write_all(fd, "named\n", 6);
+  check(close(fd));
+  return 0;
+}
+
+static int close_fails(void) {
+  int fd = check(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  write_all(fd, content, sizeof content - 1);
+  report("close", close(fd));
+  report("write", write(fd, "x", 1));
+  return 0;
+}
+
+static int mapped_until_exit(void) {
+  int fd = check(open(target, O_RDWR | O_CREAT | O_TRUNC, 0644));
+  check(ftruncate(fd, 4096));
+  char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) check(-1);
+  check(close(fd));
+  memcpy(p, "stored, never synced", 20);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 64;
   const char *action = argv[1], *dir = argv[2];
@@ -186,6 +321,14 @@ int main(int argc, char **argv) {
   if (!strcmp(action, "big")) return big(arg);
   if (!strcmp(action, "writes")) return writes(arg);
   if (!strcmp(action, "mmap")) return mapped();
+  if (!strcmp(action, "close-range")) return in_range(dir);
+  if (!strcmp(action, "exchange")) return exchange(dir);
+  if (!strcmp(action, "tmpfile")) return tmpfile_linked();
+  if (!strcmp(action, "symlinked")) return through_symlink(dir);
+  if (!strcmp(action, "metadata")) return metadata(dir);
+  if (!strcmp(action, "dir-in")) return dir_renamed_in(dir);
+  if (!strcmp(action, "mmap-exit")) return mapped_until_exit();
+  if (!strcmp(action, "close-fail")) return close_fails();
   if (!strcmp(action, "repeat")) {
     for (long i = 0; i < arg; ++i) atomic(dir);
     return 0;

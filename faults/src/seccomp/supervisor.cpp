@@ -15,9 +15,10 @@
 //     /proc/<tid>/cwd or the dirfd, bytes read with process_vm_readv, opens
 //     installed with SECCOMP_IOCTL_NOTIF_ADDFD — so its result and written
 //     bytes are known exactly, then recorded in the preload agent's trace
-//     format (shared.h) and answered with that result. close, msync and
-//     munmap are recorded and continued (their effect needs the subject's
-//     own descriptor table or address space).
+//     format (shared.h) and answered with that result. close, msync,
+//     munmap and exit_group are recorded and continued (their effect needs
+//     the subject's own descriptor table or address space); an injected
+//     close failure still lets go of the file (vacate()).
 // Records of a file created outside the scope wait on its node and go to the
 // trace when the file is renamed or linked into the scope.
 #include <fcntl.h>
@@ -76,6 +77,7 @@ using namespace role;
 
 constexpr std::uint64_t max_transfer = 64u << 20;  // a larger write is performed short (legal for write(2))
 constexpr auto pause_timeout = std::chrono::seconds(30);
+constexpr std::size_t trace_batch = 64u << 10;
 
 // ------------------------------------------------------------- fault points --
 
@@ -277,6 +279,7 @@ class Supervisor final : public Observer {
     pid_t tgid;
     Record rec;
     Node* node = nullptr;  // a file outside the scope: the record waits here
+    UniqueFd fd;           // the followed descriptor the call names, duplicated here (on_traced_fd)
   };
   using Perform = std::function<Outcome(Call&)>;
 
@@ -294,6 +297,8 @@ class Supervisor final : public Observer {
   void emit(Call& c);
   void write_trace(const std::string& record);
   void enter_scope(Node& n, const std::string& name);
+  void rename_tree(const Place& where, const std::string& name, bool in_scope);
+  void flush_trace();
   void kill_subject(pid_t tgid);
   void pause_before(std::uint32_t seq, pid_t tgid);
 
@@ -306,9 +311,18 @@ class Supervisor final : public Observer {
   bool on_traced_fd(Call& c, int fd);
   void on_open(Call& c);
   void on_write(Call& c);
+  struct Piece {  // a followed file's shared writable mapping, or part of one
+    Node* node;
+    std::uint64_t inode, offset, length;
+    std::string file;  // /proc/<tid>/map_files/<range>
+  };
+  std::vector<Piece> shared_pieces(pid_t tid, std::uint64_t lo, std::uint64_t hi);
+  void read_piece(Call& c, const Piece& piece);
   void on_mapping(Call& c);
+  bool numbered(Call& one);
   void on_fd_call(Call& c);
   void on_close(Call& c);
+  void vacate(const Call& c);
   void on_close_range(Call& c);
   void on_path_call(Call& c);
   void on_names(Call& c);
@@ -322,6 +336,8 @@ class Supervisor final : public Observer {
   fs::path trace_path_;
   std::string socket_path_;
   UniqueFd listen_, wake_, listener_, trace_;
+  std::string trace_buffer_;
+  std::string trace_error_;  // a failed trace write
   std::thread thread_;
   bool finished_ = false;
 
@@ -426,6 +442,7 @@ bool Supervisor::accept_listener() {
 
 void Supervisor::run() {
   serve_all();
+  flush_trace();
   std::lock_guard lock(mutex_);
   ended_ = true;
   cv_.notify_all();
@@ -492,7 +509,7 @@ void Supervisor::serve(const seccomp_notif& req) {
     refused_io_uring_ = true;
     return reply(req.id, -1, e->info->errnos[0]);
   }
-  Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}};
+  Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}, nullptr, {}};
   c.rec.pid = tgid;
   c.rec.call = e->info->name;
   c.rec.op = e->info->op;
@@ -501,7 +518,7 @@ void Supervisor::serve(const seccomp_notif& req) {
       case OpClass::open:
         return on_open(c);
       case OpClass::write:
-        return e->roles[0] == ADDR ? on_mapping(c) : on_write(c);
+        return e->roles[0] == ADDR || e->roles[0] == NONE ? on_mapping(c) : on_write(c);
       case OpClass::close:
         return e->roles[1] == FDLAST ? on_close_range(c) : on_close(c);
       case OpClass::rename:
@@ -540,9 +557,14 @@ void Supervisor::counted(Call& c, const Perform& perform) {
                                                              : EIO;
     r.injected = true;
     o = failure(r.error);
+    if (c.entry.info->op == OpClass::close) vacate(c);
   } else {
     o = perform(c);
   }
+  // our duplicate must not outlive the subject's call: after a continued
+  // close the subject's reference may be the last but ours, and the file is
+  // released (ext4's flush-on-release heuristics, leases) only when both go
+  c.fd = UniqueFd();
   bool kill_after = fails(point_kill_after);
   if (o.kind == Outcome::install && !kill_after) {
     seccomp_notif_addfd add{};
@@ -576,10 +598,28 @@ void Supervisor::emit(Call& c) {
     write_trace(bytes);
 }
 
+// Records are batched (one write per 64 KiB, not per call): the trace is
+// only read once the run is over, and is flushed before a kill, a pause and
+// the end of the supervisor thread.
 void Supervisor::write_trace(const std::string& record) {
-  // one write per record, as the agent appends them: a record is never split
-  if (::write(trace_.get(), record.data(), record.size()) != static_cast<ssize_t>(record.size()))
-    throw std::system_error(errno, std::generic_category(), "trace " + trace_path_.string());
+  trace_buffer_ += record;
+  if (trace_buffer_.size() >= trace_batch) flush_trace();
+}
+
+void Supervisor::flush_trace() {
+  const char* at = trace_buffer_.data();
+  std::size_t left = trace_buffer_.size();
+  while (left > 0) {
+    ssize_t n = ::write(trace_.get(), at, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {  // the run goes on; finish() reports the trace as unusable, never as short
+      if (trace_error_.empty()) trace_error_ = "writing trace " + trace_path_.string() + ": " + std::strerror(errno);
+      break;
+    }
+    at += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  trace_buffer_.clear();
 }
 
 void Supervisor::enter_scope(Node& n, const std::string& name) {
@@ -589,8 +629,32 @@ void Supervisor::enter_scope(Node& n, const std::string& name) {
   n.pending.clear();
 }
 
+// A directory renamed: everything under it now has a name under its new
+// one, and enters (or leaves) the scope with it. Files created under it
+// while it was outside bring their pending records.
+void Supervisor::rename_tree(const Place& where, const std::string& name, bool in_scope) {
+  fs::path top = where.base.valid() ? fs::path("/proc/self/fd/" + std::to_string(where.base.get())) / where.path
+                                    : fs::path(where.path);
+  std::error_code ec;
+  fs::path real = fs::canonical(top, ec);
+  if (ec) return;
+  struct stat st {};
+  for (fs::recursive_directory_iterator it(real, ec), end; !ec && it != end; it.increment(ec)) {
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    fs::path rel = fs::relative(it->path(), real);
+    auto known = nodes_.find(key_of(st));
+    if (in_scope) {
+      remember(st, true, (fs::path(name) / rel).string());
+    } else if (known != nodes_.end()) {  // left the scope: followed on, by its absolute name
+      known->second.in_scope = false;
+      known->second.name = (fs::path(name).is_absolute() ? fs::path(name) / rel : real / rel).string();
+    }
+  }
+}
+
 void Supervisor::kill_subject(pid_t tgid) {
   killed_ = true;
+  flush_trace();
   pid_t group = ::getpgid(tgid);
   if (group > 0 && group != ::getpgrp()) {
     ::kill(-group, SIGKILL);
@@ -605,6 +669,7 @@ void Supervisor::kill_subject(pid_t tgid) {
 // process block at their next supervised call: this thread does not answer.)
 void Supervisor::pause_before(std::uint32_t seq, pid_t tgid) {
   if (pause_gave_up_) return;
+  flush_trace();
   std::vector<pid_t> stopped;
   pid_t group = ::getpgid(tgid);
   for (pid_t p : processes_)
@@ -654,6 +719,10 @@ Observation Supervisor::finish() {
     o.trace = read_trace(trace_path_);
   } catch (const TraceError& e) {
     o.trace_error = e.what();
+  }
+  if (!trace_error_.empty()) {
+    o.trace.reset();
+    o.trace_error = trace_error_;
   }
   return o;
 }
@@ -772,11 +841,18 @@ std::uint64_t Supervisor::budget(Call&, std::uint64_t want) {
   return std::min(want, left);
 }
 
-// A call on descriptor fd counts when it is a followed file: fills the record's file fields.
+// A call on descriptor fd counts when it is a followed file: fills the
+// record's file fields and keeps the duplicate for performing the call
+// (one pidfd_getfd + fstat per call: cheaper than a /proc path walk, and
+// the same open file description the subject's call would use).
 bool Supervisor::on_traced_fd(Call& c, int fd) {
   struct stat st {};
-  Node* n = fd_node(c.t.tid(), fd, &st);
-  if (!n) return false;
+  UniqueFd dup = fd < 0 ? UniqueFd() : c.t.grab(fd);
+  if (!dup.valid() || ::fstat(dup.get(), &st) != 0) return false;
+  auto it = nodes_.find(key_of(st));
+  if (it == nodes_.end()) return false;
+  Node* n = &it->second;
+  c.fd = std::move(dup);
   c.node = n;
   c.rec.path = n->name;
   c.rec.fd = fd;
@@ -830,7 +906,7 @@ Outcome Supervisor::perform_write(Call& c) {
   if (name == "sendfile" || name == "copy_file_range" || name == "splice") {
     o = perform_copy(c, limit);
   } else {
-    UniqueFd fd = c.t.grab(c.a.i(FD));
+    UniqueFd& fd = c.fd;
     auto data = gather(c, limit);
     if (!fd.valid() || !data) return failure(fd.valid() ? EFAULT : EBADF);
     iovec v{data->data(), data->size()};
@@ -851,7 +927,8 @@ Outcome Supervisor::perform_write(Call& c) {
 // sendfile, copy_file_range, splice: the kernel moves the bytes; the written
 // range is read back from the destination afterwards.
 Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
-  UniqueFd in = c.t.grab(c.a.i(FDIN)), out = c.t.grab(c.a.i(FD));
+  UniqueFd in = c.t.grab(c.a.i(FDIN));
+  UniqueFd& out = c.fd;
   if (!in.valid() || !out.valid()) return failure(EBADF);
   loff_t off_in = 0, off_out = 0;
   bool has_in = c.a.u(OFFINPTR) && c.t.read(c.a.u(OFFINPTR), &off_in, sizeof off_in);
@@ -880,13 +957,12 @@ Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
   return value(n);
 }
 
-// msync/munmap of a shared writable file mapping: the stores are in the page
-// cache already; the range is read back from the file and recorded as a write.
-void Supervisor::on_mapping(Call& c) {
-  if (!mapped_shared_) return let_through(c);
-  std::ifstream maps("/proc/" + std::to_string(c.t.tid()) + "/maps");
+// The followed files' shared writable mappings overlapping [lo, hi) of a
+// thread's address space, from /proc/<tid>/maps.
+std::vector<Supervisor::Piece> Supervisor::shared_pieces(pid_t tid, std::uint64_t lo, std::uint64_t hi) {
+  std::vector<Piece> out;
+  std::ifstream maps("/proc/" + std::to_string(tid) + "/maps");
   std::string line;
-  std::uint64_t lo = c.a.u(ADDR), hi = c.a.u(ADDR) + c.a.u(LEN);
   while (std::getline(maps, line)) {
     std::istringstream in(line);
     std::string range, perms, dev;
@@ -901,19 +977,45 @@ void Supervisor::on_mapping(Call& c) {
     auto it = nodes_.find({d, static_cast<ino_t>(inode)});
     if (it == nodes_.end()) continue;
     std::uint64_t from = std::max(lo, start), to = std::min(hi, end);
-    c.node = &it->second;
-    c.rec.path = it->second.name;
-    c.rec.inode = inode;
-    c.rec.offset = static_cast<std::int64_t>(offset + (from - start));
-    c.rec.length = to - from;
-    std::string file = "/proc/" + std::to_string(c.t.tid()) + "/map_files/" + range;
+    out.push_back({&it->second, inode, offset + (from - start), to - from,
+                   "/proc/" + std::to_string(tid) + "/map_files/" + range});
+  }
+  return out;
+}
+
+// A mapped range as a write record: the stores are in the page cache
+// already, so the range is read back from the file.
+void Supervisor::read_piece(Call& c, const Piece& piece) {
+  c.node = piece.node;
+  c.rec.path = piece.node->name;
+  c.rec.inode = piece.inode;
+  c.rec.offset = static_cast<std::int64_t>(piece.offset);
+  c.rec.length = piece.length;
+  UniqueFd fd(::open(piece.file.c_str(), O_RDONLY | O_CLOEXEC));
+  c.rec.data.resize(c.rec.length);
+  ssize_t got = fd.valid() ? ::pread(fd.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset) : -1;
+  c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+}
+
+// msync/munmap of a shared writable file mapping: its (first followed)
+// range, recorded as a write. exit_group: every followed range the process
+// still maps, so stores never synced nor unmapped reach the trace too.
+// Nothing shared was ever mapped (the common case): continued at once.
+void Supervisor::on_mapping(Call& c) {
+  if (!mapped_shared_) return let_through(c);
+  bool exiting = c.entry.info->name == "exit_group";
+  std::uint64_t lo = exiting ? 0 : c.a.u(ADDR), hi = exiting ? UINT64_MAX : c.a.u(ADDR) + c.a.u(LEN);
+  std::vector<Piece> pieces = shared_pieces(c.t.tid(), lo, hi);
+  if (pieces.empty()) return let_through(c);
+  if (!exiting)
     return counted(c, [&](Call& c) {
-      UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-      c.rec.data.resize(c.rec.length);
-      ssize_t got = fd.valid() ? ::pread(fd.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset) : -1;
-      c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+      read_piece(c, pieces.front());
       return proceed();
     });
+  for (const Piece& piece : pieces) {
+    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}};
+    read_piece(one, piece);
+    if (!numbered(one)) return;
   }
   let_through(c);
 }
@@ -934,9 +1036,8 @@ void Supervisor::on_fd_call(Call& c) {
       ::sync();
       return value(0);
     }
-    UniqueFd fd = c.t.grab(c.a.i(FD));
-    if (!fd.valid()) return failure(EBADF);
-    int f = fd.get();
+    int f = c.fd.get();
+    if (f < 0) return failure(EBADF);
     if (name == "fsync") return result_of(::fsync(f));
     if (name == "fdatasync") return result_of(::fdatasync(f));
     if (name == "syncfs") return result_of(::syncfs(f));
@@ -951,11 +1052,28 @@ void Supervisor::on_fd_call(Call& c) {
   });
 }
 
-// close runs in the subject (only it can free its descriptor); an injected
-// failure therefore leaves the descriptor open.
+// close runs in the subject (only it can free its descriptor slot).
 void Supervisor::on_close(Call& c) {
   if (!on_traced_fd(c, c.a.i(FD))) return let_through(c);
   counted(c, [](Call&) { return proceed(); });
+}
+
+// An injected close failure: Linux releases the descriptor even when close
+// fails, so the subject's file must be let go too. The supervisor cannot
+// free the slot, but SECCOMP_ADDFD_FLAG_SETFD replaces what it holds (as
+// dup2 does: the old file is closed, flushed like a close) with /dev/null
+// opened for neither reading nor writing, so every later use of the
+// descriptor fails with EBADF as it would after a real failed close. The
+// number stays taken until the subject closes it again (which then succeeds
+// instead of EBADF).
+void Supervisor::vacate(const Call& c) {
+  UniqueFd inert(::open("/dev/null", O_ACCMODE | O_CLOEXEC));  // O_ACCMODE: no read, no write
+  seccomp_notif_addfd add{};
+  add.id = c.req.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  add.srcfd = static_cast<std::uint32_t>(inert.get());
+  add.newfd = static_cast<std::uint32_t>(c.a.i(FD));
+  if (inert.valid()) (void)::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add);
 }
 
 // One close record per traced descriptor in the range (each its own number;
@@ -971,18 +1089,25 @@ void Supervisor::on_close_range(Call& c) {
     }
   }
   for (int fd : traced) {
-    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec};
-    if (!on_traced_fd(one, fd)) continue;
-    one.rec.seq = ++calls_;
-    Decision decision{&setup_.plan, one.rec.seq};
-    deciding = &decision;
-    bool before = fails(point_kill_before), after = !before && fails(point_kill_after);
-    deciding = nullptr;
-    if (before) return kill_subject(c.tgid);
-    emit(one);
-    if (after) return kill_subject(c.tgid);
+    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}};
+    if (on_traced_fd(one, fd) && !numbered(one)) return;
   }
   let_through(c);
+}
+
+// One record of a call that makes several (close_range, exit_group): its
+// own number; kill plans apply to it, errno plans do not (the call is
+// continued, whole). False when the subject has been killed.
+bool Supervisor::numbered(Call& one) {
+  one.rec.seq = ++calls_;
+  Decision decision{&setup_.plan, one.rec.seq};
+  deciding = &decision;
+  bool before = fails(point_kill_before), after = !before && fails(point_kill_after);
+  deciding = nullptr;
+  if (before) return kill_subject(one.tgid), false;
+  emit(one);
+  if (after) return kill_subject(one.tgid), false;
+  return true;
 }
 
 // ------------------------------------------------------------- path calls --
@@ -1080,7 +1205,9 @@ void Supervisor::on_names(Call& c) {
     if (!is_link && (c.a.i(FLAGS) & RENAME_EXCHANGE) && dst.node) {
       dst.node->in_scope = src_in;
       dst.node->name = c.rec.path;
+      if (dst.node->dir) rename_tree(*src, c.rec.path, src_in);
     }
+    if (!is_link && c.rec.dir) rename_tree(dst, c.rec.path2, dst_in);
     return value(0);
   });
 }

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace crashcheck::faults::seccomp {
 
@@ -72,22 +72,27 @@ std::string Tracee::absolute(const std::string& path) const {
   return path;
 }
 
+// One read() and a scan, not a stream: this runs for every created file.
 std::optional<TaskStatus> task_status(pid_t tid) {
-  std::ifstream in("/proc/" + std::to_string(tid) + "/status");
-  if (!in) return std::nullopt;
+  std::string path = "/proc/" + std::to_string(tid) + "/status";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char text[8192];
+  ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  text[n] = 0;
+  auto field = [&](const char* key) -> const char* {  // the text after "\nKey:\t"
+    const char* at = std::strstr(text, key);
+    return at ? at + std::strlen(key) : nullptr;
+  };
   TaskStatus s;
-  std::string key;
-  while (in >> key) {
-    if (key == "Tgid:") {
-      in >> s.tgid;
-    } else if (key == "Umask:") {
-      in >> std::oct >> s.umask >> std::dec;
-    } else if (key == "Uid:" || key == "Gid:") {
-      unsigned real, effective, saved, fs;
-      in >> real >> effective >> saved >> fs;
-      (key == "Uid:" ? s.fsuid : s.fsgid) = fs;
-    }
-    in.ignore(4096, '\n');
+  if (const char* v = field("\nTgid:")) s.tgid = static_cast<pid_t>(std::strtol(v, nullptr, 10));
+  if (const char* v = field("\nUmask:")) s.umask = static_cast<mode_t>(std::strtoul(v, nullptr, 8));
+  for (auto [key, out] : {std::pair{"\nUid:", &s.fsuid}, std::pair{"\nGid:", &s.fsgid}}) {
+    const char* v = field(key);  // real, effective, saved, fs
+    char* end = nullptr;
+    for (int i = 0; v && i < 4; ++i, v = end) *out = static_cast<unsigned>(std::strtoul(v, &end, 10));
   }
   return s.tgid ? std::optional(s) : std::nullopt;
 }
