@@ -142,7 +142,7 @@ std::vector<std::size_t> Snapshot::pending_all() const {
   return all;
 }
 
-Replay::Replay(const InitialState& initial, Profile profile) : profile_(profile) {
+Replay::Replay(const InitialState& initial, Profile profile) : profile_(profile), umask_(initial.umask) {
   for (const auto& file : initial.files) {
     std::uint64_t id = file.inode != 0 ? file.inode : next_made_up_inode_++;
     auto& state = inodes_[id];
@@ -216,7 +216,7 @@ void Replay::apply(const TraceRecord& record) {
       if (record.created) {
         op.kind = Op::Kind::create;
         op.inode = record.inode != 0 ? record.inode : next_made_up_inode_++;
-        op.mode = record.mode;
+        op.mode = record.mode & ~umask_;
         op.is_directory = record.is_directory || record.op == OpClass::mkdir;
         add_entry_op(std::move(op));
       } else if ((record.flags & O_TRUNC) != 0 && !record.is_directory) {
@@ -379,6 +379,18 @@ void Replay::sync_everything() {
   }
   for (auto id : pending_entries_) apply_entry_op(ops_[id], base_dir_);
   pending_entries_.clear();
+}
+
+std::map<std::string, FileImage> Replay::visible() const {
+  std::map<std::string, FileImage> out;
+  for (const auto& [name, entry] : live_) {
+    FileImage& image = out[name];
+    image.is_directory = entry.is_directory;
+    if (auto state = inodes_.find(entry.inode); state != inodes_.end()) image.mode = state->second.current_mode;
+    if (auto bytes = current_.find(entry.inode); bytes != current_.end() && !entry.is_directory)
+      image.content = bytes->second;
+  }
+  return out;
 }
 
 Snapshot Replay::snapshot() const {

@@ -91,6 +91,8 @@ class Replay {
   void apply(const faults::TraceRecord& record);
   Snapshot snapshot() const;
   const std::vector<Op>& ops() const noexcept { return ops_; }
+  // Every entry as the subject sees it now, with its current bytes and mode.
+  std::map<std::string, FileImage> visible() const;
 
  private:
   std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path);
@@ -107,6 +109,7 @@ class Replay {
   void make_data_durable(std::uint64_t id, std::size_t upto_op);  // ops with id < upto_op
 
   Profile profile_;
+  std::uint32_t umask_ = 0;
   std::vector<Op> ops_;
   Directory live_;  // the directory as the subject sees it
   Directory base_dir_;

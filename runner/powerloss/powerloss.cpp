@@ -209,6 +209,12 @@ std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialSt
   return points;
 }
 
+std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial) {
+  detail::Replay replay(initial, Profile::posix);  // the profile shapes what survives, not what is seen
+  for (const auto& record : trace.records) replay.apply(record);
+  return replay.visible();
+}
+
 std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial, const Options& options) {
   std::vector<CrashPoint> points;
   auto coverage = for_each_state(trace, initial, options, [&](const Coverage& point, const CrashState& state) {

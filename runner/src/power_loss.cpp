@@ -1,7 +1,10 @@
 // power_loss.hpp: the power-loss model's verdicts in the report's vocabulary.
 #include "crashcheck/runner/power_loss.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <set>
+#include <sys/stat.h>
 
 #include "crashcheck/runner/scenario.hpp"
 
@@ -16,6 +19,7 @@ namespace pl = crashcheck::powerloss;
 pl::InitialState initial_state(const Snapshot& initial) {
   pl::InitialState state;
   state.directory_inode = initial.directory_inode;
+  state.umask = subject_umask();
   for (const auto& [name, entry] : initial.entries)
     state.files.push_back({name, entry.content, entry.mode, entry.inode, entry.kind == Entry::Kind::directory});
   return state;
@@ -104,6 +108,89 @@ PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& 
   for (const auto& point : verdicts.coverage)
     if (point.sampled) out.notes.push_back("power loss " + point.describe());
   return out;
+}
+
+namespace {
+
+std::string size_text(std::uint64_t bytes) {
+  if (bytes >= 10 * 1024) return std::to_string(bytes / 1024) + " KiB";
+  return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+}
+
+std::string mode_text(std::uint32_t mode) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", mode & 07777u);
+  return buffer;
+}
+
+// The first differing byte range of two contents, and how many bytes differ in all.
+std::optional<Unexplained> compare_content(const std::string& name, const std::string& real,
+                                           const std::string& traced) {
+  const std::size_t common = std::min(real.size(), traced.size());
+  std::size_t first = 0;
+  while (first < common && real[first] == traced[first]) ++first;
+  if (first == common && real.size() == traced.size()) return std::nullopt;
+  std::size_t end = std::max(real.size(), traced.size());
+  if (real.size() == traced.size())
+    while (end > first && real[end - 1] == traced[end - 1]) --end;
+  std::string what = "bytes " + std::to_string(first) + "–" + std::to_string(end - 1) + " differ";
+  if (real.size() != traced.size())
+    what += " (the file has " + size_text(real.size()) + ", its trace " + size_text(traced.size()) + ")";
+  return Unexplained{name, what, end - first};
+}
+
+std::optional<Unexplained> compare_entry(const std::string& name, const Entry* real, const pl::FileImage* traced) {
+  if (!real && !traced) return std::nullopt;
+  if (!traced) return Unexplained{name, "it exists, but no traced call made it", real->content.size()};
+  if (!real) return Unexplained{name, "it is gone, but no traced call removed it", traced->content.size()};
+  if ((real->kind == Entry::Kind::directory) != traced->is_directory)
+    return Unexplained{name,
+                       traced->is_directory ? "it is not a directory, though its trace made one"
+                                            : "it is a directory, though its trace made a file",
+                       0};
+  if (real->kind == Entry::Kind::file)
+    if (auto differs = compare_content(name, real->content, traced->content)) return differs;
+  if ((real->mode & 07777u) != (traced->mode & 07777u))
+    return Unexplained{name, "it has mode " + mode_text(real->mode) + ", its trace says " + mode_text(traced->mode), 0};
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const Snapshot& initial,
+                                              const Snapshot& final) {
+  const auto traced = pl::visible_state(trace, initial_state(initial));
+  std::set<std::string> names;
+  for (const auto& [name, entry] : final.entries) names.insert(name);
+  for (const auto& [name, image] : traced) names.insert(name);
+  std::vector<Unexplained> out;
+  for (const auto& name : names) {
+    const auto image = traced.find(name);
+    if (auto differs = compare_entry(name, final.find(name), image == traced.end() ? nullptr : &image->second))
+      out.push_back(std::move(*differs));
+  }
+  return out;
+}
+
+std::uint32_t subject_umask() noexcept {
+  static const std::uint32_t mask = [] {
+    const mode_t old = ::umask(022);
+    ::umask(old);
+    return static_cast<std::uint32_t>(old);
+  }();
+  return mask;
+}
+
+std::string describe_unexplained(const std::vector<Unexplained>& found) {
+  if (found.empty()) return "";
+  const Unexplained& first = found.front();
+  std::string text = "the trace does not explain ";
+  text += first.bytes ? size_text(first.bytes) + " of `" + first.name + "`" : "`" + first.name + "`";
+  text += " (" + first.what + ")";
+  if (found.size() > 1) text += " nor " + std::to_string(found.size() - 1) + " other file(s)";
+  return text +
+         ": writes or changes the harness could not see (a store through a shared mapping? a call it does "
+         "not intercept?)";
 }
 
 }  // namespace crashcheck::runner

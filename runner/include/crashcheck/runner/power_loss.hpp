@@ -30,4 +30,25 @@ std::string power_loss_case_id(std::uint32_t after);
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile);
 
+// The umask every subject inherits from this process (read once).
+std::uint32_t subject_umask() noexcept;
+
+// Trace self-check: one file whose real final state the run's own trace,
+// replayed with nothing lost, does not reproduce.
+struct Unexplained {
+  std::string name;         // relative to the scratch directory
+  std::string what;         // "bytes 0–14335 differ", "it exists, but no traced call made it"
+  std::uint64_t bytes = 0;  // length of the differing range (0: metadata only)
+};
+
+// Every file in scope whose existence, kind, size, content or mode after the
+// run differs from the replay of its trace. Empty: the trace explains the run.
+std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const Snapshot& initial,
+                                              const Snapshot& final);
+
+// One sentence for a report: "the trace does not explain 14 KiB of
+// `pipeline_health.json` (bytes 0–14335 differ): writes the harness could not
+// see (a store through a shared mapping? a call it does not intercept?)".
+std::string describe_unexplained(const std::vector<Unexplained>& found);
+
 }  // namespace crashcheck::runner

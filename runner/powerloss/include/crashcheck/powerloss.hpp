@@ -41,6 +41,7 @@ struct InitialFile {
 struct InitialState {
   std::uint64_t directory_inode = 0;  // the scratch directory itself
   std::vector<InitialFile> files;
+  std::uint32_t umask = 0;  // the subject's: a created file's mode is the requested one less these bits
 };
 
 // Which guarantees the file system below the subject gives (README.md).
@@ -118,6 +119,11 @@ struct CrashPoint {
   std::vector<DirectoryState> states;  // deduplicated, canonical states first
 };
 std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial, const Options& options);
+
+// What the subject itself sees once the whole trace has run, nothing lost:
+// every entry with its bytes and mode. A run whose real final directory differs
+// from this did something its trace does not show (trace self-check).
+std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial);
 
 // ---- the properties --------------------------------------------------------
 

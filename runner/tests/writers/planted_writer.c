@@ -1,0 +1,146 @@
+/* Small writers whose crash behaviour is known from how Linux works, not from
+ * crashcheck: each replaces argv[2] (the target) with the bytes of argv[3]
+ * (the payload) one way, and exits 0 only when every call it checks
+ * succeeded. Usage: planted_writer HOW TARGET PAYLOAD
+ *
+ *   temp-write    temp file, one write(), the old mode, fsync, rename,
+ *                 directory fsync                                          correct
+ *   inplace-write open the target without O_TRUNC, one pwrite() over it   torn by a kill or a reader mid-write
+ *   inplace-mmap  map the target MAP_SHARED, memcpy, msync, munmap         any page old or new until msync
+ *   temp-mmap     temp sized with ftruncate, filled through a mapping,
+ *                 msync, fsync, rename, directory fsync                    correct
+ *   temp-splice   temp filled from a pipe with splice(), fsync, rename,
+ *                 directory fsync                                          correct
+ *
+ * The in-place writers need a payload as long as the old file, so that only
+ * a torn state (never a short file) can tell old from new. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static char *read_all(const char *path, size_t *size) {
+  int fd = open(path, O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) die(path);
+  char *bytes = malloc(st.st_size ? (size_t)st.st_size : 1);
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, bytes + got, (size_t)st.st_size - got);
+    if (n <= 0) die("read payload");
+    got += (size_t)n;
+  }
+  close(fd);
+  *size = got;
+  return bytes;
+}
+
+static void sync_directory_of(const char *target) {
+  char *copy = strdup(target);
+  int dir = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+  if (dir < 0 || fsync(dir) != 0 || close(dir) != 0) die("directory fsync");
+  free(copy);
+}
+
+static int open_temp(const char *target, char *name, size_t size) {
+  snprintf(name, size, "%s.tmp-XXXXXX", target);
+  int fd = mkstemp(name);
+  if (fd < 0) die("mkstemp");
+  return fd;
+}
+
+/* The old file's mode, fsync, close, rename over the target, fsync the directory. */
+static void commit_temp(int fd, const char *temp, const char *target) {
+  struct stat old;
+  if (stat(target, &old) == 0 && fchmod(fd, old.st_mode & 07777) != 0) die("fchmod");
+  if (fsync(fd) != 0) die("fsync");
+  if (close(fd) != 0) die("close");
+  if (rename(temp, target) != 0) die("rename");
+  sync_directory_of(target);
+}
+
+static void write_fully(int fd, const char *bytes, size_t size, off_t at) {
+  for (size_t done = 0; done < size;) {
+    ssize_t n = pwrite(fd, bytes + done, size - done, at + (off_t)done);
+    if (n < 0) die("pwrite");
+    done += (size_t)n;
+  }
+}
+
+static void fill_mapped(int fd, const char *bytes, size_t size) {
+  if (size == 0) return;
+  char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) die("mmap");
+  memcpy(map, bytes, size);
+  if (msync(map, size, MS_SYNC) != 0) die("msync");
+  if (munmap(map, size) != 0) die("munmap");
+}
+
+static void splice_in(int fd, const char *bytes, size_t size) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) die("pipe");
+  for (size_t done = 0; done < size;) {
+    size_t chunk = size - done < 16384 ? size - done : 16384;
+    ssize_t put = write(pipe_fds[1], bytes + done, chunk);
+    if (put <= 0) die("write pipe");
+    for (ssize_t moved = 0; moved < put;) {
+      ssize_t n = splice(pipe_fds[0], NULL, fd, NULL, (size_t)(put - moved), 0);
+      if (n <= 0) die("splice");
+      moved += n;
+    }
+    done += (size_t)put;
+  }
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: planted_writer HOW TARGET PAYLOAD\n");
+    return 2;
+  }
+  const char *how = argv[1], *target = argv[2];
+  size_t size;
+  char *bytes = read_all(argv[3], &size);
+  char temp[4096];
+  if (strcmp(how, "temp-write") == 0) {
+    int fd = open_temp(target, temp, sizeof temp);
+    write_fully(fd, bytes, size, 0);
+    commit_temp(fd, temp, target);
+  } else if (strcmp(how, "inplace-write") == 0) {
+    int fd = open(target, O_WRONLY);
+    if (fd < 0) die("open target");
+    write_fully(fd, bytes, size, 0);
+    if (fsync(fd) != 0 || close(fd) != 0) die("fsync/close");
+  } else if (strcmp(how, "inplace-mmap") == 0) {
+    int fd = open(target, O_RDWR);
+    if (fd < 0) die("open target");
+    fill_mapped(fd, bytes, size);
+    if (close(fd) != 0) die("close");
+  } else if (strcmp(how, "temp-mmap") == 0) {
+    int fd = open_temp(target, temp, sizeof temp);
+    if (ftruncate(fd, (off_t)size) != 0) die("ftruncate");
+    fill_mapped(fd, bytes, size);
+    commit_temp(fd, temp, target);
+  } else if (strcmp(how, "temp-splice") == 0) {
+    int fd = open_temp(target, temp, sizeof temp);
+    splice_in(fd, bytes, size);
+    commit_temp(fd, temp, target);
+  } else {
+    fprintf(stderr, "planted_writer: unknown way \"%s\"\n", how);
+    return 2;
+  }
+  free(bytes);
+  return 0;
+}
