@@ -29,8 +29,9 @@ TEST(Markdown, FailingReportShowsTableAndReplayCommands) {
 TEST(Markdown, OneFixLinePerFailingProperty) {
   const std::string md = render_markdown(samples::failing_report());
   // The Python snippet (the subject is python3), as a code span wider than its backticks.
-  EXPECT_TRUE(contains(
-      md, "- **crash\\_atomic** — Fix: The target is rewritten in place &lt;b\\>&amp;&lt;/b\\>\\. At call 1 "));
+  // Markup the subject supplies is escaped with backslashes, never HTML entities.
+  EXPECT_TRUE(
+      contains(md, "- **crash\\_atomic** — Fix: The target is rewritten in place \\<b\\>\\&\\</b\\>\\. At call 1 "));
   EXPECT_TRUE(contains(md, ": `` os.replace(tmp, path)  # `atomic` `` (write\\_temp\\_then\\_rename; steps: "));
   EXPECT_TRUE(contains(md, "- **error\\_safe** — Fix: no known pattern; see the counterexamples.\n"));
   EXPECT_FALSE(contains(md, "**durable** — Fix"));

@@ -207,6 +207,8 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
       return "SIGKILL before call " + n;
     case Kind::kill_after:
       return "SIGKILL after call " + n + (spec.plan.call == calls ? ", the last" : "");
+    case Kind::kill_within:
+      return "SIGKILL inside call " + n + " after its first " + std::to_string(spec.plan.byte_budget) + " bytes";
     case Kind::fail_call:
       return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
     case Kind::disk_full:
@@ -378,6 +380,14 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
   }
   if (options.shard && !options.shard->first()) {
     atomic.reason = durable.reason = "judged in shard 1 (computed from the baseline run)";
+    return;
+  }
+  // The model replays the trace: where the trace does not explain what the
+  // run really left, its states are not the writer's, so no verdict at all.
+  if (const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+      !unexplained.empty()) {
+    atomic.reason = durable.reason = describe_unexplained(unexplained);
+    report.notes.push_back("trace self-check: " + atomic.reason);
     return;
   }
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,

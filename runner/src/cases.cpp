@@ -125,6 +125,8 @@ std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::ui
       return prefix + "before-" + n;
     case Kind::kill_after:
       return prefix + "after-" + n;
+    case Kind::kill_within:
+      return prefix + "within-" + n + "-" + std::to_string(plan.byte_budget);
     case Kind::fail_call:
       return prefix + n + "-" + faults::errno_name(plan.error);
     case Kind::disk_full:
@@ -186,9 +188,10 @@ BackendChoice choose_backend(std::optional<faults::BackendKind> flag, std::optio
                                " backend cannot run here: " + *why);
     return {*asked, std::nullopt};
   }
-  if (auto why = faults::backend_unavailable(BackendKind::seccomp, agent_library))
-    return {BackendKind::preload, "the preload backend observed the subject; seccomp was not used: " + *why};
-  return {BackendKind::seccomp, std::nullopt};
+  // The default stays preload until the runner-level verdicts under seccomp
+  // are shown equal to preload's (faults/README.md, "How to choose").
+  (void)agent_library;
+  return {BackendKind::preload, std::nullopt};
 }
 
 SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {

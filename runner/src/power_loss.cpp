@@ -52,6 +52,7 @@ reports::PropertyResult property_of(const pl::PropertyOutcome& o, const faults::
   reports::PropertyResult out;
   out.verdict = verdict_of(o.verdict);
   out.cases = o.cases;
+  out.failing = o.failing;
   out.reason = o.reason;
   out.notes = o.notes;
   for (const auto& f : o.failures) out.failures.push_back(failure_of(f, trace, initial, contents, target));

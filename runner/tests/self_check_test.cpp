@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,43 @@ RC_GTEST_PROP(TraceSelfCheck, AcceptsTheRealTraceRejectsOneWriteRemoved, ()) {
     without.records.erase(without.records.begin() + static_cast<std::ptrdiff_t>(i));
     RC_ASSERT(!unexplained_by_trace(without, initial, final).empty());
   }
+}
+
+}  // namespace
+}  // namespace crashcheck::runner
+
+namespace crashcheck::runner {
+namespace {
+
+nlohmann::json check_planted(const std::string& how, const std::string& backend) {
+  testing::TempDir dir;
+  testing::write_text(dir / "old", std::string(3 * 4096, 'o'));
+  testing::write_text(dir / "new", std::string(3 * 4096, 'n'));
+  const auto result =
+      testing::run_crashcheck({"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(),
+                               "--models", "power-loss", "--backend", backend, "--quiet", "-o", (dir / "out").string(),
+                               "--", CRASHCHECK_PLANTED_WRITER, how, "{target}", "{payload}"});
+  EXPECT_NE(result.status, 2) << result.output;
+  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+// The preload agent cannot see stores through a shared mapping: the trace of
+// an in-place mmap rewrite does not explain the new content, so the
+// power-loss verdicts, which replay that trace, are not_run, never pass.
+TEST(TraceSelfCheck, AnUnseenMmapRewriteMakesThePowerLossVerdictsNotRun) {
+  const auto report = check_planted("inplace-mmap", "preload");
+  for (const char* property : {"powerloss_atomic", "durable"}) {
+    const auto& p = report["properties"][property];
+    EXPECT_EQ(p["verdict"], "not_run") << property;
+    EXPECT_EQ(p["reason"].get<std::string>().rfind("the trace does not explain", 0), 0u) << p.dump();
+  }
+}
+
+// Its correct twin through an ordinary write is explained, and judged.
+TEST(TraceSelfCheck, TheSameRunThroughWriteIsJudged) {
+  const auto report = check_planted("temp-write", "preload");
+  EXPECT_EQ(report["properties"]["powerloss_atomic"]["verdict"], "pass");
+  EXPECT_EQ(report["properties"]["durable"]["verdict"], "pass");
 }
 
 }  // namespace
