@@ -103,7 +103,7 @@ Judging judging_for(const Scenario& scenario, const GatePolicy& flags, bool expe
 Outcome write_reports(const reports::Report& report, const fs::path& dir) {
   if (std::string error = reports::write_report_files(report, dir); !error.empty()) {
     std::cerr << "crashcheck: cannot write the report: " << error << "\n";
-    return {kExitHarness, report.subject.name + ": report not written"};
+    return {kExitHarness, report.subject.name + ": report not written", std::nullopt};
   }
   return {kExitPass, report.subject.name + ":" + verdict_line(report) + " → " + absolute_path(dir).string(),
           reports::to_json(report)};
@@ -353,7 +353,7 @@ int command_merge(const MergeCommand& command) {
     fill_replay_commands(report, absolute_path(command.out / "report.json"));
     Outcome out = write_reports(report, command.out);
     if (out.status == kExitPass && !report.complete)
-      out = {kExitHarness, out.summary + " (a shard was interrupted, report incomplete)"};
+      out = {kExitHarness, out.summary + " (a shard was interrupted, report incomplete)", std::nullopt};
     else if (out.status == kExitPass)
       judge_outcome(report, scenario, judging, command.out, out);
     print_outcomes({out}, command.out, command.output);
