@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <set>
 #include <sys/stat.h>
 
@@ -173,11 +174,14 @@ std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const 
   return out;
 }
 
+// Read from /proc, not with umask(2): setting and restoring the mask would
+// race with the threads that create case directories at the same moment.
 std::uint32_t subject_umask() noexcept {
   static const std::uint32_t mask = [] {
-    const mode_t old = ::umask(022);
-    ::umask(old);
-    return static_cast<std::uint32_t>(old);
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("Umask:", 0) == 0) return static_cast<std::uint32_t>(std::stoul(line.substr(6), nullptr, 8));
+    return 022u;  // /proc not mounted: the usual default
   }();
   return mask;
 }
