@@ -1,0 +1,150 @@
+// Assembling: observations → properties, cells, calls, model counts, notes,
+// power loss and diagnoses; and the replay command of every failure.
+#include "assemble.hpp"
+
+#include <diagnosis.hpp>
+
+#include <ctime>
+
+#include "crashcheck/runner/power_loss.hpp"
+#include "crashcheck/runner/validator.hpp"
+#include "plan.hpp"
+
+namespace crashcheck::runner {
+namespace fs = std::filesystem;
+using faults::Trace;
+using reports::Model;
+
+namespace {
+
+std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+reports::Subject subject_section(const SubjectSetup& setup) {
+  const Scenario& s = setup.scenario;
+  reports::Subject subject;
+  subject.name = s.name;
+  subject.command = s.command;
+  subject.scenario = s.file.string();
+  subject.target = s.target;
+  subject.had_old = s.old.has_value();
+  subject.old_file = s.old ? s.old->file.string() : "";
+  subject.old_mode = format_mode(s.old ? s.old->mode : setup.contents.old_mode);
+  subject.payload_file = s.payload.string();
+  subject.payload_size = setup.contents.new_bytes.size();
+  subject.validator = s.validator.describe();
+  subject.timeout_s = setup.timeout.count() / 1000.0;
+  subject.backend = faults::backend_name(setup.backend.kind);
+  return subject;
+}
+
+std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
+  std::vector<reports::CallSummary> out;
+  for (const auto& r : trace.records) out.push_back({r.seq, r.call, faults::describe_call(r)});
+  return out;
+}
+
+// powerloss_atomic and durable, computed from the baseline's trace.
+void add_power_loss(reports::Report& report, const CaseResult& baseline, const SubjectSetup& setup,
+                    const RunOptions& options) {
+  auto& atomic = report.properties["powerloss_atomic"];
+  auto& durable = report.properties["durable"];
+  if (!has(options.models, Model::power_loss)) {
+    atomic.reason = durable.reason = "needs the power-loss model, which was not run";
+    return;
+  }
+  if (options.shard && !options.shard->first()) {
+    atomic.reason = durable.reason = "judged in shard 1 (computed from the baseline run)";
+    return;
+  }
+  // The model replays the trace: where the trace does not explain what the
+  // run really left, its states are not the writer's, so no verdict at all.
+  if (const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+      !unexplained.empty()) {
+    atomic.reason = durable.reason = describe_unexplained(unexplained);
+    report.notes.push_back("trace self-check: " + atomic.reason);
+    return;
+  }
+  auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
+                                 baseline.outcome.succeeded(), options.fs_profile);
+  atomic = std::move(judged.powerloss_atomic);
+  durable = std::move(judged.durable);
+  report.cells.insert(report.cells.end(), judged.cells.begin(), judged.cells.end());
+  report.model_cases[std::string(reports::model_name(Model::power_loss))] = judged.states;
+  report.notes.insert(report.notes.end(), judged.notes.begin(), judged.notes.end());
+}
+
+std::map<std::string, std::uint64_t> count_models(const std::vector<Observation>& observations) {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& o : observations) ++out[std::string(reports::model_name(o.model))];
+  return out;
+}
+
+bool on_path_as(const std::string& name, const fs::path& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "";
+  for (std::size_t at = 0; at <= dirs.size();) {
+    const std::size_t end = std::min(dirs.find(':', at), dirs.size());
+    std::error_code ec;
+    if (end > at && fs::equivalent(fs::path(dirs.substr(at, end - at)) / name, program, ec)) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// The replay command must run as printed: plain "crashcheck" when that is
+// this program on PATH (an install), else this program's absolute path (a
+// build tree). Code linked into other programs (tests) says "crashcheck".
+std::string replay_program() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec || self.filename() != "crashcheck" || on_path_as("crashcheck", self)) return "crashcheck";
+  return reports::shell_quote(self.string());
+}
+
+}  // namespace
+
+reports::Report empty_report(const SubjectSetup& setup, const RunOptions& options, const std::string& reason) {
+  reports::Report report;
+  report.tool_version = CRASHCHECK_VERSION;
+  report.created = now_iso8601();
+  report.subject = subject_section(setup);
+  for (auto name : reports::kProperties) report.properties[std::string(name)].reason = reason;
+  if (setup.backend.note) report.notes.push_back(*setup.backend.note);
+  if (options.shard) report.shard = reports::Shard{options.shard->index, options.shard->count, ""};  // planned nothing
+  return report;
+}
+
+reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
+                                const RunOptions& options) {
+  Judgement judgement = judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
+  reports::Report report = empty_report(setup, options, "");
+  report.properties = std::move(judgement.properties);
+  report.cells = std::move(judgement.cells);
+  report.calls = call_summaries(*baseline.trace);
+  report.model_cases = count_models(collected.observations);
+  report.model_cases.erase(std::string(reports::model_name(Model::baseline)));
+  if (has(options.models, Model::kill))
+    report.notes.push_back(options.kill_mode == KillMode::fast
+                               ? "kill points explored fast (snapshots from one paused run)"
+                               : "kill points explored exactly (one SIGKILL run each)");
+  report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
+  add_power_loss(report, baseline, setup, options);
+  report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
+  return report;
+}
+
+void fill_replay_commands(reports::Report& report, const fs::path& report_file) {
+  const std::string program = replay_program();
+  for (auto& [name, property] : report.properties)
+    for (auto& f : property.failures)
+      f.replay = program + " replay " + reports::shell_quote(report_file.string()) + " " + f.case_id;
+}
+
+}  // namespace crashcheck::runner

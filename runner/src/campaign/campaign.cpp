@@ -1,0 +1,71 @@
+// The campaign of one scenario, stage by stage: a baseline run, the plan
+// derived from its trace (plan.hpp), the cases run and observed
+// (observe.hpp), and the report assembled from what was seen
+// (assemble.hpp). Replaying one case of a report is replay.cpp.
+#include "crashcheck/runner/campaign.hpp"
+
+#include <chrono>
+
+#include "assemble.hpp"
+#include "crashcheck/runner/executor.hpp"
+#include "observe.hpp"
+#include "plan.hpp"
+#include "work_dir.hpp"
+
+namespace crashcheck::runner {
+
+namespace {
+
+CampaignResult stopped_early(const SubjectSetup& setup, const RunOptions& options, const CaseResult& baseline) {
+  CampaignResult result;
+  if (cancel_requested().load()) {
+    result.interrupted = true;
+    result.report = empty_report(setup, options, "interrupted before the baseline finished");
+    result.report.complete = false;
+  } else if (auto why = why_not_checkable(baseline, setup)) {
+    result.not_checkable = "not checkable: " + *why;
+    result.report = empty_report(setup, options, *result.not_checkable);
+    result.report.notes.push_back(*result.not_checkable);
+  }
+  return result;
+}
+
+}  // namespace
+
+CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) {
+  const auto started = std::chrono::steady_clock::now();
+  RunOptions options = given;
+  options.models = chosen_models(scenario, given);
+  WorkDir work(options.work_root);
+  const SubjectSetup setup =
+      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode));
+  if (CampaignResult early = stopped_early(setup, options, baseline); early.interrupted || early.not_checkable)
+    return early;
+
+  Collected collected;
+  auto cases = observe_baseline(baseline, setup, options, collected);
+  for (auto& c : plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()))
+    cases.push_back(std::move(c));
+  const auto shard = take_slice(cases, collected.notes, options);
+  if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
+  run_planned(cases, setup, options, baseline, collected);
+  add_outside_notes(collected);
+
+  CampaignResult result;
+  result.interrupted = cancel_requested().load();
+  result.report = assemble_report(collected, baseline, setup, options);
+  reports::Report& report = result.report;
+  if (result.interrupted) {
+    report.complete = false;
+    report.notes.push_back("interrupted: " + std::to_string(collected.ran) + " of " +
+                           std::to_string(collected.planned) + " cases ran");
+  }
+  report.shard = shard;
+  fill_replay_commands(report, options.report_file);
+  report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.observations = std::move(collected.observations);
+  return result;
+}
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,171 @@
+// Observing: runs cases, reads their end states (or the baseline's pauses)
+// into Observations, and collects the backend's notes once each.
+#include "observe.hpp"
+
+#include <algorithm>
+#include <csignal>
+
+#include "crashcheck/runner/executor.hpp"
+#include "plan.hpp"
+
+namespace crashcheck::runner {
+using faults::Trace;
+using Kind = faults::FaultPlan::Kind;
+using reports::Model;
+
+namespace {
+
+Observation observe_snapshot(const CaseSpec& spec, std::uint32_t call_index, const Snapshot& snapshot,
+                             const Snapshot& initial, const SubjectSetup& setup) {
+  Observation o;
+  o.case_id = spec.id;
+  o.model = spec.model;
+  o.call_index = call_index;
+  const Entry* target = snapshot.find(setup.scenario.target);
+  o.target = describe_target(target, setup.contents);
+  if (target && target->kind == Entry::Kind::file) o.target_bytes = target->content;
+  for (const auto& name : snapshot.added_since(initial, setup.scenario.target))
+    if (!initial.find(name)) o.leftovers.push_back(name);
+  return o;
+}
+
+std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
+  if (spec.model == Model::baseline) return "none";
+  const std::string n = std::to_string(spec.plan.call);
+  switch (spec.plan.kind) {
+    case Kind::none:
+      return "none";
+    case Kind::kill_before:
+      return "SIGKILL before call " + n;
+    case Kind::kill_after:
+      return "SIGKILL after call " + n + (spec.plan.call == calls ? ", the last" : "");
+    case Kind::kill_within:
+      return "SIGKILL inside call " + n + " after its first " + std::to_string(spec.plan.byte_budget) + " bytes";
+    case Kind::fail_call:
+      return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
+    case Kind::disk_full:
+      return "disk full after " + std::to_string(spec.plan.byte_budget) + " bytes";
+    case Kind::pause:
+      return "a reader opens the target before call " + std::to_string(spec.reader_call);
+  }
+  return "";
+}
+
+std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
+  if (spec.plan.kind == Kind::disk_full) return write_at_budget(baseline, spec.plan.byte_budget);
+  return spec.plan.kind == Kind::pause ? spec.reader_call : spec.plan.call;
+}
+
+// Kill and reader states from one paused run: before call N the directory is
+// what a SIGKILL before call N leaves, and what a reader opening it finds.
+// Returns the kill cases the run did not reach, to be run for real.
+std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool readers, const SubjectSetup& setup,
+                                     const Trace& baseline, std::vector<Observation>& out) {
+  const std::uint32_t calls = last_seq(baseline);
+  const SubjectOutcome killed{SubjectOutcome::End::signaled, SIGKILL};
+  std::vector<CaseSpec> missing;
+  for (auto& spec : plan_exact_kills(calls)) {
+    const bool after_last = spec.plan.kind == Kind::kill_after;
+    const auto pause = paused.pauses.find(spec.plan.call);
+    const bool reached = after_last ? paused.outcome.succeeded() : pause != paused.pauses.end();
+    if (readers && !after_last && reached) {
+      const faults::FaultPlan plan{Kind::pause, 0, 0, 0};
+      CaseSpec reader{case_id(Model::reader, plan, spec.plan.call), Model::reader, plan, spec.plan.call};
+      out.push_back(observe(reader, pause->second, paused.initial, paused.outcome, setup, baseline));
+      out.back().exit_status = 0;  // a reader case observes; the writer goes on
+    }
+    if (!kills) continue;
+    if (!reached)
+      missing.push_back(spec);
+    else
+      out.push_back(observe(spec, after_last ? paused.final : pause->second, paused.initial, killed, setup, baseline));
+  }
+  return missing;
+}
+
+// Files written outside scratch/, and the backend's notes, once each.
+void note_case(const CaseResult& r, Collected& collected) {
+  for (const auto& w : r.outside_writes) {
+    auto& [count, first] = collected.outside[w];
+    if (count++ == 0) first = r.spec.id;
+  }
+  for (const auto& note : r.notes)
+    if (std::find(collected.notes.begin(), collected.notes.end(), note) == collected.notes.end())
+      collected.notes.push_back(note);
+}
+
+}  // namespace
+
+std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
+  const auto& out = base.outcome;
+  const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
+  if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
+  if (out.end == SubjectOutcome::End::timed_out)
+    return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
+  if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;
+  if (base.processes_seen == 0)
+    return base.notes.empty()
+               ? "the " + std::string(faults::backend_name(setup.backend.kind)) + " backend never saw the subject"
+               : base.notes.front();
+  if (!base.trace) return "the trace of the run cannot be read: " + base.trace_error;
+  if (base.calls_counted == 0 || base.trace->records.empty())
+    return "the " + std::string(faults::backend_name(setup.backend.kind)) +
+           " backend saw no file-system call in the scratch directory (does the command write {target}?)";
+  const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
+  if (!state.is(reports::Outcome::new_content))
+    return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
+  return std::nullopt;
+}
+
+Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
+                    const SubjectSetup& setup, const Trace& baseline) {
+  const std::uint32_t index = fault_call(spec, baseline);
+  Observation o = observe_snapshot(spec, index, state, initial, setup);
+  o.call = faults::describe_call(baseline, index);
+  o.fault = fault_text(spec, last_seq(baseline));
+  o.exit_status = end.status();
+  o.timed_out = end.end == SubjectOutcome::End::timed_out;
+  return o;
+}
+
+Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const Trace& baseline) {
+  return observe(r.spec, r.final, r.initial, r.outcome, setup, baseline);
+}
+
+void add_outside_notes(Collected& collected) {
+  for (const auto& [path, seen] : collected.outside)
+    collected.notes.push_back("the subject wrote outside its scratch directory: " + path + " (" +
+                              std::to_string(seen.first) + " case(s), first " + seen.second + ")");
+}
+
+void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
+                 const CaseResult& baseline, Collected& collected) {
+  const Trace& trace = *baseline.trace;
+  std::vector<std::optional<CaseResult>> results(specs.size());
+  collected.planned += specs.size();
+  collected.ran += run_parallel(
+      specs.size(), options.jobs ? options.jobs : default_jobs(),
+      [&](std::size_t i) { results[i] = execute_case(setup, specs[i]); },
+      options.progress ? setup.scenario.name : std::string());
+  for (auto& r : results) {
+    if (!r || (r->outcome.end == SubjectOutcome::End::cancelled)) continue;
+    note_case(*r, collected);
+    collected.observations.push_back(observe_case(*r, setup, trace));
+  }
+}
+
+std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
+                                       Collected& collected) {
+  const Trace& trace = *baseline.trace;
+  collected.observations.push_back(observe_case(baseline, setup, trace));
+  note_case(baseline, collected);
+  if (baseline.spec.plan.kind != Kind::pause) return {};
+  auto lost = observe_paused(baseline, has(options.models, Model::kill) && options.kill_mode == KillMode::fast,
+                             has(options.models, Model::reader), setup, trace, collected.observations);
+  if (!lost.empty())
+    collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +
+                              "; those kill points were run one by one instead");
+  return lost;
+}
+
+}  // namespace crashcheck::runner

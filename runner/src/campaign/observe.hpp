@@ -1,0 +1,50 @@
+// Stage 2 of a campaign, observing: runs the planned cases and turns each
+// case's end state into an Observation (what the target holds, what was left
+// beside it, which call the fault hit). Kill and reader states of fast mode
+// are read off the baseline's pauses instead of being run.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "crashcheck/runner/campaign.hpp"
+#include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/properties.hpp"
+
+namespace crashcheck::runner {
+
+// Why a baseline run cannot be judged ("not checkable: …"), or nullopt.
+std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup);
+
+// What the observing stage hands to the assembling one.
+struct Collected {
+  std::vector<Observation> observations;
+  std::vector<std::string> notes;
+  std::map<std::string, std::pair<std::size_t, std::string>> outside;  // path -> (cases, first case)
+  std::size_t planned = 0, ran = 0;
+};
+
+// The baseline's own observation, and the kill and reader states of its
+// pauses; returns the kill points its pauses did not reach, to run for real.
+std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
+                                       Collected& collected);
+
+// Runs `specs` (in parallel, -j) and observes each case that was not cancelled.
+void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
+                 const CaseResult& baseline, Collected& collected);
+
+// One note per path written outside the scratch directory, however many cases wrote it.
+void add_outside_notes(Collected& collected);
+
+// The observation of one finished case, its calls described from the baseline's trace.
+Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const faults::Trace& baseline);
+
+// The observation of `state` as if `spec` had left it (a reader's pause, a replayed case).
+Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
+                    const SubjectSetup& setup, const faults::Trace& baseline);
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,44 @@
+// Stage 1 of a campaign, planning: which models run, and which cases each
+// model asks for, derived from the baseline run's trace. Deterministic, so a
+// report's case ids can be replayed and shards agree on the plan.
+#pragma once
+
+#include <crashcheck/faults.hpp>
+#include <crashcheck/report.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crashcheck/runner/campaign.hpp"
+#include "crashcheck/runner/cases.hpp"
+
+namespace crashcheck::runner {
+
+// The models to run: --models, else the scenario's list, else all.
+std::vector<std::string> chosen_models(const Scenario& scenario, const RunOptions& options);
+bool has(const std::vector<std::string>& models, reports::Model m);
+
+// The last call's index (calls are numbered from 1); 0 for an empty trace.
+std::uint32_t last_seq(const faults::Trace& trace);
+
+// The fault-free run every campaign starts with; paused before every call
+// when fast kills or readers will be read off it.
+CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode);
+
+// Every case the chosen models ask for beyond the baseline run.
+std::vector<CaseSpec> plan_cases(const faults::Trace& trace, const std::vector<std::string>& models, KillMode mode,
+                                 std::uint64_t payload_size);
+
+// SIGKILL before each call 1..calls, and after the last.
+std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls);
+
+// The write that runs out of space under `budget` in the baseline's sequence.
+std::uint32_t write_at_budget(const faults::Trace& trace, std::uint64_t budget);
+
+// --shard K/N: keeps this shard's round-robin share of `cases` and says so
+// in `notes`; the shard's fingerprint covers the settings and the whole plan.
+std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, std::vector<std::string>& notes,
+                                         const RunOptions& options);
+
+}  // namespace crashcheck::runner
