@@ -80,7 +80,9 @@ std::vector<const reports::Cell*> Evidence::errno_cells(std::string_view error,
                                                         std::initializer_list<std::string_view> outcomes) const {
   std::vector<const reports::Cell*> out;
   for (const auto& cell : report_.cells) {
-    if (cell.model != "errno" || (!error.empty() && injected_error(cell.case_id) != error)) continue;
+    if (cell.model != reports::model_name(reports::Model::errno_fault) ||
+        (!error.empty() && injected_error(cell.case_id) != error))
+      continue;
     if (std::find(outcomes.begin(), outcomes.end(), cell.outcome) != outcomes.end()) out.push_back(&cell);
   }
   return out;

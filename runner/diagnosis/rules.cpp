@@ -81,7 +81,8 @@ Found write_result_ignored(const Evidence& e) {
   for (const auto& f : e.failures("error_safe")) {
     if (f.exit_status != 0 || f.call_index == 0) continue;
     const TraceRecord* call = e.at(f.call_index);
-    if (f.model == "disk-full" || (call && call->op == OpClass::write)) return f.call_index;
+    if (f.model == reports::model_name(reports::Model::disk_full) || (call && call->op == OpClass::write))
+      return f.call_index;
   }
   return std::nullopt;
 }
