@@ -170,6 +170,9 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
   };
   std::vector<std::optional<Ended>> ended(specs.size());
   collected.planned += specs.size();
+  std::vector<std::string> models;
+  for (const auto& spec : specs) models.emplace_back(reports::model_name(spec.model));
+  const auto progress = options.progress ? Progress::to_stderr(setup.scenario.name, std::move(models)) : nullptr;
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) {
@@ -181,7 +184,7 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         ended[i]->notes.outside_writes = std::move(r.outside_writes);
         ended[i]->notes.notes = std::move(r.notes);
       },
-      options.progress ? setup.scenario.name : std::string());
+      progress.get());
   for (auto& e : ended) {
     if (!e) continue;
     note_case(e->notes, collected);
