@@ -102,12 +102,7 @@ TEST(Junit, InterruptedRunIsNeverGreen) {
 
 // Nothing judged is an error on every property, never a grey "skipped".
 TEST(Junit, NotCheckableIsAnErrorOnEveryProperty) {
-  Report report = samples::passing_report();
-  for (auto& [name, result] : report.properties) {
-    result = PropertyResult{};
-    result.reason = "not checkable";
-  }
-  report.not_checkable = "the baseline run (no fault) failed: exit 1";
+  const Report report = samples::not_checkable_report();
   const auto parsed = read_junit(report);
   ASSERT_TRUE(parsed.contains("counts"));
   const int n = static_cast<int>(kProperties.size());

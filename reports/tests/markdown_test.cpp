@@ -89,12 +89,7 @@ TEST(Markdown, CutShortRunIsFlagged) {
 }
 
 TEST(Markdown, NotCheckableSaysSoAndWhyInTheHeadline) {
-  Report report = samples::passing_report();
-  for (auto& [name, result] : report.properties) {
-    result = PropertyResult{};
-    result.reason = "not checkable";
-  }
-  report.not_checkable = "the baseline run (no fault) failed: exit 1";
+  const Report report = samples::not_checkable_report();
   const std::string md = render_markdown(report);
   EXPECT_TRUE(contains(md, " — not checkable: the baseline run (no fault) failed: exit 1\n")) << md;
   EXPECT_FALSE(contains(md, "no property fail")) << md;
