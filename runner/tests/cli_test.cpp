@@ -12,11 +12,10 @@ namespace crashcheck::runner {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::has;
 using testing::run_crashcheck;
 using testing::run_crashcheck_split;
 using testing::TempDir;
-
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 // A seed report from the source tree, copied as DIR/report.json.
 fs::path report_directory(const TempDir& dir, const std::string& name) {

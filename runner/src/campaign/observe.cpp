@@ -3,6 +3,7 @@
 #include "observe.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 
@@ -122,14 +123,25 @@ void note_case(const CaseResult& r, Collected& collected) {
       collected.notes.push_back(note);
 }
 
+// The limit that was applied, and why it is not --timeout when it is not.
+std::string timed_out_text(const CaseResult& base, const SubjectSetup& setup) {
+  const double seconds = std::chrono::duration<double>(setup.timeout).count();
+  if (base.spec.plan.kind != Kind::pause)
+    return "the baseline run (no fault) did not finish within " + seconds_text(seconds) +
+           " (the case timeout, --timeout)";
+  return "the baseline run (no fault) did not finish within " + seconds_text(seconds * kPausedTimeoutFactor) + " (" +
+         std::to_string(kPausedTimeoutFactor) + " × the " + seconds_text(seconds) +
+         " case timeout: the baseline may take " + std::to_string(kPausedTimeoutFactor) +
+         " × --timeout because it pauses at every call)";
+}
+
 }  // namespace
 
 std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
   const auto& out = base.outcome;
   const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
   if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
-  if (out.end == SubjectOutcome::End::timed_out)
-    return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
+  if (out.end == SubjectOutcome::End::timed_out) return timed_out_text(base, setup);
   if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;
   if (base.processes_seen == 0)
     return base.notes.empty()
