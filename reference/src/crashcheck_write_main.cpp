@@ -23,6 +23,7 @@ namespace {
 
 constexpr int kExitWriteFailed = 1;
 constexpr int kExitBadInput = 2;
+constexpr int kExitNotDurable = 3;  // replaced, but the directory fsync failed: not success
 
 // All of `fd` until end of file, or the errno that stopped the reading.
 int read_all(int fd, std::string& out) {
@@ -91,7 +92,9 @@ int main(int argc, char** argv) {
     std::cerr << "crashcheck-write: " << target << ": " << result.message() << '\n';
     return kExitWriteFailed;
   }
-  if (result.durability_warning)
+  if (result.durability_warning) {
     std::cerr << "crashcheck-write: warning: " << target << ": " << result.message() << '\n';
+    return kExitNotDurable;
+  }
   return 0;
 }

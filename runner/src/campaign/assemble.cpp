@@ -122,7 +122,7 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
 }
 
 reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
-                                const RunOptions& options) {
+                                const RunOptions& options, const DurableAfterError& after_errors) {
   Judgement judgement = judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
   reports::Report report = empty_report(setup, options, "");
   report.properties = std::move(judgement.properties);
@@ -136,6 +136,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                                : "kill points explored exactly (one SIGKILL run each)");
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
   add_power_loss(report, baseline, setup, options);
+  after_errors.apply(report.properties["durable"], report.notes);
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   return report;
 }

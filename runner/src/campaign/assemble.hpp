@@ -18,6 +18,6 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
 
 // The whole report of a campaign whose baseline was checkable.
 reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
-                                const RunOptions& options);
+                                const RunOptions& options, const DurableAfterError& after_errors);
 
 }  // namespace crashcheck::runner

@@ -54,12 +54,13 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   for (auto& n : plan.notes) collected.notes.push_back(std::move(n));
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
-  run_planned(cases, setup, options, baseline, collected);
+  DurableAfterError after_errors(setup, options);
+  run_planned(cases, setup, options, baseline, collected, after_errors);
   add_outside_notes(collected);
 
   CampaignResult result;
   result.interrupted = cancel_requested().load();
-  result.report = assemble_report(collected, baseline, setup, options);
+  result.report = assemble_report(collected, baseline, setup, options, after_errors);
   reports::Report& report = result.report;
   if (result.interrupted) {
     report.complete = false;

@@ -201,7 +201,7 @@ void add_outside_notes(Collected& collected) {
 // Each case is observed in its worker as soon as it ends, so no case's
 // snapshots outlive it: memory follows -j, not the number of cases.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
-                 const CaseResult& baseline, Collected& collected) {
+                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors) {
   const Trace& trace = *baseline.trace;
   struct Ended {
     Observation observation;
@@ -218,6 +218,7 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         CaseResult r = execute_case(setup, specs[i]);
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         Observation o = observe_case(r, setup, trace);
+        after_errors.add(r, o);
         ended[i] = Ended{std::move(o), {}};
         ended[i]->notes.spec = r.spec;
         ended[i]->notes.outside_writes = std::move(r.outside_writes);

@@ -14,6 +14,7 @@
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/properties.hpp"
+#include "durable_after_error.hpp"
 
 namespace crashcheck::runner {
 
@@ -46,9 +47,10 @@ class PauseStates {
 std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const PauseStates& states, const SubjectSetup& setup,
                                        const RunOptions& options, Collected& collected);
 
-// Runs `specs` (in parallel, -j) and observes each case that was not cancelled.
+// Runs `specs` (in parallel, -j) and observes each case that was not
+// cancelled; every ended case is also shown to `after_errors`.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
-                 const CaseResult& baseline, Collected& collected);
+                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors);
 
 // One note per path written outside the scratch directory, however many cases wrote it.
 void add_outside_notes(Collected& collected);

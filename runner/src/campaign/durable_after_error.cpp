@@ -1,0 +1,84 @@
+// durable_after_error.hpp says why; this is how.
+#include "durable_after_error.hpp"
+
+#include <functional>
+#include <map>
+
+#include "crashcheck/runner/power_loss.hpp"
+#include "plan.hpp"
+
+namespace crashcheck::runner {
+using reports::Model;
+
+namespace {
+
+// Two traces that make the same calls with the same results on the same
+// files give the same power-loss states: judge them once. Paths are numbered
+// in order of appearance, so random temp names do not tell runs apart, and
+// a failed call is one whatever its errno: it changed nothing either way.
+std::size_t trace_key(const faults::Trace& trace) {
+  std::map<std::string, std::size_t> numbered;
+  std::string key;
+  for (const auto& r : trace.records) {
+    const std::size_t path = numbered.emplace(r.path, numbered.size()).first->second;
+    key += r.call + '\x1f' + std::to_string(path) + '\x1f' + std::to_string(r.result) + '\x1f' +
+           std::to_string(r.error != 0) + '\x1f' + std::to_string(r.offset) + '\x1f' + std::to_string(r.length) +
+           '\x1e';
+  }
+  return std::hash<std::string>{}(key);
+}
+
+constexpr std::size_t kListed = 16;  // counterexamples listed, as power loss lists
+
+bool error_case(Model model) { return model == Model::errno_fault || model == Model::disk_full; }
+
+}  // namespace
+
+DurableAfterError::DurableAfterError(const SubjectSetup& setup, const RunOptions& options)
+    : setup_(setup), options_(options), enabled_(has(options.models, Model::power_loss)) {}
+
+void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
+  if (!enabled_ || !error_case(ended.spec.model) || !ended.outcome.succeeded() || !ended.trace) return;
+  {
+    std::lock_guard lock(mutex_);
+    ++exited_zero_;
+    if (!unexplained_by_trace(*ended.trace, ended.initial, ended.final).empty()) {
+      ++unexplained_;
+      return;
+    }
+    if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;
+  }
+  const auto judged =
+      judge_power_loss(*ended.trace, ended.initial, setup_.contents, setup_.scenario.target, true, options_.fs_profile);
+  if (judged.durable.verdict != reports::Verdict::fail || judged.durable.failures.empty()) return;
+  reports::Failure failure = judged.durable.failures.front();
+  failure.case_id = seen.case_id;
+  failure.model = std::string(reports::model_name(seen.model));
+  failure.call_index = seen.call_index;
+  failure.call = seen.call;
+  failure.fault = seen.fault + "; the writer exited 0; then " + failure.fault;
+  failure.detail = "the writer reported success after " + seen.call + " failed, and a power loss can still leave " +
+                   "the target " + failure.target.matches + ": " + failure.detail;
+  std::lock_guard lock(mutex_);
+  failures_.push_back(std::move(failure));
+}
+
+void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const {
+  std::lock_guard lock(mutex_);
+  if (exited_zero_ == 0) return;
+  notes.push_back("durable also judged after injected errors: " + std::to_string(exited_zero_) +
+                  " errno/disk-full case(s) exited 0, " + std::to_string(traces_seen_.size()) +
+                  " distinct trace(s) judged" +
+                  (unexplained_ ? ", " + std::to_string(unexplained_) + " skipped: their trace does not explain them"
+                                : std::string()));
+  if (failures_.empty()) return;
+  durable.verdict = reports::Verdict::fail;
+  durable.reason.clear();
+  const std::uint64_t listed = durable.failing != 0 ? durable.failing : durable.failures.size();
+  for (const auto& f : failures_)
+    if (durable.failures.size() < kListed) durable.failures.push_back(f);
+  durable.failing = listed + failures_.size();  // every failing case, listed or not
+  durable.cases += traces_seen_.size();
+}
+
+}  // namespace crashcheck::runner

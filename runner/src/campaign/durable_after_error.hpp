@@ -1,0 +1,42 @@
+// Durability under injected errors (the "fsyncgate" class): a writer that
+// exits 0 after an fsync failed has told its caller the data is safe when it
+// may never reach the disk. The baseline's power-loss analysis cannot see
+// that, so the power-loss model also runs on the trace of every errno and
+// disk-full case that exited 0 — each distinct trace once, and only where
+// the trace self-check shows the trace explains the case. A target that can
+// then come back old or torn fails `durable`, naming the injected call.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crashcheck/runner/campaign.hpp"
+#include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/properties.hpp"
+
+namespace crashcheck::runner {
+
+class DurableAfterError {
+ public:
+  DurableAfterError(const SubjectSetup& setup, const RunOptions& options);
+
+  // Called from the case's worker thread with the ended case and how it was observed.
+  void add(const CaseResult& ended, const Observation& seen);
+
+  // `durable` judged again with what the error cases showed; adds a note.
+  void apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const;
+
+ private:
+  const SubjectSetup& setup_;
+  const RunOptions& options_;
+  bool enabled_;
+  mutable std::mutex mutex_;
+  std::set<std::size_t> traces_seen_;  // hashes of the traces already judged
+  std::size_t exited_zero_ = 0, unexplained_ = 0;
+  std::vector<reports::Failure> failures_;
+};
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,67 @@
+// Durability under injected errors (issue 11, "fsyncgate"): a writer that
+// swallows a failed fsync and exits 0 fails `durable`, naming the injected
+// call; its twin, which lets the error surface, passes. Both replace the
+// file correctly when nothing fails (writers/ignores_fsync_error.py).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support.hpp"
+
+namespace crashcheck::runner {
+namespace {
+
+nlohmann::json check_fsync_writer(bool checks) {
+  testing::TempDir dir;
+  testing::write_text(dir / "old.json", "{\"a\": 0}\n");
+  testing::write_text(dir / "new.json", "{\"a\": 1}\n");
+  std::vector<std::string> args{"check",
+                                "--old",
+                                (dir / "old.json").string(),
+                                "--payload",
+                                (dir / "new.json").string(),
+                                "--models",
+                                "errno,power-loss",
+                                "--quiet",
+                                "-o",
+                                (dir / "out").string(),
+                                "--",
+                                CRASHCHECK_PYTHON,
+                                std::string(CRASHCHECK_WRITERS_DIR) + "/ignores_fsync_error.py",
+                                "{target}",
+                                "{payload}"};
+  if (checks) args.push_back("--check");
+  const auto result = testing::run_crashcheck(args);
+  EXPECT_LE(result.status, 1) << result.output;
+  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+TEST(DurableAfterError, SwallowingAFailedFsyncFailsDurableAtThatCall) {
+  const auto report = check_fsync_writer(false);
+  const auto& durable = report["properties"]["durable"];
+  ASSERT_EQ(durable["verdict"], "fail") << durable.dump(2);
+  const auto& first = durable["failures"].at(0);
+  EXPECT_EQ(first["model"], "errno");
+  EXPECT_EQ(first["call"].get<std::string>().rfind("fsync(", 0), 0u) << first.dump(2);
+  EXPECT_NE(first["fault"].get<std::string>().find("; the writer exited 0; then power loss after call"),
+            std::string::npos)
+      << first.dump(2);
+  EXPECT_NE(first["target"]["matches"], "new");
+  bool diagnosed = false;
+  for (const auto& d : report["diagnoses"])
+    diagnosed |= d["rule"] == "check_fsync_result" && d["property"] == "durable";
+  EXPECT_TRUE(diagnosed) << report["diagnoses"].dump(2);
+}
+
+TEST(DurableAfterError, LettingTheErrorSurfaceKeepsDurable) {
+  const auto report = check_fsync_writer(true);
+  EXPECT_EQ(report["properties"]["durable"]["verdict"], "pass") << report["properties"]["durable"].dump(2);
+  bool noted = false;
+  for (const auto& n : report["notes"])
+    noted |= n.get<std::string>().rfind("durable also judged after injected errors: ", 0) == 0;
+  EXPECT_TRUE(noted) << report["notes"].dump(2);
+}
+
+}  // namespace
+}  // namespace crashcheck::runner
