@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sys/stat.h>
 
@@ -75,7 +76,7 @@ std::string outcome_of(const pl::CrashState& state, const Contents& contents, co
 }
 
 // Crash point → outcome → the first state (lowest index) that showed it.
-using Outcomes = std::map<std::uint32_t, std::map<std::string, std::uint64_t> >;
+using Outcomes = std::map<std::uint32_t, std::map<std::string, std::uint64_t>>;
 
 // The report's picture: the distinct outcomes found at each crash point,
 // each cell naming the first state that shows it, so it can be replayed.
@@ -106,6 +107,57 @@ void add_sampling_notes(const std::vector<pl::Coverage>& coverage, std::vector<s
                   sampled.front()->describe() + " to " + sampled.back()->describe());
 }
 
+// valid_content on power-loss states: each distinct target content once
+// (old and new from the contents, others materialised only when met).
+class StateValidation {
+ public:
+  StateValidation(const ContentValidator& validator, const Contents& contents, const std::string& target)
+      : validator_(validator), contents_(contents), target_(target) {}
+
+  // The state as a failure when the validator rejects its target; nullopt otherwise.
+  std::optional<pl::Failure> check(const pl::Coverage& point, const pl::CrashState& state) {
+    if (!validator_) return std::nullopt;
+    const std::string* bytes = nullptr;
+    std::optional<pl::FileImage> image;
+    if (state.content_equals(target_, contents_.new_bytes)) {
+      bytes = &contents_.new_bytes;
+    } else if (contents_.old_bytes && state.content_equals(target_, *contents_.old_bytes)) {
+      bytes = &*contents_.old_bytes;
+    } else if ((image = state.file(target_)) && !image->is_directory) {
+      bytes = &image->content;
+    }
+    if (!bytes) return std::nullopt;  // no target: nothing to validate
+    const std::pair key{bytes->size(), std::hash<std::string>{}(*bytes)};
+    if (!seen_.insert(key).second || validator_(*bytes)) return std::nullopt;
+    pl::Failure failure = pl::describe_state(point, state, target_);
+    failure.detail = "after a power loss the validator rejects the target";
+    return failure;
+  }
+  void failed(reports::Failure failure) {
+    ++failing_;
+    if (result_.failures.size() < kListed) result_.failures.push_back(std::move(failure));
+  }
+  reports::PropertyResult result() const {
+    reports::PropertyResult out = result_;
+    out.cases = seen_.size();
+    out.failing = failing_;
+    out.verdict = !validator_ ? reports::Verdict::not_run
+                  : failing_  ? reports::Verdict::fail
+                              : (seen_.empty() ? reports::Verdict::not_run : reports::Verdict::pass);
+    if (out.verdict == reports::Verdict::not_run) out.reason = validator_ ? "no power-loss state holds a target" : "";
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kListed = 16;  // counterexamples listed, as powerloss_atomic lists
+  const ContentValidator& validator_;
+  const Contents& contents_;
+  const std::string& target_;
+  std::set<std::pair<std::size_t, std::size_t>> seen_;  // (size, hash) of the contents validated
+  std::uint64_t failing_ = 0;
+  reports::PropertyResult result_;
+};
+
 pl::Options options_for(const std::string& profile) {
   pl::Options options;
   options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
@@ -115,16 +167,21 @@ pl::Options options_for(const std::string& profile) {
 }  // namespace
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
-                                    const std::string& target, bool exited_zero, const std::string& profile) {
+                                    const std::string& target, bool exited_zero, const std::string& profile,
+                                    const ContentValidator& validator) {
   const pl::Options options = options_for(profile);
   const pl::InitialState start = initial_state(initial);
   Outcomes outcomes;
+  StateValidation validation(validator, contents, target);
   const pl::Verdicts verdicts =
       pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
                            [&](const pl::Coverage& point, const pl::CrashState& state) {
                              outcomes[point.after_seq].emplace(outcome_of(state, contents, target), state.index());
+                             if (auto bad = validation.check(point, state))
+                               validation.failed(failure_of(*bad, trace, initial, contents, target));
                            });
   PowerLossJudgement out;
+  out.valid_content = validation.result();
   out.powerloss_atomic = property_of(verdicts.powerloss_atomic, trace, initial, contents, target);
   out.durable = property_of(verdicts.durable, trace, initial, contents, target);
   out.cells = cells_of(outcomes);

@@ -1,4 +1,5 @@
-// Durability under injected errors (issue 11, "fsyncgate"): a writer that
+// Issue 11, the models against what the kernel can leave. Durability under
+// injected errors ("fsyncgate"): a writer that
 // swallows a failed fsync and exits 0 fails `durable`, naming the injected
 // call; its twin, which lets the error surface, passes. Both replace the
 // file correctly when nothing fails (writers/ignores_fsync_error.py).
@@ -61,6 +62,59 @@ TEST(DurableAfterError, LettingTheErrorSurfaceKeepsDurable) {
   for (const auto& n : report["notes"])
     noted |= n.get<std::string>().rfind("durable also judged after injected errors: ", 0) == 0;
   EXPECT_TRUE(noted) << report["notes"].dump(2);
+}
+
+}  // namespace
+}  // namespace crashcheck::runner
+
+namespace crashcheck::runner {
+namespace {
+
+// valid_content on power-loss states (issue 11): an unsynced temp renamed
+// over the target exits 0, but a power loss can leave it empty or torn,
+// which the JSON validator rejects; the twin that fsyncs passes. Kill and
+// reader states of both are valid, so only the power-loss states decide.
+nlohmann::json check_rename_writer(bool sync) {
+  testing::TempDir dir;
+  testing::write_text(dir / "old.json", "{\"a\": 0}\n");
+  testing::write_text(dir / "new.json", "{\"a\": 1}\n");
+  std::vector<std::string> args{"check",
+                                "--old",
+                                (dir / "old.json").string(),
+                                "--payload",
+                                (dir / "new.json").string(),
+                                "--validate",
+                                "json",
+                                "--models",
+                                "kill,power-loss",
+                                "--quiet",
+                                "-o",
+                                (dir / "out").string(),
+                                "--",
+                                CRASHCHECK_PYTHON,
+                                std::string(CRASHCHECK_WRITERS_DIR) + "/renames_unsynced_json.py",
+                                "{target}",
+                                "{payload}"};
+  if (sync) args.push_back("--sync");
+  const auto result = testing::run_crashcheck(args);
+  EXPECT_LE(result.status, 1) << result.output;
+  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+TEST(PowerLossValidity, AStateTheValidatorRejectsFailsValidContent) {
+  const auto report = check_rename_writer(false);
+  const auto& valid = report["properties"]["valid_content"];
+  ASSERT_EQ(valid["verdict"], "fail") << valid.dump(2);
+  EXPECT_EQ(valid["failures"].at(0)["model"], "power-loss") << valid.dump(2);
+  EXPECT_EQ(valid["failures"].at(0)["detail"], "after a power loss the validator rejects the target");
+  for (const auto& f : valid["failures"]) EXPECT_EQ(f["model"], "power-loss") << "kill states are all valid";
+}
+
+TEST(PowerLossValidity, TheSyncedTwinPassesOnPowerLossStatesToo) {
+  const auto report = check_rename_writer(true);
+  const auto& valid = report["properties"]["valid_content"];
+  EXPECT_EQ(valid["verdict"], "pass") << valid.dump(2);
+  EXPECT_GT(valid["cases"].get<int>(), report["model_cases"]["kill"].get<int>()) << "power-loss states counted";
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ inline constexpr std::array<ModelInfo, 6> kModelTable = {{
      2,
      {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
     {Model::reader, "reader", "reader-", 2, 4, {"reader_safe", "valid_content", "", ""}},
-    {Model::power_loss, "power-loss", "power-loss-", 5, 3, {"powerloss_atomic", "durable", "", ""}},
+    {Model::power_loss, "power-loss", "power-loss-", 5, 3, {"powerloss_atomic", "durable", "valid_content", ""}},
     {Model::baseline, "baseline", "baseline", 0, -1, {"mode_preserved", "valid_content", "", ""}},
 }};
 const ModelInfo& model_info(Model model) noexcept;

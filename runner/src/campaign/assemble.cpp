@@ -50,9 +50,26 @@ std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
   return out;
 }
 
-// powerloss_atomic and durable, computed from the baseline's trace.
+// valid_content of the cases, joined by what the validator said of the
+// power-loss states.
+void add_validated(reports::PropertyResult& valid, reports::PropertyResult power_loss) {
+  if (power_loss.verdict == reports::Verdict::not_run) return;
+  const std::uint64_t failing_before = valid.failing != 0 ? valid.failing : valid.failures.size();
+  valid.cases += power_loss.cases;
+  if (power_loss.verdict == reports::Verdict::fail) {
+    valid.verdict = reports::Verdict::fail;
+    for (auto& f : power_loss.failures) valid.failures.push_back(std::move(f));
+    valid.failing = failing_before + power_loss.failing;
+  } else if (valid.verdict == reports::Verdict::not_run) {
+    valid.verdict = reports::Verdict::pass;
+  }
+  if (valid.verdict != reports::Verdict::not_run) valid.reason.clear();
+}
+
+// powerloss_atomic and durable (and valid_content on their states),
+// computed from the baseline's trace.
 void add_power_loss(reports::Report& report, const CaseResult& baseline, const SubjectSetup& setup,
-                    const RunOptions& options) {
+                    const RunOptions& options, const ContentValidator& validator) {
   auto& atomic = report.properties["powerloss_atomic"];
   auto& durable = report.properties["durable"];
   if (!has(options.models, Model::power_loss)) {
@@ -72,9 +89,10 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
     return;
   }
   auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
-                                 baseline.outcome.succeeded(), options.fs_profile);
+                                 baseline.outcome.succeeded(), options.fs_profile, validator);
   atomic = std::move(judged.powerloss_atomic);
   durable = std::move(judged.durable);
+  add_validated(report.properties["valid_content"], std::move(judged.valid_content));
   report.cells.insert(report.cells.end(), judged.cells.begin(), judged.cells.end());
   report.model_cases[std::string(reports::model_name(Model::power_loss))] = judged.states;
   report.notes.insert(report.notes.end(), judged.notes.begin(), judged.notes.end());
@@ -123,7 +141,8 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
 
 reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
                                 const RunOptions& options, const DurableAfterError& after_errors) {
-  Judgement judgement = judge(collected.observations, setup.contents, options.models, make_content_validator(setup));
+  const ContentValidator validator = make_content_validator(setup);
+  Judgement judgement = judge(collected.observations, setup.contents, options.models, validator);
   reports::Report report = empty_report(setup, options, "");
   report.properties = std::move(judgement.properties);
   report.cells = std::move(judgement.cells);
@@ -135,7 +154,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                                ? "kill points explored fast (snapshots from one paused run)"
                                : "kill points explored exactly (one SIGKILL run each)");
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
-  add_power_loss(report, baseline, setup, options);
+  add_power_loss(report, baseline, setup, options, validator);
   after_errors.apply(report.properties["durable"], report.notes);
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   return report;

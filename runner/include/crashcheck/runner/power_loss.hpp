@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "crashcheck/runner/properties.hpp"
 #include "crashcheck/runner/scratch_case.hpp"
 
 namespace crashcheck::runner {
@@ -20,14 +21,18 @@ namespace crashcheck::runner {
 struct PowerLossJudgement {
   reports::PropertyResult powerloss_atomic;
   reports::PropertyResult durable;
+  reports::PropertyResult valid_content;  // the validator on each distinct target content (not_run without one)
   std::vector<reports::Cell> cells;
   std::vector<std::string> notes;  // profile, sampled crash points
   std::uint64_t states = 0;        // crash states checked
 };
 
 // `initial` is the scratch directory before the baseline ran (with inodes).
+// `validator` (may be empty) judges valid_content on every distinct target
+// content the states hold.
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
-                                    const std::string& target, bool exited_zero, const std::string& profile);
+                                    const std::string& target, bool exited_zero, const std::string& profile,
+                                    const ContentValidator& validator = {});
 
 // One power-loss state judged alone (replay): the state the properties judged
 // is the state described, so what replay prints and its verdicts agree.
