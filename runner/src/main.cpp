@@ -75,7 +75,8 @@ void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) 
       ->check(CLI::IsMember({"posix", "ext4-ordered"}))
       ->capture_default_str();
   verb.add_option("--backend", flags.backend,
-                  "How the subject is observed: seccomp or preload (default: the scenario's, else preload)")
+                  "How the subject is observed: seccomp or preload (default: the scenario's, else seccomp where the "
+                  "kernel supports it, else preload with a report note)")
       ->check(CLI::IsMember({"seccomp", "preload"}));
   verb.add_option("--shard", flags.shard,
                   "K/N: run only the K-th of N deterministic slices of the cases (one CI job each; join the reports "

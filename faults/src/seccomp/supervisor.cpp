@@ -924,6 +924,21 @@ Outcome Supervisor::perform_write(Call& c) {
   return o;
 }
 
+// The bytes now at [offset, offset + n) of the file behind fd. A descriptor
+// opened write-only (the shell's `> target`, which cat copies into) cannot
+// be read: the file is reopened for reading through /proc/self/fd, which
+// gives a new open file description, so the subject's offset is untouched.
+std::string read_back(int fd, std::int64_t offset, std::size_t n) {
+  std::string data(n, '\0');
+  ssize_t got = ::pread(fd, data.data(), n, offset);
+  if (got < 0 && errno == EBADF) {
+    UniqueFd readable(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC));
+    got = readable.valid() ? ::pread(readable.get(), data.data(), n, offset) : -1;
+  }
+  data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);  // unreadable even so: the record has no data
+  return data;
+}
+
 // sendfile, copy_file_range, splice: the kernel moves the bytes; the written
 // range is read back from the destination afterwards.
 Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
@@ -951,9 +966,7 @@ Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
   if (has_in) c.t.write(c.a.u(OFFINPTR), &off_in, sizeof off_in);
   if (has_out) c.t.write(c.a.u(OFFPTR), &off_out, sizeof off_out);
   c.rec.offset = has_out ? start_out : ::lseek(out.get(), 0, SEEK_CUR) - n;
-  c.rec.data.resize(static_cast<std::size_t>(n));
-  ssize_t got = ::pread(out.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset);
-  c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);  // write-only descriptor: no data
+  c.rec.data = read_back(out.get(), c.rec.offset, static_cast<std::size_t>(n));
   return value(n);
 }
 

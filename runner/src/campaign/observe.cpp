@@ -61,10 +61,9 @@ std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
 // Returns the kill cases the run did not reach, to be run for real.
 std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool readers, const SubjectSetup& setup,
                                      const Trace& baseline, std::vector<Observation>& out) {
-  const std::uint32_t calls = last_seq(baseline);
   const SubjectOutcome killed{SubjectOutcome::End::signaled, SIGKILL};
   std::vector<CaseSpec> missing;
-  for (auto& spec : plan_exact_kills(calls)) {
+  for (auto& spec : plan_exact_kills(baseline)) {
     const bool after_last = spec.plan.kind == Kind::kill_after;
     const auto pause = paused.pauses.find(spec.plan.call);
     const bool reached = after_last ? paused.outcome.succeeded() : pause != paused.pauses.end();

@@ -86,13 +86,13 @@ std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget) {
   return last_seq(trace);
 }
 
-std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls) {
+std::vector<CaseSpec> plan_exact_kills(const Trace& trace) {
   std::vector<CaseSpec> out;
-  for (std::uint32_t n = 1; n <= calls; ++n) {
-    faults::FaultPlan plan{Kind::kill_before, n, 0, 0};
+  for (const auto& r : trace.records) {
+    faults::FaultPlan plan{Kind::kill_before, r.seq, 0, 0};
     out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
   }
-  faults::FaultPlan last{Kind::kill_after, calls, 0, 0};
+  faults::FaultPlan last{Kind::kill_after, last_seq(trace), 0, 0};
   out.push_back({case_id(Model::kill, last), Model::kill, last, 0});
   return out;
 }
@@ -109,7 +109,7 @@ std::vector<CaseSpec> plan_cases(const Trace& trace, const std::vector<std::stri
                                  std::uint64_t payload_size) {
   std::vector<CaseSpec> out;
   if (has(models, Model::kill) && mode == KillMode::exact)
-    for (auto& c : plan_exact_kills(last_seq(trace))) out.push_back(c);
+    for (auto& c : plan_exact_kills(trace)) out.push_back(c);
   if (has(models, Model::errno_fault))
     for (auto& c : plan_errno(trace)) out.push_back(c);
   if (has(models, Model::disk_full))
