@@ -595,6 +595,21 @@ TEST(SeccompTable, ReadmeListsExactlyTheSupervisedCalls) {
   EXPECT_GE(counted, 40u);
 }
 
+// The errno campaign plans from injectable_errnos: a system call only the
+// supervisor sees takes syscalls.def's errnos, a libc name the agent's.
+TEST(SeccompTable, ErrnosToInjectComeFromTheTableThatSeesTheCall) {
+  auto names = [](std::span<const int> errnos) {
+    std::string out;
+    for (int e : errnos) out += errno_name(e) + " ";
+    return out;
+  };
+  EXPECT_EQ(names(injectable_errnos("openat2")), "ENOSPC EDQUOT EACCES EROFS EINTR EMFILE EIO ");
+  EXPECT_EQ(names(injectable_errnos("splice")), "ENOSPC EDQUOT EIO EINTR EFBIG ");
+  EXPECT_EQ(names(injectable_errnos("fclose")), names(find_call("fclose")->errnos));
+  EXPECT_EQ(names(injectable_errnos("io_uring_setup")), "");  // refused, never a counted call
+  EXPECT_EQ(names(injectable_errnos("read")), "");
+}
+
 TEST(SeccompPlan, KillWithinRoundTrips) {
   auto plan = FaultPlan::parse("kill-within:7:4096");
   ASSERT_TRUE(plan);

@@ -66,6 +66,12 @@ struct SyscallInfo {
 
 std::span<const SyscallInfo> supervised_syscalls() noexcept;
 
+// The failures worth injecting into a traced call, whichever backend traced
+// it: the agent's row for a libc name (`open64`, `fclose`), else the
+// supervisor's counted row for a system call only it sees (`openat2`,
+// `splice`); empty for anything else. The errno campaign plans from this.
+std::span<const int> injectable_errnos(std::string_view call) noexcept;
+
 // The single fault a run executes. Call numbers are 1-based counted calls.
 struct FaultPlan {
   enum class Kind : std::uint8_t {

@@ -25,9 +25,8 @@ bool errno_worthy(OpClass op) {
 std::vector<CaseSpec> plan_errno(const Trace& trace) {
   std::vector<CaseSpec> out;
   for (const auto& r : trace.records) {
-    const faults::CallInfo* info = faults::find_call(r.call);
-    if (!info || !errno_worthy(r.op)) continue;
-    for (int error : info->errnos) {
+    if (!errno_worthy(r.op)) continue;
+    for (int error : faults::injectable_errnos(r.call)) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
       out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});
     }
