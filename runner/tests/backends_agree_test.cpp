@@ -1,4 +1,5 @@
-// Both backends on every bundled scenario (scenarios/*.json): the same
+// Both backends on every bundled scenario (scenarios/*.json) and on the
+// faults tests' writers the agent can follow (kWriters): the same
 // verdict for every property, and the same baseline trace — call by call,
 // what each did to which file with which bytes — apart from the calls the
 // preload agent cannot see at all (kPreloadInvisible). Names differ by
@@ -8,6 +9,7 @@
 // compared by order of first appearance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -84,12 +86,18 @@ std::map<std::string, std::string> verdicts(const Scenario& scenario, BackendKin
   return out;
 }
 
+// Why one of the two backends cannot run here, if one cannot.
+std::optional<std::string> a_backend_unavailable() {
+  for (BackendKind kind : {BackendKind::seccomp, BackendKind::preload})
+    if (auto why = faults::backend_unavailable(kind))
+      return std::string(faults::backend_name(kind)) + " backend unavailable: " + *why;
+  return std::nullopt;
+}
+
 class BackendsAgree : public ::testing::TestWithParam<fs::path> {
  protected:
   void SetUp() override {
-    for (BackendKind kind : {BackendKind::seccomp, BackendKind::preload})
-      if (auto why = faults::backend_unavailable(kind))
-        GTEST_SKIP() << faults::backend_name(kind) << " backend unavailable: " << *why;
+    if (auto why = a_backend_unavailable()) GTEST_SKIP() << *why;
     scenario_ = load_scenario(GetParam());
     if (scenario_.command.front().find("node") != std::string::npos && std::string(CRASHCHECK_NODE).empty())
       GTEST_SKIP() << "node not found: " << GetParam();
@@ -112,6 +120,65 @@ TEST_P(BackendsAgree, SameVerdictOnEveryProperty) {
 
 INSTANTIATE_TEST_SUITE_P(Bundled, BackendsAgree, ::testing::ValuesIn(bundled_scenarios()),
                          [](const auto& info) { return info.param.stem().string(); });
+
+// Writers of the faults tests (seccomp_writer.c's twins without raw
+// openat2, /proc/self/cwd or $TMPDIR temps, which the agent cannot follow at
+// all): the same trace and verdicts, apart from what the table lists — the
+// directory fsync through opendir (glibc opens the directory internally:
+// its open, fsync and close are the seccomp trace's last 3 records, and
+// preload's `durable` is a false fail) and unbuffered stdio (the agent
+// cannot fail the buffered write an ignored fclose hides: preload's
+// `error_safe` is a false pass). seccomp_verdicts_test.cpp judges both.
+struct Writer {
+  const char* action;
+  std::size_t unseen_tail;  // records at the end of the seccomp trace the agent cannot see
+  const char* differs;      // the property preload misjudges, or nullptr
+  const char* seccomp;      // its verdict under seccomp (preload's is the other one)
+};
+const Writer kWriters[] = {{"no-dir-sync", 0, nullptr, nullptr},   {"thread-sync", 3, "durable", "pass"},
+                           {"thread-nosync", 0, nullptr, nullptr}, {"fork-sync", 3, "durable", "pass"},
+                           {"fork-nosync", 0, nullptr, nullptr},   {"stdio-unchecked", 0, "error_safe", "fail"}};
+
+class WriterAgrees : public ::testing::TestWithParam<Writer> {
+ protected:
+  void SetUp() override {
+    if (auto why = a_backend_unavailable()) GTEST_SKIP() << *why;
+  }
+  Scenario writer_scenario(const char* action) {
+    testing::write_text(dir_ / "payload", "new content\n");  // what seccomp_writer.c writes
+    testing::write_text(dir_ / "s.json", std::string("{\"name\": \"") + action + "\", \"command\": [\"" +
+                                             CRASHCHECK_SECCOMP_WRITER + "\", \"" + action +
+                                             "\", \"{dir}\"], \"target\": \"target\", \"payload\": "
+                                             "{\"file\": \"payload\"}}");
+    return load_scenario(dir_ / "s.json");
+  }
+  testing::TempDir dir_;
+};
+
+TEST_P(WriterAgrees, SameTraceAndVerdictsApartFromWhatPreloadCannotSee) {
+  const Writer& w = GetParam();
+  const Scenario scenario = writer_scenario(w.action);
+  auto seccomp = comparable(baseline_trace(scenario, BackendKind::seccomp), scenario.target);
+  ASSERT_GT(seccomp.size(), w.unseen_tail);
+  for (std::size_t i = 0; i < w.unseen_tail; ++i)  // the directory: open, fsync, close
+    EXPECT_NE(seccomp[seccomp.size() - 1 - i].find(" . "), std::string::npos) << seccomp[seccomp.size() - 1 - i];
+  seccomp.resize(seccomp.size() - w.unseen_tail);
+  EXPECT_EQ(seccomp, comparable(baseline_trace(scenario, BackendKind::preload), scenario.target));
+  auto seccomp_verdicts = verdicts(scenario, BackendKind::seccomp), preload = verdicts(scenario, BackendKind::preload);
+  if (w.differs) {
+    EXPECT_EQ(seccomp_verdicts.at(w.differs), w.seccomp);
+    EXPECT_EQ(preload.at(w.differs), std::string(w.seccomp) == "pass" ? "fail" : "pass");
+    seccomp_verdicts.erase(w.differs);
+    preload.erase(w.differs);
+  }
+  EXPECT_EQ(seccomp_verdicts, preload);
+}
+
+INSTANTIATE_TEST_SUITE_P(FaultsWriters, WriterAgrees, ::testing::ValuesIn(kWriters), [](const auto& info) {
+  std::string name = info.param.action;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+});
 
 }  // namespace
 }  // namespace crashcheck::runner
