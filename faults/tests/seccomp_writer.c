@@ -42,17 +42,22 @@
  *   thread-sync / thread-nosync       the temp written by a second thread; fsyncs or none
  *   fork-sync / fork-nosync           the temp written by a forked child; fsyncs or none
  *   stdio-checked / stdio-unchecked   buffered fputs to the temp; fflush, fsync and fclose
- *                                     checked, or fclose's result ignored (nothing synced) */
+ *                                     checked, or fclose's result ignored (nothing synced)
+ *   own-listener                      installs a seccomp filter with a listener of its own
+ *                                     (as a sandboxing program does), then synced-dir */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -427,6 +432,15 @@ static int run_twin(const struct twin *w, const char *dir) {
   return 0;
 }
 
+/* An allow-all filter asking for a listener: the kernel refuses a second
+ * listener in one filter chain (EBUSY), which is what the supervisor notes. */
+static void own_listener(void) {
+  struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {1, &allow};
+  check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 64;
   const char *action = argv[1], *dir = argv[2];
@@ -451,6 +465,10 @@ int main(int argc, char **argv) {
   if (!strcmp(action, "dir-in")) return dir_renamed_in(dir);
   if (!strcmp(action, "mmap-exit")) return mapped_until_exit();
   if (!strcmp(action, "close-fail")) return close_fails();
+  if (!strcmp(action, "own-listener")) {
+    own_listener();
+    return run_twin(&twins[0], dir);
+  }
   for (size_t i = 0; i < sizeof twins / sizeof *twins; ++i)
     if (!strcmp(action, twins[i].name)) return run_twin(&twins[i], dir);
   if (!strcmp(action, "repeat")) {

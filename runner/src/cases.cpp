@@ -115,6 +115,7 @@ void take_observation(faults::Observation seen, CaseResult& result) {
   result.trace = std::move(seen.trace);
   result.trace_error = std::move(seen.trace_error);
   result.notes = std::move(seen.notes);
+  result.conflict = std::move(seen.conflict);
 }
 
 }  // namespace

@@ -197,5 +197,35 @@ TEST(BackendChoice, DefaultFallsBackToPreloadWithANoteExplicitSeccompExitsThree)
   EXPECT_FALSE(fs::exists(dir / "b" / "report.json"));
 }
 
+// A subject that installs a seccomp listener of its own (a sandboxing
+// program) cannot have it under the supervisor's (the kernel says EBUSY):
+// with no backend asked for, the whole run falls back to preload and says
+// why; with seccomp asked for, it is not checkable, saying why.
+TEST_F(SeccompVerdicts, ASubjectWithItsOwnSeccompListenerFallsBackToPreload) {
+  testing::write_text(dir_ / "payload", kContent);
+  const std::vector<std::string> writer{CRASHCHECK_SECCOMP_WRITER, "own-listener", "{dir}"};
+  auto run = [&](const std::string& out, std::vector<std::string> more) {
+    std::vector<std::string> args{"check",           "--payload", (dir_ / "payload").string(),
+                                  "--target",        "target",    "--models",
+                                  "kill,power-loss", "-o",        (dir_ / out).string()};
+    args.insert(args.end(), more.begin(), more.end());
+    args.push_back("--");
+    args.insert(args.end(), writer.begin(), writer.end());
+    return testing::run_crashcheck(args);
+  };
+  const auto fallback = run("a", {});
+  EXPECT_TRUE(fallback.status == 0 || fallback.status == 1) << fallback.output;
+  const auto report = nlohmann::json::parse(testing::read_text(dir_ / "a" / "report.json"));
+  EXPECT_EQ(report["subject"]["backend"], "preload");
+  EXPECT_NE(report["notes"].dump().find("backend: preload, because the subject installs a seccomp listener"),
+            std::string::npos)
+      << report["notes"];
+  EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "pass") << fallback.output;
+  const auto refused = run("b", {"--backend", "seccomp"});
+  EXPECT_EQ(refused.status, 3) << refused.output;
+  EXPECT_NE(refused.output.find("not checkable: the subject installs a seccomp listener of its own"), std::string::npos)
+      << refused.output;
+}
+
 }  // namespace
 }  // namespace crashcheck::runner

@@ -57,6 +57,7 @@ struct SyscallInfo {
     counted,  // a counted call when it touches the scope
     watched,  // never counted; the supervisor takes note (mmap of a shared writable file)
     refused,  // always fails with errnos[0] (io_uring_setup: ENOSYS, so runtimes fall back)
+    noted,    // never counted nor changed; the observation says the subject made it (seccomp: its own listener)
   };
   std::string_view name;  // kernel name, e.g. "renameat2" (also the trace's call field)
   Role role;

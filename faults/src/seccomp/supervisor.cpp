@@ -351,6 +351,7 @@ class Supervisor final : public Observer {
   bool mapped_shared_ = false;
   bool killed_ = false;
   bool refused_io_uring_ = false;
+  bool own_listener_ = false;
   bool pause_gave_up_ = false;
 
   // shared with the runner's thread (pause plan)
@@ -508,6 +509,11 @@ void Supervisor::serve(const seccomp_notif& req) {
   if (e->info->role == SyscallInfo::Role::refused) {
     refused_io_uring_ = true;
     return reply(req.id, -1, e->info->errnos[0]);
+  }
+  if (e->info->role == SyscallInfo::Role::noted) {  // seccomp(2): a listener of its own conflicts with ours
+    Args a = decode(*e, req.data);
+    own_listener_ |= a.u(OP) == SECCOMP_SET_MODE_FILTER && (a.u(FLAGS) & SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    return reply(req.id, 0, 0, continue_flag);
   }
   Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}, nullptr, {}};
   c.rec.pid = tgid;
@@ -713,6 +719,10 @@ Observation Supervisor::finish() {
   o.processes_seen = static_cast<std::uint32_t>(processes_.size());
   o.calls_counted = calls_;
   if (refused_io_uring_) o.notes.push_back("io_uring_setup refused with ENOSYS (the subject fell back to plain calls)");
+  if (own_listener_)
+    o.conflict =
+        "the subject installs a seccomp listener of its own, which the kernel refuses (EBUSY) under the seccomp "
+        "backend's";
   if (pause_gave_up_) o.notes.push_back("pause: the runner did not resume within 30 s; later calls ran unpaused");
   trace_ = UniqueFd();
   try {

@@ -101,6 +101,7 @@ void note_case(const CaseResult& r, Collected& collected) {
 std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
   const auto& out = base.outcome;
   const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
+  if (base.conflict) return *base.conflict + " (try --backend preload)";
   if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
   if (out.end == SubjectOutcome::End::timed_out)
     return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
