@@ -156,6 +156,22 @@ TEST_F(Seccomp, BufferedStdioWriteIsSeenAtFclose) {
   EXPECT_GT(close->seq, write->seq);
 }
 
+// `cat payload > target`: the shell opens the target write-only as fd 1 and
+// cat moves the bytes with copy_file_range; the record still carries them
+// (read back through a readable reopen), or the power-loss model could not
+// know the file's content.
+TEST_F(Seccomp, CopyIntoAWriteOnlyDescriptorRecordsTheBytes) {
+  std::ofstream(root_ / "payload") << content;
+  Supervised r =
+      run({"/bin/sh", "-c", "cat '" + (root_ / "payload").string() + "' > '" + (scope_ / "target").string() + "'"});
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  std::string copied;
+  for (const TraceRecord& rec : r.trace().records)
+    if (rec.op == OpClass::write && rec.path == "target") copied += rec.data;
+  EXPECT_EQ(copied, content) << r.calls();
+  EXPECT_EQ(target(), content);
+}
+
 TEST_F(Seccomp, Openat2IsSeen) {
   Supervised r = run(writer("openat2"));
   ASSERT_TRUE(r.exited(0));
