@@ -62,6 +62,13 @@ const CallInfo* find_call(std::string_view name) noexcept {
   return nullptr;
 }
 
+std::span<const int> injectable_errnos(std::string_view call) noexcept {
+  if (const CallInfo* c = find_call(call)) return c->errnos;
+  for (const SyscallInfo& s : supervised_syscalls())
+    if (s.name == call && s.role == SyscallInfo::Role::counted) return s.errnos;
+  return {};
+}
+
 // ------------------------------------------------------------------- plans --
 
 std::string FaultPlan::encode() const {

@@ -156,6 +156,22 @@ TEST_F(Seccomp, BufferedStdioWriteIsSeenAtFclose) {
   EXPECT_GT(close->seq, write->seq);
 }
 
+// `cat payload > target`: the shell opens the target write-only as fd 1 and
+// cat moves the bytes with copy_file_range; the record still carries them
+// (read back through a readable reopen), or the power-loss model could not
+// know the file's content.
+TEST_F(Seccomp, CopyIntoAWriteOnlyDescriptorRecordsTheBytes) {
+  std::ofstream(root_ / "payload") << content;
+  Supervised r =
+      run({"/bin/sh", "-c", "cat '" + (root_ / "payload").string() + "' > '" + (scope_ / "target").string() + "'"});
+  ASSERT_TRUE(r.exited(0)) << r.out;
+  std::string copied;
+  for (const TraceRecord& rec : r.trace().records)
+    if (rec.op == OpClass::write && rec.path == "target") copied += rec.data;
+  EXPECT_EQ(copied, content) << r.calls();
+  EXPECT_EQ(target(), content);
+}
+
 TEST_F(Seccomp, Openat2IsSeen) {
   Supervised r = run(writer("openat2"));
   ASSERT_TRUE(r.exited(0));
@@ -573,7 +589,7 @@ func main() {
 
 TEST(SeccompTable, ReadmeListsExactlyTheSupervisedCalls) {
   std::istringstream readme(slurp(CRASHCHECK_FAULTS_README));
-  std::regex row(R"(^\| `([a-z0-9_]+)` \| (counted|watched|refused) \| ([a-z_-]+) \| ([A-Z, ]*?) ?\|$)");
+  std::regex row(R"(^\| `([a-z0-9_]+)` \| (counted|watched|refused|noted) \| ([a-z_-]+) \| ([A-Z, ]*?) ?\|$)");
   std::map<std::string, std::string> documented;  // name -> the row's other cells
   for (std::string line; std::getline(readme, line);) {
     std::smatch m;
@@ -581,7 +597,7 @@ TEST(SeccompTable, ReadmeListsExactlyTheSupervisedCalls) {
   }
   std::size_t counted = 0;
   for (const SyscallInfo& s : supervised_syscalls()) {
-    static constexpr std::string_view roles[] = {"counted", "watched", "refused"};
+    static constexpr std::string_view roles[] = {"counted", "watched", "refused", "noted"};
     std::string errnos;
     for (int e : s.errnos) errnos += (errnos.empty() ? "" : ", ") + errno_name(e);
     bool is_counted = s.role == SyscallInfo::Role::counted;
@@ -593,6 +609,21 @@ TEST(SeccompTable, ReadmeListsExactlyTheSupervisedCalls) {
   }
   EXPECT_TRUE(documented.empty()) << "README lists a call the supervisor does not: " << documented.begin()->first;
   EXPECT_GE(counted, 40u);
+}
+
+// The errno campaign plans from injectable_errnos: a system call only the
+// supervisor sees takes syscalls.def's errnos, a libc name the agent's.
+TEST(SeccompTable, ErrnosToInjectComeFromTheTableThatSeesTheCall) {
+  auto names = [](std::span<const int> errnos) {
+    std::string out;
+    for (int e : errnos) out += errno_name(e) + " ";
+    return out;
+  };
+  EXPECT_EQ(names(injectable_errnos("openat2")), "ENOSPC EDQUOT EACCES EROFS EINTR EMFILE EIO ");
+  EXPECT_EQ(names(injectable_errnos("splice")), "ENOSPC EDQUOT EIO EINTR EFBIG ");
+  EXPECT_EQ(names(injectable_errnos("fclose")), names(find_call("fclose")->errnos));
+  EXPECT_EQ(names(injectable_errnos("io_uring_setup")), "");  // refused, never a counted call
+  EXPECT_EQ(names(injectable_errnos("read")), "");
 }
 
 TEST(SeccompPlan, KillWithinRoundTrips) {

@@ -30,17 +30,34 @@
  *              DIR/d/f by name and through the first descriptor
  *   mmap-exit  shared writable mapping, store, exit (no msync, no munmap)
  *   close-fail write DIR/target, close it (result printed, not checked),
- *              then write to the closed descriptor (result printed) */
+ *              then write to the closed descriptor (result printed)
+ *
+ * Twins (the runner's verdict tests: each defective writer has a correct
+ * twin; a failing call removes the temp before exit 1, so temp_clean holds):
+ *   synced-dir / no-dir-sync          temp, fsync, rename; fsync(dirfd(opendir(DIR))) or not
+ *   openat2-sync / openat2-nosync     the temp made with syscall(SYS_openat2); fsync or not
+ *   cwd-atomic / cwd-inplace          through /proc/self/cwd after chdir DIR: temp + rename,
+ *                                     or the target truncated and rewritten in place
+ *   tmpdir-sync / tmpdir-nosync       mkstemp in $TMPDIR, renamed in; fsyncs or none
+ *   thread-sync / thread-nosync       the temp written by a second thread; fsyncs or none
+ *   fork-sync / fork-nosync           the temp written by a forked child; fsyncs or none
+ *   stdio-checked / stdio-unchecked   buffered fputs to the temp; fflush, fsync and fclose
+ *                                     checked, or fclose's result ignored (nothing synced)
+ *   own-listener                      installs a seccomp filter with a listener of its own
+ *                                     (as a sandboxing program does), then synced-dir */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -50,10 +67,13 @@ static const char content[] = "new content\n";
 static char tmp[4096], target[4096];
 static int tmp_fd = -1;
 
+static int clean_up = 0; /* twins: a failure removes the temp (tmp) before exit */
+
 static int check(long r) {
   if (r < 0) {
     printf("errno=%s\n", strerrorname_np(errno));
     fflush(stdout);
+    if (clean_up) unlink(tmp);
     exit(1);
   }
   return (int)r;
@@ -305,6 +325,122 @@ static int mapped_until_exit(void) {
   return 0;
 }
 
+/* One twin: where the temp is made, how, who writes it, what is synced. */
+struct twin {
+  const char *name;
+  enum { IN_DIR, IN_CWD, IN_TMPDIR } place;
+  enum { BY_OPEN, BY_OPENAT2, BY_STDIO } maker;
+  enum { BY_SELF, BY_THREAD, BY_CHILD } writer;
+  int in_place, sync_file, sync_dir, check_close;
+};
+
+static const struct twin twins[] = {
+    {"synced-dir", IN_DIR, BY_OPEN, BY_SELF, 0, 1, 1, 1},
+    {"no-dir-sync", IN_DIR, BY_OPEN, BY_SELF, 0, 1, 0, 1},
+    {"openat2-sync", IN_DIR, BY_OPENAT2, BY_SELF, 0, 1, 1, 1},
+    {"openat2-nosync", IN_DIR, BY_OPENAT2, BY_SELF, 0, 0, 0, 1},
+    {"cwd-atomic", IN_CWD, BY_OPEN, BY_SELF, 0, 1, 1, 1},
+    {"cwd-inplace", IN_CWD, BY_OPEN, BY_SELF, 1, 1, 1, 1},
+    {"tmpdir-sync", IN_TMPDIR, BY_OPEN, BY_SELF, 0, 1, 1, 1},
+    {"tmpdir-nosync", IN_TMPDIR, BY_OPEN, BY_SELF, 0, 0, 0, 1},
+    {"thread-sync", IN_DIR, BY_OPEN, BY_THREAD, 0, 1, 1, 1},
+    {"thread-nosync", IN_DIR, BY_OPEN, BY_THREAD, 0, 0, 0, 1},
+    {"fork-sync", IN_DIR, BY_OPEN, BY_CHILD, 0, 1, 1, 1},
+    {"fork-nosync", IN_DIR, BY_OPEN, BY_CHILD, 0, 0, 0, 1},
+    {"stdio-checked", IN_DIR, BY_STDIO, BY_SELF, 0, 1, 1, 1},
+    {"stdio-unchecked", IN_DIR, BY_STDIO, BY_SELF, 0, 0, 0, 0},
+};
+
+static int make_file(const struct twin *w, const char *path, int flags) {
+  if (w->place == IN_TMPDIR && !w->in_place) return check(mkstemp(tmp));
+  if (w->maker == BY_OPENAT2) {
+    struct open_how how = {.flags = (unsigned)flags, .mode = 0644};
+    return check(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+  }
+  return check(open(path, flags, 0644));
+}
+
+/* The bytes reach fd by w's writer; a failing child makes the parent fail. */
+static void fill(const struct twin *w, int fd) {
+  tmp_fd = fd;
+  if (w->writer == BY_THREAD) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, thread_writes, NULL) != 0) check(-1);
+    pthread_join(t, NULL);
+  } else if (w->writer == BY_CHILD) {
+    pid_t pid = check(fork());
+    if (pid == 0) {
+      clean_up = 0; /* the parent cleans up */
+      write_all(fd, content, sizeof content - 1);
+      if (w->sync_file) check(fsync(fd));
+      _exit(0);
+    }
+    int status;
+    check(waitpid(pid, &status, 0));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      unlink(tmp);
+      exit(1);
+    }
+  } else {
+    write_all(fd, content, sizeof content - 1);
+  }
+  if (w->sync_file && w->writer != BY_CHILD) check(fsync(fd));
+}
+
+static int stdio_twin(const struct twin *w) {
+  FILE *f = fopen(tmp, "w");
+  if (!f) check(-1);
+  if (fputs(content, f) == EOF) check(-1);
+  if (w->check_close) {
+    check(fflush(f) == 0 ? 0 : -1);
+    check(fsync(fileno(f)));
+    check(fclose(f) == 0 ? 0 : -1);
+  } else {
+    fclose(f); /* the classic bug: the buffered bytes' write error surfaces here, unseen */
+  }
+  return 0;
+}
+
+static int run_twin(const struct twin *w, const char *dir) {
+  const char *t = getenv("TMPDIR");
+  const char *sync_path = dir;
+  if (w->place == IN_CWD) {
+    check(chdir(dir));
+    snprintf(tmp, sizeof tmp, "/proc/self/cwd/target.tmp");
+    snprintf(target, sizeof target, "/proc/self/cwd/target");
+    sync_path = "/proc/self/cwd";
+  } else if (w->place == IN_TMPDIR) {
+    snprintf(tmp, sizeof tmp, "%s/cc-writer-XXXXXX", t ? t : "/tmp");
+  }
+  if (w->in_place) {
+    int fd = make_file(w, target, O_WRONLY | O_CREAT | O_TRUNC);
+    fill(w, fd);
+    check(close(fd));
+    return 0;
+  }
+  clean_up = 1;
+  if (w->maker == BY_STDIO) {
+    stdio_twin(w);
+  } else {
+    int fd = make_file(w, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC);
+    fill(w, fd);
+    if (w->check_close) check(close(fd));
+  }
+  check(rename(tmp, target));
+  clean_up = 0;
+  if (w->sync_dir) sync_dir(sync_path);
+  return 0;
+}
+
+/* An allow-all filter asking for a listener: the kernel refuses a second
+ * listener in one filter chain (EBUSY), which is what the supervisor notes. */
+static void own_listener(void) {
+  struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {1, &allow};
+  check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 64;
   const char *action = argv[1], *dir = argv[2];
@@ -329,6 +465,12 @@ int main(int argc, char **argv) {
   if (!strcmp(action, "dir-in")) return dir_renamed_in(dir);
   if (!strcmp(action, "mmap-exit")) return mapped_until_exit();
   if (!strcmp(action, "close-fail")) return close_fails();
+  if (!strcmp(action, "own-listener")) {
+    own_listener();
+    return run_twin(&twins[0], dir);
+  }
+  for (size_t i = 0; i < sizeof twins / sizeof *twins; ++i)
+    if (!strcmp(action, twins[i].name)) return run_twin(&twins[i], dir);
   if (!strcmp(action, "repeat")) {
     for (long i = 0; i < arg; ++i) atomic(dir);
     return 0;

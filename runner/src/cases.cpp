@@ -114,6 +114,7 @@ void take_observation(faults::Observation seen, CaseResult& result) {
   result.trace = std::move(seen.trace);
   result.trace_error = std::move(seen.trace_error);
   result.notes = std::move(seen.notes);
+  result.conflict = std::move(seen.conflict);
 }
 
 }  // namespace
@@ -218,10 +219,11 @@ BackendChoice choose_backend(std::optional<faults::BackendKind> flag, std::optio
                                " backend cannot run here: " + *why);
     return {*asked, std::nullopt};
   }
-  // The default stays preload until the runner-level verdicts under seccomp
-  // are shown equal to preload's (faults/README.md, "How to choose").
-  (void)agent_library;
-  return {BackendKind::preload, std::nullopt};
+  // The default sees what the kernel sees; preload is the fallback, and the
+  // report says why it was needed (faults/README.md, "How to choose").
+  auto why = faults::backend_unavailable(BackendKind::seccomp, agent_library);
+  if (!why) return {BackendKind::seccomp, std::nullopt};
+  return {BackendKind::preload, "backend: preload, because the seccomp backend cannot run here: " + *why};
 }
 
 SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {

@@ -77,7 +77,8 @@ void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) 
       ->check(CLI::IsMember({"posix", "ext4-ordered"}))
       ->capture_default_str();
   verb.add_option("--backend", flags.backend,
-                  "How the subject is observed: seccomp or preload (default: the scenario's, else preload)")
+                  "How the subject is observed: seccomp or preload (default: the scenario's, else seccomp where the "
+                  "kernel supports it, else preload with a report note)")
       ->check(CLI::IsMember({"seccomp", "preload"}));
   verb.add_flag("--exhaustive", flags.exhaustive,
                 "Every case at every call: no sampling of repeated calls (default: a run of calls that differ only "

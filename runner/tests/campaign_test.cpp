@@ -14,6 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "crashcheck/faults/backend.hpp"
 #include "crashcheck/runner/commands.hpp"
 #include "support.hpp"
 
@@ -236,14 +237,34 @@ TEST(Run, UncheckableSubjectsExitThreeNeverPass) {
 }
 
 #ifdef CRASHCHECK_STATIC_WRITER
-TEST(Run, StaticBinaryIsNotCheckableTheAgentNeverLoads) {
+// LD_PRELOAD cannot reach a static binary: under preload it is not checkable, never passed.
+TEST(Run, StaticBinaryIsNotCheckableUnderPreloadTheAgentNeverLoads) {
   TempDir dir;
   testing::write_text(dir / "payload", "data\n");
-  auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "-o", (dir / "out").string(),
-                                         "--", CRASHCHECK_STATIC_WRITER, "{payload}", "{target}"});
+  auto result =
+      testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "--backend", "preload", "-o",
+                               (dir / "out").string(), "--", CRASHCHECK_STATIC_WRITER, "{payload}", "{target}"});
   EXPECT_EQ(result.status, 3) << result.output;
   EXPECT_NE(result.output.find("not checkable: the fault-injection agent was never loaded"), std::string::npos)
       << result.output;
+}
+
+// The seccomp supervisor (the default where the kernel has it) sees the
+// kernel's calls, so the same static in-place writer is judged: it fails.
+TEST(Run, StaticBinaryIsJudgedUnderTheDefaultBackend) {
+  if (auto why = faults::backend_unavailable(faults::BackendKind::seccomp))
+    GTEST_SKIP() << "seccomp backend unavailable: " << *why;
+  TempDir dir;
+  testing::write_text(dir / "payload", "data\n");
+  auto result = testing::run_crashcheck({"check", "--payload", (dir / "payload").string(), "--target", "t.txt",
+                                         "--models", "kill", "-o", (dir / "out").string(), "--",
+                                         CRASHCHECK_STATIC_WRITER, "{payload}", "{target}"});
+  EXPECT_EQ(result.status, 1) << result.output;
+  const auto report = load_json(dir / "out" / "report.json");
+  EXPECT_EQ(report["subject"]["backend"], "seccomp");
+  EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "fail") << result.output;
+  for (const auto& call : report["calls"])  // the writer's own read of its payload is not the target's
+    EXPECT_EQ(call["summary"].get<std::string>().find("payload"), std::string::npos) << call.dump();
 }
 #endif
 

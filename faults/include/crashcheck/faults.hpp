@@ -57,6 +57,7 @@ struct SyscallInfo {
     counted,  // a counted call when it touches the scope
     watched,  // never counted; the supervisor takes note (mmap of a shared writable file)
     refused,  // always fails with errnos[0] (io_uring_setup: ENOSYS, so runtimes fall back)
+    noted,    // never counted nor changed; the observation says the subject made it (seccomp: its own listener)
   };
   std::string_view name;  // kernel name, e.g. "renameat2" (also the trace's call field)
   Role role;
@@ -65,6 +66,12 @@ struct SyscallInfo {
 };
 
 std::span<const SyscallInfo> supervised_syscalls() noexcept;
+
+// The failures worth injecting into a traced call, whichever backend traced
+// it: the agent's row for a libc name (`open64`, `fclose`), else the
+// supervisor's counted row for a system call only it sees (`openat2`,
+// `splice`); empty for anything else. The errno campaign plans from this.
+std::span<const int> injectable_errnos(std::string_view call) noexcept;
 
 // The single fault a run executes. Call numbers are 1-based counted calls.
 struct FaultPlan {

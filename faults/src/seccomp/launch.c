@@ -54,6 +54,8 @@ static void add_rules(scmp_filter_ctx ctx) {
   if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 0);
 #define CC_REFUSE(name, error) \
   if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 0);
+#define CC_NOTE(name, roles) \
+  if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 0);
 #define CC_WATCH(name, roles)                                                                                       \
   if (!rc)                                                                                                          \
     rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 2, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE), \
@@ -61,6 +63,7 @@ static void add_rules(scmp_filter_ctx ctx) {
 #include "syscalls.def"
 #undef CC_SYSCALL
 #undef CC_REFUSE
+#undef CC_NOTE
 #undef CC_WATCH
   if (rc) fail("seccomp_rule_add: %s", strerror(-rc));
 }

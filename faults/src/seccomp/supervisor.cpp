@@ -351,6 +351,7 @@ class Supervisor final : public Observer {
   bool mapped_shared_ = false;
   bool killed_ = false;
   bool refused_io_uring_ = false;
+  bool own_listener_ = false;
   bool pause_gave_up_ = false;
 
   // shared with the runner's thread (pause plan)
@@ -508,6 +509,11 @@ void Supervisor::serve(const seccomp_notif& req) {
   if (e->info->role == SyscallInfo::Role::refused) {
     refused_io_uring_ = true;
     return reply(req.id, -1, e->info->errnos[0]);
+  }
+  if (e->info->role == SyscallInfo::Role::noted) {  // seccomp(2): a listener of its own conflicts with ours
+    Args a = decode(*e, req.data);
+    own_listener_ |= a.u(OP) == SECCOMP_SET_MODE_FILTER && (a.u(FLAGS) & SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    return reply(req.id, 0, 0, continue_flag);
   }
   Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}, nullptr, {}};
   c.rec.pid = tgid;
@@ -713,6 +719,10 @@ Observation Supervisor::finish() {
   o.processes_seen = static_cast<std::uint32_t>(processes_.size());
   o.calls_counted = calls_;
   if (refused_io_uring_) o.notes.push_back("io_uring_setup refused with ENOSYS (the subject fell back to plain calls)");
+  if (own_listener_)
+    o.conflict =
+        "the subject installs a seccomp listener of its own, which the kernel refuses (EBUSY) under the seccomp "
+        "backend's";
   if (pause_gave_up_) o.notes.push_back("pause: the runner did not resume within 30 s; later calls ran unpaused");
   trace_ = UniqueFd();
   try {
@@ -924,6 +934,21 @@ Outcome Supervisor::perform_write(Call& c) {
   return o;
 }
 
+// The bytes now at [offset, offset + n) of the file behind fd. A descriptor
+// opened write-only (the shell's `> target`, which cat copies into) cannot
+// be read: the file is reopened for reading through /proc/self/fd, which
+// gives a new open file description, so the subject's offset is untouched.
+std::string read_back(int fd, std::int64_t offset, std::size_t n) {
+  std::string data(n, '\0');
+  ssize_t got = ::pread(fd, data.data(), n, offset);
+  if (got < 0 && errno == EBADF) {
+    UniqueFd readable(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC));
+    got = readable.valid() ? ::pread(readable.get(), data.data(), n, offset) : -1;
+  }
+  data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);  // unreadable even so: the record has no data
+  return data;
+}
+
 // sendfile, copy_file_range, splice: the kernel moves the bytes; the written
 // range is read back from the destination afterwards.
 Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
@@ -951,9 +976,7 @@ Outcome Supervisor::perform_copy(Call& c, std::uint64_t limit) {
   if (has_in) c.t.write(c.a.u(OFFINPTR), &off_in, sizeof off_in);
   if (has_out) c.t.write(c.a.u(OFFPTR), &off_out, sizeof off_out);
   c.rec.offset = has_out ? start_out : ::lseek(out.get(), 0, SEEK_CUR) - n;
-  c.rec.data.resize(static_cast<std::size_t>(n));
-  ssize_t got = ::pread(out.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset);
-  c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);  // write-only descriptor: no data
+  c.rec.data = read_back(out.get(), c.rec.offset, static_cast<std::size_t>(n));
   return value(n);
 }
 

@@ -15,10 +15,12 @@ namespace {
 #define CC_SYSCALL(name, op, roles, errnos) constexpr int errnos_##name[] = {0, CC_UNPAREN errnos};
 #define CC_WATCH(name, roles) constexpr int errnos_##name[] = {0};
 #define CC_REFUSE(name, error) constexpr int errnos_##name[] = {0, error};
+#define CC_NOTE(name, roles) constexpr int errnos_##name[] = {0};
 #include "syscalls.def"
 #undef CC_SYSCALL
 #undef CC_WATCH
 #undef CC_REFUSE
+#undef CC_NOTE
 
 using Role = SyscallInfo::Role;
 #define CC_SYSCALL(name, op, roles, errnos) \
@@ -26,12 +28,14 @@ using Role = SyscallInfo::Role;
 #define CC_WATCH(name, roles) SyscallInfo{#name, Role::watched, OpClass::open, {}},
 #define CC_REFUSE(name, error) \
   SyscallInfo{#name, Role::refused, OpClass::open, std::span<const int>(errnos_##name).subspan(1)},
+#define CC_NOTE(name, roles) SyscallInfo{#name, Role::noted, OpClass::open, {}},
 const SyscallInfo syscall_infos[] = {
 #include "syscalls.def"
 };
 #undef CC_SYSCALL
 #undef CC_WATCH
 #undef CC_REFUSE
+#undef CC_NOTE
 
 }  // namespace
 
@@ -44,12 +48,14 @@ using namespace role;
 #define CC_SYSCALL(name, op, roles, errnos) {SYS_##name, nullptr, {CC_UNPAREN roles}},
 #define CC_WATCH(name, roles) {SYS_##name, nullptr, {CC_UNPAREN roles}},
 #define CC_REFUSE(name, error) {SYS_##name, nullptr, {}},
+#define CC_NOTE(name, roles) {SYS_##name, nullptr, {CC_UNPAREN roles}},
 SyscallEntry entries[] = {
 #include "syscalls.def"
 };
 #undef CC_SYSCALL
 #undef CC_WATCH
 #undef CC_REFUSE
+#undef CC_NOTE
 
 constexpr int max_number = 512;
 

@@ -36,6 +36,7 @@ enum ArgRole : std::uint8_t {
   PROT,      // mmap protection
   UID,
   GID,
+  OP,  // seccomp(2)'s operation
   ROLE_COUNT
 };
 }  // namespace role

@@ -43,6 +43,14 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   PauseStates pauses(setup);
   const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode), pauses.visitor());
+  if (baseline.conflict && !given.backend && !scenario.backend && setup.backend.kind != faults::BackendKind::preload) {
+    // the default backend cannot observe this subject: the whole run falls back, and says why
+    RunOptions fallback = given;
+    fallback.backend = faults::BackendKind::preload;
+    CampaignResult result = run_campaigns(scenario, fallback);
+    result.report.notes.push_back("backend: preload, because " + *baseline.conflict);
+    return result;
+  }
   if (CampaignResult early = stopped_early(setup, options, baseline); early.interrupted || early.not_checkable)
     return early;
 

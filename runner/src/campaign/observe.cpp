@@ -89,10 +89,9 @@ std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
 // Returns the kill cases the run did not reach, to be run for real.
 std::vector<CaseSpec> observe_paused(const CaseResult& paused, const PauseStates& states, bool kills, bool readers,
                                      const SubjectSetup& setup, const Trace& baseline, std::vector<Observation>& out) {
-  const std::uint32_t calls = last_seq(baseline);
   const SubjectOutcome killed{SubjectOutcome::End::signaled, SIGKILL};
   std::vector<CaseSpec> missing;
-  for (auto& spec : plan_exact_kills(calls)) {
+  for (auto& spec : plan_exact_kills(baseline)) {
     const bool after_last = spec.plan.kind == Kind::kill_after;
     const Observation* seen = after_last ? nullptr : states.at(spec.plan.call);
     const bool reached = after_last ? paused.outcome.succeeded() : seen != nullptr;
@@ -140,6 +139,7 @@ std::string timed_out_text(const CaseResult& base, const SubjectSetup& setup) {
 std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
   const auto& out = base.outcome;
   const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
+  if (base.conflict) return *base.conflict + " (try --backend preload)";
   if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
   if (out.end == SubjectOutcome::End::timed_out) return timed_out_text(base, setup);
   if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;

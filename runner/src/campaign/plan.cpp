@@ -27,14 +27,12 @@ std::vector<CaseSpec> plan_errno(const Trace& trace, const SamplingPolicy& polic
   std::vector<CaseSpec> out;
   for (const ChosenCall& chosen : chosen_calls(trace, {.exhaustive = true})) {
     const auto& r = trace.records[chosen.index];
-    if (const faults::CallInfo* info = faults::find_call(r.call); info && errno_worthy(r.op))
-      count.possible += info->errnos.size();
+    if (errno_worthy(r.op)) count.possible += faults::injectable_errnos(r.call).size();
   }
   for (const ChosenCall& chosen : chosen_calls(trace, policy)) {
     const auto& r = trace.records[chosen.index];
-    const faults::CallInfo* info = faults::find_call(r.call);
-    if (!info || !errno_worthy(r.op)) continue;
-    for (int error : errnos_for(chosen, r.op, info->errnos, policy)) {
+    if (!errno_worthy(r.op)) continue;
+    for (int error : errnos_for(chosen, r.op, faults::injectable_errnos(r.call), policy)) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
       out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});
     }
@@ -141,13 +139,13 @@ std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget) {
   return last_seq(trace);
 }
 
-std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls) {
+std::vector<CaseSpec> plan_exact_kills(const Trace& trace) {
   std::vector<CaseSpec> out;
-  for (std::uint32_t n = 1; n <= calls; ++n) {
-    faults::FaultPlan plan{Kind::kill_before, n, 0, 0};
+  for (const auto& r : trace.records) {
+    faults::FaultPlan plan{Kind::kill_before, r.seq, 0, 0};
     out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
   }
-  faults::FaultPlan last{Kind::kill_after, calls, 0, 0};
+  faults::FaultPlan last{Kind::kill_after, last_seq(trace), 0, 0};
   out.push_back({case_id(Model::kill, last), Model::kill, last, 0});
   return out;
 }

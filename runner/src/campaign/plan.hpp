@@ -46,8 +46,11 @@ Plan plan_cases(const faults::Trace& trace, const std::vector<std::string>& mode
 // "errno: 1,680 possible cases, 96 run: repeated calls sampled, seed S; `--exhaustive` runs all"
 std::string sampling_note(reports::Model model, PlanCount count, const SamplingPolicy& policy);
 
-// SIGKILL before each call 1..calls, and after the last.
-std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls);
+// SIGKILL before each call of the trace, and after the last. Only the
+// trace's numbers: the seccomp backend also numbers calls on files created
+// outside the scope that never entered it (its trace skips them); killing
+// there leaves the scope as the next traced call's kill does.
+std::vector<CaseSpec> plan_exact_kills(const faults::Trace& trace);
 
 // The write that runs out of space under `budget` in the baseline's sequence.
 std::uint32_t write_at_budget(const faults::Trace& trace, std::uint64_t budget);

@@ -59,6 +59,11 @@ struct Observation {
   std::uint32_t processes_seen = 0;  // 0: the backend never saw the subject (not checkable)
   std::uint32_t calls_counted = 0;
   std::vector<std::string> notes;  // e.g. "io_uring_setup refused with ENOSYS"
+  // Why this backend cannot observe this subject faithfully, when it cannot
+  // (seccomp: the subject installs its own seccomp listener, which the
+  // kernel refuses under the supervisor's); the runner falls back to
+  // another backend when none was asked for.
+  std::optional<std::string> conflict;
 };
 
 class Observer {

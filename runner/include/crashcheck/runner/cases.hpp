@@ -112,6 +112,7 @@ struct CaseResult {
   std::uint32_t processes_seen = 0;  // 0: the backend never saw the subject
   std::uint32_t calls_counted = 0;
   std::vector<std::string> notes;            // the backend's remarks on this run
+  std::optional<std::string> conflict;       // why the backend could not observe this subject faithfully
   std::map<std::uint32_t, Snapshot> pauses;  // pause plan without a visitor: the directory before call N
   std::vector<std::string> outside_writes;   // files written in the case root outside scratch/
   std::string stderr_tail;                   // last lines of the subject's stderr
