@@ -13,29 +13,28 @@
 namespace crashcheck::runner {
 namespace {
 
-nlohmann::json check_fsync_writer(bool checks) {
+// Runs `crashcheck check` on a Python writer from writers/ that replaces a
+// small JSON file, with `extra` flags before `--` and `twin` after it.
+nlohmann::json check_python_writer(const std::string& script, const std::vector<std::string>& extra,
+                                   const std::string& twin) {
   testing::TempDir dir;
   testing::write_text(dir / "old.json", "{\"a\": 0}\n");
   testing::write_text(dir / "new.json", "{\"a\": 1}\n");
-  std::vector<std::string> args{"check",
-                                "--old",
-                                (dir / "old.json").string(),
-                                "--payload",
-                                (dir / "new.json").string(),
-                                "--models",
-                                "errno,power-loss",
-                                "--quiet",
-                                "-o",
-                                (dir / "out").string(),
-                                "--",
-                                CRASHCHECK_PYTHON,
-                                std::string(CRASHCHECK_WRITERS_DIR) + "/ignores_fsync_error.py",
-                                "{target}",
-                                "{payload}"};
-  if (checks) args.push_back("--check");
+  std::vector<std::string> args{
+      "check",   "--old", (dir / "old.json").string(), "--payload", (dir / "new.json").string(),
+      "--quiet", "-o",    (dir / "out").string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  for (std::string arg : {"--", CRASHCHECK_PYTHON}) args.push_back(arg);
+  args.push_back(std::string(CRASHCHECK_WRITERS_DIR) + "/" + script);
+  for (std::string arg : {"{target}", "{payload}"}) args.push_back(arg);
+  if (!twin.empty()) args.push_back(twin);
   const auto result = testing::run_crashcheck(args);
   EXPECT_LE(result.status, 1) << result.output;
   return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+nlohmann::json check_fsync_writer(bool checks) {
+  return check_python_writer("ignores_fsync_error.py", {"--models", "errno,power-loss"}, checks ? "--check" : "");
 }
 
 TEST(DurableAfterError, SwallowingAFailedFsyncFailsDurableAtThatCall) {
@@ -64,41 +63,13 @@ TEST(DurableAfterError, LettingTheErrorSurfaceKeepsDurable) {
   EXPECT_TRUE(noted) << report["notes"].dump(2);
 }
 
-}  // namespace
-}  // namespace crashcheck::runner
-
-namespace crashcheck::runner {
-namespace {
-
 // valid_content on power-loss states (issue 11): an unsynced temp renamed
 // over the target exits 0, but a power loss can leave it empty or torn,
 // which the JSON validator rejects; the twin that fsyncs passes. Kill and
 // reader states of both are valid, so only the power-loss states decide.
 nlohmann::json check_rename_writer(bool sync) {
-  testing::TempDir dir;
-  testing::write_text(dir / "old.json", "{\"a\": 0}\n");
-  testing::write_text(dir / "new.json", "{\"a\": 1}\n");
-  std::vector<std::string> args{"check",
-                                "--old",
-                                (dir / "old.json").string(),
-                                "--payload",
-                                (dir / "new.json").string(),
-                                "--validate",
-                                "json",
-                                "--models",
-                                "kill,power-loss",
-                                "--quiet",
-                                "-o",
-                                (dir / "out").string(),
-                                "--",
-                                CRASHCHECK_PYTHON,
-                                std::string(CRASHCHECK_WRITERS_DIR) + "/renames_unsynced_json.py",
-                                "{target}",
-                                "{payload}"};
-  if (sync) args.push_back("--sync");
-  const auto result = testing::run_crashcheck(args);
-  EXPECT_LE(result.status, 1) << result.output;
-  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+  return check_python_writer("renames_unsynced_json.py", {"--validate", "json", "--models", "kill,power-loss"},
+                             sync ? "--sync" : "");
 }
 
 TEST(PowerLossValidity, AStateTheValidatorRejectsFailsValidContent) {
