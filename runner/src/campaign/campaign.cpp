@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "assemble.hpp"
+#include "concurrent.hpp"
 #include "crashcheck/runner/executor.hpp"
 #include "observe.hpp"
 #include "plan.hpp"
@@ -50,6 +51,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
   run_planned(cases, setup, options, baseline, collected);
+  if (has(options.models, reports::Model::concurrent) && (!shard || options.shard->first()))
+    run_concurrent_stage(baseline, setup, options, collected);  // not sliced: shard 1 runs it whole
   add_outside_notes(collected);
 
   CampaignResult result;

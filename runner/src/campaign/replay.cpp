@@ -6,6 +6,7 @@
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/power_loss.hpp"
 #include "crashcheck/runner/validator.hpp"
+#include "concurrent.hpp"
 #include "observe.hpp"
 #include "work_dir.hpp"
 
@@ -24,6 +25,7 @@ Scenario scenario_from_subject(const reports::Subject& subject, std::string_view
   s.target = subject.target;
   if (subject.had_old) s.old = OldFile{subject.old_file, parse_mode(subject.old_mode, where + ".old_mode")};
   s.payload = subject.payload_file;
+  if (!subject.payload_b_file.empty()) s.payload_b = subject.payload_b_file;
   s.validator = Validator::from_description(subject.validator, where + ".validator");
   if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
   if (!subject.backend.empty()) {  // replay with the backend the report's run used
@@ -86,11 +88,14 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   const bool power_loss = id.substr(0, power_prefix.size()) == power_prefix;
   auto spec =
       power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), Model::power_loss, {}, 0}) : parse_case_id(id);
-  if (!spec) throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
+  const bool concurrent = is_concurrent_case(id);
+  if (!spec && !concurrent)
+    throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  if (concurrent) return replay_concurrent(setup, id);  // two instances, no baseline needed
   const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   if (power_loss) {

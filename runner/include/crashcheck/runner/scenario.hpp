@@ -58,6 +58,7 @@ struct Scenario {
   std::string target;                // file name inside the scratch directory
   std::optional<OldFile> old;        // nullopt: the target does not exist beforehand
   std::filesystem::path payload;     // absolute
+  std::optional<std::filesystem::path> payload_b;  // concurrent model: instance B's content; nullopt: derived
   Validator validator;
   double timeout_s = 30;
   std::optional<faults::BackendKind> backend;  // "backend": nullopt = the default choice (cases.hpp)
