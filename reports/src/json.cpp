@@ -286,9 +286,19 @@ PropertyResult read_property(const Node& n) {
 }
 
 Subject read_subject(const Node& n, const json& raw) {
-  Subject s{n["name"].text(),          n["command"].texts(),  n["scenario"].text(),    n["target"].text(),
-            n["had_old"].flag(),       n["old_file"].text(),  n["old_mode"].text(),    n["payload_file"].text(),
-            n["payload_size"].count(), n["validator"].text(), n["timeout_s"].number(), "", ""};
+  Subject s{n["name"].text(),
+            n["command"].texts(),
+            n["scenario"].text(),
+            n["target"].text(),
+            n["had_old"].flag(),
+            n["old_file"].text(),
+            n["old_mode"].text(),
+            n["payload_file"].text(),
+            n["payload_size"].count(),
+            n["validator"].text(),
+            n["timeout_s"].number(),
+            "",
+            ""};
   if (raw.is_object() && raw.contains("backend")) s.backend = n["backend"].text();  // optional: older reports lack it
   if (raw.is_object() && raw.contains("payload_b_file")) s.payload_b_file = n["payload_b_file"].text();  // optional
   return s;

@@ -235,8 +235,7 @@ PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& sh
   PreparedSubject out;
   out.observer = faults::make_observer(
       setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan, setup.agent_library});
-  faults::Launch launch{expand_command(setup.scenario.command, setup, shared, own.payload()),
-                        subject_environment(own)};
+  faults::Launch launch{expand_command(setup.scenario.command, setup, shared, own.payload()), subject_environment(own)};
   out.observer->wrap(launch);
   const bool paused = plan.kind == Kind::pause;
   out.subject = {launch.argv,

@@ -114,7 +114,12 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
          return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
        }});
   list.push_back({"concurrent_safe", "no concurrent case ran", [=](const Observation& o) -> std::optional<std::string> {
-                    if (o.timed_out) return "an instance did not finish within the timeout (do the two wait on each other?)";
+                    if (o.timed_out)
+                      return "an instance did not finish within the timeout (do the two wait on each other?)";
+                    if (o.target.is(Outcome::other))
+                      return "after both instances ended the target holds a mix: neither the old content nor A's nor "
+                             "B's (" +
+                             std::to_string(o.target.size) + " bytes)";
                     if (!old_or_new(o)) return "after both instances ended the target holds " + state_words(o.target);
                     // Old is fine when an instance reported failure; when both
                     // exited 0, one of their writes must have landed.

@@ -21,9 +21,9 @@ inline constexpr std::string_view kSchema = "crashcheck-report/1";
 
 // The fixed vocabulary (docs/ARCHITECTURE.md). Never rename one once shipped.
 // concurrent_safe came later (issue 17): a report without it reads as not_run.
-inline constexpr std::array<std::string_view, 9> kProperties = {
-    "crash_atomic", "powerloss_atomic", "durable",       "error_safe",     "temp_clean",
-    "mode_preserved", "reader_safe",    "valid_content", "concurrent_safe"};
+inline constexpr std::array<std::string_view, 9> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
+                                                                "error_safe",   "temp_clean",       "mode_preserved",
+                                                                "reader_safe",  "valid_content",    "concurrent_safe"};
 
 enum class Verdict { pass, fail, not_run };
 std::string_view verdict_name(Verdict v) noexcept;
@@ -169,7 +169,7 @@ struct Subject {
   std::uint64_t payload_size = 0;
   std::string validator;  // "json", "command: …", or empty
   double timeout_s = 0;
-  std::string backend;  // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
+  std::string backend;         // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
   std::string payload_b_file;  // concurrent model: the second instance's content; empty: derived (runner/README.md)
 
   bool operator==(const Subject&) const = default;

@@ -31,7 +31,7 @@ using Schedule = std::string;
 std::string encode_schedule(std::string_view schedule);
 std::optional<Schedule> decode_schedule(std::string_view text);  // nullopt: not A<n>/B<n> runs
 
-inline constexpr std::size_t kMaxInterleavings = 200;  // above: a seeded sample of this many
+inline constexpr std::size_t kMaxInterleavings = 100;  // above: a seeded sample of this many
 inline constexpr std::uint32_t kRaces = 3;             // free-running races besides the schedules
 
 // The counted calls (seq numbers) of one instance's solo trace that conflict

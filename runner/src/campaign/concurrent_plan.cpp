@@ -130,8 +130,7 @@ std::vector<std::uint32_t> conflicting_calls(const Trace& self, const Trace& oth
   const auto theirs = names_touched(other);
   std::vector<std::uint32_t> out;
   for (const auto& r : self.records)
-    if (may_conflict(r) && (theirs.count(r.path) > 0 || theirs.count(r.path2) > 0))
-      out.push_back(r.seq);
+    if (may_conflict(r) && (theirs.count(r.path) > 0 || theirs.count(r.path2) > 0)) out.push_back(r.seq);
   return out;
 }
 
@@ -154,12 +153,12 @@ ConcurrentPlan plan_concurrent(const Trace& a, const Trace& b) {
     plan.notes.push_back("concurrent: " + counts + "; " + std::to_string(kMaxInterleavings) + " of their " +
                          (total > 1'000'000'000 ? "more than 10^9" : std::to_string(total)) +
                          " interleavings explored (a sample, seed " + std::to_string(seed) +
-                         ", the two serial orders included), plus " + std::to_string(kRaces) +
-                         " free-running races");
+                         ", the two serial orders included), plus " + std::to_string(kRaces) + " free-running races");
   }
   std::set<std::string> ids;  // distinct merges can expand to one schedule only if calls repeat; keep one
   for (const auto& merge : merges) {
-    const std::string id = prefix() + encode_schedule(expand(merge, a_conflicts, b_conflicts, calls_of(a), calls_of(b)));
+    const std::string id =
+        prefix() + encode_schedule(expand(merge, a_conflicts, b_conflicts, calls_of(a), calls_of(b)));
     if (ids.insert(id).second) plan.cases.push_back({id, Model::concurrent, {Kind::pause, 0, 0, 0}, 0});
   }
   for (std::uint32_t i = 1; i <= kRaces; ++i)

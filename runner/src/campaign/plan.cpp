@@ -68,8 +68,7 @@ std::vector<std::string> chosen_models(const Scenario& scenario, const RunOption
   for (auto m : kModels) {
     // With no list, every model but the opt-in ones (concurrent: report.hpp).
     const bool by_default = !reports::model_info(*reports::model_from_name(m)).opt_in;
-    if (wanted.empty() ? by_default : std::count(wanted.begin(), wanted.end(), std::string(m)) > 0)
-      out.emplace_back(m);
+    if (wanted.empty() ? by_default : std::count(wanted.begin(), wanted.end(), std::string(m)) > 0) out.emplace_back(m);
   }
   return out;
 }
