@@ -29,12 +29,13 @@ GROWTH = [(f"{n} writes", n * 4096, 4096) for n in (10, 100, 1000, 10000)]
 def measure(argv, cwd):
     """Wall seconds and peak RSS (MiB) of one command and everything it waited for."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    return time.monotonic() - start, usage.ru_maxrss / 1024.0, proc.returncode, err
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a full pipe would stall the run
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), text
 
 
 def one(crashcheck, python, work, name, size, chunk):
@@ -95,7 +96,7 @@ def table(rows):
 
 
 def main():
-    crashcheck, python, out_dir = sys.argv[1:4]
+    crashcheck, python, out_dir = (os.path.abspath(a) if os.sep in a else a for a in sys.argv[1:4])
     quick = "--quick" in sys.argv[4:]
     os.makedirs(out_dir, exist_ok=True)
     configs = SIZES[:2] if quick else SIZES + GROWTH

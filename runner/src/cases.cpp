@@ -95,11 +95,15 @@ std::vector<std::string> environment_list(const std::map<std::string, std::strin
 }
 
 // The pause plan: snapshot the directory at every stop, let the call go on.
-void drive_pauses(SubjectProcess& process, faults::Observer& observer, const ScratchCase& scratch, CaseResult& result) {
+void drive_pauses(SubjectProcess& process, faults::Observer& observer, const ScratchCase& scratch,
+                  const PauseVisitor& on_pause, CaseResult& result) {
   while (!process.finished()) {
     if (cancel_requested().load()) process.stop();
     if (auto call = observer.wait_paused(kPauseTick)) {
-      result.pauses[*call] = take_snapshot(scratch.scratch());
+      if (on_pause)
+        on_pause(*call, take_snapshot(scratch.scratch()), scratch.initial());
+      else
+        result.pauses[*call] = take_snapshot(scratch.scratch());
       observer.resume();
     }
   }
@@ -248,7 +252,7 @@ PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& sh
   return out;
 }
 
-CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec) {
+CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const PauseVisitor& on_pause) {
   CaseResult result;
   result.spec = spec;
   ScratchCase scratch(setup.work_root, spec.id, setup.scenario.target, setup.contents);
@@ -257,7 +261,7 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec) {
   auto& observer = prepared.observer;
   const bool paused = spec.plan.kind == Kind::pause;
   auto process = SubjectProcess::start(prepared.subject);
-  if (paused) drive_pauses(process, *observer, scratch, result);
+  if (paused) drive_pauses(process, *observer, scratch, on_pause, result);
   result.outcome = process.wait();
   result.final = take_snapshot(scratch.scratch());
   take_observation(observer->finish(), result);

@@ -2,46 +2,19 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "crashcheck/runner/subject_process.hpp"
 
 namespace crashcheck::runner {
-namespace {
-
-class Progress {
- public:
-  Progress(const std::string& label, std::size_t total)
-      : label_(label), total_(total), enabled_(!label.empty() && ::isatty(STDERR_FILENO)) {}
-  ~Progress() {
-    if (enabled_) std::fprintf(stderr, "\r\033[K");
-  }
-  void tick() {
-    if (!enabled_) return;
-    std::lock_guard lock(mutex_);
-    std::fprintf(stderr, "\r\033[K%s: %zu/%zu cases", label_.c_str(), ++done_, total_);
-    std::fflush(stderr);
-  }
-
- private:
-  std::string label_;
-  std::size_t total_, done_ = 0;
-  bool enabled_;
-  std::mutex mutex_;
-};
-
-}  // namespace
 
 unsigned default_jobs() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 std::size_t run_parallel(std::size_t count, unsigned jobs, const std::function<void(std::size_t)>& job,
-                         const std::string& progress_label) {
-  Progress progress(progress_label, count);
+                         Progress* progress) {
   std::atomic<std::size_t> next{0}, ran{0};
   std::exception_ptr first_error;
   std::mutex error_mutex;
@@ -55,7 +28,7 @@ std::size_t run_parallel(std::size_t count, unsigned jobs, const std::function<v
         if (!first_error) first_error = std::current_exception();
         next = count;  // stop handing out work
       }
-      progress.tick();
+      if (progress) progress->done(i);
     }
   };
   std::vector<std::thread> threads;

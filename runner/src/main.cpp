@@ -26,6 +26,8 @@ struct CommonFlags {
   std::string fs_profile = "posix";
   std::string shard;
   std::string backend;
+  bool exhaustive = false;
+  std::uint64_t seed = kDefaultSampleSeed;
 };
 
 // --require / --allow / --baseline: run, check and merge.
@@ -77,6 +79,11 @@ void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) 
   verb.add_option("--backend", flags.backend,
                   "How the subject is observed: seccomp or preload (default: the scenario's, else preload)")
       ->check(CLI::IsMember({"seccomp", "preload"}));
+  verb.add_flag("--exhaustive", flags.exhaustive,
+                "Every case at every call: no sampling of repeated calls (default: a run of calls that differ only "
+                "in position gets cases at its first two, its last and a seeded O(log n) sample)");
+  verb.add_option("--seed", flags.seed, "Seed of that sample; the report's notes name the one used")
+      ->capture_default_str();
   verb.add_option("--shard", flags.shard,
                   "K/N: run only the K-th of N deterministic slices of the cases (one CI job each; join the reports "
                   "with crashcheck merge)");
@@ -111,6 +118,7 @@ RunOptions options_from(const CommonFlags& flags) {
   if (flags.timeout > 0) options.timeout_s = flags.timeout;
   options.agent_library = flags.agent;
   options.fs_profile = flags.fs_profile;
+  options.sampling = {flags.exhaustive, flags.seed};
   if (!flags.shard.empty()) options.shard = parse_shard(flags.shard, "--shard");
   if (!flags.backend.empty()) options.backend = crashcheck::faults::backend_from_name(flags.backend);
   return options;

@@ -83,6 +83,21 @@ std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::
   return cells;
 }
 
+// One note per sampled crash point while they are few; past three, the
+// first, the last and how many, so a long run of writes does not bury the
+// report's other notes.
+void add_sampling_notes(const std::vector<pl::Coverage>& coverage, std::vector<std::string>& notes) {
+  std::vector<const pl::Coverage*> sampled;
+  for (const auto& point : coverage)
+    if (point.sampled) sampled.push_back(&point);
+  if (sampled.size() <= 3) {
+    for (const auto* point : sampled) notes.push_back("power loss " + point->describe());
+    return;
+  }
+  notes.push_back("power loss: at " + std::to_string(sampled.size()) + " crash points the states were sampled, from " +
+                  sampled.front()->describe() + " to " + sampled.back()->describe());
+}
+
 }  // namespace
 
 std::string power_loss_case_id(std::uint32_t after) {
@@ -107,8 +122,7 @@ PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& 
   out.states = verdicts.powerloss_atomic.cases;
   out.notes.push_back("power loss judged on the " + std::string(pl::profile_name(options.profile)) +
                       " file-system profile");
-  for (const auto& point : verdicts.coverage)
-    if (point.sampled) out.notes.push_back("power loss " + point.describe());
+  add_sampling_notes(verdicts.coverage, out.notes);
   return out;
 }
 

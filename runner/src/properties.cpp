@@ -128,12 +128,16 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     return "";
                   }});
   if (!validator) return list;
-  list.push_back(
-      {"valid_content", "no state to validate", [validator](const Observation& o) -> std::optional<std::string> {
-         if (!o.target_bytes) return std::nullopt;
-         if (validator(*o.target_bytes)) return "";
-         return "the validator rejects " + state_words(o.target);
-       }});
+  list.push_back({"valid_content", "no state to validate",
+                  [validator, &contents](const Observation& o) -> std::optional<std::string> {
+                    // Old and new states keep no bytes (observe.cpp): they are the contents'.
+                    const std::string* bytes = o.target_bytes ? &*o.target_bytes : nullptr;
+                    if (!bytes && o.target.is(Outcome::old_content) && contents.old_bytes) bytes = &*contents.old_bytes;
+                    if (!bytes && o.target.is(Outcome::new_content)) bytes = &contents.new_bytes;
+                    if (!bytes) return std::nullopt;
+                    if (validator(*bytes)) return "";
+                    return "the validator rejects " + state_words(o.target);
+                  }});
   return list;
 }
 

@@ -125,7 +125,7 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
                 {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
-                 "expect", "require", "allow", "backend", "payload_b"});
+                 "expect", "require", "allow", "backend", "exhaustive", "payload_b"});
   for (const char* required : {"name", "command", "target", "payload"})
     if (!doc.contains(required)) errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
@@ -160,6 +160,11 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
       if (std::find(kModels.begin(), kModels.end(), m) == kModels.end())
         errors.fail("models", "unknown model \"" + m + "\"");
     s.models = errors.strings(doc["models"], "models");
+  }
+  if (doc.contains("exhaustive")) {
+    if (!doc["exhaustive"].is_boolean())
+      errors.fail("exhaustive", "expected true or false, got " + doc["exhaustive"].dump());
+    s.exhaustive = doc["exhaustive"].get<bool>();
   }
   if (doc.contains("expect")) load_expect(s, doc["expect"], errors);
   load_policy(s, doc, errors);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 extern char** environ;
 
@@ -43,17 +44,20 @@ ContentValidator make_content_validator(const SubjectSetup& setup) {
   if (setup.scenario.validator.kind == Kind::none) return {};
   struct Cache {
     std::mutex mutex;
-    std::map<std::string, bool> verdicts;
+    // Keyed by length and hash, not by the bytes: the cache must not keep a
+    // copy of every distinct state (a 64-bit collision is the accepted risk).
+    std::map<std::pair<std::size_t, std::size_t>, bool> verdicts;
   };
   auto cache = std::make_shared<Cache>();
   return [cache, &setup](const std::string& bytes) {
     std::lock_guard lock(cache->mutex);
-    auto found = cache->verdicts.find(bytes);
+    const std::pair key{bytes.size(), std::hash<std::string>{}(bytes)};
+    auto found = cache->verdicts.find(key);
     if (found != cache->verdicts.end()) return found->second;
     const bool valid = setup.scenario.validator.kind == Kind::json
                            ? nlohmann::json::accept(bytes)
                            : run_command_validator(setup, bytes, cache->verdicts.size());
-    cache->verdicts.emplace(bytes, valid);
+    cache->verdicts.emplace(key, valid);
     return valid;
   };
 }

@@ -109,10 +109,12 @@ TEST(Run, ExpectComparesVerdictsAndShowsTheDiff) {
   EXPECT_EQ(result.output.find("error_safe: expected"), std::string::npos) << result.output;
 }
 
-TEST(Run, ErrnoCampaignFailsEachFileCallWithEachErrnoItCanReturn) {
+// Exhaustive: every errno at every call (sampled_campaign_test.cpp covers
+// what sampling leaves out).
+TEST(Run, ExhaustiveErrnoCampaignFailsEachFileCallWithEachErrnoItCanReturn) {
   TempDir dir;
-  const auto scenario =
-      shell_scenario(dir, "cat {payload} > {dir}/.t.tmp && mv {dir}/.t.tmp {target}", ", \"models\": [\"errno\"]");
+  const auto scenario = shell_scenario(dir, "cat {payload} > {dir}/.t.tmp && mv {dir}/.t.tmp {target}",
+                                       ", \"models\": [\"errno\"], \"exhaustive\": true");
   testing::run_crashcheck({"run", scenario.string(), "-o", (dir / "out").string()});
   const auto report = load_json(dir / "out" / "report.json");
   std::set<std::string> expected, found;

@@ -87,6 +87,12 @@ TEST(ConcurrentPlan, EveryInterleavingUpToTheBoundThenASeededSampleSaidInANote) 
   EXPECT_NE(sampled.notes.at(0).find("seed "), std::string::npos);
   const auto again = plan_concurrent(chunked, chunked);  // the same sample every time
   for (std::size_t i = 0; i < again.cases.size(); ++i) EXPECT_EQ(again.cases[i].id, sampled.cases[i].id);
+  SamplingPolicy all;
+  all.exhaustive = true;
+  EXPECT_EQ(plan_concurrent(chunked, chunked, all).cases.size(), 924u + kRaces);  // --exhaustive: under its bound
+  SamplingPolicy other;
+  other.seed = 7;
+  EXPECT_NE(plan_concurrent(chunked, chunked, other).cases[5].id, sampled.cases[5].id);  // --seed picks another
   for (const auto& c : sampled.cases) {
     const auto schedule = schedule_of(c.id);
     if (!schedule) continue;

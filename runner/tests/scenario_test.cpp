@@ -58,6 +58,8 @@ class MalformedScenario : public ::testing::Test {
 
 TEST_F(MalformedScenario, ValidBaseIsAccepted) { EXPECT_EQ(load_error("name", "\"demo\""), "(accepted)"); }
 
+TEST_F(MalformedScenario, ExhaustiveIsABoolean) { EXPECT_EQ(load_error("exhaustive", "true"), "(accepted)"); }
+
 TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
   struct Case {
     std::string field, value, reported_field;
@@ -77,6 +79,7 @@ TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
       {"validate", "{\"command\": \"sh\"}", "validate.command"},
       {"timeout_s", "-1", "timeout_s"},
       {"models", "[\"kill\", \"cosmic-ray\"]", "models"},
+      {"exhaustive", "\"yes\"", "exhaustive"},
       {"expect", "{\"crash_atomic\": \"maybe\"}", "expect.crash_atomic"},
       {"expect", "{\"fast\": \"pass\"}", "expect.fast"},
       {"colour", "\"blue\"", "(top level).colour"},

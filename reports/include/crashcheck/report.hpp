@@ -169,8 +169,9 @@ struct Subject {
   std::uint64_t payload_size = 0;
   std::string validator;  // "json", "command: …", or empty
   double timeout_s = 0;
-  std::string backend;         // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
-  std::string payload_b_file;  // concurrent model: the second instance's content; empty: derived (runner/README.md)
+  std::string backend;  // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
+  std::string payload_b_file =
+      {};  // concurrent model: the second instance's content; empty: derived (runner/README.md)
 
   bool operator==(const Subject&) const = default;
 };

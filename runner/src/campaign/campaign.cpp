@@ -37,17 +37,21 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   const auto started = std::chrono::steady_clock::now();
   RunOptions options = given;
   options.models = chosen_models(scenario, given);
+  options.sampling.exhaustive = given.sampling.exhaustive || scenario.exhaustive;
   WorkDir work(options.work_root);
   const SubjectSetup setup =
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
-  const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode));
+  PauseStates pauses(setup);
+  const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode), pauses.visitor());
   if (CampaignResult early = stopped_early(setup, options, baseline); early.interrupted || early.not_checkable)
     return early;
 
   Collected collected;
-  auto cases = observe_baseline(baseline, setup, options, collected);
-  for (auto& c : plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size()))
-    cases.push_back(std::move(c));
+  auto cases = observe_baseline(baseline, pauses, setup, options, collected);
+  Plan plan =
+      plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size(), options.sampling);
+  for (auto& c : plan.cases) cases.push_back(std::move(c));
+  for (auto& n : plan.notes) collected.notes.push_back(std::move(n));
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
   run_planned(cases, setup, options, baseline, collected);

@@ -8,6 +8,7 @@
 
 #include "concurrent.hpp"
 #include "crashcheck/runner/executor.hpp"
+#include "crashcheck/runner/progress.hpp"
 
 namespace crashcheck::runner {
 using reports::Model;
@@ -112,22 +113,31 @@ void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup,
   const CaseResult alone = execute_case(solo, {solo_id, Model::baseline, {}, 0});
   if (auto why = why_not_checkable(alone, solo))
     return collected.notes.push_back("concurrent: not run: instance B alone (payload_b): " + *why);
-  ConcurrentPlan plan = plan_concurrent(*baseline.trace, *alone.trace);
+  ConcurrentPlan plan = plan_concurrent(*baseline.trace, *alone.trace, options.sampling);
   collected.notes.insert(collected.notes.end(), plan.notes.begin(), plan.notes.end());
-  std::vector<std::optional<ConcurrentRun>> runs(plan.cases.size());
+  // Observed in the worker, as run_planned does: memory follows -j.
+  std::vector<std::optional<std::pair<Observation, std::vector<std::string>>>> ended(plan.cases.size());
   collected.planned += plan.cases.size();
+  const auto progress =
+      options.progress
+          ? Progress::to_stderr(
+                setup.scenario.name,
+                std::vector<std::string>(plan.cases.size(), std::string(reports::model_name(Model::concurrent))))
+          : nullptr;
   collected.ran += run_parallel(
       plan.cases.size(), options.jobs ? options.jobs : default_jobs(),
-      [&](std::size_t i) { runs[i] = run_concurrent_case(setup, payload_b, plan.cases[i]); },
-      options.progress ? setup.scenario.name + " (concurrent)" : std::string());
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    if (!runs[i] || runs[i]->a.end == SubjectOutcome::End::cancelled ||
-        runs[i]->b.end == SubjectOutcome::End::cancelled)
-      continue;
-    for (const auto& note : runs[i]->notes)
+      [&](std::size_t i) {
+        ConcurrentRun run = run_concurrent_case(setup, payload_b, plan.cases[i]);
+        if (run.a.end == SubjectOutcome::End::cancelled || run.b.end == SubjectOutcome::End::cancelled) return;
+        ended[i].emplace(observe_concurrent(plan.cases[i], run, setup, payload_b), std::move(run.notes));
+      },
+      progress.get());
+  for (auto& e : ended) {
+    if (!e) continue;
+    for (const auto& note : e->second)
       if (std::find(collected.notes.begin(), collected.notes.end(), note) == collected.notes.end())
         collected.notes.push_back(note);
-    collected.observations.push_back(observe_concurrent(plan.cases[i], *runs[i], setup, payload_b));
+    collected.observations.push_back(std::move(e->first));
   }
 }
 

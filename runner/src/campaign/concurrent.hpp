@@ -18,6 +18,7 @@
 
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/sampling.hpp"
 #include "observe.hpp"
 
 namespace crashcheck::runner {
@@ -31,8 +32,9 @@ using Schedule = std::string;
 std::string encode_schedule(std::string_view schedule);
 std::optional<Schedule> decode_schedule(std::string_view text);  // nullopt: not A<n>/B<n> runs
 
-inline constexpr std::size_t kMaxInterleavings = 100;  // above: a seeded sample of this many
-inline constexpr std::uint32_t kRaces = 3;             // free-running races besides the schedules
+inline constexpr std::size_t kMaxInterleavings = 100;             // above: a seeded sample of this many
+inline constexpr std::size_t kMaxExhaustiveInterleavings = 5000;  // the same bound under --exhaustive
+inline constexpr std::uint32_t kRaces = 3;                        // free-running races besides the schedules
 
 // The counted calls (seq numbers) of one instance's solo trace that conflict
 // with the other instance: they change or open a name both solo runs touch
@@ -44,7 +46,9 @@ struct ConcurrentPlan {
   std::vector<CaseSpec> cases;     // the schedules, then the races
   std::vector<std::string> notes;  // how many interleavings, whether sampled (with the seed)
 };
-ConcurrentPlan plan_concurrent(const faults::Trace& a, const faults::Trace& b);
+// The sample's seed derives from `policy.seed` (--seed); --exhaustive raises
+// the bound to kMaxExhaustiveInterleavings (a sample above it still).
+ConcurrentPlan plan_concurrent(const faults::Trace& a, const faults::Trace& b, const SamplingPolicy& policy = {});
 
 // The schedule of a concurrent case id ("concurrent-A2B3"), or nullopt for a
 // race ("concurrent-race-2") or an id of another model.

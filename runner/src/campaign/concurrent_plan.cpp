@@ -134,7 +134,7 @@ std::vector<std::uint32_t> conflicting_calls(const Trace& self, const Trace& oth
   return out;
 }
 
-ConcurrentPlan plan_concurrent(const Trace& a, const Trace& b) {
+ConcurrentPlan plan_concurrent(const Trace& a, const Trace& b, const SamplingPolicy& policy) {
   const auto a_conflicts = conflicting_calls(a, b), b_conflicts = conflicting_calls(b, a);
   const std::size_t na = a_conflicts.size(), nb = b_conflicts.size();
   const std::uint64_t total = binomial(na + nb, na, 1'000'000'000);
@@ -142,15 +142,16 @@ ConcurrentPlan plan_concurrent(const Trace& a, const Trace& b) {
   std::vector<std::string> merges;
   std::string counts = std::to_string(na) + " of A's " + std::to_string(calls_of(a)) + " calls and " +
                        std::to_string(nb) + " of B's " + std::to_string(calls_of(b)) + " conflict";
-  if (total <= kMaxInterleavings) {
+  const std::size_t bound = policy.exhaustive ? kMaxExhaustiveInterleavings : kMaxInterleavings;
+  if (total <= bound) {
     std::string scratch;
     all_merges(na, nb, scratch, merges);
     plan.notes.push_back("concurrent: " + counts + "; all " + std::to_string(merges.size()) +
                          " interleavings of them explored, plus " + std::to_string(kRaces) + " free-running races");
   } else {
-    const std::uint64_t seed = 0x636f6e63u ^ (na << 16) ^ nb;
-    merges = sampled_merges(na, nb, kMaxInterleavings, seed);
-    plan.notes.push_back("concurrent: " + counts + "; " + std::to_string(kMaxInterleavings) + " of their " +
+    const std::uint64_t seed = policy.seed ^ (na << 16) ^ nb;
+    merges = sampled_merges(na, nb, bound, seed);
+    plan.notes.push_back("concurrent: " + counts + "; " + std::to_string(bound) + " of their " +
                          (total > 1'000'000'000 ? "more than 10^9" : std::to_string(total)) +
                          " interleavings explored (a sample, seed " + std::to_string(seed) +
                          ", the two serial orders included), plus " + std::to_string(kRaces) + " free-running races");

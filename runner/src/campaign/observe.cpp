@@ -15,15 +15,17 @@ using reports::Model;
 
 namespace {
 
-Observation observe_snapshot(const CaseSpec& spec, std::uint32_t call_index, const Snapshot& snapshot,
-                             const Snapshot& initial, const SubjectSetup& setup) {
+// What `snapshot` shows, whichever fault left it: the target's state, its
+// bytes when a validator needs them, and what was left beside it.
+Observation seen_in(const Snapshot& snapshot, const Snapshot& initial, const SubjectSetup& setup) {
   Observation o;
-  o.case_id = spec.id;
-  o.model = spec.model;
-  o.call_index = call_index;
   const Entry* target = snapshot.find(setup.scenario.target);
   o.target = describe_target(target, setup.contents);
-  if (target && target->kind == Entry::Kind::file) o.target_bytes = target->content;
+  // Old and new are judged from the contents; only other states keep their
+  // bytes, and only for a validator, so memory does not grow with the cases.
+  const bool validated = setup.scenario.validator.kind != Validator::Kind::none;
+  if (validated && target && target->kind == Entry::Kind::file && !is_old_or_new(o.target, setup.contents))
+    o.target_bytes = target->content;
   for (const auto& name : snapshot.added_since(initial, setup.scenario.target))
     if (!initial.find(name)) o.leftovers.push_back(name);
   return o;
@@ -59,26 +61,27 @@ std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
 // Kill and reader states from one paused run: before call N the directory is
 // what a SIGKILL before call N leaves, and what a reader opening it finds.
 // Returns the kill cases the run did not reach, to be run for real.
-std::vector<CaseSpec> observe_paused(const CaseResult& paused, bool kills, bool readers, const SubjectSetup& setup,
-                                     const Trace& baseline, std::vector<Observation>& out) {
+std::vector<CaseSpec> observe_paused(const CaseResult& paused, const PauseStates& states, bool kills, bool readers,
+                                     const SubjectSetup& setup, const Trace& baseline, std::vector<Observation>& out) {
   const std::uint32_t calls = last_seq(baseline);
   const SubjectOutcome killed{SubjectOutcome::End::signaled, SIGKILL};
   std::vector<CaseSpec> missing;
   for (auto& spec : plan_exact_kills(calls)) {
     const bool after_last = spec.plan.kind == Kind::kill_after;
-    const auto pause = paused.pauses.find(spec.plan.call);
-    const bool reached = after_last ? paused.outcome.succeeded() : pause != paused.pauses.end();
+    const Observation* seen = after_last ? nullptr : states.at(spec.plan.call);
+    const bool reached = after_last ? paused.outcome.succeeded() : seen != nullptr;
     if (readers && !after_last && reached) {
       const faults::FaultPlan plan{Kind::pause, 0, 0, 0};
       CaseSpec reader{case_id(Model::reader, plan, spec.plan.call), Model::reader, plan, spec.plan.call};
-      out.push_back(observe(reader, pause->second, paused.initial, paused.outcome, setup, baseline));
+      out.push_back(as_case(reader, *seen, paused.outcome, baseline));
       out.back().exit_status = 0;  // a reader case observes; the writer goes on
     }
     if (!kills) continue;
     if (!reached)
       missing.push_back(spec);
     else
-      out.push_back(observe(spec, after_last ? paused.final : pause->second, paused.initial, killed, setup, baseline));
+      out.push_back(after_last ? observe(spec, paused.final, paused.initial, killed, setup, baseline)
+                               : as_case(spec, *seen, killed, baseline));
   }
   return missing;
 }
@@ -117,15 +120,33 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
   return std::nullopt;
 }
 
+Observation as_case(const CaseSpec& spec, Observation seen, const SubjectOutcome& end, const Trace& baseline) {
+  seen.case_id = spec.id;
+  seen.model = spec.model;
+  seen.call_index = fault_call(spec, baseline);
+  seen.call = faults::describe_call(baseline, seen.call_index);
+  seen.fault = fault_text(spec, last_seq(baseline));
+  seen.exit_status = end.status();
+  seen.timed_out = end.end == SubjectOutcome::End::timed_out;
+  return seen;
+}
+
 Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
                     const SubjectSetup& setup, const Trace& baseline) {
-  const std::uint32_t index = fault_call(spec, baseline);
-  Observation o = observe_snapshot(spec, index, state, initial, setup);
-  o.call = faults::describe_call(baseline, index);
-  o.fault = fault_text(spec, last_seq(baseline));
-  o.exit_status = end.status();
-  o.timed_out = end.end == SubjectOutcome::End::timed_out;
-  return o;
+  return as_case(spec, seen_in(state, initial, setup), end, baseline);
+}
+
+PauseStates::PauseStates(const SubjectSetup& setup) : setup_(setup) {}
+
+PauseVisitor PauseStates::visitor() {
+  return [this](std::uint32_t call, const Snapshot& now, const Snapshot& initial) {
+    seen_[call] = seen_in(now, initial, setup_);
+  };
+}
+
+const Observation* PauseStates::at(std::uint32_t call) const {
+  const auto found = seen_.find(call);
+  return found == seen_.end() ? nullptr : &found->second;
 }
 
 Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const Trace& baseline) {
@@ -138,29 +159,46 @@ void add_outside_notes(Collected& collected) {
                               std::to_string(seen.first) + " case(s), first " + seen.second + ")");
 }
 
+// Each case is observed in its worker as soon as it ends, so no case's
+// snapshots outlive it: memory follows -j, not the number of cases.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
                  const CaseResult& baseline, Collected& collected) {
   const Trace& trace = *baseline.trace;
-  std::vector<std::optional<CaseResult>> results(specs.size());
+  struct Ended {
+    Observation observation;
+    CaseResult notes;  // outside writes and backend notes only; the snapshots are dropped
+  };
+  std::vector<std::optional<Ended>> ended(specs.size());
   collected.planned += specs.size();
+  std::vector<std::string> models;
+  for (const auto& spec : specs) models.emplace_back(reports::model_name(spec.model));
+  const auto progress = options.progress ? Progress::to_stderr(setup.scenario.name, std::move(models)) : nullptr;
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
-      [&](std::size_t i) { results[i] = execute_case(setup, specs[i]); },
-      options.progress ? setup.scenario.name : std::string());
-  for (auto& r : results) {
-    if (!r || (r->outcome.end == SubjectOutcome::End::cancelled)) continue;
-    note_case(*r, collected);
-    collected.observations.push_back(observe_case(*r, setup, trace));
+      [&](std::size_t i) {
+        CaseResult r = execute_case(setup, specs[i]);
+        if (r.outcome.end == SubjectOutcome::End::cancelled) return;
+        Observation o = observe_case(r, setup, trace);
+        ended[i] = Ended{std::move(o), {}};
+        ended[i]->notes.spec = r.spec;
+        ended[i]->notes.outside_writes = std::move(r.outside_writes);
+        ended[i]->notes.notes = std::move(r.notes);
+      },
+      progress.get());
+  for (auto& e : ended) {
+    if (!e) continue;
+    note_case(e->notes, collected);
+    collected.observations.push_back(std::move(e->observation));
   }
 }
 
-std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
-                                       Collected& collected) {
+std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const PauseStates& states, const SubjectSetup& setup,
+                                       const RunOptions& options, Collected& collected) {
   const Trace& trace = *baseline.trace;
   collected.observations.push_back(observe_case(baseline, setup, trace));
   note_case(baseline, collected);
   if (baseline.spec.plan.kind != Kind::pause) return {};
-  auto lost = observe_paused(baseline, has(options.models, Model::kill) && options.kill_mode == KillMode::fast,
+  auto lost = observe_paused(baseline, states, has(options.models, Model::kill) && options.kill_mode == KillMode::fast,
                              has(options.models, Model::reader), setup, trace, collected.observations);
   if (!lost.empty())
     collected.notes.push_back("the paused run stopped before call " + std::to_string(lost.front().plan.call) +

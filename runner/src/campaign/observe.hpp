@@ -28,10 +28,23 @@ struct Collected {
   std::size_t planned = 0, ran = 0;
 };
 
+// The paused baseline's directory at each pause, reduced as it happens to
+// what a kill or reader case there is judged on (no bytes of old or new).
+class PauseStates {
+ public:
+  explicit PauseStates(const SubjectSetup& setup);
+  PauseVisitor visitor();                           // for execute_case; keeps `this`
+  const Observation* at(std::uint32_t call) const;  // nullptr: the run never stopped there
+
+ private:
+  const SubjectSetup& setup_;
+  std::map<std::uint32_t, Observation> seen_;
+};
+
 // The baseline's own observation, and the kill and reader states of its
 // pauses; returns the kill points its pauses did not reach, to run for real.
-std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
-                                       Collected& collected);
+std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const PauseStates& states, const SubjectSetup& setup,
+                                       const RunOptions& options, Collected& collected);
 
 // Runs `specs` (in parallel, -j) and observes each case that was not cancelled.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
@@ -42,6 +55,9 @@ void add_outside_notes(Collected& collected);
 
 // The observation of one finished case, its calls described from the baseline's trace.
 Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const faults::Trace& baseline);
+
+// A state already seen, as the case `spec` that ended with `end` left it.
+Observation as_case(const CaseSpec& spec, Observation seen, const SubjectOutcome& end, const faults::Trace& baseline);
 
 // The observation of `state` as if `spec` had left it (a reader's pause, a replayed case).
 Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,

@@ -14,49 +14,104 @@ using reports::Model;
 
 namespace {
 
-constexpr std::size_t kMaxDiskFullBoundaries = 64;  // budgets around write boundaries, at most
-constexpr std::size_t kDiskFullSamples = 8;         // seeded budgets between boundaries
+constexpr std::size_t kDiskFullSamples = 8;  // seeded budgets between boundaries
 
 bool errno_worthy(OpClass op) {
   return op == OpClass::open || op == OpClass::write || op == OpClass::sync || op == OpClass::sync_all ||
          op == OpClass::close || op == OpClass::rename;
 }
 
-std::vector<CaseSpec> plan_errno(const Trace& trace) {
+// Every errno of the call table at every errno-worthy call is possible; the
+// chosen calls (sampling.hpp) get theirs, the rest only when exhaustive.
+std::vector<CaseSpec> plan_errno(const Trace& trace, const SamplingPolicy& policy, PlanCount& count) {
   std::vector<CaseSpec> out;
-  for (const auto& r : trace.records) {
+  for (const ChosenCall& chosen : chosen_calls(trace, {.exhaustive = true})) {
+    const auto& r = trace.records[chosen.index];
+    if (const faults::CallInfo* info = faults::find_call(r.call); info && errno_worthy(r.op))
+      count.possible += info->errnos.size();
+  }
+  for (const ChosenCall& chosen : chosen_calls(trace, policy)) {
+    const auto& r = trace.records[chosen.index];
     const faults::CallInfo* info = faults::find_call(r.call);
     if (!info || !errno_worthy(r.op)) continue;
-    for (int error : info->errnos) {
+    for (int error : errnos_for(chosen, r.op, info->errnos, policy)) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
       out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});
     }
   }
+  count.run = out.size();
   return out;
 }
 
-std::vector<std::uint64_t> write_boundaries(const Trace& trace) {
+// The byte count written once each write ends, for the writes `calls` names
+// (every write when it is empty).
+std::vector<std::uint64_t> write_boundaries(const Trace& trace, const std::vector<ChosenCall>& calls) {
+  std::set<std::size_t> wanted;
+  for (const auto& c : calls) wanted.insert(c.index);
   std::vector<std::uint64_t> out;
   std::uint64_t total = 0;
-  for (const auto& r : trace.records)
-    if (r.op == OpClass::write && r.result > 0) out.push_back(total += static_cast<std::uint64_t>(r.result));
+  for (std::size_t i = 0; i < trace.records.size(); ++i) {
+    const auto& r = trace.records[i];
+    if (r.op != OpClass::write || r.result <= 0) continue;
+    total += static_cast<std::uint64_t>(r.result);
+    if (calls.empty() || wanted.count(i)) out.push_back(total);
+  }
   return out;
 }
 
-// 0, 1, one below and at each write boundary, payload size − 1, and a seeded
-// sample between: deterministic, so a report's budgets can be replayed.
-std::vector<std::uint64_t> disk_budgets(const Trace& trace, std::uint64_t payload_size) {
-  auto boundaries = write_boundaries(trace);
-  const std::uint64_t written = boundaries.empty() ? 0 : boundaries.back();
+// 0, 1, one below and at the end of each chosen write, payload size − 1,
+// and a seeded sample between: deterministic, so a report's budgets can be
+// replayed. Exhaustive: every write's end.
+std::set<std::uint64_t> budgets_at(const Trace& trace, const std::vector<std::uint64_t>& ends,
+                                   std::uint64_t payload_size, std::uint64_t seed) {
+  const auto all = write_boundaries(trace, {});
+  const std::uint64_t written = all.empty() ? 0 : all.back();
   std::set<std::uint64_t> budgets{0, 1};
-  const std::size_t stride = std::max<std::size_t>(1, boundaries.size() / kMaxDiskFullBoundaries);
-  for (std::size_t i = 0; i < boundaries.size(); i += stride) budgets.insert({boundaries[i] - 1, boundaries[i]});
+  for (auto end : ends) budgets.insert({end - 1, end});
   if (payload_size > 0) budgets.insert(payload_size - 1);
-  std::mt19937_64 random(0x63726173u ^ written);
+  std::mt19937_64 random(seed ^ written);
   for (std::size_t i = 0; written > 2 && i < kDiskFullSamples; ++i) budgets.insert(2 + random() % (written - 2));
-  std::vector<std::uint64_t> out;
+  std::set<std::uint64_t> out;
   for (auto b : budgets)
-    if (b < written) out.push_back(b);  // a budget at or past what is written injects nothing
+    if (b < written) out.insert(b);  // a budget at or past what is written injects nothing
+  return out;
+}
+
+std::vector<CaseSpec> plan_disk_full(const Trace& trace, std::uint64_t payload_size, const SamplingPolicy& policy,
+                                     PlanCount& count) {
+  count.possible = budgets_at(trace, write_boundaries(trace, {}), payload_size, policy.seed).size();
+  const auto chosen =
+      budgets_at(trace, write_boundaries(trace, chosen_calls(trace, policy)), payload_size, policy.seed);
+  std::vector<CaseSpec> out;
+  for (auto b : chosen) {
+    faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
+    out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
+  }
+  count.run = out.size();
+  return out;
+}
+
+// SIGKILL before each chosen call, and after the last.
+std::vector<CaseSpec> plan_sampled_kills(const Trace& trace, const SamplingPolicy& policy, PlanCount& count) {
+  std::vector<CaseSpec> out;
+  for (const ChosenCall& c : chosen_calls(trace, policy)) {
+    faults::FaultPlan plan{Kind::kill_before, trace.records[c.index].seq, 0, 0};
+    out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
+  }
+  faults::FaultPlan last{Kind::kill_after, last_seq(trace), 0, 0};
+  out.push_back({case_id(Model::kill, last), Model::kill, last, 0});
+  count = {trace.records.size() + 1, out.size()};
+  return out;
+}
+
+// 1680 -> "1,680".
+std::string with_commas(std::size_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
   return out;
 }
 
@@ -108,19 +163,26 @@ CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode) {
   return {case_id(Model::baseline, {}), Model::baseline, plan, 0};
 }
 
-std::vector<CaseSpec> plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode,
-                                 std::uint64_t payload_size) {
-  std::vector<CaseSpec> out;
+Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode, std::uint64_t payload_size,
+                const SamplingPolicy& policy) {
+  Plan out;
+  auto add = [&](Model model, std::vector<CaseSpec> cases, PlanCount count) {
+    for (auto& c : cases) out.cases.push_back(std::move(c));
+    if (count.run < count.possible) out.notes.push_back(sampling_note(model, count, policy));
+  };
+  PlanCount count;
   if (has(models, Model::kill) && mode == KillMode::exact)
-    for (auto& c : plan_exact_kills(last_seq(trace))) out.push_back(c);
-  if (has(models, Model::errno_fault))
-    for (auto& c : plan_errno(trace)) out.push_back(c);
+    add(Model::kill, plan_sampled_kills(trace, policy, count), count);
+  if (has(models, Model::errno_fault)) add(Model::errno_fault, plan_errno(trace, policy, count = {}), count);
   if (has(models, Model::disk_full))
-    for (auto b : disk_budgets(trace, payload_size)) {
-      faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
-      out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
-    }
+    add(Model::disk_full, plan_disk_full(trace, payload_size, policy, count = {}), count);
   return out;
+}
+
+std::string sampling_note(Model model, PlanCount count, const SamplingPolicy& policy) {
+  return std::string(reports::model_name(model)) + ": " + with_commas(count.possible) + " possible cases, " +
+         with_commas(count.run) + " run: repeated calls sampled, seed " + std::to_string(policy.seed) +
+         "; `--exhaustive` runs all";
 }
 
 // A shard keeps its round-robin share of the planned cases; what is judged
@@ -132,6 +194,7 @@ std::optional<reports::Shard> take_slice(std::vector<CaseSpec>& cases, std::vect
   std::string settings = "models=";
   for (const auto& m : options.models) settings += m + ",";
   settings += std::string(" kill-mode=") + (options.kill_mode == KillMode::fast ? "fast" : "exact");
+  settings += options.sampling.exhaustive ? " exhaustive" : " seed=" + std::to_string(options.sampling.seed);
   std::vector<std::string> planned{settings + " fs-profile=" + options.fs_profile};
   std::vector<CaseSpec> mine;
   for (std::size_t i = 0; i < cases.size(); ++i) {

@@ -12,6 +12,7 @@
 
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/sampling.hpp"
 
 namespace crashcheck::runner {
 
@@ -26,9 +27,24 @@ std::uint32_t last_seq(const faults::Trace& trace);
 // when fast kills or readers will be read off it.
 CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode);
 
-// Every case the chosen models ask for beyond the baseline run.
-std::vector<CaseSpec> plan_cases(const faults::Trace& trace, const std::vector<std::string>& models, KillMode mode,
-                                 std::uint64_t payload_size);
+// How many cases a model could ask for, and how many it asks for once
+// repeated calls are sampled (sampling.hpp).
+struct PlanCount {
+  std::size_t possible = 0;
+  std::size_t run = 0;
+};
+
+// Every case the chosen models ask for beyond the baseline run, and a note
+// per model whose cases were sampled, with both counts and the seed.
+struct Plan {
+  std::vector<CaseSpec> cases;
+  std::vector<std::string> notes;
+};
+Plan plan_cases(const faults::Trace& trace, const std::vector<std::string>& models, KillMode mode,
+                std::uint64_t payload_size, const SamplingPolicy& policy);
+
+// "errno: 1,680 possible cases, 96 run: repeated calls sampled, seed S; `--exhaustive` runs all"
+std::string sampling_note(reports::Model model, PlanCount count, const SamplingPolicy& policy);
 
 // SIGKILL before each call 1..calls, and after the last.
 std::vector<CaseSpec> plan_exact_kills(std::uint32_t calls);

@@ -13,6 +13,7 @@
 
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/properties.hpp"
+#include "crashcheck/runner/sampling.hpp"
 #include "crashcheck/runner/scenario.hpp"
 #include "crashcheck/runner/shards.hpp"
 
@@ -32,6 +33,7 @@ struct RunOptions {
   bool progress = true;                        // progress line when stderr is a terminal
   std::string fs_profile = "posix";            // power-loss model: "posix" or "ext4-ordered"
   std::optional<ShardSlice> shard;             // --shard K/N: run only this slice of the cases (shards.hpp)
+  SamplingPolicy sampling;                     // --exhaustive / --seed: which repeated calls get cases
 };
 
 struct CampaignResult {

@@ -115,12 +115,18 @@ struct CaseResult {
   std::uint32_t processes_seen = 0;  // 0: the backend never saw the subject
   std::uint32_t calls_counted = 0;
   std::vector<std::string> notes;            // the backend's remarks on this run
-  std::map<std::uint32_t, Snapshot> pauses;  // pause plan: the directory before call N
+  std::map<std::uint32_t, Snapshot> pauses;  // pause plan without a visitor: the directory before call N
   std::vector<std::string> outside_writes;   // files written in the case root outside scratch/
   std::string stderr_tail;                   // last lines of the subject's stderr
 };
 
-// Runs one case to its end (or timeout, or cancellation).
-CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec);
+// Called while a paused subject is stopped before call N, with the directory
+// as it is then and as the case began. A campaign reduces each to what it
+// judges right there, so no snapshot outlives its pause.
+using PauseVisitor = std::function<void(std::uint32_t call, const Snapshot& now, const Snapshot& initial)>;
+
+// Runs one case to its end (or timeout, or cancellation). A pause plan calls
+// `on_pause` at every stop, or, without one, keeps the snapshots in `pauses`.
+CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const PauseVisitor& on_pause = {});
 
 }  // namespace crashcheck::runner

@@ -24,7 +24,7 @@ struct Observation {
   std::string call;   // the call the fault hit, human form
   std::string fault;  // what was done, human form
   reports::FileState target;
-  std::optional<std::string> target_bytes;  // for the validator
+  std::optional<std::string> target_bytes;  // for the validator: kept only for states neither old nor new
   std::vector<std::string> leftovers;       // entries other than the target that were not there before
   int exit_status = 0;                      // -N: killed by signal N
   bool timed_out = false;

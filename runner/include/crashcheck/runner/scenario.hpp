@@ -63,6 +63,7 @@ struct Scenario {
   double timeout_s = 30;
   std::optional<faults::BackendKind> backend;  // "backend": nullopt = the default choice (cases.hpp)
   std::vector<std::string> models;             // subset of kModels; empty = all
+  bool exhaustive = false;                     // "exhaustive": no sampling of repeated calls (sampling.hpp)
   std::map<std::string, std::string> expect;   // property -> "pass" | "fail" | "not_run"
   std::vector<std::string> require;            // gate policy: properties that decide (empty: all that ran)
   std::vector<std::string> allow;              // gate policy: properties that may fail
