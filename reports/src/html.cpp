@@ -54,19 +54,25 @@ article.cx h4{margin:0 0 4px;font-size:14px}pre.replay{background:#1b1f24;color:
 .warning{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;border-radius:6px}
 )";
 
-std::string page_header(const Report& report) {
+// The verdict in a few words. A run that judged nothing says "not checkable"
+// and why; an interrupted run is never green, whatever its verdicts so far.
+std::string verdict_span(const Report& report) {
+  if (report.not_checkable) return "<span class=\"bad\">not checkable: " + esc(*report.not_checkable) + "</span>";
   const std::size_t failing = text::count_verdict(report, Verdict::fail);
-  const std::size_t total = text::property_order(report).size();
+  const std::string prefix = report.complete ? "" : "<span class=\"bad\">incomplete</span> · ";
+  if (failing != 0)
+    return prefix + "<span class=\"bad\">" + std::to_string(failing) + " of " +
+           std::to_string(text::property_order(report).size()) + " properties fail</span>";
+  return prefix + (report.complete ? "<span class=\"good\">no property fails</span>"
+                                   : std::string("no property failed in the cases that ran"));
+}
+
+std::string page_header(const Report& report) {
   std::uint64_t cases = 0;
   for (const auto& [model, count] : report.model_cases) cases = text::saturating_add(cases, count);
   const Subject& s = report.subject;
   std::string out = "<header>\n<h1>crashcheck report: " + esc(s.name) + "</h1>\n<p class=\"summary\">";
-  // An interrupted run is never green, whatever its verdicts so far.
-  if (!report.complete) out += "<span class=\"bad\">incomplete</span> · ";
-  out += failing ? "<span class=\"bad\">" + std::to_string(failing) + " of " + std::to_string(total) +
-                       " properties fail</span>"
-         : report.complete ? "<span class=\"good\">no property fails</span>"
-                           : std::string("no property failed in the cases that ran");
+  out += verdict_span(report);
   out += " · " + std::to_string(text::count_verdict(report, Verdict::pass)) + " pass · " +
          std::to_string(text::count_verdict(report, Verdict::not_run)) + " not run · " + text::count_text(cases) +
          " cases in " + number(report.duration_s) + " s</p>\n";

@@ -138,6 +138,7 @@ json to_json(const Report& report) {
               {"calls", std::move(calls)},
               {"cells", std::move(cells)},
               {"notes", strings(report.notes)}};
+  if (report.not_checkable) out["not_checkable"] = text::valid_utf8(*report.not_checkable);
   out["diagnoses"] = json::array();
   for (const auto& d : report.diagnoses) out["diagnoses"].push_back(diagnosis_json(d));
   if (report.shard)
@@ -357,6 +358,7 @@ Report from_json(const json& document, std::string_view source) {
   for (const Node& c : root["cells"].items()) report.cells.push_back(read_cell(c));
   report.notes = root["notes"].texts();
   if (document.is_object() && document.contains("shard")) report.shard = read_shard(root["shard"]);
+  if (root.has("not_checkable")) report.not_checkable = root["not_checkable"].text();
   // Added after the first /1 reports: older ones have no diagnoses.
   if (document.is_object() && document.contains("diagnoses"))
     for (const Node& d : root["diagnoses"].items()) report.diagnoses.push_back(read_diagnosis(d));

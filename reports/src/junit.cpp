@@ -50,8 +50,13 @@ std::string failure_body(const PropertyResult& result) {
 // A run that was cut short cannot vouch for a pass: its cases did not all run.
 constexpr std::string_view kIncomplete = "incomplete: the run was interrupted before every case of this property ran";
 
-std::string testcase(const std::string& suite, const std::string& name, const PropertyResult& result, bool complete) {
+std::string testcase(const std::string& suite, const std::string& name, const PropertyResult& result, bool complete,
+                     const std::optional<std::string>& not_checkable) {
   std::string out = "    <testcase name=\"" + esc(name) + "\" classname=\"" + esc(suite) + "\" time=\"0\"";
+  // Nothing was judged: an error, so a dashboard turns red rather than grey.
+  if (not_checkable)
+    return out + ">\n      <error message=\"" + esc("not checkable: " + *not_checkable) +
+           "\" type=\"not_checkable\"/>\n    </testcase>\n";
   switch (result.verdict) {
     case Verdict::pass:
       if (!complete)
@@ -87,13 +92,13 @@ std::string render_junit(const Report& report) {
       result.failures.push_back(unknown);
     }
     failures += result.verdict == Verdict::fail;
-    errors += result.verdict == Verdict::pass && !report.complete;
-    cases += testcase(suite, name, result, report.complete);
+    errors += (result.verdict == Verdict::pass && !report.complete) || report.not_checkable;
+    cases += testcase(suite, name, result, report.complete, report.not_checkable);
   }
   const std::string counts = " tests=\"" + std::to_string(names.size()) + "\" failures=\"" + std::to_string(failures) +
                              "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
-                             std::to_string(text::count_verdict(report, Verdict::not_run)) + "\" time=\"" +
-                             seconds(report.duration_s) + "\"";
+                             std::to_string(report.not_checkable ? 0 : text::count_verdict(report, Verdict::not_run)) +
+                             "\" time=\"" + seconds(report.duration_s) + "\"";
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"crashcheck\"" + counts + ">\n";
   out += "  <testsuite name=\"" + esc(suite) + "\"" + counts;
   if (!report.created.empty()) out += " timestamp=\"" + esc(timestamp(report.created)) + "\"";

@@ -31,16 +31,22 @@ std::string verdict_cell(const PropertyResult& result) {
   return cell;
 }
 
-// An interrupted run is never green: its headline says "incomplete" first.
-std::string headline(const Report& report) {
+// The verdict in a few words. A run that judged nothing says "not checkable"
+// and why; an interrupted run is never green: "incomplete" comes first.
+std::string verdict_words(const Report& report) {
+  if (report.not_checkable)
+    return "not checkable: " + text::markdown_inline(text::shortened(*report.not_checkable, kFieldLimit));
   const std::size_t failing = text::count_verdict(report, Verdict::fail);
-  std::string out = "## crashcheck: " + text::markdown_inline(text::shortened(report.subject.name, 120)) + " — ";
-  if (!report.complete) out += "incomplete, ";
-  if (failing != 0) {
-    out += std::to_string(failing) + " of " + std::to_string(text::property_order(report).size()) + " properties fail";
-  } else {
-    out += report.complete ? "no property fails" : "no property failed in the cases that ran";
-  }
+  const std::string prefix = report.complete ? "" : "incomplete, ";
+  if (failing != 0)
+    return prefix + std::to_string(failing) + " of " + std::to_string(text::property_order(report).size()) +
+           " properties fail";
+  return prefix + (report.complete ? "no property fails" : "no property failed in the cases that ran");
+}
+
+std::string headline(const Report& report) {
+  std::string out = "## crashcheck: " + text::markdown_inline(text::shortened(report.subject.name, 120)) + " — " +
+                    verdict_words(report);
   out += "\n\nCommand: " +
          text::markdown_code_span(text::shortened(text::command_line(report.subject.command), kFieldLimit));
   if (!report.tool_version.empty()) out += "  \nChecked by crashcheck " + text::markdown_inline(report.tool_version);

@@ -142,6 +142,14 @@ TEST(ReportJson, FailingCountIsReadWrittenAndChecked) {
                  ": /properties/crash_atomic/failing: fewer failing cases (2) than counterexamples listed (3)");
 }
 
+TEST(ReportJson, NotCheckableRoundTripsAndIsAbsentOtherwise) {
+  Report report = samples::passing_report();
+  EXPECT_FALSE(to_json(report).contains("not_checkable"));
+  report.not_checkable = "the baseline run (no fault) failed: exit 1";
+  EXPECT_EQ(to_json(report)["not_checkable"], "the baseline run (no fault) failed: exit 1");
+  EXPECT_EQ(from_json(to_json(report), "mem"), report);
+}
+
 TEST(ReportJson, ShardSectionRoundTripsAndIsAbsentOtherwise) {
   Report report = samples::passing_report();
   EXPECT_FALSE(to_json(report).contains("shard"));

@@ -104,6 +104,17 @@ TEST(Junit, InterruptedRunIsNeverGreen) {
   EXPECT_EQ(parsed["cases"]["valid_content"]["status"], "skipped");
 }
 
+// Nothing judged is an error on every property, never a grey "skipped".
+TEST(Junit, NotCheckableIsAnErrorOnEveryProperty) {
+  const Report report = samples::not_checkable_report();
+  const auto parsed = read_junit(report);
+  ASSERT_TRUE(parsed.contains("counts"));
+  const int n = static_cast<int>(kProperties.size());
+  EXPECT_EQ(parsed["counts"], (nlohmann::json{{"tests", n}, {"failures", 0}, {"errors", n}, {"skipped", 0}}));
+  EXPECT_EQ(parsed["cases"]["durable"]["status"], "error");
+  EXPECT_EQ(parsed["cases"]["durable"]["message"], "not checkable: the baseline run (no fault) failed: exit 1");
+}
+
 TEST(Junit, CarriesTheToolVersion) {
   Report report = samples::passing_report();
   report.tool_version = "9.8.7";

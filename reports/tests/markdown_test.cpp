@@ -89,6 +89,13 @@ TEST(Markdown, CutShortRunIsFlagged) {
   EXPECT_FALSE(contains(md, "no property fails"));
 }
 
+TEST(Markdown, NotCheckableSaysSoAndWhyInTheHeadline) {
+  const Report report = samples::not_checkable_report();
+  const std::string md = render_markdown(report);
+  EXPECT_TRUE(contains(md, " — not checkable: the baseline run (no fault) failed: exit 1\n")) << md;
+  EXPECT_FALSE(contains(md, "no property fail")) << md;
+}
+
 // Issue 14: the table said 2 failures while a note said 8 failing states.
 TEST(Markdown, FailureCountsAreEveryFailingCase) {
   Report report = samples::failing_report();

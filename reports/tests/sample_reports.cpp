@@ -127,4 +127,14 @@ Report failing_report() {
   return report;
 }
 
+Report not_checkable_report() {
+  Report report = passing_report();
+  for (auto& [name, result] : report.properties) {
+    result = PropertyResult{};
+    result.reason = "not checkable";
+  }
+  report.not_checkable = "the baseline run (no fault) failed: exit 1";
+  return report;
+}
+
 }  // namespace crashcheck::reports::samples

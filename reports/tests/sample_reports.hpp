@@ -14,5 +14,7 @@ inline constexpr std::string_view kHostileExcerpt = "{\"status\": \"ok\"</pre><s
 
 Report passing_report();
 Report failing_report();
+// Nothing judged: "the baseline run (no fault) failed: exit 1".
+Report not_checkable_report();
 
 }  // namespace crashcheck::reports::samples

@@ -27,9 +27,9 @@ class StateView final : public CrashState {
   // `complete`, when given, yields the state's full choice: a sampled choice
   // leaves the blocks past a file's length undrawn, and only what the state
   // lost depends on them.
-  StateView(const PointModel& model, const Decoded& state, const Directory& overlay,
+  StateView(const PointModel& model, const Decoded& state, const Directory& overlay, std::uint64_t index,
             const std::function<Decoded()>* complete = nullptr)
-      : model_(model), state_(state), overlay_(overlay), complete_(complete) {}
+      : model_(model), state_(state), overlay_(overlay), index_(index), complete_(complete) {}
 
   std::vector<std::string> names() const override { return model_.names(overlay_); }
   bool contains(std::string_view name) const override { return model_.find(overlay_, name) != nullptr; }
@@ -44,11 +44,13 @@ class StateView final : public CrashState {
     return entry != nullptr && !entry->is_directory && model_.content_equals(state_, entry->inode, expected);
   }
   std::string lost() const override { return complete_ != nullptr ? model_.lost((*complete_)()) : model_.lost(state_); }
+  std::uint64_t index() const override { return index_; }
 
  private:
   const PointModel& model_;
   const Decoded& state_;
   const Directory& overlay_;  // entries of the names pending entry ops touched
+  std::uint64_t index_;
   const std::function<Decoded()>* complete_;
 };
 
@@ -159,10 +161,10 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     space->decode(full, decoded);
     return decoded;
   };
-  for (const auto& one : found) {
-    visiting = &one;
-    space->decode(one.choice, state);
-    visit(coverage, StateView(model, state, *one.overlay, one.drawn_by ? &redraw : nullptr));
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    visiting = &found[i];
+    space->decode(found[i].choice, state);
+    visit(coverage, StateView(model, state, *found[i].overlay, i, found[i].drawn_by ? &redraw : nullptr));
   }
   return coverage;
 }

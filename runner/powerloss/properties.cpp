@@ -31,6 +31,7 @@ class Judge {
   }
 
   void visit(const Coverage& point, const CrashState& state, Verdicts& out) {
+    if (options_.only && (point.after_seq != options_.only->after_seq || state.index() != options_.only->index)) return;
     const bool is_new = state.content_equals(subject_.target, subject_.new_content);
     ++out.powerloss_atomic.cases;
     if (!is_new && !is_old(state)) record(point, state, out.powerloss_atomic, "");
@@ -51,16 +52,7 @@ class Judge {
     if (listed.first != point.after_seq) listed = {point.after_seq, 0};
     if (outcome.failures.size() >= options_.max_failures || listed.second >= kFailuresPerPoint) return;
     ++listed.second;
-    Failure failure;
-    failure.after_seq = point.after_seq;
-    failure.call = point.call;
-    failure.lost = state.lost();
-    if (auto file = state.file(subject_.target)) {
-      failure.target_exists = true;
-      failure.target_content = file->content;
-      failure.target_mode = file->mode;
-    }
-    failure.entries = state.names();
+    Failure failure = describe_state(point, state, subject_.target);
     auto holds = what_target_holds(state, subject_.target, old_.has_value(), old_.value_or(""));
     failure.detail = lead.empty() ? holds : lead + holds;
     outcome.failures.push_back(std::move(failure));
@@ -104,6 +96,21 @@ std::size_t writes_without_bytes(const faults::Trace& trace) {
 }
 
 }  // namespace
+
+Failure describe_state(const Coverage& point, const CrashState& state, const std::string& target) {
+  Failure failure;
+  failure.after_seq = point.after_seq;
+  failure.index = state.index();
+  failure.call = point.call;
+  failure.lost = state.lost();
+  if (auto file = state.file(target)) {
+    failure.target_exists = true;
+    failure.target_content = file->content;
+    failure.target_mode = file->mode;
+  }
+  failure.entries = state.names();
+  return failure;
+}
 
 Verdicts check_properties(const faults::Trace& trace, const InitialState& initial, const Subject& subject,
                           const Options& options, const StateVisitor& also_visit) {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <unistd.h>
 
@@ -15,8 +16,6 @@ namespace fs = std::filesystem;
 using Kind = faults::FaultPlan::Kind;
 namespace {
 
-// Paused runs stop at every call while the runner snapshots; give them room.
-constexpr int kPausedTimeoutFactor = 3;
 constexpr auto kPauseTick = std::chrono::milliseconds(5);  // how soon the end of the run is noticed
 
 std::optional<std::uint64_t> number(std::string_view text) {
@@ -141,6 +140,13 @@ std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::ui
   return "?";
 }
 
+std::string power_loss_case_id(std::uint32_t after, std::uint64_t state) {
+  std::string letters;  // bijective base 26: a … z, aa …
+  for (std::uint64_t n = state + 1; n > 0; n = (n - 1) / 26)
+    letters.insert(letters.begin(), static_cast<char>('a' + (n - 1) % 26));
+  return std::string(reports::model_info(reports::Model::power_loss).case_prefix) + std::to_string(after) + letters;
+}
+
 namespace {
 
 // The text after `model`'s case-id prefix (and `more`), when `id` starts with them.
@@ -160,6 +166,24 @@ std::optional<CaseSpec> parse_errno_case(std::string_view id, std::string_view r
       std::string(id), reports::Model::errno_fault, {Kind::fail_call, static_cast<std::uint32_t>(*call), error, 0}, 0};
 }
 
+// "4b" → call 4, state 1; "4" → call 4, no state (reports before the letters).
+std::optional<CaseSpec> parse_power_loss_case(std::string_view id, std::string_view rest) {
+  const auto digits = std::min(rest.find_first_not_of("0123456789"), rest.size());
+  const auto call = number(rest.substr(0, digits));
+  const std::string_view letters = rest.substr(digits);
+  constexpr std::size_t kMaxLetters = 6;  // 26^6 states at one crash point: far above any budget
+  if (!call || *call > std::numeric_limits<std::uint32_t>::max() || letters.size() > kMaxLetters ||
+      letters.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string_view::npos)
+    return std::nullopt;
+  CaseSpec spec{std::string(id), reports::Model::power_loss, {}, 0};
+  spec.plan.call = static_cast<std::uint32_t>(*call);
+  if (letters.empty()) return spec;
+  std::uint64_t n = 0;
+  for (char c : letters) n = n * 26 + static_cast<std::uint64_t>(c - 'a' + 1);
+  spec.power_state = n - 1;
+  return spec;
+}
+
 }  // namespace
 
 std::optional<CaseSpec> parse_case_id(std::string_view id) {
@@ -177,6 +201,8 @@ std::optional<CaseSpec> parse_case_id(std::string_view id) {
     spec.model = Model::reader, spec.plan.kind = Kind::pause, spec.reader_call = call(*rest4);
   } else if (auto rest5 = after_prefix(id, Model::errno_fault)) {
     return parse_errno_case(id, *rest5);
+  } else if (auto rest6 = after_prefix(id, Model::power_loss)) {
+    return parse_power_loss_case(id, *rest6);
   } else {
     return std::nullopt;
   }

@@ -310,7 +310,9 @@ int command_replay(const fs::path& report_file, const std::string& id, const Run
     const reports::Report report = reports::load_report(report_argument(report_file));
     const ReplayResult r = replay_case(report, id, options);
     const auto& o = r.observation;
-    std::cout << "case " << id << ": " << o.fault << (o.call.empty() ? "" : " — " + o.call) << "\n"
+    // A bare power-loss-N of an older report names the state it resolved to.
+    const std::string resolved = o.case_id.empty() || o.case_id == id ? "" : " (state " + o.case_id + ")";
+    std::cout << "case " << id << resolved << ": " << o.fault << (o.call.empty() ? "" : " — " + o.call) << "\n"
               << "writer: " << r.outcome << "\n"
               << "target: " << o.target.matches
               << (o.target.exists ? ", " + std::to_string(o.target.size) + " bytes, mode " + o.target.mode : "")

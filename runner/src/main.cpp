@@ -68,8 +68,8 @@ void add_common(CLI::App& verb, CommonFlags& flags, std::filesystem::path* out) 
       ->check(CLI::IsMember({"fast", "exact"}))
       ->capture_default_str();
   verb.add_option("--timeout", flags.timeout,
-                  "Seconds one case may take (default: the scenario's, else 30); the baseline may take 3 × --timeout "
-                  "because it pauses at every call")
+                  "Seconds one case may take (default: the scenario's, else 30); the baseline may take " +
+                      std::to_string(kPausedTimeoutFactor) + " × --timeout because it pauses at every call")
       ->check(CLI::PositiveNumber);
   verb.add_option("--agent", flags.agent, "libcrashcheck_agent.so to preload (default: found next to crashcheck)");
   verb.add_option("--fs-profile", flags.fs_profile,
@@ -197,15 +197,16 @@ void add_replay(CLI::App& app, Action& action) {
   auto state = std::make_shared<State>();
   auto* verb = app.add_subcommand("replay", "Re-run exactly one case of a report and judge it");
   verb->add_option("report", state->report, "REPORT.json, or the -o directory holding it")->required();
-  verb->add_option("case", state->case_id, "CASE-ID, e.g. kill-before-7")->required();
+  verb->add_option("case", state->case_id, "CASE-ID, e.g. kill-before-7, power-loss-4b")->required();
   verb->add_option("--timeout", state->flags.timeout, "Seconds the case may take (default: the report's)")
       ->check(CLI::PositiveNumber);
   verb->add_option("--agent", state->flags.agent, "libcrashcheck_agent.so to preload");
   verb->add_option("--fs-profile", state->flags.fs_profile, "posix or ext4-ordered (power-loss cases)")
       ->check(CLI::IsMember({"posix", "ext4-ordered"}));
   verb->footer(
-      "Exit status: 0 the case passes now; 1 it still fails; 2 bad usage, an unreadable report or an unknown case "
-      "id; 3 the harness failed.");
+      "Exit status: 0 the case passes now; 1 it still fails; 2 bad usage, an unreadable report, an unknown case "
+      "id, or a writer that changed (the call at the case's index is no longer the report's: re-run crashcheck); 3 "
+      "the harness failed.");
   verb->callback([state, &action] {
     action = [state] { return command_replay(state->report, state->case_id, options_from(state->flags)); };
   });

@@ -7,6 +7,7 @@
 #include <set>
 #include <sys/stat.h>
 
+#include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/scenario.hpp"
 
 #include <crashcheck/powerloss.hpp>
@@ -35,7 +36,7 @@ reports::Verdict verdict_of(pl::Verdict v) {
 reports::Failure failure_of(const pl::Failure& f, const faults::Trace& trace, const Snapshot& initial,
                             const Contents& contents, const std::string& target) {
   reports::Failure out;
-  out.case_id = power_loss_case_id(f.after_seq);
+  out.case_id = power_loss_case_id(f.after_seq, f.index);
   out.model = reports::model_name(reports::Model::power_loss);
   out.call_index = f.after_seq;
   out.call = faults::describe_call(trace, f.after_seq);
@@ -73,13 +74,20 @@ std::string outcome_of(const pl::CrashState& state, const Contents& contents, co
   return describe_target(image && !image->is_directory ? &entry : nullptr, contents).matches;
 }
 
-// The report's picture: the distinct outcomes found at each crash point.
-std::vector<reports::Cell> cells_of(const std::map<std::uint32_t, std::set<std::string> >& outcomes) {
+// Crash point → outcome → the first state (lowest index) that showed it.
+using Outcomes = std::map<std::uint32_t, std::map<std::string, std::uint64_t> >;
+
+// The report's picture: the distinct outcomes found at each crash point,
+// each cell naming the first state that shows it, so it can be replayed.
+std::vector<reports::Cell> cells_of(const Outcomes& outcomes) {
   std::vector<reports::Cell> cells;
-  for (const auto& [seq, seen] : outcomes)
-    for (const auto& outcome : seen)
+  for (const auto& [seq, seen] : outcomes) {
+    std::map<std::uint64_t, std::string> by_state;  // listed in state order: a, b, …
+    for (const auto& [outcome, index] : seen) by_state.emplace(index, outcome);
+    for (const auto& [index, outcome] : by_state)
       cells.push_back(
-          {std::string(reports::model_name(reports::Model::power_loss)), seq, outcome, power_loss_case_id(seq)});
+          {std::string(reports::model_name(reports::Model::power_loss)), seq, outcome, power_loss_case_id(seq, index)});
+  }
   return cells;
 }
 
@@ -98,22 +106,23 @@ void add_sampling_notes(const std::vector<pl::Coverage>& coverage, std::vector<s
                   sampled.front()->describe() + " to " + sampled.back()->describe());
 }
 
-}  // namespace
-
-std::string power_loss_case_id(std::uint32_t after) {
-  return std::string(reports::model_info(reports::Model::power_loss).case_prefix) + std::to_string(after);
+pl::Options options_for(const std::string& profile) {
+  pl::Options options;
+  options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
+  return options;
 }
+
+}  // namespace
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile) {
-  pl::Options options;
-  options.profile = pl::parse_profile(profile).value_or(pl::Profile::posix);
+  const pl::Options options = options_for(profile);
   const pl::InitialState start = initial_state(initial);
-  std::map<std::uint32_t, std::set<std::string> > outcomes;
+  Outcomes outcomes;
   const pl::Verdicts verdicts =
       pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
                            [&](const pl::Coverage& point, const pl::CrashState& state) {
-                             outcomes[point.after_seq].insert(outcome_of(state, contents, target));
+                             outcomes[point.after_seq].emplace(outcome_of(state, contents, target), state.index());
                            });
   PowerLossJudgement out;
   out.powerloss_atomic = property_of(verdicts.powerloss_atomic, trace, initial, contents, target);
@@ -123,6 +132,28 @@ PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& 
   out.notes.push_back("power loss judged on the " + std::string(pl::profile_name(options.profile)) +
                       " file-system profile");
   add_sampling_notes(verdicts.coverage, out.notes);
+  return out;
+}
+
+PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
+                                      const std::string& target, bool exited_zero, const std::string& profile,
+                                      std::uint32_t after, std::uint64_t index) {
+  pl::Options options = options_for(profile);
+  options.only = pl::Options::StateRef{after, index};
+  PowerLossState out;
+  const pl::Verdicts verdicts = pl::check_properties(
+      trace, initial_state(initial), {target, contents.new_bytes, exited_zero}, options,
+      [&](const pl::Coverage& point, const pl::CrashState& state) {
+        if (point.after_seq != after) return;
+        out.states_at_point = std::max(out.states_at_point, state.index() + 1);
+        if (state.index() != index) return;
+        out.found = true;
+        out.seen = failure_of(pl::describe_state(point, state, target), trace, initial, contents, target);
+      });
+  out.reason = verdicts.powerloss_atomic.reason;
+  for (const auto& [name, outcome] :
+       {std::pair{"powerloss_atomic", &verdicts.powerloss_atomic}, std::pair{"durable", &verdicts.durable}})
+    if (out.found && outcome->cases > 0) out.properties[name] = property_of(*outcome, trace, initial, contents, target);
   return out;
 }
 

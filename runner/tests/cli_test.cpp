@@ -12,11 +12,10 @@ namespace crashcheck::runner {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::has;
 using testing::run_crashcheck;
 using testing::run_crashcheck_split;
 using testing::TempDir;
-
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 // A seed report from the source tree, copied as DIR/report.json.
 fs::path report_directory(const TempDir& dir, const std::string& name) {
@@ -169,6 +168,28 @@ TEST(Cli, QuietPrintsNothing) {
   EXPECT_LE(r.status, 1);
   EXPECT_EQ(r.output, "");
   EXPECT_TRUE(fs::exists(dir / "out" / "report.json"));
+}
+
+// Issue 13: a writer that re-serialises is not checkable, and every
+// rendering says so and why, with where its output departs from the payload.
+TEST(Cli, NotCheckableSaysWhyEverywhere) {
+  TempDir dir;
+  testing::write_text(dir / "old.json", "{\"a\": 0}");
+  testing::write_text(dir / "new.json", "{\"a\": 1}");
+  const auto r = run_crashcheck_split({"check", "--old", (dir / "old.json").string(), "--payload",
+                                       (dir / "new.json").string(), "-o", (dir / "out").string(), "--", "/bin/sh", "-c",
+                                       "printf '{\\n  \"a\": 1\\n}' > {target}"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  const std::string why =
+      "the baseline run exited 0 but the target does not hold the payload (it is other); they first differ at byte "
+      "1: the target has \"\\n  \"a\": 1\\n}\" where the payload has \"\"a\": 1}\"";
+  EXPECT_TRUE(has(r.err, "check: not checkable: " + why)) << r.err;
+  const auto doc = nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+  EXPECT_EQ(doc["not_checkable"], why);
+  EXPECT_TRUE(has(testing::read_text(dir / "out" / "report.md"), " — not checkable: the baseline run exited 0"));
+  const std::string junit = testing::read_text(dir / "out" / "report.junit.xml");
+  EXPECT_TRUE(has(junit, "errors=\"" + std::to_string(doc["properties"].size()) + "\"")) << junit;
+  EXPECT_TRUE(has(junit, "type=\"not_checkable\"")) << junit;
 }
 
 }  // namespace

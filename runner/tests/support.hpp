@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace crashcheck::runner::testing {
@@ -44,6 +45,9 @@ SplitResult run_crashcheck_split(const std::vector<std::string>& args, bool merg
 // A scenario file in `dir` around a shell writer: old.txt (mode 0640) is
 // replaced by new.txt as t.txt; `extra` adds fields (", \"models\": [...]").
 std::filesystem::path shell_scenario(const TempDir& dir, const std::string& script, const std::string& extra = "");
+
+// True when `text` contains `part` (the tests' "the user reads this" check).
+inline bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 // Source-tree paths.
 std::filesystem::path scenarios_dir();

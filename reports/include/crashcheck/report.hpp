@@ -218,9 +218,10 @@ struct Report {
   std::map<std::string, std::uint64_t> model_cases;  // cases run per fault model
   std::vector<CallSummary> calls;                    // the baseline's counted calls
   std::vector<Cell> cells;
-  std::vector<std::string> notes;    // run-level remarks (coverage, sampling, skipped models)
-  std::optional<Shard> shard;        // only in a shard's report; absent from JSON otherwise
-  std::vector<Diagnosis> diagnoses;  // why failing properties fail; absent from older reports
+  std::vector<std::string> notes;            // run-level remarks (coverage, sampling, skipped models)
+  std::optional<Shard> shard;                // only in a shard's report; absent from JSON otherwise
+  std::vector<Diagnosis> diagnoses;          // why failing properties fail; absent from older reports
+  std::optional<std::string> not_checkable;  // why nothing could be judged ("the baseline run …"); absent otherwise
 
   bool operator==(const Report&) const = default;
 };

@@ -420,6 +420,44 @@ TEST(Sampling, FailureListIsCapped) {
   EXPECT_GE(v.powerloss_atomic.failing, v.powerloss_atomic.failures.size());
 }
 
+// Issue 14: two counterexamples at one crash point shared an id. A state's
+// index names it: distinct at a point, the same on every run of the trace,
+// and judging only that state (replay) judges exactly the state described.
+TEST(StateIndex, NamesOneStateAtItsPointAndOnlyJudgesThatState) {
+  const auto b = in_place_truncate();
+  const Subject subject{"target", kNew, true};
+  std::map<std::uint32_t, std::vector<std::uint64_t>> seen;
+  std::optional<Options::StateRef> holds_new;
+  for_each_state(b.trace(), b.initial(), Options{}, [&](const Coverage& point, const CrashState& state) {
+    seen[point.after_seq].push_back(state.index());
+    if (state.content_equals("target", kNew)) holds_new = Options::StateRef{point.after_seq, state.index()};
+  });
+  for (const auto& [seq, indices] : seen)
+    for (std::size_t i = 0; i < indices.size(); ++i) EXPECT_EQ(indices[i], i) << "after #" << seq;
+  const auto all = check_properties(b.trace(), b.initial(), subject, Options{});
+  ASSERT_GE(all.powerloss_atomic.failures.size(), 2u);
+  const auto& first = all.powerloss_atomic.failures[0];
+  const auto& second = all.powerloss_atomic.failures[1];
+  ASSERT_EQ(first.after_seq, second.after_seq);  // two listed at one point (issue 14's power-loss-4 twice)
+  EXPECT_NE(first.index, second.index);
+  for (const auto* listed : {&first, &second}) {
+    Options one;
+    one.only = Options::StateRef{listed->after_seq, listed->index};
+    const auto v = check_properties(b.trace(), b.initial(), subject, one);
+    EXPECT_EQ(v.powerloss_atomic.cases, 1u);
+    ASSERT_EQ(v.powerloss_atomic.failures.size(), 1u);
+    EXPECT_EQ(v.powerloss_atomic.failures[0].index, listed->index);
+    EXPECT_EQ(v.powerloss_atomic.failures[0].target_content, listed->target_content);
+    EXPECT_EQ(v.powerloss_atomic.failures[0].detail, listed->detail);
+  }
+  ASSERT_TRUE(holds_new.has_value());
+  Options passing;
+  passing.only = holds_new;
+  const auto v = check_properties(b.trace(), b.initial(), subject, passing);
+  EXPECT_EQ(v.powerloss_atomic.cases, 1u);
+  EXPECT_EQ(v.powerloss_atomic.verdict, Verdict::pass);
+}
+
 TEST(Options, ProfilesParseAndBadOptionsThrow) {
   EXPECT_EQ(parse_profile("posix"), Profile::posix);
   EXPECT_EQ(parse_profile("ext4-ordered"), Profile::ext4_ordered);

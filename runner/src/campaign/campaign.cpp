@@ -27,6 +27,7 @@ CampaignResult stopped_early(const SubjectSetup& setup, const RunOptions& option
     result.not_checkable = "not checkable: " + *why;
     result.report = empty_report(setup, options, *result.not_checkable);
     result.report.notes.push_back(*result.not_checkable);
+    result.report.not_checkable = *why;
   }
   return result;
 }

@@ -3,7 +3,9 @@
 #include "observe.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 
 #include "crashcheck/runner/executor.hpp"
 #include "plan.hpp"
@@ -53,6 +55,30 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
   return "";
 }
 
+// Up to 24 bytes from `at`: newlines and tabs as \n and \t, other
+// non-printable bytes as \xNN.
+std::string excerpt(const std::string& bytes, std::size_t at) {
+  std::string out;
+  for (std::size_t i = at; i < bytes.size() && i < at + 24; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    char hex[5];
+    std::snprintf(hex, sizeof hex, "\\x%02x", c);
+    out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : hex;
+  }
+  return out + (bytes.size() > at + 24 ? "…" : "");
+}
+
+// "; they first differ at byte 12: the target has "…" where the payload has
+// "…"": what a user needs to see why a writer's output is not the payload.
+std::string first_difference(const std::string& left, const std::string& payload) {
+  std::size_t at = 0;
+  while (at < left.size() && at < payload.size() && left[at] == payload[at]) ++at;
+  const std::string has = at < left.size() ? "\"" + excerpt(left, at) + "\"" : "nothing more";
+  const std::string wants = at < payload.size() ? "\"" + excerpt(payload, at) + "\"" : "nothing more";
+  return "; they first differ at byte " + std::to_string(at) + ": the target has " + has + " where the payload has " +
+         wants;
+}
+
 std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
   if (spec.plan.kind == Kind::disk_full) return write_at_budget(baseline, spec.plan.byte_budget);
   return spec.plan.kind == Kind::pause ? spec.reader_call : spec.plan.call;
@@ -97,14 +123,25 @@ void note_case(const CaseResult& r, Collected& collected) {
       collected.notes.push_back(note);
 }
 
+// The limit that was applied, and why it is not --timeout when it is not.
+std::string timed_out_text(const CaseResult& base, const SubjectSetup& setup) {
+  const double seconds = std::chrono::duration<double>(setup.timeout).count();
+  if (base.spec.plan.kind != Kind::pause)
+    return "the baseline run (no fault) did not finish within " + seconds_text(seconds) +
+           " (the case timeout, --timeout)";
+  return "the baseline run (no fault) did not finish within " + seconds_text(seconds * kPausedTimeoutFactor) + " (" +
+         std::to_string(kPausedTimeoutFactor) + " × the " + seconds_text(seconds) +
+         " case timeout: the baseline may take " + std::to_string(kPausedTimeoutFactor) +
+         " × --timeout because it pauses at every call)";
+}
+
 }  // namespace
 
 std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
   const auto& out = base.outcome;
   const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
   if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
-  if (out.end == SubjectOutcome::End::timed_out)
-    return "the baseline run (no fault) did not finish within " + std::to_string(setup.timeout.count() / 1000.0) + " s";
+  if (out.end == SubjectOutcome::End::timed_out) return timed_out_text(base, setup);
   if (!out.succeeded()) return "the baseline run (no fault) failed: " + out.describe() + stderr_hint;
   if (base.processes_seen == 0)
     return base.notes.empty()
@@ -114,9 +151,11 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
   if (base.calls_counted == 0 || base.trace->records.empty())
     return "the " + std::string(faults::backend_name(setup.backend.kind)) +
            " backend saw no file-system call in the scratch directory (does the command write {target}?)";
-  const auto state = describe_target(base.final.find(setup.scenario.target), setup.contents);
+  const Entry* target = base.final.find(setup.scenario.target);
+  const auto state = describe_target(target, setup.contents);
   if (!state.is(reports::Outcome::new_content))
-    return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")";
+    return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")" +
+           (target ? first_difference(target->content, setup.contents.new_bytes) : "");
   return std::nullopt;
 }
 

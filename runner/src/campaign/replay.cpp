@@ -1,6 +1,8 @@
 // Stage 4, replaying: re-runs one case of a report, as its subject section
-// describes, and judges that case alone. Power-loss cases are computed, not
-// run: the baseline is re-run and its crash states recomputed.
+// describes, and judges that case alone. The re-run baseline must still make
+// the report's call at the case's index (replay_guard.hpp). Power-loss cases
+// are computed, not run: the baseline is re-run, its crash states
+// recomputed, and the one state the id names judged.
 #include <algorithm>
 
 #include "crashcheck/runner/campaign.hpp"
@@ -8,6 +10,7 @@
 #include "crashcheck/runner/validator.hpp"
 #include "concurrent.hpp"
 #include "observe.hpp"
+#include "replay_guard.hpp"
 #include "work_dir.hpp"
 
 namespace crashcheck::runner {
@@ -37,36 +40,49 @@ Scenario scenario_from_subject(const reports::Subject& subject, std::string_view
 
 namespace {
 
+// A bare power-loss-N (a report from before the letters): the first state at
+// that point that fails a property, else its first state.
+std::uint64_t legacy_power_state(const CaseResult& baseline, const SubjectSetup& setup, std::uint32_t after,
+                                 const RunOptions& options) {
+  const auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
+                                       baseline.outcome.succeeded(), options.fs_profile);
+  std::optional<std::uint64_t> first;
+  for (const auto* property : {&judged.powerloss_atomic, &judged.durable})
+    for (const auto& f : property->failures)
+      if (auto spec = parse_case_id(f.case_id); spec && f.call_index == after && spec->power_state)
+        first = std::min(first.value_or(*spec->power_state), *spec->power_state);
+  return first.value_or(0);
+}
+
 // A power-loss case is computed, not run: re-run the baseline, recompute the
-// crash states just after call N, and keep what they break.
-ReplayResult replay_power_loss(const CaseResult& baseline, const SubjectSetup& setup, std::uint32_t after,
-                               const RunOptions& options) {
-  auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
-                                 baseline.outcome.succeeded(), options.fs_profile);
+// crash states just after call N, and judge the one the id names. What is
+// printed and what is judged are that same state.
+ReplayResult replay_power_loss(const reports::Report& report, const CaseSpec& spec, const CaseResult& baseline,
+                               const SubjectSetup& setup, const RunOptions& options) {
+  if (const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+      !unexplained.empty())
+    throw std::runtime_error("not checkable: trace self-check: " + describe_unexplained(unexplained));
+  const std::uint32_t after = spec.plan.call;
+  const std::uint64_t index = spec.power_state.value_or(legacy_power_state(baseline, setup, after, options));
+  auto state = judge_power_loss_state(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
+                                      baseline.outcome.succeeded(), options.fs_profile, after, index);
+  if (!state.reason.empty()) throw std::runtime_error("not checkable: " + state.reason);
+  if (!state.found)
+    refuse_case(report, spec,
+                "the re-run leaves " + std::to_string(state.states_at_point) + " states after call " +
+                    std::to_string(after) + " (" + power_loss_case_id(after, 0) + " to " +
+                    power_loss_case_id(after, state.states_at_point == 0 ? 0 : state.states_at_point - 1) + ")");
   ReplayResult result;
   result.outcome = baseline.outcome.describe();
-  result.observation.case_id = power_loss_case_id(after);
-  result.observation.model = Model::power_loss;
-  result.observation.call_index = after;
-  result.observation.fault = "power loss after call " + std::to_string(after);
-  result.observation.call = faults::describe_call(*baseline.trace, after);
-  result.observation.target = describe_target(baseline.final.find(setup.scenario.target), setup.contents);
-  for (auto* property : {&judged.powerloss_atomic, &judged.durable}) {
-    auto& failures = property->failures;
-    failures.erase(std::remove_if(failures.begin(), failures.end(),
-                                  [&](const reports::Failure& f) { return f.call_index != after; }),
-                   failures.end());
-    if (!failures.empty()) {
-      property->verdict = reports::Verdict::fail;
-      result.observation.target = failures.front().target;
-      result.observation.leftovers = failures.front().leftovers;
-      result.observation.fault = failures.front().fault;
-    } else if (property->verdict == reports::Verdict::fail) {
-      property->verdict = reports::Verdict::pass;  // fails elsewhere, not at this point
-    }
-  }
-  result.properties["powerloss_atomic"] = judged.powerloss_atomic;
-  result.properties["durable"] = judged.durable;
+  Observation& o = result.observation;
+  o.case_id = state.seen.case_id;
+  o.model = Model::power_loss;
+  o.call_index = after;
+  o.fault = state.seen.fault;
+  o.call = state.seen.call;
+  o.target = state.seen.target;
+  o.leftovers = state.seen.leftovers;
+  result.properties = std::move(state.properties);
   result.fails = any_failed(result.properties);
   return result;
 }
@@ -84,13 +100,8 @@ Observation observe_reader(const CaseSpec& spec, const SubjectSetup& setup, cons
 }  // namespace
 
 ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
-  const std::string_view power_prefix = reports::model_info(Model::power_loss).case_prefix;
-  const bool power_loss = id.substr(0, power_prefix.size()) == power_prefix;
-  auto spec =
-      power_loss ? std::optional<CaseSpec>(CaseSpec{std::string(id), Model::power_loss, {}, 0}) : parse_case_id(id);
-  const bool concurrent = is_concurrent_case(id);
-  if (!spec && !concurrent)
-    throw InputError("unknown case id \"" + std::string(id) + "\" (e.g. kill-before-3, errno-5-ENOSPC)");
+  const bool concurrent = is_concurrent_case(id);  // its schedule is in the id: replay_concurrent checks it
+  const CaseSpec spec = concurrent ? CaseSpec{} : known_case(report, id);
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
@@ -98,19 +109,15 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   if (concurrent) return replay_concurrent(setup, id);  // two instances, no baseline needed
   const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
-  if (power_loss) {
-    const std::string n(id.substr(power_prefix.size()));
-    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
-      throw InputError("unknown case id \"" + std::string(id) + "\"");
-    return replay_power_loss(baseline, setup, static_cast<std::uint32_t>(std::stoul(n)), options);
-  }
+  check_call_unchanged(report, spec, *baseline.trace);
+  if (spec.model == Model::power_loss) return replay_power_loss(report, spec, baseline, setup, options);
   CaseResult run = execute_case(
-      setup, spec->model == Model::reader ? CaseSpec{"paused-run", Model::reader, {Kind::pause, 0, 0, 0}, 0} : *spec);
+      setup, spec.model == Model::reader ? CaseSpec{"paused-run", Model::reader, {Kind::pause, 0, 0, 0}, 0} : spec);
   ReplayResult result;
-  result.observation = spec->model == Model::reader ? observe_reader(*spec, setup, baseline, run)
-                                                    : observe_case(run, setup, *baseline.trace);
+  result.observation = spec.model == Model::reader ? observe_reader(spec, setup, baseline, run)
+                                                   : observe_case(run, setup, *baseline.trace);
   result.outcome = run.outcome.describe();
-  std::vector<std::string> models{std::string(reports::model_name(spec->model))};
+  std::vector<std::string> models{std::string(reports::model_name(spec.model))};
   auto judgement = judge({result.observation}, setup.contents, models, make_content_validator(setup));
   for (auto& [name, property] : judgement.properties)
     if (property.cases > 0) result.properties[name] = property;

@@ -2,6 +2,7 @@
 // fault plan, and what it left behind. Case IDs are stable strings, one per
 // fault plan, so a report's failure can be replayed by ID alone:
 //   baseline, kill-before-7, kill-after-12, errno-5-ENOSPC, disk-full-1024, reader-3
+// and, computed rather than run, one per power-loss state: power-loss-4b.
 #pragma once
 
 #include <crashcheck/faults.hpp>
@@ -28,9 +29,21 @@ struct CaseSpec {
   reports::Model model = reports::Model::baseline;
   faults::FaultPlan plan;
   std::uint32_t reader_call = 0;  // reader-N: the pause at which the reader looks
+  // power-loss-N<letters> (plan.call is N): the state's index at that crash
+  // point; none for a bare power-loss-N, as reports wrote before the letters.
+  std::optional<std::uint64_t> power_state = std::nullopt;
 };
 
+// Paused runs stop at every call while the runner snapshots: they may take
+// this many times the case timeout (runner/README.md, --timeout).
+inline constexpr int kPausedTimeoutFactor = 3;
+
 std::string case_id(reports::Model model, const faults::FaultPlan& plan, std::uint32_t reader_call = 0);
+// "power-loss-<N><letters>": the crash state with that index (powerloss.hpp,
+// CrashState::index) just after counted call N; the letters count a, b, …,
+// z, aa, ab, … from index 0 (the last-synced state). Two states of one crash
+// point never share an id, and reruns of the same writer give the same ids.
+std::string power_loss_case_id(std::uint32_t after, std::uint64_t state);
 std::optional<CaseSpec> parse_case_id(std::string_view id);
 
 // A backend that was asked for (--backend, the scenario's "backend") but

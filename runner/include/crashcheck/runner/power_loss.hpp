@@ -1,12 +1,14 @@
 // The power-loss model (runner/powerloss/, crashcheck_powerloss) seen from
 // the runner: computed from the baseline's trace, no re-run, and mapped into
 // the report's vocabulary (powerloss_atomic, durable, cells, case ids
-// "power-loss-<N>": a power failure just after counted call N).
+// "power-loss-<N><letters>": one state a power failure just after counted
+// call N can leave, cases.hpp).
 #pragma once
 
 #include <crashcheck/faults.hpp>
 #include <crashcheck/report.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,12 +25,22 @@ struct PowerLossJudgement {
   std::uint64_t states = 0;        // crash states checked
 };
 
-// "power-loss-<N>": a power failure just after counted call N.
-std::string power_loss_case_id(std::uint32_t after);
-
 // `initial` is the scratch directory before the baseline ran (with inodes).
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile);
+
+// One power-loss state judged alone (replay): the state the properties judged
+// is the state described, so what replay prints and its verdicts agree.
+struct PowerLossState {
+  std::string reason;                 // not empty: the model could not run on this trace, and why
+  std::uint64_t states_at_point = 0;  // how many states crash point `after` has (0: no such point)
+  bool found = false;                 // false: `index` is not below states_at_point
+  reports::Failure seen;              // case id, call, fault (with what was lost), target, leftovers
+  std::map<std::string, reports::PropertyResult> properties;  // only those that judged this state
+};
+PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
+                                      const std::string& target, bool exited_zero, const std::string& profile,
+                                      std::uint32_t after, std::uint64_t index);
 
 // The umask every subject inherits from this process (read once).
 std::uint32_t subject_umask() noexcept;

@@ -60,6 +60,13 @@ struct Options {
   std::uint32_t max_states_per_point = 256;  // above this, a crash point is sampled (at least 2)
   std::uint64_t seed = 1;                    // drives the sampling, nothing else
   std::uint32_t max_failures = 16;           // counterexamples listed per property (2 per crash point at most)
+  // Set: check_properties judges this one state alone (replaying one case);
+  // every other state is still visited, for also_visit, but not judged.
+  struct StateRef {
+    std::uint32_t after_seq = 0;
+    std::uint64_t index = 0;
+  };
+  std::optional<StateRef> only;
 };
 
 // ---- the states ------------------------------------------------------------
@@ -99,6 +106,11 @@ class CrashState {
   // Human text: the unsynced operations this state dropped or tore, e.g.
   // "dropped #9 rename(a.tmp → target); lost #5 write(a.tmp, 74 bytes at 0)".
   virtual std::string lost() const = 0;
+  // Its place among the states of its crash point, in visit order (0: the
+  // last-synced state). The order depends only on the trace and the options,
+  // so (after_seq, index) names one state across runs of the same writer:
+  // the runner's case id power-loss-<after_seq><letters>.
+  virtual std::uint64_t index() const = 0;
 };
 
 using StateVisitor = std::function<void(const Coverage& point, const CrashState& state)>;
@@ -131,6 +143,7 @@ enum class Verdict { pass, fail, not_run };
 
 struct Failure {
   std::uint32_t after_seq = 0;  // crash just after this counted call; 0: before the first
+  std::uint64_t index = 0;      // the state's CrashState::index() at that point
   std::string call;             // libc symbol of that call ("" before the first)
   std::string lost;             // which operations were dropped or torn
   bool target_exists = false;
@@ -160,6 +173,10 @@ struct Verdicts {
   PropertyOutcome durable;
   std::vector<Coverage> coverage;  // every crash point
 };
+
+// The state as a Failure would show it (`detail` left empty): what replaying
+// one state prints, judged or not.
+Failure describe_state(const Coverage& point, const CrashState& state, const std::string& target);
 
 // Old content is the initial file named `subject.target` (none: there was no
 // old file, and absence counts as old). `also_visit`, when given, sees every
