@@ -170,5 +170,23 @@ TEST(BundledScenarios, NameTheSharedTempName) {
   EXPECT_TRUE(reports::load_report(dir / "reference_lock_concurrent/report.json").diagnoses.empty());
 }
 
+// A read-modify-write with no lock: advised even though each file stays whole.
+TEST(ConcurrentWriters, ReadingTheTargetWithoutALockIsAdvised) {
+  TempDir dir;
+  const std::string script = (runner::testing::scenarios_dir() / "subjects/fixed_temp_writer.py").string();
+  runner::testing::write_text(dir / "old.json", "{\"v\": 1}\n");
+  runner::testing::write_text(dir / "new.json", "{\"v\": 2, \"name\": \"x\"}\n");
+  const auto result =
+      run_crashcheck({"check", "--models", "concurrent", "--old", (dir / "old.json").string(), "--payload",
+                      (dir / "new.json").string(), "--target", "t.json", "-o", (dir / "out").string(), "--",
+                      CRASHCHECK_PYTHON, script, "read-unique", "{target}", "{payload}"});
+  EXPECT_EQ(result.status, 0) << result.output;  // concurrent_safe holds: the rule is advisory
+  const auto report = reports::load_report(dir / "out/report.json");
+  ASSERT_EQ(report.diagnoses.size(), 1u) << result.output;
+  EXPECT_EQ(report.diagnoses[0].rule, "lock_read_modify_write");
+  EXPECT_TRUE(has(report.diagnoses[0].call, "t.json")) << report.diagnoses[0].call;
+  EXPECT_TRUE(has(result.output, "concurrent_safe — Fix: ")) << result.output;
+}
+
 }  // namespace
 }  // namespace crashcheck::diagnosis
