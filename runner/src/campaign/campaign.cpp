@@ -56,8 +56,12 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
   run_planned(cases, setup, options, baseline, collected);
-  if (has(options.models, reports::Model::concurrent) && (!shard || options.shard->first()))
-    run_concurrent_stage(baseline, setup, options, collected);  // not sliced: shard 1 runs it whole
+  if (has(options.models, reports::Model::concurrent)) {  // not sliced: shard 1 runs it whole
+    if (!shard || options.shard->first())
+      run_concurrent_stage(baseline, setup, options, collected);
+    else
+      collected.notes.push_back("concurrent: the whole model runs in shard 1");
+  }
   add_outside_notes(collected);
 
   CampaignResult result;
