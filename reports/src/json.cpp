@@ -96,6 +96,7 @@ json subject_json(const Subject& s) {
               {"validator", text::valid_utf8(s.validator)},
               {"timeout_s", s.timeout_s}};
   if (!s.backend.empty()) out["backend"] = text::valid_utf8(s.backend);
+  if (!s.payload_b_file.empty()) out["payload_b_file"] = text::valid_utf8(s.payload_b_file);
   return out;
 }
 
@@ -286,10 +287,21 @@ PropertyResult read_property(const Node& n) {
 }
 
 Subject read_subject(const Node& n, const json& raw) {
-  Subject s{n["name"].text(),          n["command"].texts(),  n["scenario"].text(),    n["target"].text(),
-            n["had_old"].flag(),       n["old_file"].text(),  n["old_mode"].text(),    n["payload_file"].text(),
-            n["payload_size"].count(), n["validator"].text(), n["timeout_s"].number(), ""};
+  Subject s{n["name"].text(),
+            n["command"].texts(),
+            n["scenario"].text(),
+            n["target"].text(),
+            n["had_old"].flag(),
+            n["old_file"].text(),
+            n["old_mode"].text(),
+            n["payload_file"].text(),
+            n["payload_size"].count(),
+            n["validator"].text(),
+            n["timeout_s"].number(),
+            "",
+            ""};
   if (raw.is_object() && raw.contains("backend")) s.backend = n["backend"].text();  // optional: older reports lack it
+  if (raw.is_object() && raw.contains("payload_b_file")) s.payload_b_file = n["payload_b_file"].text();  // optional
   return s;
 }
 
@@ -332,7 +344,14 @@ Report from_json(const json& document, std::string_view source) {
   report.subject = read_subject(root["subject"], document.is_object() ? document.value("subject", json()) : json());
   const Node properties = root["properties"];
   for (const auto& [name, node] : properties.members()) report.properties[name] = read_property(node);
-  for (const auto name : kProperties) properties[name];  // each must be there
+  for (const auto name : kProperties) {
+    // Each must be there, but concurrent_safe came after the first /1 reports.
+    if (name == "concurrent_safe" && !report.properties.count(std::string(name))) {
+      report.properties[std::string(name)].reason = "not judged: the report predates the concurrent model";
+      continue;
+    }
+    properties[name];
+  }
   for (const auto& [model, node] : root["model_cases"].members()) report.model_cases[model] = node.count();
   for (const Node& c : root["calls"].items())
     report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text()});

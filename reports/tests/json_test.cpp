@@ -173,6 +173,25 @@ TEST(ReportJson, DiagnosesRoundTripAndOlderReportsHaveNone) {
   EXPECT_THROW(from_json(older, "mem"), ReportError);
 }
 
+// concurrent_safe and subject.payload_b_file came within /1 (issue 17).
+TEST(ReportJson, ConcurrentFieldsRoundTripAndOlderReportsLackThem) {
+  Report report = samples::passing_report();
+  report.subject.payload_b_file = "/data/b.json";
+  const json document = to_json(report);
+  EXPECT_EQ(document["subject"]["payload_b_file"], "/data/b.json");
+  EXPECT_EQ(from_json(document, "mem"), report);
+  EXPECT_FALSE(to_json(samples::passing_report())["subject"].contains("payload_b_file"));
+  json older = document;
+  older["properties"].erase("concurrent_safe");
+  older["subject"].erase("payload_b_file");
+  const Report read = from_json(older, "mem");
+  EXPECT_EQ(read.properties.at("concurrent_safe").verdict, Verdict::not_run);
+  EXPECT_FALSE(read.properties.at("concurrent_safe").reason.empty());
+  EXPECT_TRUE(read.subject.payload_b_file.empty());
+  older["properties"].erase("durable");  // every other property is still required
+  EXPECT_THROW(from_json(older, "mem"), ReportError);
+}
+
 TEST(ReportJson, FixLanguageFollowsTheCommand) {
   EXPECT_EQ(fix_language({"/usr/bin/python3", "save.py"}), "python");
   EXPECT_EQ(fix_language({"/usr/bin/env", "save.py"}), "python");

@@ -4,6 +4,8 @@
 // README.md says how.
 #include "rules.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 namespace crashcheck::diagnosis {
@@ -135,6 +137,46 @@ Found unlinked_before_rename(const Evidence& e) {
 Found temp_elsewhere(const Evidence& e) {
   const TraceRecord* rename = e.publishing_rename();
   return rename && outside_scope(rename->path) ? Found(rename->seq) : std::nullopt;
+}
+
+// The last successful open of `path` before `before`.
+const TraceRecord* last_open(const Evidence& e, const std::string& path, std::uint32_t before) {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : e.records())
+    if (r.seq < before && r.op == OpClass::open && r.error == 0 && r.path == path) found = &r;
+  return found;
+}
+
+// The renamed temp is opened by name without O_EXCL (not mkstemp, not an
+// exclusive create): a second instance opens the same file and writes into it.
+Found shared_temp_name(const Evidence& e) {
+  const TraceRecord* rename = e.publishing_rename();
+  if (!rename) return std::nullopt;
+  const TraceRecord* opened = last_open(e, rename->path, rename->seq);
+  if (!opened || opened->call.find("temp") != std::string::npos || (opened->flags & O_EXCL)) return std::nullopt;
+  return opened->seq;
+}
+
+// With the concurrent model run, the target is read and then replaced with no
+// lock file opened first: two read-modify-write updates can lose one.
+Found unlocked_read_modify_write(const Evidence& e) {
+  const auto concurrent = e.report().properties.find("concurrent_safe");
+  if (concurrent == e.report().properties.end() || concurrent->second.verdict == reports::Verdict::not_run)
+    return std::nullopt;
+  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* change = rename ? rename : e.first_in_place_change();
+  if (!change) return std::nullopt;
+  const auto locked_before = [&](std::uint32_t seq) {
+    return std::any_of(e.records().begin(), e.records().end(), [&](const TraceRecord& r) {
+      return r.seq < seq && r.op == OpClass::open && r.error == 0 && r.path.size() > 5 &&
+             r.path.compare(r.path.size() - 5, 5, ".lock") == 0;
+    });
+  };
+  for (const auto& r : e.records())
+    if (r.seq < change->seq && r.op == OpClass::open && r.error == 0 && r.path == e.target() &&
+        (r.flags & O_ACCMODE) != O_WRONLY && !(r.flags & O_TRUNC))
+      return locked_before(r.seq) ? std::nullopt : Found(r.seq);
+  return std::nullopt;
 }
 
 // --- the table ----------------------------------------------------------------
@@ -284,6 +326,37 @@ constexpr Rule kRules[] = {
       "auto tmp = path.parent_path() / ('.' + path.filename().string() + \".tmp\");",
       "f, err := os.CreateTemp(filepath.Dir(path), \".\"+filepath.Base(path)+\".*\")",
       "tmp=$(mktemp \"$(dirname \"$path\")/.tmp.XXXXXX\")"}},
+    {"unique_temp_name",
+     {"concurrent_safe"},
+     false,
+     shared_temp_name,
+     "The temporary file has a fixed name (opened without O_EXCL): two instances running at once truncate and write "
+     "the same temp, and one renames a mix of both into place. Give every write its own temp (mkstemp, or a random "
+     "suffix with O_EXCL).",
+     {"fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.' + os.path.basename(path))",
+      "const tmp = `${target}.${process.pid}.${crypto.randomBytes(6).toString('hex')}`; "
+      "const fd = fs.openSync(tmp, 'wx');",
+      "snprintf(tmp, sizeof tmp, \"%s/.%s.XXXXXX\", dir, base); int fd = mkstemp(tmp);",
+      "crashcheck::write_file_atomic(path, data);  // a fresh temp name per call, O_EXCL",
+      "f, err := os.CreateTemp(filepath.Dir(path), \".\"+filepath.Base(path)+\".*\")",
+      "tmp=$(mktemp \"$(dirname \"$path\")/.tmp.XXXXXX\")"}},
+    {"lock_read_modify_write",
+     {"concurrent_safe"},
+     true,
+     unlocked_read_modify_write,
+     "The writer reads the target and then replaces it, with no lock: two instances at once both read the same old "
+     "content and the later rename drops the earlier update (each file stays whole, so concurrent_safe cannot see "
+     "it). Hold an exclusive flock on a separate lock file across read, change and write (crashcheck-write --lock, "
+     "crashcheck::update_file_atomic).",
+     {"with open(path + '.lock', 'a') as lock: fcntl.flock(lock, fcntl.LOCK_EX); data = change(read(path)); "
+      "write_atomic(path, data)",
+      "// fs has no flock: use a lock package (proper-lockfile) around read, change and write",
+      "int lk = open(lock_path, O_RDONLY | O_CREAT, 0666); flock(lk, LOCK_EX); /* read, change, write atomically */ "
+      "close(lk);",
+      "crashcheck::update_file_atomic(path, [](const std::optional<std::string>& old) { return change(old); });",
+      "lk, _ := os.OpenFile(path+\".lock\", os.O_CREATE|os.O_RDONLY, 0o666); syscall.Flock(int(lk.Fd()), "
+      "syscall.LOCK_EX); defer lk.Close()",
+      "exec 9>\"$path.lock\" && flock 9 && change < \"$path\" | crashcheck-write \"$path\""}},
 };
 
 }  // namespace

@@ -245,10 +245,15 @@ SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {
 
 std::vector<std::string> expand_command(const std::vector<std::string>& argv, const SubjectSetup& setup,
                                         const ScratchCase& scratch) {
+  return expand_command(argv, setup, scratch, scratch.payload());
+}
+
+std::vector<std::string> expand_command(const std::vector<std::string>& argv, const SubjectSetup& setup,
+                                        const ScratchCase& scratch, const fs::path& payload) {
   std::vector<std::string> out;
   for (std::string arg : argv) {
     replace_all(arg, "{target}", fs::absolute(scratch.target()).string());
-    replace_all(arg, "{payload}", fs::absolute(scratch.payload()).string());
+    replace_all(arg, "{payload}", fs::absolute(payload).string());
     replace_all(arg, "{dir}", fs::absolute(scratch.scratch()).string());
     replace_all(arg, "{scenario_dir}", setup.scenario.directory().string());
     replace_all(arg, "{crashcheck_write}", setup.crashcheck_write.string());
@@ -257,24 +262,33 @@ std::vector<std::string> expand_command(const std::vector<std::string>& argv, co
   return out;
 }
 
+PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
+                                const faults::FaultPlan& plan) {
+  PreparedSubject out;
+  out.observer = faults::make_observer(
+      setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan, setup.agent_library});
+  faults::Launch launch{expand_command(setup.scenario.command, setup, shared, own.payload()), subject_environment(own)};
+  out.observer->wrap(launch);
+  const bool paused = plan.kind == Kind::pause;
+  out.subject = {launch.argv,
+                 environment_list(launch.environment),
+                 shared.scratch(),
+                 own.payload(),
+                 own.output("stdout"),
+                 own.output("stderr"),
+                 paused ? setup.timeout * kPausedTimeoutFactor : setup.timeout};
+  return out;
+}
+
 CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const PauseVisitor& on_pause) {
   CaseResult result;
   result.spec = spec;
   ScratchCase scratch(setup.work_root, spec.id, setup.scenario.target, setup.contents);
   result.initial = scratch.initial();
-  auto observer = faults::make_observer(
-      setup.backend.kind, {fs::absolute(scratch.scratch()), scratch.backend_files(), spec.plan, setup.agent_library});
-  faults::Launch launch{expand_command(setup.scenario.command, setup, scratch), subject_environment(scratch)};
-  observer->wrap(launch);
+  PreparedSubject prepared = prepare_subject(setup, scratch, scratch, spec.plan);
+  auto& observer = prepared.observer;
   const bool paused = spec.plan.kind == Kind::pause;
-  SubjectSpec subject{launch.argv,
-                      environment_list(launch.environment),
-                      scratch.scratch(),
-                      scratch.payload(),
-                      scratch.output("stdout"),
-                      scratch.output("stderr"),
-                      paused ? setup.timeout * kPausedTimeoutFactor : setup.timeout};
-  auto process = SubjectProcess::start(subject);
+  auto process = SubjectProcess::start(prepared.subject);
   if (paused) drive_pauses(process, *observer, scratch, on_pause, result);
   result.outcome = process.wait();
   result.final = take_snapshot(scratch.scratch());

@@ -113,6 +113,20 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
          if (o.target.mode == want) return "";
          return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
        }});
+  list.push_back({"concurrent_safe", "no concurrent case ran", [=](const Observation& o) -> std::optional<std::string> {
+                    if (o.timed_out)
+                      return "an instance did not finish within the timeout (do the two wait on each other?)";
+                    if (o.target.is(Outcome::other))
+                      return "after both instances ended the target holds a mix: neither the old content nor A's nor "
+                             "B's (" +
+                             std::to_string(o.target.size) + " bytes)";
+                    if (!old_or_new(o)) return "after both instances ended the target holds " + state_words(o.target);
+                    // Old is fine when an instance reported failure; when both
+                    // exited 0, one of their writes must have landed.
+                    if (o.exit_status == 0 && o.target.is(Outcome::old_content))
+                      return "both instances exited 0 but the target holds the old content: both writes were lost";
+                    return "";
+                  }});
   if (!validator) return list;
   list.push_back({"valid_content", "no state to validate",
                   [validator, &contents](const Observation& o) -> std::optional<std::string> {
@@ -165,7 +179,7 @@ Judgement judge(const std::vector<Observation>& observations, const Contents& co
   if (!validator) j.properties["valid_content"] = {Verdict::not_run, 0, {}, "no validator given", {}};
   note_kill_leftovers(j.properties["temp_clean"], observations);
   for (const auto& o : observations)
-    if (o.model != Model::baseline)
+    if (o.model != Model::baseline && reports::model_info(o.model).picture_row >= 0)  // concurrent: no call column
       j.cells.push_back(
           {std::string(reports::model_name(o.model)), o.call_index, cell_outcome(o, contents), o.case_id});
   return j;

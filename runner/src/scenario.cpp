@@ -125,7 +125,7 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
                 {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
-                 "expect", "require", "allow", "backend", "exhaustive"});
+                 "expect", "require", "allow", "backend", "exhaustive", "payload_b"});
   for (const char* required : {"name", "command", "target", "payload"})
     if (!doc.contains(required)) errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
@@ -138,6 +138,11 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc["payload"], "payload", {"file"});
   if (!doc["payload"].contains("file")) errors.fail("payload.file", "missing");
   s.payload = errors.existing_file(doc["payload"]["file"], "payload.file", s.directory());
+  if (doc.contains("payload_b")) {  // the concurrent model's second instance (runner/README.md)
+    errors.object(doc["payload_b"], "payload_b", {"file"});
+    if (!doc["payload_b"].contains("file")) errors.fail("payload_b.file", "missing");
+    s.payload_b = errors.existing_file(doc["payload_b"]["file"], "payload_b.file", s.directory());
+  }
   load_validator(s, doc.value("validate", json()), errors);
   if (doc.contains("timeout_s")) {
     const json& t = doc["timeout_s"];

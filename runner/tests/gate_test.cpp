@@ -3,6 +3,8 @@
 #include "crashcheck/runner/gate.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -199,11 +201,21 @@ TEST(GateCli, BaselineFailsOnlyWhereTheWriterGotWorse) {
 
 // --- sharding -------------------------------------------------------------------
 
+// A free-running race (concurrent-race-N) is the one case whose outcome is up
+// to the scheduler: it may find a mix in one run and not in the next.
+bool race(const reports::Failure& f) { return f.case_id.rfind("concurrent-race-", 0) == 0; }
+
 std::map<std::string, std::set<std::string>> failure_ids(const reports::Report& report) {
   std::map<std::string, std::set<std::string>> out;
   for (const auto& [name, p] : report.properties)
-    for (const auto& f : p.failures) out[name].insert(f.case_id);
+    for (const auto& f : p.failures)
+      if (!race(f)) out[name].insert(f.case_id);
   return out;
+}
+
+std::size_t failures_but_races(const reports::PropertyResult& p) {
+  return static_cast<std::size_t>(
+      std::count_if(p.failures.begin(), p.failures.end(), [](const auto& f) { return !race(f); }));
 }
 
 void expect_same_judgement(const reports::Report& merged, const reports::Report& whole) {
@@ -212,7 +224,7 @@ void expect_same_judgement(const reports::Report& merged, const reports::Report&
     const auto& w = whole.properties.at(std::string(name));
     EXPECT_EQ(m.verdict, w.verdict) << name;
     EXPECT_EQ(m.cases, w.cases) << name;
-    EXPECT_EQ(m.failures.size(), w.failures.size()) << name;
+    EXPECT_EQ(failures_but_races(m), failures_but_races(w)) << name;
   }
   EXPECT_EQ(failure_ids(merged), failure_ids(whole));
   EXPECT_EQ(merged.model_cases, whole.model_cases);

@@ -60,6 +60,20 @@ TEST_F(MalformedScenario, ValidBaseIsAccepted) { EXPECT_EQ(load_error("name", "\
 
 TEST_F(MalformedScenario, ExhaustiveIsABoolean) { EXPECT_EQ(load_error("exhaustive", "true"), "(accepted)"); }
 
+TEST_F(MalformedScenario, PayloadBAndTheConcurrentModelAreAccepted) {
+  EXPECT_EQ(load_error("payload_b", "{\"file\": \"new.json\"}"), "(accepted)");
+  EXPECT_EQ(load_error("models", "[\"concurrent\"]"), "(accepted)");
+}
+
+TEST(Scenario, BundledConcurrentScenariosOptIn) {
+  for (const char* name : {"fixed_temp_concurrent", "unique_temp_concurrent", "pipeline_health_fix_concurrent",
+                           "reference_lock_concurrent"}) {
+    const Scenario s = load_scenario(testing::scenarios_dir() / (std::string(name) + ".json"));
+    EXPECT_EQ(s.models, std::vector<std::string>{"concurrent"}) << name;
+    EXPECT_EQ(s.expect.count("concurrent_safe"), 1u) << name;
+  }
+}
+
 TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
   struct Case {
     std::string field, value, reported_field;
@@ -80,6 +94,9 @@ TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
       {"timeout_s", "-1", "timeout_s"},
       {"models", "[\"kill\", \"cosmic-ray\"]", "models"},
       {"exhaustive", "\"yes\"", "exhaustive"},
+      {"payload_b", "{\"file\": \"nope.bin\"}", "payload_b.file"},
+      {"payload_b", "{}", "payload_b.file"},
+      {"payload_b", "\"new.json\"", "payload_b"},
       {"expect", "{\"crash_atomic\": \"maybe\"}", "expect.crash_atomic"},
       {"expect", "{\"fast\": \"pass\"}", "expect.fast"},
       {"colour", "\"blue\"", "(top level).colour"},

@@ -20,9 +20,10 @@ namespace crashcheck::reports {
 inline constexpr std::string_view kSchema = "crashcheck-report/1";
 
 // The fixed vocabulary (docs/ARCHITECTURE.md). Never rename one once shipped.
-inline constexpr std::array<std::string_view, 8> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
+// concurrent_safe came later (issue 17): a report without it reads as not_run.
+inline constexpr std::array<std::string_view, 9> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
                                                                 "error_safe",   "temp_clean",       "mode_preserved",
-                                                                "reader_safe",  "valid_content"};
+                                                                "reader_safe",  "valid_content",    "concurrent_safe"};
 
 enum class Verdict { pass, fail, not_run };
 std::string_view verdict_name(Verdict v) noexcept;
@@ -31,8 +32,10 @@ std::optional<Verdict> parse_verdict(std::string_view name) noexcept;  // "pass"
 // The fault models, one row each: their names (JSON, scenario files,
 // --models), case-id prefixes, the order reports list their cases in, the
 // picture's rows and the properties their states are checked for all come
-// from this table.
-enum class Model : std::uint8_t { kill, errno_fault, disk_full, reader, power_loss, baseline };
+// from this table. An opt-in model runs only when --models or the
+// scenario's "models" names it (concurrent: two writers at once double the
+// cost, and most single-writer scenarios claim no concurrency safety).
+enum class Model : std::uint8_t { kill, errno_fault, disk_full, reader, power_loss, baseline, concurrent };
 struct ModelInfo {
   Model model;
   std::string_view name;
@@ -40,9 +43,10 @@ struct ModelInfo {
   int list_rank;                           // order of the report's cases and cells
   int picture_row;                         // the HTML picture's row, top first; -1: not drawn
   std::array<std::string_view, 4> judges;  // properties its states bear on ("" pads)
+  bool opt_in = false;                     // not in the default model set
 };
 // In the order campaigns run the models; the baseline run comes last here.
-inline constexpr std::array<ModelInfo, 6> kModelTable = {{
+inline constexpr std::array<ModelInfo, 7> kModelTable = {{
     {Model::kill, "kill", "kill-", 1, 0, {"crash_atomic", "mode_preserved", "valid_content", ""}},
     {Model::errno_fault, "errno", "errno-", 3, 1, {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
     {Model::disk_full,
@@ -53,6 +57,7 @@ inline constexpr std::array<ModelInfo, 6> kModelTable = {{
      {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
     {Model::reader, "reader", "reader-", 2, 4, {"reader_safe", "valid_content", "", ""}},
     {Model::power_loss, "power-loss", "power-loss-", 5, 3, {"powerloss_atomic", "durable", "valid_content", ""}},
+    {Model::concurrent, "concurrent", "concurrent-", 6, -1, {"concurrent_safe", "", "", ""}, true},
     {Model::baseline, "baseline", "baseline", 0, -1, {"mode_preserved", "valid_content", "", ""}},
 }};
 const ModelInfo& model_info(Model model) noexcept;
@@ -165,6 +170,8 @@ struct Subject {
   std::string validator;  // "json", "command: …", or empty
   double timeout_s = 0;
   std::string backend;  // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
+  std::string payload_b_file =
+      {};  // concurrent model: the second instance's content; empty: derived (runner/README.md)
 
   bool operator==(const Subject&) const = default;
 };

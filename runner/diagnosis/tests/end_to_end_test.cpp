@@ -150,5 +150,43 @@ TEST(BundledScenarios, NameTheMissingSteps) {
   EXPECT_TRUE(reports::load_report(dir / "reference/report.json").diagnoses.empty());
 }
 
+// The concurrent scenarios: the fixed temp name is named at the temp's open;
+// its mkstemp twin and the locked reference get no concurrency rule.
+TEST(BundledScenarios, NameTheSharedTempName) {
+  TempDir dir;
+  const auto scenarios = runner::testing::scenarios_dir();
+  const auto result = run_crashcheck(
+      {"run", (scenarios / "fixed_temp_concurrent.json").string(), (scenarios / "unique_temp_concurrent.json").string(),
+       (scenarios / "reference_lock_concurrent.json").string(), "-j2", "-o", dir.path().string()});
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_TRUE(has(result.output, "concurrent_safe — Fix: ")) << result.output;
+  const auto fixed = reports::load_report(dir / "fixed_temp_concurrent/report.json");
+  ASSERT_EQ(fixed.diagnoses.size(), 1u);
+  EXPECT_EQ(fixed.diagnoses[0].rule, "unique_temp_name");
+  EXPECT_EQ(fixed.diagnoses[0].property, "concurrent_safe");
+  EXPECT_TRUE(has(fixed.diagnoses[0].call, "open")) << fixed.diagnoses[0].call;
+  EXPECT_TRUE(has(fixed.diagnoses[0].call, "pipeline_health.json.tmp")) << fixed.diagnoses[0].call;
+  EXPECT_TRUE(reports::load_report(dir / "unique_temp_concurrent/report.json").diagnoses.empty());
+  EXPECT_TRUE(reports::load_report(dir / "reference_lock_concurrent/report.json").diagnoses.empty());
+}
+
+// A read-modify-write with no lock: advised even though each file stays whole.
+TEST(ConcurrentWriters, ReadingTheTargetWithoutALockIsAdvised) {
+  TempDir dir;
+  const std::string script = (runner::testing::scenarios_dir() / "subjects/fixed_temp_writer.py").string();
+  runner::testing::write_text(dir / "old.json", "{\"v\": 1}\n");
+  runner::testing::write_text(dir / "new.json", "{\"v\": 2, \"name\": \"x\"}\n");
+  const auto result =
+      run_crashcheck({"check", "--models", "concurrent", "--old", (dir / "old.json").string(), "--payload",
+                      (dir / "new.json").string(), "--target", "t.json", "-o", (dir / "out").string(), "--",
+                      CRASHCHECK_PYTHON, script, "read-unique", "{target}", "{payload}"});
+  EXPECT_EQ(result.status, 0) << result.output;  // concurrent_safe holds: the rule is advisory
+  const auto report = reports::load_report(dir / "out/report.json");
+  ASSERT_EQ(report.diagnoses.size(), 1u) << result.output;
+  EXPECT_EQ(report.diagnoses[0].rule, "lock_read_modify_write");
+  EXPECT_TRUE(has(report.diagnoses[0].call, "t.json")) << report.diagnoses[0].call;
+  EXPECT_TRUE(has(result.output, "concurrent_safe — Fix: ")) << result.output;
+}
+
 }  // namespace
 }  // namespace crashcheck::diagnosis

@@ -254,6 +254,45 @@ TEST(Rules, TempOutsideTheDirectory) {
   EXPECT_EQ(c.found(), (Found{{"temp_in_same_directory", "error_safe", 1}}));
 }
 
+TEST(Rules, FixedTempNameExplainsAConcurrentFailure) {
+  Case c;
+  auto& open = c.add("open", OpClass::open, "t.json.tmp");
+  open.created = true, open.flags = O_WRONLY | O_CREAT | O_TRUNC;
+  c.add("write", OpClass::write, "t.json.tmp");
+  c.add("fsync", OpClass::sync, "t.json.tmp");
+  c.add("rename", OpClass::rename, "t.json.tmp", "t.json");
+  c.fsync_dir();
+  EXPECT_EQ(c.found(), Found{});  // concurrent_safe passed (or was not run): nothing to explain
+  c.fail("concurrent_safe");
+  EXPECT_EQ(c.found(), (Found{{"unique_temp_name", "concurrent_safe", 1}}));
+  c.trace.records[0].flags |= O_EXCL;  // an exclusive create: a second instance fails instead of sharing it
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, MkstempTempIsUnique) {
+  Case c;
+  c.correct();
+  c.trace.records[0].call = "mkstemp";
+  c.trace.records[0].flags = O_RDWR;
+  c.fail("concurrent_safe");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, ReadModifyWriteWithoutALockIsAdvisoryOnceConcurrentRan) {
+  Case c;
+  c.add("open", OpClass::open, "t.json").flags = O_RDONLY;
+  c.add("close", OpClass::close, "t.json");
+  c.correct();
+  EXPECT_EQ(c.found(), (Found{{"lock_read_modify_write", "concurrent_safe", 1}}));  // passes, still advised
+  c.report.properties["concurrent_safe"].verdict = Verdict::not_run;                // the model did not run: no claim
+  EXPECT_EQ(c.found(), Found{});
+  Case locked;
+  locked.add("open", OpClass::open, "t.json.lock").flags = O_RDONLY | O_CREAT;
+  locked.add("open", OpClass::open, "t.json").flags = O_RDONLY;
+  locked.correct();
+  EXPECT_EQ(locked.found(), Found{});
+}
+
 TEST(Rules, DiagnosisCarriesTheCallHintAndEveryLanguage) {
   Case c;
   c.correct();
@@ -278,7 +317,7 @@ TEST(Rules, TableHasUniqueIdsAndKnownProperties) {
                 reports::kProperties.end())
           << rule.id << ": " << property;
   }
-  EXPECT_EQ(ids.size(), 12u);
+  EXPECT_EQ(ids.size(), 14u);
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ reports::Subject subject_section(const SubjectSetup& setup) {
   subject.old_mode = format_mode(s.old ? s.old->mode : setup.contents.old_mode);
   subject.payload_file = s.payload.string();
   subject.payload_size = setup.contents.new_bytes.size();
+  subject.payload_b_file = s.payload_b ? s.payload_b->string() : "";
   subject.validator = s.validator.describe();
   subject.timeout_s = setup.timeout.count() / 1000.0;
   subject.backend = faults::backend_name(setup.backend.kind);

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "assemble.hpp"
+#include "concurrent.hpp"
 #include "crashcheck/runner/executor.hpp"
 #include "observe.hpp"
 #include "plan.hpp"
@@ -64,6 +65,12 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
   DurableAfterError after_errors(setup, options);
   run_planned(cases, setup, options, baseline, collected, after_errors);
+  if (has(options.models, reports::Model::concurrent)) {  // not sliced: shard 1 runs it whole
+    if (!shard || options.shard->first())
+      run_concurrent_stage(baseline, setup, options, collected);
+    else
+      collected.notes.push_back("concurrent: the whole model runs in shard 1");
+  }
   add_outside_notes(collected);
 
   CampaignResult result;

@@ -118,8 +118,11 @@ std::string with_commas(std::size_t n) {
 std::vector<std::string> chosen_models(const Scenario& scenario, const RunOptions& options) {
   const auto& wanted = !options.models.empty() ? options.models : scenario.models;
   std::vector<std::string> out;
-  for (auto m : kModels)
-    if (wanted.empty() || std::count(wanted.begin(), wanted.end(), std::string(m))) out.emplace_back(m);
+  for (auto m : kModels) {
+    // With no list, every model but the opt-in ones (concurrent: report.hpp).
+    const bool by_default = !reports::model_info(*reports::model_from_name(m)).opt_in;
+    if (wanted.empty() ? by_default : std::count(wanted.begin(), wanted.end(), std::string(m)) > 0) out.emplace_back(m);
+  }
   return out;
 }
 

@@ -16,7 +16,7 @@
 
 namespace crashcheck::runner {
 
-// The models to run: --models, else the scenario's list, else all.
+// The models to run: --models, else the scenario's list, else all but the opt-in ones.
 std::vector<std::string> chosen_models(const Scenario& scenario, const RunOptions& options);
 bool has(const std::vector<std::string>& models, reports::Model m);
 

@@ -8,6 +8,7 @@
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/power_loss.hpp"
 #include "crashcheck/runner/validator.hpp"
+#include "concurrent.hpp"
 #include "observe.hpp"
 #include "replay_guard.hpp"
 #include "work_dir.hpp"
@@ -27,6 +28,7 @@ Scenario scenario_from_subject(const reports::Subject& subject, std::string_view
   s.target = subject.target;
   if (subject.had_old) s.old = OldFile{subject.old_file, parse_mode(subject.old_mode, where + ".old_mode")};
   s.payload = subject.payload_file;
+  if (!subject.payload_b_file.empty()) s.payload_b = subject.payload_b_file;
   s.validator = Validator::from_description(subject.validator, where + ".validator");
   if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
   if (!subject.backend.empty()) {  // replay with the backend the report's run used
@@ -98,11 +100,13 @@ Observation observe_reader(const CaseSpec& spec, const SubjectSetup& setup, cons
 }  // namespace
 
 ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
-  const CaseSpec spec = known_case(report, id);
+  const bool concurrent = is_concurrent_case(id);  // its schedule is in the id: replay_concurrent checks it
+  const CaseSpec spec = concurrent ? CaseSpec{} : known_case(report, id);
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  if (concurrent) return replay_concurrent(setup, id);  // two instances, no baseline needed
   const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   check_call_unchanged(report, spec, *baseline.trace);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,6 +102,21 @@ std::filesystem::path find_crashcheck_write();
 // argv with {target} {payload} {dir} {scenario_dir} {crashcheck_write} replaced.
 std::vector<std::string> expand_command(const std::vector<std::string>& argv, const SubjectSetup& setup,
                                         const ScratchCase& scratch);
+// The same with {payload} naming `payload` (the concurrent model's instance B).
+std::vector<std::string> expand_command(const std::vector<std::string>& argv, const SubjectSetup& setup,
+                                        const ScratchCase& scratch, const std::filesystem::path& payload);
+
+// One instance of the subject, ready to start: its observer (already wrapped
+// round the launch) and its process. It works in `shared`'s scratch
+// directory and takes {payload}, stdin, output and the backend's files from
+// `own` — the same case for a single run, a second one for the concurrent
+// model's instance B.
+struct PreparedSubject {
+  std::unique_ptr<faults::Observer> observer;
+  SubjectSpec subject;
+};
+PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
+                                const faults::FaultPlan& plan);
 
 struct CaseResult {
   CaseSpec spec;

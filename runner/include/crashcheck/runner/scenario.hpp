@@ -54,10 +54,11 @@ struct OldFile {
 struct Scenario {
   std::string name;
   std::string description;
-  std::vector<std::string> command;  // argv template, placeholders unexpanded
-  std::string target;                // file name inside the scratch directory
-  std::optional<OldFile> old;        // nullopt: the target does not exist beforehand
-  std::filesystem::path payload;     // absolute
+  std::vector<std::string> command;                // argv template, placeholders unexpanded
+  std::string target;                              // file name inside the scratch directory
+  std::optional<OldFile> old;                      // nullopt: the target does not exist beforehand
+  std::filesystem::path payload;                   // absolute
+  std::optional<std::filesystem::path> payload_b;  // concurrent model: instance B's content; nullopt: derived
   Validator validator;
   double timeout_s = 30;
   std::optional<faults::BackendKind> backend;  // "backend": nullopt = the default choice (cases.hpp)

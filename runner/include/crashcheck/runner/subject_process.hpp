@@ -55,6 +55,9 @@ class SubjectProcess {
   bool finished();        // non-blocking
   SubjectOutcome wait();  // blocks; stops the run when cancel_requested() is set
   void stop();            // kill everything now; wait() then reports `cancelled`
+  // The supervisor's pid: everything the subject starts descends from it
+  // (the concurrent model looks for an instance waiting on a lock).
+  pid_t supervisor_pid() const { return supervisor_; }
 
  private:
   SubjectProcess(pid_t supervisor, int result_fd) : supervisor_(supervisor), result_fd_(result_fd) {}
