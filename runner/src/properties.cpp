@@ -117,10 +117,9 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     if (o.timed_out)
                       return "an instance did not finish within the timeout (do the two wait on each other?)";
                     if (o.target.is(Outcome::other))
-                      return "after both instances ended the target holds a mix: neither the old content nor A's nor "
-                             "B's (" +
-                             std::to_string(o.target.size) + " bytes)";
-                    if (!old_or_new(o)) return "after both instances ended the target holds " + state_words(o.target);
+                      return "the target holds a mix: neither the old content nor A's nor B's (" +
+                             std::to_string(o.target.size) + " bytes; the fault says when)";
+                    if (!old_or_new(o)) return "the target holds " + state_words(o.target) + " (the fault says when)";
                     // Old is fine when an instance reported failure; when both
                     // exited 0, one of their writes must have landed.
                     if (o.exit_status == 0 && o.target.is(Outcome::old_content))

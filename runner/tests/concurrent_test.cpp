@@ -229,5 +229,46 @@ TEST(ConcurrentGroundTruth, TheScheduleOfThatInterleavingReplaysToTheSameBytes) 
   EXPECT_FALSE(serial.fails);
 }
 
+// --- a reader during the race -------------------------------------------------
+
+// Ground truth without crashcheck: A holds after its first half; a reader
+// then finds A's first half and the old second half.
+TEST(ConcurrentReader, AReaderBetweenTwoHalvesFindsAMix) {
+  testing::TempDir dir;
+  const std::string script = testing::scenarios_dir() / "subjects" / "inplace_halves_writer.py";
+  const auto target = dir / "t.json", gate = dir / "gate";
+  testing::write_text(target, std::string(4000, 'o'));
+  testing::write_text(dir / "a", kA);
+  ASSERT_EQ(::mkfifo(gate.c_str(), 0600), 0);
+  const pid_t a = spawn({CRASHCHECK_PYTHON, script, target, dir / "a"}, "CRASHCHECK_TEST_GATE=" + gate.string());
+  const int fifo = ::open(gate.c_str(), O_WRONLY);  // returns once A opened it: its first half is written
+  const std::string seen = testing::read_text(target);
+  EXPECT_EQ(::write(fifo, "x", 1), 1);
+  ::close(fifo);
+  EXPECT_EQ(exit_code(a), 0);
+  EXPECT_EQ(seen, kA.substr(0, 2000) + std::string(2000, 'o'));
+  EXPECT_EQ(testing::read_text(target), kA);
+}
+
+// The model: some schedules end whole (A, then B), yet concurrent_safe
+// fails, and the counterexample says a reader found the mix mid-race.
+TEST(ConcurrentReader, AMixOnlyAReaderSawFailsConcurrentSafe) {
+  testing::TempDir dir;
+  testing::write_text(dir / "old", std::string(4000, 'o'));
+  testing::write_text(dir / "a", kA);
+  const auto r = testing::run_crashcheck(
+      {"check", "--old", (dir / "old").string(), "--payload", (dir / "a").string(), "--target", "t.json", "--models",
+       "concurrent", "--quiet", "-o", (dir / "out").string(), "--", CRASHCHECK_PYTHON,
+       (testing::scenarios_dir() / "subjects" / "inplace_halves_writer.py").string(), "{target}", "{payload}"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  const auto report = nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+  const auto& safe = report["properties"]["concurrent_safe"];
+  ASSERT_EQ(safe["verdict"], "fail") << safe.dump(2);
+  bool reader_seen = false;
+  for (const auto& f : safe["failures"])
+    reader_seen |= f["fault"].get<std::string>().find("; but a reader after ") != std::string::npos;
+  EXPECT_TRUE(reader_seen) << safe.dump(2);
+}
+
 }  // namespace
 }  // namespace crashcheck::runner

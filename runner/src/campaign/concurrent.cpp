@@ -85,7 +85,7 @@ std::string payload_b_bytes(const SubjectSetup& setup) {
 Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, const SubjectSetup& setup,
                                const std::string& payload_b) {
   const std::string& name = setup.scenario.target;
-  const Entry* target = run.final.find(name);
+  const Entry* target = run.final.find(name);  // or, below, what a reader found during the race
   Observation o;
   o.case_id = spec.id;
   o.model = Model::concurrent;
@@ -93,6 +93,17 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
   o.fault = "two instances write the target at once (A: payload, B: payload_b); A " + run.a.describe() + ", B " +
             run.b.describe() + "; the target holds " + whose(target, setup, payload_b);
   o.target = classify(target, setup, payload_b);
+  if (run.reader_found && (o.target.is(Outcome::old_content) || o.target.is(Outcome::new_content))) {
+    // The end is fine, but a reader during the race was not: that is the counterexample.
+    const auto& seen = *run.reader_found;
+    const Entry read{Entry::Kind::file, 0, seen.bytes.value_or(""), 0};
+    const Entry* found = seen.bytes ? &read : nullptr;
+    o.fault += "; but a reader after " + encode_schedule(seen.after) + " found " + whose(found, setup, payload_b);
+    o.target = classify(found, setup, payload_b);
+    target = found;
+  }
+  // Kept whatever the state (A's and B's are both "new"): at most a few
+  // hundred cases, and replay shows the exact bytes of a mix.
   if (target && target->kind == Entry::Kind::file) o.target_bytes = target->content;
   for (const auto& left : run.final.added_since(run.initial, name))
     if (!run.initial.find(left)) o.leftovers.push_back(left);

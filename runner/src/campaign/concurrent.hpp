@@ -63,6 +63,14 @@ struct ConcurrentRun {
   Snapshot initial, final;
   Schedule executed;  // the steps really taken (an instance that ended or waits on a lock gives way)
   std::vector<std::string> notes;
+  // A reader looks at the target between every two steps of a schedule; the
+  // first time it finds neither old, A nor B: the steps so far and the bytes
+  // (nullopt: no target, which only a run without an old file may show).
+  struct Sighting {
+    Schedule after;
+    std::optional<std::string> bytes;
+  };
+  std::optional<Sighting> reader_found;
 };
 
 // Runs one concurrent case: both instances paused before every counted call

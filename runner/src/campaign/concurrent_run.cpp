@@ -15,7 +15,10 @@
 
 #include <fcntl.h>
 
+#include <crashcheck/reference.hpp>
+
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -108,7 +111,7 @@ State settle(Instance& x) {
 
 // Resumes the instance the schedule names (or, when it cannot run, the
 // other) one call at a time; after the schedule, A to its end, then B.
-Schedule drive(Instance& a, Instance& b, const Schedule& schedule) {
+Schedule drive(Instance& a, Instance& b, const Schedule& schedule, const std::function<void(const Schedule&)>& look) {
   Schedule executed;
   a.state = settle(a);
   b.state = settle(b);
@@ -127,6 +130,7 @@ Schedule drive(Instance& a, Instance& b, const Schedule& schedule) {
     run->state = settle(*run);
     for (Instance* x : {&a, &b})
       if (x->state == State::blocked) x->state = settle(*x);  // the step may have released its lock
+    look(executed);
   }
   return executed;
 }
@@ -149,8 +153,17 @@ ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const std::string& 
   run.initial = shared.initial();
   a.process.emplace(SubjectProcess::start(a.prepared.subject));
   b.process.emplace(SubjectProcess::start(b.prepared.subject));
+  // What a reader opening the target between two steps finds.
+  auto look = [&](const Schedule& after) {
+    if (run.reader_found) return;
+    const auto bytes = read_file(shared.target());
+    const bool fine = bytes ? *bytes == setup.contents.new_bytes || *bytes == payload_b ||
+                                  (setup.contents.old_bytes && *bytes == *setup.contents.old_bytes)
+                            : !setup.contents.old_bytes;
+    if (!fine) run.reader_found = ConcurrentRun::Sighting{after, bytes};
+  };
   if (schedule) {
-    run.executed = drive(a, b, *schedule);
+    run.executed = drive(a, b, *schedule, look);
   } else {
     a.outcome = a.process->wait();
     b.outcome = b.process->wait();
