@@ -182,23 +182,11 @@ RC_GTEST_PROP(TraceSelfCheck, AcceptsTheRealTraceRejectsOneWriteRemoved, ()) {
 namespace crashcheck::runner {
 namespace {
 
-nlohmann::json check_planted(const std::string& how, const std::string& backend) {
-  testing::TempDir dir;
-  testing::write_text(dir / "old", std::string(3 * 4096, 'o'));
-  testing::write_text(dir / "new", std::string(3 * 4096, 'n'));
-  const auto result =
-      testing::run_crashcheck({"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(),
-                               "--models", "power-loss", "--backend", backend, "--quiet", "-o", (dir / "out").string(),
-                               "--", CRASHCHECK_PLANTED_WRITER, how, "{target}", "{payload}"});
-  EXPECT_NE(result.status, 2) << result.output;
-  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
-}
-
 // The preload agent cannot see stores through a shared mapping: the trace of
 // an in-place mmap rewrite does not explain the new content, so the
 // power-loss verdicts, which replay that trace, are not_run, never pass.
 TEST(TraceSelfCheck, AnUnseenMmapRewriteMakesThePowerLossVerdictsNotRun) {
-  const auto report = check_planted("inplace-mmap", "preload");
+  const auto report = testing::check_planted("power-loss", "inplace-mmap", "preload");
   for (const char* property : {"powerloss_atomic", "durable"}) {
     const auto& p = report["properties"][property];
     EXPECT_EQ(p["verdict"], "not_run") << property;
@@ -208,7 +196,7 @@ TEST(TraceSelfCheck, AnUnseenMmapRewriteMakesThePowerLossVerdictsNotRun) {
 
 // Its correct twin through an ordinary write is explained, and judged.
 TEST(TraceSelfCheck, TheSameRunThroughWriteIsJudged) {
-  const auto report = check_planted("temp-write", "preload");
+  const auto report = testing::check_planted("power-loss", "temp-write", "preload");
   EXPECT_EQ(report["properties"]["powerloss_atomic"]["verdict"], "pass");
   EXPECT_EQ(report["properties"]["durable"]["verdict"], "pass");
 }

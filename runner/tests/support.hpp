@@ -2,6 +2,8 @@
 // running the crashcheck program with its output captured.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -48,6 +50,10 @@ std::filesystem::path shell_scenario(const TempDir& dir, const std::string& scri
 
 // True when `text` contains `part` (the tests' "the user reads this" check).
 inline bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+// `crashcheck check` of writers/planted_writer.c HOW (old and new 3 pages of
+// 'o' and 'n') under MODELS and BACKEND; the report.json it wrote.
+nlohmann::json check_planted(const std::string& models, const std::string& how, const std::string& backend);
 
 // Source-tree paths.
 std::filesystem::path scenarios_dir();

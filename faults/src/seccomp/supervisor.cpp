@@ -350,7 +350,7 @@ class Supervisor final : public Observer {
   std::uint64_t bytes_spent_ = 0;
   bool mapped_shared_ = false;
   bool killed_ = false;
-  bool refused_io_uring_ = false;
+  std::set<std::string_view> refused_;  // syscalls refused (CC_REFUSE), for the observation's notes
   bool own_listener_ = false;
   bool pause_gave_up_ = false;
 
@@ -507,7 +507,7 @@ void Supervisor::serve(const seccomp_notif& req) {
     return reply(req.id, 0, 0, continue_flag);
   }
   if (e->info->role == SyscallInfo::Role::refused) {
-    refused_io_uring_ = true;
+    refused_.insert(e->info->name);
     return reply(req.id, -1, e->info->errnos[0]);
   }
   if (e->info->role == SyscallInfo::Role::noted) {  // seccomp(2): a listener of its own conflicts with ours
@@ -718,7 +718,9 @@ Observation Supervisor::finish() {
   Observation o;
   o.processes_seen = static_cast<std::uint32_t>(processes_.size());
   o.calls_counted = calls_;
-  if (refused_io_uring_) o.notes.push_back("io_uring_setup refused with ENOSYS (the subject fell back to plain calls)");
+  for (const auto& name : refused_)
+    o.notes.push_back(std::string(name) +
+                      " refused with ENOSYS (the subject fell back to plain calls, or failed without them)");
   if (own_listener_)
     o.conflict =
         "the subject installs a seccomp listener of its own, which the kernel refuses (EBUSY) under the seccomp "

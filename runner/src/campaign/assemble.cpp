@@ -2,6 +2,8 @@
 // power loss and diagnoses; and the replay command of every failure.
 #include "assemble.hpp"
 
+#include "blind_spots.hpp"
+
 #include <diagnosis.hpp>
 
 #include <ctime>
@@ -157,6 +159,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
   add_power_loss(report, baseline, setup, options, validator);
   after_errors.apply(report.properties["durable"], report.notes);
+  withhold_blind_passes(report, blind_spots(baseline, setup));
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   return report;
 }

@@ -138,7 +138,8 @@ std::string timed_out_text(const CaseResult& base, const SubjectSetup& setup) {
 
 std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
   const auto& out = base.outcome;
-  const std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
+  std::string stderr_hint = base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail;
+  for (const auto& note : base.notes) stderr_hint += "; the backend noted: " + note;  // e.g. a refused call
   if (base.conflict) return *base.conflict + " (try --backend preload)";
   if (out.end == SubjectOutcome::End::spawn_failed) return "the command could not start: " + out.describe();
   if (out.end == SubjectOutcome::End::timed_out) return timed_out_text(base, setup);

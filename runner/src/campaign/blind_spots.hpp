@@ -1,0 +1,32 @@
+// Never a pass when blind. Some runs hold evidence that the models did not
+// see everything a crash or a reader could: the trace does not explain the
+// run's end state (writes the backend could not see: native AIO, stores
+// through a mapping the preload agent misses, a call it does not intercept),
+// or the target is changed in place by one call larger than a page (a kill
+// or a reader inside that call sees part of it, and states inside one call
+// are not modelled yet). A `pass` resting on such a run becomes `not_run`
+// with the reason; a `fail` stays, since what was seen is real.
+#pragma once
+
+#include <crashcheck/report.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crashcheck/runner/cases.hpp"
+
+namespace crashcheck::runner {
+
+struct BlindSpot {
+  std::vector<std::string_view> properties;  // whose pass it withholds
+  std::string reason;
+};
+
+// What the baseline run shows the models could not see.
+std::vector<BlindSpot> blind_spots(const CaseResult& baseline, const SubjectSetup& setup);
+
+// Each pass of a property a blind spot names becomes not_run with its reason.
+void withhold_blind_passes(reports::Report& report, const std::vector<BlindSpot>& spots);
+
+}  // namespace crashcheck::runner
