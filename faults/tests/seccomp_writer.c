@@ -312,6 +312,7 @@ static int close_fails(void) {
   write_all(fd, content, sizeof content - 1);
   report("close", close(fd));
   report("write", write(fd, "x", 1));
+  report("close again", close(fd));
   return 0;
 }
 

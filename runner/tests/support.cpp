@@ -2,7 +2,6 @@
 
 #include <crashcheck/reference.hpp>
 
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -84,16 +83,5 @@ fs::path shell_scenario(const TempDir& dir, const std::string& script, const std
 }
 
 fs::path scenarios_dir() { return fs::path(CRASHCHECK_SOURCE_DIR) / "scenarios"; }
-
-nlohmann::json check_planted(const std::string& models, const std::string& how, const std::string& backend) {
-  TempDir dir;
-  write_text(dir / "old", std::string(3 * 4096, 'o'));
-  write_text(dir / "new", std::string(3 * 4096, 'n'));
-  const auto result = run_crashcheck({"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(),
-                                      "--models", models, "--backend", backend, "--quiet", "-o", (dir / "out").string(),
-                                      "--", CRASHCHECK_PLANTED_WRITER, how, "{target}", "{payload}"});
-  EXPECT_LE(result.status, 1) << result.output;
-  return nlohmann::json::parse(read_text(dir / "out" / "report.json"));
-}
 
 }  // namespace crashcheck::runner::testing

@@ -346,6 +346,7 @@ class Supervisor final : public Observer {
   std::unordered_map<pid_t, pid_t> tgids_;
   std::unordered_map<pid_t, UniqueFd> pidfds_;
   std::set<pid_t> processes_;
+  std::set<std::pair<pid_t, int>> vacated_;  // (tgid, fd) a failed close let go; see vacate()
   std::uint32_t calls_ = 0;
   std::uint64_t bytes_spent_ = 0;
   bool mapped_shared_ = false;
@@ -1079,6 +1080,9 @@ void Supervisor::on_fd_call(Call& c) {
 
 // close runs in the subject (only it can free its descriptor slot).
 void Supervisor::on_close(Call& c) {
+  // A descriptor an injected close failure let go (vacate()) is gone, as
+  // after a real failed close: closing it again fails with EBADF.
+  if (vacated_.erase({c.tgid, c.a.i(FD)})) return reply(c.req.id, -1, EBADF);
   if (!on_traced_fd(c, c.a.i(FD))) return let_through(c);
   counted(c, [](Call&) { return proceed(); });
 }
@@ -1088,9 +1092,9 @@ void Supervisor::on_close(Call& c) {
 // free the slot, but SECCOMP_ADDFD_FLAG_SETFD replaces what it holds (as
 // dup2 does: the old file is closed, flushed like a close) with /dev/null
 // opened for neither reading nor writing, so every later use of the
-// descriptor fails with EBADF as it would after a real failed close. The
-// number stays taken until the subject closes it again (which then succeeds
-// instead of EBADF).
+// descriptor fails with EBADF as it would after a real failed close, and
+// closing it again fails with EBADF too (on_close). The one difference left:
+// the number stays taken, so the kernel does not hand it out again.
 void Supervisor::vacate(const Call& c) {
   UniqueFd inert(::open("/dev/null", O_ACCMODE | O_CLOEXEC));  // O_ACCMODE: no read, no write
   seccomp_notif_addfd add{};
@@ -1098,7 +1102,8 @@ void Supervisor::vacate(const Call& c) {
   add.flags = SECCOMP_ADDFD_FLAG_SETFD;
   add.srcfd = static_cast<std::uint32_t>(inert.get());
   add.newfd = static_cast<std::uint32_t>(c.a.i(FD));
-  if (inert.valid()) (void)::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  if (inert.valid() && ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0)
+    vacated_.insert({c.tgid, c.a.i(FD)});
 }
 
 // One close record per traced descriptor in the range (each its own number;
