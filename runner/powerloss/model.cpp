@@ -213,6 +213,8 @@ void Replay::apply(const TraceRecord& record) {
   switch (record.op) {
     case OpClass::open:
     case OpClass::mkdir:
+      if (record.op == OpClass::open && record.fd >= 0 && (record.flags & O_DSYNC) != 0)  // O_SYNC includes O_DSYNC
+        synchronous_fds_.insert({record.pid, record.fd});
       if (record.created) {
         op.kind = Op::Kind::create;
         op.inode = record.inode != 0 ? record.inode : next_made_up_inode_++;
@@ -233,6 +235,7 @@ void Replay::apply(const TraceRecord& record) {
       op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
       op.bytes = record.data;
       add_data_op(std::move(op));
+      if (synchronous_fds_.count({record.pid, record.fd})) sync_file(target_inode());
       break;
     case OpClass::truncate:
       op.kind = Op::Kind::resize;
@@ -282,6 +285,8 @@ void Replay::apply(const TraceRecord& record) {
       sync_everything();
       break;
     case OpClass::close:
+      synchronous_fds_.erase({record.pid, record.fd});
+      break;
     case OpClass::chown:
       break;  // nothing a power loss could take back that we track
   }

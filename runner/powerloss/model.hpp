@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -119,6 +120,9 @@ class Replay {
   std::map<std::uint64_t, std::uint64_t> aliases_;            // trace inode -> made-up id of an initial file
   static constexpr std::uint64_t kMadeUpInodes = 1ull << 62;  // ids for files whose inode is unknown
   std::uint64_t next_made_up_inode_ = kMadeUpInodes;
+  // Descriptors opened with O_SYNC or O_DSYNC, by (pid, fd): each write
+  // through one is durable when it returns, as if fdatasync followed it.
+  std::set<std::pair<std::int32_t, std::int32_t>> synchronous_fds_;
 };
 
 // Entry names an op touches, for the per-name dependency order.

@@ -106,6 +106,28 @@ TEST_P(BothProfiles, InPlaceTruncateAndWriteFailsAtomic) {
   EXPECT_TRUE(empty) << "a committed O_TRUNC without the data leaves an empty target";
 }
 
+// A write through an O_SYNC / O_DSYNC descriptor is durable when it returns
+// (open(2)): no fsync of the file is needed, the directory's still is.
+TEST_P(BothProfiles, SynchronousWritesNeedNoFileFsync) {
+  for (const int flag : {O_DSYNC, O_SYNC}) {
+    for (const bool fsync_dir : {true, false}) {
+      TraceBuilder b;
+      b.initial_file("target", kOld);
+      const int fd = b.create("target.tmp", 0600, "open", flag);
+      b.write(fd, kNew);
+      b.rename("target.tmp", "target");
+      b.close(fd);
+      if (fsync_dir) {
+        const int dir = b.open_directory();
+        b.fsync(dir);
+        b.close(dir);
+      }
+      SCOPED_TRACE(std::string(flag == O_SYNC ? "O_SYNC" : "O_DSYNC") + (fsync_dir ? ", dir fsync" : ", no dir fsync"));
+      expect_verdicts(judge(b, GetParam()), Verdict::pass, fsync_dir ? Verdict::pass : Verdict::fail);
+    }
+  }
+}
+
 TEST(Posix, RenameBeforeDataFsyncFailsAtomic) {
   auto v = judge(replace({.fsync_before_rename = false}), Profile::posix);
   expect_verdicts(v, Verdict::fail, Verdict::pass);

@@ -31,12 +31,14 @@ class TraceBuilder {
     content_[inode] = synced_content_[inode] = content;
   }
 
-  int create(const std::string& name, std::uint32_t mode = 0600, const std::string& call = "mkstemp") {
+  // `extra_flags` joins O_RDWR | O_CREAT | O_EXCL (e.g. O_DSYNC).
+  int create(const std::string& name, std::uint32_t mode = 0600, const std::string& call = "mkstemp",
+             int extra_flags = 0) {
     std::uint64_t inode = next_inode_++;
     auto& r = add(call, faults::OpClass::open, name);
     r.inode = inode;
     r.created = true;
-    r.flags = O_RDWR | O_CREAT | O_EXCL;
+    r.flags = O_RDWR | O_CREAT | O_EXCL | extra_flags;
     r.mode = mode;
     r.fd = next_fd_;
     live_[name] = inode;
