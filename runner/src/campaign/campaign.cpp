@@ -63,7 +63,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   for (auto& n : plan.notes) collected.notes.push_back(std::move(n));
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
-  DurableAfterError after_errors(setup, options);
+  DurableAfterError after_errors(setup, options, *baseline.trace);
   run_planned(cases, setup, options, baseline, collected, after_errors);
   if (has(options.models, reports::Model::concurrent)) {  // not sliced: shard 1 runs it whole
     if (!shard || options.shard->first())

@@ -12,18 +12,19 @@ using reports::Model;
 
 namespace {
 
-// Two traces that make the same calls with the same results on the same
-// files give the same power-loss states: judge them once. Paths are numbered
-// in order of appearance, so random temp names do not tell runs apart, and
-// a failed call is one whatever its errno: it changed nothing either way.
+// Two traces that make the same successful calls on the same files give the
+// same power-loss states (a failed call changes nothing): judge them once.
+// Paths are numbered in order of appearance, so random temp names do not
+// tell runs apart. A case whose only difference from the baseline is a
+// failed call it retried (EINTR) has the baseline's key and is not judged again.
 std::size_t trace_key(const faults::Trace& trace) {
   std::map<std::string, std::size_t> numbered;
   std::string key;
   for (const auto& r : trace.records) {
+    if (r.error != 0) continue;
     const std::size_t path = numbered.emplace(r.path, numbered.size()).first->second;
     key += r.call + '\x1f' + std::to_string(path) + '\x1f' + std::to_string(r.result) + '\x1f' +
-           std::to_string(r.error != 0) + '\x1f' + std::to_string(r.offset) + '\x1f' + std::to_string(r.length) +
-           '\x1e';
+           std::to_string(r.offset) + '\x1f' + std::to_string(r.length) + '\x1e';
   }
   return std::hash<std::string>{}(key);
 }
@@ -34,19 +35,23 @@ bool error_case(Model model) { return model == Model::errno_fault || model == Mo
 
 }  // namespace
 
-DurableAfterError::DurableAfterError(const SubjectSetup& setup, const RunOptions& options)
-    : setup_(setup), options_(options), enabled_(has(options.models, Model::power_loss)) {}
+DurableAfterError::DurableAfterError(const SubjectSetup& setup, const RunOptions& options,
+                                     const faults::Trace& baseline)
+    : setup_(setup), options_(options), enabled_(has(options.models, Model::power_loss)) {
+  traces_seen_.insert(trace_key(baseline));  // judged by the baseline's own power-loss analysis
+}
 
 void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
   if (!enabled_ || !error_case(ended.spec.model) || !ended.outcome.succeeded() || !ended.trace) return;
   {
     std::lock_guard lock(mutex_);
     ++exited_zero_;
-    if (!unexplained_by_trace(*ended.trace, ended.initial, ended.final).empty()) {
-      ++unexplained_;
-      return;
-    }
-    if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;
+    if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;  // the same states were judged
+  }
+  if (!unexplained_by_trace(*ended.trace, ended.initial, ended.final).empty()) {  // a replay: outside the lock
+    std::lock_guard lock(mutex_);
+    ++unexplained_;
+    return;
   }
   const auto judged =
       judge_power_loss(*ended.trace, ended.initial, setup_.contents, setup_.scenario.target, true, options_.fs_profile);
@@ -67,8 +72,8 @@ void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std:
   std::lock_guard lock(mutex_);
   if (exited_zero_ == 0) return;
   notes.push_back("durable also judged after injected errors: " + std::to_string(exited_zero_) +
-                  " errno/disk-full case(s) exited 0, " + std::to_string(traces_seen_.size()) +
-                  " distinct trace(s) judged" +
+                  " errno/disk-full case(s) exited 0, " + std::to_string(traces_seen_.size() - 1) +
+                  " distinct trace(s) besides the baseline's judged" +
                   (unexplained_ ? ", " + std::to_string(unexplained_) + " skipped: their trace does not explain them"
                                 : std::string()));
   if (failures_.empty()) return;
@@ -78,7 +83,7 @@ void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std:
   for (const auto& f : failures_)
     if (durable.failures.size() < kListed) durable.failures.push_back(f);
   durable.failing = listed + failures_.size();  // every failing case, listed or not
-  durable.cases += traces_seen_.size();
+  durable.cases += traces_seen_.size() - 1;     // the baseline's key is not a case of its own
 }
 
 }  // namespace crashcheck::runner

@@ -21,7 +21,7 @@ namespace crashcheck::runner {
 
 class DurableAfterError {
  public:
-  DurableAfterError(const SubjectSetup& setup, const RunOptions& options);
+  DurableAfterError(const SubjectSetup& setup, const RunOptions& options, const faults::Trace& baseline);
 
   // Called from the case's worker thread with the ended case and how it was observed.
   void add(const CaseResult& ended, const Observation& seen);
