@@ -99,10 +99,11 @@ void drive_pauses(SubjectProcess& process, faults::Observer& observer, const Scr
   while (!process.finished()) {
     if (cancel_requested().load()) process.stop();
     if (auto call = observer.wait_paused(kPauseTick)) {
+      Snapshot now = take_snapshot(scratch.scratch(), scratch.target().filename().string());
       if (on_pause)
-        on_pause(*call, take_snapshot(scratch.scratch()), scratch.initial());
+        on_pause(*call, now, scratch.initial());
       else
-        result.pauses[*call] = take_snapshot(scratch.scratch());
+        result.pauses[*call] = std::move(now);
       observer.resume();
     }
   }

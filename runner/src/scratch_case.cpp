@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::uintmax_t kMaxSnapshotBytes = 256u << 20;  // a runaway subject must not exhaust memory
 
-Entry entry_at(const fs::directory_entry& item) {
+Entry entry_at(const fs::directory_entry& item, bool with_content) {
   Entry e;
   struct stat st {};
   if (::lstat(item.path().c_str(), &st) != 0) return e;
@@ -25,7 +25,8 @@ Entry entry_at(const fs::directory_entry& item) {
   e.inode = st.st_ino;
   if (S_ISREG(st.st_mode)) {
     e.kind = Entry::Kind::file;
-    if (static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes) e.content = read_file(item.path()).value_or("");
+    if (with_content && static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes)
+      e.content = read_file(item.path()).value_or("");
   } else if (S_ISDIR(st.st_mode)) {
     e.kind = Entry::Kind::directory;
   } else if (S_ISLNK(st.st_mode)) {
@@ -100,14 +101,15 @@ std::vector<std::string> Snapshot::added_since(const Snapshot& before, const std
   return out;
 }
 
-Snapshot take_snapshot(const fs::path& dir) {
+Snapshot take_snapshot(const fs::path& dir, const std::optional<std::string>& content_only_of) {
   Snapshot snapshot;
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) snapshot.directory_inode = st.st_ino;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code rel_ec;
-    snapshot.entries[fs::relative(it->path(), dir, rel_ec).string()] = entry_at(*it);
+    const std::string name = fs::relative(it->path(), dir, rel_ec).string();
+    snapshot.entries[name] = entry_at(*it, !content_only_of || name == *content_only_of);
   }
   return snapshot;
 }

@@ -46,7 +46,12 @@ struct Snapshot {
   std::vector<std::string> added_since(const Snapshot& before, const std::string& ignore = {}) const;
 };
 
-Snapshot take_snapshot(const std::filesystem::path& dir);  // a missing dir gives an empty snapshot
+// A missing dir gives an empty snapshot. With `content_only_of`, only that
+// entry's bytes are read, the others' names, kinds and modes only: a pause
+// needs the target and the names beside it, and reading a growing temp at
+// each of n pauses would cost O(n²) bytes.
+Snapshot take_snapshot(const std::filesystem::path& dir,
+                       const std::optional<std::string>& content_only_of = std::nullopt);
 
 // A whole file's bytes; nullopt when it cannot be read.
 
