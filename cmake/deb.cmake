@@ -23,7 +23,9 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, pkg-config, libfiu-dev, nlohmann-json3-dev")
 include(CPack)
 
-if(CRASHCHECK_BUILD_TESTS)
+# A sanitizer build links libasan/libubsan, which no package may depend on:
+# it is for finding bugs, not for shipping, so it has no package test.
+if(CRASHCHECK_BUILD_TESTS AND NOT CRASHCHECK_SANITIZE)
   add_test(NAME package.deb
     COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DVERSION=${PROJECT_VERSION}
             -DPROGRAMS=$<TARGET_FILE:crashcheck>;$<TARGET_FILE:crashcheck-write>;$<TARGET_FILE:crashcheck_agent>

@@ -273,10 +273,12 @@ TEST_F(Options, UpdateLocksAndReadsBeforeTheWrite) {
 
 TEST_F(Options, WriteFileLockedLocksButDoesNotRead) {
   write_plain(target, "not an envelope");
-  StepRecorder recorder;
-  ASSERT_FALSE(write_file_locked(target, "new", with_checksum()));
-  EXPECT_EQ(recorder.steps(), (Names{"resolve", "lock", "resolve", "open_temp", "write", "chown", "chmod", "fsync_file",
-                                     "close", "rename", "fsync_dir"}));
+  {  // the recorder ends before a fault is injected: libfiu leaks a point name enabled under its wildcard
+    StepRecorder recorder;
+    ASSERT_FALSE(write_file_locked(target, "new", with_checksum()));
+    EXPECT_EQ(recorder.steps(), (Names{"resolve", "lock", "resolve", "open_temp", "write", "chown", "chmod",
+                                       "fsync_file", "close", "rename", "fsync_dir"}));
+  }
   EXPECT_EQ(read_file_verified(target).payload, "new");
   EXPECT_EQ(entries(dir.path()), (Names{"state", "state.lock"}));
   InjectedFault fault(WriteStep::lock, EIO);

@@ -86,6 +86,7 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
                                const std::string& payload_b) {
   const std::string& name = setup.scenario.target;
   const Entry* target = run.final.find(name);  // or, below, what a reader found during the race
+  Entry read;                                  // that reader's view; outlives the block that fills it
   Observation o;
   o.case_id = spec.id;
   o.model = Model::concurrent;
@@ -96,7 +97,7 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
   if (run.reader_found && (o.target.is(Outcome::old_content) || o.target.is(Outcome::new_content))) {
     // The end is fine, but a reader during the race was not: that is the counterexample.
     const auto& seen = *run.reader_found;
-    const Entry read{Entry::Kind::file, 0, seen.bytes.value_or(""), 0};
+    read = Entry{Entry::Kind::file, 0, seen.bytes.value_or(""), 0};
     const Entry* found = seen.bytes ? &read : nullptr;
     o.fault += "; but a reader after " + encode_schedule(seen.after) + " found " + whose(found, setup, payload_b);
     o.target = classify(found, setup, payload_b);
