@@ -135,7 +135,7 @@ class StateValidation {
   }
   void failed(reports::Failure failure) {
     ++failing_;
-    if (result_.failures.size() < kListed) result_.failures.push_back(std::move(failure));
+    if (result_.failures.size() < power_loss_listed()) result_.failures.push_back(std::move(failure));
   }
   reports::PropertyResult result() const {
     reports::PropertyResult out = result_;
@@ -149,7 +149,6 @@ class StateValidation {
   }
 
  private:
-  static constexpr std::size_t kListed = 16;  // counterexamples listed, as powerloss_atomic lists
   const ContentValidator& validator_;
   const Contents& contents_;
   const std::string& target_;
@@ -165,6 +164,8 @@ pl::Options options_for(const std::string& profile) {
 }
 
 }  // namespace
+
+std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,

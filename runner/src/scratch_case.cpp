@@ -43,22 +43,28 @@ bool is_proper_prefix(const std::string& part, const std::optional<std::string>&
   return whole && part.size() < whole->size() && whole->compare(0, part.size(), part) == 0;
 }
 
-std::string printable_excerpt(const std::string& bytes) {
-  auto escape = [](std::string_view text) {
-    std::string out;
-    for (unsigned char c : text) {
-      if (c == '\n')
-        out += "\\n";
-      else if (c >= 0x20 && c < 0x7f)
-        out += static_cast<char>(c);
-      else {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "\\x%02x", c);
-        out += hex;
-      }
+}  // namespace
+
+std::string escape_bytes(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
+    else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
     }
-    return out;
-  };
+  }
+  return out;
+}
+
+namespace {
+
+std::string printable_excerpt(const std::string& bytes) {
+  const auto escape = escape_bytes;
   // Head and tail: a torn file is recognised by where it ends.
   if (bytes.size() <= 64) return escape(bytes);
   return escape(std::string_view(bytes).substr(0, 30)) + " … " +

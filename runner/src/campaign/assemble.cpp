@@ -72,7 +72,8 @@ void add_validated(reports::PropertyResult& valid, reports::PropertyResult power
 // powerloss_atomic and durable (and valid_content on their states),
 // computed from the baseline's trace.
 void add_power_loss(reports::Report& report, const CaseResult& baseline, const SubjectSetup& setup,
-                    const RunOptions& options, const ContentValidator& validator) {
+                    const RunOptions& options, const ContentValidator& validator,
+                    const std::vector<Unexplained>& unexplained) {
   auto& atomic = report.properties["powerloss_atomic"];
   auto& durable = report.properties["durable"];
   if (!has(options.models, Model::power_loss)) {
@@ -85,8 +86,7 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
   }
   // The model replays the trace: where the trace does not explain what the
   // run really left, its states are not the writer's, so no verdict at all.
-  if (const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
-      !unexplained.empty()) {
+  if (!unexplained.empty()) {
     atomic.reason = durable.reason = describe_unexplained(unexplained);
     report.notes.push_back("trace self-check: " + atomic.reason);
     return;
@@ -157,9 +157,11 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                                ? "kill points explored fast (snapshots from one paused run)"
                                : "kill points explored exactly (one SIGKILL run each)");
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
-  add_power_loss(report, baseline, setup, options, validator);
+  // The trace self-check replays the whole trace: once, for both its users.
+  const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+  add_power_loss(report, baseline, setup, options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
-  withhold_blind_passes(report, blind_spots(baseline, setup));
+  withhold_blind_passes(report, blind_spots(baseline, setup, unexplained));
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   return report;
 }

@@ -10,8 +10,7 @@ constexpr std::uint64_t kPage = 4096;  // Linux checks for a fatal signal betwee
 
 // The trace does not explain the end state: calls were missed, so kill
 // points, readers and injected errors at them were never tried.
-std::optional<BlindSpot> unexplained_run(const CaseResult& baseline) {
-  const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+std::optional<BlindSpot> unexplained_run(const std::vector<Unexplained>& unexplained) {
   if (unexplained.empty()) return std::nullopt;
   return BlindSpot{{"crash_atomic", "reader_safe", "error_safe", "temp_clean", "valid_content"},
                    describe_unexplained(unexplained) +
@@ -35,9 +34,10 @@ std::optional<BlindSpot> torn_inside_one_call(const CaseResult& baseline, const 
 
 }  // namespace
 
-std::vector<BlindSpot> blind_spots(const CaseResult& baseline, const SubjectSetup& setup) {
+std::vector<BlindSpot> blind_spots(const CaseResult& baseline, const SubjectSetup& setup,
+                                   const std::vector<Unexplained>& unexplained) {
   std::vector<BlindSpot> out;
-  for (auto spot : {unexplained_run(baseline), torn_inside_one_call(baseline, setup)})
+  for (auto spot : {unexplained_run(unexplained), torn_inside_one_call(baseline, setup)})
     if (spot) out.push_back(std::move(*spot));
   return out;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/power_loss.hpp"
 
 namespace crashcheck::runner {
 
@@ -23,8 +24,10 @@ struct BlindSpot {
   std::string reason;
 };
 
-// What the baseline run shows the models could not see.
-std::vector<BlindSpot> blind_spots(const CaseResult& baseline, const SubjectSetup& setup);
+// What the baseline run shows the models could not see; `unexplained` is its
+// trace self-check (unexplained_by_trace).
+std::vector<BlindSpot> blind_spots(const CaseResult& baseline, const SubjectSetup& setup,
+                                   const std::vector<Unexplained>& unexplained);
 
 // Each pass of a property a blind spot names becomes not_run with its reason.
 void withhold_blind_passes(reports::Report& report, const std::vector<BlindSpot>& spots);

@@ -8,7 +8,6 @@
 
 #include "concurrent.hpp"
 #include "crashcheck/runner/executor.hpp"
-#include "crashcheck/runner/progress.hpp"
 
 namespace crashcheck::runner {
 using reports::Model;
@@ -130,12 +129,7 @@ void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup,
   // Observed in the worker, as run_planned does: memory follows -j.
   std::vector<std::optional<std::pair<Observation, std::vector<std::string>>>> ended(plan.cases.size());
   collected.planned += plan.cases.size();
-  const auto progress =
-      options.progress
-          ? Progress::to_stderr(
-                setup.scenario.name,
-                std::vector<std::string>(plan.cases.size(), std::string(reports::model_name(Model::concurrent))))
-          : nullptr;
+  const auto progress = progress_for(plan.cases, setup, options);
   collected.ran += run_parallel(
       plan.cases.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) {
@@ -146,9 +140,7 @@ void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup,
       progress.get());
   for (auto& e : ended) {
     if (!e) continue;
-    for (const auto& note : e->second)
-      if (std::find(collected.notes.begin(), collected.notes.end(), note) == collected.notes.end())
-        collected.notes.push_back(note);
+    for (const auto& note : e->second) collected.add_note(note);
     collected.observations.push_back(std::move(e->first));
   }
 }

@@ -29,8 +29,6 @@ std::size_t trace_key(const faults::Trace& trace) {
   return std::hash<std::string>{}(key);
 }
 
-constexpr std::size_t kListed = 16;  // counterexamples listed, as power loss lists
-
 bool error_case(Model model) { return model == Model::errno_fault || model == Model::disk_full; }
 
 }  // namespace
@@ -81,7 +79,7 @@ void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std:
   durable.reason.clear();
   const std::uint64_t listed = durable.failing != 0 ? durable.failing : durable.failures.size();
   for (const auto& f : failures_)
-    if (durable.failures.size() < kListed) durable.failures.push_back(f);
+    if (durable.failures.size() < power_loss_listed()) durable.failures.push_back(f);
   durable.failing = listed + failures_.size();  // every failing case, listed or not
   durable.cases += traces_seen_.size() - 1;     // the baseline's key is not a case of its own
 }

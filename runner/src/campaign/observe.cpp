@@ -55,17 +55,9 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
   return "";
 }
 
-// Up to 24 bytes from `at`: newlines and tabs as \n and \t, other
-// non-printable bytes as \xNN.
+// Up to 24 bytes from `at`, escaped for reading (escape_bytes).
 std::string excerpt(const std::string& bytes, std::size_t at) {
-  std::string out;
-  for (std::size_t i = at; i < bytes.size() && i < at + 24; ++i) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    char hex[5];
-    std::snprintf(hex, sizeof hex, "\\x%02x", c);
-    out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : hex;
-  }
-  return out + (bytes.size() > at + 24 ? "…" : "");
+  return escape_bytes(std::string_view(bytes).substr(at, 24)) + (bytes.size() > at + 24 ? "…" : "");
 }
 
 // "; they first differ at byte 12: the target has "…" where the payload has
@@ -112,14 +104,13 @@ std::vector<CaseSpec> observe_paused(const CaseResult& paused, const PauseStates
 }
 
 // Files written outside scratch/, and the backend's notes, once each.
-void note_case(const CaseResult& r, Collected& collected) {
-  for (const auto& w : r.outside_writes) {
+void note_case(const std::string& id, const std::vector<std::string>& outside_writes,
+               const std::vector<std::string>& notes, Collected& collected) {
+  for (const auto& w : outside_writes) {
     auto& [count, first] = collected.outside[w];
-    if (count++ == 0) first = r.spec.id;
+    if (count++ == 0) first = id;
   }
-  for (const auto& note : r.notes)
-    if (std::find(collected.notes.begin(), collected.notes.end(), note) == collected.notes.end())
-      collected.notes.push_back(note);
+  for (const auto& note : notes) collected.add_note(note);
 }
 
 // The limit that was applied, and why it is not --timeout when it is not.
@@ -193,6 +184,18 @@ Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const T
   return observe(r.spec, r.final, r.initial, r.outcome, setup, baseline);
 }
 
+void Collected::add_note(const std::string& note) {
+  if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+}
+
+std::unique_ptr<Progress> progress_for(const std::vector<CaseSpec>& specs, const SubjectSetup& setup,
+                                       const RunOptions& options) {
+  if (!options.progress) return nullptr;
+  std::vector<std::string> models;
+  for (const auto& spec : specs) models.emplace_back(reports::model_name(spec.model));
+  return Progress::to_stderr(setup.scenario.name, std::move(models));
+}
+
 void add_outside_notes(Collected& collected) {
   for (const auto& [path, seen] : collected.outside)
     collected.notes.push_back("the subject wrote outside its scratch directory: " + path + " (" +
@@ -204,15 +207,13 @@ void add_outside_notes(Collected& collected) {
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
                  const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors) {
   const Trace& trace = *baseline.trace;
-  struct Ended {
+  struct Ended {  // what a case leaves for the report; its snapshots are dropped
     Observation observation;
-    CaseResult notes;  // outside writes and backend notes only; the snapshots are dropped
+    std::vector<std::string> outside_writes, notes;
   };
   std::vector<std::optional<Ended>> ended(specs.size());
   collected.planned += specs.size();
-  std::vector<std::string> models;
-  for (const auto& spec : specs) models.emplace_back(reports::model_name(spec.model));
-  const auto progress = options.progress ? Progress::to_stderr(setup.scenario.name, std::move(models)) : nullptr;
+  const auto progress = progress_for(specs, setup, options);
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) {
@@ -220,15 +221,13 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         Observation o = observe_case(r, setup, trace);
         after_errors.add(r, o);
-        ended[i] = Ended{std::move(o), {}};
-        ended[i]->notes.spec = r.spec;
-        ended[i]->notes.outside_writes = std::move(r.outside_writes);
-        ended[i]->notes.notes = std::move(r.notes);
+        ended[i] = Ended{std::move(o), std::move(r.outside_writes), std::move(r.notes)};
       },
       progress.get());
-  for (auto& e : ended) {
+  for (std::size_t i = 0; i < ended.size(); ++i) {
+    auto& e = ended[i];
     if (!e) continue;
-    note_case(e->notes, collected);
+    note_case(specs[i].id, e->outside_writes, e->notes, collected);
     collected.observations.push_back(std::move(e->observation));
   }
 }
@@ -237,7 +236,7 @@ std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const PauseSt
                                        const RunOptions& options, Collected& collected) {
   const Trace& trace = *baseline.trace;
   collected.observations.push_back(observe_case(baseline, setup, trace));
-  note_case(baseline, collected);
+  note_case(baseline.spec.id, baseline.outside_writes, baseline.notes, collected);
   if (baseline.spec.plan.kind != Kind::pause) return {};
   auto lost = observe_paused(baseline, states, has(options.models, Model::kill) && options.kill_mode == KillMode::fast,
                              has(options.models, Model::reader), setup, trace, collected.observations);

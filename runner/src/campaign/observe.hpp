@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/progress.hpp"
 #include "crashcheck/runner/properties.hpp"
 #include "durable_after_error.hpp"
 
@@ -27,7 +29,14 @@ struct Collected {
   std::vector<std::string> notes;
   std::map<std::string, std::pair<std::size_t, std::string>> outside;  // path -> (cases, first case)
   std::size_t planned = 0, ran = 0;
+
+  void add_note(const std::string& note);  // once, however many cases say it
 };
+
+// The progress lines of a run of `specs` (one group per model), or none when
+// options.progress is off.
+std::unique_ptr<Progress> progress_for(const std::vector<CaseSpec>& specs, const SubjectSetup& setup,
+                                       const RunOptions& options);
 
 // The paused baseline's directory at each pause, reduced as it happens to
 // what a kill or reader case there is judged on (no bytes of old or new).

@@ -25,10 +25,8 @@ bool errno_worthy(OpClass op) {
 // chosen calls (sampling.hpp) get theirs, the rest only when exhaustive.
 std::vector<CaseSpec> plan_errno(const Trace& trace, const SamplingPolicy& policy, PlanCount& count) {
   std::vector<CaseSpec> out;
-  for (const ChosenCall& chosen : chosen_calls(trace, {.exhaustive = true})) {
-    const auto& r = trace.records[chosen.index];
+  for (const auto& r : trace.records)
     if (errno_worthy(r.op)) count.possible += faults::injectable_errnos(r.call).size();
-  }
   for (const ChosenCall& chosen : chosen_calls(trace, policy)) {
     const auto& r = trace.records[chosen.index];
     if (!errno_worthy(r.op)) continue;
@@ -89,15 +87,8 @@ std::vector<CaseSpec> plan_disk_full(const Trace& trace, std::uint64_t payload_s
   return out;
 }
 
-// SIGKILL before each chosen call, and after the last.
 std::vector<CaseSpec> plan_sampled_kills(const Trace& trace, const SamplingPolicy& policy, PlanCount& count) {
-  std::vector<CaseSpec> out;
-  for (const ChosenCall& c : chosen_calls(trace, policy)) {
-    faults::FaultPlan plan{Kind::kill_before, trace.records[c.index].seq, 0, 0};
-    out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
-  }
-  faults::FaultPlan last{Kind::kill_after, last_seq(trace), 0, 0};
-  out.push_back({case_id(Model::kill, last), Model::kill, last, 0});
+  auto out = plan_exact_kills(trace, policy);
   count = {trace.records.size() + 1, out.size()};
   return out;
 }
@@ -142,10 +133,10 @@ std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget) {
   return last_seq(trace);
 }
 
-std::vector<CaseSpec> plan_exact_kills(const Trace& trace) {
+std::vector<CaseSpec> plan_exact_kills(const Trace& trace, const SamplingPolicy& policy) {
   std::vector<CaseSpec> out;
-  for (const auto& r : trace.records) {
-    faults::FaultPlan plan{Kind::kill_before, r.seq, 0, 0};
+  for (const ChosenCall& c : chosen_calls(trace, policy)) {
+    faults::FaultPlan plan{Kind::kill_before, trace.records[c.index].seq, 0, 0};
     out.push_back({case_id(Model::kill, plan), Model::kill, plan, 0});
   }
   faults::FaultPlan last{Kind::kill_after, last_seq(trace), 0, 0};

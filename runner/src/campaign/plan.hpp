@@ -46,11 +46,12 @@ Plan plan_cases(const faults::Trace& trace, const std::vector<std::string>& mode
 // "errno: 1,680 possible cases, 96 run: repeated calls sampled, seed S; `--exhaustive` runs all"
 std::string sampling_note(reports::Model model, PlanCount count, const SamplingPolicy& policy);
 
-// SIGKILL before each call of the trace, and after the last. Only the
+// SIGKILL before each call of the trace (each one `policy` chooses; every
+// one by default), and after the last. Only the
 // trace's numbers: the seccomp backend also numbers calls on files created
 // outside the scope that never entered it (its trace skips them); killing
 // there leaves the scope as the next traced call's kill does.
-std::vector<CaseSpec> plan_exact_kills(const faults::Trace& trace);
+std::vector<CaseSpec> plan_exact_kills(const faults::Trace& trace, const SamplingPolicy& policy = {.exhaustive = true});
 
 // The write that runs out of space under `budget` in the baseline's sequence.
 std::uint32_t write_at_budget(const faults::Trace& trace, std::uint64_t budget);

@@ -50,6 +50,10 @@ PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot
 // The umask every subject inherits from this process (read once).
 std::uint32_t subject_umask() noexcept;
 
+// Counterexamples a power-loss verdict lists (powerloss::Options::max_failures);
+// verdicts derived from power-loss states list as many.
+std::size_t power_loss_listed() noexcept;
+
 // Trace self-check: one file whose real final state the run's own trace,
 // replayed with nothing lost, does not reproduce.
 struct Unexplained {

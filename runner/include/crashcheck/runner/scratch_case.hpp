@@ -20,6 +20,7 @@
 #include <optional>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
@@ -54,6 +55,10 @@ Snapshot take_snapshot(const std::filesystem::path& dir,
                        const std::optional<std::string>& content_only_of = std::nullopt);
 
 // A whole file's bytes; nullopt when it cannot be read.
+
+// Bytes a person can read: printable ASCII as is, newlines as \n, the rest
+// as \xNN.
+std::string escape_bytes(std::string_view bytes);
 
 // The content a case is judged against.
 struct Contents {
