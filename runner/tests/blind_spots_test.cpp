@@ -22,7 +22,7 @@ void expect_withheld(const nlohmann::json& report, const std::string& why) {
 
 TEST(BlindSpots, OneInPlaceWriteOfSeveralPagesWithholdsTheKillAndReaderPasses) {
   expect_withheld(testing::check_planted("kill,reader", "inplace-write", "seccomp"),
-                  "changes the target in place by more than one page");
+                  "changes the target in place across a page boundary");
 }
 
 TEST(BlindSpots, StoresTheTraceDoesNotExplainWithholdTheKillAndReaderPasses) {
@@ -37,6 +37,34 @@ TEST(BlindSpots, TheTempAndRenameTwinKeepsItsPasses) {
     EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "pass") << backend;
     EXPECT_EQ(report["properties"]["reader_safe"]["verdict"], "pass") << backend;
   }
+}
+
+// One small write decides: the bytes that differ, [from, from + 2000), are
+// written by one pwrite. Across the boundary at 4096 a kill can cut it
+// between the pages; inside one page it cannot.
+nlohmann::json check_diff_writer(std::size_t from) {
+  testing::TempDir dir;
+  const std::string old(3 * 4096, 'o');
+  std::string fresh = old;
+  fresh.replace(from, 2000, std::string(2000, 'n'));
+  testing::write_text(dir / "old", old);
+  testing::write_text(dir / "new", fresh);
+  const auto result =
+      testing::run_crashcheck({"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(),
+                               "--models", "kill,reader", "--quiet", "-o", (dir / "out").string(), "--",
+                               CRASHCHECK_PLANTED_WRITER, "inplace-diff", "{target}", "{payload}"});
+  EXPECT_LE(result.status, 1) << result.output;
+  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+TEST(BlindSpots, ASmallWriteAcrossAPageBoundaryWithholdsTheKillAndReaderPasses) {
+  expect_withheld(check_diff_writer(3000), "changes the target in place across a page boundary");
+}
+
+TEST(BlindSpots, TheSameWriteInsideOnePageKeepsItsPasses) {
+  const auto report = check_diff_writer(1000);
+  EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "pass") << report["properties"].dump(2);
+  EXPECT_EQ(report["properties"]["reader_safe"]["verdict"], "pass");
 }
 
 }  // namespace

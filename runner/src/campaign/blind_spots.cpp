@@ -17,16 +17,26 @@ std::optional<BlindSpot> unexplained_run(const std::vector<Unexplained>& unexpla
                        "; kill points, readers and injected errors at calls the backend did not see were never tried"};
 }
 
-// One call changes the existing target in place by more than a page.
+// Whether a write touches more than one page of the file: Linux copies a
+// write page by page and takes a fatal signal between pages, so such a
+// write can be cut at a page boundary. An unknown offset counts by length.
+bool spans_pages(const faults::TraceRecord& r) {
+  if (r.result <= 0) return false;
+  const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
+  const auto length = static_cast<std::uint64_t>(r.result);
+  return r.offset < 0 ? length > kPage : start / kPage != (start + length - 1) / kPage;
+}
+
+// One call changes the existing target in place across a page boundary.
 std::optional<BlindSpot> torn_inside_one_call(const CaseResult& baseline, const SubjectSetup& setup) {
   if (!baseline.initial.find(setup.scenario.target)) return std::nullopt;  // no old content to tear
   for (const auto& r : baseline.trace->records) {
     const bool mapped = r.call == "msync" || r.call == "munmap";
-    const bool large = r.op == faults::OpClass::write && r.result > static_cast<std::int64_t>(kPage);
+    const bool large = r.op == faults::OpClass::write && spans_pages(r);
     if (r.path != setup.scenario.target || r.error != 0 || !(mapped || large)) continue;
     return BlindSpot{{"crash_atomic", "reader_safe"},
                      "call " + std::to_string(r.seq) + " " + faults::describe_call(*baseline.trace, r.seq) +
-                         " changes the target in place by more than one page: a kill or a reader inside it can "
+                         " changes the target in place across a page boundary: a kill or a reader inside it can "
                          "see part of it, and states inside one call are not modelled yet"};
   }
   return std::nullopt;

@@ -6,6 +6,8 @@
  *   temp-write    temp file, one write(), the old mode, fsync, rename,
  *                 directory fsync                                          correct
  *   inplace-write open the target without O_TRUNC, one pwrite() over it   torn by a kill or a reader mid-write
+ *   inplace-diff  one pwrite() of just the bytes that differ between the
+ *                 target and the payload (same length)                     torn if that range spans two pages
  *   inplace-mmap  map the target MAP_SHARED, memcpy, msync, munmap         any page old or new until msync
  *   temp-mmap     temp sized with ftruncate, filled through a mapping,
  *                 msync, fsync, rename, directory fsync                    correct
@@ -123,6 +125,18 @@ int main(int argc, char **argv) {
     if (fd < 0) die("open target");
     write_fully(fd, bytes, size, 0);
     if (fsync(fd) != 0 || close(fd) != 0) die("fsync/close");
+  } else if (strcmp(how, "inplace-diff") == 0) {
+    size_t old_size;
+    char *old = read_all(target, &old_size);
+    if (old_size != size) die("inplace-diff needs a payload as long as the target");
+    size_t first = 0, end = size;
+    while (first < size && old[first] == bytes[first]) ++first;
+    while (end > first && old[end - 1] == bytes[end - 1]) --end;
+    int fd = open(target, O_WRONLY);
+    if (fd < 0) die("open target");
+    write_fully(fd, bytes + first, end - first, (off_t)first);
+    if (fsync(fd) != 0 || close(fd) != 0) die("fsync/close");
+    free(old);
   } else if (strcmp(how, "inplace-mmap") == 0) {
     int fd = open(target, O_RDWR);
     if (fd < 0) die("open target");
