@@ -54,7 +54,8 @@ std::string whose(const Entry* target, const SubjectSetup& setup, const std::str
   if (target->content == setup.contents.new_bytes) return "A's content";
   if (target->content == payload_b) return "B's content";
   if (setup.contents.old_bytes && target->content == *setup.contents.old_bytes) return "the old content";
-  return "a mix";
+  if (target->content.empty()) return "an empty file";
+  return "a mix (neither old, A's nor B's content)";
 }
 
 std::string schedule_words(const CaseSpec& spec, const ConcurrentRun& run) {
@@ -96,7 +97,8 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
   if (run.reader_found && (o.target.is(Outcome::old_content) || o.target.is(Outcome::new_content))) {
     // The end is fine, but a reader during the race was not: that is the counterexample.
     const auto& seen = *run.reader_found;
-    read = Entry{Entry::Kind::file, 0, seen.bytes.value_or(""), 0};
+    // A reader sees bytes, not modes: the mode shown is the file's at the end.
+    read = Entry{Entry::Kind::file, target ? target->mode : 0, seen.bytes.value_or(""), 0};
     const Entry* found = seen.bytes ? &read : nullptr;
     o.fault += "; but a reader after " + encode_schedule(seen.after) + " found " + whose(found, setup, payload_b);
     o.target = classify(found, setup, payload_b);
