@@ -217,6 +217,48 @@ std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const
   return replay.visible();
 }
 
+namespace {
+
+// `before` with the first `bytes` bytes of `record` applied to every file the
+// whole record changed (`after`): a write changes one inode, seen under each
+// of its names; a file it left as it was is left as it was.
+std::map<std::string, FileImage> partly_written(const std::map<std::string, FileImage>& before,
+                                                const std::map<std::string, FileImage>& after,
+                                                const faults::TraceRecord& record, std::uint64_t bytes) {
+  detail::Op prefix;
+  prefix.kind = detail::Op::Kind::write;
+  prefix.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
+  prefix.bytes = record.data.substr(0, std::min<std::uint64_t>(bytes, record.data.size()));
+  auto seen = before;
+  for (auto& [name, image] : seen) {
+    const auto now = after.find(name);
+    if (image.is_directory || now == after.end() || now->second.content == image.content) continue;
+    detail::apply_data_op(prefix, image.content);
+  }
+  return seen;
+}
+
+}  // namespace
+
+void for_each_cut(const faults::Trace& trace, const InitialState& initial, const std::vector<Cut>& cuts,
+                  const CutVisitor& visit) {
+  detail::Replay replay(initial, Profile::posix);  // what is seen, as in visible_state
+  auto cut = cuts.begin();
+  for (const auto& record : trace.records) {
+    while (cut != cuts.end() && cut->seq < record.seq) ++cut;  // names no call of this trace
+    if (cut == cuts.end()) return;
+    if (cut->seq != record.seq) {
+      replay.apply(record);
+      continue;
+    }
+    const auto before = replay.visible();
+    replay.apply(record);
+    const auto after = replay.visible();
+    for (; cut != cuts.end() && cut->seq == record.seq; ++cut)
+      visit(*cut, partly_written(before, after, record, cut->bytes));
+  }
+}
+
 std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial, const Options& options) {
   std::vector<CrashPoint> points;
   auto coverage = for_each_state(trace, initial, options, [&](const Coverage& point, const CrashState& state) {

@@ -186,6 +186,20 @@ std::optional<CaseSpec> parse_power_loss_case(std::string_view id, std::string_v
   return spec;
 }
 
+// "kill-within-N-B" / "reader-within-N-B": call N with only its first B bytes applied.
+std::optional<CaseSpec> parse_within_case(std::string_view id) {
+  for (auto model : {reports::Model::kill, reports::Model::reader}) {
+    const auto rest = after_prefix(id, model, "within-");
+    const auto dash = rest ? rest->find('-') : std::string_view::npos;
+    if (dash == std::string_view::npos) continue;
+    const auto call = number(rest->substr(0, dash)), bytes = number(rest->substr(dash + 1));
+    if (!call || !bytes || *call == 0 || *call > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+    const auto n = static_cast<std::uint32_t>(*call);
+    return CaseSpec{std::string(id), model, {Kind::kill_within, n, 0, *bytes}, model == reports::Model::reader ? n : 0};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<CaseSpec> parse_case_id(std::string_view id) {
@@ -193,6 +207,7 @@ std::optional<CaseSpec> parse_case_id(std::string_view id) {
   CaseSpec spec{std::string(id), Model::baseline, {}, 0};
   if (id == reports::model_info(Model::baseline).case_prefix) return spec;
   const auto call = [](std::string_view n) { return static_cast<std::uint32_t>(*number(n)); };
+  if (auto within = parse_within_case(id)) return within;
   if (auto rest = after_prefix(id, Model::kill, "before-"); rest && number(*rest)) {
     spec.model = Model::kill, spec.plan.kind = Kind::kill_before, spec.plan.call = call(*rest);
   } else if (auto rest2 = after_prefix(id, Model::kill, "after-"); rest2 && number(*rest2)) {

@@ -277,6 +277,20 @@ std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const 
   return out;
 }
 
+void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::vector<WithinCut>& cuts,
+                           const std::function<void(const WithinCut& cut, const Snapshot& seen)>& visit) {
+  std::vector<pl::Cut> at;
+  for (const auto& c : cuts) at.push_back({c.call, c.bytes});
+  pl::for_each_cut(trace, initial_state(initial), at, [&](const pl::Cut& cut, const auto& images) {
+    Snapshot seen;
+    seen.directory_inode = initial.directory_inode;
+    for (const auto& [name, image] : images)
+      seen.entries[name] = {image.is_directory ? Entry::Kind::directory : Entry::Kind::file,
+                            static_cast<mode_t>(image.mode), image.content, 0};
+    visit({cut.seq, cut.bytes}, seen);
+  });
+}
+
 // Read from /proc, not with umask(2): setting and restoring the mask would
 // race with the threads that create case directories at the same moment.
 std::uint32_t subject_umask() noexcept {

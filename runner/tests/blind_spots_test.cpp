@@ -1,6 +1,8 @@
 // Never a pass when blind (issue 11): a pass that rests on a run the models
 // did not fully see becomes not_run with the reason; its correct twin keeps
-// its pass. Ground truth for the torn states: ground_truth_test.cpp (a real
+// its pass. A write across a page boundary is no longer a blind spot: its
+// states inside the call are modelled (within_call_test.cpp), so an in-place
+// one fails. Ground truth for the torn states: ground_truth_test.cpp (a real
 // SIGKILL inside one write leaves a page-aligned prefix, and a reader sees it).
 #include <gtest/gtest.h>
 
@@ -20,9 +22,20 @@ void expect_withheld(const nlohmann::json& report, const std::string& why) {
   }
 }
 
-TEST(BlindSpots, OneInPlaceWriteOfSeveralPagesWithholdsTheKillAndReaderPasses) {
-  expect_withheld(testing::check_planted("kill,reader", "inplace-write", "seccomp"),
-                  "changes the target in place across a page boundary");
+// Fails, with a state inside the write as counterexample, and no pass withheld.
+void expect_torn_inside(const nlohmann::json& report) {
+  for (const char* name : {"crash_atomic", "reader_safe"}) {
+    const auto& p = report["properties"][name];
+    EXPECT_EQ(p["verdict"], "fail") << name << ": " << p.dump(2);
+    ASSERT_FALSE(p["failures"].empty()) << name;
+    EXPECT_TRUE(testing::has(p["failures"][0]["case_id"].get<std::string>(), "-within-")) << p.dump(2);
+  }
+  EXPECT_FALSE(testing::has(report["notes"].dump(), "passes withheld")) << report["notes"];
+}
+
+TEST(BlindSpots, OneInPlaceWriteOfSeveralPagesFailsInsideTheCall) {
+  for (const std::string backend : {"seccomp", "preload"})
+    expect_torn_inside(testing::check_planted("kill,reader", "inplace-write", backend));
 }
 
 TEST(BlindSpots, StoresTheTraceDoesNotExplainWithholdTheKillAndReaderPasses) {
@@ -57,8 +70,13 @@ nlohmann::json check_diff_writer(std::size_t from) {
   return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
 }
 
-TEST(BlindSpots, ASmallWriteAcrossAPageBoundaryWithholdsTheKillAndReaderPasses) {
-  expect_withheld(check_diff_writer(3000), "changes the target in place across a page boundary");
+TEST(BlindSpots, ASmallWriteAcrossAPageBoundaryFailsInsideTheCall) {
+  const auto report = check_diff_writer(3000);
+  expect_torn_inside(report);
+  // 2000 bytes from 3000 cross one boundary, at 4096: the one state inside the call.
+  EXPECT_EQ(report["properties"]["crash_atomic"]["failures"][0]["case_id"],
+            "kill-within-" +
+                std::to_string(report["properties"]["crash_atomic"]["failures"][0]["call_index"].get<int>()) + "-1096");
 }
 
 TEST(BlindSpots, TheSameWriteInsideOnePageKeepsItsPasses) {

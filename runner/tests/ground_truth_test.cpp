@@ -1,12 +1,20 @@
 // Ground truth, measured without crashcheck: what a real SIGKILL inside one
 // write(2), and a reader racing it, leave (writers/killed_mid_write.c). The
 // kill and reader models' kill-within states claim exactly this: a
-// page-aligned prefix of the write applied, the rest as before.
+// page-aligned prefix of the write applied, the rest as before. And a real
+// reader racing a real writer that rewrites its target in place with one
+// 1 MiB write (writers/one_big_write.py) sees a mix of old and new, where the
+// reader racing its temp + rename twin never does.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
+#include <fcntl.h>
+#include <spawn.h>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 #include "support.hpp"
 
@@ -40,6 +48,86 @@ TEST(GroundTruth, ASigkillInsideOneWriteLeavesAPageAlignedPrefixAndAReaderSeesIt
     const std::string expected = "new=" + std::to_string(kept) + " rest=old\n";
     EXPECT_EQ(m.output, "reader: " + expected + "killed: " + expected);
   }
+}
+
+constexpr std::size_t kMiB = 1 << 20;
+
+// What one reader saw while one writer ran. `inside`: the file's first page
+// new and, read after it, its last page still old: the write (front to back)
+// had passed the first page yet not reached the last one, so the reader
+// looked while it was inside the call. (Old first and new last could also be
+// a read straddling a whole write, so it counts as a mix only.)
+struct Sightings {
+  bool old = false, fresh = false, mix = false, inside = false;
+};
+
+// Opens `file` and reads its first page, then its last page, again and again
+// until `stop`: a reader that looks at both ends, quickly enough to catch a
+// write of 256 pages between them.
+void read_until(const std::filesystem::path& file, const std::atomic<bool>& stop, Sightings& seen) {
+  constexpr std::size_t kPage = 4096;
+  std::string head(kPage, '\0'), tail(kPage, '\0');
+  while (!stop.load()) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    const bool read = ::pread(fd, head.data(), kPage, 0) == static_cast<ssize_t>(kPage) &&
+                      ::pread(fd, tail.data(), kPage, kMiB - kPage) == static_cast<ssize_t>(kPage);
+    ::close(fd);
+    if (!read) continue;
+    const auto all = [](const std::string& page, char c) { return page.find_first_not_of(c) == std::string::npos; };
+    const bool old = all(head, 'o') && all(tail, 'o'), fresh = all(head, 'n') && all(tail, 'n');
+    seen.old = seen.old || old;
+    seen.fresh = seen.fresh || fresh;
+    seen.mix = seen.mix || (!old && !fresh);
+    seen.inside = seen.inside || (all(head, 'n') && all(tail, 'o'));
+  }
+}
+
+// One race: the target holds 1 MiB of 'o', the writer replaces it with 1 MiB
+// of 'n' (`mode` of one_big_write.py) while a reader reads it over and over.
+Sightings race_once(const testing::TempDir& dir, const std::string& mode) {
+  const auto target = dir / "target";
+  std::filesystem::remove(dir / "target.tmp");
+  testing::write_text(target, std::string(kMiB, 'o'));
+  std::atomic<bool> stop{false};
+  Sightings seen;
+  std::thread reader(read_until, target, std::cref(stop), std::ref(seen));
+  const std::string script = std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py";
+  const std::string payload = (dir / "payload").string();
+  std::vector<std::string> argv{CRASHCHECK_PYTHON, script, mode, target.string(), payload};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int status = -1;
+  if (::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) == 0) ::waitpid(pid, &status, 0);
+  stop = true;
+  reader.join();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << " status " << status;
+  EXPECT_EQ(testing::read_text(target), std::string(kMiB, 'n')) << mode;
+  return seen;
+}
+
+TEST(GroundTruth, AReaderRacingOneInPlaceWriteOfOneMebibyteSeesItHalfDone) {
+  testing::TempDir dir;
+  testing::write_text(dir / "payload", std::string(kMiB, 'n'));
+  constexpr int kAttempts = 400;  // measured: caught inside in about 1 race of 8; the bound only stops a broken test
+  int attempt = 0;
+  bool mixed = false;
+  while (!mixed && attempt++ < kAttempts) mixed = race_once(dir, "in-place").inside;
+  EXPECT_TRUE(mixed) << "no reader saw the write's first pages new and its last ones old in " << kAttempts << " races";
+}
+
+TEST(GroundTruth, AReaderRacingTheTempAndRenameTwinNeverSeesAMix) {
+  testing::TempDir dir;
+  testing::write_text(dir / "payload", std::string(kMiB, 'n'));
+  int spanned = 0;  // races in which the reader saw the old file and then the new one: it really raced
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    const Sightings seen = race_once(dir, "temp-rename");
+    EXPECT_FALSE(seen.mix) << "race " << attempt << ": a reader saw old and new pages together";
+    spanned += seen.old && seen.fresh;
+  }
+  EXPECT_GT(spanned, 0) << "the reader never saw the change happen: no race took place";
 }
 
 }  // namespace

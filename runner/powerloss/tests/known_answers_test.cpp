@@ -495,3 +495,36 @@ TEST(Options, ProfilesParseAndBadOptionsThrow) {
 
 }  // namespace
 }  // namespace crashcheck::powerloss
+
+namespace crashcheck::powerloss {
+namespace {
+
+// Inside one write: the first B bytes of the call over what was there, every
+// other file as before the call; a cut of another file's write leaves the
+// target as it was.
+TEST(Cuts, AWriteCutAfterItsFirstBytesShowsThemOverTheOldContent) {
+  testing::TraceBuilder b;
+  b.initial_file("target", std::string(8192, 'o'));
+  const int temp = b.create("t.tmp");
+  b.write(temp, std::string(8192, 't'));
+  const int fd = b.open("target", O_WRONLY);
+  b.pwrite(fd, 100, std::string(8000, 'n'));
+  const auto& records = b.trace().records;
+  const std::uint32_t temp_write = records[1].seq, target_write = records[3].seq;
+  std::vector<std::pair<Cut, std::map<std::string, FileImage>>> seen;
+  for_each_cut(b.trace(), b.initial(), {{temp_write, 4096}, {target_write, 3996}, {target_write, 8000 - 1}},
+               [&](const Cut& cut, const auto& images) {
+                 seen.push_back({cut, images});
+               });
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].second.at("target").content, std::string(8192, 'o'));
+  EXPECT_EQ(seen[0].second.at("t.tmp").content, std::string(4096, 't'));
+  EXPECT_EQ(seen[1].second.at("target").content,
+            std::string(100, 'o') + std::string(3996, 'n') + std::string(8192 - 4096, 'o'));
+  EXPECT_EQ(seen[1].second.at("t.tmp").content, std::string(8192, 't'));
+  EXPECT_EQ(seen[2].second.at("target").content,
+            std::string(100, 'o') + std::string(7999, 'n') + std::string(8192 - 8099, 'o'));
+}
+
+}  // namespace
+}  // namespace crashcheck::powerloss

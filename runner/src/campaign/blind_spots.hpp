@@ -2,10 +2,11 @@
 // see everything a crash or a reader could: the trace does not explain the
 // run's end state (writes the backend could not see: native AIO, stores
 // through a mapping the preload agent misses, a call it does not intercept),
-// or the target is changed in place by one call across a page boundary (a
-// kill or a reader inside that call sees part of it, and states inside one
-// call are not modelled yet). A `pass` resting on such a run becomes `not_run`
-// with the reason; a `fail` stays, since what was seen is real.
+// or the target is changed in place through a shared writable mapping (msync,
+// munmap: the stores reach the page cache at moments no trace shows, and those
+// states are not modelled yet; states inside one write are, within.hpp). A
+// `pass` resting on such a run becomes `not_run` with the reason; a `fail`
+// stays, since what was seen is real.
 #pragma once
 
 #include <crashcheck/report.hpp>

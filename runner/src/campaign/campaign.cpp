@@ -11,6 +11,7 @@
 #include "crashcheck/runner/executor.hpp"
 #include "observe.hpp"
 #include "plan.hpp"
+#include "within.hpp"
 #include "work_dir.hpp"
 
 namespace crashcheck::runner {
@@ -57,6 +58,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
 
   Collected collected;
   auto cases = observe_baseline(baseline, pauses, setup, options, collected);
+  for (auto& c : observe_within(baseline, setup, options, collected)) cases.push_back(std::move(c));
   Plan plan =
       plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size(), options.sampling);
   for (auto& c : plan.cases) cases.push_back(std::move(c));

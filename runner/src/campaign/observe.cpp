@@ -44,6 +44,9 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
     case Kind::kill_after:
       return "SIGKILL after call " + n + (spec.plan.call == calls ? ", the last" : "");
     case Kind::kill_within:
+      if (spec.model == Model::reader)
+        return "a reader opens the target while call " + n + " has applied only its first " +
+               std::to_string(spec.plan.byte_budget) + " bytes";
       return "SIGKILL inside call " + n + " after its first " + std::to_string(spec.plan.byte_budget) + " bytes";
     case Kind::fail_call:
       return "call " + n + " fails with " + faults::errno_name(spec.plan.error);

@@ -2,7 +2,9 @@
 // describes, and judges that case alone. The re-run baseline must still make
 // the report's call at the case's index (replay_guard.hpp). Power-loss cases
 // are computed, not run: the baseline is re-run, its crash states
-// recomputed, and the one state the id names judged.
+// recomputed, and the one state the id names judged. States inside a call
+// (kill-within, reader-within) are synthesized from the re-run's trace, but
+// for a kill on the seccomp backend, which stops a real write midway.
 #include <algorithm>
 
 #include "crashcheck/runner/campaign.hpp"
@@ -11,6 +13,7 @@
 #include "concurrent.hpp"
 #include "observe.hpp"
 #include "replay_guard.hpp"
+#include "within.hpp"
 #include "work_dir.hpp"
 
 namespace crashcheck::runner {
@@ -97,6 +100,31 @@ Observation observe_reader(const CaseSpec& spec, const SubjectSetup& setup, cons
                  *baseline.trace);
 }
 
+// Judges `result.observation` alone, on the properties its model bears on.
+void judge_alone(ReplayResult& result, const SubjectSetup& setup) {
+  std::vector<std::string> models{std::string(reports::model_name(result.observation.model))};
+  auto judgement = judge({result.observation}, setup.contents, models, make_content_validator(setup));
+  for (auto& [name, property] : judgement.properties)
+    if (property.cases > 0) result.properties[name] = property;
+  result.fails = any_failed(result.properties);
+}
+
+// A state inside a call, synthesized from the re-run baseline's trace as the
+// campaign did (within.hpp): the real run only says the writer ended.
+ReplayResult replay_within(const reports::Report& report, const CaseSpec& spec, const CaseResult& baseline,
+                           const SubjectSetup& setup) {
+  WithinState state = synthesize_within(spec, baseline, setup);
+  if (!state.observation) refuse_case(report, spec, state.why_not);
+  ReplayResult result;
+  result.observation = std::move(*state.observation);
+  result.outcome = spec.model == Model::kill ? "killed inside the call (synthesized from the re-run's trace; the "
+                                               "re-run itself: " +
+                                                   baseline.outcome.describe() + ")"
+                                             : "goes on (the re-run: " + baseline.outcome.describe() + ")";
+  judge_alone(result, setup);
+  return result;
+}
+
 }  // namespace
 
 ReplayResult replay_case(const reports::Report& report, std::string_view id, const RunOptions& options) {
@@ -111,17 +139,16 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   check_call_unchanged(report, spec, *baseline.trace);
   if (spec.model == Model::power_loss) return replay_power_loss(report, spec, baseline, setup, options);
+  // Only the seccomp supervisor can stop a real write midway (it performs the first bytes itself, then SIGKILL).
+  const bool real_within = spec.model == Model::kill && setup.backend.kind == faults::BackendKind::seccomp;
+  if (is_within_case(spec) && !real_within) return replay_within(report, spec, baseline, setup);
   CaseResult run = execute_case(
       setup, spec.model == Model::reader ? CaseSpec{"paused-run", Model::reader, {Kind::pause, 0, 0, 0}, 0} : spec);
   ReplayResult result;
   result.observation = spec.model == Model::reader ? observe_reader(spec, setup, baseline, run)
                                                    : observe_case(run, setup, *baseline.trace);
   result.outcome = run.outcome.describe();
-  std::vector<std::string> models{std::string(reports::model_name(spec.model))};
-  auto judgement = judge({result.observation}, setup.contents, models, make_content_validator(setup));
-  for (auto& [name, property] : judgement.properties)
-    if (property.cases > 0) result.properties[name] = property;
-  result.fails = any_failed(result.properties);
+  judge_alone(result, setup);
   return result;
 }
 

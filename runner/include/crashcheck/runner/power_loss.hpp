@@ -8,6 +8,7 @@
 #include <crashcheck/faults.hpp>
 #include <crashcheck/report.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,6 +47,17 @@ struct PowerLossState {
 PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                       const std::string& target, bool exited_zero, const std::string& profile,
                                       std::uint32_t after, std::uint64_t index);
+
+// Tears inside one call (powerloss::for_each_cut): the scratch directory as
+// the subject sees it while write-class call `call` has applied only its
+// first `bytes` bytes, replayed from `trace` on `initial`. Synthesized, so
+// only as true as the trace: use it when the trace self-check passes.
+struct WithinCut {
+  std::uint32_t call = 0;
+  std::uint64_t bytes = 0;
+};
+void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::vector<WithinCut>& cuts,
+                           const std::function<void(const WithinCut& cut, const Snapshot& seen)>& visit);
 
 // The umask every subject inherits from this process (read once).
 std::uint32_t subject_umask() noexcept;

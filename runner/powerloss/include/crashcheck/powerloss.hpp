@@ -137,6 +137,26 @@ std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState
 // from this did something its trace does not show (trace self-check).
 std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial);
 
+// ---- inside one write ------------------------------------------------------
+
+// Linux copies a write page by page and takes a fatal signal between pages
+// (generic_perform_write), so a SIGKILL inside one write-class call, or a
+// reader racing it, finds the call's bytes up to a page boundary applied and
+// the rest not. One such moment: the first `bytes` bytes of counted call `seq`.
+struct Cut {
+  std::uint32_t seq = 0;
+  std::uint64_t bytes = 0;
+};
+
+using CutVisitor = std::function<void(const Cut& cut, const std::map<std::string, FileImage>& seen)>;
+
+// For each cut (ascending by seq), what the subject sees then, as
+// visible_state shows it: every call before `seq` applied, and of call `seq`
+// only its first `bytes` bytes. A cut of a call that writes no bytes (or
+// that failed) sees the state before the call.
+void for_each_cut(const faults::Trace& trace, const InitialState& initial, const std::vector<Cut>& cuts,
+                  const CutVisitor& visit);
+
 // ---- the properties --------------------------------------------------------
 
 enum class Verdict { pass, fail, not_run };

@@ -1,0 +1,166 @@
+// States inside one call (within.hpp says why): which page boundaries are
+// cut, and the kill and reader states each cut leaves.
+#include "within.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <random>
+#include <set>
+
+#include "plan.hpp"
+
+namespace crashcheck::runner {
+using faults::Trace;
+using faults::TraceRecord;
+using Kind = faults::FaultPlan::Kind;
+using reports::Model;
+
+namespace {
+
+constexpr std::uint64_t kPage = 4096;  // the unit generic_perform_write copies between fatal-signal checks
+
+// The bytes of `r` applied at each page boundary strictly inside its range,
+// ascending. Only successful write-class calls whose trace carries their
+// bytes: a cut is replayed from them (a copy the backend could not read
+// back has none, and stays a blind spot of the self-check).
+std::vector<std::uint64_t> page_boundaries(const TraceRecord& r) {
+  if (r.op != faults::OpClass::write || r.error != 0 || r.result <= 0 ||
+      r.data.size() != static_cast<std::uint64_t>(r.result))
+    return {};
+  const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
+  const auto end = start + r.data.size();
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t page = (start / kPage + 1) * kPage; page < end; page += kPage) out.push_back(page - start);
+  return out;
+}
+
+// Which of `count` boundaries get states: all up to kCutsPerCall (or when
+// exhaustive), else the first, the last and a seeded sample between.
+std::vector<std::size_t> chosen_boundaries(std::size_t count, const SamplingPolicy& policy, std::uint32_t seq) {
+  std::set<std::size_t> chosen;
+  if (policy.exhaustive || count <= kCutsPerCall) {
+    for (std::size_t i = 0; i < count; ++i) chosen.insert(i);
+  } else {
+    chosen = {0, count - 1};
+    std::mt19937_64 random(policy.seed ^ (seq * 0x9e3779b97f4a7c15ull));
+    while (chosen.size() < kCutsPerCall) chosen.insert(1 + random() % (count - 2));
+  }
+  return {chosen.begin(), chosen.end()};
+}
+
+Observation within_observation(const CaseSpec& spec, const Snapshot& seen, const CaseResult& baseline,
+                               const SubjectSetup& setup) {
+  const SubjectOutcome end = spec.model == Model::kill ? SubjectOutcome{SubjectOutcome::End::signaled, SIGKILL}
+                                                       : SubjectOutcome{SubjectOutcome::End::exited, 0};
+  return observe(spec, seen, baseline.initial, end, setup, *baseline.trace);  // a reader observes; the writer goes on
+}
+
+// Exact mode on seccomp: one real kill inside each call, at its middle
+// chosen boundary; the other cuts of that call stay synthesized.
+std::vector<CaseSpec> real_kills(const WithinPlan& plan) {
+  std::vector<CaseSpec> out;
+  for (std::size_t first = 0; first < plan.cuts.size();) {
+    std::size_t end = first;
+    while (end < plan.cuts.size() && plan.cuts[end].call == plan.cuts[first].call) ++end;
+    out.push_back(within_case(Model::kill, plan.cuts[first + (end - first) / 2]));
+    first = end;
+  }
+  return out;
+}
+
+std::string with_count(std::size_t n, const std::string& one, const std::string& many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+void add_notes(const WithinPlan& plan, const SubjectSetup& setup, const RunOptions& options, std::size_t real,
+               Collected& collected) {
+  std::string note = "states inside calls: " + with_count(plan.cuts.size(), "page boundary", "page boundaries") +
+                     " inside " + with_count(plan.calls, "write-class call", "write-class calls") +
+                     ", synthesized from the trace (a SIGKILL or a reader finds a write's bytes applied up to a "
+                     "page boundary, the rest not)";
+  if (real > 0)
+    note += "; exact mode also killed " + with_count(real, "real subject", "real subjects") +
+            " inside a call (one per call)";
+  collected.add_note(note);
+  if (has(options.models, Model::kill) && options.kill_mode == KillMode::exact && real == 0)
+    collected.add_note("exact mode: the " + std::string(faults::backend_name(setup.backend.kind)) +
+                       " backend cannot stop a write midway, so the kill states inside calls are synthesized from "
+                       "the trace too (--backend seccomp kills inside them for real)");
+  if (plan.cuts.size() < plan.possible)
+    collected.add_note(
+        "states inside calls: " + std::to_string(plan.possible) + " page boundaries, " +
+        std::to_string(plan.cuts.size()) + " modelled: repeated calls and boundaries sampled (the first " +
+        "and last of each call always), seed " + std::to_string(options.sampling.seed) + "; `--exhaustive` models all");
+}
+
+}  // namespace
+
+WithinPlan plan_within(const Trace& trace, const SamplingPolicy& policy) {
+  WithinPlan plan;
+  for (const auto& r : trace.records) plan.possible += page_boundaries(r).size();
+  for (const ChosenCall& c : chosen_calls(trace, policy)) {
+    const TraceRecord& r = trace.records[c.index];
+    const auto all = page_boundaries(r);
+    if (all.empty()) continue;
+    ++plan.calls;
+    for (auto i : chosen_boundaries(all.size(), policy, r.seq)) plan.cuts.push_back({r.seq, all[i]});
+  }
+  return plan;
+}
+
+CaseSpec within_case(Model model, const WithinCut& cut) {
+  const faults::FaultPlan plan{Kind::kill_within, cut.call, 0, cut.bytes};
+  const std::uint32_t reader_call = model == Model::reader ? cut.call : 0;
+  return {case_id(model, plan, reader_call), model, plan, reader_call};
+}
+
+bool is_within_case(const CaseSpec& spec) { return spec.plan.kind == Kind::kill_within; }
+
+std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
+                                     Collected& collected) {
+  const bool kills = has(options.models, Model::kill), readers = has(options.models, Model::reader);
+  if (!kills && !readers) return {};
+  const Trace& trace = *baseline.trace;
+  const WithinPlan plan = plan_within(trace, options.sampling);
+  if (plan.cuts.empty()) return {};
+  if (!unexplained_by_trace(trace, baseline.initial, baseline.final).empty()) {
+    collected.add_note(
+        "states inside calls not modelled: they are replayed from the trace, and the trace does not "
+        "explain the run (trace self-check)");
+    return {};
+  }
+  const bool exact_real =
+      kills && options.kill_mode == KillMode::exact && setup.backend.kind == faults::BackendKind::seccomp;
+  const auto run = exact_real ? real_kills(plan) : std::vector<CaseSpec>{};
+  std::set<std::string> run_ids;
+  for (const auto& spec : run) run_ids.insert(spec.id);
+  for_each_within_state(trace, baseline.initial, plan.cuts, [&](const WithinCut& cut, const Snapshot& seen) {
+    for (Model model : {Model::kill, Model::reader}) {
+      const CaseSpec spec = within_case(model, cut);
+      if ((model == Model::kill ? kills : readers) && !run_ids.count(spec.id))
+        collected.observations.push_back(within_observation(spec, seen, baseline, setup));
+    }
+  });
+  add_notes(plan, setup, options, run.size(), collected);
+  return run;
+}
+
+WithinState synthesize_within(const CaseSpec& spec, const CaseResult& baseline, const SubjectSetup& setup) {
+  const Trace& trace = *baseline.trace;
+  if (const auto unexplained = unexplained_by_trace(trace, baseline.initial, baseline.final); !unexplained.empty())
+    return {std::nullopt, "trace self-check: " + describe_unexplained(unexplained)};
+  const WithinCut cut{spec.plan.call, spec.plan.byte_budget};
+  const auto record =
+      std::find_if(trace.records.begin(), trace.records.end(), [&](const TraceRecord& r) { return r.seq == cut.call; });
+  if (record == trace.records.end() || page_boundaries(*record).empty() || cut.bytes == 0 ||
+      cut.bytes >= record->data.size())
+    return {std::nullopt, "call " + std::to_string(cut.call) + " of the re-run is not a write-class call whose first " +
+                              std::to_string(cut.bytes) + " bytes are only part of it"};
+  WithinState out;
+  for_each_within_state(trace, baseline.initial, {cut}, [&](const WithinCut&, const Snapshot& seen) {
+    out.observation = within_observation(spec, seen, baseline, setup);
+  });
+  return out;
+}
+
+}  // namespace crashcheck::runner
