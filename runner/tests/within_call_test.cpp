@@ -144,6 +144,20 @@ TEST_P(WithinCall, ExactModeKillsInsideTheWriteForRealWhereTheBackendCan) {
     EXPECT_TRUE(has(notes, "cannot stop a write midway")) << notes;
 }
 
+// valid_content is judged on the states inside the call too: an in-place
+// rewrite of one JSON document by another of the same length is invalid JSON
+// while half done (the new document's head over the old one's tail).
+TEST_P(WithinCall, ValidContentIsJudgedOnTheStatesInsideTheCall) {
+  const std::size_t body = 3 * 4096;
+  testing::write_text(dir_ / "old", "\"" + std::string(body + 7, 'o') + "\"");
+  testing::write_text(dir_ / "new", "{\"k\": \"" + std::string(body, 'n') + "\"}");
+  const auto report = check("in-place", "kill,reader", {"--validate", "json"});
+  const auto& valid = report["properties"]["valid_content"];
+  EXPECT_EQ(valid["verdict"], "fail") << valid.dump(2);
+  ASSERT_FALSE(valid["failures"].empty());
+  EXPECT_TRUE(has(valid["failures"][0]["case_id"].get<std::string>(), "-within-")) << valid.dump(2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, WithinCall, ::testing::Values("seccomp", "preload"));
 
 }  // namespace
