@@ -219,29 +219,46 @@ std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const
 
 namespace {
 
-// `before` with the first `bytes` bytes of `record` applied to every file the
-// whole record changed (`after`): a write changes one inode, seen under each
-// of its names; a file it left as it was is left as it was.
-std::map<std::string, FileImage> partly_written(const std::map<std::string, FileImage>& before,
-                                                const std::map<std::string, FileImage>& after,
-                                                const faults::TraceRecord& record, std::uint64_t bytes) {
-  detail::Op prefix;
-  prefix.kind = detail::Op::Kind::write;
-  prefix.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
-  prefix.bytes = record.data.substr(0, std::min<std::uint64_t>(bytes, record.data.size()));
-  auto seen = before;
-  for (auto& [name, image] : seen) {
-    const auto now = after.find(name);
-    if (image.is_directory || now == after.end() || now->second.content == image.content) continue;
-    detail::apply_data_op(prefix, image.content);
+// The names of the files `record` changed: a write changes one inode, seen
+// under each of its names (none when it failed or wrote nothing).
+std::vector<std::string> changed_by(const std::map<std::string, FileImage>& before,
+                                    const std::map<std::string, FileImage>& after) {
+  std::vector<std::string> out;
+  for (const auto& [name, image] : before)
+    if (auto now = after.find(name); !image.is_directory && now != after.end() && now->second.content != image.content)
+      out.push_back(name);
+  return out;
+}
+
+// Visits the cuts of one record, ascending by bytes. `seen` starts as the
+// state before the record; each cut applies the record's next bytes to the
+// changed files, so the whole call costs its own bytes, not a copy of the
+// directory per cut.
+template <typename It>
+It visit_cuts(It cut, It end, const faults::TraceRecord& record, std::map<std::string, FileImage> seen,
+              const std::vector<std::string>& changed, const CutVisitor& visit) {
+  const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
+  std::uint64_t applied = 0;
+  for (; cut != end && cut->seq == record.seq; ++cut) {
+    const std::uint64_t upto = std::max(applied, std::min<std::uint64_t>(cut->bytes, record.data.size()));
+    detail::Op next;
+    next.kind = detail::Op::Kind::write;
+    next.offset = start + applied;
+    next.bytes = record.data.substr(applied, upto - applied);
+    for (const auto& name : changed) detail::apply_data_op(next, seen[name].content);
+    applied = upto;
+    visit(*cut, seen);
   }
-  return seen;
+  return cut;
 }
 
 }  // namespace
 
-void for_each_cut(const faults::Trace& trace, const InitialState& initial, const std::vector<Cut>& cuts,
+void for_each_cut(const faults::Trace& trace, const InitialState& initial, const std::vector<Cut>& given,
                   const CutVisitor& visit) {
+  std::vector<Cut> cuts = given;
+  std::sort(cuts.begin(), cuts.end(),
+            [](const Cut& a, const Cut& b) { return std::pair(a.seq, a.bytes) < std::pair(b.seq, b.bytes); });
   detail::Replay replay(initial, Profile::posix);  // what is seen, as in visible_state
   auto cut = cuts.begin();
   for (const auto& record : trace.records) {
@@ -251,11 +268,10 @@ void for_each_cut(const faults::Trace& trace, const InitialState& initial, const
       replay.apply(record);
       continue;
     }
-    const auto before = replay.visible();
+    auto before = replay.visible();
     replay.apply(record);
-    const auto after = replay.visible();
-    for (; cut != cuts.end() && cut->seq == record.seq; ++cut)
-      visit(*cut, partly_written(before, after, record, cut->bytes));
+    const auto changed = changed_by(before, replay.visible());
+    cut = visit_cuts(cut, cuts.end(), record, std::move(before), changed, visit);
   }
 }
 

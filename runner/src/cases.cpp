@@ -193,7 +193,8 @@ std::optional<CaseSpec> parse_within_case(std::string_view id) {
     const auto dash = rest ? rest->find('-') : std::string_view::npos;
     if (dash == std::string_view::npos) continue;
     const auto call = number(rest->substr(0, dash)), bytes = number(rest->substr(dash + 1));
-    if (!call || !bytes || *call == 0 || *call > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+    if (!call || !bytes || *call == 0 || *bytes == 0 || *call > std::numeric_limits<std::uint32_t>::max())
+      return std::nullopt;  // no bytes applied is kill-before-N
     const auto n = static_cast<std::uint32_t>(*call);
     return CaseSpec{std::string(id), model, {Kind::kill_within, n, 0, *bytes}, model == reports::Model::reader ? n : 0};
   }

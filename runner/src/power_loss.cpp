@@ -277,16 +277,23 @@ std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const 
   return out;
 }
 
-void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::vector<WithinCut>& cuts,
+void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::string& target,
+                           const std::vector<WithinCut>& cuts,
                            const std::function<void(const WithinCut& cut, const Snapshot& seen)>& visit) {
   std::vector<pl::Cut> at;
   for (const auto& c : cuts) at.push_back({c.call, c.bytes});
+  // One snapshot, refilled at each cut: assigning the target's bytes reuses
+  // their buffer, so a large target costs a copy per cut, not fresh pages.
+  Snapshot seen;
+  seen.directory_inode = initial.directory_inode;
   pl::for_each_cut(trace, initial_state(initial), at, [&](const pl::Cut& cut, const auto& images) {
-    Snapshot seen;
-    seen.directory_inode = initial.directory_inode;
-    for (const auto& [name, image] : images)
-      seen.entries[name] = {image.is_directory ? Entry::Kind::directory : Entry::Kind::file,
-                            static_cast<mode_t>(image.mode), image.content, 0};
+    std::erase_if(seen.entries, [&](const auto& e) { return !images.count(e.first); });
+    for (const auto& [name, image] : images) {
+      Entry& entry = seen.entries[name];
+      entry.kind = image.is_directory ? Entry::Kind::directory : Entry::Kind::file;
+      entry.mode = static_cast<mode_t>(image.mode);
+      if (name == target) entry.content.assign(image.content);
+    }
     visit({cut.seq, cut.bytes}, seen);
   });
 }

@@ -148,10 +148,28 @@ RC_GTEST_PROP(CaseIds, RoundTripEveryPlan, ()) {
   RC_ASSERT(back->plan.encode() == plan.encode());
 }
 
+// States inside a call: kill-within-N-B and reader-within-N-B, for any call and byte count.
+RC_GTEST_PROP(CaseIds, RoundTripStatesInsideACall, ()) {
+  using reports::Model;
+  const Model model = *rc::gen::element(Model::kill, Model::reader);
+  const faults::FaultPlan plan{Kind::kill_within, *rc::gen::inRange<std::uint32_t>(1, 1u << 30), 0,
+                               *rc::gen::inRange<std::uint64_t>(1, 1ull << 40)};
+  const std::uint32_t reader_call = model == Model::reader ? plan.call : 0;
+  const std::string id = case_id(model, plan, reader_call);
+  const auto back = parse_case_id(id);
+  RC_ASSERT(back.has_value());
+  RC_ASSERT(back->id == id);
+  RC_ASSERT(back->model == model);
+  RC_ASSERT(back->plan.encode() == plan.encode());
+  RC_ASSERT(back->reader_call == reader_call);
+}
+
 TEST(CaseIds, ReaderAndBaselineAndGarbage) {
   EXPECT_EQ(parse_case_id("reader-3")->reader_call, 3u);
   EXPECT_EQ(parse_case_id("baseline")->model, reports::Model::baseline);
-  for (const char* bad : {"kill-before-", "kill-before-x", "errno-3", "errno-3-EWHAT", "disk-full--1", "nope"})
+  for (const char* bad :
+       {"kill-before-", "kill-before-x", "errno-3", "errno-3-EWHAT", "disk-full--1", "nope", "kill-within-3",
+        "kill-within-0-4096", "kill-within-3-0", "kill-within-3-x", "reader-within-3-", "kill-within--4096"})
     EXPECT_FALSE(parse_case_id(bad).has_value()) << bad;
 }
 

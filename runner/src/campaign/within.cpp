@@ -48,11 +48,36 @@ std::vector<std::size_t> chosen_boundaries(std::size_t count, const SamplingPoli
   return {chosen.begin(), chosen.end()};
 }
 
+// How the subject ends in a state inside a call: killed, or (a reader
+// observes) going on to exit 0.
+SubjectOutcome ended(const CaseSpec& spec) {
+  return spec.model == Model::kill ? SubjectOutcome{SubjectOutcome::End::signaled, SIGKILL}
+                                   : SubjectOutcome{SubjectOutcome::End::exited, 0};
+}
+
 Observation within_observation(const CaseSpec& spec, const Snapshot& seen, const CaseResult& baseline,
                                const SubjectSetup& setup) {
-  const SubjectOutcome end = spec.model == Model::kill ? SubjectOutcome{SubjectOutcome::End::signaled, SIGKILL}
-                                                       : SubjectOutcome{SubjectOutcome::End::exited, 0};
-  return observe(spec, seen, baseline.initial, end, setup, *baseline.trace);  // a reader observes; the writer goes on
+  return observe(spec, seen, baseline.initial, ended(spec), setup, *baseline.trace);
+}
+
+// Which states of a cut are synthesized: the chosen models', but those run for real.
+struct Wanted {
+  bool kills = false, readers = false;
+  const std::set<std::string>& real;
+};
+
+// The kill and reader states of one cut; the state is read once, each
+// model's case is a copy.
+void add_states(const WithinCut& cut, const Snapshot& seen, const Wanted& wanted, const CaseResult& baseline,
+                const SubjectSetup& setup, std::vector<Observation>& out) {
+  std::optional<Observation> first;
+  for (Model model : {Model::kill, Model::reader}) {
+    const CaseSpec spec = within_case(model, cut);
+    if (!(model == Model::kill ? wanted.kills : wanted.readers) || wanted.real.count(spec.id)) continue;
+    out.push_back(first ? as_case(spec, *first, ended(spec), *baseline.trace)
+                        : within_observation(spec, seen, baseline, setup));
+    if (!first) first = out.back();
+  }
 }
 
 // Exact mode on seccomp: one real kill inside each call, at its middle
@@ -134,13 +159,11 @@ std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSe
   const auto run = exact_real ? real_kills(plan) : std::vector<CaseSpec>{};
   std::set<std::string> run_ids;
   for (const auto& spec : run) run_ids.insert(spec.id);
-  for_each_within_state(trace, baseline.initial, plan.cuts, [&](const WithinCut& cut, const Snapshot& seen) {
-    for (Model model : {Model::kill, Model::reader}) {
-      const CaseSpec spec = within_case(model, cut);
-      if ((model == Model::kill ? kills : readers) && !run_ids.count(spec.id))
-        collected.observations.push_back(within_observation(spec, seen, baseline, setup));
-    }
-  });
+  const Wanted wanted{kills, readers, run_ids};
+  for_each_within_state(trace, baseline.initial, setup.scenario.target, plan.cuts,
+                        [&](const WithinCut& cut, const Snapshot& seen) {
+                          add_states(cut, seen, wanted, baseline, setup, collected.observations);
+                        });
   add_notes(plan, setup, options, run.size(), collected);
   return run;
 }
@@ -157,9 +180,10 @@ WithinState synthesize_within(const CaseSpec& spec, const CaseResult& baseline, 
     return {std::nullopt, "call " + std::to_string(cut.call) + " of the re-run is not a write-class call whose first " +
                               std::to_string(cut.bytes) + " bytes are only part of it"};
   WithinState out;
-  for_each_within_state(trace, baseline.initial, {cut}, [&](const WithinCut&, const Snapshot& seen) {
-    out.observation = within_observation(spec, seen, baseline, setup);
-  });
+  for_each_within_state(trace, baseline.initial, setup.scenario.target, {cut},
+                        [&](const WithinCut&, const Snapshot& seen) {
+                          out.observation = within_observation(spec, seen, baseline, setup);
+                        });
   return out;
 }
 

@@ -50,13 +50,16 @@ PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot
 
 // Tears inside one call (powerloss::for_each_cut): the scratch directory as
 // the subject sees it while write-class call `call` has applied only its
-// first `bytes` bytes, replayed from `trace` on `initial`. Synthesized, so
-// only as true as the trace: use it when the trace self-check passes.
+// first `bytes` bytes, replayed from `trace` on `initial`. As a pause
+// snapshot, it holds the bytes of `target` only (the other entries' names,
+// kinds and modes). Synthesized, so only as true as the trace: use it when
+// the trace self-check passes.
 struct WithinCut {
   std::uint32_t call = 0;
   std::uint64_t bytes = 0;
 };
-void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::vector<WithinCut>& cuts,
+void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::string& target,
+                           const std::vector<WithinCut>& cuts,
                            const std::function<void(const WithinCut& cut, const Snapshot& seen)>& visit);
 
 // The umask every subject inherits from this process (read once).

@@ -150,7 +150,7 @@ struct Cut {
 
 using CutVisitor = std::function<void(const Cut& cut, const std::map<std::string, FileImage>& seen)>;
 
-// For each cut (ascending by seq), what the subject sees then, as
+// For each cut (visited ascending by seq, then bytes), what the subject sees then, as
 // visible_state shows it: every call before `seq` applied, and of call `seq`
 // only its first `bytes` bytes. A cut of a call that writes no bytes (or
 // that failed) sees the state before the call.
