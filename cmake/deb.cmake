@@ -18,7 +18,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # crashcheck_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "crashcheck maintainers <crashcheck@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)  # fast enough for the test on a busy machine
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libfiu0 (>= 1.1), libseccomp2 (>= 2.5)")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0), libfiu0 (>= 1.1), libseccomp2 (>= 2.5), libdw1 (>= 0.176), libelf1 (>= 0.176), zlib1g, liblzma5, libbz2-1.0")
 # Only for find_package(crashcheck) in a project of one's own (README, "Use it as a CI gate").
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake, pkg-config, libfiu-dev, nlohmann-json3-dev")
 include(CPack)

@@ -18,6 +18,7 @@
 #include <fiu-control.h>
 #include <fiu.h>
 #include <limits.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -145,11 +146,30 @@ static struct {
   int pause_timeout_ms;
   int runner_gone; /* pause plan: a wait timed out, stop pausing */
   int fd_lock;     /* spinlock for slots */
+  int sites;       /* call sites: this run collects them (CC_ENV_SITES) */
+  char sites_path[PATH_MAX];
   struct cc_fd_slot fds[CC_MAX_FD];
 } cc;
 
 static CC_TLS int cc_busy;         /* inside the agent: wrappers pass through */
 static CC_TLS uint32_t cc_current; /* counted call being decided (libfiu callbacks) */
+
+/* Call sites (faults/README.md, "Call sites"). cc_caller: where the subject
+ * called the outermost wrapper of this thread (a raw syscall() routed to a
+ * wrapper keeps syscall's caller). cc_announced: the site the subject
+ * announced for its next call (CC_SITE_MARKER), taken by that call. */
+static CC_TLS void *cc_caller;
+static CC_TLS char cc_announced[CC_REL_MAX];
+static CC_TLS int cc_has_announced;
+static void *cc_enter(void *ra) {
+  void *outer = cc_caller;
+  if (!outer) cc_caller = ra;
+  return outer;
+}
+static void cc_leave(void **outer) { cc_caller = *outer; }
+/* First statement of every exported wrapper. */
+#define CC_NOTE_CALLER() \
+  __attribute__((cleanup(cc_leave))) void *cc_outer_caller_ = cc_enter(__builtin_return_address(0))
 
 static void cc_lock(void) {
   while (__atomic_exchange_n(&cc.fd_lock, 1, __ATOMIC_ACQUIRE)) sched_yield();
@@ -332,6 +352,8 @@ struct cc_op {
   struct stat st;
   int have_st;
   char rel[CC_REL_MAX], rel2[CC_REL_MAX];
+  void *caller;          /* call sites: the subject's return address */
+  const char *announced; /* call sites: the site the subject announced, or NULL */
 };
 
 static void cc_op_init(struct cc_op *o, int id) {
@@ -356,6 +378,8 @@ static void cc_op_init(struct cc_op *o, int id) {
   o->iov_heap = NULL;
   o->have_st = 0;
   o->existed = 0;
+  o->caller = cc_caller;
+  o->announced = NULL;
 }
 
 /* The `fill` vocabulary of calls.def. */
@@ -480,6 +504,10 @@ static void cc_reserve(struct cc_op *o) {
  * is as the caller left it: the scope check's fstat/getcwd may fail. */
 static int cc_begin(struct cc_op *o) {
   if (!cc_enabled()) return 0;
+  if (cc_has_announced) { /* announced for this call, counted or not */
+    o->announced = cc_announced;
+    cc_has_announced = 0;
+  }
   int saved = errno;
   cc_busy = 1;
   if (!cc_in_scope(o)) {
@@ -615,6 +643,39 @@ static void cc_record(struct cc_op *o) {
   free(copy);
 }
 
+/* The running program, for a return address in the main executable (its link map has no name). */
+static const char *cc_exe_path(void) {
+  static char exe[PATH_MAX];
+  if (!exe[0]) {
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+  }
+  return exe;
+}
+
+/* Call sites: one line of the sites file (faults/src/sites/sites.hpp) for a
+ * counted call, the announced site or the caller's address in its module. */
+static void cc_record_site(const struct cc_op *o) {
+  if (!cc.sites || !o->seq) return;
+  char line[CC_REL_MAX + PATH_MAX + 64];
+  int n;
+  if (o->announced) {
+    n = snprintf(line, sizeof line, "%u\tsrc\t%s\n", (unsigned)o->seq, o->announced);
+  } else {
+    Dl_info info;
+    struct link_map *map = NULL;
+    if (!o->caller || !dladdr1(o->caller, &info, (void **)&map, RTLD_DL_LINKMAP) || !map) return;
+    const char *module = map->l_name && map->l_name[0] ? map->l_name : cc_exe_path();
+    n = snprintf(line, sizeof line, "%u\telf\t%s\t%lx\n", (unsigned)o->seq, module,
+                 (unsigned long)((uintptr_t)o->caller - map->l_addr));
+  }
+  if (n <= 0 || (size_t)n >= sizeof line) return;
+  int fd = CC_REAL(open)(cc.sites_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  CC_REAL(write)(fd, line, (size_t)n); /* one write each: processes append whole lines */
+  CC_REAL(close)(fd);
+}
+
 /* Disk-full: a write that transferred less than it reserved (failed, or short
  * for its own reasons) gives the rest of its reservation back. */
 static void cc_settle_budget(struct cc_op *o) {
@@ -633,6 +694,7 @@ static void cc_end(struct cc_op *o, int64_t result, int error) {
   cc_settle_budget(o);
   cc_observe(o);
   cc_record(o);
+  cc_record_site(o);
   free(o->iov_heap);
   cc_current = o->seq;
   if (fiu_fail("crashcheck/kill/after")) cc_kill_self();
@@ -670,6 +732,7 @@ static void cc_end_errno(struct cc_op *o, int64_t result, int error) {
 #define CC_WRAPPER_HEAD(name, ret, params, args, fill) \
   CC_EXPORT ret cc_w_##name params __asm__(#name);     \
   ret cc_w_##name params {                             \
+    CC_NOTE_CALLER();                                  \
     struct cc_op os_, *o = &os_;                       \
     cc_op_init(o, CC_ID_##name);                       \
     fill;                                              \
@@ -717,6 +780,12 @@ static int cc_open_real(int id, int dirfd, const char *path, int flags, mode_t m
 }
 
 static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) {
+  if (path && cc_enabled() && cc.sites && strncmp(path, CC_SITE_MARKER, sizeof CC_SITE_MARKER - 1) == 0) {
+    cc_copy(cc_announced, sizeof cc_announced, path + sizeof CC_SITE_MARKER - 1);
+    cc_has_announced = 1;
+    errno = ENOENT; /* as the path would: there is no such file */
+    return -1;
+  }
   struct cc_op os_, *o = &os_;
   cc_op_init(o, id);
   CC_ATPATH(dirfd == CC_NO_DIRFD ? AT_FDCWD : dirfd, path);
@@ -1002,7 +1071,10 @@ static void cc_sync(int id) {
 
 /* The hand-written wrappers, a row's twin with the row's body. */
 #define CC_HAND_WRAPPER(name, row, ret, params) \
-  ret cc_w_##name params { CC_HAND_BODY_##row(CC_ID_##name) }
+  ret cc_w_##name params {                      \
+    CC_NOTE_CALLER();                           \
+    CC_HAND_BODY_##row(CC_ID_##name)            \
+  }
 #define CC_CALL(...)
 #define CC_ERRNUM_CALL(...)
 #define CC_HAND(name, op, ret, params, errnos, sys, twin64) \
@@ -1124,6 +1196,7 @@ static int cc_route_syscall(long n, const long x[6], long *r) {
 }
 
 long cc_w_syscall(long n, ...) {
+  CC_NOTE_CALLER();
   long x[6], r;
   va_list ap;
   va_start(ap, n);
@@ -1260,6 +1333,11 @@ static int cc_setup(void) {
   if (trace && strlen(trace) < sizeof cc.trace_path) {
     memcpy(cc.trace_path, trace, strlen(trace) + 1);
     cc_trace_open();
+  }
+  const char *sites = getenv(CC_ENV_SITES);
+  if (sites && sites[0] == '/' && strlen(sites) < sizeof cc.sites_path) {
+    memcpy(cc.sites_path, sites, strlen(sites) + 1);
+    cc.sites = 1;
   }
   cc_enable_plan();
   cc_adopt_inherited_fds();

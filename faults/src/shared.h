@@ -50,6 +50,13 @@ enum cc_op_class {
 #define CC_ENV_CONTROL "CRASHCHECK_CONTROL"
 #define CC_ENV_PLAN "CRASHCHECK_PLAN"
 #define CC_ENV_PAUSE_TIMEOUT_MS "CRASHCHECK_PAUSE_TIMEOUT_MS"
+/* Call sites (faults/README.md, "Call sites"): set only for a run that
+ * collects them; the agent appends "<seq>\t<raw site>\n" lines to this file. */
+#define CC_ENV_SITES "CRASHCHECK_SITES"
+/* A subject announces the site of its next call (the Python hook) by opening
+ * CC_SITE_MARKER "<file>:<line>": no such file exists, the call never reaches
+ * a file system and is not counted; the thread's next intercepted call takes it. */
+#define CC_SITE_MARKER "/\001crashcheck-site\001/"
 
 /* The control block: one small file mmap'd MAP_SHARED by the runner and by
  * every agent of one subject run. All fields are naturally aligned 32/64-bit

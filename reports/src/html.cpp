@@ -21,6 +21,9 @@ constexpr std::size_t kCallsListed = 500;
 
 std::string esc(std::string_view raw) { return text::markup_escape(raw); }
 
+// A site's whole path as the element's tooltip; the text shows its label.
+std::string site_title(const std::string& site) { return site.empty() ? "" : " title=\"" + esc(site) + "\""; }
+
 std::string number(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1f", value);
@@ -270,6 +273,7 @@ std::string counterexample(const Failure& f) {
   };
   fact("fault", esc(f.fault));
   fact("call", "<code>" + esc(f.call) + "</code>");
+  if (!f.site.empty()) fact("site", "<code class=\"site\"" + site_title(f.site) + ">" + esc(f.site) + "</code>");
   fact("exit status", std::to_string(f.exit_status) +
                           (f.exit_status < 0 ? " (killed by signal " + std::to_string(-f.exit_status) + ")" : ""));
   fact("target", esc(text::state_summary(f.target)));
@@ -324,7 +328,9 @@ std::string fixes(const Report& report) {
       continue;
     }
     out += esc(d.hint);
-    if (d.call_index != 0) out += " At call " + std::to_string(d.call_index) + " <code>" + esc(d.call) + "</code>:";
+    if (d.call_index != 0)
+      out += " At call " + std::to_string(d.call_index) + " <code" + site_title(d.site) + ">" +
+             esc(text::call_at_site(d.call, d.site)) + "</code>:";
     if (!line.snippet.empty()) out += " <code class=\"snippet\">" + esc(line.snippet) + "</code>";
     out += " (<code>" + esc(d.rule) + "</code>; steps: " + esc(kReferenceSteps) + ")</li>\n";
   }
@@ -340,7 +346,11 @@ std::string calls_and_notes(const Report& report) {
     for (std::size_t i = 0; i < report.calls.size() && i < kCallsListed; ++i) {
       const CallSummary& c = report.calls[i];
       out += "<tr><td class=\"num\">" + std::to_string(c.seq) + "</td><td><code>" + esc(c.call) +
-             "</code></td><td><code>" + esc(c.summary) + "</code></td></tr>\n";
+             "</code></td><td><code>" + esc(c.summary) + "</code>" +
+             (c.site.empty()
+                  ? ""
+                  : " <code class=\"site\"" + site_title(c.site) + ">" + esc(text::site_label(c.site)) + "</code>") +
+             "</td></tr>\n";
     }
     out += "</tbody>\n</table>\n";
     if (report.calls.size() > kCallsListed)

@@ -59,17 +59,24 @@ json state_json(const FileState& s) {
           {"excerpt_hex", text::valid_utf8(s.excerpt_hex)}};
 }
 
+// "site" is present only where one is known (reports/README.md).
+void add_site(json& out, const std::string& site) {
+  if (!site.empty()) out["site"] = text::valid_utf8(site);
+}
+
 json failure_json(const Failure& f) {
-  return {{"case_id", text::valid_utf8(f.case_id)},
-          {"model", text::valid_utf8(f.model)},
-          {"call_index", f.call_index},
-          {"call", text::valid_utf8(f.call)},
-          {"fault", text::valid_utf8(f.fault)},
-          {"target", state_json(f.target)},
-          {"leftovers", strings(f.leftovers)},
-          {"exit_status", f.exit_status},
-          {"detail", text::valid_utf8(f.detail)},
-          {"replay", text::valid_utf8(f.replay)}};
+  json out = {{"case_id", text::valid_utf8(f.case_id)},
+              {"model", text::valid_utf8(f.model)},
+              {"call_index", f.call_index},
+              {"call", text::valid_utf8(f.call)},
+              {"fault", text::valid_utf8(f.fault)},
+              {"target", state_json(f.target)},
+              {"leftovers", strings(f.leftovers)},
+              {"exit_status", f.exit_status},
+              {"detail", text::valid_utf8(f.detail)},
+              {"replay", text::valid_utf8(f.replay)}};
+  add_site(out, f.site);
+  return out;
 }
 
 json property_json(const PropertyResult& p) {
@@ -103,8 +110,11 @@ json subject_json(const Subject& s) {
 json diagnosis_json(const Diagnosis& d) {
   json fix = json::object();
   for (const auto& [language, snippet] : d.fix) fix[text::valid_utf8(language)] = text::valid_utf8(snippet);
-  return {{"rule", text::valid_utf8(d.rule)}, {"property", text::valid_utf8(d.property)}, {"call_index", d.call_index},
-          {"call", text::valid_utf8(d.call)}, {"hint", text::valid_utf8(d.hint)},         {"fix", std::move(fix)}};
+  json out = {{"rule", text::valid_utf8(d.rule)}, {"property", text::valid_utf8(d.property)},
+              {"call_index", d.call_index},       {"call", text::valid_utf8(d.call)},
+              {"hint", text::valid_utf8(d.hint)}, {"fix", std::move(fix)}};
+  add_site(out, d.site);
+  return out;
 }
 
 }  // namespace
@@ -118,7 +128,9 @@ json to_json(const Report& report) {
   for (const auto& [model, cases] : report.model_cases) model_cases[text::valid_utf8(model)] = cases;
   json calls = json::array();
   for (const auto& c : report.calls) {
-    calls.push_back({{"seq", c.seq}, {"call", text::valid_utf8(c.call)}, {"summary", text::valid_utf8(c.summary)}});
+    json call = {{"seq", c.seq}, {"call", text::valid_utf8(c.call)}, {"summary", text::valid_utf8(c.summary)}};
+    add_site(call, c.site);
+    calls.push_back(std::move(call));
   }
   json cells = json::array();
   for (const auto& c : report.cells) {
@@ -253,10 +265,21 @@ FileState read_state(const Node& n) {
           n["matches"].text(), n["excerpt"].text(), n["excerpt_hex"].text()};
 }
 
+// Added after the first /1 reports, and only where known.
+std::string read_site(const Node& n) { return n.has("site") ? n["site"].text() : std::string(); }
+
 Failure read_failure(const Node& n) {
-  return {n["case_id"].text(), n["model"].text(),       n["call_index"].count32(), n["call"].text(),
-          n["fault"].text(),   read_state(n["target"]), n["leftovers"].texts(),    n["exit_status"].integer(),
-          n["detail"].text(),  n["replay"].text()};
+  return {n["case_id"].text(),
+          n["model"].text(),
+          n["call_index"].count32(),
+          n["call"].text(),
+          n["fault"].text(),
+          read_state(n["target"]),
+          n["leftovers"].texts(),
+          n["exit_status"].integer(),
+          n["detail"].text(),
+          n["replay"].text(),
+          read_site(n)};
 }
 
 PropertyResult read_property(const Node& n) {
@@ -321,8 +344,8 @@ Shard read_shard(const Node& n) {
 }
 
 Diagnosis read_diagnosis(const Node& n) {
-  Diagnosis d{n["rule"].text(), n["property"].text(), n["call_index"].count32(),
-              n["call"].text(), n["hint"].text(),     {}};
+  Diagnosis d{n["rule"].text(), n["property"].text(), n["call_index"].count32(), n["call"].text(), n["hint"].text(), {},
+              read_site(n)};
   for (const auto& [language, snippet] : n["fix"].members()) d.fix[language] = snippet.text();
   return d;
 }
@@ -354,7 +377,7 @@ Report from_json(const json& document, std::string_view source) {
   }
   for (const auto& [model, node] : root["model_cases"].members()) report.model_cases[model] = node.count();
   for (const Node& c : root["calls"].items())
-    report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text()});
+    report.calls.push_back({c["seq"].count32(), c["call"].text(), c["summary"].text(), read_site(c)});
   for (const Node& c : root["cells"].items()) report.cells.push_back(read_cell(c));
   report.notes = root["notes"].texts();
   if (document.is_object() && document.contains("shard")) report.shard = read_shard(root["shard"]);

@@ -127,7 +127,8 @@ std::string fixes(const Report& report) {
       continue;
     }
     out += text::markdown_inline(text::shortened(d.hint, kFieldLimit));
-    if (d.call_index != 0) out += " At call " + std::to_string(d.call_index) + " " + code_span(d.call) + ":";
+    if (d.call_index != 0)
+      out += " At call " + std::to_string(d.call_index) + " " + code_span(text::call_at_site(d.call, d.site)) + ":";
     if (!line.snippet.empty()) out += " " + code_span(line.snippet);
     out += " (" + text::markdown_inline(d.rule) + "; steps: " + text::markdown_inline(kReferenceSteps) + ")\n";
   }

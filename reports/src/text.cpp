@@ -192,10 +192,20 @@ std::string state_summary(const FileState& state) {
   return out;
 }
 
+std::string site_label(std::string_view site) {
+  const auto slash = site.rfind('/');
+  return std::string(slash == std::string_view::npos ? site : site.substr(slash + 1));
+}
+
+std::string call_at_site(std::string_view call, std::string_view site) {
+  if (site.empty()) return std::string(call);
+  return site_label(site) + (call.empty() ? "" : " ") + std::string(call);
+}
+
 std::string failure_summary(const Failure& failure) {
   std::string out = failure.model;
   if (failure.call_index != 0) out += " at call " + std::to_string(failure.call_index);
-  if (!failure.call.empty()) out += " " + failure.call;
+  if (!failure.call.empty() || !failure.site.empty()) out += " " + call_at_site(failure.call, failure.site);
   if (!failure.fault.empty()) out += ": " + failure.fault;
   out += " → target " + state_summary(failure.target);
   out += ", exit status " + std::to_string(failure.exit_status);
@@ -273,7 +283,8 @@ std::vector<std::string> fix_summary(const Report& report) {
       continue;
     }
     text += d.hint;
-    if (d.call_index != 0) text += " At call " + std::to_string(d.call_index) + " " + d.call + ":";
+    if (d.call_index != 0)
+      text += " At call " + std::to_string(d.call_index) + " " + text::call_at_site(d.call, d.site) + ":";
     if (!line.snippet.empty()) text += " " + line.snippet;
     out.push_back(text::displayable(text + " (" + d.rule + "; steps: " + std::string(kReferenceSteps) + ")"));
   }

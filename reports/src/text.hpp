@@ -43,8 +43,15 @@ std::string markdown_code_span(std::string_view raw);
 // run of backticks inside.
 std::string markdown_code_block(std::string_view raw, std::string_view language);
 
-// One line describing a counterexample: "kill at call 7 write(…): SIGKILL
-// before call 7 → target torn, 12 bytes". Not escaped.
+// A call site as reports show it: the file's last component and the line,
+// "save.py:42" for "/home/me/save.py:42" (report.json keeps the whole path).
+std::string site_label(std::string_view site);
+// A call with its site in front, "save.py:42 rename(x.tmp → t)"; the call
+// alone when the site is unknown. Not escaped.
+std::string call_at_site(std::string_view call, std::string_view site);
+
+// One line describing a counterexample: "kill at call 7 save.py:42
+// write(…): SIGKILL before call 7 → target torn, 12 bytes". Not escaped.
 std::string failure_summary(const Failure& failure);
 
 // argv joined with spaces, each argument that needs it in single quotes, as

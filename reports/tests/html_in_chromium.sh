@@ -60,6 +60,8 @@ expect 0 '<script' "script elements (subject strings must stay text)"
 expect 4 '<article class="cx">' "counterexamples"
 expect 1 '<svg ' "picture"
 expect 2 '<li class="fix"' "Fix lines (one per failing property)"
+expect 6 '<code class="site"' "call sites (three calls, three counterexamples)"
+expect 1 'At call 1 <code title="/home/me/src/writer.py:12">writer.py:12 openat(' "the Fix line's call site"
 if ! grep -q 'crashcheck replay' "$dom"; then echo "FAIL: no replay command in the page"; fail=1; fi
 [ "$fail" -eq 0 ] || { echo "--- browser log:"; cat "$work/report.log"; exit 1; }
 echo "report.html rendered in $("$chromium" --version 2>/dev/null | head -1) with no console error; property table shown"

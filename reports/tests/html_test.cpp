@@ -54,6 +54,25 @@ TEST(Html, EachCounterexampleHasStateAndEscapedReplay) {
   EXPECT_TRUE(contains(html, "&lt;tmp&gt; &amp; &quot;friends&quot;"));                    // leftovers
 }
 
+// Each call is shown with where the writer made it: the file's name and line,
+// the whole path as the tooltip.
+TEST(Html, CallSitesShowNextToTheirCalls) {
+  const std::string html = render_html(samples::failing_report());
+  // the call list
+  EXPECT_TRUE(contains(html,
+                       "<code>write(fd 3, 4096 bytes)</code> <code class=\"site\" "
+                       "title=\"/home/me/src/writer.py:14\">writer.py:14</code></td>"));
+  EXPECT_TRUE(contains(html, "<code>close(fd 3)</code></td>"));  // no site known
+  // a counterexample
+  EXPECT_TRUE(contains(html,
+                       "<dt>site</dt><dd><code class=\"site\" title=\"/home/me/src/writer.py:12\">"
+                       "/home/me/src/writer.py:12</code></dd>"));
+  EXPECT_TRUE(
+      contains(html, "title=\"/home/me/src/&lt;i&gt;&amp;&quot;w&#39;.py:3\">&lt;i&gt;&amp;&quot;w&#39;.py:3</code>"));
+  // the Fix line
+  EXPECT_TRUE(contains(html, "At call 1 <code title=\"/home/me/src/writer.py:12\">writer.py:12 openat("));
+}
+
 TEST(Html, SubjectStringsCannotInjectMarkupOrScripts) {
   const std::string html = render_html(samples::failing_report());
   EXPECT_FALSE(contains(html, "<script"));

@@ -173,6 +173,34 @@ TEST(ReportJson, DiagnosesRoundTripAndOlderReportsHaveNone) {
   EXPECT_THROW(from_json(older, "mem"), ReportError);
 }
 
+// Call sites came within /1: present where known, absent otherwise; a report
+// without them reads as having none.
+TEST(ReportJson, CallSitesRoundTripAndAreAbsentWhenUnknown) {
+  const Report report = samples::failing_report();
+  const json document = to_json(report);
+  EXPECT_EQ(document["calls"][0]["site"], "/home/me/src/writer.py:12");
+  EXPECT_FALSE(document["calls"][3].contains("site"));
+  EXPECT_EQ(document["properties"]["crash_atomic"]["failures"][1]["site"], "/home/me/src/writer.py:14");
+  EXPECT_FALSE(document["properties"]["error_safe"]["failures"][0].contains("site"));
+  EXPECT_EQ(document["diagnoses"][0]["site"], "/home/me/src/writer.py:12");
+  const Report back = from_json(document, "mem");
+  for (std::size_t i = 0; i < report.calls.size(); ++i) EXPECT_EQ(back.calls[i].site, report.calls[i].site);
+  EXPECT_EQ(back.diagnoses[0].site, report.diagnoses[0].site);
+  EXPECT_EQ(back.properties.at("crash_atomic").failures[2].site, std::string(samples::kHostileSite));
+  json older = document;
+  older["calls"][0].erase("site");
+  older["diagnoses"][0].erase("site");
+  const Report read = from_json(older, "mem");
+  EXPECT_EQ(read.calls[0].site, "");
+  EXPECT_EQ(read.diagnoses[0].site, "");
+}
+
+TEST(ReportJson, FixSummaryShowsTheCallSite) {
+  const auto lines = fix_summary(samples::failing_report());
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find(" At call 1 writer.py:12 openat("), std::string::npos) << lines[0];
+}
+
 // concurrent_safe and subject.payload_b_file came within /1 (issue 17).
 TEST(ReportJson, ConcurrentFieldsRoundTripAndOlderReportsLackThem) {
   Report report = samples::passing_report();
@@ -242,11 +270,11 @@ rc::Gen<FileState> gen_state() {
 }
 
 rc::Gen<Failure> gen_failure() {
-  return rc::gen::build<Failure>(rc::gen::set(&Failure::case_id), rc::gen::set(&Failure::model),
-                                 rc::gen::set(&Failure::call_index), rc::gen::set(&Failure::call),
-                                 rc::gen::set(&Failure::fault), rc::gen::set(&Failure::target, gen_state()),
-                                 rc::gen::set(&Failure::leftovers), rc::gen::set(&Failure::exit_status),
-                                 rc::gen::set(&Failure::detail), rc::gen::set(&Failure::replay));
+  return rc::gen::build<Failure>(
+      rc::gen::set(&Failure::case_id), rc::gen::set(&Failure::model), rc::gen::set(&Failure::call_index),
+      rc::gen::set(&Failure::call), rc::gen::set(&Failure::fault), rc::gen::set(&Failure::target, gen_state()),
+      rc::gen::set(&Failure::leftovers), rc::gen::set(&Failure::exit_status), rc::gen::set(&Failure::detail),
+      rc::gen::set(&Failure::replay), rc::gen::set(&Failure::site));
 }
 
 rc::Gen<PropertyResult> gen_property() {

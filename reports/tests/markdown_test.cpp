@@ -38,6 +38,16 @@ TEST(Markdown, OneFixLinePerFailingProperty) {
   EXPECT_FALSE(contains(render_markdown(samples::passing_report()), "Fix:"));
 }
 
+// Each call is shown with where the writer made it: the file's name and line.
+TEST(Markdown, CallSitesShowNextToTheirCalls) {
+  const std::string md = render_markdown(samples::failing_report());
+  EXPECT_TRUE(contains(md, "kill at call 1 writer\\.py:12 write(fd 3 → pipeline")) << md;
+  EXPECT_TRUE(contains(md, "kill at call 2 writer\\.py:14 write(fd 3 → pipeline"));
+  EXPECT_TRUE(contains(md, "errno at call 4 write(fd 3 → pipeline"));  // no site known for call 4
+  EXPECT_TRUE(contains(md, "At call 1 `writer.py:12 openat("));        // the Fix line
+  EXPECT_FALSE(contains(md, "/home/me/src/"));                         // the label, not the whole path
+}
+
 TEST(Markdown, SubjectStringsCannotInjectMarkup) {
   const std::string md = render_markdown(samples::failing_report());
   // Every '<' of subject text is backslash-escaped: CommonMark shows it as text, never a tag.

@@ -88,6 +88,10 @@ Report failing_report() {
                   {2, "write", "write(fd 3, 4096 bytes)"},
                   {3, "write", "write(fd 3, 1204 bytes)"},
                   {4, "close", "close(fd 3)"}};
+  // call sites: the writer's own lines, one from a file whose name is markup; call 4 has none
+  report.calls[0].site = std::string(kSiteDir) + "writer.py:12";
+  report.calls[1].site = std::string(kSiteDir) + "writer.py:14";
+  report.calls[2].site = std::string(kHostileSite);
   add_cells(report, "kill", 1, 1, "old");
   add_cells(report, "kill", 1, 3, "torn");
   add_cells(report, "kill", 4, 4, "new");
@@ -108,6 +112,7 @@ Report failing_report() {
     crash.failures.push_back(failure("kill-after-" + std::to_string(call), "kill", call,
                                      "SIGKILL after call " + std::to_string(call), torn,
                                      "the target holds 4096 of 5300 new bytes: a reader gets truncated JSON"));
+    crash.failures.back().site = report.calls[call - 1].site;
   }
   auto& errors = report.properties["error_safe"];
   errors.verdict = Verdict::fail;
@@ -120,7 +125,8 @@ Report failing_report() {
                               1,
                               report.calls[0].summary,
                               "The target is rewritten in place <b>&</b>.",
-                              {{"python", "os.replace(tmp, path)  # `atomic`"}, {"c", "rename(tmp, path);"}}});
+                              {{"python", "os.replace(tmp, path)  # `atomic`"}, {"c", "rename(tmp, path);"}},
+                              report.calls[0].site});
   report.properties["durable"] = {Verdict::not_run, 0, {}, "power-loss model skipped: <no trace>", {}};
   report.properties["temp_clean"].notes = {"temp file left after SIGKILL: .tmp & co"};
   report.notes = {"sampling: power-loss states capped at 60 per call", "bytes \xc3\x28 from the subject"};

@@ -10,6 +10,8 @@ namespace crashcheck::reports::samples {
 
 inline constexpr std::string_view kHostileName = "evil <script>alert(\"x\")</script> & 'co'";
 inline constexpr std::string_view kHostileTarget = "pipeline\xff\xfe_health.json";  // not UTF-8
+inline constexpr std::string_view kSiteDir = "/home/me/src/";
+inline constexpr std::string_view kHostileSite = "/home/me/src/<i>&\"w'.py:3";  // a call site in a file named so
 inline constexpr std::string_view kHostileExcerpt = "{\"status\": \"ok\"</pre><script>x()</script>]]>\x01";
 
 Report passing_report();

@@ -280,10 +280,10 @@ std::vector<std::string> expand_command(const std::vector<std::string>& argv, co
 }
 
 PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
-                                const faults::FaultPlan& plan) {
+                                const faults::FaultPlan& plan, bool sites) {
   PreparedSubject out;
   out.observer = faults::make_observer(
-      setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan, setup.agent_library});
+      setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan, setup.agent_library, sites});
   faults::Launch launch{expand_command(setup.scenario.command, setup, shared, own.payload()), subject_environment(own)};
   out.observer->wrap(launch);
   const bool paused = plan.kind == Kind::pause;
@@ -302,7 +302,7 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const P
   result.spec = spec;
   ScratchCase scratch(setup.work_root, spec.id, setup.scenario.target, setup.contents);
   result.initial = scratch.initial();
-  PreparedSubject prepared = prepare_subject(setup, scratch, scratch, spec.plan);
+  PreparedSubject prepared = prepare_subject(setup, scratch, scratch, spec.plan, spec.sites);
   auto& observer = prepared.observer;
   const bool paused = spec.plan.kind == Kind::pause;
   auto process = SubjectProcess::start(prepared.subject);

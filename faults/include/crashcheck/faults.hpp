@@ -135,6 +135,9 @@ struct TraceRecord {
   std::int32_t error = 0;     // errno when the call failed
   bool injected = false;      // the agent injected this failure
   std::string data;           // bytes actually written (result bytes)
+  // Where the subject made the call, "file:line" (faults/README.md, "Call
+  // sites"); only a run with RunSetup::sites has them, empty when unknown.
+  std::string site;
 };
 
 struct Trace {

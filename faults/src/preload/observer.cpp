@@ -5,6 +5,8 @@
 #include <system_error>
 
 #include "../backends.hpp"
+#include "../shared.h"
+#include "../sites/sites.hpp"
 #include "agent.hpp"
 
 namespace crashcheck::faults {
@@ -15,7 +17,9 @@ class PreloadObserver final : public Observer {
   explicit PreloadObserver(const RunSetup& setup)
       : agent_{default_agent_library(setup.agent_library), std::filesystem::absolute(setup.scope),
                setup.work_dir / "trace", setup.work_dir / "control", setup.plan},
-        control_(AgentControl::create(agent_.control_file)) {}
+        control_(AgentControl::create(agent_.control_file)),
+        sites_file_(setup.sites ? sites::file_in(setup.work_dir) : std::filesystem::path()),
+        work_dir_(setup.work_dir) {}
 
   void wrap(Launch& launch) override {
     for (auto& [name, value] : agent_environment(agent_)) launch.environment[name] = value;
@@ -24,6 +28,10 @@ class PreloadObserver final : public Observer {
     // and would report libfiu's never-freed allocations as its own leaks.
     std::string& asan = launch.environment["ASAN_OPTIONS"];
     asan += std::string(asan.empty() ? "" : ":") + "verify_asan_link_order=0:detect_leaks=0";
+    if (!sites_file_.empty()) {
+      launch.environment[CC_ENV_SITES] = sites_file_.string();
+      sites::add_python_hook(launch, work_dir_);
+    }
   }
 
   std::optional<std::uint32_t> wait_paused(std::chrono::milliseconds timeout) override {
@@ -41,6 +49,7 @@ class PreloadObserver final : public Observer {
           "LD_PRELOAD sees nothing there)");
     try {
       seen.trace = read_trace(agent_.trace_file);
+      if (!sites_file_.empty()) sites::attach(*seen.trace, sites_file_);
     } catch (const TraceError& e) {
       seen.trace_error = e.what();
     }
@@ -50,6 +59,8 @@ class PreloadObserver final : public Observer {
  private:
   AgentSetup agent_;
   AgentControl control_;
+  std::filesystem::path sites_file_;  // empty: this run collects no call sites
+  std::filesystem::path work_dir_;
 };
 
 }  // namespace

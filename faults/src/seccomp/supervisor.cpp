@@ -65,6 +65,7 @@
 
 #include "../backends.hpp"
 #include "../shared.h"
+#include "../sites/sites.hpp"
 #include "syscalls.hpp"
 #include "tracee.hpp"
 
@@ -283,6 +284,7 @@ class Supervisor final : public Observer {
     Record rec;
     Node* node = nullptr;  // a file outside the scope: the record waits here
     UniqueFd fd;           // the followed descriptor the call names, duplicated here (on_traced_fd)
+    std::string site;      // call sites: the one the thread announced for this call
   };
   using Perform = std::function<Outcome(Call&)>;
 
@@ -297,6 +299,8 @@ class Supervisor final : public Observer {
   pid_t tgid_of(pid_t tid);
 
   void counted(Call& c, const Perform& perform);
+  bool announce(Call& c);
+  void note_site(const Call& c);
   void emit(Call& c);
   void write_trace(const std::string& record);
   void enter_scope(Node& n, const std::string& name);
@@ -357,6 +361,8 @@ class Supervisor final : public Observer {
   std::set<std::string_view> refused_;  // syscalls refused (CC_REFUSE), for the observation's notes
   bool own_listener_ = false;
   bool pause_gave_up_ = false;
+  std::unordered_map<pid_t, std::string> announced_;  // call sites: per thread, for its next notified call
+  std::string sites_;                                 // call sites: the sites file's lines
 
   // shared with the runner's thread (pause plan)
   std::mutex mutex_;
@@ -390,6 +396,7 @@ void Supervisor::walk_scope() {
 
 void Supervisor::wrap(Launch& launch) {
   walk_scope();
+  if (setup_.sites) sites::add_python_hook(launch, setup_.work_dir);
   trace_ = UniqueFd(::open(trace_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
   if (!trace_.valid()) throw std::system_error(errno, std::generic_category(), "trace " + trace_path_.string());
   cc_trace_header header{};
@@ -519,10 +526,11 @@ void Supervisor::serve(const seccomp_notif& req) {
     own_listener_ |= a.u(OP) == SECCOMP_SET_MODE_FILTER && (a.u(FLAGS) & SECCOMP_FILTER_FLAG_NEW_LISTENER);
     return reply(req.id, 0, 0, continue_flag);
   }
-  Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}, nullptr, {}};
+  Call c{req, *e, decode(*e, req.data), Tracee(tid, pidfd_of(tgid)), tgid, {}, nullptr, {}, {}};
   c.rec.pid = tgid;
   c.rec.call = e->info->name;
   c.rec.op = e->info->op;
+  if (setup_.sites && announce(c)) return;
   try {
     switch (e->info->op) {
       case OpClass::open:
@@ -552,6 +560,7 @@ void Supervisor::counted(Call& c, const Perform& perform) {
   if (seccomp_notify_id_valid(listener_.get(), c.req.id) != 0) return;
   Record& r = c.rec;
   r.seq = ++calls_;
+  if (setup_.sites) note_site(c);
   Decision decision{&setup_.plan, r.seq};
   deciding = &decision;
   struct Reset {
@@ -598,6 +607,33 @@ void Supervisor::counted(Call& c, const Perform& perform) {
   if (o.kind == Outcome::value) reply(c.req.id, o.result, 0);
   if (o.kind == Outcome::error) reply(c.req.id, -1, r.error);
   if (o.kind == Outcome::proceed) reply(c.req.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+}
+
+// Call sites: an open of CC_SITE_MARKER "file:line" announces the site of
+// the thread's next call; it is answered as the path would be (ENOENT) and
+// never counted. Any other notified call of the thread takes the site.
+bool Supervisor::announce(Call& c) {
+  static constexpr std::string_view marker = CC_SITE_MARKER;
+  const std::string_view name = c.entry.info->name;
+  if (name == "openat" || name == "open") {
+    const auto path = c.t.read_string(c.a.u(PATH));
+    if (path && path->starts_with(marker)) {
+      announced_[c.t.tid()] = path->substr(marker.size());
+      reply(c.req.id, -1, ENOENT);
+      return true;
+    }
+  }
+  if (const auto it = announced_.find(c.t.tid()); it != announced_.end()) {
+    c.site = std::move(it->second);
+    announced_.erase(it);
+  }
+  return false;
+}
+
+// While the thread is still stopped in the call: /proc/<tid>/syscall and its stack are readable.
+void Supervisor::note_site(const Call& c) {
+  sites_ += c.site.empty() ? native_site_line(c.t, c.rec.seq, c.req.data.instruction_pointer)
+                           : sites::src_line(c.rec.seq, c.site);
 }
 
 void Supervisor::emit(Call& c) {
@@ -733,6 +769,7 @@ Observation Supervisor::finish() {
   trace_ = UniqueFd();
   try {
     o.trace = read_trace(trace_path_);
+    if (setup_.sites) sites::attach_lines(*o.trace, sites_);
   } catch (const TraceError& e) {
     o.trace_error = e.what();
   }
@@ -1042,7 +1079,7 @@ void Supervisor::on_mapping(Call& c) {
       return proceed();
     });
   for (const Piece& piece : pieces) {
-    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}};
+    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}, {}};
     read_piece(one, piece);
     if (!numbered(one)) return;
   }
@@ -1122,7 +1159,7 @@ void Supervisor::on_close_range(Call& c) {
     }
   }
   for (int fd : traced) {
-    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}};
+    Call one{c.req, c.entry, c.a, c.t, c.tgid, c.rec, nullptr, {}, {}};
     if (on_traced_fd(one, fd) && !numbered(one)) return;
   }
   let_through(c);

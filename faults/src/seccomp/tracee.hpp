@@ -59,4 +59,9 @@ struct TaskStatus {
 };
 std::optional<TaskStatus> task_status(pid_t tid);
 
+// Call sites (call_site.cpp): the sites-file line of counted call `seq` of a
+// thread stopped in a notified call at `pc`, the first return address into
+// the writer's own code; "" when none is found.
+std::string native_site_line(const Tracee& t, std::uint32_t seq, std::uint64_t pc);
+
 }  // namespace crashcheck::faults::seccomp

@@ -119,6 +119,7 @@ struct Failure {
   int exit_status = 0;                 // the writer's exit status (-N: killed by signal N)
   std::string detail;                  // one sentence: why this breaks the property
   std::string replay;                  // exact shell command
+  std::string site = {};               // where the writer made the call, "save.py:42"; empty when unknown
 
   bool operator==(const Failure&) const = default;
 };
@@ -151,8 +152,9 @@ struct Cell {
 
 struct CallSummary {
   std::uint32_t seq = 0;
-  std::string call;     // libc symbol
-  std::string summary;  // human form with path and sizes
+  std::string call;       // libc symbol
+  std::string summary;    // human form with path and sizes
+  std::string site = {};  // where the writer made it, "/path/save.py:42" (runner/README.md, "Call sites"); "" unknown
 
   bool operator==(const CallSummary&) const = default;
 };
@@ -186,6 +188,7 @@ struct Diagnosis {
   std::string call;  // that call's summary in the baseline
   std::string hint;
   std::map<std::string, std::string> fix;  // language -> snippet
+  std::string site = {};                   // that call's site, as in CallSummary; empty when unknown
 
   bool operator==(const Diagnosis&) const = default;
 };

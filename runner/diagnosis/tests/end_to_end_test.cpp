@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 
 namespace crashcheck::diagnosis {
 namespace {
@@ -51,6 +52,15 @@ reports::Report check(const TempDir& dir, std::vector<std::string> writer) {
 }
 
 bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+// The 1-based number of the first line of `file` holding `text`; 0 when none does.
+int line_holding(const fs::path& file, std::string_view text) {
+  std::istringstream in(runner::testing::read_text(file));
+  int number = 0;
+  for (std::string line; std::getline(in, line);)
+    if (++number, line.find(text) != std::string::npos) return number;
+  return 0;
+}
 
 std::set<std::string> rules_named(const reports::Report& report) {
   std::set<std::string> out;
@@ -148,6 +158,18 @@ TEST(BundledScenarios, NameTheMissingSteps) {
   EXPECT_TRUE(has(md, "reference/README\\.md")) << md;
   EXPECT_TRUE(has(runner::testing::read_text(dir / "pipeline_health_fix/report.html"), "id=\"fixes\""));
   EXPECT_TRUE(reports::load_report(dir / "reference/report.json").diagnoses.empty());
+  // The directory fsync is missing after the writer's own os.replace line, and every rendering says where.
+  const std::string label = "pipeline_health_fix.py:" +
+                            std::to_string(line_holding(scenarios / "subjects/pipeline_health_fix.py", "os.replace("));
+  for (const auto& d : fix.diagnoses)
+    if (d.rule == "fsync_dir_after_rename") {
+      EXPECT_TRUE(d.site.ends_with("/" + label)) << d.site << " " << label;
+    }
+  EXPECT_TRUE(has(md, "`" + label + " rename(")) << md;
+  EXPECT_TRUE(has(result.output, " " + label + " rename(")) << result.output;
+  const std::string html = runner::testing::read_text(dir / "pipeline_health_fix/report.html");
+  EXPECT_TRUE(has(html, ">" + label + " rename(")) << label;
+  EXPECT_TRUE(has(html, "<code class=\"site\"")) << label;
 }
 
 // The concurrent scenarios: the fixed temp name is named at the temp's open;

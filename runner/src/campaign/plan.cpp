@@ -149,7 +149,9 @@ std::vector<CaseSpec> plan_exact_kills(const Trace& trace, const SamplingPolicy&
 CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode) {
   const bool paused = (has(models, Model::kill) && mode == KillMode::fast) || has(models, Model::reader);
   const faults::FaultPlan plan{paused ? Kind::pause : Kind::none, 0, 0, 0};
-  return {case_id(Model::baseline, {}), Model::baseline, plan, 0};
+  CaseSpec spec{case_id(Model::baseline, {}), Model::baseline, plan, 0};
+  spec.sites = true;  // the report shows this run's calls, with their sites
+  return spec;
 }
 
 Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode, std::uint64_t payload_size,

@@ -50,6 +50,9 @@ struct RunSetup {
   std::filesystem::path work_dir;  // private, empty, writable: trace, control block, sockets
   FaultPlan plan;
   std::filesystem::path agent_library;  // preload only; empty: default_agent_library()
+  // Give each counted call its site (TraceRecord::site): the runner asks it of
+  // the one run whose trace the report shows, so fault cases pay nothing.
+  bool sites = false;
 };
 
 // What the backend saw of one run.

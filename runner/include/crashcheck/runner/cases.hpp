@@ -32,6 +32,9 @@ struct CaseSpec {
   // power-loss-N<letters> (plan.call is N): the state's index at that crash
   // point; none for a bare power-loss-N, as reports wrote before the letters.
   std::optional<std::uint64_t> power_state = std::nullopt;
+  // Collect call sites (faults::RunSetup::sites): the baseline only, whose
+  // trace the report shows.
+  bool sites = false;
 };
 
 // Paused runs stop at every call while the runner snapshots: they may take
@@ -115,8 +118,9 @@ struct PreparedSubject {
   std::unique_ptr<faults::Observer> observer;
   SubjectSpec subject;
 };
+// `sites`: collect call sites (CaseSpec::sites).
 PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
-                                const faults::FaultPlan& plan);
+                                const faults::FaultPlan& plan, bool sites = false);
 
 struct CaseResult {
   CaseSpec spec;

@@ -1,0 +1,129 @@
+// Native call sites to "file:line" with libdw (elfutils): one Dwfl per
+// module, opened the first time an address in it is asked for, the address
+// taken as the module's own virtual address (a file offset is turned into
+// one through the program headers). A call inlined from a system header
+// (glibc's fortified open) is reported where it was inlined into.
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "sites.hpp"
+
+namespace crashcheck::faults::sites {
+namespace {
+
+char* debuginfo_path = nullptr;
+const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address,
+                                  &debuginfo_path};
+
+struct DwflDeleter {
+  void operator()(Dwfl* d) const { dwfl_end(d); }
+};
+
+// Sources that are not the writer's: a site there says nothing it can fix.
+bool system_source(std::string_view file) {
+  for (std::string_view prefix : {"/usr/include/", "/usr/lib/", "/usr/src/", "/usr/share/"})
+    if (file.starts_with(prefix)) return true;
+  return false;
+}
+
+struct Module {
+  std::unique_ptr<Dwfl, DwflDeleter> dwfl;
+  Dwfl_Module* mod = nullptr;
+};
+
+// The virtual address at file offset `offset`, from the PT_LOAD holding it.
+std::optional<std::uint64_t> vaddr_of(Dwfl_Module* mod, std::uint64_t offset) {
+  GElf_Addr bias = 0;
+  Elf* elf = dwfl_module_getelf(mod, &bias);
+  std::size_t count = 0;
+  if (!elf || elf_getphdrnum(elf, &count) != 0) return std::nullopt;
+  for (std::size_t i = 0; i < count; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD && offset >= ph.p_offset &&
+        offset < ph.p_offset + ph.p_filesz)
+      return ph.p_vaddr + (offset - ph.p_offset) + bias;
+  }
+  return std::nullopt;
+}
+
+// Where an inlined call from a system header was written by the writer.
+void outside_system_inlines(Dwfl_Module* mod, Dwarf_Addr pc, const char*& file, int& line) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+  Dwarf_Files* files = nullptr;
+  std::size_t nfiles = 0;
+  if (!cu || dwarf_getsrcfiles(cu, &files, &nfiles) != 0) return;
+  Dwarf_Die* scopes = nullptr;
+  const int n = dwarf_getscopes(cu, pc - bias, &scopes);
+  for (int i = 0; i < n && system_source(file); ++i) {
+    if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
+    Dwarf_Attribute attr;
+    Dwarf_Word index = 0, call_line = 0;
+    if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &index) != 0 ||
+        dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &call_line) != 0 || index >= nfiles)
+      break;
+    const char* name = dwarf_filesrc(files, index, nullptr, nullptr);
+    if (!name) break;
+    file = name;
+    line = static_cast<int>(call_line);
+  }
+  std::free(scopes);
+}
+
+}  // namespace
+
+struct Symboliser::Modules {
+  std::map<std::string, Module> open;
+};
+
+Symboliser::Symboliser() : modules_(new Modules) {}
+Symboliser::~Symboliser() { delete modules_; }
+
+std::string Symboliser::lookup(const std::string& module, bool file_offset, std::uint64_t address) {
+  auto [it, fresh] = modules_->open.try_emplace(module);
+  Module& m = it->second;
+  if (fresh) {
+    m.dwfl.reset(dwfl_begin(&callbacks));
+    if (!m.dwfl) return "";
+    dwfl_report_begin(m.dwfl.get());
+    // base 0 and p_vaddr added: the module's addresses are its own virtual addresses
+    m.mod = dwfl_report_elf(m.dwfl.get(), module.c_str(), module.c_str(), -1, 0, true);
+    dwfl_report_end(m.dwfl.get(), nullptr, nullptr);
+  }
+  if (!m.mod || address == 0) return "";
+  std::uint64_t vaddr = address;
+  if (file_offset) {
+    auto v = vaddr_of(m.mod, address);
+    if (!v) return "";
+    vaddr = *v;
+  }
+  const Dwarf_Addr pc = vaddr - 1;  // inside the call instruction, not after it
+  Dwfl_Line* found = dwfl_module_getsrc(m.mod, pc);
+  int line = 0;
+  const char* file = found ? dwfl_lineinfo(found, nullptr, &line, nullptr, nullptr, nullptr) : nullptr;
+  if (!file || line <= 0) return "";
+  if (system_source(file)) outside_system_inlines(m.mod, pc, file, line);
+  // a relative name is relative to the directory the unit was compiled in
+  std::filesystem::path path(file);
+  const char* comp_dir = dwfl_line_comp_dir(found);
+  if (path.is_relative() && comp_dir) path = (std::filesystem::path(comp_dir) / path).lexically_normal();
+  if (system_source(path.string()) || line <= 0) return "";
+  return path.string() + ":" + std::to_string(line);
+}
+
+bool system_object(std::string_view path) {
+  if (!path.starts_with('/')) return true;  // [vdso], anonymous (JIT) code
+  for (std::string_view prefix :
+       {"/usr/lib/", "/usr/lib64/", "/lib/", "/lib64/", "/usr/libexec/", "/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"})
+    if (path.starts_with(prefix)) return true;
+  return false;
+}
+
+}  // namespace crashcheck::faults::sites

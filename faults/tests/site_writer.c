@@ -1,0 +1,33 @@
+/* A careful atomic writer whose calls the call-site tests locate: each call
+ * whose site a test checks carries a marker comment ("site: <name>") on its
+ * line; the test finds the line by the marker, never by its number.
+ * Usage: site_writer TARGET. Calls are never in tail position (a tail call
+ * leaves no return address into this file). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char content[] = "new content\n";
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  char temp[4096];
+  snprintf(temp, sizeof temp, "%s.tmp", argv[1]);
+  int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* site: open */
+  if (fd < 0) return 1;
+  if (write(fd, content, strlen(content)) != (ssize_t)strlen(content)) return 1; /* site: write */
+  if (fsync(fd) != 0) return 1;                                                  /* site: fsync file */
+  if (close(fd) != 0) return 1;
+  if (rename(temp, argv[1]) != 0) return 1; /* site: rename */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", argv[1]);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+  if (dfd < 0) return 1;
+  if (fsync(dfd) != 0) return 1; /* site: fsync dir */
+  if (close(dfd) != 0) return 1;
+  puts("done");
+  return 0;
+}
