@@ -278,8 +278,16 @@ int command_check(const CheckCommand& command) {
     Scenario s;
     s.name = "check";
     s.command = command.command;
-    if (!fs::is_regular_file(command.payload)) throw InputError("--payload: no such file: " + command.payload.string());
-    s.payload = absolute_path(command.payload);
+    if (!command.payload.empty()) {
+      if (!fs::is_regular_file(command.payload))
+        throw InputError("--payload: no such file: " + command.payload.string());
+      s.payload = absolute_path(command.payload);
+    }
+    if (!command.compare.empty()) {
+      const auto compare = compare_from_name(command.compare);
+      if (!compare) throw InputError("--compare: expected bytes or json, got \"" + command.compare + "\"");
+      s.compare = *compare;
+    }
     if (command.old) {
       if (!fs::is_regular_file(*command.old)) throw InputError("--old: no such file: " + command.old->string());
       struct stat st {};
@@ -289,6 +297,8 @@ int command_check(const CheckCommand& command) {
     } else if (command.mode) {
       throw InputError("--mode: needs --old (without it the target does not exist beforehand)");
     }
+    if (command.target.empty() && !command.old && command.payload.empty())
+      throw InputError("--target: needed without --old and --payload (the file name the writer writes)");
     s.target = !command.target.empty() ? command.target
                : command.old           ? command.old->filename().string()
                                        : command.payload.filename().string();
