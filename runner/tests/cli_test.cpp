@@ -192,7 +192,8 @@ TEST(Cli, NotCheckableSaysWhyEverywhere) {
   EXPECT_EQ(r.status, 3) << r.err;
   const std::string why =
       "the baseline run exited 0 but the target does not hold the payload (it is other); they first differ at byte "
-      "1: the target has \"\\n  \"a\": 1\\n}\" where the payload has \"\"a\": 1}\"";
+      "1: the target has \"\\n  \"a\": 1\\n}\" where the payload has \"\"a\": 1}\"; as JSON values they are equal: "
+      "--compare json (\"compare\": \"json\") accepts this writer";
   EXPECT_TRUE(has(r.err, "check: not checkable: " + why)) << r.err;
   const auto doc = nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
   EXPECT_EQ(doc["not_checkable"], why);

@@ -164,7 +164,10 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
   const auto state = describe_target(target, setup.contents);
   if (!state.is(reports::Outcome::new_content))
     return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")" +
-           (target ? first_difference(target->content, setup.contents.new_bytes) : "");
+           (target ? first_difference(target->content, setup.contents.new_bytes) : "") +
+           (target && same_content(target->content, setup.contents.new_bytes, Compare::json)
+                ? "; as JSON values they are equal: --compare json (\"compare\": \"json\") accepts this writer"
+                : "");
   return std::nullopt;
 }
 
