@@ -173,8 +173,9 @@ void print_settings(const Scenario& s, const RunOptions& options, const fs::path
             << (options.kill_mode == KillMode::exact ? "exact" : "fast") << ", timeout "
             << seconds_text(options.timeout_s.value_or(s.timeout_s))
             << " per case (the paused baseline may take 3 × that), fs profile " << options.fs_profile << ", jobs "
-            << (options.jobs ? std::to_string(options.jobs) : "one per core") << ", reports → "
-            << absolute_path(dir).string() << "\n";
+            << (options.jobs ? std::to_string(options.jobs) : "one per core") << ", new content: "
+            << (s.payload.empty() ? std::string("each run's own (no payload)") : "the payload " + s.payload.string())
+            << " compared as " << compare_name(s.compare) << ", reports → " << absolute_path(dir).string() << "\n";
 }
 
 // Summaries go to stdout, or to stderr when stdout carries --json; --quiet

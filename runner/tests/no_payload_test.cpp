@@ -238,9 +238,11 @@ TEST(NoPayloadCli, BadCompareAndMissingFilesAreExitTwoNamingTheFlagOrFile) {
 TEST(NoPayloadCli, WithoutAPayloadTheWriterReadsAnEmptyStdin) {
   TempDir dir;
   const auto out = dir / "out";
-  const auto r = run_crashcheck({"check", "--target", "t.txt", "--models", "kill", "-o", out.string(), "--quiet", "--",
-                                 "/bin/sh", "-c", "{ echo stdin:; cat; } > {dir}/t.tmp && mv {dir}/t.tmp {target}"});
+  const auto r =
+      run_crashcheck({"check", "--target", "t.txt", "--models", "kill", "-o", out.string(), "--verbose", "--",
+                      "/bin/sh", "-c", "{ echo stdin:; cat; } > {dir}/t.tmp && mv {dir}/t.tmp {target}"});
   EXPECT_LE(r.status, 1) << r.output;
+  EXPECT_TRUE(has(r.output, ", new content: each run's own (no payload) compared as bytes, reports → ")) << r.output;
   const json report = json::parse(read_text(out / "report.json"));
   EXPECT_EQ(report["subject"]["payload_size"], 7);  // "stdin:\n" and nothing more
   EXPECT_EQ(verdict(report, "crash_atomic"), "pass");
