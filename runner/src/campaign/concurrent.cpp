@@ -51,8 +51,8 @@ reports::FileState classify(const Entry* target, const SubjectSetup& setup, cons
 
 std::string whose(const Entry* target, const SubjectSetup& setup, const std::string& payload_b) {
   if (!target) return "no target";
-  if (target->content == setup.contents.new_bytes) return "A's content";
-  if (target->content == payload_b) return "B's content";
+  if (same_content(target->content, setup.contents.new_bytes, setup.contents.compare)) return "A's content";
+  if (same_content(target->content, payload_b, setup.contents.compare)) return "B's content";
   if (setup.contents.old_bytes && target->content == *setup.contents.old_bytes) return "the old content";
   if (target->content.empty()) return "an empty file";
   return "a mix (neither old, A's nor B's content)";
