@@ -104,6 +104,8 @@ json subject_json(const Subject& s) {
               {"timeout_s", s.timeout_s}};
   if (!s.backend.empty()) out["backend"] = text::valid_utf8(s.backend);
   if (!s.payload_b_file.empty()) out["payload_b_file"] = text::valid_utf8(s.payload_b_file);
+  out["payload_given"] = s.payload_given;
+  out["compare"] = text::valid_utf8(s.compare);
   return out;
 }
 
@@ -325,6 +327,8 @@ Subject read_subject(const Node& n, const json& raw) {
             ""};
   if (raw.is_object() && raw.contains("backend")) s.backend = n["backend"].text();  // optional: older reports lack it
   if (raw.is_object() && raw.contains("payload_b_file")) s.payload_b_file = n["payload_b_file"].text();  // optional
+  if (raw.is_object() && raw.contains("payload_given")) s.payload_given = n["payload_given"].flag();     // optional
+  if (raw.is_object() && raw.contains("compare")) s.compare = n["compare"].text();                       // optional
   return s;
 }
 

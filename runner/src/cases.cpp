@@ -250,7 +250,11 @@ SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {
     setup.contents.old_bytes = read_required(scenario.old->file);
     setup.contents.old_mode = scenario.old->mode;
   }
-  setup.contents.new_bytes = read_required(scenario.payload);
+  setup.contents.compare = scenario.compare;
+  setup.contents.from_payload = !scenario.payload.empty();
+  if (setup.contents.from_payload) setup.contents.new_bytes = read_required(scenario.payload);
+  if (setup.contents.from_payload && scenario.compare == Compare::json && !parses_as_json(setup.contents.new_bytes))
+    throw InputError(scenario.payload.string() + ": the payload is not valid JSON, so --compare json cannot use it");
   setup.agent_library = locate_agent(request.agent_library);
   setup.backend = choose_backend(request.backend, scenario.backend, setup.agent_library);
   setup.crashcheck_write = find_crashcheck_write();

@@ -173,8 +173,9 @@ void print_settings(const Scenario& s, const RunOptions& options, const fs::path
             << (options.kill_mode == KillMode::exact ? "exact" : "fast") << ", timeout "
             << seconds_text(options.timeout_s.value_or(s.timeout_s))
             << " per case (the paused baseline may take 3 × that), fs profile " << options.fs_profile << ", jobs "
-            << (options.jobs ? std::to_string(options.jobs) : "one per core") << ", reports → "
-            << absolute_path(dir).string() << "\n";
+            << (options.jobs ? std::to_string(options.jobs) : "one per core") << ", new content: "
+            << (s.payload.empty() ? std::string("each run's own (no payload)") : "the payload " + s.payload.string())
+            << " compared as " << compare_name(s.compare) << ", reports → " << absolute_path(dir).string() << "\n";
 }
 
 // Summaries go to stdout, or to stderr when stdout carries --json; --quiet
@@ -278,8 +279,16 @@ int command_check(const CheckCommand& command) {
     Scenario s;
     s.name = "check";
     s.command = command.command;
-    if (!fs::is_regular_file(command.payload)) throw InputError("--payload: no such file: " + command.payload.string());
-    s.payload = absolute_path(command.payload);
+    if (!command.payload.empty()) {
+      if (!fs::is_regular_file(command.payload))
+        throw InputError("--payload: no such file: " + command.payload.string());
+      s.payload = absolute_path(command.payload);
+    }
+    if (!command.compare.empty()) {
+      const auto compare = compare_from_name(command.compare);
+      if (!compare) throw InputError("--compare: expected bytes or json, got \"" + command.compare + "\"");
+      s.compare = *compare;
+    }
     if (command.old) {
       if (!fs::is_regular_file(*command.old)) throw InputError("--old: no such file: " + command.old->string());
       struct stat st {};
@@ -289,6 +298,8 @@ int command_check(const CheckCommand& command) {
     } else if (command.mode) {
       throw InputError("--mode: needs --old (without it the target does not exist beforehand)");
     }
+    if (command.target.empty() && !command.old && command.payload.empty())
+      throw InputError("--target: needed without --old and --payload (the file name the writer writes)");
     s.target = !command.target.empty() ? command.target
                : command.old           ? command.old->filename().string()
                                        : command.payload.filename().string();

@@ -167,9 +167,13 @@ void add_check(CLI::App& app, Action& action) {
   auto* verb = app.add_subcommand("check", "Judge an ad-hoc writer command: crashcheck check [flags] -- CMD ARGS...");
   verb->add_option("--old", state->old_file, "The old content (no --old: the target does not exist beforehand)");
   verb->add_option("--mode", state->mode, "Permission bits of the old file, e.g. 0644 (default: --old's own)");
-  verb->add_option("--payload", check.payload, "The new content")->required();
+  verb->add_option("--payload", check.payload,
+                   "The new content, also the writer's stdin (none: each run's own content is new; stdin is empty)");
+  verb->add_option("--compare", check.compare,
+                   "How a state is compared with the new content: bytes (default) or json (parsed values)");
   verb->add_option("--validate", check.validate, "json, or a shell command that exits 0 when {target} is valid");
-  verb->add_option("--target", check.target, "File name of the target (default: --old's, else --payload's)");
+  verb->add_option("--target", check.target,
+                   "File name of the target (default: --old's, else --payload's; needed without both)");
   add_common(*verb, state->flags, &check.out);
   add_gate(*verb, state->gate);
   verb->add_option("command", check.command,
@@ -309,7 +313,9 @@ std::optional<std::string> unknown_flag(const CLI::App& verb, const std::string&
     const CLI::Option* option = find_flag(verb, name);
     if (!option) return unknown_name_message("flag", name, where, flag_names(verb));
     const bool inline_value = arg.find('=') != std::string::npos || (!arg.starts_with("--") && arg.size() > 2);
-    if (option->get_type_size() > 0 && !inline_value) ++at;  // its value may look like anything
+    // Its value may look like anything; never "--" (CLI11 gives -q,--quiet,
+    // a flag with a callback, a type size: `--quiet -- cmd --flag` was refused).
+    if (option->get_type_size() > 0 && !inline_value && at + 1 < args.size() && args[at + 1] != "--") ++at;
   }
   return std::nullopt;
 }

@@ -21,6 +21,7 @@ struct Checker {
   std::string_view property;
   std::string_view none_reason;  // not_run reason when no case counted
   Check check;
+  bool needs_new = true;  // judges states as old or new: an unjudged state (Observation::unjudged) cannot count
 };
 
 std::vector<Model> models_judging(std::string_view property) {
@@ -56,13 +57,23 @@ reports::Failure failure_of(const Observation& o, std::string detail) {
 PropertyResult apply(const Checker& checker, const std::vector<Observation>& observations,
                      const std::vector<std::string>& models_run) {
   PropertyResult result;
+  std::size_t unjudged = 0;
+  std::string example;
   for (const auto& o : observations) {
     if (!reports::judges(o.model, checker.property)) continue;
+    if (o.unjudged && checker.needs_new) {
+      if (unjudged++ == 0) example = o.case_id + ": " + *o.unjudged;
+      continue;
+    }
     const auto outcome = checker.check(o);
     if (!outcome) continue;
     ++result.cases;
     if (!outcome->empty()) result.failures.push_back(failure_of(o, *outcome));
   }
+  // Never a pass on what was not seen: one unjudged state withholds it.
+  const std::string withheld = std::to_string(unjudged) + " state(s) not judged, e.g. " + example;
+  if (unjudged > 0 && result.failures.empty()) return {Verdict::not_run, result.cases, {}, withheld, {}};
+  if (unjudged > 0) result.notes.push_back(withheld);
   if (result.cases == 0) {
     const auto models = models_judging(checker.property);
     const bool model_ran = std::any_of(models.begin(), models.end(), [&](Model m) {
@@ -105,14 +116,16 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     if (o.leftovers.empty()) return "";
                     return "the writer reported failure and left " + std::to_string(o.leftovers.size()) +
                            " file(s) behind, e.g. " + o.leftovers.front();
-                  }});
-  list.push_back(
-      {"mode_preserved", "no case replaced the file", [&contents](const Observation& o) -> std::optional<std::string> {
-         if (!contents.old_bytes || !o.target.is(Outcome::new_content)) return std::nullopt;
-         const std::string want = format_mode(contents.old_mode);
-         if (o.target.mode == want) return "";
-         return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
-       }});
+                  },
+                  false});
+  list.push_back({"mode_preserved", "no case replaced the file",
+                  [&contents](const Observation& o) -> std::optional<std::string> {
+                    if (!contents.old_bytes || !o.target.is(Outcome::new_content)) return std::nullopt;
+                    const std::string want = format_mode(contents.old_mode);
+                    if (o.target.mode == want) return "";
+                    return "the replaced file has mode " + o.target.mode + ", the old one had " + want;
+                  },
+                  false});
   list.push_back({"concurrent_safe", "no concurrent case ran", [=](const Observation& o) -> std::optional<std::string> {
                     if (o.timed_out)
                       return "an instance did not finish within the timeout (do the two wait on each other?)";
@@ -136,7 +149,8 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     if (!bytes) return std::nullopt;
                     if (validator(*bytes)) return "";
                     return "the validator rejects " + state_words(o.target);
-                  }});
+                  },
+                  false});
   return list;
 }
 
@@ -178,7 +192,8 @@ Judgement judge(const std::vector<Observation>& observations, const Contents& co
   if (!validator) j.properties["valid_content"] = {Verdict::not_run, 0, {}, "no validator given", {}};
   note_kill_leftovers(j.properties["temp_clean"], observations);
   for (const auto& o : observations)
-    if (o.model != Model::baseline && reports::model_info(o.model).picture_row >= 0)  // concurrent: no call column
+    if (o.model != Model::baseline && reports::model_info(o.model).picture_row >= 0 &&  // concurrent: no call column
+        !o.unjudged)                                                                    // no outcome to draw
       j.cells.push_back(
           {std::string(reports::model_name(o.model)), o.call_index, cell_outcome(o, contents), o.case_id});
   return j;

@@ -125,8 +125,8 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
                 {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
-                 "expect", "require", "allow", "backend", "exhaustive", "payload_b"});
-  for (const char* required : {"name", "command", "target", "payload"})
+                 "expect", "require", "allow", "backend", "exhaustive", "payload_b", "compare"});
+  for (const char* required : {"name", "command", "target"})
     if (!doc.contains(required)) errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
   if (!safe_name(s.name)) errors.fail("name", "use letters, digits, '.', '_' or '-' (it names the output folder)");
@@ -135,9 +135,17 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   s.target = errors.string(doc["target"], "target");
   if (!safe_name(s.target)) errors.fail("target", "expected a plain file name, got \"" + s.target + "\"");
   load_old(s, doc.value("old", json()), errors);
-  errors.object(doc["payload"], "payload", {"file"});
-  if (!doc["payload"].contains("file")) errors.fail("payload.file", "missing");
-  s.payload = errors.existing_file(doc["payload"]["file"], "payload.file", s.directory());
+  if (doc.contains("payload") && !doc["payload"].is_null()) {  // optional: without it each run's own content is new
+    errors.object(doc["payload"], "payload", {"file"});
+    if (!doc["payload"].contains("file")) errors.fail("payload.file", "missing");
+    s.payload = errors.existing_file(doc["payload"]["file"], "payload.file", s.directory());
+  }
+  if (doc.contains("compare")) {
+    const std::string& name = errors.string(doc["compare"], "compare");
+    const auto compare = compare_from_name(name);
+    if (!compare) errors.fail("compare", "expected \"bytes\" or \"json\", got \"" + name + "\"");
+    s.compare = *compare;
+  }
   if (doc.contains("payload_b")) {  // the concurrent model's second instance (runner/README.md)
     errors.object(doc["payload_b"], "payload_b", {"file"});
     if (!doc["payload_b"].contains("file")) errors.fail("payload_b.file", "missing");

@@ -43,6 +43,23 @@ bool is_proper_prefix(const std::string& part, const std::optional<std::string>&
   return whole && part.size() < whole->size() && whole->compare(0, part.size(), part) == 0;
 }
 
+// What a file holds, against the contents. Without a known new content
+// (a case that broke off its recipe) a state is still old, or torn when it
+// is a prefix of what the run wrote so far; anything else is "other" here
+// and new_unknown says it was not judged.
+reports::Outcome file_outcome(const Entry& target, const Contents& contents) {
+  using reports::Outcome;
+  const std::string& bytes = target.content;
+  if (target.kind != Entry::Kind::file) return Outcome::other;
+  if (!contents.unknown_new && same_content(bytes, contents.new_bytes, contents.compare)) return Outcome::new_content;
+  if (contents.old_bytes && bytes == *contents.old_bytes) return Outcome::old_content;
+  if (is_proper_prefix(bytes, contents.old_bytes)) return Outcome::torn;
+  if (!contents.unknown_new) return is_proper_prefix(bytes, contents.new_bytes) ? Outcome::torn : Outcome::other;
+  const std::optional<std::string> partial = contents.partial_new;
+  return contents.partial_is_prefix && (bytes == *partial || is_proper_prefix(bytes, partial)) ? Outcome::torn
+                                                                                               : Outcome::other;
+}
+
 }  // namespace
 
 std::string escape_bytes(std::string_view text) {
@@ -131,18 +148,12 @@ reports::FileState describe_target(const Entry* target, const Contents& contents
   state.mode = format_mode(target->mode);
   state.excerpt = printable_excerpt(target->content);
   state.excerpt_hex = hex_prefix(target->content);
-  const std::string& bytes = target->content;
-  if (target->kind != Entry::Kind::file)
-    state.matches = reports::outcome_name(reports::Outcome::other);
-  else if (bytes == contents.new_bytes)
-    state.matches = reports::outcome_name(reports::Outcome::new_content);
-  else if (contents.old_bytes && bytes == *contents.old_bytes)
-    state.matches = reports::outcome_name(reports::Outcome::old_content);
-  else if (is_proper_prefix(bytes, contents.new_bytes) || is_proper_prefix(bytes, contents.old_bytes))
-    state.matches = reports::outcome_name(reports::Outcome::torn);
-  else
-    state.matches = reports::outcome_name(reports::Outcome::other);
+  state.matches = reports::outcome_name(file_outcome(*target, contents));
   return state;
+}
+
+bool new_unknown(const reports::FileState& state, const Contents& contents) {
+  return contents.unknown_new && state.is(reports::Outcome::other);
 }
 
 bool is_old_or_new(const reports::FileState& state, const Contents& contents) {
@@ -171,7 +182,7 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   fs::create_directories(root_ / "harness");
   agent_files_ = make_agent_files_dir(root_ / "harness" / "backend");
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
-  write_case_file(payload(), contents.new_bytes, 0600);
+  write_case_file(payload(), contents.from_payload ? contents.new_bytes : std::string(), 0600);
   initial_ = take_snapshot(scratch());
 }
 

@@ -26,9 +26,11 @@ using testing::shell_scenario;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-std::string state_key(const Observation& o) {
+// Without a payload each run writes its own bytes (timestamps): its states
+// are compared by what they are, not by their excerpt.
+std::string state_key(const Observation& o, bool with_excerpt) {
   return o.target.matches + " size=" + std::to_string(o.target.size) + " mode=" + o.target.mode + " " +
-         o.target.excerpt + " leftovers=" + std::to_string(o.leftovers.size());
+         (with_excerpt ? o.target.excerpt : "") + " leftovers=" + std::to_string(o.leftovers.size());
 }
 
 std::map<std::string, std::string> kill_states(const Scenario& scenario, KillMode mode) {
@@ -41,7 +43,7 @@ std::map<std::string, std::string> kill_states(const Scenario& scenario, KillMod
   EXPECT_FALSE(result.not_checkable) << *result.not_checkable;
   std::map<std::string, std::string> states;
   for (const auto& o : result.observations)
-    if (o.model == reports::Model::kill) states[o.case_id] = state_key(o);
+    if (o.model == reports::Model::kill) states[o.case_id] = state_key(o, !scenario.payload.empty());
   return states;
 }
 

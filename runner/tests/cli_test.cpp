@@ -161,6 +161,16 @@ TEST(Cli, JsonPrintsTheReportAloneOnStdout) {
   EXPECT_TRUE(has(r.err, "shell: crash_atomic=")) << r.err;  // the summary moved to stderr
 }
 
+// A subject's own flags after "--" are its own, even after --quiet (a flag
+// CLI11 gives a type size: the scan took "--" for its value and went on).
+TEST(Cli, FlagsAfterTheDoubleDashBelongToTheSubjectAfterQuietToo) {
+  TempDir dir;
+  const auto r = run_crashcheck({"check", "--target", "t.txt", "--models", "kill", "-o", (dir / "out").string(),
+                                 "--quiet", "--", "/bin/sh", "-c", "echo x > {target}", "--in-place"});
+  EXPECT_FALSE(has(r.output, "unknown flag")) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "out" / "report.json"));
+}
+
 TEST(Cli, QuietPrintsNothing) {
   TempDir dir;
   const auto scenario = testing::shell_scenario(dir, kAtomicWriter, ", \"models\": [\"kill\"]");
@@ -182,7 +192,8 @@ TEST(Cli, NotCheckableSaysWhyEverywhere) {
   EXPECT_EQ(r.status, 3) << r.err;
   const std::string why =
       "the baseline run exited 0 but the target does not hold the payload (it is other); they first differ at byte "
-      "1: the target has \"\\n  \"a\": 1\\n}\" where the payload has \"\"a\": 1}\"";
+      "1: the target has \"\\n  \"a\": 1\\n}\" where the payload has \"\"a\": 1}\"; as JSON values they are equal: "
+      "--compare json (\"compare\": \"json\") accepts this writer";
   EXPECT_TRUE(has(r.err, "check: not checkable: " + why)) << r.err;
   const auto doc = nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
   EXPECT_EQ(doc["not_checkable"], why);

@@ -65,6 +65,25 @@ TEST_F(MalformedScenario, PayloadBAndTheConcurrentModelAreAccepted) {
   EXPECT_EQ(load_error("models", "[\"concurrent\"]"), "(accepted)");
 }
 
+// Issue 13: the payload is optional; "compare" says how states meet the new content.
+TEST_F(MalformedScenario, PayloadIsOptionalAndCompareIsBytesOrJson) {
+  EXPECT_EQ(load_error("payload", ""), "(accepted)");
+  EXPECT_EQ(load_error("payload", "null"), "(accepted)");
+  EXPECT_EQ(load_error("compare", "\"json\""), "(accepted)");
+  EXPECT_EQ(load_error("compare", "\"bytes\""), "(accepted)");
+  EXPECT_EQ(load_error("compare", "\"xml\""),
+            (dir_ / "bad.json").string() + ": field \"compare\": expected \"bytes\" or \"json\", got \"xml\"");
+}
+
+TEST(Scenario, BundledLiveScenariosHaveNoPayloadAndCompareJson) {
+  for (const char* name : {"pipeline_health_live", "pipeline_health_live_inplace"}) {
+    const Scenario s = load_scenario(testing::scenarios_dir() / (std::string(name) + ".json"));
+    EXPECT_TRUE(s.payload.empty()) << name;
+    EXPECT_EQ(s.compare, Compare::json) << name;
+    EXPECT_EQ(s.expect.size(), 8u) << name;
+  }
+}
+
 TEST(Scenario, BundledConcurrentScenariosOptIn) {
   for (const char* name : {"fixed_temp_concurrent", "unique_temp_concurrent", "pipeline_health_fix_concurrent",
                            "reference_lock_concurrent"}) {
@@ -94,6 +113,8 @@ TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
       {"timeout_s", "-1", "timeout_s"},
       {"models", "[\"kill\", \"cosmic-ray\"]", "models"},
       {"exhaustive", "\"yes\"", "exhaustive"},
+      {"compare", "\"xml\"", "compare"},
+      {"compare", "true", "compare"},
       {"payload_b", "{\"file\": \"nope.bin\"}", "payload_b.file"},
       {"payload_b", "{}", "payload_b.file"},
       {"payload_b", "\"new.json\"", "payload_b"},

@@ -174,6 +174,10 @@ struct Subject {
   std::string backend;  // interception backend that observed the runs: "seccomp", "preload"; empty: not recorded
   std::string payload_b_file =
       {};  // concurrent model: the second instance's content; empty: derived (runner/README.md)
+  // Whether a payload was given; without one each run's own content is new
+  // (runner/README.md, "Without a payload"). Older reports: true.
+  bool payload_given = true;
+  std::string compare = "bytes";  // how states were compared with the new content: "bytes" or "json"
 
   bool operator==(const Subject&) const = default;
 };

@@ -40,7 +40,9 @@ reports::Subject subject_section(const SubjectSetup& setup) {
   subject.old_file = s.old ? s.old->file.string() : "";
   subject.old_mode = format_mode(s.old ? s.old->mode : setup.contents.old_mode);
   subject.payload_file = s.payload.string();
-  subject.payload_size = setup.contents.new_bytes.size();
+  subject.payload_size = setup.contents.new_bytes.size();  // without a payload: the baseline's own content
+  subject.payload_given = setup.contents.from_payload;
+  subject.compare = std::string(compare_name(setup.contents.compare));
   subject.payload_b_file = s.payload_b ? s.payload_b->string() : "";
   subject.validator = s.validator.describe();
   subject.timeout_s = setup.timeout.count() / 1000.0;
@@ -108,8 +110,8 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
     report.notes.push_back("trace self-check: " + atomic.reason);
     return;
   }
-  auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
-                                 baseline.outcome.succeeded(), options.fs_profile, validator);
+  auto judged = judge_power_loss(*baseline.trace, baseline.initial, own_contents(baseline, setup),
+                                 setup.scenario.target, baseline.outcome.succeeded(), options.fs_profile, validator);
   atomic = std::move(judged.powerloss_atomic);
   durable = std::move(judged.durable);
   add_validated(report.properties["valid_content"], std::move(judged.valid_content));

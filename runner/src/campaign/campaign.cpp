@@ -41,8 +41,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   options.models = chosen_models(scenario, given);
   options.sampling.exhaustive = given.sampling.exhaustive || scenario.exhaustive;
   WorkDir work(options.work_root);
-  const SubjectSetup setup =
-      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   PauseStates pauses(setup);
   const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode), pauses.visitor());
   if (baseline.conflict && !given.backend && !scenario.backend && setup.backend.kind != faults::BackendKind::preload) {
@@ -55,6 +54,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   }
   if (CampaignResult early = stopped_early(setup, options, baseline); early.interrupted || early.not_checkable)
     return early;
+  adopt_baseline_content(setup, baseline);  // no payload: what the baseline left is new
+  pauses.settle();
 
   Collected collected;
   auto cases = observe_baseline(baseline, pauses, setup, options, collected);

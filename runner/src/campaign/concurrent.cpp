@@ -51,8 +51,8 @@ reports::FileState classify(const Entry* target, const SubjectSetup& setup, cons
 
 std::string whose(const Entry* target, const SubjectSetup& setup, const std::string& payload_b) {
   if (!target) return "no target";
-  if (target->content == setup.contents.new_bytes) return "A's content";
-  if (target->content == payload_b) return "B's content";
+  if (same_content(target->content, setup.contents.new_bytes, setup.contents.compare)) return "A's content";
+  if (same_content(target->content, payload_b, setup.contents.compare)) return "B's content";
   if (setup.contents.old_bytes && target->content == *setup.contents.old_bytes) return "the old content";
   if (target->content.empty()) return "an empty file";
   return "a mix (neither old, A's nor B's content)";
@@ -116,6 +116,11 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
 
 void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
                           Collected& collected) {
+  // A and B are told apart by the content each was given; a writer that
+  // builds its own content gives them nothing to tell apart.
+  if (!setup.contents.from_payload)
+    return collected.notes.push_back(
+        "concurrent: not run: it needs a payload (instance B writes a variant of it); none was given");
   const std::string payload_b = payload_b_bytes(setup);
   if (payload_b == setup.contents.new_bytes)
     return collected.notes.push_back(
@@ -148,6 +153,7 @@ void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup,
 }
 
 ReplayResult replay_concurrent(const SubjectSetup& setup, std::string_view case_id) {
+  if (!setup.contents.from_payload) throw InputError("a concurrent case needs a payload; the report gave none");
   const auto schedule = schedule_of(case_id);
   if (!schedule && !is_race(case_id))
     throw InputError("unknown case id \"" + std::string(case_id) + "\" (e.g. concurrent-A3B4A1, concurrent-race-1)");

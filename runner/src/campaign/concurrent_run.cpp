@@ -157,7 +157,9 @@ ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const std::string& 
   auto look = [&](const Schedule& after) {
     if (run.reader_found) return;
     const auto bytes = read_file(shared.target());
-    const bool fine = bytes ? *bytes == setup.contents.new_bytes || *bytes == payload_b ||
+    const Compare compare = setup.contents.compare;  // A's or B's content as the run compares them
+    const bool fine = bytes ? same_content(*bytes, setup.contents.new_bytes, compare) ||
+                                  same_content(*bytes, payload_b, compare) ||
                                   (setup.contents.old_bytes && *bytes == *setup.contents.old_bytes)
                             : !setup.contents.old_bytes;
     if (!fine) run.reader_found = ConcurrentRun::Sighting{after, bytes};

@@ -39,11 +39,16 @@ DurableAfterError::DurableAfterError(const SubjectSetup& setup, const RunOptions
   traces_seen_.insert(trace_key(baseline));  // judged by the baseline's own power-loss analysis
 }
 
-void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
+void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Contents contents) {
   if (!enabled_ || !error_case(ended.spec.model) || !ended.outcome.succeeded() || !ended.trace) return;
+  // The power-loss states are this run's: the bytes it left when they are
+  // its new content (the same bytes, or JSON-equal with --compare json).
+  const Entry* target = ended.final.find(setup_.scenario.target);
+  if (target && seen.target.is(reports::Outcome::new_content)) contents.new_bytes = target->content;
   {
     std::lock_guard lock(mutex_);
     ++exited_zero_;
+    if (contents.unknown_new) return void(++unknown_new_);
     if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;  // the same states were judged
   }
   if (!unexplained_by_trace(*ended.trace, ended.initial, ended.final).empty()) {  // a replay: outside the lock
@@ -52,7 +57,7 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
     return;
   }
   const auto judged =
-      judge_power_loss(*ended.trace, ended.initial, setup_.contents, setup_.scenario.target, true, options_.fs_profile);
+      judge_power_loss(*ended.trace, ended.initial, contents, setup_.scenario.target, true, options_.fs_profile);
   if (judged.durable.verdict != reports::Verdict::fail || judged.durable.failures.empty()) return;
   reports::Failure failure = judged.durable.failures.front();
   failure.case_id = seen.case_id;
@@ -69,11 +74,13 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
 void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const {
   std::lock_guard lock(mutex_);
   if (exited_zero_ == 0) return;
-  notes.push_back("durable also judged after injected errors: " + std::to_string(exited_zero_) +
-                  " errno/disk-full case(s) exited 0, " + std::to_string(traces_seen_.size() - 1) +
-                  " distinct trace(s) besides the baseline's judged" +
-                  (unexplained_ ? ", " + std::to_string(unexplained_) + " skipped: their trace does not explain them"
-                                : std::string()));
+  notes.push_back(
+      "durable also judged after injected errors: " + std::to_string(exited_zero_) +
+      " errno/disk-full case(s) exited 0, " + std::to_string(traces_seen_.size() - 1) +
+      " distinct trace(s) besides the baseline's judged" +
+      (unexplained_ ? ", " + std::to_string(unexplained_) + " skipped: their trace does not explain them"
+                    : std::string()) +
+      (unknown_new_ ? ", " + std::to_string(unknown_new_) + " skipped: their new content is unknown" : std::string()));
   if (failures_.empty()) return;
   durable.verdict = reports::Verdict::fail;
   durable.reason.clear();

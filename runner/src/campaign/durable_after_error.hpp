@@ -24,7 +24,8 @@ class DurableAfterError {
   DurableAfterError(const SubjectSetup& setup, const RunOptions& options, const faults::Trace& baseline);
 
   // Called from the case's worker thread with the ended case and how it was observed.
-  void add(const CaseResult& ended, const Observation& seen);
+  // `contents`: what the case is judged against (case_contents).
+  void add(const CaseResult& ended, const Observation& seen, Contents contents);
 
   // `durable` judged again with what the error cases showed; adds a note.
   void apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const;
@@ -35,7 +36,7 @@ class DurableAfterError {
   bool enabled_;
   mutable std::mutex mutex_;
   std::set<std::size_t> traces_seen_;  // hashes of the traces already judged
-  std::size_t exited_zero_ = 0, unexplained_ = 0;
+  std::size_t exited_zero_ = 0, unexplained_ = 0, unknown_new_ = 0;
   std::vector<reports::Failure> failures_;
 };
 

@@ -19,14 +19,18 @@ namespace {
 
 // What `snapshot` shows, whichever fault left it: the target's state, its
 // bytes when a validator needs them, and what was left beside it.
-Observation seen_in(const Snapshot& snapshot, const Snapshot& initial, const SubjectSetup& setup) {
+Observation seen_in(const Snapshot& snapshot, const Snapshot& initial, const SubjectSetup& setup,
+                    const Contents& contents) {
   Observation o;
   const Entry* target = snapshot.find(setup.scenario.target);
-  o.target = describe_target(target, setup.contents);
+  o.target = describe_target(target, contents);
+  if (new_unknown(o.target, contents)) o.unjudged = *contents.unknown_new;
   // Old and new are judged from the contents; only other states keep their
   // bytes, and only for a validator, so memory does not grow with the cases.
+  // Without a payload a new state keeps them too: each run's new is its own.
   const bool validated = setup.scenario.validator.kind != Validator::Kind::none;
-  if (validated && target && target->kind == Entry::Kind::file && !is_old_or_new(o.target, setup.contents))
+  if (validated && target && target->kind == Entry::Kind::file &&
+      (!is_old_or_new(o.target, contents) || !contents.from_payload))
     o.target_bytes = target->content;
   for (const auto& name : snapshot.added_since(initial, setup.scenario.target))
     if (!initial.find(name)) o.leftovers.push_back(name);
@@ -128,6 +132,18 @@ std::string timed_out_text(const CaseResult& base, const SubjectSetup& setup) {
          " × --timeout because it pauses at every call)";
 }
 
+// Without a payload the baseline's target is the new content: it must be a
+// file, and parse when states are compared as JSON.
+std::optional<std::string> without_payload(const Entry* target, const SubjectSetup& setup) {
+  if (!target || target->kind != Entry::Kind::file)
+    return "the baseline run exited 0 but left no file at the target (" + setup.scenario.target +
+           "), and without a payload its content is the new content";
+  if (setup.contents.compare == Compare::json && !same_content(target->content, target->content, Compare::json))
+    return "the baseline run left a target that is not valid JSON, so --compare json cannot judge it (it begins \"" +
+           excerpt(target->content, 0) + "\")";
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> why_not_checkable(const CaseResult& base, const SubjectSetup& setup) {
@@ -147,10 +163,14 @@ std::optional<std::string> why_not_checkable(const CaseResult& base, const Subje
     return "the " + std::string(faults::backend_name(setup.backend.kind)) +
            " backend saw no file-system call in the scratch directory (does the command write {target}?)";
   const Entry* target = base.final.find(setup.scenario.target);
+  if (!setup.contents.from_payload) return without_payload(target, setup);
   const auto state = describe_target(target, setup.contents);
   if (!state.is(reports::Outcome::new_content))
     return "the baseline run exited 0 but the target does not hold the payload (it is " + state.matches + ")" +
-           (target ? first_difference(target->content, setup.contents.new_bytes) : "");
+           (target ? first_difference(target->content, setup.contents.new_bytes) : "") +
+           (target && same_content(target->content, setup.contents.new_bytes, Compare::json)
+                ? "; as JSON values they are equal: --compare json (\"compare\": \"json\") accepts this writer"
+                : "");
   return std::nullopt;
 }
 
@@ -166,16 +186,39 @@ Observation as_case(const CaseSpec& spec, Observation seen, const SubjectOutcome
 }
 
 Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
+                    const SubjectSetup& setup, const Trace& baseline, const Contents& contents) {
+  return as_case(spec, seen_in(state, initial, setup, contents), end, baseline);
+}
+
+Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
                     const SubjectSetup& setup, const Trace& baseline) {
-  return as_case(spec, seen_in(state, initial, setup), end, baseline);
+  return observe(spec, state, initial, end, setup, baseline, setup.contents);
 }
 
 PauseStates::PauseStates(const SubjectSetup& setup) : setup_(setup) {}
 
 PauseVisitor PauseStates::visitor() {
   return [this](std::uint32_t call, const Snapshot& now, const Snapshot& initial) {
-    seen_[call] = seen_in(now, initial, setup_);
+    seen_[call] = seen_in(now, initial, setup_, setup_.contents);
+    // Without a payload the new content is known only when the run ends:
+    // keep the target of every pause that is not the old file, to judge it
+    // then (settle). This holds one copy per such pause, as target_bytes
+    // does for a validator.
+    const Entry* target = now.find(setup_.scenario.target);
+    if (!setup_.contents.from_payload && target && !seen_[call].target.is(reports::Outcome::old_content))
+      unsettled_[call] = *target;
   };
+}
+
+void PauseStates::settle() {
+  for (auto& [call, target] : unsettled_) {
+    Observation& o = seen_[call];
+    o.target = describe_target(&target, setup_.contents);
+    o.target_bytes.reset();
+    if (setup_.scenario.validator.kind != Validator::Kind::none && target.kind == Entry::Kind::file)
+      o.target_bytes = target.content;
+  }
+  unsettled_.clear();
 }
 
 const Observation* PauseStates::at(std::uint32_t call) const {
@@ -184,7 +227,69 @@ const Observation* PauseStates::at(std::uint32_t call) const {
 }
 
 Observation observe_case(const CaseResult& r, const SubjectSetup& setup, const Trace& baseline) {
-  return observe(r.spec, r.final, r.initial, r.outcome, setup, baseline);
+  return observe(r.spec, r.final, r.initial, r.outcome, setup, baseline, case_contents(r, setup, baseline));
+}
+
+Contents own_contents(const CaseResult& run, const SubjectSetup& setup) {
+  Contents contents = setup.contents;
+  const Entry* target = run.final.find(setup.scenario.target);
+  const bool is_new = !contents.from_payload || describe_target(target, contents).is(reports::Outcome::new_content);
+  if (target && target->kind == Entry::Kind::file && is_new) contents.new_bytes = target->content;
+  return contents;
+}
+
+void adopt_baseline_content(SubjectSetup& setup, const CaseResult& baseline) {
+  if (setup.contents.from_payload) return;
+  const Entry* target = baseline.final.find(setup.scenario.target);
+  if (!target) return;  // not checkable (why_not_checkable)
+  setup.contents.new_bytes = target->content;
+  const Entry* old = baseline.initial.find(setup.scenario.target);
+  auto made =
+      content_recipe(*baseline.trace, target->inode, old ? old->inode : 0, setup.contents.old_bytes, target->content);
+  setup.recipe = std::move(made.recipe);
+  setup.no_recipe = std::move(made.why);
+}
+
+// The faithful choice for a run a fault cut short or turned aside is what
+// its own trace wrote into the file at its target, and only when that write
+// is whole: its final target alone would make a torn or half-written file
+// "new" by definition, and the baseline's bytes are another run's (another
+// timestamp). Whole means no write to it failed or came up short without a
+// retry, and, for a kill, the baseline's recipe had no step left at the kill
+// point (kills change no call, so its calls are numbered as the baseline's).
+// When it is not whole, a state that is neither old nor a prefix of what was
+// written is left unjudged (Observation::unjudged), never passed.
+Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Trace& baseline) {
+  Contents contents = setup.contents;
+  if (contents.from_payload || r.spec.model == Model::baseline) return contents;
+  const Entry* target = r.final.find(setup.scenario.target);
+  const Entry* old = r.initial.find(setup.scenario.target);
+  if (!setup.recipe) {
+    contents.unknown_new = "the new content of a run other than the baseline cannot be rebuilt: " + setup.no_recipe;
+    return contents;
+  }
+  if (!r.trace) {
+    contents.unknown_new = "this run's trace cannot be read: " + r.trace_error;
+    return contents;
+  }
+  if (!target || target->kind != Entry::Kind::file) return contents;  // missing or not a file: no bytes to compare
+  WrittenContent written =
+      written_content(*r.trace, target->inode, old && old->inode == target->inode, contents.old_bytes);
+  if (r.spec.model == Model::kill)
+    cut_short(written, *setup.recipe, baseline,
+              r.spec.plan.kind == faults::FaultPlan::Kind::kill_after ? r.spec.plan.call + 1 : r.spec.plan.call);
+  if (!written.wrote) {
+    contents.unknown_new = "this run wrote nothing into the file at its target";  // it holds what it held: old
+  } else if (written.complete && *written.complete != target->content) {
+    contents.unknown_new = "this run's trace does not explain what its target holds";
+  } else if (written.complete) {
+    contents.new_bytes = std::move(*written.complete);
+  } else {
+    contents.unknown_new = std::move(written.why);
+    contents.partial_new = std::move(written.partial);
+    contents.partial_is_prefix = written.partial_is_prefix;
+  }
+  return contents;
 }
 
 void Collected::add_note(const std::string& note) {
@@ -222,8 +327,9 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
       [&](std::size_t i) {
         CaseResult r = execute_case(setup, specs[i]);
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
-        Observation o = observe_case(r, setup, trace);
-        after_errors.add(r, o);
+        const Contents contents = case_contents(r, setup, trace);
+        Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
+        after_errors.add(r, o, contents);
         ended[i] = Ended{std::move(o), std::move(r.outside_writes), std::move(r.notes)};
       },
       progress.get());

@@ -45,11 +45,31 @@ class PauseStates {
   explicit PauseStates(const SubjectSetup& setup);
   PauseVisitor visitor();                           // for execute_case; keeps `this`
   const Observation* at(std::uint32_t call) const;  // nullptr: the run never stopped there
+  // Without a payload: judges the pauses' targets against the new content
+  // the run left, once adopt_baseline_content has set it.
+  void settle();
 
  private:
   const SubjectSetup& setup_;
   std::map<std::uint32_t, Observation> seen_;
+  std::map<std::uint32_t, Entry> unsettled_;  // no payload: the target at each pause, until settle()
 };
+
+// The setup's contents with new_bytes the bytes `run` left at the target
+// when they are new (JSON-equal to the payload with --compare json; any
+// file without a payload, for a run that exited 0): what
+// the power-loss model, which compares bytes, judges that run's states by.
+Contents own_contents(const CaseResult& run, const SubjectSetup& setup);
+
+// Without a payload, the baseline's final target becomes the new content of
+// every state read off the baseline (pauses, power loss), and its trace's
+// recipe the way a separately run case's own new content is rebuilt.
+void adopt_baseline_content(SubjectSetup& setup, const CaseResult& baseline);
+
+// The contents case `r` is judged against: the setup's with a payload (and
+// for the baseline); without one, what r's own trace wrote by the recipe, or
+// unknown_new saying why that cannot be known.
+Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const faults::Trace& baseline);
 
 // The baseline's own observation, and the kill and reader states of its
 // pauses; returns the kill points its pauses did not reach, to run for real.
@@ -73,5 +93,8 @@ Observation as_case(const CaseSpec& spec, Observation seen, const SubjectOutcome
 // The observation of `state` as if `spec` had left it (a reader's pause, a replayed case).
 Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
                     const SubjectSetup& setup, const faults::Trace& baseline);
+// The same judged against `contents` (a run's own, case_contents).
+Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot& initial, const SubjectOutcome& end,
+                    const SubjectSetup& setup, const faults::Trace& baseline, const Contents& contents);
 
 }  // namespace crashcheck::runner

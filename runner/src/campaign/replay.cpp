@@ -23,14 +23,17 @@ using reports::Model;
 Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {
   Scenario s;
   const std::string where = std::string(source) + ": subject";
-  if (subject.command.empty() || subject.target.empty() || subject.payload_file.empty())
+  if (subject.command.empty() || subject.target.empty() || (subject.payload_given && subject.payload_file.empty()))
     throw InputError(where + ": command, target and payload_file are needed to replay");
   s.name = subject.name;
   s.command = subject.command;
   s.file = subject.scenario;
   s.target = subject.target;
   if (subject.had_old) s.old = OldFile{subject.old_file, parse_mode(subject.old_mode, where + ".old_mode")};
-  s.payload = subject.payload_file;
+  if (subject.payload_given) s.payload = subject.payload_file;
+  const auto compare = compare_from_name(subject.compare);
+  if (!compare) throw InputError(where + ".compare: expected \"bytes\" or \"json\", got \"" + subject.compare + "\"");
+  s.compare = *compare;
   if (!subject.payload_b_file.empty()) s.payload_b = subject.payload_b_file;
   s.validator = Validator::from_description(subject.validator, where + ".validator");
   if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
@@ -47,8 +50,8 @@ namespace {
 // that point that fails a property, else its first state.
 std::uint64_t legacy_power_state(const CaseResult& baseline, const SubjectSetup& setup, std::uint32_t after,
                                  const RunOptions& options) {
-  const auto judged = judge_power_loss(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
-                                       baseline.outcome.succeeded(), options.fs_profile);
+  const auto judged = judge_power_loss(*baseline.trace, baseline.initial, own_contents(baseline, setup),
+                                       setup.scenario.target, baseline.outcome.succeeded(), options.fs_profile);
   std::optional<std::uint64_t> first;
   for (const auto* property : {&judged.powerloss_atomic, &judged.durable})
     for (const auto& f : property->failures)
@@ -67,8 +70,9 @@ ReplayResult replay_power_loss(const reports::Report& report, const CaseSpec& sp
     throw std::runtime_error("not checkable: trace self-check: " + describe_unexplained(unexplained));
   const std::uint32_t after = spec.plan.call;
   const std::uint64_t index = spec.power_state.value_or(legacy_power_state(baseline, setup, after, options));
-  auto state = judge_power_loss_state(*baseline.trace, baseline.initial, setup.contents, setup.scenario.target,
-                                      baseline.outcome.succeeded(), options.fs_profile, after, index);
+  auto state =
+      judge_power_loss_state(*baseline.trace, baseline.initial, own_contents(baseline, setup), setup.scenario.target,
+                             baseline.outcome.succeeded(), options.fs_profile, after, index);
   if (!state.reason.empty()) throw std::runtime_error("not checkable: " + state.reason);
   if (!state.found)
     refuse_case(report, spec,
@@ -96,8 +100,9 @@ Observation observe_reader(const CaseSpec& spec, const SubjectSetup& setup, cons
   const auto pause = run.pauses.find(spec.reader_call);
   if (pause == run.pauses.end())
     throw std::runtime_error("the subject never reached call " + std::to_string(spec.reader_call));
+  // The paused run is a clean run of its own: without a payload, its own end state is its new content.
   return observe(spec, pause->second, run.initial, SubjectOutcome{SubjectOutcome::End::exited, 0}, setup,
-                 *baseline.trace);
+                 *baseline.trace, own_contents(run, setup));
 }
 
 // Judges `result.observation` alone, on the properties its model bears on.
@@ -132,11 +137,11 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   const CaseSpec spec = concurrent ? CaseSpec{} : known_case(report, id);
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
-  const SubjectSetup setup =
-      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   if (concurrent) return replay_concurrent(setup, id);  // two instances, no baseline needed
   const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
+  adopt_baseline_content(setup, baseline);  // no payload: the re-run baseline's content is new
   check_call_unchanged(report, spec, *baseline.trace);
   if (spec.model == Model::power_loss) return replay_power_loss(report, spec, baseline, setup, options);
   // Only the seccomp supervisor can stop a real write midway (it performs the first bytes itself, then SIGKILL).

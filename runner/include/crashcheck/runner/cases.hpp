@@ -78,6 +78,10 @@ struct SubjectSetup {
   std::filesystem::path crashcheck_write;  // {crashcheck_write}
   std::filesystem::path work_root;         // case directories go below it
   std::chrono::milliseconds timeout{30000};
+  // Without a payload, once the baseline ran (adopt_baseline_content): how
+  // its trace made the target's content, to rebuild a case's own; or why not.
+  std::optional<ContentRecipe> recipe;
+  std::string no_recipe;
 };
 
 // What a run asks for beyond its scenario (flags, or a report being replayed).
@@ -88,7 +92,8 @@ struct SetupRequest {
   std::filesystem::path work_root;             // case directories go below it
 };
 
-// Reads the old and new content; resolves the agent, the backend,
+// Reads the old and new content (none without a payload: new_bytes stays
+// empty, Contents::from_payload false); resolves the agent, the backend,
 // {crashcheck_write} and the work root. Throws InputError when a file cannot
 // be read, BackendUnavailable when the backend asked for cannot run.
 SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request);

@@ -37,9 +37,10 @@ struct RunCommand {
 struct CheckCommand {
   std::optional<std::filesystem::path> old;
   std::optional<std::string> mode;  // default: the old file's own mode
-  std::filesystem::path payload;
-  std::string validate;  // "", "json" or a shell command ({target} is the state)
-  std::string target;    // default: the old file's name, else the payload's
+  std::filesystem::path payload;    // empty: none (the writer builds its own content)
+  std::string compare;              // "", "bytes" or "json"
+  std::string validate;             // "", "json" or a shell command ({target} is the state)
+  std::string target;               // default: the old file's name, else the payload's
   std::vector<std::string> command;
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;

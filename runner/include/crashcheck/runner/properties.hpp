@@ -28,6 +28,11 @@ struct Observation {
   std::vector<std::string> leftovers;       // entries other than the target that were not there before
   int exit_status = 0;                      // -N: killed by signal N
   bool timed_out = false;
+  // Without a payload: why this state could not be judged old-or-new (its
+  // run's new content is unknown, Contents::unknown_new). Such a state
+  // counts for no property that needs the new content, and a pass it would
+  // have rested on becomes not_run.
+  std::optional<std::string> unjudged;
 };
 
 // Says whether the bytes are valid content; cached per distinct content.

@@ -6,6 +6,8 @@
 #include <crashcheck/faults/backend.hpp>
 #include <crashcheck/report.hpp>
 
+#include "crashcheck/runner/new_content.hpp"
+
 #include <array>
 #include <filesystem>
 #include <map>
@@ -57,7 +59,8 @@ struct Scenario {
   std::vector<std::string> command;                // argv template, placeholders unexpanded
   std::string target;                              // file name inside the scratch directory
   std::optional<OldFile> old;                      // nullopt: the target does not exist beforehand
-  std::filesystem::path payload;                   // absolute
+  std::filesystem::path payload;                   // absolute; empty: none (the writer builds its own content)
+  Compare compare = Compare::bytes;                // "compare": how states are compared with the new content
   std::optional<std::filesystem::path> payload_b;  // concurrent model: instance B's content; nullopt: derived
   Validator validator;
   double timeout_s = 30;

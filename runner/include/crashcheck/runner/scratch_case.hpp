@@ -15,6 +15,8 @@
 
 #include <crashcheck/report.hpp>
 
+#include "crashcheck/runner/new_content.hpp"
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -60,17 +62,30 @@ Snapshot take_snapshot(const std::filesystem::path& dir,
 // as \xNN.
 std::string escape_bytes(std::string_view bytes);
 
-// The content a case is judged against.
+// The content a case is judged against (new_content.hpp: what "new" is).
 struct Contents {
   std::optional<std::string> old_bytes;  // nullopt: no old file
   mode_t old_mode = 0644;
   std::string new_bytes;
+  Compare compare = Compare::bytes;  // how a state is compared with new_bytes
+  // new_bytes is the payload, the subject's stdin and {payload}; false: it
+  // is a run's own content, and the subject gets an empty stdin.
+  bool from_payload = true;
+  // Without a payload, a case whose run broke off its recipe: why its new
+  // content is unknown (new_bytes unused), the bytes it did write, and
+  // whether those are a proper prefix of what it meant to write.
+  std::optional<std::string> unknown_new = std::nullopt;
+  std::string partial_new = {};
+  bool partial_is_prefix = false;
 };
 
 // old / new / missing / torn (a proper prefix of old or new) / other, plus an
 // excerpt a person can read.
 reports::FileState describe_target(const Entry* target, const Contents& contents);
 bool is_old_or_new(const reports::FileState& state, const Contents& contents);
+// The state is "other" only because this run's new content is unknown
+// (Contents::unknown_new): it was not judged, and must not count as a pass.
+bool new_unknown(const reports::FileState& state, const Contents& contents);
 
 class ScratchCase {
  public:

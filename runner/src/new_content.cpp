@@ -1,0 +1,134 @@
+// new_content.hpp says why; this is how: the one comparison, and the bytes a
+// run wrote into its target rebuilt from its own trace.
+#include "crashcheck/runner/new_content.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fcntl.h>
+#include <set>
+
+namespace crashcheck::runner {
+namespace {
+
+using faults::OpClass;
+using faults::TraceRecord;
+
+const TraceRecord* record_at(const faults::Trace& trace, std::uint32_t seq) {
+  const auto it = std::lower_bound(trace.records.begin(), trace.records.end(), seq,
+                                   [](const TraceRecord& r, std::uint32_t s) { return r.seq < s; });
+  return it != trace.records.end() && it->seq == seq ? &*it : nullptr;
+}
+
+// Whether the call changes the bytes of the file it acts on.
+bool changes_bytes(const TraceRecord& r) {
+  if (r.error != 0) return false;
+  if (r.op == OpClass::write) return r.result > 0;
+  if (r.op == OpClass::truncate) return true;
+  return r.op == OpClass::open && (r.flags & O_TRUNC) != 0 && !r.is_directory;
+}
+
+// The file's bytes after the call (the power-loss model reads calls alike).
+void apply(const TraceRecord& r, std::string& bytes) {
+  const auto at = static_cast<std::size_t>(std::max<std::int64_t>(r.offset, 0));
+  if (r.op == OpClass::open) {
+    bytes.clear();
+  } else if (r.op == OpClass::truncate) {
+    bytes.resize(at);
+  } else {
+    if (bytes.size() < at + r.data.size()) bytes.resize(at + r.data.size());
+    bytes.replace(at, r.data.size(), r.data);
+  }
+}
+
+}  // namespace
+
+std::string_view compare_name(Compare compare) noexcept { return compare == Compare::json ? "json" : "bytes"; }
+
+std::optional<Compare> compare_from_name(std::string_view name) noexcept {
+  if (name == "bytes") return Compare::bytes;
+  if (name == "json") return Compare::json;
+  return std::nullopt;
+}
+
+bool parses_as_json(std::string_view bytes) { return !nlohmann::json::parse(bytes, nullptr, false).is_discarded(); }
+
+bool same_content(std::string_view state, std::string_view expected, Compare compare) {
+  if (state == expected) return compare == Compare::bytes || parses_as_json(state);
+  if (compare == Compare::bytes) return false;
+  const auto a = nlohmann::json::parse(state, nullptr, false);
+  if (a.is_discarded()) return false;
+  const auto b = nlohmann::json::parse(expected, nullptr, false);
+  return !b.is_discarded() && a == b;
+}
+
+RecipeOrWhy content_recipe(const faults::Trace& baseline, std::uint64_t target_inode, std::uint64_t old_target_inode,
+                           const std::optional<std::string>& old_bytes, const std::string& final_bytes) {
+  ContentRecipe recipe;
+  recipe.starts_as_old = old_bytes && target_inode == old_target_inode;
+  std::string rebuilt = recipe.starts_as_old ? *old_bytes : std::string();
+  for (const auto& r : baseline.records) {
+    if (target_inode == 0 || r.inode != target_inode || !changes_bytes(r)) continue;
+    recipe.steps.push_back(r.seq);
+    apply(r, rebuilt);
+  }
+  if (rebuilt != final_bytes)
+    return {std::nullopt, "the bytes the baseline's trace wrote to the target's file are not what it holds"};
+  return {recipe, ""};
+}
+
+WrittenContent written_content(const faults::Trace& run, std::uint64_t file, bool starts_as_old,
+                               const std::optional<std::string>& old_bytes) {
+  WrittenContent out;
+  std::string bytes = starts_as_old ? old_bytes.value_or("") : std::string();
+  std::optional<std::pair<std::uint64_t, std::string>> owed;  // (offset, what broke off) not yet made up for
+  // A failed call may name no inode: its descriptor says which file it was for.
+  std::set<std::pair<std::int32_t, std::int32_t>> descriptors;  // (pid, fd) open on the file
+  const auto on_file = [&](const TraceRecord& r) {
+    return file != 0 && (r.inode == file || (r.inode == 0 && descriptors.count({r.pid, r.fd}) > 0));
+  };
+  for (const auto& r : run.records) {
+    if (r.op == OpClass::open && r.error == 0 && r.fd >= 0 && file != 0 && r.inode == file)
+      descriptors.insert({r.pid, r.fd});
+    if (r.op == OpClass::close) descriptors.erase({r.pid, r.fd});
+    if (!on_file(r) || r.op != OpClass::write) {
+      if (on_file(r) && changes_bytes(r)) apply(r, bytes), out.wrote = true;
+      continue;
+    }
+    const auto offset = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
+    if (owed && r.error == 0 && offset == owed->first) owed.reset();  // a retry of what broke off
+    if (r.error == 0 && r.result > 0) apply(r, bytes), out.wrote = true;
+    const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(r.error == 0 ? r.result : 0, 0));
+    if (done < r.length && !owed) {
+      const std::string what = r.error != 0
+                                   ? "failed (" + faults::errno_name(r.error) + ")"
+                                   : "wrote " + std::to_string(done) + " of " + std::to_string(r.length) + " bytes";
+      owed.emplace(offset + done, "call " + std::to_string(r.seq) + " " + r.call + " " + what);
+      out.partial_is_prefix = offset + done >= bytes.size();
+    }
+  }
+  if (!owed) {
+    out.complete = std::move(bytes);
+    return out;
+  }
+  out.partial = std::move(bytes);
+  out.why = "this run's new content is unknown: " + owed->second + " and nothing wrote the rest";
+  return out;
+}
+
+void cut_short(WrittenContent& written, const ContentRecipe& recipe, const faults::Trace& baseline,
+               std::uint32_t stopped_before) {
+  if (!written.complete) return;
+  const auto step =
+      std::find_if(recipe.steps.begin(), recipe.steps.end(), [&](std::uint32_t seq) { return seq >= stopped_before; });
+  if (step == recipe.steps.end()) return;
+  const TraceRecord* base = record_at(baseline, *step);
+  written.partial = std::move(*written.complete);
+  written.complete.reset();
+  written.partial_is_prefix = base && base->op == OpClass::write && base->offset >= 0 &&
+                              static_cast<std::uint64_t>(base->offset) >= written.partial.size();
+  written.why = "this run's new content is unknown: it was killed before call " + std::to_string(*step) + " " +
+                (base ? base->call : std::string()) + ", which writes the target's content in the baseline";
+}
+
+}  // namespace crashcheck::runner
