@@ -112,6 +112,10 @@ void add_notes(const WithinPlan& plan, const SubjectSetup& setup, const RunOptio
                      " inside " + with_count(plan.calls, "write-class call", "write-class calls") +
                      ", synthesized from the trace (a SIGKILL or a reader finds a write's bytes applied up to a "
                      "page boundary, the rest not)";
+  if (plan.mapped > 0)
+    note += "; " + with_count(plan.mapped, "of them records", "of them record") +
+            " stores through a shared mapping, made before the msync/munmap that shows them, each cut at its page "
+            "boundaries and in its middle, always synthesized";
   if (real > 0)
     note += "; exact mode also killed " + with_count(real, "real subject", "real subjects") +
             " inside a call (one per call)";
@@ -137,6 +141,7 @@ WithinPlan plan_within(const Trace& trace, const SamplingPolicy& policy) {
     const auto all = page_boundaries(r);
     if (all.empty()) continue;
     ++plan.calls;
+    plan.mapped += faults::is_mapped_store(r);
     for (auto i : chosen_boundaries(all.size(), policy, r.seq)) plan.cuts.push_back({r.seq, all[i]});
   }
   return plan;

@@ -43,6 +43,7 @@ struct WithinPlan {
   std::vector<WithinCut> cuts;  // ascending by call, then bytes
   std::size_t possible = 0;     // every page boundary inside every such call
   std::size_t calls = 0;        // calls with at least one cut
+  std::size_t mapped = 0;       // of those, records of stores through a shared mapping
 };
 
 // The cuts of the write-class calls `policy` chooses (sampling.hpp).

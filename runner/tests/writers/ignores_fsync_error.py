@@ -5,7 +5,8 @@ Usage: ignores_fsync_error.py TARGET PAYLOAD [--check | --retry-mmap]
   --check       the twin that fails loudly
   --retry-mmap  after a failed fsync, start the temp over (ftruncate to 0,
                 then to the payload's length) and store the payload through
-                a shared mapping, msync(MS_SYNC): correct, but the preload
+                a shared mapping, msync(MS_SYNC); other failures surface as
+                with --check: correct, but the preload
                 agent cannot see those stores, so that case's trace does not
                 explain it"""
 import mmap
@@ -24,9 +25,10 @@ try:
     try:
         os.fsync(fd)
     except OSError:
-        if check:
-            raise
-        if retry_mmap:
+        if not retry_mmap:
+            if check:
+                raise
+        else:
             os.ftruncate(fd, 0)
             os.ftruncate(fd, len(data))
             with mmap.mmap(fd, len(data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as mapped:
@@ -42,6 +44,6 @@ dir_fd = os.open(directory, os.O_RDONLY)
 try:
     os.fsync(dir_fd)
 except OSError:
-    if check:
+    if check or retry_mmap:
         raise
 os.close(dir_fd)
