@@ -49,7 +49,11 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
   if (const auto unexplained = unexplained_by_trace(*ended.trace, ended.initial, ended.final);
       !unexplained.empty()) {  // a replay: outside the lock
     std::lock_guard lock(mutex_);
-    if (unexplained_++ == 0) first_unexplained_ = "case " + seen.case_id + ": " + describe_unexplained(unexplained);
+    // The lowest case id, not the first to finish: the report is the same whatever the workers' order.
+    if (unexplained_++ == 0 || seen.case_id < first_unexplained_case_) {
+      first_unexplained_case_ = seen.case_id;
+      first_unexplained_ = "case " + seen.case_id + ": " + describe_unexplained(unexplained);
+    }
     return;
   }
   const auto judged =

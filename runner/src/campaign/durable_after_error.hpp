@@ -40,7 +40,7 @@ class DurableAfterError {
   std::set<std::size_t> traces_seen_;  // hashes of the traces already judged
   std::size_t exited_zero_ = 0, unexplained_ = 0;
   std::vector<reports::Failure> failures_;
-  std::string first_unexplained_;  // "case errno-5-EIO: the trace does not explain …"
+  std::string first_unexplained_case_, first_unexplained_;  // "case errno-5-EIO: the trace does not explain …"
 };
 
 }  // namespace crashcheck::runner

@@ -120,7 +120,8 @@ void add_notes(const WithinPlan& plan, const SubjectSetup& setup, const RunOptio
     note += "; exact mode also killed " + with_count(real, "real subject", "real subjects") +
             " inside a call (one per call)";
   collected.add_note(note);
-  if (has(options.models, Model::kill) && options.kill_mode == KillMode::exact && real == 0)
+  if (has(options.models, Model::kill) && options.kill_mode == KillMode::exact &&
+      setup.backend.kind != faults::BackendKind::seccomp)
     collected.add_note("exact mode: the " + std::string(faults::backend_name(setup.backend.kind)) +
                        " backend cannot stop a write midway, so the kill states inside calls are synthesized from "
                        "the trace too (--backend seccomp kills inside them for real)");
