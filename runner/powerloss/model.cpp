@@ -316,13 +316,22 @@ void Replay::apply_early(const TraceRecord& record) {
 
 // A write that is durable when it returns without an O_SYNC descriptor:
 // pwritev2 with RWF_DSYNC/RWF_SYNC, and msync(MS_SYNC) of a range that holds
-// the whole file (a partial range is not modelled as durable: README).
+// the whole file, or every byte the file's unsynced writes changed (then
+// syncing the range syncs them all). Any other partial range is not modelled
+// as durable (README).
 bool Replay::synchronous(const TraceRecord& record) {
   if (record.call == "pwritev2" || record.call == "pwritev64v2") return (record.flags & (kRwfDsync | kRwfSync)) != 0;
-  if (record.call != "msync" || (record.flags & kMsSync) == 0 || record.offset > 0) return false;
+  if (record.call != "msync" || (record.flags & kMsSync) == 0) return false;
   const auto id = resolve_inode(record, record.path);
   const auto now = current_.find(id);
-  return now != current_.end() && record.data.size() >= now->second.size();
+  const auto from = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)),
+             to = from + record.data.size();
+  if (now != current_.end() && from == 0 && to >= now->second.size()) return true;
+  const auto& pending = inode(id).pending_data;
+  return std::all_of(pending.begin(), pending.end(), [&](std::size_t op) {
+    const Op& o = ops_[op];
+    return o.kind == Op::Kind::write && o.offset >= from && o.offset + o.bytes.size() <= to;
+  });
 }
 
 void Replay::sync_data(std::uint64_t id) {

@@ -196,6 +196,28 @@ TEST_P(BothProfiles, ATempFilledThroughAMappingIsDurableAfterMsSync) {
   }
 }
 
+// msync(MS_SYNC) of part of a file: durable when the range holds every
+// unsynced change of the file (here the second page, stored through the
+// mapping), not when an unsynced write lies outside it (the first page).
+TEST(Posix, APartialMsSyncIsDurableOnlyForWhatItCovers) {
+  for (const bool write_outside : {false, true}) {
+    const std::string old(2 * 4096, 'o');
+    std::string fresh = old;
+    fresh.replace(4096, 4096, std::string(4096, 'n'));
+    if (write_outside) fresh[0] = 'n';
+    TraceBuilder b;
+    b.initial_file("target", old);
+    const int fd = b.open("target", O_RDWR);
+    if (write_outside) b.pwrite(fd, 0, "n");
+    b.mapped(fd, std::string(4096, 'n'), "msync", 4 /* MS_SYNC */, 4096);
+    b.close(fd);
+    Options options;
+    const Verdicts v = check_properties(b.trace(), b.initial(), Subject{"target", fresh, true}, options);
+    SCOPED_TRACE(write_outside ? "a write outside the range" : "only the range changed");
+    EXPECT_EQ(v.durable.verdict, write_outside ? Verdict::fail : Verdict::pass);
+  }
+}
+
 TEST(Posix, RenameBeforeDataFsyncFailsAtomic) {
   auto v = judge(replace({.fsync_before_rename = false}), Profile::posix);
   expect_verdicts(v, Verdict::fail, Verdict::pass);

@@ -89,11 +89,11 @@ class TraceBuilder {
     bytes.replace(offset, data.size(), data);
   }
 
-  // Stores through a shared mapping of the whole file, as the seccomp
-  // supervisor records them at msync/munmap: a write of the range, result 0,
-  // msync's flags (MS_SYNC, MS_ASYNC). The oracles count it as a write.
-  void mapped(int fd, const std::string& data, const std::string& call, int flags = 0) {
-    pwrite(fd, 0, data, call);
+  // Stores through a shared mapping of [offset, offset + data.size()), as the
+  // seccomp supervisor records them at msync/munmap: a write of the range,
+  // result 0, msync's flags (MS_SYNC, MS_ASYNC). The oracles count it as a write.
+  void mapped(int fd, const std::string& data, const std::string& call, int flags = 0, std::uint64_t offset = 0) {
+    pwrite(fd, offset, data, call);
     trace_.records.back().result = 0;
     trace_.records.back().flags = flags;
   }
