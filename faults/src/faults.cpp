@@ -186,6 +186,10 @@ Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
   return trace;
 }
 
+bool is_mapped_store(const TraceRecord& r) {
+  return r.op == OpClass::write && (r.call == "msync" || r.call == "munmap" || r.call == "exit_group");
+}
+
 std::string describe_call(const TraceRecord& r) {
   std::string out = r.call + "(";
   switch (r.op) {

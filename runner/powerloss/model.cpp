@@ -13,6 +13,9 @@ using faults::TraceRecord;
 
 constexpr int kRenameExchange = 2;  // RENAME_EXCHANGE, <linux/fs.h>
 constexpr int kFallocKeepSize = 1;  // FALLOC_FL_KEEP_SIZE
+constexpr int kMsSync = 4;          // MS_SYNC, <sys/mman.h>
+constexpr int kRwfDsync = 2;        // RWF_DSYNC, <linux/fs.h>
+constexpr int kRwfSync = 4;         // RWF_SYNC
 
 bool shares_name(const Op& a, const Op& b) {
   auto names_a = touched_names(a);
@@ -234,8 +237,13 @@ void Replay::apply(const TraceRecord& record) {
       op.inode = target_inode();
       op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
       op.bytes = record.data;
-      add_data_op(std::move(op));
-      if (synchronous_fds_.count({record.pid, record.fd})) sync_file(target_inode());
+      if (!applied_early_.count(record.seq)) add_data_op(std::move(op));
+      if (synchronous_fds_.count({record.pid, record.fd}) ||
+          (record.call == "pwritev2" && (record.flags & kRwfSync) != 0)) {
+        sync_file(target_inode());
+      } else if (synchronous(record)) {
+        sync_data(target_inode());
+      }
       break;
     case OpClass::truncate:
       op.kind = Op::Kind::resize;
@@ -290,6 +298,45 @@ void Replay::apply(const TraceRecord& record) {
     case OpClass::chown:
       break;  // nothing a power loss could take back that we track
   }
+}
+
+void Replay::apply_early(const TraceRecord& record) {
+  if (record.error != 0 || record.data.empty() || record.op != OpClass::write) return;
+  Op op;
+  op.seq = record.seq;
+  op.call = record.call;
+  op.name = record.path;
+  op.kind = Op::Kind::write;
+  op.inode = resolve_inode(record, record.path);
+  op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
+  op.bytes = record.data;
+  add_data_op(std::move(op));
+  applied_early_.insert(record.seq);
+}
+
+// A write that is durable when it returns without an O_SYNC descriptor:
+// pwritev2 with RWF_DSYNC/RWF_SYNC, and msync(MS_SYNC) of a range that holds
+// the whole file, or every byte the file's unsynced writes changed (then
+// syncing the range syncs them all). Any other partial range is not modelled
+// as durable (README).
+bool Replay::synchronous(const TraceRecord& record) {
+  if (record.call == "pwritev2" || record.call == "pwritev64v2") return (record.flags & (kRwfDsync | kRwfSync)) != 0;
+  if (record.call != "msync" || (record.flags & kMsSync) == 0) return false;
+  const auto id = resolve_inode(record, record.path);
+  const auto now = current_.find(id);
+  const auto from = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)),
+             to = from + record.data.size();
+  if (now != current_.end() && from == 0 && to >= now->second.size()) return true;
+  const auto& pending = inode(id).pending_data;
+  return std::all_of(pending.begin(), pending.end(), [&](std::size_t op) {
+    const Op& o = ops_[op];
+    return o.kind == Op::Kind::write && o.offset >= from && o.offset + o.bytes.size() <= to;
+  });
+}
+
+void Replay::sync_data(std::uint64_t id) {
+  if (profile_ == Profile::ext4_ordered) commit_journal();
+  make_data_durable(id, ops_.size());
 }
 
 void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {

@@ -94,6 +94,11 @@ class Replay {
   const std::vector<Op>& ops() const noexcept { return ops_; }
   // Every entry as the subject sees it now, with its current bytes and mode.
   std::map<std::string, FileImage> visible() const;
+  // Stores through a shared mapping (faults::is_mapped_store) may reach the
+  // disk at any moment of their window, before the record that shows them:
+  // the power-loss replay adds their bytes as pending data at the window's
+  // start, and apply() of the record itself then adds only its sync (MS_SYNC).
+  void apply_early(const faults::TraceRecord& record);
 
  private:
   std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path);
@@ -123,6 +128,9 @@ class Replay {
   // Descriptors opened with O_SYNC or O_DSYNC, by (pid, fd): each write
   // through one is durable when it returns, as if fdatasync followed it.
   std::set<std::pair<std::int32_t, std::int32_t>> synchronous_fds_;
+  std::set<std::uint32_t> applied_early_;  // seqs of mapped stores whose bytes apply_early added
+  void sync_data(std::uint64_t id);        // fdatasync: the data, not the mode
+  bool synchronous(const faults::TraceRecord& record);
 };
 
 // Entry names an op touches, for the per-name dependency order.

@@ -4,6 +4,8 @@
 #include "point.hpp"
 #include "space.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <functional>
 #include <limits>
@@ -195,14 +197,67 @@ std::string Coverage::describe() const {
   return text;
 }
 
+namespace {
+
+// Whether `r` changes the bytes or the size of a file, or syncs it: a store
+// through a mapping that the next record of that file shows cannot have
+// reached the disk before such a call (it had its own bytes to write, or
+// synced what was there).
+bool bounds_stores(const faults::TraceRecord& r) {
+  using faults::OpClass;
+  if (r.op == OpClass::sync) return r.call != "sync_file_range";  // which promises nothing
+  return r.op == OpClass::write || r.op == OpClass::truncate || r.op == OpClass::allocate ||
+         (r.op == OpClass::open && (r.created || (r.flags & O_TRUNC) != 0));
+}
+
+// Each record of stores through a shared mapping (faults::is_mapped_store),
+// by how many records precede its window: the stores may be on disk from
+// just after the last record that wrote, resized or synced that file (else
+// its first open, else the start), not only from the record that shows them.
+// A window that starts before the real mmap only offers more states.
+std::multimap<std::size_t, std::size_t> store_windows(const faults::Trace& trace) {
+  std::multimap<std::size_t, std::size_t> out;
+  const auto& records = trace.records;
+  for (std::size_t n = 0; n < records.size(); ++n) {
+    const auto& stores = records[n];
+    if (!faults::is_mapped_store(stores) || stores.error != 0 || stores.data.empty()) continue;
+    std::size_t start = 0;  // records applied before the stores count
+    for (std::size_t j = n; j-- > 0;) {
+      const auto& r = records[j];
+      if (r.error != 0) continue;
+      if (r.op == faults::OpClass::sync_all) {
+        start = j + 1;
+        break;
+      }
+      if (r.inode != stores.inode) continue;
+      if (bounds_stores(r)) {
+        start = j + 1;
+        break;
+      }
+      if (r.op == faults::OpClass::open) start = j + 1;  // the earliest open of the file so far
+    }
+    out.emplace(start, n);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial, const Options& options,
                                      const StateVisitor& visit) {
   check_options(options);
   detail::Replay replay(initial, options.profile);
   detail::FileModelCache cache;
+  const auto windows = store_windows(trace);
+  auto open_windows = [&](std::size_t applied) {
+    for (auto [it, end] = windows.equal_range(applied); it != end; ++it) replay.apply_early(trace.records[it->second]);
+  };
+  open_windows(0);
   std::vector<Coverage> points{explore_point(replay, cache, Coverage{}, options, visit)};
-  for (const auto& record : trace.records) {
+  for (std::size_t i = 0; i < trace.records.size(); ++i) {
+    const auto& record = trace.records[i];
     replay.apply(record);
+    open_windows(i + 1);
     Coverage start;
     start.after_seq = record.seq;
     start.call = record.call;

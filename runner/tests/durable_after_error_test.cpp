@@ -63,6 +63,27 @@ TEST(DurableAfterError, LettingTheErrorSurfaceKeepsDurable) {
   EXPECT_TRUE(noted) << report["notes"].dump(2);
 }
 
+// The self-check on every judged errno case: a case whose trace does not
+// explain its final directory (stores the preload agent cannot see) cannot
+// have its power-loss states replayed, so `durable` is not_run naming that
+// case and file, never a pass resting on states the writer never produced.
+// The seccomp supervisor sees the stores, and the writer is durable.
+TEST(DurableAfterError, ACaseItsTraceDoesNotExplainMakesDurableNotRun) {
+  const auto report = check_python_writer("ignores_fsync_error.py",
+                                          {"--models", "errno,power-loss", "--backend", "preload"}, "--retry-mmap");
+  const auto& durable = report["properties"]["durable"];
+  ASSERT_EQ(durable["verdict"], "not_run") << durable.dump(2);
+  const std::string reason = durable["reason"];
+  for (const char* part : {"not judged after injected errors", "case errno-", "the trace does not explain", "bytes 0–"})
+    EXPECT_TRUE(testing::has(reason, part)) << part << " in " << reason;
+}
+
+TEST(DurableAfterError, TheSameWriterSeenBySeccompIsDurable) {
+  const auto report = check_python_writer("ignores_fsync_error.py",
+                                          {"--models", "errno,power-loss", "--backend", "seccomp"}, "--retry-mmap");
+  EXPECT_EQ(report["properties"]["durable"]["verdict"], "pass") << report["properties"]["durable"].dump(2);
+}
+
 // valid_content on power-loss states (issue 11): an unsynced temp renamed
 // over the target exits 0, but a power loss can leave it empty or torn,
 // which the JSON validator rejects; the twin that fsyncs passes. Kill and

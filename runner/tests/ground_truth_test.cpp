@@ -4,7 +4,8 @@
 // page-aligned prefix of the write applied, the rest as before. And a real
 // reader racing a real writer that rewrites its target in place with one
 // 1 MiB write (writers/one_big_write.py) sees a mix of old and new, where the
-// reader racing its temp + rename twin never does.
+// reader racing its temp + rename twin never does; the same for a rewrite
+// through a shared writable mapping and its temp-filled-through-a-mapping twin.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -124,6 +125,34 @@ TEST(GroundTruth, AReaderRacingTheTempAndRenameTwinNeverSeesAMix) {
   int spanned = 0;  // races in which the reader saw the old file and then the new one: it really raced
   for (int attempt = 0; attempt < 40; ++attempt) {
     const Sightings seen = race_once(dir, "temp-rename");
+    EXPECT_FALSE(seen.mix) << "race " << attempt << ": a reader saw old and new pages together";
+    spanned += seen.old && seen.fresh;
+  }
+  EXPECT_GT(spanned, 0) << "the reader never saw the change happen: no race took place";
+}
+
+// The same through a shared writable mapping (in-place-mmap): the stores
+// reach the page cache as they are made, long before the msync, so a reader
+// sees the first pages new and the last ones old; the temp filled through a
+// mapping and renamed never shows a mix.
+TEST(GroundTruth, AReaderRacingAnInPlaceMmapRewriteOfOneMebibyteSeesItHalfDone) {
+  testing::TempDir dir;
+  testing::write_text(dir / "payload", std::string(kMiB, 'n'));
+  constexpr int kAttempts = 400;  // the bound only stops a broken test
+  int attempt = 0;
+  bool mixed = false;
+  while (!mixed && attempt++ < kAttempts) mixed = race_once(dir, "in-place-mmap").inside;
+  EXPECT_TRUE(mixed) << "no reader saw the mapping's first pages new and its last ones old in " << kAttempts
+                     << " races";
+  std::printf("in-place mmap rewrite: a reader saw it half done in race %d\n", attempt);
+}
+
+TEST(GroundTruth, AReaderRacingTheTempFilledThroughAMappingNeverSeesAMix) {
+  testing::TempDir dir;
+  testing::write_text(dir / "payload", std::string(kMiB, 'n'));
+  int spanned = 0;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    const Sightings seen = race_once(dir, "temp-mmap");
     EXPECT_FALSE(seen.mix) << "race " << attempt << ": a reader saw old and new pages together";
     spanned += seen.old && seen.fresh;
   }

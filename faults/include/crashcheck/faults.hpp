@@ -144,6 +144,13 @@ struct Trace {
   std::vector<TraceRecord> records;  // in seq order
 };
 
+// A record of stores through a shared writable mapping (the seccomp
+// supervisor's `write` records named msync, munmap or exit_group: the mapped
+// range read back from the file). The stores reached the page cache at
+// moments between the mapping and this call that no record shows; `flags`
+// holds msync's (MS_SYNC: the range was written back before it returned).
+bool is_mapped_store(const TraceRecord& record);
+
 // A trace that cannot be read: names the file and what is wrong.
 class TraceError : public std::runtime_error {
  public:

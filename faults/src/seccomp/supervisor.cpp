@@ -1076,6 +1076,7 @@ void Supervisor::on_mapping(Call& c) {
   if (!exiting)
     return counted(c, [&](Call& c) {
       read_piece(c, pieces.front());
+      if (c.entry.info->name == "msync") c.rec.flags = c.a.i(FLAGS);  // MS_SYNC: the model makes the range durable
       return proceed();
     });
   for (const Piece& piece : pieces) {

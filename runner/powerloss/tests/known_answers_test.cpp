@@ -128,6 +128,96 @@ TEST_P(BothProfiles, SynchronousWritesNeedNoFileFsync) {
   }
 }
 
+// pwritev2 with RWF_DSYNC or RWF_SYNC is durable when it returns, like a
+// write through an O_DSYNC descriptor; without the flag it is not.
+TEST_P(BothProfiles, PwriteWithSyncFlagsNeedsNoFileFsync) {
+  for (const int flags : {0, 2 /* RWF_DSYNC */, 4 /* RWF_SYNC */}) {
+    TraceBuilder b;
+    b.initial_file("target", kOld);
+    const int fd = b.create("target.tmp");
+    b.pwritev2(fd, kNew, flags);
+    b.close(fd);
+    b.rename("target.tmp", "target");
+    const int dir = b.open_directory();
+    b.fsync(dir);
+    b.close(dir);
+    SCOPED_TRACE("RWF flags " + std::to_string(flags));
+    const Verdicts v = judge(b, GetParam());
+    // ext4-ordered: a rename over an existing file carries its data (auto_da_alloc)
+    const Verdict unsynced = GetParam() == Profile::posix ? Verdict::fail : Verdict::pass;
+    EXPECT_EQ(v.durable.verdict, flags ? Verdict::pass : unsynced);
+    EXPECT_EQ(v.powerloss_atomic.verdict, flags ? Verdict::pass : unsynced);
+  }
+}
+
+// Stores through a shared mapping reach the disk at any moment between the
+// mapping and the msync/munmap that records them: an in-place rewrite of
+// three pages can leave any of them old or new, even when msync(MS_SYNC)
+// makes the result durable at the end.
+TEST_P(BothProfiles, AnInPlaceMappedRewriteIsTornBeforeItsMsync) {
+  const std::string old(3 * 4096, 'o'), fresh(3 * 4096, 'n');
+  TraceBuilder b;
+  b.initial_file("target", old);
+  const int fd = b.open("target", O_RDWR);
+  b.mapped(fd, fresh, "msync", 4 /* MS_SYNC */);
+  b.mapped(fd, fresh, "munmap");
+  b.close(fd);
+  Options options;
+  options.profile = GetParam();
+  const Verdicts v = check_properties(b.trace(), b.initial(), Subject{"target", fresh, true}, options);
+  EXPECT_EQ(v.powerloss_atomic.verdict, Verdict::fail);
+  ASSERT_FALSE(v.powerloss_atomic.failures.empty());
+  EXPECT_EQ(v.powerloss_atomic.failures.front().after_seq, 1u) << "torn after the open, before the msync";
+  EXPECT_EQ(v.durable.verdict, Verdict::pass) << "msync(MS_SYNC) of the whole file made it durable";
+}
+
+// A temp filled through a mapping, msync(MS_SYNC), renamed and its
+// directory fsync'd: MS_SYNC made the bytes durable, nothing is torn. With
+// MS_ASYNC (and no fsync) the rename can persist before the bytes.
+TEST_P(BothProfiles, ATempFilledThroughAMappingIsDurableAfterMsSync) {
+  for (const int flags : {4 /* MS_SYNC */, 1 /* MS_ASYNC */}) {
+    TraceBuilder b;
+    b.initial_file("target", kOld);
+    const int fd = b.create("target.tmp");
+    b.ftruncate(fd, kNew.size());
+    b.mapped(fd, kNew, "msync", flags);
+    b.mapped(fd, kNew, "munmap");
+    b.close(fd);
+    b.rename("target.tmp", "target");
+    const int dir = b.open_directory();
+    b.fsync(dir);
+    b.close(dir);
+    SCOPED_TRACE("msync flags " + std::to_string(flags));
+    const Verdicts v = judge(b, GetParam());
+    // ext4-ordered: a rename over an existing file carries its data (auto_da_alloc)
+    const Verdict unsynced = GetParam() == Profile::posix ? Verdict::fail : Verdict::pass;
+    EXPECT_EQ(v.durable.verdict, flags == 4 ? Verdict::pass : unsynced);
+    EXPECT_EQ(v.powerloss_atomic.verdict, flags == 4 ? Verdict::pass : unsynced);
+  }
+}
+
+// msync(MS_SYNC) of part of a file: durable when the range holds every
+// unsynced change of the file (here the second page, stored through the
+// mapping), not when an unsynced write lies outside it (the first page).
+TEST(Posix, APartialMsSyncIsDurableOnlyForWhatItCovers) {
+  for (const bool write_outside : {false, true}) {
+    const std::string old(2 * 4096, 'o');
+    std::string fresh = old;
+    fresh.replace(4096, 4096, std::string(4096, 'n'));
+    if (write_outside) fresh[0] = 'n';
+    TraceBuilder b;
+    b.initial_file("target", old);
+    const int fd = b.open("target", O_RDWR);
+    if (write_outside) b.pwrite(fd, 0, "n");
+    b.mapped(fd, std::string(4096, 'n'), "msync", 4 /* MS_SYNC */, 4096);
+    b.close(fd);
+    Options options;
+    const Verdicts v = check_properties(b.trace(), b.initial(), Subject{"target", fresh, true}, options);
+    SCOPED_TRACE(write_outside ? "a write outside the range" : "only the range changed");
+    EXPECT_EQ(v.durable.verdict, write_outside ? Verdict::fail : Verdict::pass);
+  }
+}
+
 TEST(Posix, RenameBeforeDataFsyncFailsAtomic) {
   auto v = judge(replace({.fsync_before_rename = false}), Profile::posix);
   expect_verdicts(v, Verdict::fail, Verdict::pass);

@@ -89,6 +89,22 @@ class TraceBuilder {
     bytes.replace(offset, data.size(), data);
   }
 
+  // Stores through a shared mapping of [offset, offset + data.size()), as the
+  // seccomp supervisor records them at msync/munmap: a write of the range,
+  // result 0, msync's flags (MS_SYNC, MS_ASYNC). The oracles count it as a write.
+  void mapped(int fd, const std::string& data, const std::string& call, int flags = 0, std::uint64_t offset = 0) {
+    pwrite(fd, offset, data, call);
+    trace_.records.back().result = 0;
+    trace_.records.back().flags = flags;
+  }
+
+  // pwritev2 at the descriptor's offset with RWF_* `flags`.
+  void pwritev2(int fd, const std::string& data, int flags) {
+    write(fd, data);
+    trace_.records.back().call = "pwritev2";
+    trace_.records.back().flags = flags;
+  }
+
   void ftruncate(int fd, std::uint64_t length) {
     auto& f = open_.at(fd);
     auto& r = add("ftruncate", faults::OpClass::truncate, f.path);

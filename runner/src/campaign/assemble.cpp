@@ -180,7 +180,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
   add_power_loss(report, baseline, setup, options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
-  withhold_blind_passes(report, blind_spots(baseline, setup, unexplained));
+  withhold_blind_passes(report, blind_spots(unexplained));
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   attach_sites(report);
   return report;

@@ -1,12 +1,11 @@
 // Never a pass when blind. Some runs hold evidence that the models did not
 // see everything a crash or a reader could: the trace does not explain the
 // run's end state (writes the backend could not see: native AIO, stores
-// through a mapping the preload agent misses, a call it does not intercept),
-// or the target is changed in place through a shared writable mapping (msync,
-// munmap: the stores reach the page cache at moments no trace shows, and those
-// states are not modelled yet; states inside one write are, within.hpp). A
-// `pass` resting on such a run becomes `not_run` with the reason; a `fail`
-// stays, since what was seen is real.
+// through a mapping the preload agent misses, a call it does not intercept).
+// A `pass` resting on such a run becomes `not_run` with the reason; a `fail`
+// stays, since what was seen is real. Stores through a shared mapping that
+// the trace does show are modelled (within.hpp, runner/powerloss/README.md),
+// as are states inside one write.
 #pragma once
 
 #include <crashcheck/report.hpp>
@@ -25,10 +24,9 @@ struct BlindSpot {
   std::string reason;
 };
 
-// What the baseline run shows the models could not see; `unexplained` is its
-// trace self-check (unexplained_by_trace).
-std::vector<BlindSpot> blind_spots(const CaseResult& baseline, const SubjectSetup& setup,
-                                   const std::vector<Unexplained>& unexplained);
+// What the baseline run shows the models could not see, from its trace
+// self-check (unexplained_by_trace).
+std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained);
 
 // Each pass of a property a blind spot names becomes not_run with its reason.
 void withhold_blind_passes(reports::Report& report, const std::vector<BlindSpot>& spots);

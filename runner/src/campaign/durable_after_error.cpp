@@ -51,9 +51,14 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Co
     if (contents.unknown_new) return void(++unknown_new_);
     if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;  // the same states were judged
   }
-  if (!unexplained_by_trace(*ended.trace, ended.initial, ended.final).empty()) {  // a replay: outside the lock
+  if (const auto unexplained = unexplained_by_trace(*ended.trace, ended.initial, ended.final);
+      !unexplained.empty()) {  // a replay: outside the lock
     std::lock_guard lock(mutex_);
-    ++unexplained_;
+    // The lowest case id, not the first to finish: the report is the same whatever the workers' order.
+    if (unexplained_++ == 0 || seen.case_id < first_unexplained_case_) {
+      first_unexplained_case_ = seen.case_id;
+      first_unexplained_ = "case " + seen.case_id + ": " + describe_unexplained(unexplained);
+    }
     return;
   }
   const auto judged =
@@ -81,7 +86,15 @@ void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std:
       (unexplained_ ? ", " + std::to_string(unexplained_) + " skipped: their trace does not explain them"
                     : std::string()) +
       (unknown_new_ ? ", " + std::to_string(unknown_new_) + " skipped: their new content is unknown" : std::string()));
-  if (failures_.empty()) return;
+  if (failures_.empty()) {
+    if (unexplained_ == 0 || durable.verdict != reports::Verdict::pass) return;
+    durable.verdict = reports::Verdict::not_run;
+    durable.reason = "not judged after injected errors: " + std::to_string(unexplained_) +
+                     " errno/disk-full case(s) that exited 0 are not explained by their own trace, so their power-loss "
+                     "states cannot be replayed; the first, " +
+                     first_unexplained_;
+    return;
+  }
   durable.verdict = reports::Verdict::fail;
   durable.reason.clear();
   const std::uint64_t listed = durable.failing != 0 ? durable.failing : durable.failures.size();

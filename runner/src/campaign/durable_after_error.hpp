@@ -4,7 +4,10 @@
 // that, so the power-loss model also runs on the trace of every errno and
 // disk-full case that exited 0 — each distinct trace once, and only where
 // the trace self-check shows the trace explains the case. A target that can
-// then come back old or torn fails `durable`, naming the injected call.
+// then come back old or torn fails `durable`, naming the injected call. A
+// case whose trace does not explain its final directory cannot be judged:
+// a `durable` pass then becomes `not_run`, naming the case, the file and the
+// first differing byte range (a fail found elsewhere stays).
 #pragma once
 
 #include <cstddef>
@@ -38,6 +41,7 @@ class DurableAfterError {
   std::set<std::size_t> traces_seen_;  // hashes of the traces already judged
   std::size_t exited_zero_ = 0, unexplained_ = 0, unknown_new_ = 0;
   std::vector<reports::Failure> failures_;
+  std::string first_unexplained_case_, first_unexplained_;  // "case errno-5-EIO: the trace does not explain …"
 };
 
 }  // namespace crashcheck::runner

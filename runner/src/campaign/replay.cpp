@@ -145,7 +145,8 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   check_call_unchanged(report, spec, *baseline.trace);
   if (spec.model == Model::power_loss) return replay_power_loss(report, spec, baseline, setup, options);
   // Only the seccomp supervisor can stop a real write midway (it performs the first bytes itself, then SIGKILL).
-  const bool real_within = spec.model == Model::kill && setup.backend.kind == faults::BackendKind::seccomp;
+  const bool real_within = spec.model == Model::kill && setup.backend.kind == faults::BackendKind::seccomp &&
+                           !synthesized_only(spec, *baseline.trace);
   if (is_within_case(spec) && !real_within) return replay_within(report, spec, baseline, setup);
   CaseResult run = execute_case(
       setup, spec.model == Model::reader ? CaseSpec{"paused-run", Model::reader, {Kind::pause, 0, 0, 0}, 0} : spec);

@@ -23,15 +23,21 @@ constexpr std::uint64_t kPage = 4096;  // the unit generic_perform_write copies 
 // ascending. Only successful write-class calls whose trace carries their
 // bytes: a cut is replayed from them (a copy the backend could not read
 // back has none, and stays a blind spot of the self-check).
+// Stores through a shared mapping (faults::is_mapped_store) are recorded
+// with result 0 and the range's bytes: the CPU stores them in any order, not
+// page by page, so their cuts also include the middle of the range (a range
+// inside one page is torn too).
 std::vector<std::uint64_t> page_boundaries(const TraceRecord& r) {
-  if (r.op != faults::OpClass::write || r.error != 0 || r.result <= 0 ||
-      r.data.size() != static_cast<std::uint64_t>(r.result))
+  const bool mapped = faults::is_mapped_store(r) && r.error == 0 && !r.data.empty();
+  if (!mapped && (r.op != faults::OpClass::write || r.error != 0 || r.result <= 0 ||
+                  r.data.size() != static_cast<std::uint64_t>(r.result)))
     return {};
   const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
   const auto end = start + r.data.size();
-  std::vector<std::uint64_t> out;
-  for (std::uint64_t page = (start / kPage + 1) * kPage; page < end; page += kPage) out.push_back(page - start);
-  return out;
+  std::set<std::uint64_t> out;
+  for (std::uint64_t page = (start / kPage + 1) * kPage; page < end; page += kPage) out.insert(page - start);
+  if (mapped && r.data.size() >= 2) out.insert(r.data.size() / 2);
+  return {out.begin(), out.end()};
 }
 
 // Which of `count` boundaries get states: all up to kCutsPerCall (or when
@@ -81,13 +87,16 @@ void add_states(const WithinCut& cut, const Snapshot& seen, const Wanted& wanted
 }
 
 // Exact mode on seccomp: one real kill inside each call, at its middle
-// chosen boundary; the other cuts of that call stay synthesized.
-std::vector<CaseSpec> real_kills(const WithinPlan& plan) {
+// chosen boundary; the other cuts of that call stay synthesized. Not inside
+// stores through a mapping: the subject made them before the call, so no
+// kill during the call can leave them half done.
+std::vector<CaseSpec> real_kills(const WithinPlan& plan, const Trace& trace) {
   std::vector<CaseSpec> out;
   for (std::size_t first = 0; first < plan.cuts.size();) {
     std::size_t end = first;
     while (end < plan.cuts.size() && plan.cuts[end].call == plan.cuts[first].call) ++end;
-    out.push_back(within_case(Model::kill, plan.cuts[first + (end - first) / 2]));
+    const CaseSpec spec = within_case(Model::kill, plan.cuts[first + (end - first) / 2]);
+    if (!synthesized_only(spec, trace)) out.push_back(spec);
     first = end;
   }
   return out;
@@ -103,11 +112,16 @@ void add_notes(const WithinPlan& plan, const SubjectSetup& setup, const RunOptio
                      " inside " + with_count(plan.calls, "write-class call", "write-class calls") +
                      ", synthesized from the trace (a SIGKILL or a reader finds a write's bytes applied up to a "
                      "page boundary, the rest not)";
+  if (plan.mapped > 0)
+    note += "; " + with_count(plan.mapped, "of them records", "of them record") +
+            " stores through a shared mapping, made before the msync/munmap that shows them, each cut at its page "
+            "boundaries and in its middle, always synthesized";
   if (real > 0)
     note += "; exact mode also killed " + with_count(real, "real subject", "real subjects") +
             " inside a call (one per call)";
   collected.add_note(note);
-  if (has(options.models, Model::kill) && options.kill_mode == KillMode::exact && real == 0)
+  if (has(options.models, Model::kill) && options.kill_mode == KillMode::exact &&
+      setup.backend.kind != faults::BackendKind::seccomp)
     collected.add_note("exact mode: the " + std::string(faults::backend_name(setup.backend.kind)) +
                        " backend cannot stop a write midway, so the kill states inside calls are synthesized from "
                        "the trace too (--backend seccomp kills inside them for real)");
@@ -128,6 +142,7 @@ WithinPlan plan_within(const Trace& trace, const SamplingPolicy& policy) {
     const auto all = page_boundaries(r);
     if (all.empty()) continue;
     ++plan.calls;
+    plan.mapped += faults::is_mapped_store(r);
     for (auto i : chosen_boundaries(all.size(), policy, r.seq)) plan.cuts.push_back({r.seq, all[i]});
   }
   return plan;
@@ -140,6 +155,12 @@ CaseSpec within_case(Model model, const WithinCut& cut) {
 }
 
 bool is_within_case(const CaseSpec& spec) { return spec.plan.kind == Kind::kill_within; }
+
+bool synthesized_only(const CaseSpec& spec, const Trace& trace) {
+  if (!is_within_case(spec)) return false;
+  return std::any_of(trace.records.begin(), trace.records.end(),
+                     [&](const TraceRecord& r) { return r.seq == spec.plan.call && faults::is_mapped_store(r); });
+}
 
 std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
                                      Collected& collected) {
@@ -156,7 +177,7 @@ std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSe
   }
   const bool exact_real =
       kills && options.kill_mode == KillMode::exact && setup.backend.kind == faults::BackendKind::seccomp;
-  const auto run = exact_real ? real_kills(plan) : std::vector<CaseSpec>{};
+  const auto run = exact_real ? real_kills(plan, trace) : std::vector<CaseSpec>{};
   std::set<std::string> run_ids;
   for (const auto& spec : run) run_ids.insert(spec.id);
   const Wanted wanted{kills, readers, run_ids};

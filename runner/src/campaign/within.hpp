@@ -13,6 +13,12 @@
 // supervisor performs the first B bytes of the write itself, then SIGKILL);
 // the preload agent cannot stop a write midway, so there every state is
 // synthesized and the report says so.
+//
+// Stores through a shared writable mapping (msync, munmap, exit_group
+// records, faults::is_mapped_store) get the same states: any of them may be
+// in the page cache before the call that shows them, so a kill or a reader
+// before it finds the range partly new (its page boundaries and its middle,
+// always synthesized).
 #pragma once
 
 #include <crashcheck/faults.hpp>
@@ -37,6 +43,7 @@ struct WithinPlan {
   std::vector<WithinCut> cuts;  // ascending by call, then bytes
   std::size_t possible = 0;     // every page boundary inside every such call
   std::size_t calls = 0;        // calls with at least one cut
+  std::size_t mapped = 0;       // of those, records of stores through a shared mapping
 };
 
 // The cuts of the write-class calls `policy` chooses (sampling.hpp).
@@ -47,6 +54,11 @@ CaseSpec within_case(reports::Model model, const WithinCut& cut);
 
 // Whether `spec` is a state inside a call.
 bool is_within_case(const CaseSpec& spec);
+
+// Whether `spec` is a state inside stores through a shared mapping (the cut
+// of a record faults::is_mapped_store names): always synthesized, since the
+// subject made those stores before the call that shows them.
+bool synthesized_only(const CaseSpec& spec, const faults::Trace& trace);
 
 // The kill and reader states inside the baseline's calls, as the chosen
 // models and kill mode ask: synthesized ones go to `collected`; real

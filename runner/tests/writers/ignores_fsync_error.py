@@ -1,13 +1,22 @@
 """Replaces a file with a temp + rename, but swallows an fsync failure and
 still exits 0 -- the "fsyncgate" pattern: after a failed fsync the data may
 never reach the disk, yet the caller is told it did.
-Usage: ignores_fsync_error.py TARGET PAYLOAD [--check]  (--check: the twin that fails loudly)"""
+Usage: ignores_fsync_error.py TARGET PAYLOAD [--check | --retry-mmap]
+  --check       the twin that fails loudly
+  --retry-mmap  after a failed fsync, start the temp over (ftruncate to 0,
+                then to the payload's length) and store the payload through
+                a shared mapping, msync(MS_SYNC); other failures surface as
+                with --check: correct, but the preload
+                agent cannot see those stores, so that case's trace does not
+                explain it"""
+import mmap
 import os
 import sys
 import tempfile
 
 target, payload = sys.argv[1], sys.argv[2]
 check = "--check" in sys.argv[3:]
+retry_mmap = "--retry-mmap" in sys.argv[3:]
 directory = os.path.dirname(target)
 data = open(payload, "rb").read()
 fd, temp = tempfile.mkstemp(dir=directory)
@@ -16,8 +25,15 @@ try:
     try:
         os.fsync(fd)
     except OSError:
-        if check:
-            raise
+        if not retry_mmap:
+            if check:
+                raise
+        else:
+            os.ftruncate(fd, 0)
+            os.ftruncate(fd, len(data))
+            with mmap.mmap(fd, len(data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as mapped:
+                mapped[:] = data
+                mapped.flush()
     os.close(fd)
     os.replace(temp, target)
 except BaseException:
@@ -28,6 +44,6 @@ dir_fd = os.open(directory, os.O_RDONLY)
 try:
     os.fsync(dir_fd)
 except OSError:
-    if check:
+    if check or retry_mmap:
         raise
 os.close(dir_fd)

@@ -1,17 +1,25 @@
-"""Replaces TARGET with the bytes of PAYLOAD by ONE os.write (one write(2)
-of the whole payload, e.g. 1 MiB), one of two ways; crash behaviour known
-from how Linux works, not from crashcheck:
+"""Replaces TARGET with the bytes of PAYLOAD in ONE step (e.g. 1 MiB), one of
+four ways; crash behaviour known from how Linux works, not from crashcheck:
 
-  in-place     open the existing target without O_TRUNC, one write over it.
-               Linux copies a write page by page and takes a fatal signal
-               between pages (generic_perform_write): a SIGKILL or a reader
-               inside the write finds a mix of old and new pages.     defective
-  temp-rename  a temp beside the target, one write, fsync, rename over the
-               target, fsync the directory: the target is only ever the old
-               file or the new one.                                   correct twin
+  in-place       open the existing target without O_TRUNC, one os.write
+                 (one write(2)) over it. Linux copies a write page by page
+                 and takes a fatal signal between pages
+                 (generic_perform_write): a SIGKILL or a reader inside the
+                 write finds a mix of old and new pages.             defective
+  temp-rename    a temp beside the target, one write, fsync, rename over the
+                 target, fsync the directory: the target is only ever the
+                 old file or the new one.                            correct twin
+  in-place-mmap  map the existing target MAP_SHARED (as long as the payload),
+                 one slice assignment (a memcpy, front to back), msync
+                 (mmap.flush is MS_SYNC). The stores land in the shared page
+                 cache as they are made: a reader, a kill or a power loss
+                 before the msync finds pages old and new.           defective
+  temp-mmap      temp-rename, the temp sized with ftruncate and filled
+                 through a mapping, msync'd before its fsync.         correct twin
 
 Usage: one_big_write.py MODE TARGET PAYLOAD. Exits 0 only when every call
 succeeded and the one write took the whole payload."""
+import mmap
 import os
 import sys
 
@@ -25,16 +33,27 @@ def write_once(fd):
         sys.exit("one_big_write: the write was short")
 
 
-if mode == "in-place":
-    fd = os.open(target, os.O_WRONLY)
-    write_once(fd)
+def fill_mapped(fd):
+    if os.fstat(fd).st_size != len(data):
+        os.ftruncate(fd, len(data))
+    with mmap.mmap(fd, len(data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as mapped:
+        mapped[:] = data
+        mapped.flush()
+
+
+fill = fill_mapped if mode.endswith("-mmap") else write_once
+if mode in ("in-place", "in-place-mmap"):
+    fd = os.open(target, os.O_RDWR)
+    if mode == "in-place-mmap" and os.fstat(fd).st_size != len(data):
+        sys.exit("one_big_write: in-place-mmap needs a payload as long as the target")
+    fill(fd)
     os.fsync(fd)
     os.close(fd)
-elif mode == "temp-rename":
+elif mode in ("temp-rename", "temp-mmap"):
     temp = target + ".tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        write_once(fd)
+        fill(fd)
         os.fchmod(fd, os.stat(target).st_mode & 0o7777)
         os.fsync(fd)
         os.close(fd)
@@ -46,4 +65,4 @@ elif mode == "temp-rename":
     os.fsync(dir_fd)
     os.close(dir_fd)
 else:
-    sys.exit("usage: one_big_write.py in-place|temp-rename TARGET PAYLOAD")
+    sys.exit("usage: one_big_write.py in-place|temp-rename|in-place-mmap|temp-mmap TARGET PAYLOAD")

@@ -1,0 +1,95 @@
+// Stores through a shared writable mapping (issue 11, item 3): between a
+// writable MAP_SHARED mmap of a file and the msync/munmap/exit that the
+// seccomp supervisor records, any page of the range may hold old or new
+// bytes at a kill, a read or a power loss, and msync(MS_SYNC) makes the range
+// durable. An in-place mmap rewrite fails crash_atomic, reader_safe and
+// powerloss_atomic; a temp filled through a mapping, msync'd, renamed and its
+// directory fsync'd passes all of them. The preload agent cannot see the
+// stores: its verdicts are not_run with the reason, never a fail or a pass.
+// Ground truth for the torn states, without crashcheck: ground_truth_test.cpp
+// (a real reader racing a real mmap rewrite sees it half done; the temp twin
+// never shows a mix).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support.hpp"
+
+namespace crashcheck::runner {
+namespace {
+
+// The planted C writer dies without removing its temp when a call fails (a
+// real temp_clean failure of its own), so its twin is judged without errno;
+// the Python twin cleans up, and is judged with it.
+const std::string kModels = "kill,reader,power-loss";
+
+std::string verdict(const nlohmann::json& report, const char* property) {
+  return report["properties"][property]["verdict"].get<std::string>();
+}
+
+void expect_torn(const nlohmann::json& report) {
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic"}) {
+    const auto& p = report["properties"][name];
+    EXPECT_EQ(p["verdict"], "fail") << name << ": " << p.dump(2);
+  }
+  for (const char* name : {"crash_atomic", "reader_safe"}) {
+    const auto& p = report["properties"][name];
+    ASSERT_FALSE(p["failures"].empty()) << name;
+    EXPECT_TRUE(testing::has(p["failures"][0]["case_id"].get<std::string>(), "-within-")) << p.dump(2);
+    EXPECT_TRUE(testing::has(p["failures"][0]["call"].get<std::string>(), "msync")) << p.dump(2);
+  }
+  EXPECT_FALSE(testing::has(report["notes"].dump(), "passes withheld")) << report["notes"];
+}
+
+TEST(MappedStores, AnInPlaceMmapRewriteFailsEveryAtomicity) {
+  expect_torn(testing::check_planted(kModels, "inplace-mmap", "seccomp"));
+}
+
+// msync(MS_SYNC) of the whole file made it durable: only atomicity fails.
+TEST(MappedStores, AnInPlaceMmapRewriteIsStillDurable) {
+  EXPECT_EQ(verdict(testing::check_planted("power-loss", "inplace-mmap", "seccomp"), "durable"), "pass");
+}
+
+TEST(MappedStores, ATempFilledThroughAMappingPassesEveryProperty) {
+  const auto report = testing::check_planted(kModels, "temp-mmap", "seccomp");
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable", "mode_preserved"})
+    EXPECT_EQ(verdict(report, name), "pass") << name << ": " << report["properties"][name].dump(2);
+}
+
+// The preload agent never sees the stores: not_run with the reason, and
+// never a fail the stores would not cause.
+TEST(MappedStores, UnseenStoresAreNotRunNeverFail) {
+  const auto report = testing::check_planted(kModels, "temp-mmap", "preload");
+  for (const auto& [name, p] : report["properties"].items()) EXPECT_NE(p["verdict"], "fail") << name << p.dump(2);
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable"}) {
+    EXPECT_EQ(verdict(report, name), "not_run") << name;
+    EXPECT_TRUE(testing::has(report["properties"][name]["reason"].get<std::string>(), "the trace does not explain"))
+        << name << ": " << report["properties"][name].dump(2);
+  }
+}
+
+// The same writers in Python (one_big_write.py: mmap.mmap, a slice
+// assignment, flush = MS_SYNC).
+nlohmann::json check_python(const std::string& mode) {
+  testing::TempDir dir;
+  testing::write_text(dir / "old", std::string(3 * 4096, 'o'));
+  testing::write_text(dir / "new", std::string(3 * 4096, 'n'));
+  const auto result = testing::run_crashcheck(
+      {"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(), "--models",
+       "kill,reader,errno,power-loss", "--backend", "seccomp", "--quiet", "-o", (dir / "out").string(), "--",
+       CRASHCHECK_PYTHON, std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py", mode, "{target}", "{payload}"});
+  EXPECT_LE(result.status, 1) << result.output;
+  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+TEST(MappedStores, PythonInPlaceMmapRewriteFails) { expect_torn(check_python("in-place-mmap")); }
+
+TEST(MappedStores, PythonTempFilledThroughAMappingPasses) {
+  const auto report = check_python("temp-mmap");
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable", "error_safe", "temp_clean"})
+    EXPECT_EQ(verdict(report, name), "pass") << name << ": " << report["properties"][name].dump(2);
+}
+
+}  // namespace
+}  // namespace crashcheck::runner
