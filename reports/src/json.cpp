@@ -97,6 +97,8 @@ json subject_json(const Subject& s) {
               {"timeout_s", s.timeout_s}};
   if (!s.backend.empty()) out["backend"] = text::valid_utf8(s.backend);
   if (!s.payload_b_file.empty()) out["payload_b_file"] = text::valid_utf8(s.payload_b_file);
+  if (!s.initial_dir.empty()) out["initial_dir"] = text::valid_utf8(s.initial_dir);  // directory mode only
+  if (!s.checker.empty()) out["checker"] = strings(s.checker);
   return out;
 }
 
@@ -299,7 +301,11 @@ Subject read_subject(const Node& n, const json& raw) {
             n["validator"].text(),
             n["timeout_s"].number(),
             "",
-            ""};
+            "",
+            "",
+            {}};
+  if (raw.is_object() && raw.contains("initial_dir")) s.initial_dir = n["initial_dir"].text();  // directory mode
+  if (raw.is_object() && raw.contains("checker")) s.checker = n["checker"].texts();
   if (raw.is_object() && raw.contains("backend")) s.backend = n["backend"].text();  // optional: older reports lack it
   if (raw.is_object() && raw.contains("payload_b_file")) s.payload_b_file = n["payload_b_file"].text();  // optional
   return s;

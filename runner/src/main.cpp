@@ -160,14 +160,18 @@ void add_check(CLI::App& app, Action& action) {
     CheckCommand command;
     CommonFlags flags;
     GateFlags gate;
-    std::string old_file, mode;
+    std::string old_file, mode, initial;
   };
   auto state = std::make_shared<State>();
   auto& check = state->command;
   auto* verb = app.add_subcommand("check", "Judge an ad-hoc writer command: crashcheck check [flags] -- CMD ARGS...");
   verb->add_option("--old", state->old_file, "The old content (no --old: the target does not exist beforehand)");
   verb->add_option("--mode", state->mode, "Permission bits of the old file, e.g. 0644 (default: --old's own)");
-  verb->add_option("--payload", check.payload, "The new content")->required();
+  verb->add_option("--payload", check.payload, "The new content (directory mode: optional, {payload} and stdin)");
+  verb->add_option("--initial", state->initial, "Directory mode: the directory the writer starts from (copied)");
+  verb->add_option("--checker", check.checker,
+                   "Directory mode: a shell command that exits 0 when {dir} is consistent (CRASHCHECK_COMMITTED=1 "
+                   "once the writer exited 0)");
   verb->add_option("--validate", check.validate, "json, or a shell command that exits 0 when {target} is valid");
   verb->add_option("--target", check.target, "File name of the target (default: --old's, else --payload's)");
   add_common(*verb, state->flags, &check.out);
@@ -182,6 +186,7 @@ void add_check(CLI::App& app, Action& action) {
     action = [state] {
       if (!state->old_file.empty()) state->command.old = state->old_file;
       if (!state->mode.empty()) state->command.mode = state->mode;
+      if (!state->initial.empty()) state->command.initial = state->initial;
       state->command.options = options_from(state->flags);
       state->command.policy = policy_from(state->gate);
       return command_check(state->command);

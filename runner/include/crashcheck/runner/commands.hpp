@@ -38,8 +38,10 @@ struct CheckCommand {
   std::optional<std::filesystem::path> old;
   std::optional<std::string> mode;  // default: the old file's own mode
   std::filesystem::path payload;
-  std::string validate;  // "", "json" or a shell command ({target} is the state)
-  std::string target;    // default: the old file's name, else the payload's
+  std::string validate;                          // "", "json" or a shell command ({target} is the state)
+  std::string target;                            // default: the old file's name, else the payload's
+  std::optional<std::filesystem::path> initial;  // directory mode: the initial directory
+  std::string checker;                           // directory mode: a shell command ({dir} is a state's copy)
   std::vector<std::string> command;
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;

@@ -2,6 +2,7 @@
 //
 //   <case root>/            made fresh for every case, removed afterwards
 //     scratch/              the subject's {dir}: holds only the old target, with its mode
+//                           (directory mode: a copy of the initial directory)
 //     tmp/                  the subject's TMPDIR
 //     harness/payload       a private copy of the new content ({payload}, stdin)
 //     harness/stdout, stderr  the subject's output
@@ -65,6 +66,7 @@ struct Contents {
   std::optional<std::string> old_bytes;  // nullopt: no old file
   mode_t old_mode = 0644;
   std::string new_bytes;
+  std::filesystem::path initial_dir = {};  // directory mode: copied into scratch/ (modes kept); empty: none
 };
 
 // old / new / missing / torn (a proper prefix of old or new) / other, plus an
