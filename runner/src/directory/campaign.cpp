@@ -6,7 +6,9 @@
 // share is checked once.
 #include <crashcheck/powerloss.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <random>
 #include <csignal>
 #include <set>
 
@@ -169,7 +171,7 @@ void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, co
       add(run, "crash_consistent", std::move(*c));
       continue;
     }
-    add(run, "temp_clean", *c);
+    if (c->exit_status != 0) add(run, "temp_clean", *c);  // as for one file: after a reported failure
     add(run, "error_consistent", std::move(*c));
   }
 }
@@ -183,6 +185,56 @@ StateBook::Entries entries_of(const pl::CrashState& state) {
                  image->is_directory ? std::string() : image->content, 0};
   }
   return out;
+}
+
+// Distinct power-loss states the checker judges, before they are sampled
+// (seeded; --exhaustive judges all): those with CRASHCHECK_COMMITTED=0
+// (powerloss_consistent) and, apart, the few after the last call with
+// CRASHCHECK_COMMITTED=1 (durable), so a sample never leaves durable out.
+// Power loss over several files multiplies states (a SQLite WAL commit:
+// ~1,800 distinct ones under posix), and each costs one run of the checker.
+constexpr std::size_t kPowerLossStates = 256;
+constexpr std::size_t kCommittedStates = 64;
+
+// The power-loss states, deduplicated in a book of their own first, so the
+// sample is drawn from distinct states.
+struct StagedPowerLoss {
+  StateBook book;
+  std::vector<DirCase> cases;  // job: in `book`
+};
+
+// The staged jobs with CRASHCHECK_COMMITTED `committed`, at most `cap` of them
+// (a seeded sample, and a note) unless the run is exhaustive.
+std::vector<std::size_t> sample_jobs(const StateBook& book, bool committed, std::size_t cap, const RunOptions& options,
+                                     DirRun& run) {
+  std::vector<std::size_t> jobs;
+  for (std::size_t job = 0; job < book.size(); ++job)
+    if (book.committed(job) == committed) jobs.push_back(job);
+  if (options.sampling.exhaustive || jobs.size() <= cap) return jobs;
+  const std::size_t all = jobs.size();
+  std::mt19937_64 random(options.sampling.seed);
+  std::shuffle(jobs.begin(), jobs.end(), random);
+  jobs.resize(cap);
+  run.notes.push_back(std::string(committed ? "durable" : "powerloss_consistent") + ": " + std::to_string(cap) +
+                      " of " + std::to_string(all) +
+                      " distinct power-loss directory states judged by the checker: sampled, seed " +
+                      std::to_string(options.sampling.seed) + "; `--exhaustive` judges all");
+  return jobs;
+}
+
+void judge_staged(StagedPowerLoss& staged, const RunOptions& options, DirRun& run) {
+  std::map<std::size_t, std::size_t> job_in_run;  // staged job -> run.book job
+  for (bool committed : {false, true})
+    for (std::size_t job :
+         sample_jobs(staged.book, committed, committed ? kCommittedStates : kPowerLossStates, options, run))
+      job_in_run[job] = run.book.add(staged.book.entries(job), committed);
+  for (auto& c : staged.cases) {
+    const auto found = job_in_run.find(c.job);
+    if (found == job_in_run.end()) continue;  // not in the sample
+    const bool committed = staged.book.committed(c.job);
+    c.job = found->second;
+    add(run, committed ? "durable" : "powerloss_consistent", std::move(c));
+  }
 }
 
 // Every power-loss state of the baseline's trace (sampled per crash point
@@ -200,6 +252,7 @@ void power_loss_states(const CaseResult& base, const RunOptions& options, DirRun
   pl_options.seed = options.sampling.seed;
   const std::uint32_t last = base.trace->records.back().seq;
   std::uint64_t visited = 0;
+  StagedPowerLoss staged;
   const auto coverage = pl::for_each_state(*base.trace, power_loss_initial(base.initial), pl_options,
                                            [&](const pl::Coverage& point, const pl::CrashState& state) {
                                              ++visited;
@@ -210,14 +263,14 @@ void power_loss_states(const CaseResult& base, const RunOptions& options, DirRun
                                                        "power loss after call " + std::to_string(point.after_seq) +
                                                            (state.lost().empty() ? "" : "; " + state.lost()),
                                                        0,
-                                                       run.book.add(entries, false),
+                                                       staged.book.add(entries, false),
                                                        {}};
                                              if (point.after_seq == last && base.outcome.succeeded()) {
                                                DirCase committed = c;
-                                               committed.job = run.book.add(entries, true);
-                                               add(run, "durable", std::move(committed));
+                                               committed.job = staged.book.add(entries, true);
+                                               staged.cases.push_back(std::move(committed));
                                              }
-                                             add(run, "powerloss_consistent", std::move(c));
+                                             staged.cases.push_back(std::move(c));
                                            });
   std::size_t sampled = 0;
   for (const auto& point : coverage) sampled += point.sampled ? 1 : 0;
@@ -226,6 +279,7 @@ void power_loss_states(const CaseResult& base, const RunOptions& options, DirRun
       " profile: " + std::to_string(visited) + " states at " + std::to_string(coverage.size()) + " crash points" +
       (sampled ? ", " + std::to_string(sampled) + " of them sampled (seed " + std::to_string(pl_options.seed) + ")"
                : ""));
+  judge_staged(staged, options, run);
 }
 
 reports::Failure failure_of(const DirCase& c, const StateBook& book, const faults::Trace& trace,
@@ -317,15 +371,55 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
   return report;
 }
 
+// Sharded: a state several models share is checked once, so the whole
+// campaign runs in shard 1 and the others plan nothing (merge adds nothing).
+reports::Shard shard_of(const RunOptions& options) {
+  return {options.shard->index, options.shard->count,
+          plan_fingerprint({"directory mode, whole in shard 1", options.fs_profile})};
+}
+
+CampaignResult other_shard(const SubjectSetup& setup, const RunOptions& options) {
+  CampaignResult result;
+  result.report = empty_report(setup, options, "directory mode: every state is judged in shard 1");
+  result.report.shard = shard_of(options);
+  result.report.notes.push_back("shard " + std::to_string(options.shard->index) + "/" +
+                                std::to_string(options.shard->count) +
+                                ": directory mode runs whole in shard 1; nothing planned here");
+  return result;
+}
+
+// Every case as an Observation (tests, and what a caller counts): the
+// checker's verdict stands where a single file's content would.
+std::vector<Observation> observations(const DirRun& run, const faults::Trace& trace) {
+  std::vector<Observation> out;
+  std::set<std::string> seen;
+  for (const auto& [property, cases] : run.by_property)
+    for (const auto& c : cases) {
+      if (property == "temp_clean" || !seen.insert(c.id + (run.book.committed(c.job) ? "+" : "")).second) continue;
+      Observation o;
+      o.case_id = c.id;
+      o.model = c.model;
+      o.call_index = c.call;
+      o.call = faults::describe_call(trace, c.call);
+      o.fault = c.fault;
+      o.exit_status = c.exit_status;
+      o.target.matches = reports::outcome_name(reports::Outcome::other);
+      o.target.excerpt = "checker: " + run.book.verdict(c.job).outcome;
+      for (const auto& [name, _] : run.book.entries(c.job)) o.leftovers.push_back(name);
+      out.push_back(std::move(o));
+    }
+  return out;
+}
+
 }  // namespace
 
 CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions& given) {
   const auto started = std::chrono::steady_clock::now();
-  if (given.shard) throw InputError("--shard: directory mode runs whole (its states are checked once across models)");
   const RunOptions options = campaign_options(scenario, given);
   WorkDir work(options.work_root);
   const SubjectSetup setup =
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  if (options.shard && !options.shard->first()) return other_shard(setup, options);
   DirRun run;
   Pauses pauses;
   const CaseResult base = run_baseline(setup, options, run, pauses);
@@ -350,6 +444,8 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
   result.interrupted = cancel_requested().load();
   result.report = assemble(run, base, setup, options);
   result.report.complete = !result.interrupted;
+  if (options.shard) result.report.shard = shard_of(options);
+  result.observations = observations(run, *base.trace);
   result.report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }
