@@ -350,10 +350,15 @@ Report from_json(const json& document, std::string_view source) {
   report.subject = read_subject(root["subject"], document.is_object() ? document.value("subject", json()) : json());
   const Node properties = root["properties"];
   for (const auto& [name, node] : properties.members()) report.properties[name] = read_property(node);
-  for (const auto name : kProperties) {
-    // Each must be there, but concurrent_safe came after the first /1 reports.
-    if (name == "concurrent_safe" && !report.properties.count(std::string(name))) {
-      report.properties[std::string(name)].reason = "not judged: the report predates the concurrent model";
+  for (std::size_t i = 0; i < kProperties.size(); ++i) {
+    // Each must be there, but concurrent_safe and directory mode's names came
+    // after the first /1 reports.
+    const std::string name(kProperties[i]);
+    const bool later = name == "concurrent_safe" || i >= kFileModeProperties;
+    if (later && !report.properties.count(name)) {
+      report.properties[name].reason = name == "concurrent_safe"
+                                           ? "not judged: the report predates the concurrent model"
+                                           : "not judged: the report predates directory mode";
       continue;
     }
     properties[name];

@@ -339,6 +339,8 @@ int command_check(const CheckCommand& command) {
 int command_replay(const fs::path& report_file, const std::string& id, const RunOptions& options) {
   return guarded([&] {
     const reports::Report report = reports::load_report(report_argument(report_file));
+    if (!report.subject.initial_dir.empty())
+      throw InputError(report_file.string() + ": a directory-mode report; replay does not re-run its cases yet");
     const ReplayResult r = replay_case(report, id, options);
     const auto& o = r.observation;
     // A bare power-loss-N of an older report names the state it resolved to.

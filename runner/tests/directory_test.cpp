@@ -140,6 +140,11 @@ TEST(DirectoryMode, CheckRunsTheSameCampaignFromFlags) {
        (bundled / "subjects" / "manifest_writer.py").string(), "{dir}", "{payload}", "unordered"});
   EXPECT_EQ(result.status, 1) << result.output;  // the planted defect
   EXPECT_TRUE(testing::has(result.output, "powerloss_consistent=fail")) << result.output;
+  const std::string markdown = testing::read_text(dir / "out" / "report.md");
+  EXPECT_TRUE(testing::has(markdown, "the directory holds MANIFEST, data\\-1\\.bin, data\\-2\\.bin")) << markdown;
+  const auto replay = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), "power-loss-1a"});
+  EXPECT_EQ(replay.status, 2) << replay.output;  // not re-run yet: refused, never a wrong re-run
+  EXPECT_TRUE(testing::has(replay.output, "a directory-mode report")) << replay.output;
 }
 
 }  // namespace

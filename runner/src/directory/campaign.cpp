@@ -291,8 +291,8 @@ reports::Failure failure_of(const DirCase& c, const StateBook& book, const fault
   f.call = faults::describe_call(trace, c.call);
   f.fault = c.fault;
   f.exit_status = c.exit_status;
-  f.target.matches = reports::outcome_name(reports::Outcome::other);  // the directory, not one file
-  for (const auto& [name, _] : book.entries(c.job)) f.leftovers.push_back(name);
+  // No one target: `target` stays empty, and renderers show the names instead.
+  for (const auto& [name, _] : book.entries(c.job)) f.leftovers.push_back(name);  // every name of the state
   const CheckerVerdict& v = book.verdict(c.job);
   if (property == "temp_clean") {
     std::string names;
