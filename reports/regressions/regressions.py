@@ -63,6 +63,8 @@ def differences(expected, actual):
         lines.append("the regenerated run did not complete (\"complete\": false)")
     want, got = expected["properties"], actual["properties"]
     for name in sorted(set(want) | set(got)):
+        if name not in want and got.get(name, {}).get("verdict") == "not_run":
+            continue  # a property added since the report was checked in, as report readers take it
         if name not in got or name not in want:
             side = "regenerated report" if name not in got else "checked-in report"
             lines.append(f"{name}: missing from the {side}")

@@ -106,6 +106,8 @@ json subject_json(const Subject& s) {
   if (!s.payload_b_file.empty()) out["payload_b_file"] = text::valid_utf8(s.payload_b_file);
   out["payload_given"] = s.payload_given;
   out["compare"] = text::valid_utf8(s.compare);
+  if (!s.initial_dir.empty()) out["initial_dir"] = text::valid_utf8(s.initial_dir);  // directory mode only
+  if (!s.checker.empty()) out["checker"] = strings(s.checker);
   return out;
 }
 
@@ -324,7 +326,11 @@ Subject read_subject(const Node& n, const json& raw) {
             n["validator"].text(),
             n["timeout_s"].number(),
             "",
-            ""};
+            "",
+            "",
+            {}};
+  if (raw.is_object() && raw.contains("initial_dir")) s.initial_dir = n["initial_dir"].text();  // directory mode
+  if (raw.is_object() && raw.contains("checker")) s.checker = n["checker"].texts();
   if (raw.is_object() && raw.contains("backend")) s.backend = n["backend"].text();  // optional: older reports lack it
   if (raw.is_object() && raw.contains("payload_b_file")) s.payload_b_file = n["payload_b_file"].text();  // optional
   if (raw.is_object() && raw.contains("payload_given")) s.payload_given = n["payload_given"].flag();     // optional
@@ -371,10 +377,15 @@ Report from_json(const json& document, std::string_view source) {
   report.subject = read_subject(root["subject"], document.is_object() ? document.value("subject", json()) : json());
   const Node properties = root["properties"];
   for (const auto& [name, node] : properties.members()) report.properties[name] = read_property(node);
-  for (const auto name : kProperties) {
-    // Each must be there, but concurrent_safe came after the first /1 reports.
-    if (name == "concurrent_safe" && !report.properties.count(std::string(name))) {
-      report.properties[std::string(name)].reason = "not judged: the report predates the concurrent model";
+  for (std::size_t i = 0; i < kProperties.size(); ++i) {
+    // Each must be there, but concurrent_safe and directory mode's names came
+    // after the first /1 reports.
+    const std::string name(kProperties[i]);
+    const bool later = name == "concurrent_safe" || i >= kFileModeProperties;
+    if (later && !report.properties.count(name)) {
+      report.properties[name].reason = name == "concurrent_safe"
+                                           ? "not judged: the report predates the concurrent model"
+                                           : "not judged: the report predates directory mode";
       continue;
     }
     properties[name];

@@ -207,7 +207,13 @@ std::string failure_summary(const Failure& failure) {
   if (failure.call_index != 0) out += " at call " + std::to_string(failure.call_index);
   if (!failure.call.empty() || !failure.site.empty()) out += " " + call_at_site(failure.call, failure.site);
   if (!failure.fault.empty()) out += ": " + failure.fault;
-  out += " → target " + state_summary(failure.target);
+  if (failure.target.matches.empty() && !failure.target.exists) {  // directory mode: no one target
+    std::string names;
+    for (const auto& name : failure.leftovers) names += (names.empty() ? "" : ", ") + name;
+    out += " → the directory holds " + (names.empty() ? std::string("nothing") : names);
+  } else {
+    out += " → target " + state_summary(failure.target);
+  }
   out += ", exit status " + std::to_string(failure.exit_status);
   return out;
 }

@@ -1,4 +1,4 @@
-// report.hpp's two tables, Model and Outcome, looked up by value and by name.
+// report.hpp's tables, Model and Outcome (and which mode judges a property), looked up by value and by name.
 #include <algorithm>
 
 #include "crashcheck/report.hpp"
@@ -20,6 +20,15 @@ std::optional<Model> model_from_name(std::string_view name) noexcept {
 bool judges(Model model, std::string_view property) noexcept {
   const auto& list = model_info(model).judges;
   return !property.empty() && std::find(list.begin(), list.end(), property) != list.end();
+}
+
+bool judged_in_file_mode(std::string_view property) noexcept {
+  const auto end = kProperties.begin() + kFileModeProperties;
+  return std::find(kProperties.begin(), end, property) != end;
+}
+
+bool judged_in_directory_mode(std::string_view property) noexcept {
+  return std::find(kDirectoryProperties.begin(), kDirectoryProperties.end(), property) != kDirectoryProperties.end();
 }
 
 std::string_view outcome_name(Outcome outcome) noexcept {

@@ -53,7 +53,7 @@ expect() {  # expect COUNT PATTERN WHAT
   if [ "$found" -ne "$1" ]; then echo "FAIL: expected $1 of $3 in the rendered page, found $found"; fail=1; fi
 }
 expect 1 '<table id="property-table">' "property table"
-expect 9 '<tr class="property"' "property rows"  # one per reports::kProperties
+expect 13 '<tr class="property"' "property rows"  # one per reports::kProperties
 expect 2 'data-verdict="fail"' "failing properties"
 expect 1 'data-property="durable" data-verdict="not_run"' "not-run durable row"
 expect 0 '<script' "script elements (subject strings must stay text)"

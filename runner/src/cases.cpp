@@ -31,16 +31,6 @@ std::string read_required(const fs::path& file) {
   return *bytes;
 }
 
-// The end of a log, trimmed, on one line: it goes into one-line messages.
-std::string tail(const fs::path& file, std::size_t bytes) {
-  std::string all = read_file(file).value_or("");
-  while (!all.empty() && std::isspace(static_cast<unsigned char>(all.back()))) all.pop_back();
-  if (all.size() > bytes) all = "…" + all.substr(all.size() - bytes);
-  for (char& c : all)
-    if (c == '\n') c = ' ';
-  return all;
-}
-
 fs::path self_directory() {
   std::error_code ec;
   return fs::read_symlink("/proc/self/exe", ec).parent_path();
@@ -54,6 +44,16 @@ fs::path first_existing(std::initializer_list<fs::path> candidates) {
 }
 
 }  // namespace
+
+// The end of a log, trimmed, on one line: it goes into one-line messages.
+std::string log_tail(const fs::path& file, std::size_t bytes) {
+  std::string all = read_file(file).value_or("");
+  while (!all.empty() && std::isspace(static_cast<unsigned char>(all.back()))) all.pop_back();
+  if (all.size() > bytes) all = "…" + all.substr(all.size() - bytes);
+  for (char& c : all)
+    if (c == '\n') c = ' ';
+  return all;
+}
 
 fs::path locate_agent(const fs::path& requested) {
   try {
@@ -99,7 +99,9 @@ void drive_pauses(SubjectProcess& process, faults::Observer& observer, const Scr
   while (!process.finished()) {
     if (cancel_requested().load()) process.stop();
     if (auto call = observer.wait_paused(kPauseTick)) {
-      Snapshot now = take_snapshot(scratch.scratch(), scratch.target().filename().string());
+      // Directory mode has no target: every file's bytes are the state.
+      const std::string target = scratch.target().filename().string();
+      Snapshot now = take_snapshot(scratch.scratch(), target.empty() ? std::nullopt : std::optional(target));
       if (on_pause)
         on_pause(*call, now, scratch.initial());
       else
@@ -255,6 +257,7 @@ SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {
   if (setup.contents.from_payload) setup.contents.new_bytes = read_required(scenario.payload);
   if (setup.contents.from_payload && scenario.compare == Compare::json && !parses_as_json(setup.contents.new_bytes))
     throw InputError(scenario.payload.string() + ": the payload is not valid JSON, so --compare json cannot use it");
+  if (scenario.directory_mode) setup.contents.initial_dir = scenario.directory_mode->initial;
   setup.agent_library = locate_agent(request.agent_library);
   setup.backend = choose_backend(request.backend, scenario.backend, setup.agent_library);
   setup.crashcheck_write = find_crashcheck_write();
@@ -315,7 +318,7 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const P
   result.final = take_snapshot(scratch.scratch());
   take_observation(observer->finish(), result);
   result.outside_writes = scratch.outside_writes();
-  result.stderr_tail = tail(scratch.output("stderr"), 600);
+  result.stderr_tail = log_tail(scratch.output("stderr"), 600);
   return result;
 }
 

@@ -32,8 +32,10 @@ void check_command_runs(const Scenario& scenario, const std::string& where) {
     if (writer.empty()) throw InputError(where + ": {crashcheck_write} cannot be found next to crashcheck");
     program = writer.string();
   }
-  if (program.find('{') != std::string::npos) return;  // another placeholder: decided per case
-  check_executable(program, where);
+  if (program.find('{') == std::string::npos) check_executable(program, where);  // else: decided per case
+  if (scenario.directory_mode && scenario.directory_mode->checker.front().find('{') == std::string::npos)
+    check_executable(scenario.directory_mode->checker.front(),
+                     scenario.file.empty() ? "--checker" : scenario.file.string() + ": field \"checker.command\"");
 }
 
 std::string verdict_line(const reports::Report& report) {
@@ -273,40 +275,67 @@ int command_run(const RunCommand& command) {
   });
 }
 
+namespace {
+
+// `check --initial DIR --checker CMD`: directory mode (runner/README.md).
+void directory_scenario(Scenario& s, const CheckCommand& command) {
+  if (!command.initial) throw InputError("--checker: needs --initial DIR (the directory the writer starts from)");
+  if (command.checker.empty()) throw InputError("--initial: needs --checker CMD (it judges each directory state)");
+  if (command.old) throw InputError("--old: excludes --initial (one file, or a whole directory)");
+  if (!command.target.empty()) throw InputError("--target: directory mode judges the whole directory");
+  if (!command.validate.empty()) throw InputError("--validate: directory mode judges states with --checker");
+  if (!fs::is_directory(*command.initial))
+    throw InputError("--initial: no such directory: " + command.initial->string());
+  s.directory_mode = DirectoryMode{absolute_path(*command.initial), {"/bin/sh", "-c", command.checker}};
+  if (!command.payload.empty()) {
+    if (!fs::is_regular_file(command.payload)) throw InputError("--payload: no such file: " + command.payload.string());
+    s.payload = absolute_path(command.payload);
+  }
+}
+
+// `check --payload FILE [--old FILE] …`: one file replaced.
+void file_scenario(Scenario& s, const CheckCommand& command) {
+  if (!command.payload.empty()) {
+    if (!fs::is_regular_file(command.payload)) throw InputError("--payload: no such file: " + command.payload.string());
+    s.payload = absolute_path(command.payload);
+  }
+  if (!command.compare.empty()) {
+    const auto compare = compare_from_name(command.compare);
+    if (!compare) throw InputError("--compare: expected bytes or json, got \"" + command.compare + "\"");
+    s.compare = *compare;
+  }
+  if (command.old) {
+    if (!fs::is_regular_file(*command.old)) throw InputError("--old: no such file: " + command.old->string());
+    struct stat st {};
+    ::stat(command.old->c_str(), &st);
+    s.old =
+        OldFile{absolute_path(*command.old), command.mode ? parse_mode(*command.mode, "--mode") : (st.st_mode & 07777)};
+  } else if (command.mode) {
+    throw InputError("--mode: needs --old (without it the target does not exist beforehand)");
+  }
+  if (command.target.empty() && !command.old && command.payload.empty())
+    throw InputError("--target: needed without --old and --payload (the file name the writer writes)");
+  s.target = !command.target.empty() ? command.target
+             : command.old           ? command.old->filename().string()
+                                     : command.payload.filename().string();
+  if (command.validate == "json")
+    s.validator.kind = Validator::Kind::json;
+  else if (!command.validate.empty())
+    s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
+}
+
+}  // namespace
+
 int command_check(const CheckCommand& command) {
   return guarded([&] {
     if (command.command.empty()) throw InputError("check: no command given after --");
     Scenario s;
     s.name = "check";
     s.command = command.command;
-    if (!command.payload.empty()) {
-      if (!fs::is_regular_file(command.payload))
-        throw InputError("--payload: no such file: " + command.payload.string());
-      s.payload = absolute_path(command.payload);
-    }
-    if (!command.compare.empty()) {
-      const auto compare = compare_from_name(command.compare);
-      if (!compare) throw InputError("--compare: expected bytes or json, got \"" + command.compare + "\"");
-      s.compare = *compare;
-    }
-    if (command.old) {
-      if (!fs::is_regular_file(*command.old)) throw InputError("--old: no such file: " + command.old->string());
-      struct stat st {};
-      ::stat(command.old->c_str(), &st);
-      s.old = OldFile{absolute_path(*command.old),
-                      command.mode ? parse_mode(*command.mode, "--mode") : (st.st_mode & 07777)};
-    } else if (command.mode) {
-      throw InputError("--mode: needs --old (without it the target does not exist beforehand)");
-    }
-    if (command.target.empty() && !command.old && command.payload.empty())
-      throw InputError("--target: needed without --old and --payload (the file name the writer writes)");
-    s.target = !command.target.empty() ? command.target
-               : command.old           ? command.old->filename().string()
-                                       : command.payload.filename().string();
-    if (command.validate == "json")
-      s.validator.kind = Validator::Kind::json;
-    else if (!command.validate.empty())
-      s.validator = {Validator::Kind::command, {"/bin/sh", "-c", command.validate}};
+    if (command.initial || !command.checker.empty())
+      directory_scenario(s, command);
+    else
+      file_scenario(s, command);
     check_command_runs(s, "command");
     choose_backend(command.options.backend, std::nullopt, locate_agent(command.options.agent_library));
     check_gate_flags(command.policy, false, command.options);
@@ -319,6 +348,8 @@ int command_check(const CheckCommand& command) {
 int command_replay(const fs::path& report_file, const std::string& id, const RunOptions& options) {
   return guarded([&] {
     const reports::Report report = reports::load_report(report_argument(report_file));
+    if (!report.subject.initial_dir.empty())
+      throw InputError(report_file.string() + ": a directory-mode report; replay does not re-run its cases yet");
     const ReplayResult r = replay_case(report, id, options);
     const auto& o = r.observation;
     // A bare power-loss-N of an older report names the state it resolved to.

@@ -160,7 +160,7 @@ void add_check(CLI::App& app, Action& action) {
     CheckCommand command;
     CommonFlags flags;
     GateFlags gate;
-    std::string old_file, mode;
+    std::string old_file, mode, initial;
   };
   auto state = std::make_shared<State>();
   auto& check = state->command;
@@ -171,6 +171,10 @@ void add_check(CLI::App& app, Action& action) {
                    "The new content, also the writer's stdin (none: each run's own content is new; stdin is empty)");
   verb->add_option("--compare", check.compare,
                    "How a state is compared with the new content: bytes (default) or json (parsed values)");
+  verb->add_option("--initial", state->initial, "Directory mode: the directory the writer starts from (copied)");
+  verb->add_option("--checker", check.checker,
+                   "Directory mode: a shell command that exits 0 when {dir} is consistent (CRASHCHECK_COMMITTED=1 "
+                   "once the writer exited 0)");
   verb->add_option("--validate", check.validate, "json, or a shell command that exits 0 when {target} is valid");
   verb->add_option("--target", check.target,
                    "File name of the target (default: --old's, else --payload's; needed without both)");
@@ -186,6 +190,7 @@ void add_check(CLI::App& app, Action& action) {
     action = [state] {
       if (!state->old_file.empty()) state->command.old = state->old_file;
       if (!state->mode.empty()) state->command.mode = state->mode;
+      if (!state->initial.empty()) state->command.initial = state->initial;
       state->command.options = options_from(state->flags);
       state->command.policy = policy_from(state->gate);
       return command_check(state->command);

@@ -19,14 +19,7 @@ namespace {
 
 namespace pl = crashcheck::powerloss;
 
-pl::InitialState initial_state(const Snapshot& initial) {
-  pl::InitialState state;
-  state.directory_inode = initial.directory_inode;
-  state.umask = subject_umask();
-  for (const auto& [name, entry] : initial.entries)
-    state.files.push_back({name, entry.content, entry.mode, entry.inode, entry.kind == Entry::Kind::directory});
-  return state;
-}
+pl::InitialState initial_state(const Snapshot& initial) { return power_loss_initial(initial); }
 
 reports::Verdict verdict_of(pl::Verdict v) {
   return v == pl::Verdict::pass   ? reports::Verdict::pass
@@ -164,6 +157,15 @@ pl::Options options_for(const std::string& profile) {
 }
 
 }  // namespace
+
+pl::InitialState power_loss_initial(const Snapshot& initial) {
+  pl::InitialState state;
+  state.directory_inode = initial.directory_inode;
+  state.umask = subject_umask();
+  for (const auto& [name, entry] : initial.entries)
+    state.files.push_back({name, entry.content, entry.mode, entry.inode, entry.kind == Entry::Kind::directory});
+  return state;
+}
 
 std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 

@@ -184,7 +184,9 @@ Judgement judge(const std::vector<Observation>& observations, const Contents& co
                 const std::vector<std::string>& models_run, const ContentValidator& validator) {
   Judgement j;
   for (auto name : reports::kProperties) {
-    j.properties[std::string(name)].reason = "the power-loss model is not part of this run";
+    j.properties[std::string(name)].reason = reports::judged_in_file_mode(name)
+                                                 ? "the power-loss model is not part of this run"
+                                                 : "judged in directory mode only (initial.dir and a checker)";
   }
   for (const auto& checker : checkers(contents, validator))
     j.properties[std::string(checker.property)] = apply(checker, observations, models_run);

@@ -80,6 +80,28 @@ void load_old(Scenario& s, const json& value, const FieldErrors& errors) {
   s.old = old;
 }
 
+// Directory mode (runner/README.md): "initial": {"dir": …} instead of "old",
+// and the checker that judges each whole-directory state. Either both or neither.
+void load_directory_mode(Scenario& s, const json& doc, const FieldErrors& errors) {
+  if (!doc.contains("initial") && !doc.contains("checker")) return;
+  if (!doc.contains("initial")) errors.fail("initial", "missing: a checker needs \"initial\": {\"dir\": …}");
+  if (!doc.contains("checker"))
+    errors.fail("checker", "missing: directory mode needs {\"command\": [argv with {dir}]}");
+  if (doc.contains("old") && !doc["old"].is_null())
+    errors.fail("old", "\"old\" and \"initial.dir\" exclude each other (one file, or a whole directory)");
+  if (doc.contains("target")) errors.fail("target", "directory mode judges the whole directory: drop \"target\"");
+  errors.object(doc["initial"], "initial", {"dir"});
+  if (!doc["initial"].contains("dir")) errors.fail("initial.dir", "missing");
+  fs::path dir = errors.string(doc["initial"]["dir"], "initial.dir");
+  if (dir.is_relative()) dir = s.directory() / dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) errors.fail("initial.dir", "no such directory: " + dir.string());
+  errors.object(doc["checker"], "checker", {"command"});
+  if (!doc["checker"].contains("command")) errors.fail("checker.command", "missing");
+  s.directory_mode =
+      DirectoryMode{fs::absolute(dir).lexically_normal(), errors.strings(doc["checker"]["command"], "checker.command")};
+}
+
 void load_validator(Scenario& s, const json& value, const FieldErrors& errors) {
   if (value.is_null()) return;
   if (value.is_string()) {
@@ -125,16 +147,21 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
   errors.object(doc, "(top level)",
                 {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
-                 "expect", "require", "allow", "backend", "exhaustive", "payload_b", "compare"});
+                 "expect", "require", "allow", "backend", "exhaustive", "payload_b", "compare", "initial", "checker"});
+  load_directory_mode(s, doc, errors);
+  // Directory mode has no target; the payload is optional in both modes.
   for (const char* required : {"name", "command", "target"})
-    if (!doc.contains(required)) errors.fail(required, "missing");
+    if (!doc.contains(required) && (!s.directory_mode || std::string_view(required) != "target"))
+      errors.fail(required, "missing");
   s.name = errors.string(doc["name"], "name");
   if (!safe_name(s.name)) errors.fail("name", "use letters, digits, '.', '_' or '-' (it names the output folder)");
   if (doc.contains("description")) s.description = errors.string(doc["description"], "description");
   s.command = errors.strings(doc["command"], "command");
-  s.target = errors.string(doc["target"], "target");
-  if (!safe_name(s.target)) errors.fail("target", "expected a plain file name, got \"" + s.target + "\"");
-  load_old(s, doc.value("old", json()), errors);
+  if (!s.directory_mode) {
+    s.target = errors.string(doc["target"], "target");
+    if (!safe_name(s.target)) errors.fail("target", "expected a plain file name, got \"" + s.target + "\"");
+    load_old(s, doc.value("old", json()), errors);
+  }
   if (doc.contains("payload") && !doc["payload"].is_null()) {  // optional: without it each run's own content is new
     errors.object(doc["payload"], "payload", {"file"});
     if (!doc["payload"].contains("file")) errors.fail("payload.file", "missing");

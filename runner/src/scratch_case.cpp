@@ -182,6 +182,8 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   fs::create_directories(root_ / "harness");
   agent_files_ = make_agent_files_dir(root_ / "harness" / "backend");
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
+  if (!contents.initial_dir.empty())  // directory mode: the whole initial directory, modes kept
+    fs::copy(contents.initial_dir, scratch(), fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   write_case_file(payload(), contents.from_payload ? contents.new_bytes : std::string(), 0600);
   initial_ = take_snapshot(scratch());
 }

@@ -82,6 +82,10 @@ fs::path shell_scenario(const TempDir& dir, const std::string& script, const std
   return dir / "scenario.json";
 }
 
+bool differs_run_to_run(const fs::path& scenario_file) {
+  return read_text(scenario_file).find("sqlite_writer.py") != std::string::npos;
+}
+
 fs::path scenarios_dir() { return fs::path(CRASHCHECK_SOURCE_DIR) / "scenarios"; }
 
 }  // namespace crashcheck::runner::testing

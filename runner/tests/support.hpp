@@ -55,6 +55,12 @@ inline bool has(const std::string& text, std::string_view part) { return text.fi
 // 'o' and 'n') under MODELS and BACKEND; the report.json it wrote.
 nlohmann::json check_planted(const std::string& models, const std::string& how, const std::string& backend);
 
+// True for a bundled scenario whose writer puts random bytes in its files
+// (SQLite: a random nonce in each rollback-journal and WAL header, and the
+// checksums over it), so two runs differ in bytes and in power-loss states:
+// tests that compare one run with another skip it.
+bool differs_run_to_run(const std::filesystem::path& scenario_file);
+
 // Source-tree paths.
 std::filesystem::path scenarios_dir();
 

@@ -21,9 +21,20 @@ inline constexpr std::string_view kSchema = "crashcheck-report/1";
 
 // The fixed vocabulary (docs/ARCHITECTURE.md). Never rename one once shipped.
 // concurrent_safe came later (issue 17): a report without it reads as not_run.
-inline constexpr std::array<std::string_view, 9> kProperties = {"crash_atomic", "powerloss_atomic", "durable",
-                                                                "error_safe",   "temp_clean",       "mode_preserved",
-                                                                "reader_safe",  "valid_content",    "concurrent_safe"};
+// The last four came with directory mode (issue 15): a checker command judges
+// whole-directory states; durable and temp_clean are shared by both modes.
+inline constexpr std::array<std::string_view, 13> kProperties = {
+    "crash_atomic",         "powerloss_atomic", "durable",          "error_safe",      "temp_clean",
+    "mode_preserved",       "reader_safe",      "valid_content",    "concurrent_safe", "crash_consistent",
+    "powerloss_consistent", "error_consistent", "reader_consistent"};
+
+// Which mode judges which property: a single-file scenario (old + payload)
+// the first nine of kProperties, directory mode (initial.dir + checker) these.
+inline constexpr std::size_t kFileModeProperties = 9;
+inline constexpr std::array<std::string_view, 6> kDirectoryProperties = {
+    "crash_consistent", "powerloss_consistent", "error_consistent", "durable", "reader_consistent", "temp_clean"};
+bool judged_in_file_mode(std::string_view property) noexcept;
+bool judged_in_directory_mode(std::string_view property) noexcept;
 
 enum class Verdict { pass, fail, not_run };
 std::string_view verdict_name(Verdict v) noexcept;
@@ -42,23 +53,33 @@ struct ModelInfo {
   std::string_view case_prefix;            // "kill-" → kill-before-3, kill-after-12; "baseline" is the whole id
   int list_rank;                           // order of the report's cases and cells
   int picture_row;                         // the HTML picture's row, top first; -1: not drawn
-  std::array<std::string_view, 4> judges;  // properties its states bear on ("" pads)
+  std::array<std::string_view, 6> judges;  // properties its states bear on ("" pads), both modes
   bool opt_in = false;                     // not in the default model set
 };
 // In the order campaigns run the models; the baseline run comes last here.
 inline constexpr std::array<ModelInfo, 7> kModelTable = {{
-    {Model::kill, "kill", "kill-", 1, 0, {"crash_atomic", "mode_preserved", "valid_content", ""}},
-    {Model::errno_fault, "errno", "errno-", 3, 1, {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
+    {Model::kill, "kill", "kill-", 1, 0, {"crash_atomic", "mode_preserved", "valid_content", "crash_consistent"}},
+    {Model::errno_fault,
+     "errno",
+     "errno-",
+     3,
+     1,
+     {"error_safe", "temp_clean", "mode_preserved", "valid_content", "error_consistent"}},
     {Model::disk_full,
      "disk-full",
      "disk-full-",
      4,
      2,
-     {"error_safe", "temp_clean", "mode_preserved", "valid_content"}},
-    {Model::reader, "reader", "reader-", 2, 4, {"reader_safe", "valid_content", "", ""}},
-    {Model::power_loss, "power-loss", "power-loss-", 5, 3, {"powerloss_atomic", "durable", "valid_content", ""}},
-    {Model::concurrent, "concurrent", "concurrent-", 6, -1, {"concurrent_safe", "", "", ""}, true},
-    {Model::baseline, "baseline", "baseline", 0, -1, {"mode_preserved", "valid_content", "", ""}},
+     {"error_safe", "temp_clean", "mode_preserved", "valid_content", "error_consistent"}},
+    {Model::reader, "reader", "reader-", 2, 4, {"reader_safe", "valid_content", "reader_consistent"}},
+    {Model::power_loss,
+     "power-loss",
+     "power-loss-",
+     5,
+     3,
+     {"powerloss_atomic", "durable", "valid_content", "powerloss_consistent"}},
+    {Model::concurrent, "concurrent", "concurrent-", 6, -1, {"concurrent_safe"}, true},
+    {Model::baseline, "baseline", "baseline", 0, -1, {"mode_preserved", "valid_content"}},
 }};
 const ModelInfo& model_info(Model model) noexcept;
 std::string_view model_name(Model model) noexcept;
@@ -177,7 +198,9 @@ struct Subject {
   // Whether a payload was given; without one each run's own content is new
   // (runner/README.md, "Without a payload"). Older reports: true.
   bool payload_given = true;
-  std::string compare = "bytes";  // how states were compared with the new content: "bytes" or "json"
+  std::string compare = "bytes";          // how states were compared with the new content: "bytes" or "json"
+  std::string initial_dir = {};           // directory mode: the initial directory, absolute; empty: single-file
+  std::vector<std::string> checker = {};  // directory mode: the checker's argv template ({dir})
 
   bool operator==(const Subject&) const = default;
 };

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "assemble.hpp"
+#include "../directory/directory.hpp"
 #include "concurrent.hpp"
 #include "crashcheck/runner/executor.hpp"
 #include "observe.hpp"
@@ -36,10 +37,9 @@ CampaignResult stopped_early(const SubjectSetup& setup, const RunOptions& option
 }  // namespace
 
 CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) {
+  if (scenario.directory_mode) return run_directory_campaign(scenario, given);  // runner/src/directory/
   const auto started = std::chrono::steady_clock::now();
-  RunOptions options = given;
-  options.models = chosen_models(scenario, given);
-  options.sampling.exhaustive = given.sampling.exhaustive || scenario.exhaustive;
+  const RunOptions options = campaign_options(scenario, given);
   WorkDir work(options.work_root);
   SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   PauseStates pauses(setup);

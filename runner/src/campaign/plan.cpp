@@ -117,6 +117,13 @@ std::vector<std::string> chosen_models(const Scenario& scenario, const RunOption
   return out;
 }
 
+RunOptions campaign_options(const Scenario& scenario, const RunOptions& given) {
+  RunOptions options = given;
+  options.models = chosen_models(scenario, given);
+  options.sampling.exhaustive = given.sampling.exhaustive || scenario.exhaustive;
+  return options;
+}
+
 bool has(const std::vector<std::string>& models, Model m) {
   return std::find(models.begin(), models.end(), reports::model_name(m)) != models.end();
 }

@@ -19,6 +19,8 @@ namespace crashcheck::runner {
 // The models to run: --models, else the scenario's list, else all but the opt-in ones.
 std::vector<std::string> chosen_models(const Scenario& scenario, const RunOptions& options);
 bool has(const std::vector<std::string>& models, reports::Model m);
+// The options a campaign of `scenario` runs with: the chosen models, exhaustive when either says so.
+RunOptions campaign_options(const Scenario& scenario, const RunOptions& given);
 
 // The last call's index (calls are numbered from 1); 0 for an empty trace.
 std::uint32_t last_seq(const faults::Trace& trace);

@@ -103,6 +103,9 @@ SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request);
 // is InputError (exit 2), naming it.
 std::filesystem::path locate_agent(const std::filesystem::path& requested);
 
+// The last `bytes` of a log, trimmed, on one line: it goes into one-line messages.
+std::string log_tail(const std::filesystem::path& file, std::size_t bytes);
+
 // crashcheck-write next to the running program (installed or built), else the
 // one this build made; empty when there is none.
 std::filesystem::path find_crashcheck_write();

@@ -36,11 +36,13 @@ struct RunCommand {
 
 struct CheckCommand {
   std::optional<std::filesystem::path> old;
-  std::optional<std::string> mode;  // default: the old file's own mode
-  std::filesystem::path payload;    // empty: none (the writer builds its own content)
-  std::string compare;              // "", "bytes" or "json"
-  std::string validate;             // "", "json" or a shell command ({target} is the state)
-  std::string target;               // default: the old file's name, else the payload's
+  std::optional<std::string> mode;               // default: the old file's own mode
+  std::filesystem::path payload;                 // empty: none (the writer builds its own content)
+  std::string compare;                           // "", "bytes" or "json"
+  std::string validate;                          // "", "json" or a shell command ({target} is the state)
+  std::string target;                            // default: the old file's name, else the payload's
+  std::optional<std::filesystem::path> initial;  // directory mode: the initial directory
+  std::string checker;                           // directory mode: a shell command ({dir} is a state's copy)
   std::vector<std::string> command;
   std::filesystem::path out = "crashcheck-out";
   RunOptions options;

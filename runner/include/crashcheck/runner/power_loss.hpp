@@ -17,7 +17,15 @@
 #include "crashcheck/runner/properties.hpp"
 #include "crashcheck/runner/scratch_case.hpp"
 
+namespace crashcheck::powerloss {
+struct InitialState;
+}
+
 namespace crashcheck::runner {
+
+// The model's input from the scratch directory before the run (with inodes);
+// directory mode enumerates the states from it itself (runner/src/directory/).
+powerloss::InitialState power_loss_initial(const Snapshot& initial);
 
 struct PowerLossJudgement {
   reports::PropertyResult powerloss_atomic;

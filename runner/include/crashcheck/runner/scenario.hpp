@@ -53,6 +53,14 @@ struct OldFile {
   mode_t mode = 0644;
 };
 
+// Directory mode (issue 15): the scratch directory starts as a copy of
+// `initial` (modes kept), and `checker` ({dir}: a copy of one state; exit 0 =
+// consistent) judges every whole-directory state the fault models produce.
+struct DirectoryMode {
+  std::filesystem::path initial;     // absolute
+  std::vector<std::string> checker;  // argv template
+};
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -61,6 +69,7 @@ struct Scenario {
   std::optional<OldFile> old;                      // nullopt: the target does not exist beforehand
   std::filesystem::path payload;                   // absolute; empty: none (the writer builds its own content)
   Compare compare = Compare::bytes;                // "compare": how states are compared with the new content
+  std::optional<DirectoryMode> directory_mode;     // set: judge whole directories (then no target, no old)
   std::optional<std::filesystem::path> payload_b;  // concurrent model: instance B's content; nullopt: derived
   Validator validator;
   double timeout_s = 30;

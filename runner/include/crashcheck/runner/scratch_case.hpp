@@ -2,6 +2,7 @@
 //
 //   <case root>/            made fresh for every case, removed afterwards
 //     scratch/              the subject's {dir}: holds only the old target, with its mode
+//                           (directory mode: a copy of the initial directory)
 //     tmp/                  the subject's TMPDIR
 //     harness/payload       a private copy of the new content ({payload}, stdin)
 //     harness/stdout, stderr  the subject's output
@@ -77,6 +78,7 @@ struct Contents {
   std::optional<std::string> unknown_new = std::nullopt;
   std::string partial_new = {};
   bool partial_is_prefix = false;
+  std::filesystem::path initial_dir = {};  // directory mode: copied into scratch/ (modes kept); empty: none
 };
 
 // old / new / missing / torn (a proper prefix of old or new) / other, plus an

@@ -1,0 +1,453 @@
+// The directory-mode campaign, stage by stage: the baseline run (paused at
+// every call when kills or readers are read off it), the errno, disk-full
+// (and exact kill) cases run in parallel, the power-loss states enumerated
+// from the baseline's trace, the checker on every distinct state, and the
+// report. Each model's cases point at StateBook jobs, so a state many cases
+// share is checked once.
+#include <crashcheck/powerloss.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <csignal>
+#include <set>
+
+#include "../campaign/assemble.hpp"
+#include "../campaign/plan.hpp"
+#include "../campaign/work_dir.hpp"
+#include "crashcheck/runner/executor.hpp"
+#include "crashcheck/runner/power_loss.hpp"
+#include "directory.hpp"
+
+namespace crashcheck::runner {
+namespace pl = crashcheck::powerloss;
+using reports::Model;
+using Kind = faults::FaultPlan::Kind;
+
+namespace {
+
+constexpr std::size_t kListed = 16;  // counterexamples listed per property
+
+// One state a case left (or a pause, or a power loss), and the job judging it.
+struct DirCase {
+  std::string id;
+  Model model = Model::baseline;
+  std::uint32_t call = 0;
+  std::string fault;
+  int exit_status = 0;
+  std::size_t job = 0;
+  std::vector<std::string> leftovers;  // temp_clean: names neither the initial nor the baseline's final directory has
+};
+
+// What the stages collect for the report.
+struct DirRun {
+  StateBook book;
+  std::map<std::string, std::vector<DirCase>> by_property;  // property -> the cases that bear on it
+  std::map<Model, std::set<std::size_t>> jobs_per_model;    // distinct states checked per model
+  std::vector<std::string> notes;
+};
+
+void add(DirRun& run, const std::string& property, DirCase c) {
+  run.jobs_per_model[c.model].insert(c.job);
+  run.by_property[property].push_back(std::move(c));
+}
+
+// The paused baseline: before call N the directory is what a SIGKILL there
+// leaves and what a reader opening it then would copy.
+struct Pauses {
+  std::map<std::uint32_t, std::size_t> jobs;  // call -> job (COMMITTED=0)
+};
+
+CaseResult run_baseline(const SubjectSetup& setup, const RunOptions& options, DirRun& run, Pauses& pauses) {
+  const CaseSpec spec = baseline_run(options.models, options.kill_mode);
+  return execute_case(setup, spec, [&](std::uint32_t call, const Snapshot& now, const Snapshot&) {
+    pauses.jobs[call] = run.book.add(now.entries, false);
+  });
+}
+
+std::optional<std::string> why_not_checkable(const CaseResult& base) {
+  if (base.conflict) return *base.conflict + " (try --backend preload)";
+  if (!base.outcome.succeeded())
+    return "the baseline run (no fault) failed: " + base.outcome.describe() +
+           (base.stderr_tail.empty() ? "" : "; its stderr ends with: " + base.stderr_tail);
+  if (!base.trace) return "the trace of the run cannot be read: " + base.trace_error;
+  if (base.trace->records.empty())
+    return "the backend saw no file-system call in the scratch directory (does the command write {dir}?)";
+  return std::nullopt;
+}
+
+std::vector<std::string> new_names(const Snapshot& state, const Snapshot& initial, const Snapshot& final) {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : state.entries)
+    if (!initial.find(name) && !final.find(name)) out.push_back(name);
+  return out;
+}
+
+// Kill and reader cases off the pauses; the kill points the run did not
+// reach (or every one, in exact mode) are returned to be run for real.
+std::vector<CaseSpec> cases_from_pauses(const CaseResult& base, const Pauses& pauses, const RunOptions& options,
+                                        DirRun& run) {
+  const bool kills = has(options.models, Model::kill), readers = has(options.models, Model::reader);
+  const auto& trace = *base.trace;
+  std::vector<CaseSpec> missing;
+  for (const auto& spec : plan_exact_kills(trace)) {
+    const std::uint32_t call = spec.plan.call;
+    const auto seen = pauses.jobs.find(call);
+    const bool after_last = spec.plan.kind == Kind::kill_after;
+    if (readers && !after_last && seen != pauses.jobs.end())
+      add(run, "reader_consistent",
+          {case_id(Model::reader, {Kind::pause, 0, 0, 0}, call),
+           Model::reader,
+           call,
+           "a reader copies the directory before call " + std::to_string(call),
+           0,
+           seen->second,
+           {}});
+    if (!kills) continue;
+    if (after_last)
+      add(run, "crash_consistent",
+          {spec.id,
+           Model::kill,
+           call,
+           "SIGKILL after call " + std::to_string(call) + ", the last",
+           -SIGKILL,
+           run.book.add(base.final.entries, false),
+           {}});
+    else if (seen != pauses.jobs.end() && options.kill_mode == KillMode::fast)
+      add(run, "crash_consistent",
+          {spec.id, Model::kill, call, "SIGKILL before call " + std::to_string(call), -SIGKILL, seen->second, {}});
+    else
+      missing.push_back(spec);
+  }
+  if (kills)  // the writer exited 0: what it committed must be there
+    add(run, "crash_consistent",
+        {"baseline",
+         Model::baseline,
+         trace.records.back().seq,
+         "none: the writer exited 0 (CRASHCHECK_COMMITTED=1)",
+         0,
+         run.book.add(base.final.entries, true),
+         {}});
+  return missing;
+}
+
+std::string fault_text(const CaseSpec& spec) {
+  const std::string n = std::to_string(spec.plan.call);
+  switch (spec.plan.kind) {
+    case Kind::kill_before:
+      return "SIGKILL before call " + n;
+    case Kind::fail_call:
+      return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
+    case Kind::disk_full:
+      return "disk full after " + std::to_string(spec.plan.byte_budget) + " bytes";
+    default:
+      return spec.id;
+  }
+}
+
+// Errno, disk-full and unreached kill cases, run in parallel; each final
+// directory goes to the book (COMMITTED=1 when the writer exited 0).
+void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
+               const CaseResult& base, DirRun& run) {
+  std::vector<std::optional<DirCase>> ended(specs.size());
+  run_parallel(specs.size(), options.jobs ? options.jobs : default_jobs(), [&](std::size_t i) {
+    const CaseResult r = execute_case(setup, specs[i]);
+    if (r.outcome.end == SubjectOutcome::End::cancelled) return;
+    const bool killed = specs[i].model == Model::kill;
+    const std::uint32_t call = specs[i].plan.kind == Kind::disk_full
+                                   ? write_at_budget(*base.trace, specs[i].plan.byte_budget)
+                                   : specs[i].plan.call;
+    ended[i] = DirCase{specs[i].id,
+                       specs[i].model,
+                       call,
+                       fault_text(specs[i]),
+                       r.outcome.status(),
+                       run.book.add(r.final.entries, !killed && r.outcome.succeeded()),
+                       new_names(r.final, r.initial, base.final)};
+  });
+  for (auto& c : ended) {
+    if (!c) continue;
+    if (c->model == Model::kill) {
+      add(run, "crash_consistent", std::move(*c));
+      continue;
+    }
+    if (c->exit_status != 0) add(run, "temp_clean", *c);  // as for one file: after a reported failure
+    add(run, "error_consistent", std::move(*c));
+  }
+}
+
+StateBook::Entries entries_of(const pl::CrashState& state) {
+  StateBook::Entries out;
+  for (const auto& name : state.names()) {
+    const auto image = state.file(name);
+    if (!image) continue;
+    out[name] = {image->is_directory ? Entry::Kind::directory : Entry::Kind::file, image->mode,
+                 image->is_directory ? std::string() : image->content, 0};
+  }
+  return out;
+}
+
+// Distinct power-loss states the checker judges, before they are sampled
+// (seeded; --exhaustive judges all): those with CRASHCHECK_COMMITTED=0
+// (powerloss_consistent) and, apart, the few after the last call with
+// CRASHCHECK_COMMITTED=1 (durable), so a sample never leaves durable out.
+// Power loss over several files multiplies states (a SQLite WAL commit:
+// ~1,800 distinct ones under posix), and each costs one run of the checker.
+constexpr std::size_t kPowerLossStates = 256;
+constexpr std::size_t kCommittedStates = 64;
+
+// The power-loss states, deduplicated in a book of their own first, so the
+// sample is drawn from distinct states.
+struct StagedPowerLoss {
+  StateBook book;
+  std::vector<DirCase> cases;  // job: in `book`
+};
+
+// The staged jobs with CRASHCHECK_COMMITTED `committed`, at most `cap` of them
+// (a seeded sample, and a note) unless the run is exhaustive.
+std::vector<std::size_t> sample_jobs(const StateBook& book, bool committed, std::size_t cap, const RunOptions& options,
+                                     DirRun& run) {
+  std::vector<std::size_t> jobs;
+  for (std::size_t job = 0; job < book.size(); ++job)
+    if (book.committed(job) == committed) jobs.push_back(job);
+  if (options.sampling.exhaustive || jobs.size() <= cap) return jobs;
+  const std::size_t all = jobs.size();
+  std::mt19937_64 random(options.sampling.seed);
+  std::shuffle(jobs.begin(), jobs.end(), random);
+  jobs.resize(cap);
+  run.notes.push_back(std::string(committed ? "durable" : "powerloss_consistent") + ": " + std::to_string(cap) +
+                      " of " + std::to_string(all) +
+                      " distinct power-loss directory states judged by the checker: sampled, seed " +
+                      std::to_string(options.sampling.seed) + "; `--exhaustive` judges all");
+  return jobs;
+}
+
+void judge_staged(StagedPowerLoss& staged, const RunOptions& options, DirRun& run) {
+  std::map<std::size_t, std::size_t> job_in_run;  // staged job -> run.book job
+  for (bool committed : {false, true})
+    for (std::size_t job :
+         sample_jobs(staged.book, committed, committed ? kCommittedStates : kPowerLossStates, options, run))
+      job_in_run[job] = run.book.add(staged.book.entries(job), committed);
+  for (auto& c : staged.cases) {
+    const auto found = job_in_run.find(c.job);
+    if (found == job_in_run.end()) continue;  // not in the sample
+    const bool committed = staged.book.committed(c.job);
+    c.job = found->second;
+    add(run, committed ? "durable" : "powerloss_consistent", std::move(c));
+  }
+}
+
+// Every power-loss state of the baseline's trace (sampled per crash point
+// as the model samples, seeded): COMMITTED=0 for powerloss_consistent, and at
+// the last crash point, the writer having exited 0, COMMITTED=1 for durable.
+void power_loss_states(const CaseResult& base, const RunOptions& options, DirRun& run) {
+  const auto unexplained = unexplained_by_trace(*base.trace, base.initial, base.final);
+  if (!unexplained.empty()) {
+    const std::string why = describe_unexplained(unexplained);
+    run.notes.push_back("trace self-check: " + why + "; powerloss_consistent and durable not judged");
+    return;
+  }
+  pl::Options pl_options;
+  pl_options.profile = pl::parse_profile(options.fs_profile).value_or(pl::Profile::posix);
+  pl_options.seed = options.sampling.seed;
+  const std::uint32_t last = base.trace->records.back().seq;
+  std::uint64_t visited = 0;
+  StagedPowerLoss staged;
+  const auto coverage = pl::for_each_state(*base.trace, power_loss_initial(base.initial), pl_options,
+                                           [&](const pl::Coverage& point, const pl::CrashState& state) {
+                                             ++visited;
+                                             const StateBook::Entries entries = entries_of(state);
+                                             DirCase c{power_loss_case_id(point.after_seq, state.index()),
+                                                       Model::power_loss,
+                                                       point.after_seq,
+                                                       "power loss after call " + std::to_string(point.after_seq) +
+                                                           (state.lost().empty() ? "" : "; " + state.lost()),
+                                                       0,
+                                                       staged.book.add(entries, false),
+                                                       {}};
+                                             if (point.after_seq == last && base.outcome.succeeded()) {
+                                               DirCase committed = c;
+                                               committed.job = staged.book.add(entries, true);
+                                               staged.cases.push_back(std::move(committed));
+                                             }
+                                             staged.cases.push_back(std::move(c));
+                                           });
+  std::size_t sampled = 0;
+  for (const auto& point : coverage) sampled += point.sampled ? 1 : 0;
+  run.notes.push_back(
+      "power loss judged on the " + std::string(pl::profile_name(pl_options.profile)) +
+      " profile: " + std::to_string(visited) + " states at " + std::to_string(coverage.size()) + " crash points" +
+      (sampled ? ", " + std::to_string(sampled) + " of them sampled (seed " + std::to_string(pl_options.seed) + ")"
+               : ""));
+  judge_staged(staged, options, run);
+}
+
+reports::Failure failure_of(const DirCase& c, const StateBook& book, const faults::Trace& trace,
+                            const std::string& property) {
+  reports::Failure f;
+  f.case_id = c.id;
+  f.model = reports::model_name(c.model);
+  f.call_index = c.call;
+  f.call = faults::describe_call(trace, c.call);
+  f.fault = c.fault;
+  f.exit_status = c.exit_status;
+  // No one target: `target` stays empty, and renderers show the names instead.
+  for (const auto& [name, _] : book.entries(c.job)) f.leftovers.push_back(name);  // every name of the state
+  const CheckerVerdict& v = book.verdict(c.job);
+  if (property == "temp_clean") {
+    std::string names;
+    for (const auto& n : c.leftovers) names += (names.empty() ? "" : ", ") + n;
+    f.detail = "left " + names + ", which neither the initial directory nor the finished run holds";
+  } else {
+    f.detail = std::string("the checker (CRASHCHECK_COMMITTED=") + (book.committed(c.job) ? "1" : "0") + ") " +
+               (v.timed_out ? v.outcome + ": a state it cannot judge is not consistent" : "ended " + v.outcome) +
+               (v.output.empty() ? "" : "; its output ends with: " + v.output);
+  }
+  return f;
+}
+
+reports::PropertyResult judge_property(const std::string& property, const std::vector<DirCase>& cases,
+                                       const StateBook& book, const faults::Trace& trace) {
+  reports::PropertyResult result;
+  for (const auto& c : cases) {
+    const CheckerVerdict& v = book.verdict(c.job);
+    if (property != "temp_clean" && v.outcome.empty()) continue;  // interrupted before its checker ran
+    ++result.cases;
+    const bool bad = property == "temp_clean" ? !c.leftovers.empty() : !v.consistent;
+    if (!bad) continue;
+    ++result.failing;
+    if (result.failures.size() < kListed) result.failures.push_back(failure_of(c, book, trace, property));
+  }
+  result.verdict = result.cases == 0     ? reports::Verdict::not_run
+                   : result.failing == 0 ? reports::Verdict::pass
+                                         : reports::Verdict::fail;
+  if (result.failing > result.failures.size())
+    result.notes.push_back(std::to_string(result.failing - result.failures.size()) + " more failing states not listed");
+  return result;
+}
+
+// The model whose absence leaves `property` without cases.
+std::string missing_reason(const std::string& property, const RunOptions& options) {
+  for (const auto& m : reports::kModelTable)
+    if (m.model != Model::baseline && reports::judges(m.model, property) &&
+        std::find(options.models.begin(), options.models.end(), std::string(m.name)) == options.models.end())
+      return "needs the " + std::string(m.name) + " model, which was not run";
+  return "no case produced a state for it";
+}
+
+reports::Report assemble(const DirRun& run, const CaseResult& base, const SubjectSetup& setup,
+                         const RunOptions& options) {
+  reports::Report report = empty_report(setup, options, "");
+  for (auto name : reports::kProperties)
+    if (!reports::judged_in_directory_mode(name))
+      report.properties[std::string(name)].reason = "judged in single-file mode only (old + payload)";
+  for (auto name : reports::kDirectoryProperties) {
+    const std::string property(name);
+    const auto found = run.by_property.find(property);
+    auto& result = report.properties[property];
+    if (found != run.by_property.end()) result = judge_property(property, found->second, run.book, *base.trace);
+    if (result.verdict == reports::Verdict::not_run && result.reason.empty())
+      result.reason = missing_reason(property, options);
+  }
+  report.subject.initial_dir = setup.scenario.directory_mode->initial.string();
+  report.subject.checker = setup.scenario.directory_mode->checker;
+  for (const auto& r : base.trace->records) report.calls.push_back({r.seq, r.call, faults::describe_call(r)});
+  std::string per_model;
+  for (const auto& [model, jobs] : run.jobs_per_model) {
+    if (model == Model::baseline) continue;
+    std::uint64_t cases = 0;
+    std::set<std::string> ids;
+    for (const auto& [_, list] : run.by_property)
+      for (const auto& c : list)
+        if (c.model == model) ids.insert(c.id);
+    cases = ids.size();
+    report.model_cases[std::string(reports::model_name(model))] = cases;
+    per_model +=
+        (per_model.empty() ? "" : ", ") + std::string(reports::model_name(model)) + " " + std::to_string(jobs.size());
+  }
+  report.notes.push_back("directory mode: the checker judged " + std::to_string(run.book.size()) +
+                         " distinct directory states (per model: " + per_model + ")");
+  report.notes.insert(report.notes.end(), run.notes.begin(), run.notes.end());
+  return report;
+}
+
+// Sharded: a state several models share is checked once, so the whole
+// campaign runs in shard 1 and the others plan nothing (merge adds nothing).
+reports::Shard shard_of(const RunOptions& options) {
+  return {options.shard->index, options.shard->count,
+          plan_fingerprint({"directory mode, whole in shard 1", options.fs_profile})};
+}
+
+CampaignResult other_shard(const SubjectSetup& setup, const RunOptions& options) {
+  CampaignResult result;
+  result.report = empty_report(setup, options, "directory mode: every state is judged in shard 1");
+  result.report.shard = shard_of(options);
+  result.report.notes.push_back("shard " + std::to_string(options.shard->index) + "/" +
+                                std::to_string(options.shard->count) +
+                                ": directory mode runs whole in shard 1; nothing planned here");
+  return result;
+}
+
+// Every case as an Observation (tests, and what a caller counts): the
+// checker's verdict stands where a single file's content would.
+std::vector<Observation> observations(const DirRun& run, const faults::Trace& trace) {
+  std::vector<Observation> out;
+  std::set<std::string> seen;
+  for (const auto& [property, cases] : run.by_property)
+    for (const auto& c : cases) {
+      if (property == "temp_clean" || !seen.insert(c.id + (run.book.committed(c.job) ? "+" : "")).second) continue;
+      Observation o;
+      o.case_id = c.id;
+      o.model = c.model;
+      o.call_index = c.call;
+      o.call = faults::describe_call(trace, c.call);
+      o.fault = c.fault;
+      o.exit_status = c.exit_status;
+      o.target.matches = reports::outcome_name(reports::Outcome::other);
+      o.target.excerpt = "checker: " + run.book.verdict(c.job).outcome;
+      for (const auto& [name, _] : run.book.entries(c.job)) o.leftovers.push_back(name);
+      out.push_back(std::move(o));
+    }
+  return out;
+}
+
+}  // namespace
+
+CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions& given) {
+  const auto started = std::chrono::steady_clock::now();
+  const RunOptions options = campaign_options(scenario, given);
+  WorkDir work(options.work_root);
+  const SubjectSetup setup =
+      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  if (options.shard && !options.shard->first()) return other_shard(setup, options);
+  DirRun run;
+  Pauses pauses;
+  const CaseResult base = run_baseline(setup, options, run, pauses);
+  CampaignResult result;
+  if (cancel_requested().load() || why_not_checkable(base)) {
+    result.interrupted = cancel_requested().load();
+    const std::string why =
+        result.interrupted ? "interrupted before the baseline finished" : "not checkable: " + *why_not_checkable(base);
+    if (!result.interrupted) result.not_checkable = why;
+    result.report = empty_report(setup, options, why);
+    result.report.complete = !result.interrupted;
+    result.report.notes.push_back(why);
+    return result;
+  }
+  std::vector<CaseSpec> specs = cases_from_pauses(base, pauses, options, run);
+  Plan plan = plan_cases(*base.trace, options.models, KillMode::fast, 0, options.sampling);
+  for (auto& c : plan.cases) specs.push_back(std::move(c));
+  run.notes.insert(run.notes.end(), plan.notes.begin(), plan.notes.end());
+  run_cases(specs, setup, options, base, run);
+  if (has(options.models, Model::power_loss)) power_loss_states(base, options, run);
+  run.book.judge(setup, options.jobs);
+  result.interrupted = cancel_requested().load();
+  result.report = assemble(run, base, setup, options);
+  result.report.complete = !result.interrupted;
+  if (options.shard) result.report.shard = shard_of(options);
+  result.observations = observations(run, *base.trace);
+  result.report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace crashcheck::runner

@@ -1,0 +1,66 @@
+// Directory mode (issue 15, runner/README.md "Directory mode"): the scratch
+// directory starts as a copy of the scenario's initial directory, every fault
+// model produces whole-directory states, and the user's checker judges each
+// distinct state once, in a throw-away copy. The folder's door for the
+// campaign (campaign/campaign.cpp calls run_directory_campaign).
+//
+//   states.cpp    StateBook: distinct states by content hash, the checker run on each
+//   campaign.cpp  the stages: baseline (paused), cases, power loss, the checker, the report
+#pragma once
+
+#include <crashcheck/report.hpp>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "crashcheck/runner/campaign.hpp"
+#include "crashcheck/runner/cases.hpp"
+
+namespace crashcheck::runner {
+
+// The whole campaign of a scenario with `directory_mode` set.
+CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions& options);
+
+// What the checker said of one state.
+struct CheckerVerdict {
+  bool consistent = false;  // exited 0
+  bool timed_out = false;   // did not finish within the case timeout: never consistent
+  std::string outcome;      // "exit 1", "timed out", "killed by SIGSEGV"
+  std::string output;       // the tail of its stdout and stderr, on one line
+};
+
+// Every distinct (directory state, committed) pair the models produced, each
+// kept once until the checker has judged it. A state is its entries: names,
+// kinds, modes and bytes (inodes and times do not count).
+class StateBook {
+ public:
+  using Entries = std::map<std::string, Entry>;
+  // The job that judges `entries` with CRASHCHECK_COMMITTED as given; the
+  // same state twice is the same job. Thread-safe.
+  std::size_t add(Entries entries, bool committed);
+  // Runs the checker once per job, -j in parallel; each job's copy lives
+  // under `work_root` only while its checker runs.
+  void judge(const SubjectSetup& setup, unsigned jobs);
+  const CheckerVerdict& verdict(std::size_t job) const { return verdicts_.at(job); }
+  const Entries& entries(std::size_t job) const { return jobs_.at(job).entries; }
+  bool committed(std::size_t job) const { return jobs_.at(job).committed; }
+  std::size_t size() const { return jobs_.size(); }
+
+ private:
+  struct Job {
+    Entries entries;
+    bool committed = false;
+  };
+  std::mutex mutex_;
+  std::map<std::string, std::size_t> by_key_;  // content hash + committed -> job
+  std::vector<Job> jobs_;
+  std::vector<CheckerVerdict> verdicts_;
+};
+
+// Writes `entries` below `dir` (created), modes kept.
+void materialise(const StateBook::Entries& entries, const std::filesystem::path& dir);
+
+}  // namespace crashcheck::runner
