@@ -212,9 +212,10 @@ std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialSt
 }
 
 std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial) {
-  detail::Replay replay(initial, Profile::posix);  // the profile shapes what survives, not what is seen
+  // the profile shapes what survives, not what is seen
+  detail::Replay replay(initial, Profile::posix, detail::Replay::Visible::bytes);
   for (const auto& record : trace.records) replay.apply(record);
-  return replay.visible();
+  return replay.take_visible();
 }
 
 std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial, const Options& options) {

@@ -46,6 +46,7 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
     ++exited_zero_;
     if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;  // the same states were judged
   }
+  std::unique_lock judging(judging_);
   if (!unexplained_by_trace(*ended.trace, ended.initial, ended.final).empty()) {  // a replay: outside the lock
     std::lock_guard lock(mutex_);
     ++unexplained_;
@@ -53,6 +54,7 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen) {
   }
   const auto judged =
       judge_power_loss(*ended.trace, ended.initial, setup_.contents, setup_.scenario.target, true, options_.fs_profile);
+  judging.unlock();
   if (judged.durable.verdict != reports::Verdict::fail || judged.durable.failures.empty()) return;
   reports::Failure failure = judged.durable.failures.front();
   failure.case_id = seen.case_id;
