@@ -177,6 +177,8 @@ std::shared_ptr<const FileModel> FileModelCache::get(const std::vector<Op>& ops,
   return cached;
 }
 
+void FileModelCache::forget(std::uint64_t inode) { models_.erase(inode); }
+
 std::uint64_t FileModelCache::durable_hash(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
   auto& cached = durable_hashes_[inode];
   if (cached.bytes != state.base) cached = {state.base, hash_blockwise(*state.base, block_size)};
@@ -203,6 +205,7 @@ PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCac
       option_hashes_.push_back(flat_hashes(*files_.back()));
     } else {
       durable_[inode].hash = cache.durable_hash(inode, state, block_size_);
+      cache.forget(inode);  // synced: its model is rebuilt from the new durable bytes if it is written again
     }
     if (!state.pending_mode.empty()) {
       ModeModel mode{inode, state.pending_mode, {state.base_mode}};

@@ -65,6 +65,9 @@ class FileModelCache {
   std::shared_ptr<const FileModel> get(const std::vector<Op>& ops, std::uint64_t inode, const InodeState& state,
                                        std::uint32_t block_size);
   std::uint64_t durable_hash(std::uint64_t inode, const InodeState& state, std::uint32_t block_size);
+  // A file without unsynced data needs no model: a large file's stale one
+  // (every block version since its last sync) would outlive its use.
+  void forget(std::uint64_t inode);
 
  private:
   struct DurableHash {
