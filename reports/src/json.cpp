@@ -327,6 +327,8 @@ Subject read_subject(const Node& n, const json& raw) {
             n["timeout_s"].number(),
             "",
             "",
+            true,
+            "bytes",
             "",
             {}};
   if (raw.is_object() && raw.contains("initial_dir")) s.initial_dir = n["initial_dir"].text();  // directory mode
