@@ -331,10 +331,10 @@ bool Replay::synchronous(const TraceRecord& record) {
   if (record.call == "pwritev2" || record.call == "pwritev64v2") return (record.flags & (kRwfDsync | kRwfSync)) != 0;
   if (record.call != "msync" || (record.flags & kMsSync) == 0) return false;
   const auto id = resolve_inode(record, record.path);
-  const auto now = current_.find(id);
+  const auto now = current_size_.find(id);
   const auto from = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)),
              to = from + record.data.size();
-  if (now != current_.end() && from == 0 && to >= now->second.size()) return true;
+  if (now != current_size_.end() && from == 0 && to >= now->second) return true;
   const auto& pending = inode(id).pending_data;
   return std::all_of(pending.begin(), pending.end(), [&](std::size_t op) {
     const Op& o = ops_[op];

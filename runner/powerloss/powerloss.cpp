@@ -300,7 +300,7 @@ It visit_cuts(It cut, It end, const faults::TraceRecord& record, std::map<std::s
     detail::Op next;
     next.kind = detail::Op::Kind::write;
     next.offset = start + applied;
-    next.bytes = record.data.substr(applied, upto - applied);
+    next.bytes = std::string_view(record.data).substr(applied, upto - applied);  // the trace outlives the op
     for (const auto& name : changed) detail::apply_data_op(next, seen[name].content);
     applied = upto;
     visit(*cut, seen);

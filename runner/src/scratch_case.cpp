@@ -137,9 +137,9 @@ Snapshot take_snapshot(const fs::path& dir, const std::optional<std::string>& co
   return snapshot;
 }
 
-void release_contents(Snapshot& snapshot) {
+void release_contents(Snapshot& snapshot, const std::string& keep) {
   for (auto& [name, entry] : snapshot.entries)
-    if (entry.kind == Entry::Kind::file) std::string().swap(entry.content);
+    if (entry.kind == Entry::Kind::file && name != keep) std::string().swap(entry.content);
 }
 
 reports::FileState describe_target(const Entry* target, const Contents& contents) {
