@@ -125,19 +125,51 @@ namespace {
 
 }  // namespace
 
-Trace read_trace(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) bad_trace(file, std::string("cannot open: ") + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) bad_trace(file, "read error");
-  return decode_trace(bytes, file);
+namespace {
+
+// Where decode reads from: bytes already in memory, or the trace file read
+// record by record, so a trace of a large file is held once (in its
+// records), never also as the whole file's bytes.
+class MemorySource {
+ public:
+  explicit MemorySource(std::string_view bytes) : bytes_(bytes) {}
+  std::uint64_t left() const { return bytes_.size() - at_; }
+  std::uint64_t at() const { return at_; }
+  void read(char* out, std::size_t n) { std::memcpy(out, bytes_.data() + at_, n), at_ += n; }
+
+ private:
+  std::string_view bytes_;
+  std::size_t at_ = 0;
+};
+
+class FileSource {
+ public:
+  FileSource(std::ifstream& in, std::uint64_t size, const std::filesystem::path& file)
+      : in_(in), size_(size), file_(file) {}
+  std::uint64_t left() const { return size_ - at_; }
+  std::uint64_t at() const { return at_; }
+  void read(char* out, std::size_t n) {
+    if (!in_.read(out, static_cast<std::streamsize>(n))) bad_trace(file_, "read error");
+    at_ += n;
+  }
+
+ private:
+  std::ifstream& in_;
+  std::uint64_t size_, at_ = 0;
+  const std::filesystem::path& file_;
+};
+
+void read_field(auto& source, std::string& out, std::size_t n) {
+  out.resize(n);
+  if (n) source.read(out.data(), n);
 }
 
-Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
+template <class Source>
+Trace decode(Source& source, const std::filesystem::path& file) {
   cc_trace_header header{};
-  if (bytes.size() < sizeof header)
-    bad_trace(file, "too short for the header (" + std::to_string(bytes.size()) + " bytes)");
-  std::memcpy(&header, bytes.data(), sizeof header);
+  if (source.left() < sizeof header)
+    bad_trace(file, "too short for the header (" + std::to_string(source.left()) + " bytes)");
+  source.read(reinterpret_cast<char*>(&header), sizeof header);
   if (std::memcmp(header.magic, CC_TRACE_MAGIC, sizeof header.magic) != 0)
     bad_trace(file, "not a crashcheck trace (bad magic)");
   if (header.version != CC_TRACE_VERSION)
@@ -146,24 +178,23 @@ Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
   if (header.record_header_size != sizeof(cc_trace_record)) bad_trace(file, "unexpected record header size");
 
   Trace trace;
-  std::size_t at = sizeof header;
-  while (at < bytes.size()) {
-    std::string where = "record " + std::to_string(trace.records.size() + 1) + " at byte " + std::to_string(at);
+  while (source.left() > 0) {
+    std::string where =
+        "record " + std::to_string(trace.records.size() + 1) + " at byte " + std::to_string(source.at());
     cc_trace_record r{};
-    if (bytes.size() - at < sizeof r) bad_trace(file, where + ": truncated record header");
-    std::memcpy(&r, bytes.data() + at, sizeof r);
+    if (source.left() < sizeof r) bad_trace(file, where + ": truncated record header");
+    source.read(reinterpret_cast<char*>(&r), sizeof r);
     std::uint64_t body = std::uint64_t{r.call_len} + r.path_len + r.path2_len + r.data_len;
     if (r.record_size != sizeof r + body) bad_trace(file, where + ": record size does not match its fields");
-    if (bytes.size() - at < r.record_size) bad_trace(file, where + ": truncated (file ends inside it)");
+    if (source.left() < body) bad_trace(file, where + ": truncated (file ends inside it)");
     if (r.op > CC_OP_allocate) bad_trace(file, where + ": unknown op class " + std::to_string(r.op));
-    const char* p = bytes.data() + at + sizeof r;
     TraceRecord rec;
     rec.seq = r.seq;
     rec.pid = r.pid;
-    rec.call.assign(p, r.call_len), p += r.call_len;
-    rec.path.assign(p, r.path_len), p += r.path_len;
-    rec.path2.assign(p, r.path2_len), p += r.path2_len;
-    rec.data.assign(p, r.data_len);
+    read_field(source, rec.call, r.call_len);
+    read_field(source, rec.path, r.path_len);
+    read_field(source, rec.path2, r.path2_len);
+    read_field(source, rec.data, r.data_len);
     if (rec.call.empty()) bad_trace(file, where + ": empty call name");
     rec.op = static_cast<OpClass>(r.op);
     rec.fd = r.fd;
@@ -178,12 +209,28 @@ Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
     rec.result = r.result;
     rec.error = r.error;
     trace.records.push_back(std::move(rec));
-    at += r.record_size;
   }
   // processes append in the order their calls returned; the models want call order
   std::stable_sort(trace.records.begin(), trace.records.end(),
                    [](const TraceRecord& a, const TraceRecord& b) { return a.seq < b.seq; });
   return trace;
+}
+
+}  // namespace
+
+Trace read_trace(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) bad_trace(file, std::string("cannot open: ") + std::strerror(errno));
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) bad_trace(file, "cannot stat: " + ec.message());
+  FileSource source(in, size, file);
+  return decode(source, file);
+}
+
+Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
+  MemorySource source(bytes);
+  return decode(source, file);
 }
 
 bool is_mapped_store(const TraceRecord& r) {

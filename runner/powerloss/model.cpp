@@ -131,6 +131,10 @@ void apply_data_op(const Op& op, std::string& content) {
     return;
   }
   auto end = op.offset + op.bytes.size();
+  // Grown by a quarter, not doubled: a file written in many pieces is held
+  // with little slack (amortised copies stay linear).
+  if (content.capacity() < end)
+    content.reserve(std::max<std::uint64_t>(end, content.capacity() + content.capacity() / 4));
   if (content.size() < end) content.resize(end, '\0');  // a write past the end leaves a hole of zeros
   content.replace(op.offset, op.bytes.size(), op.bytes);
 }
@@ -145,12 +149,14 @@ std::vector<std::size_t> Snapshot::pending_all() const {
   return all;
 }
 
-Replay::Replay(const InitialState& initial, Profile profile) : profile_(profile), umask_(initial.umask) {
+Replay::Replay(const InitialState& initial, Profile profile, Visible keep)
+    : profile_(profile), umask_(initial.umask), keep_(keep) {
   for (const auto& file : initial.files) {
     std::uint64_t id = file.inode != 0 ? file.inode : next_made_up_inode_++;
     auto& state = inodes_[id];
     state.base = std::make_shared<const std::string>(file.content);
-    current_[id] = file.content;
+    if (keep_ == Visible::bytes) current_[id] = file.content;
+    current_size_[id] = file.content.size();
     state.base_mode = state.current_mode = file.mode;
     live_.set(file.name, Entry{id, file.is_directory});
     base_dir_.set(file.name, Entry{id, file.is_directory});
@@ -195,7 +201,9 @@ void Replay::add_entry_op(Op op) {
 
 void Replay::add_data_op(Op op) {
   auto& state = inode(op.inode);
-  apply_data_op(op, current_[op.inode]);
+  if (keep_ == Visible::bytes) apply_data_op(op, current_[op.inode]);
+  auto& size = current_size_[op.inode];
+  size = op.kind == Op::Kind::resize ? op.offset : std::max<std::uint64_t>(size, op.offset + op.bytes.size());
   state.pending_data.push_back(add_op(std::move(op)));
 }
 
@@ -254,7 +262,7 @@ void Replay::apply(const TraceRecord& record) {
     case OpClass::allocate: {
       op.inode = target_inode();
       auto end = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)) + record.length;
-      if ((record.flags & kFallocKeepSize) != 0 || end <= current_[op.inode].size()) break;
+      if ((record.flags & kFallocKeepSize) != 0 || end <= current_size_[op.inode]) break;
       op.kind = Op::Kind::resize;
       op.offset = end;
       add_data_op(std::move(op));
@@ -323,10 +331,10 @@ bool Replay::synchronous(const TraceRecord& record) {
   if (record.call == "pwritev2" || record.call == "pwritev64v2") return (record.flags & (kRwfDsync | kRwfSync)) != 0;
   if (record.call != "msync" || (record.flags & kMsSync) == 0) return false;
   const auto id = resolve_inode(record, record.path);
-  const auto now = current_.find(id);
+  const auto now = current_size_.find(id);
   const auto from = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)),
              to = from + record.data.size();
-  if (now != current_.end() && from == 0 && to >= now->second.size()) return true;
+  if (now != current_size_.end() && from == 0 && to >= now->second) return true;
   const auto& pending = inode(id).pending_data;
   return std::all_of(pending.begin(), pending.end(), [&](std::size_t op) {
     const Op& o = ops_[op];
@@ -344,7 +352,17 @@ void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {
   auto& pending = state.pending_data;
   auto end = std::find_if(pending.begin(), pending.end(), [&](std::size_t op) { return op >= upto_op; });
   if (end == pending.begin()) return;
-  auto base = std::make_shared<std::string>(*state.base);
+  // Sized once for the largest the file gets on the way: growing write by
+  // write would double the buffer and keep up to twice the file.
+  std::uint64_t size = state.base->size(), largest = size;
+  for (auto it = pending.begin(); it != end; ++it) {
+    const Op& op = ops_[*it];
+    size = op.kind == Op::Kind::resize ? op.offset : std::max<std::uint64_t>(size, op.offset + op.bytes.size());
+    largest = std::max(largest, size);
+  }
+  auto base = std::make_shared<std::string>();
+  base->reserve(largest);
+  base->assign(*state.base);
   for (auto it = pending.begin(); it != end; ++it) apply_data_op(ops_[*it], *base);
   state.base = std::move(base);
   pending.erase(pending.begin(), end);
@@ -433,13 +451,23 @@ void Replay::sync_everything() {
   pending_entries_.clear();
 }
 
-std::map<std::string, FileImage> Replay::visible() const {
+std::map<std::string, FileImage> Replay::visible() { return images(false); }
+
+std::map<std::string, FileImage> Replay::take_visible() { return images(true); }
+
+std::map<std::string, FileImage> Replay::images(bool take) {
+  std::map<std::uint64_t, std::size_t> names_left;  // hard links: the last name of an inode takes its bytes
+  for (const auto& [name, entry] : live_) ++names_left[entry.inode];
   std::map<std::string, FileImage> out;
   for (const auto& [name, entry] : live_) {
     FileImage& image = out[name];
     image.is_directory = entry.is_directory;
     if (auto state = inodes_.find(entry.inode); state != inodes_.end()) image.mode = state->second.current_mode;
-    if (auto bytes = current_.find(entry.inode); bytes != current_.end() && !entry.is_directory)
+    auto bytes = current_.find(entry.inode);
+    if (bytes == current_.end() || entry.is_directory) continue;
+    if (--names_left[entry.inode] == 0 && take)
+      image.content = std::move(bytes->second);
+    else
       image.content = bytes->second;
   }
   return out;

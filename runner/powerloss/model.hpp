@@ -11,6 +11,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace crashcheck::powerloss::detail {
@@ -27,8 +28,10 @@ struct Op {
   bool is_directory = false;
   bool replaces_existing = false;  // rename over an existing entry (auto_da_alloc trigger)
   std::uint64_t offset = 0;        // write offset, or resize length
-  std::string bytes;               // write data
-  std::uint32_t mode = 0;          // create / chmod
+  // Write data: a view of the trace record's bytes (a Replay never outlives
+  // the trace it replays), so a large write is not held twice.
+  std::string_view bytes;
+  std::uint32_t mode = 0;  // create / chmod
 
   bool is_entry_op() const noexcept { return kind <= Kind::link; }
   bool is_data_op() const noexcept { return kind == Kind::resize || kind == Kind::write; }
@@ -88,12 +91,19 @@ struct Snapshot {
 // Replays a trace record by record under one profile.
 class Replay {
  public:
-  Replay(const InitialState& initial, Profile profile);
+  // What the subject sees of each file's bytes is kept only with
+  // Visible::bytes (for visible()); the crash states need its size alone,
+  // and another copy of a large file is not free.
+  enum class Visible : bool { sizes, bytes };
+  Replay(const InitialState& initial, Profile profile, Visible keep = Visible::sizes);
   void apply(const faults::TraceRecord& record);
   Snapshot snapshot() const;
   const std::vector<Op>& ops() const noexcept { return ops_; }
-  // Every entry as the subject sees it now, with its current bytes and mode.
-  std::map<std::string, FileImage> visible() const;
+  // Every entry as the subject sees it now, with its current bytes (made
+  // with Visible::bytes, moved out: the replay is done) and mode.
+  std::map<std::string, FileImage> take_visible();
+  // The same, copied: the replay goes on (within-call cuts compare before and after a record).
+  std::map<std::string, FileImage> visible();
   // Stores through a shared mapping (faults::is_mapped_store) may reach the
   // disk at any moment of their window, before the record that shows them:
   // the power-loss replay adds their bytes as pending data at the window's
@@ -101,6 +111,7 @@ class Replay {
   void apply_early(const faults::TraceRecord& record);
 
  private:
+  std::map<std::string, FileImage> images(bool take);  // visible() and take_visible()
   std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path);
   InodeState& inode(std::uint64_t id);
   std::size_t add_op(Op op);
@@ -121,7 +132,9 @@ class Replay {
   Directory base_dir_;
   std::vector<std::size_t> pending_entries_;
   std::map<std::uint64_t, InodeState> inodes_;
-  std::map<std::uint64_t, std::string> current_;              // what the subject sees of each file
+  Visible keep_;
+  std::map<std::uint64_t, std::string> current_;              // what the subject sees of each file (Visible::bytes)
+  std::map<std::uint64_t, std::uint64_t> current_size_;       // and its size
   std::map<std::uint64_t, std::uint64_t> aliases_;            // trace inode -> made-up id of an initial file
   static constexpr std::uint64_t kMadeUpInodes = 1ull << 62;  // ids for files whose inode is unknown
   std::uint64_t next_made_up_inode_ = kMadeUpInodes;

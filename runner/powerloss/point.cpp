@@ -17,6 +17,24 @@ std::string block_of(const std::string& content, std::size_t block, std::uint32_
   return bytes;
 }
 
+// Block `block` of the version after `op`, from the block as it was: the
+// op's bytes that fall in it, or zeros past a resize's new end (a block is
+// zero-padded past its version's end, so a later extension reads zeros).
+std::string block_after(const std::string& was, const Op& op, std::size_t block, std::uint32_t block_size) {
+  std::string bytes = was;
+  const std::uint64_t begin = std::uint64_t{block} * block_size, end = begin + block_size;
+  if (op.kind == Op::Kind::resize) {
+    if (op.offset < end)
+      std::memset(bytes.data() + (op.offset > begin ? op.offset - begin : 0), 0,
+                  end - std::max<std::uint64_t>(op.offset, begin));
+    return bytes;
+  }
+  const std::uint64_t from = std::max<std::uint64_t>(begin, op.offset);
+  const std::uint64_t to = std::min<std::uint64_t>(end, op.offset + op.bytes.size());
+  if (from < to) std::memcpy(bytes.data() + (from - begin), op.bytes.data() + (from - op.offset), to - from);
+  return bytes;
+}
+
 // The one torn variant of a block: the first half of the bytes that changed
 // between the durable and the newest version is new, the rest still old —
 // as if the write stopped mid-block. One per block keeps the count bounded.
@@ -28,9 +46,10 @@ std::optional<BlockOption> torn_block(const std::string& durable, const std::str
   while (durable[last] == newest[last]) --last;
   std::size_t keep = (last - first + 1) / 2;
   if (keep == 0) return std::nullopt;
+  std::string bytes = durable;
+  std::memcpy(bytes.data() + first, newest.data() + first, keep);
   BlockOption torn;
-  torn.bytes = durable;
-  std::memcpy(torn.bytes.data() + first, newest.data() + first, keep);
+  torn.bytes = std::make_shared<const std::string>(std::move(bytes));
   torn.torn = true;
   torn.torn_kept = static_cast<std::uint32_t>(keep);
   return torn;
@@ -38,12 +57,20 @@ std::optional<BlockOption> torn_block(const std::string& durable, const std::str
 
 std::uint32_t intern_block(std::vector<BlockOption>& options, std::string bytes) {
   for (std::uint32_t i = 0; i < options.size(); ++i) {
-    if (options[i].bytes == bytes) return i;
+    if (*options[i].bytes == bytes) return i;
   }
   BlockOption option;
   option.hash = hash_bytes(bytes);
-  option.bytes = std::move(bytes);
+  option.bytes = std::make_shared<const std::string>(std::move(bytes));
   options.push_back(std::move(option));
+  return static_cast<std::uint32_t>(options.size() - 1);
+}
+
+std::uint32_t intern_block(std::vector<BlockOption>& options, const std::shared_ptr<const std::string>& shared) {
+  for (std::uint32_t i = 0; i < options.size(); ++i) {
+    if (*options[i].bytes == *shared) return i;
+  }
+  options.push_back(BlockOption{shared, hash_bytes(*shared)});
   return static_cast<std::uint32_t>(options.size() - 1);
 }
 
@@ -75,16 +102,20 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t value) {
 
 namespace {
 
-// Appends version `chain.size() + 1` to a file model: the content after `op`.
+// Appends version `chain.size() + 1` to a file model: the content after
+// `op`, block by block from each block's newest version (the file's newest
+// bytes are never held whole).
 void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t block_size) {
-  const std::uint64_t before = file.newest.size();
-  apply_data_op(op, file.newest);
+  const std::uint64_t before = file.newest_size;
+  file.newest_size =
+      op.kind == Op::Kind::resize ? op.offset : std::max<std::uint64_t>(before, op.offset + op.bytes.size());
   file.chain.push_back(op_id);
-  file.size_of_version.push_back(intern(file.sizes, static_cast<std::uint64_t>(file.newest.size())));
-  while (file.blocks() * block_size < file.newest.size()) {
+  file.size_of_version.push_back(intern(file.sizes, file.newest_size));
+  while (file.blocks() * block_size < file.newest_size) {
     // A block first reached now was zeros in every earlier version.
+    if (!file.zeros) file.zeros = std::make_shared<const std::string>(block_size, '\0');
     file.versions.emplace_back();
-    intern_block(file.versions.back(), std::string(block_size, '\0'));
+    intern_block(file.versions.back(), file.zeros);
     file.torn.emplace_back();
     file.block_of_version.emplace_back(file.chain.size(), 0);
   }
@@ -94,16 +125,17 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
       op.kind == Op::Kind::write ? op.offset + op.bytes.size() : std::max<std::uint64_t>(before, op.offset);
   for (std::uint64_t b = lo / block_size; hi > lo && b <= (hi - 1) / block_size && b < file.blocks(); ++b) {
     auto& options = file.versions[b];
-    const auto newest = intern_block(options, block_of(file.newest, b, block_size));
+    const auto newest =
+        intern_block(options, block_after(*options[file.block_of_version[b].back()].bytes, op, b, block_size));
     file.block_of_version[b].back() = newest;
-    file.torn[b] = torn_block(options[file.block_of_version[b][0]].bytes, options[newest].bytes);
+    file.torn[b] = torn_block(*options[file.block_of_version[b][0]].bytes, *options[newest].bytes);
     if (file.torn[b]) {
       const bool is_a_version = std::any_of(options.begin(), options.end(),
-                                            [&](const BlockOption& o) { return o.bytes == file.torn[b]->bytes; });
+                                            [&](const BlockOption& o) { return *o.bytes == *file.torn[b]->bytes; });
       if (is_a_version) {
         file.torn[b].reset();
       } else {
-        file.torn[b]->hash = hash_bytes(file.torn[b]->bytes);
+        file.torn[b]->hash = hash_bytes(*file.torn[b]->bytes);
       }
     }
   }
@@ -115,7 +147,7 @@ std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& s
   auto file = std::make_shared<FileModel>();
   file->inode = inode;
   file->base = state.base;
-  file->newest = *state.base;
+  file->newest_size = state.base->size();
   file->sizes = {state.base->size()};
   file->size_of_version = {0};
   const std::size_t blocks = (state.base->size() + block_size - 1) / block_size;
@@ -145,6 +177,8 @@ std::shared_ptr<const FileModel> FileModelCache::get(const std::vector<Op>& ops,
   return cached;
 }
 
+void FileModelCache::forget(std::uint64_t inode) { models_.erase(inode); }
+
 std::uint64_t FileModelCache::durable_hash(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
   auto& cached = durable_hashes_[inode];
   if (cached.bytes != state.base) cached = {state.base, hash_blockwise(*state.base, block_size)};
@@ -171,6 +205,7 @@ PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCac
       option_hashes_.push_back(flat_hashes(*files_.back()));
     } else {
       durable_[inode].hash = cache.durable_hash(inode, state, block_size_);
+      cache.forget(inode);  // synced: its model is rebuilt from the new durable bytes if it is written again
     }
     if (!state.pending_mode.empty()) {
       ModeModel mode{inode, state.pending_mode, {state.base_mode}};
@@ -265,7 +300,7 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   std::uint64_t h = mix(0x5eed, size);
   for (std::uint64_t b = 0; b < whole; ++b) h = combine(h, flat.hashes[flat.option_at[b] + choice.blocks[b]]);
   if (whole * block_size_ < size) {
-    const auto& bytes = file.option(whole, choice.blocks[whole]).bytes;
+    const auto& bytes = *file.option(whole, choice.blocks[whole]).bytes;
     h = combine(h, hash_bytes(std::string_view(bytes).substr(0, size - whole * block_size_)));
   }
   return finalise(h);
@@ -296,7 +331,7 @@ std::string PointModel::content(const Decoded& state, std::uint64_t inode) const
   std::string bytes;
   bytes.reserve(size);
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
-    bytes += file->option(b, choice->blocks[b]).bytes;
+    bytes += *file->option(b, choice->blocks[b]).bytes;
   }
   bytes.resize(size);
   return bytes;
@@ -313,7 +348,7 @@ bool PointModel::content_equals(const Decoded& state, std::uint64_t inode, std::
   if (size != expected.size()) return false;
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
     const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
-    const auto& bytes = file->option(b, choice->blocks[b]).bytes;
+    const auto& bytes = *file->option(b, choice->blocks[b]).bytes;
     if (std::memcmp(bytes.data(), expected.data() + b * block_size_, in_block) != 0) return false;
   }
   return true;

@@ -17,7 +17,10 @@ namespace crashcheck::powerloss::detail {
 
 // One possible content of one block of a file.
 struct BlockOption {
-  std::string bytes;  // block_size bytes, zero-padded past the version's end
+  // block_size bytes, zero-padded past the version's end. Shared: a file
+  // model copied for the next crash point, and every block of zeros of a
+  // file, hold their bytes once.
+  std::shared_ptr<const std::string> bytes;
   std::uint64_t hash = 0;
   bool torn = false;            // a prefix of the newest bytes over the durable ones
   std::uint32_t torn_kept = 0;  // torn: how many changed bytes it keeps
@@ -38,7 +41,8 @@ struct FileModel {
   // block first reached later holds option 0 there, the zero block). Decoding
   // a state starts from one such row, so it is a copy, not a strided walk.
   std::vector<std::vector<std::uint32_t>> blocks_at_version;
-  std::string newest;  // content of the last version
+  std::uint64_t newest_size = 0;             // size of the last version (its blocks: the last rows)
+  std::shared_ptr<const std::string> zeros;  // the block of zeros, shared by every block first reached late
 
   std::size_t blocks() const { return versions.size(); }
   // Options of block b: its versions' contents, then the torn variant.
@@ -61,6 +65,9 @@ class FileModelCache {
   std::shared_ptr<const FileModel> get(const std::vector<Op>& ops, std::uint64_t inode, const InodeState& state,
                                        std::uint32_t block_size);
   std::uint64_t durable_hash(std::uint64_t inode, const InodeState& state, std::uint32_t block_size);
+  // A file without unsynced data needs no model: a large file's stale one
+  // (every block version since its last sync) would outlive its use.
+  void forget(std::uint64_t inode);
 
  private:
   struct DurableHash {

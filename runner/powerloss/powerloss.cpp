@@ -267,9 +267,10 @@ std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialSt
 }
 
 std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial) {
-  detail::Replay replay(initial, Profile::posix);  // the profile shapes what survives, not what is seen
+  // the profile shapes what survives, not what is seen
+  detail::Replay replay(initial, Profile::posix, detail::Replay::Visible::bytes);
   for (const auto& record : trace.records) replay.apply(record);
-  return replay.visible();
+  return replay.take_visible();
 }
 
 namespace {
@@ -299,7 +300,7 @@ It visit_cuts(It cut, It end, const faults::TraceRecord& record, std::map<std::s
     detail::Op next;
     next.kind = detail::Op::Kind::write;
     next.offset = start + applied;
-    next.bytes = record.data.substr(applied, upto - applied);
+    next.bytes = std::string_view(record.data).substr(applied, upto - applied);  // the trace outlives the op
     for (const auto& name : changed) detail::apply_data_op(next, seen[name].content);
     applied = upto;
     visit(*cut, seen);
@@ -314,7 +315,7 @@ void for_each_cut(const faults::Trace& trace, const InitialState& initial, const
   std::vector<Cut> cuts = given;
   std::sort(cuts.begin(), cuts.end(),
             [](const Cut& a, const Cut& b) { return std::pair(a.seq, a.bytes) < std::pair(b.seq, b.bytes); });
-  detail::Replay replay(initial, Profile::posix);  // what is seen, as in visible_state
+  detail::Replay replay(initial, Profile::posix, detail::Replay::Visible::bytes);  // what is seen, as in visible_state
   auto cut = cuts.begin();
   for (const auto& record : trace.records) {
     while (cut != cuts.end() && cut->seq < record.seq) ++cut;  // names no call of this trace

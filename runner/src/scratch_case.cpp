@@ -137,6 +137,11 @@ Snapshot take_snapshot(const fs::path& dir, const std::optional<std::string>& co
   return snapshot;
 }
 
+void release_contents(Snapshot& snapshot, const std::string& keep) {
+  for (auto& [name, entry] : snapshot.entries)
+    if (entry.kind == Entry::Kind::file && name != keep) std::string().swap(entry.content);
+}
+
 reports::FileState describe_target(const Entry* target, const Contents& contents) {
   reports::FileState state;
   if (!target) {

@@ -484,7 +484,8 @@ TEST(Sampling, LargeCrashPointIsSampledReportedAndDeterministic) {
   }
   EXPECT_TRUE(differs) << "the seed drives the sample";
 
-  Subject subject{"target", std::string(16 * 4096, 'x'), true};
+  const std::string payload(16 * 4096, 'x');
+  Subject subject{"target", payload, true};
   auto v = check_properties(b.trace(), b.initial(), subject, options);
   ASSERT_FALSE(v.powerloss_atomic.notes.empty());
   EXPECT_NE(v.powerloss_atomic.notes.back().find("sampled"), std::string::npos);

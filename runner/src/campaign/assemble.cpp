@@ -176,8 +176,8 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                                ? "kill points explored fast (snapshots from one paused run)"
                                : "kill points explored exactly (one SIGKILL run each)");
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
-  // The trace self-check replays the whole trace: once, for both its users.
-  const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+  // The trace self-check (run once, before the cases) serves both its users.
+  const auto& unexplained = collected.unexplained;
   add_power_loss(report, baseline, setup, options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
   withhold_blind_passes(report, blind_spots(unexplained));

@@ -43,7 +43,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   WorkDir work(options.work_root);
   SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   PauseStates pauses(setup);
-  const CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode), pauses.visitor());
+  CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode), pauses.visitor());
   if (baseline.conflict && !given.backend && !scenario.backend && setup.backend.kind != faults::BackendKind::preload) {
     // the default backend cannot observe this subject: the whole run falls back, and says why
     RunOptions fallback = given;
@@ -59,6 +59,13 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
 
   Collected collected;
   auto cases = observe_baseline(baseline, pauses, setup, options, collected);
+  // The trace self-check is the last reader of the baseline's end state:
+  // its file bytes go before the cases run (memory bounded by the file),
+  // all but the target's: the power-loss model compares its states with the
+  // bytes this run left there (own_contents), which may differ from the
+  // payload (--compare json) or be the only new content (no payload).
+  collected.unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+  release_contents(baseline.final, setup.scenario.target);
   for (auto& c : observe_within(baseline, setup, options, collected)) cases.push_back(std::move(c));
   Plan plan =
       plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size(), options.sampling);

@@ -51,6 +51,7 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Co
     if (contents.unknown_new) return void(++unknown_new_);
     if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;  // the same states were judged
   }
+  std::unique_lock judging(judging_);
   if (const auto unexplained = unexplained_by_trace(*ended.trace, ended.initial, ended.final);
       !unexplained.empty()) {  // a replay: outside the lock
     std::lock_guard lock(mutex_);
@@ -63,6 +64,7 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Co
   }
   const auto judged =
       judge_power_loss(*ended.trace, ended.initial, contents, setup_.scenario.target, true, options_.fs_profile);
+  judging.unlock();
   if (judged.durable.verdict != reports::Verdict::fail || judged.durable.failures.empty()) return;
   reports::Failure failure = judged.durable.failures.front();
   failure.case_id = seen.case_id;

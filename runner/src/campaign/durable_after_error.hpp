@@ -38,6 +38,9 @@ class DurableAfterError {
   const RunOptions& options_;
   bool enabled_;
   mutable std::mutex mutex_;
+  // One power-loss analysis at a time: each holds a few copies of the file,
+  // and -j workers judging together would multiply the peak by -j.
+  std::mutex judging_;
   std::set<std::size_t> traces_seen_;  // hashes of the traces already judged
   std::size_t exited_zero_ = 0, unexplained_ = 0, unknown_new_ = 0;
   std::vector<reports::Failure> failures_;

@@ -14,6 +14,7 @@
 
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/power_loss.hpp"
 #include "crashcheck/runner/progress.hpp"
 #include "crashcheck/runner/properties.hpp"
 #include "durable_after_error.hpp"
@@ -29,6 +30,9 @@ struct Collected {
   std::vector<std::string> notes;
   std::map<std::string, std::pair<std::size_t, std::string>> outside;  // path -> (cases, first case)
   std::size_t planned = 0, ran = 0;
+  // The baseline's trace self-check, made before the cases run so the
+  // baseline's end state need not be held through them (release_contents).
+  std::vector<Unexplained> unexplained;
 
   void add_note(const std::string& note);  // once, however many cases say it
 };

@@ -57,7 +57,10 @@ struct Snapshot {
 Snapshot take_snapshot(const std::filesystem::path& dir,
                        const std::optional<std::string>& content_only_of = std::nullopt);
 
-// A whole file's bytes; nullopt when it cannot be read.
+// Drops the regular files' bytes but `keep`'s (names, kinds, modes and inodes
+// stay) once nothing will compare them: a large file must not be held longer
+// than needed.
+void release_contents(Snapshot& snapshot, const std::string& keep);
 
 // Bytes a person can read: printable ASCII as is, newlines as \n, the rest
 // as \xNN.

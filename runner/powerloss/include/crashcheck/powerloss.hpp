@@ -183,9 +183,9 @@ struct PropertyOutcome {
 };
 
 struct Subject {
-  std::string target;        // target file name inside the scratch directory
-  std::string new_content;   // the payload
-  bool exited_zero = false;  // the baseline run exited 0 (durable is judged only then)
+  std::string target;            // target file name inside the scratch directory
+  std::string_view new_content;  // the payload, held by the caller: not copied, it may be large
+  bool exited_zero = false;      // the baseline run exited 0 (durable is judged only then)
 };
 
 struct Verdicts {
