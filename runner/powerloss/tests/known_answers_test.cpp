@@ -35,9 +35,7 @@ TraceBuilder replace(const Recipe& recipe, bool with_old = true) {
   if (recipe.fsync_file && !recipe.fsync_before_rename) b.fsync(fd);
   b.close(fd);
   if (recipe.fsync_dir) {
-    int dir = b.open_directory();
-    b.fsync(dir);
-    b.close(dir);
+    b.fsync_directory();
   }
   return b;
 }
@@ -118,9 +116,7 @@ TEST_P(BothProfiles, SynchronousWritesNeedNoFileFsync) {
       b.rename("target.tmp", "target");
       b.close(fd);
       if (fsync_dir) {
-        const int dir = b.open_directory();
-        b.fsync(dir);
-        b.close(dir);
+        b.fsync_directory();
       }
       SCOPED_TRACE(std::string(flag == O_SYNC ? "O_SYNC" : "O_DSYNC") + (fsync_dir ? ", dir fsync" : ", no dir fsync"));
       expect_verdicts(judge(b, GetParam()), Verdict::pass, fsync_dir ? Verdict::pass : Verdict::fail);
@@ -138,9 +134,7 @@ TEST_P(BothProfiles, PwriteWithSyncFlagsNeedsNoFileFsync) {
     b.pwritev2(fd, kNew, flags);
     b.close(fd);
     b.rename("target.tmp", "target");
-    const int dir = b.open_directory();
-    b.fsync(dir);
-    b.close(dir);
+    b.fsync_directory();
     SCOPED_TRACE("RWF flags " + std::to_string(flags));
     const Verdicts v = judge(b, GetParam());
     // ext4-ordered: a rename over an existing file carries its data (auto_da_alloc)
@@ -184,9 +178,7 @@ TEST_P(BothProfiles, ATempFilledThroughAMappingIsDurableAfterMsSync) {
     b.mapped(fd, kNew, "munmap");
     b.close(fd);
     b.rename("target.tmp", "target");
-    const int dir = b.open_directory();
-    b.fsync(dir);
-    b.close(dir);
+    b.fsync_directory();
     SCOPED_TRACE("msync flags " + std::to_string(flags));
     const Verdicts v = judge(b, GetParam());
     // ext4-ordered: a rename over an existing file carries its data (auto_da_alloc)

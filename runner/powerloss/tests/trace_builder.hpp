@@ -147,6 +147,13 @@ class TraceBuilder {
     open_.erase(fd);
   }
 
+  // open(".") + fsync + close: the step that makes a rename durable.
+  void fsync_directory() {
+    const int dir = open_directory();
+    fsync(dir);
+    close(dir);
+  }
+
   void rename(const std::string& from, const std::string& to) {
     auto& r = add("rename", faults::OpClass::rename, from);
     r.path2 = to;
