@@ -237,6 +237,11 @@ bool is_mapped_store(const TraceRecord& r) {
   return r.op == OpClass::write && (r.call == "msync" || r.call == "munmap" || r.call == "exit_group");
 }
 
+bool is_kernel_copy(const TraceRecord& r) {
+  return r.op == OpClass::write &&
+         (r.call == "sendfile" || r.call == "sendfile64" || r.call == "copy_file_range" || r.call == "splice");
+}
+
 std::string describe_call(const TraceRecord& r) {
   std::string out = r.call + "(";
   switch (r.op) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crashcheck/faults/backend.hpp"
+#include "sites/sites.hpp"
 #include "subject.hpp"
 
 namespace crashcheck::faults {
@@ -163,6 +164,20 @@ TEST_P(Sites, StaticWriterWithoutDebugInfoHasNone) {
   for (const auto& rec : r.obs.trace->records) EXPECT_EQ(rec.site, "") << describe_call(rec);
 }
 #endif
+
+// An interpreter built from source with debug information (pyenv, conda)
+// would otherwise name its own C files (fileutils.c, posixmodule.c) as the
+// site of a Python writer's buffered write or os.sendfile.
+TEST(SystemObject, AnInterpretersOwnCodeIsNeverTheWritersWhereverItIsInstalled) {
+  for (const char* path :
+       {"/root/.pyenv/versions/3.11.7/bin/python3.11", "/opt/conda/bin/python3",
+        "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0",
+        "/opt/py/lib/python3.11/lib-dynload/_json.cpython-311-x86_64-linux-gnu.so",
+        "/home/u/.nvm/versions/node/v20.1.0/bin/node", "/usr/lib/x86_64-linux-gnu/libc.so.6", "[vdso]"})
+    EXPECT_TRUE(sites::system_object(path)) << path;
+  for (const char* path : {"/work/build/cc_site_writer", "/opt/app/pythonic_writer", "/home/u/nodes/save"})
+    EXPECT_FALSE(sites::system_object(path)) << path;
+}
 
 INSTANTIATE_TEST_SUITE_P(Backends, Sites, ::testing::Values(BackendKind::seccomp, BackendKind::preload),
                          [](const auto& info) { return std::string(backend_name(info.param)); });

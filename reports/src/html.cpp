@@ -90,9 +90,7 @@ std::string page_header(const Report& report) {
   fact("target", "<code>" + esc(s.target) + "</code>");
   fact("old content", s.had_old ? esc(s.old_file) + " (mode " + esc(s.old_mode) + ")"
                                 : std::string("none: the target does not exist beforehand"));
-  fact("new content", (s.payload_given ? esc(s.payload_file) + " (" + std::to_string(s.payload_size) + " bytes)"
-                                       : std::string("no payload: each run's own content")) +
-                          (s.compare == "json" ? ", compared as JSON values" : ""));
+  fact("new content", esc(text::new_content_words(s)));
   fact("validator", esc(s.validator));
   fact("timeout", number(s.timeout_s) + " s");
   fact("cases per model", [&] {

@@ -49,6 +49,8 @@ std::string headline(const Report& report) {
                     verdict_words(report);
   out += "\n\nCommand: " +
          text::markdown_code_span(text::shortened(text::command_line(report.subject.command), kFieldLimit));
+  out += "  \nNew content: " +
+         text::markdown_inline(text::shortened(text::new_content_words(report.subject), kFieldLimit));
   if (!report.tool_version.empty()) out += "  \nChecked by crashcheck " + text::markdown_inline(report.tool_version);
   return out + "\n\n";
 }

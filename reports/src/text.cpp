@@ -158,6 +158,13 @@ std::string markdown_code_block(std::string_view raw, std::string_view language)
   return fence + std::string(language) + "\n" + body + "\n" + fence + "\n";
 }
 
+std::string new_content_words(const Subject& subject) {
+  std::string out = subject.payload_given
+                        ? subject.payload_file + " (" + std::to_string(subject.payload_size) + " bytes)"
+                        : std::string("no payload: each run's own content");
+  return out + (subject.compare == "json" ? ", compared as JSON values" : "");
+}
+
 std::string command_line(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& arg : argv) out += (out.empty() ? "" : " ") + shell_quote(arg);

@@ -58,6 +58,11 @@ std::string failure_summary(const Failure& failure);
 // a shell would take it. Not escaped for any markup.
 std::string command_line(const std::vector<std::string>& argv);
 
+// What the states were compared with, in words (raw: the renderer escapes):
+// "new.json (312 bytes)" or "no payload: each run's own content", with
+// ", compared as JSON values" under --compare json.
+std::string new_content_words(const Subject& subject);
+
 // "exists, 12 bytes, mode 0644, matches torn" / "missing". Not escaped.
 std::string state_summary(const FileState& state);
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <limits>
 
 namespace crashcheck::reports {
@@ -132,6 +133,33 @@ TEST(Markdown, CommandIsACodeSpanWithoutEscapes) {
   const std::string md = render_markdown(report);
   EXPECT_TRUE(contains(md, "Command: `/usr/bin/python3 save.py {target} 'a&&b'`")) << md;
   EXPECT_TRUE(contains(md, "Checked by crashcheck 0\\.1\\.0")) << md;
+}
+
+// The golden files (tests/golden/*.md) are report.md as a reviewer reads
+// it: a change to the renderer shows up as a diff of them.
+// CRASHCHECK_UPDATE_GOLDEN=1 rewrites them; review that diff before committing.
+void expect_golden(const std::string& name, const std::string& rendered) {
+  const std::filesystem::path file = std::filesystem::path(CRASHCHECK_GOLDEN_DIR) / name;
+  if (std::getenv("CRASHCHECK_UPDATE_GOLDEN")) {
+    ASSERT_FALSE(write_file_atomic(file, rendered).code) << file;
+    return;
+  }
+  const auto golden = read_file(file);
+  ASSERT_TRUE(golden) << file << " cannot be read; CRASHCHECK_UPDATE_GOLDEN=1 writes it";
+  EXPECT_EQ(rendered, *golden) << "report.md differs from " << file << "; CRASHCHECK_UPDATE_GOLDEN=1 rewrites it";
+}
+
+// The failing sample has a diagnosis (the Fix lines) and call sites on its calls.
+TEST(MarkdownGolden, EachSampleRendersAsItsGoldenFile) {
+  const Report failing = samples::failing_report();
+  ASSERT_FALSE(failing.diagnoses.empty());
+  expect_golden("failing.md", render_markdown(failing));
+  expect_golden("passing.md", render_markdown(samples::passing_report()));
+  expect_golden("not_checkable.md", render_markdown(samples::not_checkable_report()));
+  Report own_content = samples::passing_report();
+  own_content.subject.payload_given = false;
+  own_content.subject.compare = "json";
+  expect_golden("no_payload_json.md", render_markdown(own_content));
 }
 
 }  // namespace

@@ -41,6 +41,57 @@ void apply(const TraceRecord& r, std::string& bytes) {
   }
 }
 
+void add_step(ContentShape& shape, const TraceRecord& r, const std::string& target) {
+  const ContentStep step{r.op, r.op == OpClass::open && r.path == target};
+  if (step.op == OpClass::write && !shape.empty() && shape.back() == step) return;
+  shape.push_back(step);
+}
+
+std::string shape_words(const ContentShape& shape) {
+  if (shape.empty()) return "no call";
+  std::string out;
+  for (const auto& step : shape) {
+    if (!out.empty()) out += ", ";
+    if (step.op == OpClass::open) out += step.at_target ? "a truncating open of the target" : "a truncating open";
+    if (step.op == OpClass::truncate) out += "a truncate";
+    if (step.op == OpClass::write) out += "writes";
+  }
+  return out;
+}
+
+// A write a run still owes: from `offset` on, what broke off and where.
+struct Owed {
+  std::uint64_t offset = 0;
+  std::string what;
+};
+
+// A write that did not do all it asked for. A kernel copy that copies
+// nothing without an error is its source at its end, the loop's last call.
+bool falls_short(const TraceRecord& r, std::uint64_t done) {
+  if (r.error != 0) return true;
+  return done < r.length && !(faults::is_kernel_copy(r) && done == 0);
+}
+
+// A later call makes up for what a write owes: a write whose range covers
+// the missing offset (a retry), a kernel copy reaching the source's end
+// there, or a truncation that starts the content again.
+bool makes_up(const TraceRecord& r, std::uint64_t offset, std::uint64_t done, const Owed& owed) {
+  if (r.error != 0) return false;
+  if (r.op == OpClass::open) return changes_bytes(r);
+  if (r.op == OpClass::truncate) return offset <= owed.offset;
+  if (r.op != OpClass::write) return false;
+  if (faults::is_kernel_copy(r) && offset == owed.offset) return true;
+  return done > 0 && offset <= owed.offset && owed.offset < offset + done;
+}
+
+// A state cut short of `expected` by more than trailing white space: torn,
+// even when what is left parses to the same value ("0.12345678901234567891"
+// cut to "…789" is the same double).
+bool cut_short_of(std::string_view state, std::string_view expected) {
+  if (state.size() >= expected.size() || !expected.starts_with(state)) return false;
+  return expected.substr(state.size()).find_first_not_of(" \t\r\n") != std::string_view::npos;
+}
+
 }  // namespace
 
 std::string_view compare_name(Compare compare) noexcept { return compare == Compare::json ? "json" : "bytes"; }
@@ -55,21 +106,23 @@ bool parses_as_json(std::string_view bytes) { return !nlohmann::json::parse(byte
 
 bool same_content(std::string_view state, std::string_view expected, Compare compare) {
   if (state == expected) return compare == Compare::bytes || parses_as_json(state);
-  if (compare == Compare::bytes) return false;
+  if (compare == Compare::bytes || cut_short_of(state, expected)) return false;
   const auto a = nlohmann::json::parse(state, nullptr, false);
   if (a.is_discarded()) return false;
   const auto b = nlohmann::json::parse(expected, nullptr, false);
   return !b.is_discarded() && a == b;
 }
 
-RecipeOrWhy content_recipe(const faults::Trace& baseline, std::uint64_t target_inode, std::uint64_t old_target_inode,
-                           const std::optional<std::string>& old_bytes, const std::string& final_bytes) {
+RecipeOrWhy content_recipe(const faults::Trace& baseline, const std::string& target, std::uint64_t target_inode,
+                           std::uint64_t old_target_inode, const std::optional<std::string>& old_bytes,
+                           const std::string& final_bytes) {
   ContentRecipe recipe;
   recipe.starts_as_old = old_bytes && target_inode == old_target_inode;
   std::string rebuilt = recipe.starts_as_old ? *old_bytes : std::string();
   for (const auto& r : baseline.records) {
     if (target_inode == 0 || r.inode != target_inode || !changes_bytes(r)) continue;
     recipe.steps.push_back(r.seq);
+    add_step(recipe.shape, r, target);
     apply(r, rebuilt);
   }
   if (rebuilt != final_bytes)
@@ -77,11 +130,11 @@ RecipeOrWhy content_recipe(const faults::Trace& baseline, std::uint64_t target_i
   return {recipe, ""};
 }
 
-WrittenContent written_content(const faults::Trace& run, std::uint64_t file, bool starts_as_old,
-                               const std::optional<std::string>& old_bytes) {
+WrittenContent written_content(const faults::Trace& run, const std::string& target, std::uint64_t file,
+                               bool starts_as_old, const std::optional<std::string>& old_bytes) {
   WrittenContent out;
   std::string bytes = starts_as_old ? old_bytes.value_or("") : std::string();
-  std::optional<std::pair<std::uint64_t, std::string>> owed;  // (offset, what broke off) not yet made up for
+  std::optional<Owed> owed;
   // A failed call may name no inode: its descriptor says which file it was for.
   std::set<std::pair<std::int32_t, std::int32_t>> descriptors;  // (pid, fd) open on the file
   const auto on_file = [&](const TraceRecord& r) {
@@ -91,29 +144,40 @@ WrittenContent written_content(const faults::Trace& run, std::uint64_t file, boo
     if (r.op == OpClass::open && r.error == 0 && r.fd >= 0 && file != 0 && r.inode == file)
       descriptors.insert({r.pid, r.fd});
     if (r.op == OpClass::close) descriptors.erase({r.pid, r.fd});
-    if (!on_file(r) || r.op != OpClass::write) {
-      if (on_file(r) && changes_bytes(r)) apply(r, bytes), out.wrote = true;
-      continue;
-    }
+    if (!on_file(r)) continue;
     const auto offset = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
-    if (owed && r.error == 0 && offset == owed->first) owed.reset();  // a retry of what broke off
-    if (r.error == 0 && r.result > 0) apply(r, bytes), out.wrote = true;
     const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(r.error == 0 ? r.result : 0, 0));
-    if (done < r.length && !owed) {
-      const std::string what = r.error != 0
-                                   ? "failed (" + faults::errno_name(r.error) + ")"
-                                   : "wrote " + std::to_string(done) + " of " + std::to_string(r.length) + " bytes";
-      owed.emplace(offset + done, "call " + std::to_string(r.seq) + " " + r.call + " " + what);
-      out.partial_is_prefix = offset + done >= bytes.size();
-    }
+    if (owed && makes_up(r, offset, done, *owed)) owed.reset();
+    if (changes_bytes(r)) apply(r, bytes), add_step(out.shape, r, target), out.wrote = true;
+    if (r.op != OpClass::write || owed || !falls_short(r, done)) continue;
+    const std::string what = r.error != 0
+                                 ? "failed (" + faults::errno_name(r.error) + ")"
+                                 : "wrote " + std::to_string(done) + " of " + std::to_string(r.length) + " bytes";
+    owed = Owed{offset + done, "call " + std::to_string(r.seq) + " " + r.call + " " + what};
+    out.partial_is_prefix = offset + done >= bytes.size();
   }
   if (!owed) {
     out.complete = std::move(bytes);
     return out;
   }
   out.partial = std::move(bytes);
-  out.why = "this run's new content is unknown: " + owed->second + " and nothing wrote the rest";
+  out.came_up_short = true;
+  out.why = "this run's new content is unknown: " + owed->what + " and nothing wrote the rest";
   return out;
+}
+
+void check_shape(WrittenContent& written, const ContentRecipe& recipe) {
+  if (!written.complete || written.shape == recipe.shape) return;
+  const auto& mine = written.shape;
+  const bool prefix = mine.size() < recipe.shape.size() && recipe.shape[mine.size()].op == OpClass::write &&
+                      std::equal(mine.begin(), mine.end(), recipe.shape.begin(),
+                                 [](const ContentStep& a, const ContentStep& b) { return a.op == b.op; });
+  written.partial = std::move(*written.complete);
+  written.complete.reset();
+  written.partial_is_prefix = prefix;
+  written.why = "this run reported failure after making its target by other calls than the baseline's (" +
+                shape_words(mine) + ", where the baseline made " + shape_words(recipe.shape) +
+                "): what it wrote is not its new content";
 }
 
 void cut_short(WrittenContent& written, const ContentRecipe& recipe, const faults::Trace& baseline,

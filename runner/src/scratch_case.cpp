@@ -158,7 +158,7 @@ reports::FileState describe_target(const Entry* target, const Contents& contents
 }
 
 bool new_unknown(const reports::FileState& state, const Contents& contents) {
-  return contents.unknown_new && state.is(reports::Outcome::other);
+  return contents.unknown_new && !contents.short_yet_succeeded && state.is(reports::Outcome::other);
 }
 
 bool is_old_or_new(const reports::FileState& state, const Contents& contents) {

@@ -31,17 +31,13 @@ using nlohmann::json;
 using testing::has;
 using testing::read_text;
 using testing::run_crashcheck;
+using testing::shell;
+using testing::strace_works;
 using testing::TempDir;
 using testing::write_text;
 
 fs::path live_writer() { return testing::scenarios_dir() / "subjects" / "pipeline_health_live.py"; }
 std::string old_report() { return read_text(testing::scenarios_dir() / "data" / "pipeline_health.old.json"); }
-
-// Runs `command` through the shell; its exit status (128+N: killed by signal N).
-int shell(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // The live writer run directly on DIR/t.json (holding the old report), under
 // `strace_options` when given.
@@ -65,8 +61,6 @@ DirectRun run_directly(const TempDir& dir, const std::string& mode, const std::s
   if (fs::exists(log)) run.strace = read_text(log);
   return run;
 }
-
-bool strace_works() { return shell("strace -qq -o /dev/null true 2>/dev/null") == 0; }
 
 TEST(NoPayloadGroundTruth, EachRunWritesDifferentBytesOfTheSameShape) {
   TempDir a, b;
@@ -285,13 +279,71 @@ faults::TraceRecord write_record(std::uint32_t seq, std::int64_t offset, const s
 
 TEST(WrittenContent, ARetriedWriteIsWholeAndAShortOneIsATornPrefix) {
   const faults::Trace retried{{write_record(1, 0, "", 5, EINTR), write_record(2, 0, "hello", 5)}};
-  EXPECT_EQ(written_content(retried, 7, false, std::nullopt).complete, "hello");
+  EXPECT_EQ(written_content(retried, "t.json", 7, false, std::nullopt).complete, "hello");
   const faults::Trace short_write{{write_record(1, 0, "he", 5)}};
-  const auto cut = written_content(short_write, 7, false, std::nullopt);
+  const auto cut = written_content(short_write, "t.json", 7, false, std::nullopt);
   EXPECT_FALSE(cut.complete);
   EXPECT_EQ(cut.partial, "he");
   EXPECT_TRUE(cut.partial_is_prefix);
   EXPECT_EQ(cut.why, "this run's new content is unknown: call 1 write wrote 2 of 5 bytes and nothing wrote the rest");
+}
+
+// shutil.copyfile asks sendfile for 8 MiB at a time and stops on a call
+// that copies nothing: the file is whole. A copy cut short by an error is not.
+TEST(WrittenContent, AKernelCopyEndsWhereItsSourceEnds) {
+  auto copied = write_record(1, 0, "{\"a\": 1}", 8388608);
+  copied.call = "sendfile";
+  auto end = write_record(2, 8, "", 8388608);
+  end.call = "sendfile";
+  EXPECT_EQ(written_content(faults::Trace{{copied, end}}, "t.json", 7, false, std::nullopt).complete, "{\"a\": 1}");
+  auto failed = write_record(2, 8, "", 8388608, ENOSPC);
+  failed.call = "sendfile";
+  const auto cut = written_content(faults::Trace{{copied, failed}}, "t.json", 7, false, std::nullopt);
+  EXPECT_FALSE(cut.complete);
+  EXPECT_TRUE(cut.came_up_short);
+  // the same short result from a plain write is owed until something covers it
+  EXPECT_FALSE(
+      written_content(faults::Trace{{write_record(1, 0, "ab", 4)}}, "t.json", 7, false, std::nullopt).complete);
+  const faults::Trace covered{{write_record(1, 0, "ab", 4), write_record(2, 0, "abcd", 4)}};
+  EXPECT_EQ(written_content(covered, "t.json", 7, false, std::nullopt).complete, "abcd");
+}
+
+faults::TraceRecord truncating_open(std::uint32_t seq, const std::string& path) {
+  faults::TraceRecord open;
+  open.seq = seq, open.call = "openat", open.op = faults::OpClass::open, open.inode = 7, open.fd = 3;
+  open.flags = O_WRONLY | O_CREAT | O_TRUNC, open.path = path;
+  return open;
+}
+
+// An error handler that empties the target (open(t, "w")) after the
+// baseline's path was temp + write + rename: a torn prefix, not new. One
+// that writes other bytes into the target itself is unknown, never new.
+TEST(CheckShape, AFailedRunThatMadeItsTargetByOtherCallsHasNoNewContent) {
+  ContentRecipe recipe;
+  recipe.shape = {{faults::OpClass::open, false}, {faults::OpClass::write, false}};
+  auto emptied = written_content(faults::Trace{{truncating_open(7, "t.json")}}, "t.json", 7, true, std::string("old"));
+  ASSERT_TRUE(emptied.complete);
+  check_shape(emptied, recipe);
+  EXPECT_FALSE(emptied.complete);
+  EXPECT_TRUE(emptied.partial_is_prefix);
+  EXPECT_EQ(emptied.why,
+            "this run reported failure after making its target by other calls than the baseline's (a truncating open "
+            "of the target, where the baseline made a truncating open, writes): what it wrote is not its new content");
+  auto rewritten = written_content(faults::Trace{{truncating_open(7, "t.json"), write_record(8, 0, "{}", 2)}}, "t.json",
+                                   7, true, std::string("old"));
+  check_shape(rewritten, recipe);
+  EXPECT_FALSE(rewritten.complete);
+  EXPECT_FALSE(rewritten.partial_is_prefix);
+  auto same = written_content(faults::Trace{{truncating_open(3, "t.json.tmp"), write_record(4, 0, "{}", 2)}}, "t.json",
+                              7, false, std::nullopt);
+  check_shape(same, recipe);
+  EXPECT_EQ(same.complete, "{}");  // an error after the rename (the directory fsync): the target is new
+}
+
+TEST(SameContent, UnderJsonAStateCutShortIsTornEvenWhenItsValueIsEqual) {
+  const std::string whole = "0.12345678901234567891";
+  EXPECT_FALSE(same_content(whole.substr(0, whole.size() - 1), whole, Compare::json));  // the same double
+  EXPECT_TRUE(same_content("{\"a\": 1}", "{\"a\": 1}\n", Compare::json));  // only the trailing newline missing
 }
 
 // A failed call may name no inode (the seccomp backend's injected errors):
@@ -302,7 +354,7 @@ TEST(WrittenContent, AFailedWriteWithoutAnInodeCountsByItsDescriptor) {
   open.flags = O_WRONLY | O_TRUNC;
   auto failed = write_record(2, 0, "", 5, ENOSPC);
   failed.inode = 0, failed.fd = 3;
-  const auto written = written_content(faults::Trace{{open, failed}}, 7, true, std::string("old"));
+  const auto written = written_content(faults::Trace{{open, failed}}, "t.json", 7, true, std::string("old"));
   EXPECT_TRUE(written.wrote);  // the truncating open
   EXPECT_FALSE(written.complete);
   EXPECT_EQ(written.partial, "");

@@ -1,11 +1,14 @@
 #include "support.hpp"
 
+#include <cstdlib>
+
 #include <crashcheck/reference.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -43,6 +46,13 @@ int read_pid(const fs::path& file) {
 }
 
 bool process_gone(int pid) { return pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH; }
+
+int shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool strace_works() { return shell("strace -qq -o /dev/null true 2>/dev/null") == 0; }
 
 ProgramResult run_crashcheck(const std::vector<std::string>& args) {
   const SplitResult r = run_crashcheck_split(args, true);

@@ -30,6 +30,11 @@ int read_pid(const std::filesystem::path& file);
 // True when no process has this pid (it was killed and reaped).
 bool process_gone(int pid);
 
+// Runs `command` through /bin/sh: its exit status, 128+N when killed by signal N.
+int shell(const std::string& command);
+// Whether strace can trace here (ptrace may be forbidden): ground truth that needs it skips itself.
+bool strace_works();
+
 struct ProgramResult {
   int status = -1;     // exit status
   std::string output;  // stdout and stderr together

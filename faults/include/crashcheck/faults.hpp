@@ -151,6 +151,12 @@ struct Trace {
 // holds msync's (MS_SYNC: the range was written back before it returned).
 bool is_mapped_store(const TraceRecord& record);
 
+// A write the kernel copies from another descriptor (sendfile,
+// copy_file_range, splice). Its length is what was asked for, an upper
+// bound: the source may end first, and a copy loop ends on a call that
+// copies 0 bytes, so a smaller result is no short write by itself.
+bool is_kernel_copy(const TraceRecord& record);
+
 // A trace that cannot be read: names the file and what is wrong.
 class TraceError : public std::runtime_error {
  public:

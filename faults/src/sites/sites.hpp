@@ -59,7 +59,8 @@ class Symboliser {
 void add_python_hook(Launch& launch, const std::filesystem::path& work_dir);
 
 // A mapping path whose code is not the writer's own: system libraries and
-// interpreters (/usr/lib, /lib, /usr/bin …). Native sites skip them.
+// interpreters (/usr/lib, /lib, /usr/bin …, and python*/libpython*/node*
+// wherever installed). Native sites skip them.
 bool system_object(std::string_view path);
 
 }  // namespace crashcheck::faults::sites

@@ -82,6 +82,7 @@ void attach_lines(Trace& trace, std::string_view lines) {
     for (std::size_t i = 1; i + 1 < f.size() && r.site.empty(); i += 2) {
       std::uint64_t address = 0;
       if (!number(f[i + 1], address, 16)) break;
+      if (system_object(f[i])) continue;  // the preload agent records the caller's module unfiltered
       auto key = std::make_tuple(std::string(f[i]), f[0] == "file", address);
       auto [it, fresh] = resolved.try_emplace(key);
       if (fresh) it->second = symboliser.lookup(std::get<0>(key), std::get<1>(key), address);

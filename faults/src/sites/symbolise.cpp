@@ -8,6 +8,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -118,8 +119,23 @@ std::string Symboliser::lookup(const std::string& module, bool file_offset, std:
   return path.string() + ":" + std::to_string(line);
 }
 
+namespace {
+// An interpreter's own code wherever it was installed (pyenv, conda, a
+// source build with debug info): its C sources say nothing about the script.
+bool interpreter_object(std::string_view path) {
+  const std::string_view name = path.substr(path.rfind('/') + 1);
+  for (std::string_view stem : {"python", "libpython", "node", "libnode"}) {
+    if (!name.starts_with(stem)) continue;
+    const std::string_view rest = name.substr(stem.size());
+    if (rest.empty() || std::isdigit(static_cast<unsigned char>(rest[0])) || rest[0] == '.') return true;
+  }
+  return path.find("/lib-dynload/") != std::string_view::npos;
+}
+}  // namespace
+
 bool system_object(std::string_view path) {
   if (!path.starts_with('/')) return true;  // [vdso], anonymous (JIT) code
+  if (interpreter_object(path)) return true;
   for (std::string_view prefix :
        {"/usr/lib/", "/usr/lib64/", "/lib/", "/lib64/", "/usr/libexec/", "/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"})
     if (path.starts_with(prefix)) return true;

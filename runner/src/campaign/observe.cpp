@@ -9,6 +9,7 @@
 
 #include "crashcheck/runner/executor.hpp"
 #include "plan.hpp"
+#include "replay_guard.hpp"
 
 namespace crashcheck::runner {
 using faults::Trace;
@@ -35,6 +36,31 @@ Observation seen_in(const Snapshot& snapshot, const Snapshot& initial, const Sub
   for (const auto& name : snapshot.added_since(initial, setup.scenario.target))
     if (!initial.find(name)) o.leftovers.push_back(name);
   return o;
+}
+
+// The first call up to its fault where case `r` left the baseline's path
+// ("" when none did): its fault then hit another call than its id says.
+// A disk-full budget names no call: nothing to compare.
+std::string changed_before_fault(const CaseResult& r, const Trace& baseline, const std::string& target) {
+  if (r.spec.model != Model::kill && r.spec.model != Model::errno_fault) return "";
+  return first_changed_call(baseline, *r.trace, r.spec.plan.call, target);
+}
+
+// What the run wrote, into `contents`: its new content when whole and what
+// the target holds; else why not, and the bytes it did write.
+void take_written(WrittenContent written, const Entry& target, bool succeeded, Contents& contents) {
+  if (!written.wrote) {
+    contents.unknown_new = "this run wrote nothing into the file at its target";  // it holds what it held: old
+  } else if (written.complete && *written.complete != target.content) {
+    contents.unknown_new = "this run's trace does not explain what its target holds";
+  } else if (written.complete) {
+    contents.new_bytes = std::move(*written.complete);
+  } else {
+    contents.unknown_new = std::move(written.why);
+    contents.partial_new = std::move(written.partial);
+    contents.partial_is_prefix = written.partial_is_prefix;
+    contents.short_yet_succeeded = succeeded && written.came_up_short;
+  }
 }
 
 std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
@@ -244,8 +270,8 @@ void adopt_baseline_content(SubjectSetup& setup, const CaseResult& baseline) {
   if (!target) return;  // not checkable (why_not_checkable)
   setup.contents.new_bytes = target->content;
   const Entry* old = baseline.initial.find(setup.scenario.target);
-  auto made =
-      content_recipe(*baseline.trace, target->inode, old ? old->inode : 0, setup.contents.old_bytes, target->content);
+  auto made = content_recipe(*baseline.trace, setup.scenario.target, target->inode, old ? old->inode : 0,
+                             setup.contents.old_bytes, target->content);
   setup.recipe = std::move(made.recipe);
   setup.no_recipe = std::move(made.why);
 }
@@ -255,9 +281,11 @@ void adopt_baseline_content(SubjectSetup& setup, const CaseResult& baseline) {
 // is whole: its final target alone would make a torn or half-written file
 // "new" by definition, and the baseline's bytes are another run's (another
 // timestamp). Whole means no write to it failed or came up short without a
-// retry, and, for a kill, the baseline's recipe had no step left at the kill
-// point (kills change no call, so its calls are numbered as the baseline's).
-// When it is not whole, a state that is neither old nor a prefix of what was
+// retry; for a kill, the baseline's recipe had no step left at the kill
+// point; for a run that then reported failure, its calls made the target the
+// way the baseline's did (not an error path's own rewrite). Up to its fault
+// a case must make the baseline's calls, or its id names another run. When
+// it is not whole, a state that is neither old nor a prefix of what was
 // written is left unjudged (Observation::unjudged), never passed.
 Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Trace& baseline) {
   Contents contents = setup.contents;
@@ -272,23 +300,19 @@ Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Tra
     contents.unknown_new = "this run's trace cannot be read: " + r.trace_error;
     return contents;
   }
+  if (const std::string changed = changed_before_fault(r, baseline, setup.scenario.target); !changed.empty()) {
+    contents.unknown_new = "this run's calls are not the baseline's up to its fault: " + changed;
+    return contents;
+  }
   if (!target || target->kind != Entry::Kind::file) return contents;  // missing or not a file: no bytes to compare
-  WrittenContent written =
-      written_content(*r.trace, target->inode, old && old->inode == target->inode, contents.old_bytes);
+  WrittenContent written = written_content(*r.trace, setup.scenario.target, target->inode,
+                                           old && old->inode == target->inode, contents.old_bytes);
   if (r.spec.model == Model::kill)
     cut_short(written, *setup.recipe, baseline,
               r.spec.plan.kind == faults::FaultPlan::Kind::kill_after ? r.spec.plan.call + 1 : r.spec.plan.call);
-  if (!written.wrote) {
-    contents.unknown_new = "this run wrote nothing into the file at its target";  // it holds what it held: old
-  } else if (written.complete && *written.complete != target->content) {
-    contents.unknown_new = "this run's trace does not explain what its target holds";
-  } else if (written.complete) {
-    contents.new_bytes = std::move(*written.complete);
-  } else {
-    contents.unknown_new = std::move(written.why);
-    contents.partial_new = std::move(written.partial);
-    contents.partial_is_prefix = written.partial_is_prefix;
-  }
+  else if (!r.outcome.succeeded())
+    check_shape(written, *setup.recipe);
+  take_written(std::move(written), *target, r.outcome.succeeded(), contents);
   return contents;
 }
 

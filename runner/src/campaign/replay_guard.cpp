@@ -166,4 +166,18 @@ void check_call_unchanged(const reports::Report& report, const CaseSpec& spec, c
     throw InputError(was + "call " + std::to_string(index) + " is now " + described + "; re-run crashcheck");
 }
 
+std::string first_changed_call(const faults::Trace& baseline, const faults::Trace& run, std::uint32_t upto,
+                               const std::string& target) {
+  for (const faults::TraceRecord& now : run.records) {
+    if (now.seq > upto) break;
+    const faults::TraceRecord* was = rerun_call(baseline, now.seq);
+    const std::string described = faults::describe_call(now);
+    if (was == nullptr) return "the baseline made no call " + std::to_string(now.seq) + ", this run's is " + described;
+    const std::string before = faults::describe_call(*was);
+    if (!same_call(shape_of(before), shape_of(described), target))
+      return "call " + std::to_string(now.seq) + " was " + before + " but is now " + described;
+  }
+  return "";
+}
+
 }  // namespace crashcheck::runner

@@ -33,4 +33,11 @@ std::uint32_t case_call(const reports::Report& report, const CaseSpec& spec);
 // t.tmp); re-run crashcheck".
 void check_call_unchanged(const reports::Report& report, const CaseSpec& spec, const faults::Trace& rerun);
 
+// The same check within a campaign: the first call of `run` numbered at most
+// `upto` that is not, by kind and paths, the baseline's call of that number
+// ("call 9 was fsync(fd 4 → .) but is now open(t.json)"), or "" when every
+// one is. A case whose calls differ was not the run its id names.
+std::string first_changed_call(const faults::Trace& baseline, const faults::Trace& run, std::uint32_t upto,
+                               const std::string& target);
+
 }  // namespace crashcheck::runner

@@ -32,12 +32,22 @@ bool same_content(std::string_view state, std::string_view expected, Compare com
 // Whether `bytes` parse as one JSON value (--compare json needs the payload to).
 bool parses_as_json(std::string_view bytes);
 
+// One kind of call that made a file's content. Consecutive writes count as
+// one: how many there are varies with the content's size and with retries.
+struct ContentStep {
+  faults::OpClass op = faults::OpClass::write;
+  bool at_target = false;  // a truncating open of the target's own name (in place), not of a temporary
+  bool operator==(const ContentStep&) const = default;
+};
+using ContentShape = std::vector<ContentStep>;
+
 // The calls of the baseline's trace that made the content of the file that
 // became the target: every write, truncate and truncating open of it, in
 // order, starting from empty or (rewritten in place) from the old content.
 struct ContentRecipe {
   bool starts_as_old = false;        // the file was the old target (rewritten in place)
   std::vector<std::uint32_t> steps;  // calls that change its bytes
+  ContentShape shape;                // their kinds
 };
 
 // The recipe of the target the baseline left (its inode `target_inode`), or
@@ -47,23 +57,34 @@ struct RecipeOrWhy {
   std::optional<ContentRecipe> recipe;
   std::string why;
 };
-RecipeOrWhy content_recipe(const faults::Trace& baseline, std::uint64_t target_inode, std::uint64_t old_target_inode,
-                           const std::optional<std::string>& old_bytes, const std::string& final_bytes);
+RecipeOrWhy content_recipe(const faults::Trace& baseline, const std::string& target, std::uint64_t target_inode,
+                           std::uint64_t old_target_inode, const std::optional<std::string>& old_bytes,
+                           const std::string& final_bytes);
 
 // What one run wrote into the file at its target (inode `file`), rebuilt
 // from its own trace: `complete` when every write to it did all it asked for
-// (a failed or short write counts only when a later write at the same
-// offset made up for it, as a retry does); otherwise the bytes written, and
-// why the rest is unknown.
+// (a failed or short write counts only when a later write covering its
+// offset made up for it, as a retry does; a kernel copy that stops short
+// is the source ending); otherwise the bytes written, and why the rest is
+// unknown.
 struct WrittenContent {
   std::optional<std::string> complete;
   std::string partial;             // what was written, when `complete` is unknown
   bool partial_is_prefix = false;  // what is missing was to be appended: `partial` is a proper prefix of what was meant
+  bool came_up_short = false;      // a write failed or came up short and nothing made up for it
   std::string why;                 // why `complete` is unknown
   bool wrote = false;              // some call changed the file's bytes (else it holds what it held)
+  ContentShape shape;              // the kinds of the calls that did
 };
-WrittenContent written_content(const faults::Trace& run, std::uint64_t file, bool starts_as_old,
-                               const std::optional<std::string>& old_bytes);
+WrittenContent written_content(const faults::Trace& run, const std::string& target, std::uint64_t file,
+                               bool starts_as_old, const std::optional<std::string>& old_bytes);
+
+// A run a fault turned aside and that then reported failure made its target
+// by other calls than the baseline did (an error path that truncates or
+// rewrites it): what it wrote is not its new content. When its calls are
+// the first of the recipe's kinds and the recipe goes on writing, what it
+// wrote is a proper prefix of what was meant (torn); otherwise unknown.
+void check_shape(WrittenContent& written, const ContentRecipe& recipe);
 
 // A run killed before call `stopped_before` (its calls numbered as the
 // baseline's, no fault having changed them) made only the recipe's steps

@@ -81,6 +81,9 @@ struct Contents {
   std::optional<std::string> unknown_new = std::nullopt;
   std::string partial_new = {};
   bool partial_is_prefix = false;
+  // The run exited 0 though a write of it came up short and nothing made up
+  // for it: whatever it left is not what it meant (judged, not withheld).
+  bool short_yet_succeeded = false;
   std::filesystem::path initial_dir = {};  // directory mode: copied into scratch/ (modes kept); empty: none
 };
 
