@@ -210,11 +210,24 @@ bool bounds_stores(const faults::TraceRecord& r) {
          (r.op == OpClass::open && (r.created || (r.flags & O_TRUNC) != 0));
 }
 
+// A sync of the mapped file that already saw these stores: the seccomp
+// supervisor records the mapped range as it is at an fsync/fdatasync, and
+// when it holds the stores' bytes they were made before that sync, which
+// wrote them back (fsync(2) writes back pages dirtied through a mapping).
+bool synced_with_stores(const faults::TraceRecord& sync, const faults::TraceRecord& stores) {
+  if (sync.op != faults::OpClass::sync || sync.data.empty() || sync.offset < 0 || stores.offset < sync.offset)
+    return false;
+  const auto at = static_cast<std::size_t>(stores.offset - sync.offset);
+  return at + stores.data.size() <= sync.data.size() && sync.data.compare(at, stores.data.size(), stores.data) == 0;
+}
+
 // Each record of stores through a shared mapping (faults::is_mapped_store),
 // by how many records precede its window: the stores may be on disk from
 // just after the last record that wrote, resized or synced that file (else
 // its first open, else the start), not only from the record that shows them.
-// A window that starts before the real mmap only offers more states.
+// A sync that already held the stores' bytes does not end the window: it
+// made them durable. A window that starts before the real mmap only offers
+// more states.
 std::multimap<std::size_t, std::size_t> store_windows(const faults::Trace& trace) {
   std::multimap<std::size_t, std::size_t> out;
   const auto& records = trace.records;
@@ -229,7 +242,7 @@ std::multimap<std::size_t, std::size_t> store_windows(const faults::Trace& trace
         start = j + 1;
         break;
       }
-      if (r.inode != stores.inode) continue;
+      if (r.inode != stores.inode || synced_with_stores(r, stores)) continue;
       if (bounds_stores(r)) {
         start = j + 1;
         break;

@@ -71,13 +71,13 @@ TEST(MappedStores, UnseenStoresAreNotRunNeverFail) {
 
 // The same writers in Python (one_big_write.py: mmap.mmap, a slice
 // assignment, flush = MS_SYNC).
-nlohmann::json check_python(const std::string& mode) {
+nlohmann::json check_python(const std::string& mode, const std::string& backend = "seccomp") {
   testing::TempDir dir;
   testing::write_text(dir / "old", std::string(3 * 4096, 'o'));
   testing::write_text(dir / "new", std::string(3 * 4096, 'n'));
   const auto result = testing::run_crashcheck(
       {"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(), "--models",
-       "kill,reader,errno,power-loss", "--backend", "seccomp", "--quiet", "-o", (dir / "out").string(), "--",
+       "kill,reader,errno,power-loss", "--backend", backend, "--quiet", "-o", (dir / "out").string(), "--",
        CRASHCHECK_PYTHON, std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py", mode, "{target}", "{payload}"});
   EXPECT_LE(result.status, 1) << result.output;
   return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
@@ -89,6 +89,37 @@ TEST(MappedStores, PythonTempFilledThroughAMappingPasses) {
   const auto report = check_python("temp-mmap");
   for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable", "error_safe", "temp_clean"})
     EXPECT_EQ(verdict(report, name), "pass") << name << ": " << report["properties"][name].dump(2);
+}
+
+// The other write no write(2) makes: splice(2) from a pipe into the temp.
+// The supervisor reads the spliced range back, so every property is judged
+// and passes; the preload agent sees no splice, and its verdicts are
+// not_run with the reason, never a fail.
+TEST(MappedStores, ATempFilledBySpliceIsJudgedWhereSeenAndNotRunWhereNot) {
+  const auto seen = check_python("temp-splice");
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable", "error_safe", "temp_clean"})
+    EXPECT_EQ(verdict(seen, name), "pass") << name << ": " << seen["properties"][name].dump(2);
+  const auto unseen = check_python("temp-splice", "preload");
+  for (const auto& [name, p] : unseen["properties"].items()) EXPECT_NE(p["verdict"], "fail") << name << p.dump(2);
+  for (const char* name : {"crash_atomic", "powerloss_atomic", "durable"}) {
+    EXPECT_EQ(verdict(unseen, name), "not_run") << name;
+    EXPECT_TRUE(testing::has(unseen["properties"][name]["reason"].get<std::string>(), "the trace does not explain"))
+        << name << ": " << unseen["properties"][name].dump(2);
+  }
+}
+
+// fsync(2) writes back pages dirtied through a mapping ("all modified
+// in-core data of the file"). The supervisor records the mapped range at the
+// fsync: stores already there were made durable by it, stores made after it
+// were not. Only the order of the fsync and the stores differs.
+TEST(MappedStores, AnFsyncWhileMappedCoversTheStoresMadeBeforeItOnly) {
+  const auto synced = check_python("temp-mmap-fsync");
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable", "error_safe"})
+    EXPECT_EQ(verdict(synced, name), "pass") << name << ": " << synced["properties"][name].dump(2);
+  const auto late = check_python("temp-mmap-late-fsync");
+  for (const char* name : {"powerloss_atomic", "durable"})
+    EXPECT_EQ(verdict(late, name), "fail") << name << ": " << late["properties"][name].dump(2);
+  EXPECT_EQ(verdict(late, "crash_atomic"), "pass");  // a kill still finds old or new: the rename is atomic
 }
 
 }  // namespace

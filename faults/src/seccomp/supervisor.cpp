@@ -325,6 +325,7 @@ class Supervisor final : public Observer {
   };
   std::vector<Piece> shared_pieces(pid_t tid, std::uint64_t lo, std::uint64_t hi);
   void read_piece(Call& c, const Piece& piece);
+  void note_mapped_at_sync(Call& c);
   void on_mapping(Call& c);
   bool numbered(Call& one);
   void on_fd_call(Call& c);
@@ -1049,18 +1050,32 @@ std::vector<Supervisor::Piece> Supervisor::shared_pieces(pid_t tid, std::uint64_
   return out;
 }
 
-// A mapped range as a write record: the stores are in the page cache
+// A mapped range as a record's data: the stores are in the page cache
 // already, so the range is read back from the file.
+void read_range(Record& rec, const std::string& file, std::uint64_t offset, std::uint64_t length) {
+  rec.offset = static_cast<std::int64_t>(offset);
+  rec.length = length;
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  rec.data.resize(length);
+  ssize_t got = fd.valid() ? ::pread(fd.get(), rec.data.data(), rec.data.size(), rec.offset) : -1;
+  rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+}
+
+// A mapped range as a write record.
 void Supervisor::read_piece(Call& c, const Piece& piece) {
   c.node = piece.node;
   c.rec.path = piece.node->name;
   c.rec.inode = piece.inode;
-  c.rec.offset = static_cast<std::int64_t>(piece.offset);
-  c.rec.length = piece.length;
-  UniqueFd fd(::open(piece.file.c_str(), O_RDONLY | O_CLOEXEC));
-  c.rec.data.resize(c.rec.length);
-  ssize_t got = fd.valid() ? ::pread(fd.get(), c.rec.data.data(), c.rec.data.size(), c.rec.offset) : -1;
-  c.rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  read_range(c.rec, piece.file, piece.offset, piece.length);
+}
+
+// An fsync or fdatasync of a file the subject maps shared and writable
+// carries the mapped range as it is at the sync (record data): the model
+// tells stores made before the sync (made durable by it) from stores made
+// after it by comparing with what the later msync/munmap/exit shows.
+void Supervisor::note_mapped_at_sync(Call& c) {
+  for (const Piece& piece : shared_pieces(c.t.tid(), 0, UINT64_MAX))
+    if (piece.inode == c.rec.inode) return read_range(c.rec, piece.file, piece.offset, piece.length);
 }
 
 // msync/munmap of a shared writable file mapping: its (first followed)
@@ -1098,6 +1113,7 @@ void Supervisor::on_fd_call(Call& c) {
   c.rec.mode = static_cast<mode_t>(c.a.u(MODE));
   if (c.entry.info->op == OpClass::truncate || c.entry.info->op == OpClass::allocate) c.rec.offset = c.a.s(OFF);
   c.rec.length = c.a.u(LEN);
+  if (mapped_shared_ && (name == "fsync" || name == "fdatasync")) note_mapped_at_sync(c);
   counted(c, [name](Call& c) -> Outcome {
     if (name == "sync") {
       ::sync();

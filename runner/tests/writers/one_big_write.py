@@ -1,5 +1,5 @@
 """Replaces TARGET with the bytes of PAYLOAD in ONE step (e.g. 1 MiB), one of
-four ways; crash behaviour known from how Linux works, not from crashcheck:
+seven ways; crash behaviour known from how Linux works, not from crashcheck:
 
   in-place       open the existing target without O_TRUNC, one os.write
                  (one write(2)) over it. Linux copies a write page by page
@@ -16,6 +16,14 @@ four ways; crash behaviour known from how Linux works, not from crashcheck:
                  before the msync finds pages old and new.           defective
   temp-mmap      temp-rename, the temp sized with ftruncate and filled
                  through a mapping, msync'd before its fsync.         correct twin
+  temp-mmap-fsync      temp-mmap without msync: fsync(2) while the temp is
+                 still mapped (it writes back pages dirtied through a
+                 mapping), then munmap, rename, directory fsync.      correct
+  temp-mmap-late-fsync the same, but the fsync comes before the stores, so
+                 nothing makes them durable before the rename.    defective
+  temp-splice    temp-rename, the temp filled by splice(2) from a pipe the
+                 payload was written into (no write(2) reaches the file;
+                 payloads up to the pipe's 64 KiB).                  correct
 
 Usage: one_big_write.py MODE TARGET PAYLOAD. Exits 0 only when every call
 succeeded and the one write took the whole payload."""
@@ -41,7 +49,34 @@ def fill_mapped(fd):
         mapped.flush()
 
 
-fill = fill_mapped if mode.endswith("-mmap") else write_once
+def fill_mapped_syncing(fd, before):
+    os.ftruncate(fd, len(data))
+    with mmap.mmap(fd, len(data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as mapped:
+        if before:
+            os.fsync(fd)
+        mapped[:] = data
+        if not before:
+            os.fsync(fd)
+
+
+def fill_spliced(fd):
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    done = 0
+    while done < len(data):
+        moved = os.splice(read_end, fd, len(data) - done)
+        if moved == 0:
+            sys.exit("one_big_write: the pipe ran dry")
+        done += moved
+    os.close(read_end)
+
+
+fill = {
+    "temp-mmap-fsync": lambda fd: fill_mapped_syncing(fd, False),
+    "temp-mmap-late-fsync": lambda fd: fill_mapped_syncing(fd, True),
+}.get(mode) or {"-mmap": fill_mapped, "-splice": fill_spliced}.get(mode[mode.rfind("-"):], write_once)
+syncs_while_filling = mode in ("temp-mmap-fsync", "temp-mmap-late-fsync")
 if mode in ("in-place", "in-place-mmap"):
     fd = os.open(target, os.O_RDWR)
     if mode == "in-place-mmap" and os.fstat(fd).st_size != len(data):
@@ -49,13 +84,14 @@ if mode in ("in-place", "in-place-mmap"):
     fill(fd)
     os.fsync(fd)
     os.close(fd)
-elif mode in ("temp-rename", "temp-mmap"):
+elif mode in ("temp-rename", "temp-mmap", "temp-splice", "temp-mmap-fsync", "temp-mmap-late-fsync"):
     temp = target + ".tmp"
     fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         fill(fd)
         os.fchmod(fd, os.stat(target).st_mode & 0o7777)
-        os.fsync(fd)
+        if not syncs_while_filling:
+            os.fsync(fd)
         os.close(fd)
         os.rename(temp, target)
     except BaseException:
@@ -65,4 +101,4 @@ elif mode in ("temp-rename", "temp-mmap"):
     os.fsync(dir_fd)
     os.close(dir_fd)
 else:
-    sys.exit("usage: one_big_write.py in-place|temp-rename|in-place-mmap|temp-mmap TARGET PAYLOAD")
+    sys.exit("usage: one_big_write.py MODE TARGET PAYLOAD (modes above)")
