@@ -180,7 +180,14 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   const auto& unexplained = collected.unexplained;
   add_power_loss(report, baseline, setup, options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
-  withhold_blind_passes(report, blind_spots(unexplained));
+  withhold_blind_passes(report, blind_spots(unexplained, collected.pauses.unexplained));
+  // The model and the run disagree: said whatever the verdicts, since a
+  // fail's counterexample rebuilt from the trace near there may be one the
+  // run could not leave (the fail itself rests on what was seen).
+  if (!collected.pauses.unexplained.empty())
+    report.notes.push_back("the trace and the run disagree: " + collected.pauses.unexplained +
+                           "; states rebuilt from the trace near there (inside calls, power loss) may not be ones "
+                           "this run could leave");
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   attach_sites(report);
   return report;

@@ -15,11 +15,20 @@ std::optional<BlindSpot> unexplained_run(const std::vector<Unexplained>& unexpla
                        "; kill points, readers and injected errors at calls the backend did not see were never tried"};
 }
 
+// A pause the trace does not explain: the kill and reader states read off
+// the pauses and the states rebuilt from the trace describe different runs.
+std::optional<BlindSpot> unexplained_pause(const std::string& difference) {
+  if (difference.empty()) return std::nullopt;
+  return BlindSpot{{"crash_atomic", "reader_safe", "valid_content"},
+                   difference + "; the kill and reader states read off the paused run were not used for a pass"};
+}
+
 }  // namespace
 
-std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained) {
+std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, const std::string& pause_difference) {
   std::vector<BlindSpot> out;
   if (auto spot = unexplained_run(unexplained)) out.push_back(std::move(*spot));
+  if (auto spot = unexplained_pause(pause_difference)) out.push_back(std::move(*spot));
   return out;
 }
 

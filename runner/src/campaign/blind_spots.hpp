@@ -25,8 +25,9 @@ struct BlindSpot {
 };
 
 // What the baseline run shows the models could not see, from its trace
-// self-check (unexplained_by_trace).
-std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained);
+// self-check (unexplained_by_trace) and the same check of its pauses
+// (pause_check.hpp: "" when every checked pause agrees with the trace).
+std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, const std::string& unexplained_pause);
 
 // Each pass of a property a blind spot names becomes not_run with its reason.
 void withhold_blind_passes(reports::Report& report, const std::vector<BlindSpot>& spots);

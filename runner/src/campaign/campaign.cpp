@@ -65,6 +65,11 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   // bytes this run left there (own_contents), which may differ from the
   // payload (--compare json) or be the only new content (no payload).
   collected.unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+  collected.pauses = pauses.prints().check(*baseline.trace, baseline.initial);
+  if (collected.pauses.checked < collected.pauses.pauses)
+    collected.notes.push_back("the paused run's snapshots were compared with its trace at " +
+                              std::to_string(collected.pauses.checked) + " of " +
+                              std::to_string(collected.pauses.pauses) + " pauses, spread evenly");
   release_contents(baseline.final, setup.scenario.target);
   for (auto& c : observe_within(baseline, setup, options, collected)) cases.push_back(std::move(c));
   Plan plan =

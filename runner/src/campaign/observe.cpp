@@ -221,11 +221,12 @@ Observation observe(const CaseSpec& spec, const Snapshot& state, const Snapshot&
   return observe(spec, state, initial, end, setup, baseline, setup.contents);
 }
 
-PauseStates::PauseStates(const SubjectSetup& setup) : setup_(setup) {}
+PauseStates::PauseStates(const SubjectSetup& setup) : setup_(setup), prints_(setup.scenario.target) {}
 
 PauseVisitor PauseStates::visitor() {
   return [this](std::uint32_t call, const Snapshot& now, const Snapshot& initial) {
     seen_[call] = seen_in(now, initial, setup_, setup_.contents);
+    prints_.add(call, now);
     // Without a payload the new content is known only when the run ends:
     // keep the target of every pause that is not the old file, to judge it
     // then (settle). This holds one copy per such pause, as target_bytes

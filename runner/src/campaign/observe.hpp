@@ -18,6 +18,7 @@
 #include "crashcheck/runner/progress.hpp"
 #include "crashcheck/runner/properties.hpp"
 #include "durable_after_error.hpp"
+#include "pause_check.hpp"
 
 namespace crashcheck::runner {
 
@@ -33,6 +34,7 @@ struct Collected {
   // The baseline's trace self-check, made before the cases run so the
   // baseline's end state need not be held through them (release_contents).
   std::vector<Unexplained> unexplained;
+  PausePrints::Check pauses;  // the same check of the paused run's snapshots (fast mode)
 
   void add_note(const std::string& note);  // once, however many cases say it
 };
@@ -52,11 +54,13 @@ class PauseStates {
   // Without a payload: judges the pauses' targets against the new content
   // the run left, once adopt_baseline_content has set it.
   void settle();
+  const PausePrints& prints() const { return prints_; }
 
  private:
   const SubjectSetup& setup_;
   std::map<std::uint32_t, Observation> seen_;
   std::map<std::uint32_t, Entry> unsettled_;  // no payload: the target at each pause, until settle()
+  PausePrints prints_;
 };
 
 // The setup's contents with new_bytes the bytes `run` left at the target

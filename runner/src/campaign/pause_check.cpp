@@ -1,0 +1,80 @@
+// pause_check.hpp says why; this is how: a print per pause, then one replay
+// of the trace cut before each checked pause's call.
+#include "pause_check.hpp"
+
+#include <crashcheck/powerloss.hpp>
+
+#include <functional>
+#include <vector>
+
+#include "crashcheck/runner/power_loss.hpp"
+
+namespace crashcheck::runner {
+namespace pl = powerloss;
+
+PausePrints::EntryPrint PausePrints::print_of(const std::string& name, Entry::Kind kind, mode_t mode,
+                                              std::string_view bytes) const {
+  EntryPrint print{kind, static_cast<mode_t>(mode & 07777u)};
+  if (name == target_ && kind == Entry::Kind::file)
+    print.size = bytes.size(), print.hash = std::hash<std::string_view>{}(bytes);
+  return print;
+}
+
+void PausePrints::add(std::uint32_t call, const Snapshot& now) {
+  DirectoryPrint& print = prints_[call];
+  for (const auto& [name, entry] : now.entries)
+    print[name] = print_of(name, entry.kind == Entry::Kind::directory ? Entry::Kind::directory : Entry::Kind::file,
+                           entry.mode, entry.content);
+}
+
+std::string PausePrints::difference(const DirectoryPrint& seen, const DirectoryPrint& traced) const {
+  for (const auto& [name, print] : seen) {
+    const auto other = traced.find(name);
+    if (other == traced.end()) return "`" + name + "` exists, but no traced call before it made it";
+    if (other->second.kind != print.kind) return "`" + name + "` is another kind of entry than its trace made";
+    if (other->second.mode != print.mode) return "`" + name + "` has another mode than its trace says";
+    if (other->second.size != print.size)
+      return "`" + name + "` holds " + std::to_string(print.size) + " bytes, its trace " +
+             std::to_string(other->second.size);
+    if (other->second.hash != print.hash) return "`" + name + "` holds other bytes than its trace wrote";
+  }
+  for (const auto& [name, print] : traced)
+    if (!seen.count(name)) return "`" + name + "` is missing, though its trace made it";
+  return "";
+}
+
+namespace {
+
+// Up to `bound` of `all`, spread evenly, the first and the last included.
+std::vector<std::uint32_t> spread(const std::vector<std::uint32_t>& all, std::size_t bound) {
+  if (all.size() <= bound) return all;
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < bound; ++i) out.push_back(all[i * (all.size() - 1) / (bound - 1)]);
+  return out;
+}
+
+}  // namespace
+
+PausePrints::Check PausePrints::check(const faults::Trace& trace, const Snapshot& initial) const {
+  Check out;
+  std::vector<std::uint32_t> calls;
+  for (const auto& [call, print] : prints_)
+    if (!trace.records.empty() && call <= trace.records.back().seq) calls.push_back(call);
+  out.pauses = calls.size();
+  std::vector<pl::Cut> cuts;
+  for (std::uint32_t call : spread(calls, kChecked)) cuts.push_back({call, 0});
+  out.checked = cuts.size();
+  pl::for_each_cut(trace, power_loss_initial(initial), cuts, [&](const pl::Cut& cut, const auto& images) {
+    if (!out.unexplained.empty()) return;
+    DirectoryPrint traced;
+    for (const auto& [name, image] : images)
+      traced[name] =
+          print_of(name, image.is_directory ? Entry::Kind::directory : Entry::Kind::file, image.mode, image.content);
+    if (auto differs = difference(prints_.at(cut.seq), traced); !differs.empty())
+      out.unexplained = "the paused run's directory before call " + std::to_string(cut.seq) +
+                        " is not what its trace says: " + differs;
+  });
+  return out;
+}
+
+}  // namespace crashcheck::runner
