@@ -339,6 +339,11 @@ void for_each_cut(const faults::Trace& trace, const InitialState& initial, const
     }
     auto before = replay.visible();
     replay.apply(record);
+    const auto here = std::find_if(cut, cuts.end(), [&](const Cut& c) { return c.seq != record.seq; });
+    if (std::all_of(cut, here, [](const Cut& c) { return c.bytes == 0; })) {  // before the call: no copy after it
+      for (; cut != here; ++cut) visit(*cut, before);
+      continue;
+    }
     const auto changed = changed_by(before, replay.visible());
     cut = visit_cuts(cut, cuts.end(), record, std::move(before), changed, visit);
   }
