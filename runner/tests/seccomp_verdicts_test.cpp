@@ -10,6 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -165,6 +168,34 @@ TEST_F(GoVerdicts, WithoutTheDirectorySyncIsNotDurable) {
   expect_verdict(report, "durable", "fail");
   expect_verdict(report, "powerloss_atomic", "pass");
   expect_verdict(report, "crash_atomic", "pass");
+}
+
+// Go's linker writes no .debug_aranges and inlines os.Rename into main: the
+// sites are still the writer's own lines, found by the markers in its source.
+TEST_F(GoVerdicts, CallsCarryTheWritersOwnSourceLines) {
+  const auto report = judge({binary_.string(), "{dir}"});
+  const std::string source = std::string(CRASHCHECK_WRITERS_DIR) + "/go_writer.go";
+  const auto line_of = [&](const std::string& marker) {
+    std::ifstream in(source);
+    int number = 0;
+    for (std::string line; std::getline(in, line);)
+      if (++number, line.ends_with("// site: " + marker)) return source + ":" + std::to_string(number);
+    ADD_FAILURE() << "no marker " << marker;
+    return std::string();
+  };
+  std::string listing;  // shown when an expectation fails
+  for (const auto& call : report["calls"])
+    listing += call["summary"].get<std::string>() + " @ " + call.value("site", std::string()) + "\n";
+  const auto has_site = [&](const std::string& call, const std::string& marker) {
+    const std::string want = line_of(marker);
+    return std::any_of(report["calls"].begin(), report["calls"].end(),
+                       [&](const auto& c) { return c["call"] == call && c.value("site", std::string()) == want; });
+  };
+  EXPECT_TRUE(has_site("openat", "openat")) << listing;
+  EXPECT_TRUE(has_site("write", "write")) << listing;
+  EXPECT_TRUE(has_site("fsync", "fsync")) << listing;
+  EXPECT_TRUE(has_site("renameat", "renameat")) << listing;
+  EXPECT_TRUE(has_site("fsync", "fsync dir")) << listing;
 }
 
 // ------------------------------------------------------ backend choice --

@@ -23,7 +23,7 @@ namespace {
 
 // A runtime's own frames (Go's syscall package) come first: the symboliser
 // skips those whose source is the system's and takes the first of the rest.
-constexpr std::size_t kCandidates = 8;
+constexpr std::size_t kCandidates = 64;
 
 struct Mapping {
   std::uint64_t lo = 0, hi = 0, offset = 0;

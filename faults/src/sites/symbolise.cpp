@@ -54,15 +54,14 @@ std::optional<std::uint64_t> vaddr_of(Dwfl_Module* mod, std::uint64_t offset) {
   return std::nullopt;
 }
 
-// Where an inlined call from a system header was written by the writer.
-void outside_system_inlines(Dwfl_Module* mod, Dwarf_Addr pc, const char*& file, int& line) {
-  Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+// Where an inlined call from a system header (or Go's standard library)
+// was written by the writer: `cu` holds `pc`, an address of its own.
+void outside_system_inlines(Dwarf_Die* cu, Dwarf_Addr pc, const char*& file, int& line) {
   Dwarf_Files* files = nullptr;
   std::size_t nfiles = 0;
   if (!cu || dwarf_getsrcfiles(cu, &files, &nfiles) != 0) return;
   Dwarf_Die* scopes = nullptr;
-  const int n = dwarf_getscopes(cu, pc - bias, &scopes);
+  const int n = dwarf_getscopes(cu, pc, &scopes);
   for (int i = 0; i < n && system_source(file); ++i) {
     if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
     Dwarf_Attribute attr;
@@ -76,6 +75,29 @@ void outside_system_inlines(Dwfl_Module* mod, Dwarf_Addr pc, const char*& file, 
     line = static_cast<int>(call_line);
   }
   std::free(scopes);
+}
+
+// Go's linker writes no .debug_aranges, so libdw cannot find the unit
+// holding an address: every unit's ranges are asked instead. Go names its
+// files by absolute path.
+std::string without_aranges(Dwfl_Module* mod, Dwarf_Addr pc) {
+  Dwarf_Addr bias = 0;
+  Dwarf* dwarf = dwfl_module_getdwarf(mod, &bias);
+  if (!dwarf) return "";
+  std::size_t header = 0;
+  for (Dwarf_Off offset = 0, next = 0; dwarf_nextcu(dwarf, offset, &next, &header, nullptr, nullptr, nullptr) == 0;
+       offset = next) {
+    Dwarf_Die unit;
+    if (!dwarf_offdie(dwarf, offset + header, &unit) || dwarf_haspc(&unit, pc - bias) <= 0) continue;
+    Dwarf_Line* found = dwarf_getsrc_die(&unit, pc - bias);
+    int line = 0;
+    const char* file = found ? dwarf_linesrc(found, nullptr, nullptr) : nullptr;
+    if (!file || dwarf_lineno(found, &line) != 0) return "";
+    if (system_source(file)) outside_system_inlines(&unit, pc - bias, file, line);
+    if (line <= 0 || system_source(file)) return "";
+    return std::string(file) + ":" + std::to_string(line);
+  }
+  return "";
 }
 
 }  // namespace
@@ -107,10 +129,12 @@ std::string Symboliser::lookup(const std::string& module, bool file_offset, std:
   }
   const Dwarf_Addr pc = vaddr - 1;  // inside the call instruction, not after it
   Dwfl_Line* found = dwfl_module_getsrc(m.mod, pc);
+  if (!found) return without_aranges(m.mod, pc);
   int line = 0;
-  const char* file = found ? dwfl_lineinfo(found, nullptr, &line, nullptr, nullptr, nullptr) : nullptr;
+  const char* file = dwfl_lineinfo(found, nullptr, &line, nullptr, nullptr, nullptr);
   if (!file || line <= 0) return "";
-  if (system_source(file)) outside_system_inlines(m.mod, pc, file, line);
+  if (Dwarf_Addr bias = 0; system_source(file))
+    outside_system_inlines(dwfl_module_addrdie(m.mod, pc, &bias), pc - bias, file, line);
   // a relative name is relative to the directory the unit was compiled in
   std::filesystem::path path(file);
   const char* comp_dir = dwfl_line_comp_dir(found);
