@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -135,6 +136,27 @@ TEST_P(Sites, PythonWriterCallsCarryTheirSourceLines) {
   const auto opens = calls(r, OpClass::open);
   ASSERT_FALSE(opens.empty()) << listing(r);
   EXPECT_EQ(site_name(opens[0]->site), marked(source, "open")) << listing(r);  // tempfile.mkstemp's caller
+}
+
+// Node: the synchronous fs calls carry the script's lines; the rename made
+// through the callback API runs on a worker thread and gets no site.
+TEST_P(Sites, NodeWriterSyncCallsCarryTheirSourceLines) {
+  const std::string node = CRASHCHECK_NODE;
+  if (node.empty()) GTEST_SKIP() << "node not found (install nodejs)";
+  const fs::path source = CRASHCHECK_SITE_WRITER_JS;
+  const auto r = run({node, source.string()});
+  const auto opens = calls(r, OpClass::open), writes = calls(r, OpClass::write), syncs = calls(r, OpClass::sync);
+  const auto renames = calls(r, OpClass::rename);
+  ASSERT_EQ(writes.size(), 1u) << listing(r);
+  ASSERT_EQ(syncs.size(), 2u) << listing(r);
+  ASSERT_EQ(renames.size(), 1u) << listing(r);
+  EXPECT_EQ(writes[0]->site, source.string() + ":" + std::to_string(marked_line(source, "write"))) << listing(r);
+  EXPECT_EQ(site_name(syncs[0]->site), marked(source, "fsync file")) << listing(r);
+  EXPECT_EQ(site_name(syncs[1]->site), marked(source, "fsync dir")) << listing(r);
+  EXPECT_TRUE(std::any_of(opens.begin(), opens.end(), [&](const TraceRecord* o) {
+    return site_name(o->site) == marked(source, "open");
+  })) << listing(r);
+  EXPECT_EQ(renames[0]->site, "") << listing(r);
 }
 
 // The hook's markers are never counted and change nothing the writer does.

@@ -30,7 +30,7 @@ class PreloadObserver final : public Observer {
     asan += std::string(asan.empty() ? "" : ":") + "verify_asan_link_order=0:detect_leaks=0";
     if (!sites_file_.empty()) {
       launch.environment[CC_ENV_SITES] = sites_file_.string();
-      sites::add_python_hook(launch, work_dir_);
+      sites::add_interpreter_hooks(launch, work_dir_);
     }
   }
 

@@ -397,7 +397,7 @@ void Supervisor::walk_scope() {
 
 void Supervisor::wrap(Launch& launch) {
   walk_scope();
-  if (setup_.sites) sites::add_python_hook(launch, setup_.work_dir);
+  if (setup_.sites) sites::add_interpreter_hooks(launch, setup_.work_dir);
   trace_ = UniqueFd(::open(trace_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
   if (!trace_.valid()) throw std::system_error(errno, std::generic_category(), "trace " + trace_path_.string());
   cc_trace_header header{};

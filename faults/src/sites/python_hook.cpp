@@ -8,11 +8,6 @@
 // wrapped. What the writer does is unchanged: the same calls, results and
 // errors; only the baseline run carries the hook. Buffered file objects'
 // writes and closes (`with open(...)`) have no Python site.
-#include <cerrno>
-#include <fstream>
-#include <system_error>
-
-#include "../shared.h"
 #include "sites.hpp"
 
 namespace crashcheck::faults::sites {
@@ -91,29 +86,12 @@ _crashcheck_sites()
 del _crashcheck_sites
 )PY";
 
-// The marker as a Python string literal.
-std::string python_marker() {
-  std::string out = "\"";
-  for (char c : std::string_view(CC_SITE_MARKER)) {
-    if (c == '\x01')
-      out += "\\x01";
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 void add_python_hook(Launch& launch, const std::filesystem::path& work_dir) {
   const auto dir = work_dir / "python-sites";
   std::filesystem::create_directories(dir);
-  std::string source(kHook);
-  source.replace(source.find("MARKER"), 6, python_marker());
-  std::ofstream out(dir / "sitecustomize.py", std::ios::binary | std::ios::trunc);
-  out << source;
-  if (!out.flush())
-    throw std::system_error(errno, std::generic_category(), "writing " + (dir / "sitecustomize.py").string());
+  write_hook(dir / "sitecustomize.py", kHook);
   std::string& path = launch.environment["PYTHONPATH"];  // the launch's environment is the whole of it
   path = dir.string() + (path.empty() ? "" : ":" + path);
 }

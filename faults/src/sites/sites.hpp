@@ -58,6 +58,21 @@ class Symboliser {
 // before each file call, through the CC_SITE_MARKER open both backends catch.
 void add_python_hook(Launch& launch, const std::filesystem::path& work_dir);
 
+// Node subjects: a module loaded first (NODE_OPTIONS=--require, written into
+// `work_dir`) that announces the same way before each synchronous fs call.
+void add_node_hook(Launch& launch, const std::filesystem::path& work_dir);
+
+// Writes a hook's `source` to `file`, its MARKER placeholder replaced by
+// CC_SITE_MARKER as a string literal ("\x01" reads the same in Python and
+// JavaScript).
+void write_hook(const std::filesystem::path& file, std::string_view source);
+
+// Both hooks: whichever interpreter the subject runs picks up its own.
+inline void add_interpreter_hooks(Launch& launch, const std::filesystem::path& work_dir) {
+  add_python_hook(launch, work_dir);
+  add_node_hook(launch, work_dir);
+}
+
 // A mapping path whose code is not the writer's own: system libraries and
 // interpreters (/usr/lib, /lib, /usr/bin …, and python*/libpython*/node*
 // wherever installed). Native sites skip them.

@@ -8,6 +8,9 @@
 #include <tuple>
 #include <unordered_map>
 
+#include <cerrno>
+#include <system_error>
+#include "../shared.h"
 #include "sites.hpp"
 
 namespace crashcheck::faults::sites {
@@ -39,6 +42,16 @@ bool number(std::string_view text, T& out, int base = 10) {
 }  // namespace
 
 std::filesystem::path file_in(const std::filesystem::path& work_dir) { return work_dir / "sites"; }
+
+void write_hook(const std::filesystem::path& file, std::string_view source) {
+  std::string literal = "\"";
+  for (char c : std::string_view(CC_SITE_MARKER)) literal += c == '\x01' ? std::string("\\x01") : std::string(1, c);
+  std::string text(source);
+  text.replace(text.find("MARKER"), 6, literal + "\"");
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw std::system_error(errno, std::generic_category(), "writing " + file.string());
+}
 
 std::string src_line(std::uint32_t seq, std::string_view site) {
   return std::to_string(seq) + "\tsrc\t" + std::string(site) + "\n";
