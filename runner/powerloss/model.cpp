@@ -179,6 +179,19 @@ std::uint64_t Replay::resolve_inode(const TraceRecord& record, const std::string
   return named != nullptr ? named->inode : 0;
 }
 
+// A file the call created. Its number may be one a file unlinked earlier in
+// the trace had (the kernel reuses freed inode numbers at once: SQLite's
+// -shm often gets its deleted journal's); a power loss can keep that
+// unlink undone, and then both files exist. So a number seen before names a
+// new inode of the model's own from here on.
+std::uint64_t Replay::new_inode(std::uint64_t number) {
+  if (number == 0) return next_made_up_inode_++;
+  if (inodes_.count(number) == 0 && aliases_.count(number) == 0) return number;
+  const std::uint64_t fresh = next_made_up_inode_++;
+  aliases_[number] = fresh;
+  return fresh;
+}
+
 std::size_t Replay::add_op(Op op) {
   ops_.push_back(std::move(op));
   return ops_.size() - 1;
@@ -228,7 +241,7 @@ void Replay::apply(const TraceRecord& record) {
         synchronous_fds_.insert({record.pid, record.fd});
       if (record.created) {
         op.kind = Op::Kind::create;
-        op.inode = record.inode != 0 ? record.inode : next_made_up_inode_++;
+        op.inode = new_inode(record.inode);
         op.mode = record.mode & ~umask_;
         op.is_directory = record.is_directory || record.op == OpClass::mkdir;
         add_entry_op(std::move(op));

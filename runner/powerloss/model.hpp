@@ -113,6 +113,7 @@ class Replay {
  private:
   std::map<std::string, FileImage> images(bool take);  // visible() and take_visible()
   std::uint64_t resolve_inode(const faults::TraceRecord& record, const std::string& path);
+  std::uint64_t new_inode(std::uint64_t number);  // the model's inode for a file a call created
   InodeState& inode(std::uint64_t id);
   std::size_t add_op(Op op);
   void add_entry_op(Op op);

@@ -301,6 +301,36 @@ TEST(Model, InitialFileWithoutInodeIsMatchedByPath) {
             enumerate(b.trace(), b.initial(), Options{}).back().states.size());
 }
 
+// Linux hands a freed inode number to the next file created (SQLite's -shm
+// often gets its deleted journal's). A power loss can keep the unlink undone:
+// the journal is back with its own synced bytes, never the new file's.
+TEST(Model, AReusedInodeNumberIsANewFile) {
+  TraceBuilder b;
+  const std::string journal = "journal: old page 1\n", shm = "wal-index header";
+  int fd = b.create("db-journal", 0644);
+  const auto journal_inode = b.inode_of("db-journal");
+  b.write(fd, journal);
+  b.fsync(fd);
+  b.fsync_directory();
+  b.close(fd);
+  b.unlink("db-journal");
+  fd = b.create("db-shm", 0644);
+  const auto shm_inode = b.inode_of("db-shm");
+  b.write(fd, shm);
+  auto trace = b.trace();
+  for (auto& r : trace.records)
+    if (r.inode == shm_inode) r.inode = journal_inode;  // the number the kernel gave it
+  bool journal_back = false;
+  for (const auto& point : enumerate(trace, b.initial(), Options{}))
+    for (const auto& state : point.states) {
+      const auto found = state.entries.find("db-journal");
+      if (found == state.entries.end() || point.coverage.after_seq < 5) continue;
+      journal_back = true;
+      EXPECT_EQ(found->second.content, journal) << "after call " << point.coverage.after_seq;
+    }
+  EXPECT_TRUE(journal_back);  // the unlink was never synced: some state keeps it undone
+}
+
 TEST(Model, FailedCallsChangeNothing) {
   TraceBuilder b;
   b.initial_file("target", kOld);
