@@ -1,5 +1,7 @@
 #include "crashcheck/runner/commands.hpp"
 
+#include "directory/directory.hpp"
+
 #include <crashcheck/reference.hpp>
 #include <crashcheck/report.hpp>
 
@@ -345,11 +347,32 @@ int command_check(const CheckCommand& command) {
   });
 }
 
-int command_replay(const fs::path& report_file, const std::string& id, const RunOptions& options) {
+// A directory-mode case: the checker's word on the state, per CRASHCHECK_COMMITTED judged.
+int replay_directory(const reports::Report& report, const std::string& id, const RunOptions& options,
+                     const fs::path& keep) {
+  if (!keep.empty()) {
+    std::error_code ec;
+    if (fs::exists(keep, ec) && !fs::is_empty(keep, ec))
+      throw InputError("--keep: " + keep.string() + " exists and is not empty; name a new directory");
+  }
+  const DirectoryReplay r = replay_directory_case(report, id, options, keep);
+  std::cout << "case " << id << ": " << r.fault << "\n"
+            << "writer: " << r.outcome << "\n";
+  for (const auto& name : r.names) std::cout << "entry: " << name << "\n";
+  for (const auto& [committed, v] : r.verdicts)
+    std::cout << "checker (CRASHCHECK_COMMITTED=" << (committed ? 1 : 0)
+              << "): " << (v.consistent ? "consistent" : v.outcome + (v.output.empty() ? "" : ": " + v.output)) << "\n";
+  if (!keep.empty()) std::cout << "state kept in " << absolute_path(keep).string() << "\n";
+  std::cout << "verdict: " << (r.fails ? "FAIL (still fails)" : "PASS") << "\n";
+  return r.fails ? kExitFail : kExitPass;
+}
+
+int command_replay(const fs::path& report_file, const std::string& id, const RunOptions& options,
+                   const fs::path& keep) {
   return guarded([&] {
     const reports::Report report = reports::load_report(report_argument(report_file));
-    if (!report.subject.initial_dir.empty())
-      throw InputError(report_file.string() + ": a directory-mode report; replay does not re-run its cases yet");
+    if (!report.subject.initial_dir.empty()) return replay_directory(report, id, options, keep);
+    if (!keep.empty()) throw InputError("--keep: only a directory-mode report's case leaves a directory to keep");
     const ReplayResult r = replay_case(report, id, options);
     const auto& o = r.observation;
     // A bare power-loss-N of an older report names the state it resolved to.

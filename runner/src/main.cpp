@@ -203,6 +203,7 @@ void add_replay(CLI::App& app, Action& action) {
   struct State {
     std::filesystem::path report;
     std::string case_id;
+    std::filesystem::path keep;
     CommonFlags flags;
   };
   auto state = std::make_shared<State>();
@@ -214,12 +215,14 @@ void add_replay(CLI::App& app, Action& action) {
   verb->add_option("--agent", state->flags.agent, "libcrashcheck_agent.so to preload");
   verb->add_option("--fs-profile", state->flags.fs_profile, "posix or ext4-ordered (power-loss cases)")
       ->check(CLI::IsMember({"posix", "ext4-ordered"}));
+  verb->add_option("--keep", state->keep,
+                   "Directory mode: also write the case's directory state into DIR (new or empty), to open it");
   verb->footer(
       "Exit status: 0 the case passes now; 1 it still fails; 2 bad usage, an unreadable report, an unknown case "
       "id, or a writer that changed (the call at the case's index is no longer the report's: re-run crashcheck); 3 "
       "the harness failed.");
   verb->callback([state, &action] {
-    action = [state] { return command_replay(state->report, state->case_id, options_from(state->flags)); };
+    action = [state] { return command_replay(state->report, state->case_id, options_from(state->flags), state->keep); };
   });
 }
 

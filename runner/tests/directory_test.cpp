@@ -1,9 +1,12 @@
 // Directory mode (issue 15): the scenario and `check` input it accepts and
 // refuses, and the checker's wiring — a checker that always exits 0 passes
 // every checker-judged property, one that always exits 1 fails them all, and
-// one that hangs is a timeout (fail), never a pass. The writer is the bundled
+// one that hangs is a timeout (fail), never a pass; and replay of one case. The writer is the bundled
 // manifest writer in its correct form (scenarios/subjects/manifest_writer.py).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <crashcheck/report.hpp>
 
 #include "crashcheck/runner/campaign.hpp"
 #include "support.hpp"
@@ -142,9 +145,59 @@ TEST(DirectoryMode, CheckRunsTheSameCampaignFromFlags) {
   EXPECT_TRUE(testing::has(result.output, "powerloss_consistent=fail")) << result.output;
   const std::string markdown = testing::read_text(dir / "out" / "report.md");
   EXPECT_TRUE(testing::has(markdown, "the directory holds MANIFEST, data\\-1\\.bin, data\\-2\\.bin")) << markdown;
-  const auto replay = testing::run_crashcheck({"replay", (dir / "out" / "report.json").string(), "power-loss-1a"});
-  EXPECT_EQ(replay.status, 2) << replay.output;  // not re-run yet: refused, never a wrong re-run
-  EXPECT_TRUE(testing::has(replay.output, "a directory-mode report")) << replay.output;
+}
+
+// A failing power-loss state of the planted defect, replayed: the checker
+// fails it again, and --keep leaves the very directory it judged.
+TEST(DirectoryMode, ReplayJudgesTheCaseAgainAndKeepsItsDirectory) {
+  TempDir dir;
+  const fs::path bundled = testing::scenarios_dir();
+  const std::string checker = std::string(CRASHCHECK_PYTHON) + " " +
+                              (bundled / "subjects" / "manifest_checker.py").string() + " {dir} data-2.bin";
+  const auto result = testing::run_crashcheck({"check",
+                                               "--initial",
+                                               (bundled / "data" / "manifest_initial").string(),
+                                               "--payload",
+                                               (bundled / "data" / "manifest_data.new.bin").string(),
+                                               "--checker",
+                                               checker,
+                                               "--models",
+                                               "power-loss,errno",
+                                               "-j",
+                                               "2",
+                                               "-o",
+                                               (dir / "out").string(),
+                                               "--quiet",
+                                               "--",
+                                               CRASHCHECK_PYTHON,
+                                               (bundled / "subjects" / "manifest_writer.py").string(),
+                                               "{dir}",
+                                               "{payload}",
+                                               "unordered"});
+  ASSERT_EQ(result.status, 1) << result.output;
+  const auto report = nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+  const auto& failures = report["properties"]["powerloss_consistent"]["failures"];
+  ASSERT_FALSE(failures.empty());
+  const std::string failing = failures[0]["case_id"];
+  const std::string report_file = (dir / "out" / "report.json").string();
+
+  const auto again = testing::run_crashcheck({"replay", report_file, failing, "--keep", (dir / "kept").string()});
+  EXPECT_EQ(again.status, 1) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "checker (CRASHCHECK_COMMITTED=0): exit 1")) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "verdict: FAIL (still fails)")) << again.output;
+  EXPECT_TRUE(fs::exists(dir / "kept" / "MANIFEST")) << again.output;
+  // The kept directory is the state the checker judged: it fails it by itself too.
+  const std::string kept = (dir / "kept").string();
+  std::string command = checker;
+  command.replace(command.find("{dir}"), 5, reports::shell_quote(kept));
+  EXPECT_NE(testing::shell(command + " 2>/dev/null"), 0);
+
+  const auto clean = testing::run_crashcheck({"replay", report_file, "errno-1-EIO"});
+  EXPECT_LE(clean.status, 1) << clean.output;
+  EXPECT_TRUE(testing::has(clean.output, "checker (CRASHCHECK_COMMITTED=0): ")) << clean.output;
+  const auto occupied = testing::run_crashcheck({"replay", report_file, failing, "--keep", kept});
+  EXPECT_EQ(occupied.status, 2) << occupied.output;
+  EXPECT_TRUE(testing::has(occupied.output, "--keep: " + kept + " exists and is not empty")) << occupied.output;
 }
 
 }  // namespace

@@ -176,17 +176,6 @@ void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, co
   }
 }
 
-StateBook::Entries entries_of(const pl::CrashState& state) {
-  StateBook::Entries out;
-  for (const auto& name : state.names()) {
-    const auto image = state.file(name);
-    if (!image) continue;
-    out[name] = {image->is_directory ? Entry::Kind::directory : Entry::Kind::file, image->mode,
-                 image->is_directory ? std::string() : image->content, 0};
-  }
-  return out;
-}
-
 // Distinct power-loss states the checker judges, before they are sampled
 // (seeded; --exhaustive judges all): those with CRASHCHECK_COMMITTED=0
 // (powerloss_consistent) and, apart, the few after the last call with

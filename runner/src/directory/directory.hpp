@@ -6,8 +6,10 @@
 //
 //   states.cpp    StateBook: distinct states by content hash, the checker run on each
 //   campaign.cpp  the stages: baseline (paused), cases, power loss, the checker, the report
+//   replay.cpp    one case of a directory-mode report again, its state kept on request
 #pragma once
 
+#include <crashcheck/powerloss.hpp>
 #include <crashcheck/report.hpp>
 
 #include <cstdint>
@@ -62,5 +64,26 @@ class StateBook {
 
 // Writes `entries` below `dir` (created), modes kept.
 void materialise(const StateBook::Entries& entries, const std::filesystem::path& dir);
+
+// The checker on one state, in a copy under `root` (removed afterwards).
+CheckerVerdict check_state(const SubjectSetup& setup, const StateBook::Entries& entries, bool committed,
+                           const std::filesystem::path& root);
+
+// A power-loss state as the checker sees it: its entries and bytes.
+StateBook::Entries entries_of(const powerloss::CrashState& state);
+
+// `crashcheck replay` of a directory-mode report (replay.cpp): the case
+// re-run (a power-loss state recomputed from the re-run baseline's trace)
+// and its whole directory judged by the checker; with `keep`, that
+// directory is also written there for the user to open.
+struct DirectoryReplay {
+  std::string fault;                                      // what was done, as the report says it
+  std::string outcome;                                    // the writer's end in the re-run
+  std::vector<std::string> names;                         // the entries of the state
+  std::vector<std::pair<bool, CheckerVerdict>> verdicts;  // per CRASHCHECK_COMMITTED judged
+  bool fails = false;
+};
+DirectoryReplay replay_directory_case(const reports::Report& report, std::string_view id, const RunOptions& options,
+                                      const std::filesystem::path& keep);
 
 }  // namespace crashcheck::runner

@@ -90,6 +90,22 @@ CheckerVerdict run_checker(const SubjectSetup& setup, const StateBook::Entries& 
 
 }  // namespace
 
+CheckerVerdict check_state(const SubjectSetup& setup, const StateBook::Entries& entries, bool committed,
+                           const fs::path& root) {
+  return run_checker(setup, entries, committed, root);
+}
+
+StateBook::Entries entries_of(const powerloss::CrashState& state) {
+  StateBook::Entries out;
+  for (const auto& name : state.names()) {
+    const auto image = state.file(name);
+    if (!image) continue;
+    out[name] = {image->is_directory ? Entry::Kind::directory : Entry::Kind::file, image->mode,
+                 image->is_directory ? std::string() : image->content, 0};
+  }
+  return out;
+}
+
 void materialise(const StateBook::Entries& entries, const fs::path& dir) {
   fs::create_directories(dir);
   std::vector<std::pair<fs::path, mode_t>> directories;  // their modes last: a 0555 one would refuse its files
@@ -126,7 +142,7 @@ void StateBook::judge(const SubjectSetup& setup, unsigned jobs) {
   verdicts_.assign(jobs_.size(), {});
   run_parallel(jobs_.size(), jobs ? jobs : default_jobs(), [&](std::size_t i) {
     verdicts_[i] =
-        run_checker(setup, jobs_[i].entries, jobs_[i].committed, setup.work_root / ("checker-" + std::to_string(i)));
+        check_state(setup, jobs_[i].entries, jobs_[i].committed, setup.work_root / ("checker-" + std::to_string(i)));
   });
 }
 

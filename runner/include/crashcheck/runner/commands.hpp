@@ -59,7 +59,9 @@ struct MergeCommand {
 
 int command_run(const RunCommand& command);
 int command_check(const CheckCommand& command);
-int command_replay(const std::filesystem::path& report, const std::string& case_id, const RunOptions& options);
+// `keep`: a directory-mode case's state is also written there (empty: not kept).
+int command_replay(const std::filesystem::path& report, const std::string& case_id, const RunOptions& options,
+                   const std::filesystem::path& keep = {});
 int command_compare(const std::filesystem::path& baseline, const std::filesystem::path& other);
 int command_merge(const MergeCommand& command);
 int command_report(const std::filesystem::path& report, const std::string& format,
