@@ -58,13 +58,15 @@ class Symboliser {
 // before each file call, through the CC_SITE_MARKER open both backends catch.
 void add_python_hook(Launch& launch, const std::filesystem::path& work_dir);
 
-// Node subjects: a module loaded first (NODE_OPTIONS=--require, written into
-// `work_dir`) that announces the same way before each synchronous fs call.
+// Node subjects (argv[0] named node or nodejs, 18.19/20.6 or later): an ES
+// module imported first (NODE_OPTIONS=--import of a data: URL) that
+// announces the same way before each synchronous fs call.
 void add_node_hook(Launch& launch, const std::filesystem::path& work_dir);
 
-// Writes a hook's `source` to `file`, its MARKER placeholder replaced by
 // CC_SITE_MARKER as a string literal ("\x01" reads the same in Python and
-// JavaScript).
+// JavaScript), for a hook's MARKER placeholder.
+std::string site_marker_literal();
+// Writes a hook's `source` to `file`, its MARKER placeholder replaced.
 void write_hook(const std::filesystem::path& file, std::string_view source);
 
 // Both hooks: whichever interpreter the subject runs picks up its own.

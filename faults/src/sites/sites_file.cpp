@@ -43,11 +43,15 @@ bool number(std::string_view text, T& out, int base = 10) {
 
 std::filesystem::path file_in(const std::filesystem::path& work_dir) { return work_dir / "sites"; }
 
-void write_hook(const std::filesystem::path& file, std::string_view source) {
+std::string site_marker_literal() {
   std::string literal = "\"";
   for (char c : std::string_view(CC_SITE_MARKER)) literal += c == '\x01' ? std::string("\\x01") : std::string(1, c);
+  return literal + "\"";
+}
+
+void write_hook(const std::filesystem::path& file, std::string_view source) {
   std::string text(source);
-  text.replace(text.find("MARKER"), 6, literal + "\"");
+  text.replace(text.find("MARKER"), 6, site_marker_literal());
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out << text;
   if (!out.flush()) throw std::system_error(errno, std::generic_category(), "writing " + file.string());
