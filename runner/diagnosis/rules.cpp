@@ -89,8 +89,23 @@ Found write_result_ignored(const Evidence& e) {
   return std::nullopt;
 }
 
+// Whether the descriptor `close` closes wrote anything since it was opened:
+// a shell opens a redirect's file and closes that descriptor once it has
+// moved it (dup2), before any byte is written; a failure there loses nothing.
+bool wrote_through(const Evidence& e, const TraceRecord& close) {
+  const auto& records = e.records();
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (it->seq >= close.seq || it->pid != close.pid || it->fd != close.fd) continue;
+    if (it->op == OpClass::write) return true;
+    if (it->op == OpClass::open) return false;
+  }
+  return false;
+}
+
 // The first errno case at a call of `op` on the new content's file (any file
-// when `on_new_file` is false) that ended as one of `outcomes`.
+// when `on_new_file` is false) that ended as one of `outcomes`. Calls whose
+// failure cannot lose data are not asked about: sync_file_range (a hint that
+// promises nothing) and the close of a descriptor that wrote nothing.
 Found errno_case_at(const Evidence& e, OpClass op, bool on_new_file, std::string_view error,
                     std::initializer_list<std::string_view> outcomes) {
   const TraceRecord* rename = e.publishing_rename();
@@ -99,6 +114,7 @@ Found errno_case_at(const Evidence& e, OpClass op, bool on_new_file, std::string
     const TraceRecord* call = e.at(cell->call_index);
     if (!call || call->op != op || call->is_directory) continue;
     if (on_new_file && call->path != file) continue;
+    if (call->call == "sync_file_range" || (op == OpClass::close && !wrote_through(e, *call))) continue;
     if (error.empty() && injected_error(cell->case_id) == "EINTR") continue;  // retry_eintr's
     return call->seq;
   }
@@ -301,7 +317,7 @@ constexpr Rule kRules[] = {
       "do w = write(fd, buf + off, n - off); while (w < 0 && errno == EINTR);",
       "do w = ::write(fd, buf + off, n - off); while (w < 0 && errno == EINTR);",
       "// os.File retries EINTR: use it rather than syscall.Write",
-      "# coreutils retry EINTR: avoid raw dd/exec tricks"}},
+      "# the shell does not retry an interrupted redirect or builtin: run the step again when it fails"}},
     {"no_unlink_before_rename",
      {"crash_atomic", "powerloss_atomic", "reader_safe", "error_safe"},
      false,

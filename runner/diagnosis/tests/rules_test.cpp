@@ -224,6 +224,31 @@ TEST(Rules, IgnoredCloseFailureButNotEintr) {
   EXPECT_EQ(c.found(), (Found{{"check_close_result", "error_safe", 5}}));
 }
 
+// A shell opens a redirect's file, moves the descriptor (dup2) and closes the
+// original before writing a byte: a failed close there loses nothing.
+TEST(Rules, AFailedCloseOfADescriptorThatWroteNothingIsNoFinding) {
+  Case c;
+  c.create(".t.json.tmp");
+  c.trace.records.back().fd = 3;
+  c.add("close", OpClass::close, ".t.json.tmp").fd = 3;  // call 2
+  c.add("write", OpClass::write, ".t.json.tmp").fd = 1;
+  c.add("close", OpClass::close, ".t.json.tmp").fd = 1;  // call 4
+  c.add("rename", OpClass::rename, ".t.json.tmp", "t.json");
+  c.cell(2, "EIO", "new");
+  EXPECT_EQ(c.found(), Found{});
+  c.cell(4, "EIO", "new");
+  EXPECT_EQ(c.found(), (Found{{"check_close_result", "error_safe", 4}}));
+}
+
+// sync_file_range promises nothing: ignoring its error is no finding.
+TEST(Rules, AnIgnoredSyncFileRangeFailureIsNoFinding) {
+  Case c;
+  c.correct();
+  c.add("sync_file_range", OpClass::sync, ".t.json.tmp");  // call 8
+  c.cell(8, "EIO", "new");
+  EXPECT_EQ(c.found(), Found{});
+}
+
 TEST(Rules, GivingUpOnEintr) {
   Case c;
   c.correct();
