@@ -59,9 +59,11 @@ std::string shape_words(const ContentShape& shape) {
   return out;
 }
 
-// A write a run still owes: from `offset` on, what broke off and where.
+// A write a run still owes: from `offset` on (unknown when the failed call's
+// record has none: the next write through the descriptor lands there), what
+// broke off and where.
 struct Owed {
-  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> offset;
   std::string what;
 };
 
@@ -78,10 +80,11 @@ bool falls_short(const TraceRecord& r, std::uint64_t done) {
 bool makes_up(const TraceRecord& r, std::uint64_t offset, std::uint64_t done, const Owed& owed) {
   if (r.error != 0) return false;
   if (r.op == OpClass::open) return changes_bytes(r);
-  if (r.op == OpClass::truncate) return offset <= owed.offset;
+  if (!owed.offset) return r.op == OpClass::truncate || (r.op == OpClass::write && done > 0);
+  if (r.op == OpClass::truncate) return offset <= *owed.offset;
   if (r.op != OpClass::write) return false;
-  if (faults::is_kernel_copy(r) && offset == owed.offset) return true;
-  return done > 0 && offset <= owed.offset && owed.offset < offset + done;
+  if (faults::is_kernel_copy(r) && offset == *owed.offset) return true;
+  return done > 0 && offset <= *owed.offset && *owed.offset < offset + done;
 }
 
 // A state cut short of `expected` by more than trailing white space: torn,
@@ -153,8 +156,10 @@ WrittenContent written_content(const faults::Trace& run, const std::string& targ
     const std::string what = r.error != 0
                                  ? "failed (" + faults::errno_name(r.error) + ")"
                                  : "wrote " + std::to_string(done) + " of " + std::to_string(r.length) + " bytes";
-    owed = Owed{offset + done, "call " + std::to_string(r.seq) + " " + r.call + " " + what};
-    out.partial_is_prefix = offset + done >= bytes.size();
+    const std::optional<std::uint64_t> at =
+        r.offset >= 0 ? std::optional(offset + done) : std::nullopt;  // a failed call may not say where it was
+    owed = Owed{at, "call " + std::to_string(r.seq) + " " + r.call + " " + what};
+    out.partial_is_prefix = !at || *at >= bytes.size();
   }
   if (!owed) {
     out.complete = std::move(bytes);
@@ -175,9 +180,8 @@ void check_shape(WrittenContent& written, const ContentRecipe& recipe) {
   written.partial = std::move(*written.complete);
   written.complete.reset();
   written.partial_is_prefix = prefix;
-  written.why = "this run reported failure after making its target by other calls than the baseline's (" +
-                shape_words(mine) + ", where the baseline made " + shape_words(recipe.shape) +
-                "): what it wrote is not its new content";
+  written.why = "this run made its target by other calls than the baseline's (" + shape_words(mine) +
+                ", where the baseline made " + shape_words(recipe.shape) + "): what it wrote is not its new content";
 }
 
 void cut_short(WrittenContent& written, const ContentRecipe& recipe, const faults::Trace& baseline,

@@ -327,7 +327,7 @@ TEST(CheckShape, AFailedRunThatMadeItsTargetByOtherCallsHasNoNewContent) {
   EXPECT_FALSE(emptied.complete);
   EXPECT_TRUE(emptied.partial_is_prefix);
   EXPECT_EQ(emptied.why,
-            "this run reported failure after making its target by other calls than the baseline's (a truncating open "
+            "this run made its target by other calls than the baseline's (a truncating open "
             "of the target, where the baseline made a truncating open, writes): what it wrote is not its new content");
   auto rewritten = written_content(faults::Trace{{truncating_open(7, "t.json"), write_record(8, 0, "{}", 2)}}, "t.json",
                                    7, true, std::string("old"));

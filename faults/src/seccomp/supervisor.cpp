@@ -335,6 +335,7 @@ class Supervisor final : public Observer {
   void on_path_call(Call& c);
   void on_names(Call& c);
   Outcome perform_write(Call& c);
+  static std::int64_t landing_offset(const Call& c);
   Outcome perform_copy(Call& c, std::uint64_t limit);
   std::optional<std::string> gather(const Call& c, std::uint64_t limit);
   std::uint64_t budget(Call& c, std::uint64_t want);
@@ -919,12 +920,27 @@ void Supervisor::on_write(Call& c) {
   if (!on_traced_fd(c, c.a.i(FD))) return let_through(c);
   c.rec.flags = c.entry.info->name == "pwritev2" ? c.a.i(FLAGS) : 0;
   c.rec.length = c.a.u(LEN);
+  c.rec.offset = landing_offset(c);  // a failed write says where it was to land too (a retry makes up for it there)
   if (c.a.u(IOV)) {
     std::vector<iovec> iov(std::min<std::uint64_t>(c.a.u(IOVCNT), IOV_MAX));
     if (c.t.read(c.a.u(IOV), iov.data(), iov.size() * sizeof(iovec)))
       for (const iovec& v : iov) c.rec.length += v.iov_len;
   }
   counted(c, [this](Call& c) { return perform_write(c); });
+}
+
+// Where a write would land: its offset argument, else the descriptor's
+// position, or the file's end under O_APPEND (the same open file
+// description, so the subject's position is read, not moved).
+std::int64_t Supervisor::landing_offset(const Call& c) {
+  const std::string_view name = c.entry.info->name;
+  if (name == "pwrite64" || name == "pwritev" || (name == "pwritev2" && c.a.s(OFF) != -1)) return c.a.s(OFF);
+  if (name == "copy_file_range" || name == "splice") return -1;  // set from their own offset pointer when they copy
+  const int fd = c.fd.get();
+  const int flags = fd < 0 ? -1 : ::fcntl(fd, F_GETFL);
+  struct stat st {};
+  if (flags >= 0 && (flags & O_APPEND) != 0) return ::fstat(fd, &st) == 0 ? st.st_size : -1;
+  return fd < 0 ? -1 : ::lseek(fd, 0, SEEK_CUR);
 }
 
 // The bytes a write of at most limit bytes would take from the subject.

@@ -283,8 +283,8 @@ void adopt_baseline_content(SubjectSetup& setup, const CaseResult& baseline) {
 // "new" by definition, and the baseline's bytes are another run's (another
 // timestamp). Whole means no write to it failed or came up short without a
 // retry; for a kill, the baseline's recipe had no step left at the kill
-// point; for a run that then reported failure, its calls made the target the
-// way the baseline's did (not an error path's own rewrite). Up to its fault
+// point; for an errno or disk-full run, its calls made the target the way
+// the baseline's did (not an error path's own rewrite, which may even exit 0). Up to its fault
 // a case must make the baseline's calls, or its id names another run. When
 // it is not whole, a state that is neither old nor a prefix of what was
 // written is left unjudged (Observation::unjudged), never passed.
@@ -311,7 +311,7 @@ Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Tra
   if (r.spec.model == Model::kill)
     cut_short(written, *setup.recipe, baseline,
               r.spec.plan.kind == faults::FaultPlan::Kind::kill_after ? r.spec.plan.call + 1 : r.spec.plan.call);
-  else if (!r.outcome.succeeded())
+  else
     check_shape(written, *setup.recipe);
   take_written(std::move(written), *target, r.outcome.succeeded(), contents);
   return contents;

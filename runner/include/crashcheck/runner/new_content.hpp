@@ -79,9 +79,10 @@ struct WrittenContent {
 WrittenContent written_content(const faults::Trace& run, const std::string& target, std::uint64_t file,
                                bool starts_as_old, const std::optional<std::string>& old_bytes);
 
-// A run a fault turned aside and that then reported failure made its target
-// by other calls than the baseline did (an error path that truncates or
-// rewrites it): what it wrote is not its new content. When its calls are
+// A run a fault turned aside made its target by other calls than the
+// baseline did (an error path that truncates or rewrites it, whether it then
+// reports failure or swallows the error): what it wrote is not its new
+// content. When its calls are
 // the first of the recipe's kinds and the recipe goes on writing, what it
 // wrote is a proper prefix of what was meant (torn); otherwise unknown.
 void check_shape(WrittenContent& written, const ContentRecipe& recipe);
