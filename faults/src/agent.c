@@ -539,9 +539,15 @@ static int cc_begin(struct cc_op *o) {
   return 1;
 }
 
-/* Where a write landed, as an absolute offset. */
+/* Where a write landed, as an absolute offset. A write that wrote nothing
+ * on an O_APPEND descriptor was to land at the end, not at its position
+ * (0 until its first write): a retry makes up for it there. */
 static void cc_resolve_offset(struct cc_op *o) {
-  if (o->offset_mode == CC_OFF_CURRENT) {
+  struct stat st;
+  int flags = o->offset_mode == CC_OFF_CURRENT && o->result <= 0 ? CC_XREAL(fcntl)(o->fd, F_GETFL) : -1;
+  if (flags >= 0 && (flags & O_APPEND) != 0 && fstat(o->fd, &st) == 0) {
+    o->offset = st.st_size;
+  } else if (o->offset_mode == CC_OFF_CURRENT) {
     off_t now = lseek(o->fd, 0, SEEK_CUR);
     o->offset = now < 0 ? -1 : now - (o->result > 0 ? o->result : 0);
   } else if (o->offset_mode == CC_OFF_STREAM) {

@@ -59,6 +59,13 @@ TEST(OwnContentPathsGroundTruth, WhatAFailedOrKilledCallLeaves) {
   const auto wiped = run_directly(dir, "wipe-on-error", fsync_fails);
   EXPECT_EQ(wiped.status, 1);
   EXPECT_EQ(wiped.target, "");  // the old content is gone and the new never came
+  const auto emptied = run_directly(dir, "empty-on-error", fsync_fails);
+  EXPECT_EQ(emptied.status, 0);  // success claimed
+  EXPECT_EQ(emptied.target, "");
+  // The second write interrupted: Python retries it, and the whole content lands.
+  const auto retried = run_directly(dir, "two-writes", "-e trace=write -e inject=write:error=EINTR:when=2");
+  EXPECT_EQ(retried.status, 0);
+  EXPECT_TRUE(is_json(retried.target) && retried.target != kOld) << retried.target;
   const auto raised = run_directly(dir, "raise-on-error", fsync_fails);
   EXPECT_EQ(raised.status, 1);
   EXPECT_EQ(raised.target, kOld);
@@ -131,6 +138,21 @@ TEST_P(OwnContentPaths, AnErrorHandlerThatEmptiesTheTargetFailsErrorSafe) {
   EXPECT_EQ(failures[0]["target"]["matches"], "torn");
   EXPECT_EQ(failures[0]["target"]["size"], 0);
   EXPECT_EQ(verdict(check(dir, "raise-on-error", "errno,disk-full", GetParam()), "error_safe"), "pass");
+}
+
+TEST_P(OwnContentPaths, AnErrorHandlerThatEmptiesTheTargetAndClaimsSuccessFailsErrorSafe) {
+  TempDir dir;
+  const json emptied = check(dir, "empty-on-error", "errno,disk-full", GetParam());
+  ASSERT_EQ(verdict(emptied, "error_safe"), "fail") << emptied["properties"]["error_safe"].dump();
+  const std::string detail = emptied["properties"]["error_safe"]["failures"][0]["detail"];
+  EXPECT_TRUE(has(detail, "the writer exited 0 (success) but the target holds a torn prefix (0 bytes)")) << detail;
+}
+
+// An interrupted write past offset 0, retried: the run's content is whole.
+TEST_P(OwnContentPaths, ARetriedInterruptedWriteIsWhole) {
+  TempDir dir;
+  const json retried = check(dir, "two-writes", "errno,disk-full", GetParam());
+  EXPECT_EQ(verdict(retried, "error_safe"), "pass") << retried["properties"]["error_safe"].dump();
 }
 
 TEST_P(OwnContentPaths, ACopyBySendfileIsWholeAndACopyOntoTheTargetIsNot) {

@@ -6,6 +6,11 @@ Usage: own_content_paths.py TARGET MODE [STATE_FILE]
   wipe-on-error    temp + fsync + rename; on any OSError it empties the target
                    and re-raises (the old content is gone, the new never came)
   raise-on-error   the twin: re-raises and leaves the target alone
+  empty-on-error   wipe-on-error, but the handler swallows the error and
+                   exits 0: success claimed, the target emptied
+  two-writes       temp written in two checked os.write calls (Python
+                   retries an interrupted one, PEP 475), fsync, rename,
+                   directory fsync: correct
   copy             builds the content in a file beside the target, copies it
                    into the temp with shutil.copyfile (sendfile), fsyncs,
                    renames, fsyncs the directory: correct
@@ -59,6 +64,25 @@ def atomic_with_handler(wipe):
         if wipe:
             open(target, "w").close()
         raise
+
+
+def empty_on_error():
+    try:
+        write_temp_and_rename(content)
+        sync_directory()
+    except OSError:
+        open(target, "w").close()
+
+
+def two_writes():
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    half = len(content) // 2
+    write_all(fd, content[:half])
+    write_all(fd, content[half:])
+    os.fsync(fd)
+    os.close(fd)
+    os.replace(temp, target)
+    sync_directory()
 
 
 def copy(in_place):
@@ -120,6 +144,8 @@ def long_number(in_place):
 modes = {
     "wipe-on-error": lambda: atomic_with_handler(True),
     "raise-on-error": lambda: atomic_with_handler(False),
+    "empty-on-error": empty_on_error,
+    "two-writes": two_writes,
     "copy": lambda: copy(False),
     "copy-in-place": lambda: copy(True),
     "pwrite-unchecked": lambda: halves_by_pwrite(False),
