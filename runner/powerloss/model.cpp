@@ -11,11 +11,13 @@ namespace {
 using faults::OpClass;
 using faults::TraceRecord;
 
-constexpr int kRenameExchange = 2;  // RENAME_EXCHANGE, <linux/fs.h>
-constexpr int kFallocKeepSize = 1;  // FALLOC_FL_KEEP_SIZE
-constexpr int kMsSync = 4;          // MS_SYNC, <sys/mman.h>
-constexpr int kRwfDsync = 2;        // RWF_DSYNC, <linux/fs.h>
-constexpr int kRwfSync = 4;         // RWF_SYNC
+constexpr int kRenameExchange = 2;      // RENAME_EXCHANGE, <linux/fs.h>
+constexpr int kFallocKeepSize = 1;      // FALLOC_FL_KEEP_SIZE
+constexpr int kFallocPunchHole = 2;     // FALLOC_FL_PUNCH_HOLE
+constexpr int kFallocZeroRange = 0x10;  // FALLOC_FL_ZERO_RANGE
+constexpr int kMsSync = 4;              // MS_SYNC, <sys/mman.h>
+constexpr int kRwfDsync = 2;            // RWF_DSYNC, <linux/fs.h>
+constexpr int kRwfSync = 4;             // RWF_SYNC
 
 bool shares_name(const Op& a, const Op& b) {
   auto names_a = touched_names(a);
@@ -274,7 +276,21 @@ void Replay::apply(const TraceRecord& record) {
       break;
     case OpClass::allocate: {
       op.inode = target_inode();
-      auto end = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0)) + record.length;
+      const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
+      auto end = start + record.length;
+      if ((record.flags & (kFallocPunchHole | kFallocZeroRange)) != 0) {
+        // Punching a hole or zeroing a range writes zeros there (up to the
+        // file's end unless the size may grow): bytes a power loss can keep.
+        const std::uint64_t size = current_size_[op.inode];
+        const std::uint64_t upto = (record.flags & kFallocKeepSize) != 0 ? std::min(end, size) : end;
+        if (upto <= start) break;
+        op.kind = Op::Kind::write;
+        op.offset = start;
+        zeros_.emplace_back(upto - start, '\0');
+        op.bytes = zeros_.back();
+        add_data_op(std::move(op));
+        break;
+      }
       if ((record.flags & kFallocKeepSize) != 0 || end <= current_size_[op.inode]) break;
       op.kind = Op::Kind::resize;
       op.offset = end;

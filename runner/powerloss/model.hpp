@@ -7,6 +7,7 @@
 #include "crashcheck/powerloss.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <set>
 #include <memory>
@@ -129,7 +130,8 @@ class Replay {
   Profile profile_;
   std::uint32_t umask_ = 0;
   std::vector<Op> ops_;
-  Directory live_;  // the directory as the subject sees it
+  std::deque<std::string> zeros_;  // the bytes of punched holes and zeroed ranges, which ops view
+  Directory live_;                 // the directory as the subject sees it
   Directory base_dir_;
   std::vector<std::size_t> pending_entries_;
   std::map<std::uint64_t, InodeState> inodes_;

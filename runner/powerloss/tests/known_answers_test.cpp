@@ -331,6 +331,29 @@ TEST(Model, AReusedInodeNumberIsANewFile) {
   EXPECT_TRUE(journal_back);  // the unlink was never synced: some state keeps it undone
 }
 
+// A punched hole is zeros on disk at once; the write that refills it is
+// data like any other: unsynced, a power loss can keep the hole under posix's
+// rules (ext4's auto_da_alloc writes a file's data before a rename replaces
+// another with it: there both pass).
+TEST_P(BothProfiles, APunchedHoleRefilledWithoutFsyncCanSurvive) {
+  for (const bool synced_refill : {false, true}) {
+    TraceBuilder b;
+    b.initial_file("target", kOld);
+    int fd = b.create("target.tmp");
+    b.write(fd, kNew);
+    b.fsync(fd);
+    b.punch_hole(fd, 4, 8);
+    b.pwrite(fd, 4, kNew.substr(4, 8));
+    if (synced_refill) b.fsync(fd);
+    b.close(fd);
+    b.rename("target.tmp", "target");
+    b.fsync_directory();
+    const auto v = judge(b, GetParam());
+    const bool kept = !synced_refill && GetParam() == Profile::posix;
+    EXPECT_EQ(v.powerloss_atomic.verdict, kept ? Verdict::fail : Verdict::pass) << synced_refill;
+  }
+}
+
 TEST(Model, FailedCallsChangeNothing) {
   TraceBuilder b;
   b.initial_file("target", kOld);

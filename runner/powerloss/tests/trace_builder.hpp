@@ -105,6 +105,19 @@ class TraceBuilder {
     trace_.records.back().flags = flags;
   }
 
+  // fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): the range reads as zeros.
+  void punch_hole(int fd, std::uint64_t offset, std::uint64_t length) {
+    auto& f = open_.at(fd);
+    auto& r = add("fallocate", faults::OpClass::allocate, f.path);
+    r.fd = fd;
+    r.inode = f.inode;
+    r.offset = static_cast<std::int64_t>(offset);
+    r.length = length;
+    r.flags = 0x02 | 0x01;
+    auto& bytes = content_[f.inode];
+    for (std::uint64_t i = offset; i < std::min<std::uint64_t>(offset + length, bytes.size()); ++i) bytes[i] = '\0';
+  }
+
   void ftruncate(int fd, std::uint64_t length) {
     auto& f = open_.at(fd);
     auto& r = add("ftruncate", faults::OpClass::truncate, f.path);

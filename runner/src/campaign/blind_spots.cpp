@@ -19,8 +19,10 @@ std::optional<BlindSpot> unexplained_run(const std::vector<Unexplained>& unexpla
 // the pauses and the states rebuilt from the trace describe different runs.
 std::optional<BlindSpot> unexplained_pause(const std::string& difference) {
   if (difference.empty()) return std::nullopt;
-  return BlindSpot{{"crash_atomic", "reader_safe", "valid_content"},
-                   difference + "; the kill and reader states read off the paused run were not used for a pass"};
+  return BlindSpot{{"crash_atomic", "reader_safe", "valid_content", "powerloss_atomic", "durable"},
+                   difference +
+                       "; neither the kill and reader states read off the paused run nor the power-loss "
+                       "states rebuilt from its trace were used for a pass"};
 }
 
 }  // namespace
