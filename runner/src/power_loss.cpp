@@ -283,7 +283,8 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
                            const std::vector<WithinCut>& cuts,
                            const std::function<void(const WithinCut& cut, const Snapshot& seen)>& visit) {
   std::vector<pl::Cut> at;
-  for (const auto& c : cuts) at.push_back({c.call, c.bytes});
+  std::map<std::pair<std::uint32_t, std::uint64_t>, const WithinCut*> by_place;  // each cut as given (reader_only)
+  for (const auto& c : cuts) at.push_back({c.call, c.bytes}), by_place.emplace(std::pair(c.call, c.bytes), &c);
   // One snapshot, refilled at each cut: assigning the target's bytes reuses
   // their buffer, so a large target costs a copy per cut, not fresh pages.
   Snapshot seen;
@@ -296,7 +297,8 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
       entry.mode = static_cast<mode_t>(image.mode);
       if (name == target) entry.content.assign(image.content);
     }
-    visit({cut.seq, cut.bytes}, seen);
+    const auto given = by_place.find({cut.seq, cut.bytes});
+    visit(given != by_place.end() ? *given->second : WithinCut{cut.seq, cut.bytes}, seen);
   });
 }
 

@@ -115,6 +115,21 @@ TEST_P(WithinCall, OneInPlaceWriteOfOneMebibyteFailsWithAKillWithinCounterexampl
   EXPECT_EQ(has(replayed.output, "synthesized"), GetParam() == "preload") << replayed.output;
 }
 
+// One in-place write smaller than a page: a SIGKILL cannot stop it midway
+// (crash_atomic passes), but a reader copies bytes and can find it half
+// applied (ground_truth_test.cpp races one): reader_safe fails at its middle.
+TEST_P(WithinCall, ASubPageInPlaceWriteIsTornForAReaderOnly) {
+  testing::write_text(dir_ / "old", std::string(3000, 'o'));
+  testing::write_text(dir_ / "new", std::string(3000, 'n'));
+  const auto report = check("in-place", "kill,reader");
+  EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "pass") << report["properties"]["crash_atomic"].dump(2);
+  const auto& reader = report["properties"]["reader_safe"];
+  ASSERT_EQ(reader["verdict"], "fail") << reader.dump(2);
+  EXPECT_TRUE(has(reader["failures"][0]["case_id"].get<std::string>(), "reader-within-")) << reader.dump(2);
+  EXPECT_TRUE(has(reader["failures"][0]["case_id"].get<std::string>(), "-1500")) << reader.dump(2);
+  EXPECT_EQ(check("temp-rename", "kill,reader")["properties"]["reader_safe"]["verdict"], "pass");
+}
+
 TEST_P(WithinCall, TheTempAndRenameTwinPassesAndNoStateInsideACallIsTorn) {
   const auto report = check("temp-rename", "kill,reader,errno,disk-full,power-loss");
   for (const char* name :

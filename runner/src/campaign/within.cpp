@@ -40,6 +40,12 @@ std::vector<std::uint64_t> page_boundaries(const TraceRecord& r) {
   return {out.begin(), out.end()};
 }
 
+// A write's bytes as they land, when its record carries them all (else none).
+bool whole_write(const TraceRecord& r) {
+  return r.op == faults::OpClass::write && r.error == 0 && r.result > 1 && !faults::is_mapped_store(r) &&
+         r.data.size() == static_cast<std::uint64_t>(r.result);
+}
+
 // Which of `count` boundaries get states: all up to kCutsPerCall (or when
 // exhaustive), else the first, the last and a seeded sample between.
 std::vector<std::size_t> chosen_boundaries(std::size_t count, const SamplingPolicy& policy, std::uint32_t seq) {
@@ -80,6 +86,7 @@ void add_states(const WithinCut& cut, const Snapshot& seen, const Wanted& wanted
   for (Model model : {Model::kill, Model::reader}) {
     const CaseSpec spec = within_case(model, cut);
     if (!(model == Model::kill ? wanted.kills : wanted.readers) || wanted.real.count(spec.id)) continue;
+    if (model == Model::kill && cut.reader_only) continue;
     out.push_back(first ? as_case(spec, *first, ended(spec), *baseline.trace)
                         : within_observation(spec, seen, baseline, setup));
     if (!first) first = out.back();
@@ -95,8 +102,9 @@ std::vector<CaseSpec> real_kills(const WithinPlan& plan, const Trace& trace) {
   for (std::size_t first = 0; first < plan.cuts.size();) {
     std::size_t end = first;
     while (end < plan.cuts.size() && plan.cuts[end].call == plan.cuts[first].call) ++end;
-    const CaseSpec spec = within_case(Model::kill, plan.cuts[first + (end - first) / 2]);
-    if (!synthesized_only(spec, trace)) out.push_back(spec);
+    const WithinCut& middle = plan.cuts[first + (end - first) / 2];
+    const CaseSpec spec = within_case(Model::kill, middle);
+    if (!middle.reader_only && !synthesized_only(spec, trace)) out.push_back(spec);
     first = end;
   }
   return out;
@@ -111,7 +119,8 @@ void add_notes(const WithinPlan& plan, const SubjectSetup& setup, const RunOptio
   std::string note = "states inside calls: " + with_count(plan.cuts.size(), "page boundary", "page boundaries") +
                      " inside " + with_count(plan.calls, "write-class call", "write-class calls") +
                      ", synthesized from the trace (a SIGKILL or a reader finds a write's bytes applied up to a "
-                     "page boundary, the rest not)";
+                     "page boundary, the rest not; a reader also finds each write half applied: it copies bytes, "
+                     "not pages)";
   if (plan.mapped > 0)
     note += "; " + with_count(plan.mapped, "of them records", "of them record") +
             " stores through a shared mapping, made before the msync/munmap that shows them, each cut at its page "
@@ -140,11 +149,17 @@ WithinPlan plan_within(const Trace& trace, const SamplingPolicy& policy) {
   for (const ChosenCall& c : chosen_calls(trace, policy)) {
     const TraceRecord& r = trace.records[c.index];
     const auto all = page_boundaries(r);
-    if (all.empty()) continue;
+    const std::uint64_t middle = r.data.size() / 2;
+    const bool reader_middle = whole_write(r) && !std::binary_search(all.begin(), all.end(), middle);
+    if (all.empty() && !reader_middle) continue;
     ++plan.calls;
     plan.mapped += faults::is_mapped_store(r);
     for (auto i : chosen_boundaries(all.size(), policy, r.seq)) plan.cuts.push_back({r.seq, all[i]});
+    if (reader_middle) plan.cuts.push_back({r.seq, middle, true});
   }
+  std::sort(plan.cuts.begin(), plan.cuts.end(), [](const WithinCut& a, const WithinCut& b) {
+    return std::pair(a.call, a.bytes) < std::pair(b.call, b.bytes);
+  });
   return plan;
 }
 
@@ -196,8 +211,9 @@ WithinState synthesize_within(const CaseSpec& spec, const CaseResult& baseline, 
   const WithinCut cut{spec.plan.call, spec.plan.byte_budget};
   const auto record =
       std::find_if(trace.records.begin(), trace.records.end(), [&](const TraceRecord& r) { return r.seq == cut.call; });
-  if (record == trace.records.end() || page_boundaries(*record).empty() || cut.bytes == 0 ||
-      cut.bytes >= record->data.size())
+  const bool cuttable = record != trace.records.end() &&
+                        (!page_boundaries(*record).empty() || (spec.model == Model::reader && whole_write(*record)));
+  if (!cuttable || cut.bytes == 0 || cut.bytes >= record->data.size())
     return {std::nullopt, "call " + std::to_string(cut.call) + " of the re-run is not a write-class call whose first " +
                               std::to_string(cut.bytes) + " bytes are only part of it"};
   WithinState out;

@@ -65,6 +65,9 @@ PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot
 struct WithinCut {
   std::uint32_t call = 0;
   std::uint64_t bytes = 0;
+  // A concurrent read copies what is there byte by byte, so it can find a
+  // write applied up to any byte; a SIGKILL stops one only between pages.
+  bool reader_only = false;
 };
 void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, const std::string& target,
                            const std::vector<WithinCut>& cuts,
