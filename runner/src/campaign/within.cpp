@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <iterator>
+#include <map>
 #include <random>
 #include <set>
 
@@ -143,12 +145,51 @@ void add_notes(const WithinPlan& plan, const SubjectSetup& setup, const RunOptio
 
 }  // namespace
 
-WithinPlan plan_within(const Trace& trace, const SamplingPolicy& policy) {
+// For each chosen call with more boundaries than kCutsPerCall, the range of
+// its bytes that differ from what they overwrite, [first, last] relative to
+// the call; none when nothing differs.
+std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> changed_ranges(
+    const Trace& trace, const Snapshot& initial, const std::string& target, const std::vector<ChosenCall>& chosen) {
+  std::vector<WithinCut> before;
+  for (const ChosenCall& c : chosen)
+    if (const TraceRecord& r = trace.records[c.index]; r.path == target && page_boundaries(r).size() > kCutsPerCall)
+      before.push_back({r.seq, 0});
+  std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> out;
+  if (before.empty()) return out;
+  std::map<std::uint32_t, const TraceRecord*> by_seq;
+  for (const auto& r : trace.records) by_seq[r.seq] = &r;
+  for_each_within_state(trace, initial, target, before, [&](const WithinCut& cut, const Snapshot& seen) {
+    const TraceRecord& r = *by_seq.at(cut.call);
+    const Entry* file = seen.find(r.path);
+    const std::string old = file ? file->content : std::string();
+    const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
+    const auto differs = [&](std::uint64_t i) { return start + i >= old.size() || old[start + i] != r.data[i]; };
+    std::uint64_t first = 0, last = r.data.size();
+    while (first < r.data.size() && !differs(first)) ++first;
+    while (last > first && !differs(last - 1)) --last;
+    out[cut.call] = first < last ? std::optional(std::pair(first, last - 1)) : std::nullopt;
+  });
+  return out;
+}
+
+WithinPlan plan_within(const Trace& trace, const Snapshot& initial, const std::string& target,
+                       const SamplingPolicy& policy) {
   WithinPlan plan;
   for (const auto& r : trace.records) plan.possible += page_boundaries(r).size();
-  for (const ChosenCall& c : chosen_calls(trace, policy)) {
+  const auto chosen = chosen_calls(trace, policy);
+  const auto changed = policy.exhaustive ? decltype(changed_ranges(trace, initial, target, chosen)){}
+                                         : changed_ranges(trace, initial, target, chosen);
+  for (const ChosenCall& c : chosen) {
     const TraceRecord& r = trace.records[c.index];
-    const auto all = page_boundaries(r);
+    auto all = page_boundaries(r);
+    if (const auto range = changed.find(r.seq); range != changed.end()) {
+      const auto torn = [&](std::uint64_t b) {
+        return range->second && range->second->first < b && b <= range->second->second;
+      };
+      std::vector<std::uint64_t> tearing;
+      std::copy_if(all.begin(), all.end(), std::back_inserter(tearing), torn);
+      if (!tearing.empty()) all = std::move(tearing);  // else every cut is old or new: keep the usual sample
+    }
     const std::uint64_t middle = r.data.size() / 2;
     const bool reader_middle = whole_write(r) && !std::binary_search(all.begin(), all.end(), middle);
     if (all.empty() && !reader_middle) continue;
@@ -182,7 +223,7 @@ std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSe
   const bool kills = has(options.models, Model::kill), readers = has(options.models, Model::reader);
   if (!kills && !readers) return {};
   const Trace& trace = *baseline.trace;
-  const WithinPlan plan = plan_within(trace, options.sampling);
+  const WithinPlan plan = plan_within(trace, baseline.initial, setup.scenario.target, options.sampling);
   if (plan.cuts.empty()) return {};
   if (!collected.unexplained.empty()) {  // the baseline's self-check (its end state is released by now)
     collected.add_note(

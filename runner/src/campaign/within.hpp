@@ -46,8 +46,14 @@ struct WithinPlan {
   std::size_t mapped = 0;       // of those, records of stores through a shared mapping
 };
 
-// The cuts of the write-class calls `policy` chooses (sampling.hpp).
-WithinPlan plan_within(const faults::Trace& trace, const SamplingPolicy& policy);
+// The cuts of the write-class calls `policy` chooses (sampling.hpp). When a
+// call has more boundaries than are sampled, they are drawn from those a
+// tear shows at: strictly after the first byte it changes and at or before
+// its last (the trace replayed from `initial` says what it overwrote in the
+// file `target`, the one whose states are judged);
+// outside them a cut leaves the old bytes or the new ones, nothing torn.
+WithinPlan plan_within(const faults::Trace& trace, const Snapshot& initial, const std::string& target,
+                       const SamplingPolicy& policy);
 
 // kill-within-N-B (Model::kill) or reader-within-N-B (Model::reader).
 CaseSpec within_case(reports::Model model, const WithinCut& cut);
