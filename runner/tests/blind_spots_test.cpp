@@ -79,10 +79,13 @@ TEST(BlindSpots, ASmallWriteAcrossAPageBoundaryFailsInsideTheCall) {
                 std::to_string(report["properties"]["crash_atomic"]["failures"][0]["call_index"].get<int>()) + "-1096");
 }
 
-TEST(BlindSpots, TheSameWriteInsideOnePageKeepsItsPasses) {
+// Inside one page a SIGKILL cannot stop the write midway, but a reader,
+// which copies bytes, can find it half applied (ground_truth_test.cpp races
+// a 3000-byte write and sees it).
+TEST(BlindSpots, TheSameWriteInsideOnePageIsTornForAReaderOnly) {
   const auto report = check_diff_writer(1000);
   EXPECT_EQ(report["properties"]["crash_atomic"]["verdict"], "pass") << report["properties"].dump(2);
-  EXPECT_EQ(report["properties"]["reader_safe"]["verdict"], "pass");
+  EXPECT_EQ(report["properties"]["reader_safe"]["verdict"], "fail");
 }
 
 }  // namespace
