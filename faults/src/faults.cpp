@@ -237,6 +237,10 @@ bool is_mapped_store(const TraceRecord& r) {
   return r.op == OpClass::write && (r.call == "msync" || r.call == "munmap" || r.call == "exit_group");
 }
 
+bool carries_mapped_range(const TraceRecord& r) {
+  return r.op == OpClass::sync && !r.is_directory && r.error == 0 && r.offset >= 0 && !r.data.empty();
+}
+
 bool is_kernel_copy(const TraceRecord& r) {
   return r.op == OpClass::write &&
          (r.call == "sendfile" || r.call == "sendfile64" || r.call == "copy_file_range" || r.call == "splice");

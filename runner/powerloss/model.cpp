@@ -322,9 +322,20 @@ void Replay::apply(const TraceRecord& record) {
       if (record.call == "sync_file_range") break;
       if (record.is_directory) {
         sync_directory(record.path);
-      } else {
-        sync_file(target_inode());
+        break;
       }
+      if (!record.data.empty() && record.offset >= 0) {
+        // The range the file is mapped at, as it was at this sync: stores
+        // made through the mapping so far, in the page cache now (and
+        // written back by this sync). Seen from here on, not at the later
+        // msync/munmap that records them again.
+        op.kind = Op::Kind::write;
+        op.inode = target_inode();
+        op.offset = static_cast<std::uint64_t>(record.offset);
+        op.bytes = record.data;
+        add_data_op(std::move(op));
+      }
+      sync_file(target_inode());
       break;
     case OpClass::sync_all:
       sync_everything();

@@ -123,6 +123,21 @@ TEST(MappedStores, AnFsyncWhileMappedCoversTheStoresMadeBeforeItOnly) {
   EXPECT_EQ(verdict(late, "crash_atomic"), "pass");  // a kill still finds old or new: the rename is atomic
 }
 
+// The same stores written back by an fsync while mapped, and the mapping
+// unmapped only after the rename (or at exit): they are torn until that
+// fsync, not at the unmap. In place they fail atomicity at the fsync; in a
+// temp (temp-mmap-fsync) every property passes, as above.
+TEST(MappedStores, StoresAnFsyncWroteBackAreTornBeforeItOnly) {
+  const auto report = check_python("in-place-mmap-fsync");
+  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic"}) {
+    const auto& p = report["properties"][name];
+    ASSERT_EQ(p["verdict"], "fail") << name << ": " << p.dump(2);
+  }
+  EXPECT_TRUE(testing::has(report["properties"]["crash_atomic"]["failures"][0]["call"].get<std::string>(), "fsync"))
+      << report["properties"]["crash_atomic"].dump(2);
+  EXPECT_EQ(verdict(report, "durable"), "pass");
+}
+
 // The guard on fast mode's paused snapshots: stores through a mapping the
 // preload agent cannot see, then one pwrite of the same bytes, so the end
 // state is explained but the pause before the pwrite already shows them. A

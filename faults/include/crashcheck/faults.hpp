@@ -151,6 +151,11 @@ struct Trace {
 // holds msync's (MS_SYNC: the range was written back before it returned).
 bool is_mapped_store(const TraceRecord& record);
 
+// An fsync/fdatasync of a file mapped shared and writable, carrying the
+// mapped range as it was at the sync (the seccomp supervisor reads it back):
+// the stores made through the mapping so far, which the sync writes back.
+bool carries_mapped_range(const TraceRecord& record);
+
 // A write the kernel copies from another descriptor (sendfile,
 // copy_file_range, splice). Its length is what was asked for, an upper
 // bound: the source may end first, and a copy loop ends on a call that

@@ -30,7 +30,9 @@ constexpr std::uint64_t kPage = 4096;  // the unit generic_perform_write copies 
 // page by page, so their cuts also include the middle of the range (a range
 // inside one page is torn too).
 std::vector<std::uint64_t> page_boundaries(const TraceRecord& r) {
-  const bool mapped = faults::is_mapped_store(r) && r.error == 0 && !r.data.empty();
+  // An fsync while mapped shows the stores made so far: they are cut there.
+  const bool mapped =
+      (faults::is_mapped_store(r) && r.error == 0 && !r.data.empty()) || faults::carries_mapped_range(r);
   if (!mapped && (r.op != faults::OpClass::write || r.error != 0 || r.result <= 0 ||
                   r.data.size() != static_cast<std::uint64_t>(r.result)))
     return {};
@@ -214,8 +216,9 @@ bool is_within_case(const CaseSpec& spec) { return spec.plan.kind == Kind::kill_
 
 bool synthesized_only(const CaseSpec& spec, const Trace& trace) {
   if (!is_within_case(spec)) return false;
-  return std::any_of(trace.records.begin(), trace.records.end(),
-                     [&](const TraceRecord& r) { return r.seq == spec.plan.call && faults::is_mapped_store(r); });
+  return std::any_of(trace.records.begin(), trace.records.end(), [&](const TraceRecord& r) {
+    return r.seq == spec.plan.call && (faults::is_mapped_store(r) || faults::carries_mapped_range(r));
+  });
 }
 
 std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,

@@ -1,5 +1,5 @@
 """Replaces TARGET with the bytes of PAYLOAD in ONE step (e.g. 1 MiB), one of
-eight ways; crash behaviour known from how Linux works, not from crashcheck:
+nine ways; crash behaviour known from how Linux works, not from crashcheck:
 
   in-place       open the existing target without O_TRUNC, one os.write
                  (one write(2)) over it. Linux copies a write page by page
@@ -14,6 +14,8 @@ eight ways; crash behaviour known from how Linux works, not from crashcheck:
                  (mmap.flush is MS_SYNC). The stores land in the shared page
                  cache as they are made: a reader, a kill or a power loss
                  before the msync finds pages old and new.           defective
+  in-place-mmap-fsync  in-place-mmap, but fsync(2) while mapped instead
+                 of msync: the stores are torn until that fsync.   defective
   in-place-mmap-rewritten  in-place-mmap, then the same bytes once more
                  with one pwrite at offset 0: the end state is what that
                  write says, but a kill or reader before it found the
@@ -82,11 +84,16 @@ fill = {
     "temp-mmap-late-fsync": lambda fd: fill_mapped_syncing(fd, True),
 }.get(mode) or {"-mmap": fill_mapped, "-splice": fill_spliced}.get(mode[mode.rfind("-"):], write_once)
 syncs_while_filling = mode in ("temp-mmap-fsync", "temp-mmap-late-fsync")
-if mode in ("in-place", "in-place-mmap", "in-place-mmap-rewritten"):
+if mode in ("in-place", "in-place-mmap", "in-place-mmap-fsync", "in-place-mmap-rewritten"):
     fd = os.open(target, os.O_RDWR)
     if mode != "in-place" and os.fstat(fd).st_size != len(data):
         sys.exit("one_big_write: " + mode + " needs a payload as long as the target")
-    fill_mapped(fd) if mode != "in-place" else fill(fd)
+    if mode == "in-place-mmap-fsync":
+        with mmap.mmap(fd, len(data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as mapped:
+            mapped[:] = data
+            os.fsync(fd)
+    else:
+        fill_mapped(fd) if mode != "in-place" else fill(fd)
     if mode == "in-place-mmap-rewritten" and os.pwrite(fd, data, 0) != len(data):
         sys.exit("one_big_write: the pwrite was short")
     os.fsync(fd)
