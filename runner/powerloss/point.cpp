@@ -93,6 +93,32 @@ std::uint64_t hash_blockwise(std::string_view content, std::uint32_t block_size)
 
 }  // namespace
 
+std::uint32_t BlockHistory::at(std::size_t version) const {
+  if (changes_.back().version <= version) return changes_.back().option;  // most lookups: the newest
+  const auto after = std::upper_bound(changes_.begin(), changes_.end(), version,
+                                      [](std::size_t v, const Change& c) { return v < c.version; });
+  return std::prev(after)->option;
+}
+
+void BlockHistory::set(std::size_t version, std::uint32_t option) {
+  if (changes_.back().version == version) {
+    changes_.back().option = option;
+  } else if (changes_.back().option != option) {
+    changes_.push_back({version, option});
+  }
+}
+
+bool BlockHistory::held_from(std::size_t from, std::size_t versions, std::uint32_t option) const {
+  if (from >= versions) return false;
+  // The change in force at `from`, then every later one.
+  auto it = std::upper_bound(changes_.begin(), changes_.end(), from,
+                             [](std::size_t v, const Change& c) { return v < c.version; });
+  for (it = std::prev(it); it != changes_.end() && it->version < versions; ++it) {
+    if (it->option == option) return true;
+  }
+  return false;
+}
+
 std::uint64_t hash_bytes(std::string_view bytes) { return std::hash<std::string_view>{}(bytes); }
 
 std::uint64_t mix(std::uint64_t seed, std::uint64_t value) {
@@ -117,18 +143,18 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
     file.versions.emplace_back();
     intern_block(file.versions.back(), file.zeros);
     file.torn.emplace_back();
-    file.block_of_version.emplace_back(file.chain.size(), 0);
+    file.block_of_version.emplace_back(0);
   }
-  for (auto& per_version : file.block_of_version) per_version.push_back(per_version.back());
+  const std::size_t version = file.chain.size();
   const std::uint64_t lo = op.kind == Op::Kind::write ? op.offset : std::min<std::uint64_t>(before, op.offset);
   const std::uint64_t hi =
       op.kind == Op::Kind::write ? op.offset + op.bytes.size() : std::max<std::uint64_t>(before, op.offset);
   for (std::uint64_t b = lo / block_size; hi > lo && b <= (hi - 1) / block_size && b < file.blocks(); ++b) {
     auto& options = file.versions[b];
     const auto newest =
-        intern_block(options, block_after(*options[file.block_of_version[b].back()].bytes, op, b, block_size));
-    file.block_of_version[b].back() = newest;
-    file.torn[b] = torn_block(*options[file.block_of_version[b][0]].bytes, *options[newest].bytes);
+        intern_block(options, block_after(*options[file.block_of_version[b].newest()].bytes, op, b, block_size));
+    file.block_of_version[b].set(version, newest);
+    file.torn[b] = torn_block(*options[file.block_of_version[b].at(0)].bytes, *options[newest].bytes);
     if (file.torn[b]) {
       const bool is_a_version = std::any_of(options.begin(), options.end(),
                                             [&](const BlockOption& o) { return *o.bytes == *file.torn[b]->bytes; });
@@ -139,8 +165,6 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
       }
     }
   }
-  auto& row = file.blocks_at_version.emplace_back(file.blocks());
-  for (std::size_t b = 0; b < row.size(); ++b) row[b] = file.block_of_version[b].back();
 }
 
 std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
@@ -153,8 +177,7 @@ std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& s
   const std::size_t blocks = (state.base->size() + block_size - 1) / block_size;
   file->versions.resize(blocks);
   file->torn.resize(blocks);
-  file->block_of_version.assign(blocks, std::vector<std::uint32_t>{0});
-  file->blocks_at_version.assign(1, std::vector<std::uint32_t>(blocks, 0));
+  file->block_of_version.assign(blocks, BlockHistory(0));
   for (std::size_t b = 0; b < blocks; ++b) intern_block(file->versions[b], block_of(*state.base, b, block_size));
   return file;
 }
@@ -245,9 +268,8 @@ FileChoice PointModel::file_at_version(const FileModel& file, std::size_t versio
 
 void PointModel::file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const {
   out.size = file.size_of_version[version];
-  const auto& row = file.blocks_at_version[version];
-  out.blocks.assign(row.begin(), row.end());
-  out.blocks.resize(file.blocks(), 0);
+  out.blocks.resize(file.blocks());
+  for (std::size_t b = 0; b < out.blocks.size(); ++b) out.blocks[b] = file.block_of_version[b].at(version);
 }
 
 Directory PointModel::overlay(const Decoded& state) const {
@@ -367,10 +389,7 @@ void PointModel::describe_file(const FileModel& file, const FileChoice& choice, 
   const std::size_t versions = file.chain.size() + 1;
   // Op j (version j) persisted in a slot when the slot holds what version j or a later one held.
   auto kept_from = [&](const std::vector<std::uint32_t>& by_version, std::uint32_t chosen, std::size_t j) {
-    for (std::size_t v = j; v < versions; ++v) {
-      if (by_version[v] == chosen) return true;
-    }
-    return false;
+    return std::find(by_version.begin() + static_cast<std::ptrdiff_t>(j), by_version.end(), chosen) != by_version.end();
   };
   for (std::size_t j = 1; j < versions; ++j) {
     const Op& op = ops()[file.chain[j - 1]];
@@ -379,7 +398,7 @@ void PointModel::describe_file(const FileModel& file, const FileChoice& choice, 
     if (op.kind == Op::Kind::write && !op.bytes.empty()) {
       for (std::uint64_t b = op.offset / block_size_; b <= (op.offset + op.bytes.size() - 1) / block_size_; ++b) {
         ++touched;
-        if (kept_from(file.block_of_version[b], choice.blocks[b], j)) ++kept;
+        if (file.block_of_version[b].held_from(j, versions, choice.blocks[b])) ++kept;
         if (file.option(b, choice.blocks[b]).torn && torn_at == SIZE_MAX) torn_at = b;
       }
     }
