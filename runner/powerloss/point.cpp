@@ -38,7 +38,9 @@ std::string block_after(const std::string& was, const Op& op, std::size_t block,
 // The one torn variant of a block: the first half of the bytes that changed
 // between the durable and the newest version is new, the rest still old —
 // as if the write stopped mid-block. One per block keeps the count bounded.
-std::optional<BlockOption> torn_block(const std::string& durable, const std::string& newest) {
+std::optional<BlockOption> torn_block(const std::shared_ptr<const std::string>& durable_bytes,
+                                      const std::shared_ptr<const std::string>& newest_bytes) {
+  const std::string &durable = *durable_bytes, &newest = *newest_bytes;
   std::size_t first = 0;
   while (first < durable.size() && durable[first] == newest[first]) ++first;
   if (first == durable.size()) return std::nullopt;
@@ -46,11 +48,11 @@ std::optional<BlockOption> torn_block(const std::string& durable, const std::str
   while (durable[last] == newest[last]) --last;
   std::size_t keep = (last - first + 1) / 2;
   if (keep == 0) return std::nullopt;
-  std::string bytes = durable;
-  std::memcpy(bytes.data() + first, newest.data() + first, keep);
   BlockOption torn;
-  torn.bytes = std::make_shared<const std::string>(std::move(bytes));
+  torn.bytes = durable_bytes;
+  torn.newest = newest_bytes;
   torn.torn = true;
+  torn.torn_first = static_cast<std::uint32_t>(first);
   torn.torn_kept = static_cast<std::uint32_t>(keep);
   return torn;
 }
@@ -70,7 +72,10 @@ std::uint32_t intern_block(std::vector<BlockOption>& options, const std::shared_
   for (std::uint32_t i = 0; i < options.size(); ++i) {
     if (*options[i].bytes == *shared) return i;
   }
-  options.push_back(BlockOption{shared, hash_bytes(*shared)});
+  BlockOption option;
+  option.bytes = shared;
+  option.hash = hash_bytes(*shared);
+  options.push_back(std::move(option));
   return static_cast<std::uint32_t>(options.size() - 1);
 }
 
@@ -92,6 +97,13 @@ std::uint64_t hash_blockwise(std::string_view content, std::uint32_t block_size)
 }
 
 }  // namespace
+
+std::string_view BlockOption::view(std::string& scratch) const {
+  if (!torn) return *bytes;
+  scratch = *bytes;
+  std::memcpy(scratch.data() + torn_first, newest->data() + torn_first, torn_kept);
+  return scratch;
+}
 
 std::uint32_t BlockHistory::at(std::size_t version) const {
   if (changes_.back().version <= version) return changes_.back().option;  // most lookups: the newest
@@ -154,14 +166,16 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
     const auto newest =
         intern_block(options, block_after(*options[file.block_of_version[b].newest()].bytes, op, b, block_size));
     file.block_of_version[b].set(version, newest);
-    file.torn[b] = torn_block(*options[file.block_of_version[b].at(0)].bytes, *options[newest].bytes);
+    file.torn[b] = torn_block(options[file.block_of_version[b].at(0)].bytes, options[newest].bytes);
     if (file.torn[b]) {
-      const bool is_a_version = std::any_of(options.begin(), options.end(),
-                                            [&](const BlockOption& o) { return *o.bytes == *file.torn[b]->bytes; });
+      std::string scratch;
+      const std::string_view torn = file.torn[b]->view(scratch);
+      const bool is_a_version =
+          std::any_of(options.begin(), options.end(), [&](const BlockOption& o) { return *o.bytes == torn; });
       if (is_a_version) {
         file.torn[b].reset();
       } else {
-        file.torn[b]->hash = hash_bytes(*file.torn[b]->bytes);
+        file.torn[b]->hash = hash_bytes(torn);
       }
     }
   }
@@ -322,8 +336,9 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   std::uint64_t h = mix(0x5eed, size);
   for (std::uint64_t b = 0; b < whole; ++b) h = combine(h, flat.hashes[flat.option_at[b] + choice.blocks[b]]);
   if (whole * block_size_ < size) {
-    const auto& bytes = *file.option(whole, choice.blocks[whole]).bytes;
-    h = combine(h, hash_bytes(std::string_view(bytes).substr(0, size - whole * block_size_)));
+    std::string scratch;
+    const auto bytes = file.option(whole, choice.blocks[whole]).view(scratch);
+    h = combine(h, hash_bytes(bytes.substr(0, size - whole * block_size_)));
   }
   return finalise(h);
 }
@@ -350,10 +365,10 @@ std::string PointModel::content(const Decoded& state, std::uint64_t inode) const
     return found != nullptr ? *found->base : std::string();
   }
   const std::uint64_t size = file->sizes[choice->size];
-  std::string bytes;
+  std::string bytes, scratch;
   bytes.reserve(size);
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
-    bytes += *file->option(b, choice->blocks[b]).bytes;
+    bytes += file->option(b, choice->blocks[b]).view(scratch);
   }
   bytes.resize(size);
   return bytes;
@@ -368,9 +383,10 @@ bool PointModel::content_equals(const Decoded& state, std::uint64_t inode, std::
   }
   const std::uint64_t size = file->sizes[choice->size];
   if (size != expected.size()) return false;
+  std::string scratch;
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
     const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
-    const auto& bytes = *file->option(b, choice->blocks[b]).bytes;
+    const auto bytes = file->option(b, choice->blocks[b]).view(scratch);
     if (std::memcmp(bytes.data(), expected.data() + b * block_size_, in_block) != 0) return false;
   }
   return true;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,11 +20,17 @@ namespace crashcheck::powerloss::detail {
 struct BlockOption {
   // block_size bytes, zero-padded past the version's end. Shared: a file
   // model copied for the next crash point, and every block of zeros of a
-  // file, hold their bytes once.
+  // file, hold their bytes once. Torn: the durable version's bytes.
   std::shared_ptr<const std::string> bytes;
   std::uint64_t hash = 0;
   bool torn = false;            // a prefix of the newest bytes over the durable ones
   std::uint32_t torn_kept = 0;  // torn: how many changed bytes it keeps
+  // Torn: made on demand from the durable and the newest versions' shared
+  // bytes, so a file's torn variants do not hold another copy of it.
+  std::uint32_t torn_first = 0;               // the first changed byte
+  std::shared_ptr<const std::string> newest;  // the newest version's bytes
+  // The block's bytes; a torn one is assembled in `scratch`.
+  std::string_view view(std::string& scratch) const;
 };
 
 // Which option one block holds at each version, kept only where it changes:

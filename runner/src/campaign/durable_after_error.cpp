@@ -44,7 +44,8 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Co
   // The power-loss states are this run's: the bytes it left when they are
   // its new content (the same bytes, or JSON-equal with --compare json).
   const Entry* target = ended.final.find(setup_.scenario.target);
-  if (target && seen.target.is(reports::Outcome::new_content)) contents.new_bytes = target->content;
+  if (target && seen.target.is(reports::Outcome::new_content) && target->content != contents.new_bytes.str())
+    contents.new_bytes = target->content;  // else the payload's bytes stay shared
   {
     std::lock_guard lock(mutex_);
     ++exited_zero_;
