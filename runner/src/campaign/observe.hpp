@@ -33,6 +33,10 @@ struct Collected {
   // The baseline's trace self-check, made before the cases run so the
   // baseline's end state need not be held through them (release_contents).
   std::vector<Unexplained> unexplained;
+  // The baseline's own contents (own_contents), taken with the self-check:
+  // they share the payload's bytes when the run left those, so the end
+  // state's copy of the target goes too.
+  std::optional<Contents> baseline_contents;
 
   void add_note(const std::string& note);  // once, however many cases say it
 };
