@@ -495,6 +495,19 @@ std::map<std::string, FileImage> Replay::visible() { return images(false); }
 
 std::map<std::string, FileImage> Replay::take_visible() { return images(true); }
 
+std::vector<std::string> Replay::changed_since(const std::map<std::string, FileImage>& before) const {
+  std::vector<std::string> out;
+  for (const auto& [name, image] : before) {
+    if (image.is_directory) continue;
+    const Entry* entry = live_.find(name);
+    if (entry == nullptr) continue;  // gone: visible() would not list it
+    const auto bytes = entry->is_directory ? current_.end() : current_.find(entry->inode);
+    if ((bytes == current_.end() ? std::string_view() : std::string_view(bytes->second)) != image.content)
+      out.push_back(name);
+  }
+  return out;
+}
+
 std::map<std::string, FileImage> Replay::images(bool take) {
   std::map<std::uint64_t, std::size_t> names_left;  // hard links: the last name of an inode takes its bytes
   for (const auto& [name, entry] : live_) ++names_left[entry.inode];

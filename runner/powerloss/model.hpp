@@ -105,6 +105,9 @@ class Replay {
   std::map<std::string, FileImage> take_visible();
   // The same, copied: the replay goes on (within-call cuts compare before and after a record).
   std::map<std::string, FileImage> visible();
+  // The regular files of `before` (a visible() of this replay) whose bytes
+  // differ now: compared in place, not through another copy of every file.
+  std::vector<std::string> changed_since(const std::map<std::string, FileImage>& before) const;
   // Stores through a shared mapping (faults::is_mapped_store) may reach the
   // disk at any moment of their window, before the record that shows them:
   // the power-loss replay adds their bytes as pending data at the window's

@@ -38,7 +38,9 @@ std::string block_after(const std::string& was, const Op& op, std::size_t block,
 // The one torn variant of a block: the first half of the bytes that changed
 // between the durable and the newest version is new, the rest still old —
 // as if the write stopped mid-block. One per block keeps the count bounded.
-std::optional<BlockOption> torn_block(const std::string& durable, const std::string& newest) {
+std::optional<BlockOption> torn_block(const std::shared_ptr<const std::string>& durable_bytes,
+                                      const std::shared_ptr<const std::string>& newest_bytes) {
+  const std::string &durable = *durable_bytes, &newest = *newest_bytes;
   std::size_t first = 0;
   while (first < durable.size() && durable[first] == newest[first]) ++first;
   if (first == durable.size()) return std::nullopt;
@@ -46,11 +48,11 @@ std::optional<BlockOption> torn_block(const std::string& durable, const std::str
   while (durable[last] == newest[last]) --last;
   std::size_t keep = (last - first + 1) / 2;
   if (keep == 0) return std::nullopt;
-  std::string bytes = durable;
-  std::memcpy(bytes.data() + first, newest.data() + first, keep);
   BlockOption torn;
-  torn.bytes = std::make_shared<const std::string>(std::move(bytes));
+  torn.bytes = durable_bytes;
+  torn.newest = newest_bytes;
   torn.torn = true;
+  torn.torn_first = static_cast<std::uint32_t>(first);
   torn.torn_kept = static_cast<std::uint32_t>(keep);
   return torn;
 }
@@ -70,7 +72,10 @@ std::uint32_t intern_block(std::vector<BlockOption>& options, const std::shared_
   for (std::uint32_t i = 0; i < options.size(); ++i) {
     if (*options[i].bytes == *shared) return i;
   }
-  options.push_back(BlockOption{shared, hash_bytes(*shared)});
+  BlockOption option;
+  option.bytes = shared;
+  option.hash = hash_bytes(*shared);
+  options.push_back(std::move(option));
   return static_cast<std::uint32_t>(options.size() - 1);
 }
 
@@ -92,6 +97,39 @@ std::uint64_t hash_blockwise(std::string_view content, std::uint32_t block_size)
 }
 
 }  // namespace
+
+std::string_view BlockOption::view(std::string& scratch) const {
+  if (!torn) return *bytes;
+  scratch = *bytes;
+  std::memcpy(scratch.data() + torn_first, newest->data() + torn_first, torn_kept);
+  return scratch;
+}
+
+std::uint32_t BlockHistory::at(std::size_t version) const {
+  if (changes_.back().version <= version) return changes_.back().option;  // most lookups: the newest
+  const auto after = std::upper_bound(changes_.begin(), changes_.end(), version,
+                                      [](std::size_t v, const Change& c) { return v < c.version; });
+  return std::prev(after)->option;
+}
+
+void BlockHistory::set(std::size_t version, std::uint32_t option) {
+  if (changes_.back().version == version) {
+    changes_.back().option = option;
+  } else if (changes_.back().option != option) {
+    changes_.push_back({version, option});
+  }
+}
+
+bool BlockHistory::held_from(std::size_t from, std::size_t versions, std::uint32_t option) const {
+  if (from >= versions) return false;
+  // The change in force at `from`, then every later one.
+  auto it = std::upper_bound(changes_.begin(), changes_.end(), from,
+                             [](std::size_t v, const Change& c) { return v < c.version; });
+  for (it = std::prev(it); it != changes_.end() && it->version < versions; ++it) {
+    if (it->option == option) return true;
+  }
+  return false;
+}
 
 std::uint64_t hash_bytes(std::string_view bytes) { return std::hash<std::string_view>{}(bytes); }
 
@@ -117,30 +155,30 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
     file.versions.emplace_back();
     intern_block(file.versions.back(), file.zeros);
     file.torn.emplace_back();
-    file.block_of_version.emplace_back(file.chain.size(), 0);
+    file.block_of_version.emplace_back(0);
   }
-  for (auto& per_version : file.block_of_version) per_version.push_back(per_version.back());
+  const std::size_t version = file.chain.size();
   const std::uint64_t lo = op.kind == Op::Kind::write ? op.offset : std::min<std::uint64_t>(before, op.offset);
   const std::uint64_t hi =
       op.kind == Op::Kind::write ? op.offset + op.bytes.size() : std::max<std::uint64_t>(before, op.offset);
   for (std::uint64_t b = lo / block_size; hi > lo && b <= (hi - 1) / block_size && b < file.blocks(); ++b) {
     auto& options = file.versions[b];
     const auto newest =
-        intern_block(options, block_after(*options[file.block_of_version[b].back()].bytes, op, b, block_size));
-    file.block_of_version[b].back() = newest;
-    file.torn[b] = torn_block(*options[file.block_of_version[b][0]].bytes, *options[newest].bytes);
+        intern_block(options, block_after(*options[file.block_of_version[b].newest()].bytes, op, b, block_size));
+    file.block_of_version[b].set(version, newest);
+    file.torn[b] = torn_block(options[file.block_of_version[b].at(0)].bytes, options[newest].bytes);
     if (file.torn[b]) {
-      const bool is_a_version = std::any_of(options.begin(), options.end(),
-                                            [&](const BlockOption& o) { return *o.bytes == *file.torn[b]->bytes; });
+      std::string scratch;
+      const std::string_view torn = file.torn[b]->view(scratch);
+      const bool is_a_version =
+          std::any_of(options.begin(), options.end(), [&](const BlockOption& o) { return *o.bytes == torn; });
       if (is_a_version) {
         file.torn[b].reset();
       } else {
-        file.torn[b]->hash = hash_bytes(*file.torn[b]->bytes);
+        file.torn[b]->hash = hash_bytes(torn);
       }
     }
   }
-  auto& row = file.blocks_at_version.emplace_back(file.blocks());
-  for (std::size_t b = 0; b < row.size(); ++b) row[b] = file.block_of_version[b].back();
 }
 
 std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& state, std::uint32_t block_size) {
@@ -153,8 +191,7 @@ std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& s
   const std::size_t blocks = (state.base->size() + block_size - 1) / block_size;
   file->versions.resize(blocks);
   file->torn.resize(blocks);
-  file->block_of_version.assign(blocks, std::vector<std::uint32_t>{0});
-  file->blocks_at_version.assign(1, std::vector<std::uint32_t>(blocks, 0));
+  file->block_of_version.assign(blocks, BlockHistory(0));
   for (std::size_t b = 0; b < blocks; ++b) intern_block(file->versions[b], block_of(*state.base, b, block_size));
   return file;
 }
@@ -245,9 +282,8 @@ FileChoice PointModel::file_at_version(const FileModel& file, std::size_t versio
 
 void PointModel::file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const {
   out.size = file.size_of_version[version];
-  const auto& row = file.blocks_at_version[version];
-  out.blocks.assign(row.begin(), row.end());
-  out.blocks.resize(file.blocks(), 0);
+  out.blocks.resize(file.blocks());
+  for (std::size_t b = 0; b < out.blocks.size(); ++b) out.blocks[b] = file.block_of_version[b].at(version);
 }
 
 Directory PointModel::overlay(const Decoded& state) const {
@@ -300,8 +336,9 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   std::uint64_t h = mix(0x5eed, size);
   for (std::uint64_t b = 0; b < whole; ++b) h = combine(h, flat.hashes[flat.option_at[b] + choice.blocks[b]]);
   if (whole * block_size_ < size) {
-    const auto& bytes = *file.option(whole, choice.blocks[whole]).bytes;
-    h = combine(h, hash_bytes(std::string_view(bytes).substr(0, size - whole * block_size_)));
+    std::string scratch;
+    const auto bytes = file.option(whole, choice.blocks[whole]).view(scratch);
+    h = combine(h, hash_bytes(bytes.substr(0, size - whole * block_size_)));
   }
   return finalise(h);
 }
@@ -328,10 +365,10 @@ std::string PointModel::content(const Decoded& state, std::uint64_t inode) const
     return found != nullptr ? *found->base : std::string();
   }
   const std::uint64_t size = file->sizes[choice->size];
-  std::string bytes;
+  std::string bytes, scratch;
   bytes.reserve(size);
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
-    bytes += *file->option(b, choice->blocks[b]).bytes;
+    bytes += file->option(b, choice->blocks[b]).view(scratch);
   }
   bytes.resize(size);
   return bytes;
@@ -346,9 +383,10 @@ bool PointModel::content_equals(const Decoded& state, std::uint64_t inode, std::
   }
   const std::uint64_t size = file->sizes[choice->size];
   if (size != expected.size()) return false;
+  std::string scratch;
   for (std::uint64_t b = 0; b * block_size_ < size; ++b) {
     const std::uint64_t in_block = std::min<std::uint64_t>(block_size_, size - b * block_size_);
-    const auto& bytes = *file->option(b, choice->blocks[b]).bytes;
+    const auto bytes = file->option(b, choice->blocks[b]).view(scratch);
     if (std::memcmp(bytes.data(), expected.data() + b * block_size_, in_block) != 0) return false;
   }
   return true;
@@ -367,10 +405,7 @@ void PointModel::describe_file(const FileModel& file, const FileChoice& choice, 
   const std::size_t versions = file.chain.size() + 1;
   // Op j (version j) persisted in a slot when the slot holds what version j or a later one held.
   auto kept_from = [&](const std::vector<std::uint32_t>& by_version, std::uint32_t chosen, std::size_t j) {
-    for (std::size_t v = j; v < versions; ++v) {
-      if (by_version[v] == chosen) return true;
-    }
-    return false;
+    return std::find(by_version.begin() + static_cast<std::ptrdiff_t>(j), by_version.end(), chosen) != by_version.end();
   };
   for (std::size_t j = 1; j < versions; ++j) {
     const Op& op = ops()[file.chain[j - 1]];
@@ -379,7 +414,7 @@ void PointModel::describe_file(const FileModel& file, const FileChoice& choice, 
     if (op.kind == Op::Kind::write && !op.bytes.empty()) {
       for (std::uint64_t b = op.offset / block_size_; b <= (op.offset + op.bytes.size() - 1) / block_size_; ++b) {
         ++touched;
-        if (kept_from(file.block_of_version[b], choice.blocks[b], j)) ++kept;
+        if (file.block_of_version[b].held_from(j, versions, choice.blocks[b])) ++kept;
         if (file.option(b, choice.blocks[b]).torn && torn_at == SIZE_MAX) torn_at = b;
       }
     }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,29 +20,57 @@ namespace crashcheck::powerloss::detail {
 struct BlockOption {
   // block_size bytes, zero-padded past the version's end. Shared: a file
   // model copied for the next crash point, and every block of zeros of a
-  // file, hold their bytes once.
+  // file, hold their bytes once. Torn: the durable version's bytes.
   std::shared_ptr<const std::string> bytes;
   std::uint64_t hash = 0;
   bool torn = false;            // a prefix of the newest bytes over the durable ones
   std::uint32_t torn_kept = 0;  // torn: how many changed bytes it keeps
+  // Torn: made on demand from the durable and the newest versions' shared
+  // bytes, so a file's torn variants do not hold another copy of it.
+  std::uint32_t torn_first = 0;               // the first changed byte
+  std::shared_ptr<const std::string> newest;  // the newest version's bytes
+  // The block's bytes; a torn one is assembled in `scratch`.
+  std::string_view view(std::string& scratch) const;
+};
+
+// Which option one block holds at each version, kept only where it changes:
+// a block is written by few of a file's ops, so a table of every block at
+// every version would grow with blocks × versions (10,000 × 10,000 entries
+// for a file written in 10,000 writes). Entries ascend by version; the first
+// is version 0.
+class BlockHistory {
+ public:
+  explicit BlockHistory(std::uint32_t option = 0) : changes_{{0, option}} {}
+  // The option at `version` (the newest change at or before it).
+  std::uint32_t at(std::size_t version) const;
+  std::uint32_t newest() const { return changes_.back().option; }
+  // From `version` on, the block holds `option`.
+  void set(std::size_t version, std::uint32_t option);
+  // Whether some version at or after `from` (and before `versions`) holds `option`.
+  bool held_from(std::size_t from, std::size_t versions, std::uint32_t option) const;
+
+ private:
+  struct Change {
+    std::size_t version;
+    std::uint32_t option;
+  };
+  std::vector<Change> changes_;
 };
 
 // A file with unsynced data. Version 0 is its durable content, version v the
 // content after the v-th pending data op (`chain`).
 struct FileModel {
   std::uint64_t inode = 0;
-  std::shared_ptr<const std::string> base;                   // version 0
-  std::vector<std::size_t> chain;                            // pending data op ids
-  std::vector<std::uint64_t> sizes;                          // distinct sizes
-  std::vector<std::uint32_t> size_of_version;                // version -> index into sizes
-  std::vector<std::vector<BlockOption>> versions;            // per block: distinct contents of its versions
-  std::vector<std::optional<BlockOption>> torn;              // per block: the torn variant, if distinct
-  std::vector<std::vector<std::uint32_t>> block_of_version;  // per block: version -> option
-  // The same table by version: version -> option of each block it had (a
-  // block first reached later holds option 0 there, the zero block). Decoding
-  // a state starts from one such row, so it is a copy, not a strided walk.
-  std::vector<std::vector<std::uint32_t>> blocks_at_version;
-  std::uint64_t newest_size = 0;             // size of the last version (its blocks: the last rows)
+  std::shared_ptr<const std::string> base;         // version 0
+  std::vector<std::size_t> chain;                  // pending data op ids
+  std::vector<std::uint64_t> sizes;                // distinct sizes
+  std::vector<std::uint32_t> size_of_version;      // version -> index into sizes
+  std::vector<std::vector<BlockOption>> versions;  // per block: distinct contents of its versions
+  std::vector<std::optional<BlockOption>> torn;    // per block: the torn variant, if distinct
+  // Per block: version -> option (a block first reached later holds option
+  // 0 before, the zero block).
+  std::vector<BlockHistory> block_of_version;
+  std::uint64_t newest_size = 0;             // size of the last version (its blocks: each history's newest)
   std::shared_ptr<const std::string> zeros;  // the block of zeros, shared by every block first reached late
 
   std::size_t blocks() const { return versions.size(); }

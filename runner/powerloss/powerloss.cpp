@@ -288,17 +288,6 @@ std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const
 
 namespace {
 
-// The names of the files `record` changed: a write changes one inode, seen
-// under each of its names (none when it failed or wrote nothing).
-std::vector<std::string> changed_by(const std::map<std::string, FileImage>& before,
-                                    const std::map<std::string, FileImage>& after) {
-  std::vector<std::string> out;
-  for (const auto& [name, image] : before)
-    if (auto now = after.find(name); !image.is_directory && now != after.end() && now->second.content != image.content)
-      out.push_back(name);
-  return out;
-}
-
 // Visits the cuts of one record, ascending by bytes. `seen` starts as the
 // state before the record; each cut applies the record's next bytes to the
 // changed files, so the whole call costs its own bytes, not a copy of the
@@ -344,7 +333,7 @@ void for_each_cut(const faults::Trace& trace, const InitialState& initial, const
       for (; cut != here; ++cut) visit(*cut, before);
       continue;
     }
-    const auto changed = changed_by(before, replay.visible());
+    const auto changed = replay.changed_since(before);
     cut = visit_cuts(cut, cuts.end(), record, std::move(before), changed, visit);
   }
 }

@@ -307,7 +307,7 @@ class Ext4OrderedSpace final : public Space {
     const Op& op = model_.ops()[file.chain[p.version]];
     const auto first = op.offset / model_.block_size();
     for (std::uint32_t b = 0; b < p.blocks; ++b) {
-      choice.blocks[first + b] = file.block_of_version[first + b][p.version + 1];
+      choice.blocks[first + b] = file.block_of_version[first + b].at(p.version + 1);
     }
   }
 

@@ -113,7 +113,7 @@ class StateValidation {
     const std::string* bytes = nullptr;
     std::optional<pl::FileImage> image;
     if (state.content_equals(target_, contents_.new_bytes)) {
-      bytes = &contents_.new_bytes;
+      bytes = &contents_.new_bytes.str();
     } else if (contents_.old_bytes && state.content_equals(target_, *contents_.old_bytes)) {
       bytes = &*contents_.old_bytes;
     } else if ((image = state.file(target_)) && !image->is_directory) {

@@ -145,7 +145,7 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     // Old and new states keep no bytes (observe.cpp): they are the contents'.
                     const std::string* bytes = o.target_bytes ? &*o.target_bytes : nullptr;
                     if (!bytes && o.target.is(Outcome::old_content) && contents.old_bytes) bytes = &*contents.old_bytes;
-                    if (!bytes && o.target.is(Outcome::new_content)) bytes = &contents.new_bytes;
+                    if (!bytes && o.target.is(Outcome::new_content)) bytes = &contents.new_bytes.str();
                     if (!bytes) return std::nullopt;
                     if (validator(*bytes)) return "";
                     return "the validator rejects " + state_words(o.target);

@@ -62,6 +62,11 @@ reports::Outcome file_outcome(const Entry& target, const Contents& contents) {
 
 }  // namespace
 
+const std::string& SharedBytes::empty() {
+  static const std::string none;
+  return none;
+}
+
 std::string escape_bytes(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
@@ -189,7 +194,7 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
   if (!contents.initial_dir.empty())  // directory mode: the whole initial directory, modes kept
     fs::copy(contents.initial_dir, scratch(), fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-  write_case_file(payload(), contents.from_payload ? contents.new_bytes : std::string(), 0600);
+  write_case_file(payload(), contents.from_payload ? contents.new_bytes.str() : std::string(), 0600);
   initial_ = take_snapshot(scratch());
 }
 

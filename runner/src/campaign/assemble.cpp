@@ -90,7 +90,7 @@ void add_validated(reports::PropertyResult& valid, reports::PropertyResult power
 
 // powerloss_atomic and durable (and valid_content on their states),
 // computed from the baseline's trace.
-void add_power_loss(reports::Report& report, const CaseResult& baseline, const SubjectSetup& setup,
+void add_power_loss(reports::Report& report, const CaseResult& baseline, const Contents& own, const SubjectSetup& setup,
                     const RunOptions& options, const ContentValidator& validator,
                     const std::vector<Unexplained>& unexplained) {
   auto& atomic = report.properties["powerloss_atomic"];
@@ -110,8 +110,8 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const S
     report.notes.push_back("trace self-check: " + atomic.reason);
     return;
   }
-  auto judged = judge_power_loss(*baseline.trace, baseline.initial, own_contents(baseline, setup),
-                                 setup.scenario.target, baseline.outcome.succeeded(), options.fs_profile, validator);
+  auto judged = judge_power_loss(*baseline.trace, baseline.initial, own, setup.scenario.target,
+                                 baseline.outcome.succeeded(), options.fs_profile, validator);
   atomic = std::move(judged.powerloss_atomic);
   durable = std::move(judged.durable);
   add_validated(report.properties["valid_content"], std::move(judged.valid_content));
@@ -178,7 +178,9 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
   // The trace self-check (run once, before the cases) serves both its users.
   const auto& unexplained = collected.unexplained;
-  add_power_loss(report, baseline, setup, options, validator, unexplained);
+  add_power_loss(report, baseline,
+                 collected.baseline_contents ? *collected.baseline_contents : own_contents(baseline, setup), setup,
+                 options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
   withhold_blind_passes(report, blind_spots(unexplained, collected.pauses.unexplained));
   // The model and the run disagree: said whatever the verdicts, since a

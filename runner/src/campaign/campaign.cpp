@@ -60,17 +60,19 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   Collected collected;
   auto cases = observe_baseline(baseline, pauses, setup, options, collected);
   // The trace self-check is the last reader of the baseline's end state:
-  // its file bytes go before the cases run (memory bounded by the file),
-  // all but the target's: the power-loss model compares its states with the
-  // bytes this run left there (own_contents), which may differ from the
-  // payload (--compare json) or be the only new content (no payload).
+  // its file bytes go before the cases run (memory bounded by the file).
+  // The power-loss model compares its states with the bytes this run left
+  // at the target (own_contents), which may differ from the payload
+  // (--compare json) or be the only new content (no payload): they are
+  // taken now, sharing the payload's bytes when they are the same.
   collected.unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
   collected.pauses = pauses.prints().check(*baseline.trace, baseline.initial);
   if (collected.pauses.checked < collected.pauses.pauses)
     collected.notes.push_back("the paused run's snapshots were compared with its trace at " +
                               std::to_string(collected.pauses.checked) + " of " +
                               std::to_string(collected.pauses.pauses) + " pauses, spread evenly");
-  release_contents(baseline.final, setup.scenario.target);
+  collected.baseline_contents = own_contents(baseline, setup);
+  release_contents(baseline.final, {});
   for (auto& c : observe_within(baseline, setup, options, collected)) cases.push_back(std::move(c));
   Plan plan =
       plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size(), options.sampling);

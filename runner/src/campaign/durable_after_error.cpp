@@ -39,12 +39,13 @@ DurableAfterError::DurableAfterError(const SubjectSetup& setup, const RunOptions
   traces_seen_.insert(trace_key(baseline));  // judged by the baseline's own power-loss analysis
 }
 
-void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Contents contents) {
+void DurableAfterError::add(CaseResult& ended, const Observation& seen, Contents contents) {
   if (!enabled_ || !error_case(ended.spec.model) || !ended.outcome.succeeded() || !ended.trace) return;
   // The power-loss states are this run's: the bytes it left when they are
   // its new content (the same bytes, or JSON-equal with --compare json).
   const Entry* target = ended.final.find(setup_.scenario.target);
-  if (target && seen.target.is(reports::Outcome::new_content)) contents.new_bytes = target->content;
+  if (target && seen.target.is(reports::Outcome::new_content) && target->content != contents.new_bytes.str())
+    contents.new_bytes = target->content;  // else the payload's bytes stay shared
   {
     std::lock_guard lock(mutex_);
     ++exited_zero_;
@@ -62,6 +63,7 @@ void DurableAfterError::add(const CaseResult& ended, const Observation& seen, Co
     }
     return;
   }
+  release_contents(ended.final, {});  // compared: new_bytes holds what the judge needs of them
   const auto judged =
       judge_power_loss(*ended.trace, ended.initial, contents, setup_.scenario.target, true, options_.fs_profile);
   judging.unlock();

@@ -27,8 +27,10 @@ class DurableAfterError {
   DurableAfterError(const SubjectSetup& setup, const RunOptions& options, const faults::Trace& baseline);
 
   // Called from the case's worker thread with the ended case and how it was observed.
-  // `contents`: what the case is judged against (case_contents).
-  void add(const CaseResult& ended, const Observation& seen, Contents contents);
+  // `contents`: what the case is judged against (case_contents). The end
+  // state's file bytes are released once compared: the judge replays the
+  // trace, and a large file must not be held once more through it.
+  void add(CaseResult& ended, const Observation& seen, Contents contents);
 
   // `durable` judged again with what the error cases showed; adds a note.
   void apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const;

@@ -261,7 +261,8 @@ Contents own_contents(const CaseResult& run, const SubjectSetup& setup) {
   Contents contents = setup.contents;
   const Entry* target = run.final.find(setup.scenario.target);
   const bool is_new = !contents.from_payload || describe_target(target, contents).is(reports::Outcome::new_content);
-  if (target && target->kind == Entry::Kind::file && is_new) contents.new_bytes = target->content;
+  if (target && target->kind == Entry::Kind::file && is_new && target->content != contents.new_bytes.str())
+    contents.new_bytes = target->content;  // else the payload's bytes stay shared
   return contents;
 }
 

@@ -35,6 +35,10 @@ struct Collected {
   // baseline's end state need not be held through them (release_contents).
   std::vector<Unexplained> unexplained;
   PausePrints::Check pauses;  // the same check of the paused run's snapshots (fast mode)
+  // The baseline's own contents (own_contents), taken with the self-check:
+  // they share the payload's bytes when the run left those, so the end
+  // state's copy of the target goes too.
+  std::optional<Contents> baseline_contents;
 
   void add_note(const std::string& note);  // once, however many cases say it
 };

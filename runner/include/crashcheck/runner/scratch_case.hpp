@@ -20,6 +20,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <cstdint>
 #include <string>
@@ -66,11 +67,30 @@ void release_contents(Snapshot& snapshot, const std::string& keep);
 // as \xNN.
 std::string escape_bytes(std::string_view bytes);
 
+// Bytes that every copy shares: a Contents is copied for every case (and
+// handed on to the power-loss judge), and its new content may be a payload
+// of hundreds of MiB. Read-only once made; assigning replaces, never edits.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  SharedBytes(std::string bytes) : bytes_(std::make_shared<const std::string>(std::move(bytes))) {}  // NOLINT
+  SharedBytes(const char* bytes) : SharedBytes(std::string(bytes)) {}                                // NOLINT
+  const std::string& str() const { return bytes_ ? *bytes_ : empty(); }
+  operator const std::string&() const { return str(); }  // NOLINT: reads as the string it holds
+  operator std::string_view() const { return str(); }    // NOLINT
+  std::size_t size() const { return str().size(); }
+  friend bool operator==(const SharedBytes& a, const std::string& b) { return a.str() == b; }
+
+ private:
+  static const std::string& empty();
+  std::shared_ptr<const std::string> bytes_;
+};
+
 // The content a case is judged against (new_content.hpp: what "new" is).
 struct Contents {
   std::optional<std::string> old_bytes;  // nullopt: no old file
   mode_t old_mode = 0644;
-  std::string new_bytes;
+  SharedBytes new_bytes;
   Compare compare = Compare::bytes;  // how a state is compared with new_bytes
   // new_bytes is the payload, the subject's stdin and {payload}; false: it
   // is a run's own content, and the subject gets an empty stdin.
