@@ -233,6 +233,12 @@ Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
   return decode(source, file);
 }
 
+const TraceRecord* Trace::find(std::uint32_t seq) const {
+  const auto it = std::lower_bound(records.begin(), records.end(), seq,
+                                   [](const TraceRecord& r, std::uint32_t s) { return r.seq < s; });
+  return it != records.end() && it->seq == seq ? &*it : nullptr;
+}
+
 bool is_mapped_store(const TraceRecord& r) {
   return r.op == OpClass::write && (r.call == "msync" || r.call == "munmap" || r.call == "exit_group");
 }

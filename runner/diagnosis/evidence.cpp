@@ -15,11 +15,7 @@ bool real_sync(const TraceRecord& r) { return r.op == OpClass::sync && r.call !=
 
 }  // namespace
 
-const TraceRecord* Evidence::at(std::uint32_t seq) const {
-  for (const auto& r : records())
-    if (r.seq == seq) return &r;
-  return nullptr;
-}
+const TraceRecord* Evidence::at(std::uint32_t seq) const { return trace_.find(seq); }
 
 const TraceRecord* Evidence::publishing_rename() const {
   const TraceRecord* found = nullptr;

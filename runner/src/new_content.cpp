@@ -14,12 +14,6 @@ namespace {
 using faults::OpClass;
 using faults::TraceRecord;
 
-const TraceRecord* record_at(const faults::Trace& trace, std::uint32_t seq) {
-  const auto it = std::lower_bound(trace.records.begin(), trace.records.end(), seq,
-                                   [](const TraceRecord& r, std::uint32_t s) { return r.seq < s; });
-  return it != trace.records.end() && it->seq == seq ? &*it : nullptr;
-}
-
 // Whether the call changes the bytes of the file it acts on.
 bool changes_bytes(const TraceRecord& r) {
   if (r.error != 0) return false;
@@ -190,7 +184,7 @@ void cut_short(WrittenContent& written, const ContentRecipe& recipe, const fault
   const auto step =
       std::find_if(recipe.steps.begin(), recipe.steps.end(), [&](std::uint32_t seq) { return seq >= stopped_before; });
   if (step == recipe.steps.end()) return;
-  const TraceRecord* base = record_at(baseline, *step);
+  const TraceRecord* base = baseline.find(*step);
   written.partial = std::move(*written.complete);
   written.complete.reset();
   written.partial_is_prefix = base && base->op == OpClass::write && base->offset >= 0 &&

@@ -142,6 +142,9 @@ struct TraceRecord {
 
 struct Trace {
   std::vector<TraceRecord> records;  // in seq order
+
+  // The record of counted call `seq`, or nullptr (a binary search: records are in seq order).
+  const TraceRecord* find(std::uint32_t seq) const;
 };
 
 // A record of stores through a shared writable mapping (the seccomp

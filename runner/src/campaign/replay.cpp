@@ -23,12 +23,16 @@ using reports::Model;
 Scenario scenario_from_subject(const reports::Subject& subject, std::string_view source) {
   Scenario s;
   const std::string where = std::string(source) + ": subject";
-  if (subject.command.empty() || subject.target.empty() || (subject.payload_given && subject.payload_file.empty()))
-    throw InputError(where + ": command, target and payload_file are needed to replay");
+  const bool directory = !subject.initial_dir.empty();  // directory mode: a checker, no one target
+  if (subject.command.empty() || (directory ? subject.checker.empty() : subject.target.empty()) ||
+      (subject.payload_given && subject.payload_file.empty()))
+    throw InputError(where + ": command, " + (directory ? "checker" : "target") +
+                     " and payload_file are needed to replay");
   s.name = subject.name;
   s.command = subject.command;
   s.file = subject.scenario;
   s.target = subject.target;
+  if (directory) s.directory_mode = DirectoryMode{subject.initial_dir, subject.checker};
   if (subject.had_old) s.old = OldFile{subject.old_file, parse_mode(subject.old_mode, where + ".old_mode")};
   if (subject.payload_given) s.payload = subject.payload_file;
   const auto compare = compare_from_name(subject.compare);

@@ -112,12 +112,6 @@ const reports::CallSummary* report_call(const reports::Report& report, std::uint
   return it == report.calls.end() ? nullptr : &*it;
 }
 
-const faults::TraceRecord* rerun_call(const faults::Trace& trace, std::uint32_t seq) {
-  const auto it = std::find_if(trace.records.begin(), trace.records.end(),
-                               [&](const faults::TraceRecord& r) { return r.seq == seq; });
-  return it == trace.records.end() ? nullptr : &*it;
-}
-
 }  // namespace
 
 CaseSpec known_case(const reports::Report& report, std::string_view id) {
@@ -157,7 +151,7 @@ void check_call_unchanged(const reports::Report& report, const CaseSpec& spec, c
   if (recorded == nullptr) return;  // known_case refused it already
   const std::string was =
       "the writer changed: the report's call " + std::to_string(index) + " was " + recorded->summary + " but ";
-  const faults::TraceRecord* now = rerun_call(rerun, index);
+  const faults::TraceRecord* now = rerun.find(index);
   if (now == nullptr)
     throw InputError(was + "the writer now makes only " + std::to_string(rerun.records.size()) +
                      " counted calls; re-run crashcheck");
@@ -170,7 +164,7 @@ std::string first_changed_call(const faults::Trace& baseline, const faults::Trac
                                const std::string& target) {
   for (const faults::TraceRecord& now : run.records) {
     if (now.seq > upto) break;
-    const faults::TraceRecord* was = rerun_call(baseline, now.seq);
+    const faults::TraceRecord* was = baseline.find(now.seq);
     const std::string described = faults::describe_call(now);
     if (was == nullptr) return "the baseline made no call " + std::to_string(now.seq) + ", this run's is " + described;
     const std::string before = faults::describe_call(*was);

@@ -158,10 +158,8 @@ std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> 
       before.push_back({r.seq, 0});
   std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> out;
   if (before.empty()) return out;
-  std::map<std::uint32_t, const TraceRecord*> by_seq;
-  for (const auto& r : trace.records) by_seq[r.seq] = &r;
   for_each_within_state(trace, initial, target, before, [&](const WithinCut& cut, const Snapshot& seen) {
-    const TraceRecord& r = *by_seq.at(cut.call);
+    const TraceRecord& r = *trace.find(cut.call);
     const Entry* file = seen.find(r.path);
     const std::string old = file ? file->content : std::string();
     const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
@@ -216,9 +214,8 @@ bool is_within_case(const CaseSpec& spec) { return spec.plan.kind == Kind::kill_
 
 bool synthesized_only(const CaseSpec& spec, const Trace& trace) {
   if (!is_within_case(spec)) return false;
-  return std::any_of(trace.records.begin(), trace.records.end(), [&](const TraceRecord& r) {
-    return r.seq == spec.plan.call && (faults::is_mapped_store(r) || faults::carries_mapped_range(r));
-  });
+  const TraceRecord* r = trace.find(spec.plan.call);
+  return r && (faults::is_mapped_store(*r) || faults::carries_mapped_range(*r));
 }
 
 std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
@@ -253,10 +250,9 @@ WithinState synthesize_within(const CaseSpec& spec, const CaseResult& baseline, 
   if (const auto unexplained = unexplained_by_trace(trace, baseline.initial, baseline.final); !unexplained.empty())
     return {std::nullopt, "trace self-check: " + describe_unexplained(unexplained)};
   const WithinCut cut{spec.plan.call, spec.plan.byte_budget};
-  const auto record =
-      std::find_if(trace.records.begin(), trace.records.end(), [&](const TraceRecord& r) { return r.seq == cut.call; });
-  const bool cuttable = record != trace.records.end() &&
-                        (!page_boundaries(*record).empty() || (spec.model == Model::reader && whole_write(*record)));
+  const TraceRecord* record = trace.find(cut.call);
+  const bool cuttable =
+      record != nullptr && (!page_boundaries(*record).empty() || (spec.model == Model::reader && whole_write(*record)));
   if (!cuttable || cut.bytes == 0 || cut.bytes >= record->data.size())
     return {std::nullopt, "call " + std::to_string(cut.call) + " of the re-run is not a write-class call whose first " +
                               std::to_string(cut.bytes) + " bytes are only part of it"};

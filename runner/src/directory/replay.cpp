@@ -20,23 +20,6 @@ using reports::Model;
 
 namespace {
 
-Scenario directory_scenario(const reports::Subject& subject) {
-  if (subject.command.empty() || subject.initial_dir.empty() || subject.checker.empty())
-    throw InputError("report: subject: command, initial_dir and checker are needed to replay a directory-mode case");
-  Scenario s;
-  s.name = subject.name;
-  s.command = subject.command;
-  s.file = subject.scenario;
-  s.directory_mode = DirectoryMode{subject.initial_dir, subject.checker};
-  if (subject.payload_given && !subject.payload_file.empty()) s.payload = subject.payload_file;
-  if (subject.timeout_s > 0) s.timeout_s = subject.timeout_s;
-  if (!subject.backend.empty()) {
-    s.backend = faults::backend_from_name(subject.backend);
-    if (!s.backend) throw InputError("report: subject.backend: unknown backend \"" + subject.backend + "\"");
-  }
-  return s;
-}
-
 // The state a power loss just after call N leaves, as the campaign numbered it.
 StateBook::Entries power_loss_state(const reports::Report& report, const CaseSpec& spec, const CaseResult& baseline,
                                     const RunOptions& options) {
@@ -65,7 +48,7 @@ DirectoryReplay replay_directory_case(const reports::Report& report, std::string
   if (spec.model == Model::reader || spec.plan.kind == faults::FaultPlan::Kind::kill_within ||
       spec.model == Model::concurrent)
     refuse_case(report, spec, "replay of a directory-mode report runs kill, errno, disk-full and power-loss cases");
-  const Scenario scenario = directory_scenario(report.subject);
+  const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
       make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
