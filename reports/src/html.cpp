@@ -66,6 +66,8 @@ std::string verdict_span(const Report& report) {
   if (failing != 0)
     return prefix + "<span class=\"bad\">" + std::to_string(failing) + " of " +
            std::to_string(text::property_order(report).size()) + " properties fail</span>";
+  if (const auto unjudged = content_unjudged(report))
+    return prefix + "<span class=\"bad\">nothing judged about the content (" + esc(*unjudged) + ")</span>";
   return prefix + (report.complete ? "<span class=\"good\">no property fails</span>"
                                    : std::string("no property failed in the cases that ran"));
 }

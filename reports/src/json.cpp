@@ -33,6 +33,24 @@ std::uint64_t failing_cases(const PropertyResult& result) noexcept {
   return std::max<std::uint64_t>(result.failing, result.failures.size());
 }
 
+bool about_content(std::string_view property) noexcept {
+  return property != "mode_preserved" && property != "temp_clean";
+}
+
+std::optional<std::string> content_unjudged(const Report& report) {
+  const bool directory = !report.subject.initial_dir.empty();
+  std::optional<std::string> reason;
+  for (const std::string_view name : kProperties) {  // in the table's order: crash_atomic's reason first
+    const auto found = report.properties.find(std::string(name));
+    if (found == report.properties.end() || !about_content(name) ||
+        !(directory ? judged_in_directory_mode(name) : judged_in_file_mode(name)))
+      continue;
+    if (found->second.verdict != Verdict::not_run) return std::nullopt;
+    if (!reason && !found->second.reason.empty()) reason = std::string(name) + ": " + found->second.reason;
+  }
+  return reason ? reason : std::optional<std::string>("no property about the content was run");
+}
+
 std::optional<Verdict> parse_verdict(std::string_view name) noexcept {
   for (const Verdict v : {Verdict::pass, Verdict::fail, Verdict::not_run}) {
     if (verdict_name(v) == name) return v;

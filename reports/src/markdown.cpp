@@ -41,6 +41,9 @@ std::string verdict_words(const Report& report) {
   if (failing != 0)
     return prefix + std::to_string(failing) + " of " + std::to_string(text::property_order(report).size()) +
            " properties fail";
+  if (const auto unjudged = content_unjudged(report))
+    return prefix + "nothing judged about the content (" +
+           text::markdown_inline(text::shortened(*unjudged, kFieldLimit)) + ")";
   return prefix + (report.complete ? "no property fails" : "no property failed in the cases that ran");
 }
 

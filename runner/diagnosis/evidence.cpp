@@ -17,18 +17,28 @@ bool real_sync(const TraceRecord& r) { return r.op == OpClass::sync && r.call !=
 
 const TraceRecord* Evidence::at(std::uint32_t seq) const { return trace_.find(seq); }
 
-const TraceRecord* Evidence::publishing_rename() const {
+const TraceRecord* Evidence::publishing_call() const {
   const TraceRecord* found = nullptr;
   for (const auto& r : records())
-    if (r.op == OpClass::rename && ok(r) && r.path2 == target()) found = &r;
+    if ((r.op == OpClass::rename || r.op == OpClass::link) && ok(r) && r.path2 == target()) found = &r;
   return found;
 }
 
-const TraceRecord* Evidence::first_in_place_change() const {
+const TraceRecord* Evidence::first_in_place_change(std::uint32_t before) const {
   for (const auto& r : records()) {
+    if (r.seq >= before) break;
     if (!ok(r) || r.path != target()) continue;
     const bool truncating_open = r.op == OpClass::open && (r.flags & O_TRUNC) != 0;
     if (truncating_open || r.op == OpClass::truncate || r.op == OpClass::write) return &r;
+  }
+  return nullptr;
+}
+
+const TraceRecord* Evidence::write_through(const TraceRecord& opened, std::uint32_t after) const {
+  for (const auto& r : records()) {
+    if (r.seq <= opened.seq || r.pid != opened.pid || r.fd != opened.fd) continue;
+    if (r.op == OpClass::close || r.op == OpClass::open) return nullptr;  // the descriptor ended or was reused
+    if (r.seq > after && r.op == OpClass::write && ok(r)) return &r;
   }
   return nullptr;
 }

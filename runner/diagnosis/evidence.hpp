@@ -26,11 +26,15 @@ class Evidence {
   const std::string& target() const { return report_.subject.target; }
 
   const TraceRecord* at(std::uint32_t seq) const;
-  // The last successful rename onto the target: the one that published it.
-  const TraceRecord* publishing_rename() const;
-  // The first call that changes the target's bytes in place (an O_TRUNC open,
-  // a truncate, a write), or null.
-  const TraceRecord* first_in_place_change() const;
+  // The last successful rename (or link) onto the target: the call that
+  // published the new content. Its `path` is the file that held it.
+  const TraceRecord* publishing_call() const;
+  // The first call before `before` that changes the target's bytes in place
+  // (an O_TRUNC open, a truncate, a write), or null.
+  const TraceRecord* first_in_place_change(std::uint32_t before = UINT32_MAX) const;
+  // The first successful write, after `after`, through the descriptor that
+  // `opened` returned (same process, not closed in between), or null.
+  const TraceRecord* write_through(const TraceRecord& opened, std::uint32_t after) const;
   // The last successful open that created `path` before `before`.
   const TraceRecord* creation(const std::string& path, std::uint32_t before) const;
   // The last successful write to `path` before `before`.

@@ -15,17 +15,18 @@ using Found = std::optional<std::uint32_t>;
 
 // --- matchers -----------------------------------------------------------------
 
-// The target is truncated or written in place and never replaced by a rename.
+// The target is truncated or written in place before any rename replaces it
+// (never replaced, or "reserved" by an emptying open first).
 Found rewrites_in_place(const Evidence& e) {
-  if (e.publishing_rename()) return std::nullopt;
-  const TraceRecord* change = e.first_in_place_change();
+  const TraceRecord* publish = e.publishing_call();
+  const TraceRecord* change = e.first_in_place_change(publish ? publish->seq : UINT32_MAX);
   return change ? Found(change->seq) : std::nullopt;
 }
 
 // The file holding the new content is not fsynced between its last write and
 // the rename that publishes it (or, in place, the end of the run).
 Found unsynced_before_publish(const Evidence& e) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   const std::string file = rename ? rename->path : e.target();
   const std::uint32_t end = rename ? rename->seq : UINT32_MAX;
   const TraceRecord* write = e.last_write(file, end);
@@ -36,7 +37,7 @@ Found unsynced_before_publish(const Evidence& e) {
 // A rename within one directory (inside the scratch directory) whose
 // directory is not fsynced after it.
 Found target_directory_unsynced(const Evidence& e) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   if (!rename || outside_scope(rename->path) || parent_of(rename->path) != parent_of(rename->path2))
     return std::nullopt;
   return e.directory_synced(parent_of(rename->path2), rename->seq) ? std::nullopt : Found(rename->seq);
@@ -45,7 +46,7 @@ Found target_directory_unsynced(const Evidence& e) {
 // A rename from another directory inside the scratch directory after which
 // the two directories are not both fsynced.
 Found both_directories_unsynced(const Evidence& e) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   if (!rename || outside_scope(rename->path)) return std::nullopt;
   const std::string source = parent_of(rename->path), destination = parent_of(rename->path2);
   if (source == destination) return std::nullopt;
@@ -56,7 +57,7 @@ Found both_directories_unsynced(const Evidence& e) {
 // The published temp was created here and never given the old file's mode.
 Found temp_mode_not_copied(const Evidence& e) {
   const reports::Subject& subject = e.report().subject;
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   if (!subject.had_old || !rename) return std::nullopt;
   const TraceRecord* created = e.creation(rename->path, rename->seq);
   if (!created) return std::nullopt;
@@ -108,7 +109,7 @@ bool wrote_through(const Evidence& e, const TraceRecord& close) {
 // promises nothing) and the close of a descriptor that wrote nothing.
 Found errno_case_at(const Evidence& e, OpClass op, bool on_new_file, std::string_view error,
                     std::initializer_list<std::string_view> outcomes) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   const std::string file = rename ? rename->path : e.target();
   for (const reports::Cell* cell : e.errno_cells(error, outcomes)) {
     const TraceRecord* call = e.at(cell->call_index);
@@ -140,18 +141,64 @@ Found gave_up_on_eintr(const Evidence& e) {
   return std::nullopt;
 }
 
-// The target is unlinked before the rename that replaces it.
+// The target is unlinked, or renamed away (to a backup), before the rename
+// or link that replaces it: in between there is no target.
 Found unlinked_before_rename(const Evidence& e) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   if (!rename) return std::nullopt;
-  for (const auto& r : e.records())
-    if (r.op == OpClass::unlink && r.error == 0 && r.path == e.target() && r.seq < rename->seq) return r.seq;
+  for (const auto& r : e.records()) {
+    if (r.seq >= rename->seq) break;
+    const bool removes = r.op == OpClass::unlink || (r.op == OpClass::rename && r.path2 != e.target());
+    if (removes && r.error == 0 && r.path == e.target()) return r.seq;
+  }
   return std::nullopt;
+}
+
+// The sync of the new content's file that Python's buffered file or C's
+// stdio made before flushing: the descriptor wrote nothing before the sync
+// and only wrote after the file was published (the buffer emptied at close).
+const TraceRecord* sync_before_flush(const Evidence& e, const TraceRecord& publish, const TraceRecord& opened) {
+  for (const auto& r : e.records()) {
+    if (r.seq <= opened.seq || r.seq >= publish.seq || r.pid != opened.pid || r.fd != opened.fd) continue;
+    if (r.op == OpClass::write) return nullptr;
+    if (r.op == OpClass::sync && r.error == 0) return &r;
+  }
+  return nullptr;
+}
+
+// The descriptor that wrote the new content's file, and the first write it
+// made after the file was published (the publish comes too early), if any.
+struct LateWrite {
+  const TraceRecord* publish = nullptr;
+  const TraceRecord* opened = nullptr;
+};
+LateWrite written_after_publish(const Evidence& e) {
+  const TraceRecord* publish = e.publishing_call();
+  if (!publish) return {};
+  const TraceRecord* opened = nullptr;
+  for (const auto& r : e.records())
+    if (r.seq < publish->seq && r.op == OpClass::open && r.error == 0 && r.path == publish->path) opened = &r;
+  if (!opened || !e.write_through(*opened, publish->seq)) return {};
+  return {publish, opened};
+}
+
+// fsync before the buffer was flushed: the bytes reach the file after the rename.
+Found fsynced_unflushed_buffer(const Evidence& e) {
+  const LateWrite late = written_after_publish(e);
+  const TraceRecord* sync = late.publish ? sync_before_flush(e, *late.publish, *late.opened) : nullptr;
+  return sync ? Found(sync->seq) : std::nullopt;
+}
+
+// Writes to the new content's file go on after the rename published it.
+Found wrote_after_publish(const Evidence& e) {
+  const LateWrite late = written_after_publish(e);
+  if (!late.publish || sync_before_flush(e, *late.publish, *late.opened)) return std::nullopt;
+  return late.publish->seq;
 }
 
 // The renamed file comes from outside the target's directory tree.
 Found temp_elsewhere(const Evidence& e) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   return rename && outside_scope(rename->path) ? Found(rename->seq) : std::nullopt;
 }
 
@@ -166,7 +213,7 @@ const TraceRecord* last_open(const Evidence& e, const std::string& path, std::ui
 // The renamed temp is opened by name without O_EXCL (not mkstemp, not an
 // exclusive create): a second instance opens the same file and writes into it.
 Found shared_temp_name(const Evidence& e) {
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   if (!rename) return std::nullopt;
   const TraceRecord* opened = last_open(e, rename->path, rename->seq);
   if (!opened || opened->call.find("temp") != std::string::npos || (opened->flags & O_EXCL)) return std::nullopt;
@@ -179,7 +226,7 @@ Found unlocked_read_modify_write(const Evidence& e) {
   const auto concurrent = e.report().properties.find("concurrent_safe");
   if (concurrent == e.report().properties.end() || concurrent->second.verdict == reports::Verdict::not_run)
     return std::nullopt;
-  const TraceRecord* rename = e.publishing_rename();
+  const TraceRecord* rename = e.publishing_call();
   const TraceRecord* change = rename ? rename : e.first_in_place_change();
   if (!change) return std::nullopt;
   const auto locked_before = [&](std::uint32_t seq) {
@@ -224,6 +271,31 @@ constexpr Rule kRules[] = {
       "fs.fsyncSync(fd);  // before fs.renameSync(tmp, target)", "if (fsync(fd) != 0) goto fail;  /* before rename */",
       "if (::fsync(fd) != 0) return fail();  // before std::filesystem::rename",
       "if err := f.Sync(); err != nil { return err } // before os.Rename", "sync \"$tmp\"  # before mv"}},
+    {"flush_before_fsync",
+     {"crash_atomic", "powerloss_atomic", "reader_safe", "durable", "valid_content"},
+     false,
+     fsynced_unflushed_buffer,
+     "fsync ran while the new content was still in the program's buffer: the bytes reached the file only when it "
+     "was closed, after the rename published it, so a crash or a reader in between finds it empty or partial. Flush "
+     "the buffer, then fsync, then close, and only then rename.",
+     {"f.flush(); os.fsync(f.fileno())  # inside the with, before os.replace(tmp, path) outside it",
+      "fs.writeSync(fd, data); fs.fsyncSync(fd); fs.closeSync(fd);  // before fs.renameSync; no buffered stream",
+      "if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) goto fail;  /* then rename */",
+      "out.flush(); if (!out || ::fsync(fd) != 0) return fail();  // close the stream, then rename",
+      "if err := w.Flush(); err != nil { return err }; if err := f.Sync(); err != nil { return err }  // bufio.Writer",
+      "sync \"$tmp\"  # after the command that writes it has exited, before mv"}},
+    {"finish_writes_before_rename",
+     {"crash_atomic", "powerloss_atomic", "reader_safe", "durable", "valid_content"},
+     false,
+     wrote_after_publish,
+     "The file is renamed into place before the writer has finished writing it: later writes land in the published "
+     "target, so a crash or a reader finds it partial. Write everything, fsync, close, and rename last.",
+     {"os.write(...) for every piece; os.fsync(fd); os.close(fd); os.replace(tmp, path)  # the rename last",
+      "fs.writeSync(...) for every piece; fs.fsyncSync(fd); fs.closeSync(fd); fs.renameSync(tmp, target);",
+      "/* every write, fsync(fd), close(fd) */ rename(tmp, path);  /* last */",
+      "/* every write, ::fsync(fd), ::close(fd) */ std::filesystem::rename(tmp, path);  // last",
+      "/* every f.Write */ f.Sync(); f.Close(); os.Rename(f.Name(), path) // last",
+      "{ produce > \"$tmp\"; } && sync \"$tmp\" && mv -f \"$tmp\" \"$path\"  # mv only after the writes"}},
     {"fsync_dir_after_rename",
      {"durable"},
      false,
@@ -322,8 +394,9 @@ constexpr Rule kRules[] = {
      {"crash_atomic", "powerloss_atomic", "reader_safe", "error_safe"},
      false,
      unlinked_before_rename,
-     "The target is removed before the new file is renamed over it: a crash or a failed rename in between leaves no "
-     "file at all. rename replaces the target atomically: do not unlink it first.",
+     "The target is removed (unlinked, or renamed away to a backup) before the new file is put in its place: a crash "
+     "or a failed rename in between leaves no file at all. rename replaces the target atomically: do not remove it "
+     "first (for a backup, link the old file to the backup name, then rename the new one over the target).",
      {"os.replace(tmp, path)  # without os.unlink(path) before it",
       "fs.renameSync(tmp, target);  // without fs.unlinkSync(target) before it",
       "rename(tmp, path);  /* without unlink(path) before it */",

@@ -31,6 +31,18 @@ void require_run(const reports::Report& report, const GatePolicy& policy, GateDe
   }
 }
 
+// Nor on a run that judged nothing about the content: when the backend or
+// the trace self-check withheld every such verdict, one passing side property
+// (mode_preserved) must not turn the gate green. A --require list is the
+// user's own choice of what decides, and is kept.
+void require_content_judged(const reports::Report& report, const GatePolicy& policy, GateDecision& decision) {
+  if (!policy.require.empty()) return;
+  if (const auto unjudged = reports::content_unjudged(report)) {
+    decision.fails = true;
+    decision.text += "nothing about the target's content was judged (" + *unjudged + ")\n";
+  }
+}
+
 void note_allowed(const reports::Report& report, const GatePolicy& policy, GateDecision& decision) {
   for (const auto& name : policy.allow) {
     const auto& p = report.properties.at(name);
@@ -77,6 +89,7 @@ GateDecision decide(const reports::Report& report, const GatePolicy& policy, con
     for (const auto& [name, p] : report.properties)
       if (p.verdict == Verdict::fail && decides(policy, name)) decision.fails = true;
     note_allowed(report, policy, decision);
+    if (!partial) require_content_judged(report, policy, decision);
   }
   if (!partial) require_run(report, policy, decision);
   return decision;

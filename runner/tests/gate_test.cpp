@@ -54,6 +54,18 @@ TEST(GatePolicy, ByDefaultEveryPropertyThatRanDecides) {
   EXPECT_TRUE(decide_plain(report_with({{"crash_atomic", Verdict::pass}, {"durable", Verdict::fail}}), {}).fails);
 }
 
+TEST(GatePolicy, ARunThatJudgedNothingAboutTheContentFails) {
+  const auto side_only = report_with({{"mode_preserved", Verdict::pass}, {"temp_clean", Verdict::pass}});
+  const auto decision = decide_plain(side_only, {});
+  EXPECT_TRUE(decision.fails);
+  EXPECT_NE(decision.text.find("nothing about the target's content was judged (crash_atomic: no case checked it)"),
+            std::string::npos)
+      << decision.text;
+  EXPECT_FALSE(decide_plain(side_only, policy({"mode_preserved"})).fails);  // the user's own choice
+  EXPECT_FALSE(decide_plain(side_only, {}, /*partial=*/true).fails);        // a shard: merge decides
+  EXPECT_FALSE(decide_plain(report_with({{"mode_preserved", Verdict::pass}, {"durable", Verdict::pass}}), {}).fails);
+}
+
 TEST(GatePolicy, RequireDecidesAloneAndMustHaveRun) {
   const auto report = report_with({{"crash_atomic", Verdict::pass}, {"durable", Verdict::fail}});
   EXPECT_FALSE(decide_plain(report, policy({"crash_atomic"})).fails);
@@ -170,6 +182,39 @@ TEST(GateCli, PolicyFlagsDecideTheExitStatus) {
   const auto by_file = testing::run_crashcheck({"run", allowed_by_file.string(), "-o", out});
   EXPECT_EQ(by_file.status, 0) << by_file.output;
   EXPECT_NE(by_file.output.find("allowed to fail: crash_atomic"), std::string::npos) << by_file.output;
+}
+
+// A writer the preload backend cannot see write (its target named through
+// /proc/self/cwd: writers/through_proc_cwd.py, truth in its docstring): the
+// trace self-check withholds every property about the content, and the one
+// left (mode_preserved passes) must not make the gate green. The seccomp
+// backend sees it and fails it; --require is the user's own choice.
+TEST(GateCli, NothingJudgedAboutTheContentFailsTheGate) {
+  TempDir dir;
+  testing::write_text(dir / "old.txt", "old\n");
+  testing::write_text(dir / "new.txt", "new content\n");
+  const auto check = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args{
+        "check", "--old", (dir / "old.txt").string(), "--payload", (dir / "new.txt").string(), "--target",
+        "t.txt", "-o",    (dir / "out").string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    for (const std::string part : {"--", CRASHCHECK_PYTHON, CRASHCHECK_WRITERS_DIR "/through_proc_cwd.py"})
+      args.push_back(part);
+    args.insert(args.end(), {"{target}", "{payload}"});
+    return testing::run_crashcheck(args);
+  };
+  const auto blind = check({"--backend", "preload"});
+  EXPECT_EQ(blind.status, 1) << blind.output;
+  EXPECT_NE(blind.output.find("nothing about the target's content was judged (crash_atomic: "), std::string::npos)
+      << blind.output;
+  const auto report = reports::load_report(dir / "out/report.json");
+  EXPECT_EQ(report.properties.at("mode_preserved").verdict, Verdict::pass);
+  EXPECT_TRUE(reports::content_unjudged(report).has_value());
+  EXPECT_NE(testing::read_text(dir / "out/report.md").find("nothing judged about the content"), std::string::npos);
+  EXPECT_EQ(check({"--backend", "preload", "--require", "mode_preserved"}).status, 0);
+  const auto seen = check({"--backend", "seccomp"});
+  EXPECT_EQ(seen.status, 1) << seen.output;
+  EXPECT_EQ(reports::load_report(dir / "out/report.json").properties.at("crash_atomic").verdict, Verdict::fail);
 }
 
 TEST(GateCli, BaselineFailsOnlyWhereTheWriterGotWorse) {

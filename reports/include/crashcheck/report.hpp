@@ -161,6 +161,16 @@ struct PropertyResult {
 // How many cases failed the property: `failing`, and never fewer than listed.
 std::uint64_t failing_cases(const PropertyResult& result) noexcept;
 
+struct Report;
+// Whether a property speaks of the content a crash leaves (all but
+// mode_preserved and temp_clean, which judge side matters).
+bool about_content(std::string_view property) noexcept;
+// When no property about the content has a verdict (the backend or the trace
+// self-check withheld them all), the first such property's reason, for the
+// headline and the gate; nullopt when one was judged. A passing side
+// property must not make such a run read as "no property fails".
+std::optional<std::string> content_unjudged(const Report& report);
+
 // One cell of the report's picture: a fault model at one counted call.
 struct Cell {
   std::string model;

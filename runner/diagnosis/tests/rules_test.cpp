@@ -342,7 +342,7 @@ TEST(Rules, TableHasUniqueIdsAndKnownProperties) {
                 reports::kProperties.end())
           << rule.id << ": " << property;
   }
-  EXPECT_EQ(ids.size(), 14u);
+  EXPECT_EQ(ids.size(), 16u);
 }
 
 }  // namespace
