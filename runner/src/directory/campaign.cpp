@@ -5,6 +5,7 @@
 // report. Each model's cases point at StateBook jobs, so a state many cases
 // share is checked once.
 #include <crashcheck/powerloss.hpp>
+#include <diagnosis.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -357,6 +358,8 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
   report.notes.push_back("directory mode: the checker judged " + std::to_string(run.book.size()) +
                          " distinct directory states (per model: " + per_model + ")");
   report.notes.insert(report.notes.end(), run.notes.begin(), run.notes.end());
+  // The same rule table as single-file mode (runner/diagnosis/README.md, "Directory mode").
+  report.diagnoses = diagnosis::diagnose(*base.trace, report);
   return report;
 }
 
