@@ -279,6 +279,12 @@ TEST_F(DirectoryKillWithin, OneInPlaceWriteFailsCrashConsistentOnAKillWithinStat
   ASSERT_FALSE(report["diagnoses"].empty());
   EXPECT_EQ(report["diagnoses"][0]["rule"], "write_temp_then_rename");
   EXPECT_EQ(report["diagnoses"][0]["property"], "crash_consistent");
+  // replay synthesizes that state again from the re-run's trace, and the checker fails it again.
+  const std::string id = crash["failures"][0]["case_id"];
+  const auto again = testing::run_crashcheck({"replay", (dir_ / "out-in-place" / "report.json").string(), id});
+  EXPECT_EQ(again.status, 1) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "verdict: FAIL (still fails)")) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "synthesized from its trace")) << again.output;
 }
 
 TEST_F(DirectoryKillWithin, TheTempAndRenameTwinPassesWithItsStatesInsideTheWriteJudged) {
