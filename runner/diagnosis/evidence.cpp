@@ -71,6 +71,45 @@ bool Evidence::directory_synced(const std::string& dir, std::uint32_t after) con
   });
 }
 
+std::vector<const TraceRecord*> Evidence::renames_in_scope() const {
+  std::vector<const TraceRecord*> out;
+  for (const auto& r : records())
+    if (r.op == OpClass::rename && ok(r) && !outside_scope(r.path) && !outside_scope(r.path2)) out.push_back(&r);
+  return out;
+}
+
+const TraceRecord* Evidence::unsynced_write_before(std::uint32_t before) const {
+  std::vector<std::string> written;  // in order of first write
+  for (const auto& r : records())
+    if (r.seq < before && r.op == OpClass::write && ok(r) && !outside_scope(r.path) &&
+        std::find(written.begin(), written.end(), r.path) == written.end())
+      written.push_back(r.path);
+  for (const auto& path : written) {
+    const TraceRecord* write = last_write(path, before);
+    // Gone from its name since (unlinked, or renamed away before `before`): nothing to lose there.
+    const bool gone = std::any_of(records().begin(), records().end(), [&](const TraceRecord& r) {
+      return r.seq > write->seq && r.seq < before && ok(r) && r.path == path &&
+             (r.op == OpClass::unlink || r.op == OpClass::rename);
+    });
+    if (!gone && !file_synced(path, write->seq, before)) return write;
+  }
+  return nullptr;
+}
+
+const TraceRecord* Evidence::first_in_place_change_of_existing() const {
+  for (const auto& r : records()) {
+    if (!ok(r) || outside_scope(r.path)) continue;
+    const bool truncating_open = r.op == OpClass::open && (r.flags & O_TRUNC) != 0 && !r.created;
+    if (!truncating_open && r.op != OpClass::truncate && r.op != OpClass::write) continue;
+    if (creation(r.path, r.seq + 1)) continue;  // made by this run: a new file, not a rewrite
+    const bool replaced = std::any_of(records().begin(), records().end(), [&](const TraceRecord& later) {
+      return later.seq > r.seq && later.op == OpClass::rename && ok(later) && later.path2 == r.path;
+    });
+    if (!replaced) return &r;
+  }
+  return nullptr;
+}
+
 const std::vector<reports::Failure>& Evidence::failures(std::string_view property) const {
   static const std::vector<reports::Failure> none;
   const auto found = report_.properties.find(std::string(property));

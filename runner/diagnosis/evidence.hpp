@@ -26,6 +26,17 @@ class Evidence {
   const std::string& target() const { return report_.subject.target; }
 
   const TraceRecord* at(std::uint32_t seq) const;
+  // Directory mode (issue 15): no one target; the whole directory is judged,
+  // and every rename inside it may publish something.
+  bool directory_mode() const { return !report_.subject.initial_dir.empty(); }
+  // Directory mode: the successful renames with both names inside the scratch directory.
+  std::vector<const TraceRecord*> renames_in_scope() const;
+  // Directory mode: the first file written before `before` (and not removed or
+  // renamed away since) whose last write is not fsynced before `before`.
+  const TraceRecord* unsynced_write_before(std::uint32_t before) const;
+  // Directory mode: the first truncating open, truncate or write of a file
+  // this run did not create and no later rename replaces (it is rewritten in place).
+  const TraceRecord* first_in_place_change_of_existing() const;
   // The last successful rename (or link) onto the target: the call that
   // published the new content. Its `path` is the file that held it.
   const TraceRecord* publishing_call() const;

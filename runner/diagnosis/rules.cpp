@@ -16,16 +16,31 @@ using Found = std::optional<std::uint32_t>;
 // --- matchers -----------------------------------------------------------------
 
 // The target is truncated or written in place before any rename replaces it
-// (never replaced, or "reserved" by an emptying open first).
+// (never replaced, or "reserved" by an emptying open first). Directory mode:
+// a file that was there before is rewritten in place.
 Found rewrites_in_place(const Evidence& e) {
+  if (e.directory_mode()) {
+    const TraceRecord* change = e.first_in_place_change_of_existing();
+    return change ? Found(change->seq) : std::nullopt;
+  }
   const TraceRecord* publish = e.publishing_call();
   const TraceRecord* change = e.first_in_place_change(publish ? publish->seq : UINT32_MAX);
   return change ? Found(change->seq) : std::nullopt;
 }
 
 // The file holding the new content is not fsynced between its last write and
-// the rename that publishes it (or, in place, the end of the run).
+// the rename that publishes it (or, in place, the end of the run). Directory
+// mode: a rename inside the directory before which some file written earlier
+// (the renamed one, or one it names, e.g. the data file a manifest names) is
+// not fsynced: the rename can survive a power loss that its file's bytes do
+// not. Without a rename: the last write of a file never fsynced.
 Found unsynced_before_publish(const Evidence& e) {
+  if (e.directory_mode()) {
+    for (const TraceRecord* rename : e.renames_in_scope())
+      if (e.unsynced_write_before(rename->seq)) return rename->seq;
+    const TraceRecord* write = e.renames_in_scope().empty() ? e.unsynced_write_before(UINT32_MAX) : nullptr;
+    return write ? Found(write->seq) : std::nullopt;
+  }
   const TraceRecord* rename = e.publishing_call();
   const std::string file = rename ? rename->path : e.target();
   const std::uint32_t end = rename ? rename->seq : UINT32_MAX;
@@ -37,6 +52,17 @@ Found unsynced_before_publish(const Evidence& e) {
 // A rename within one directory (inside the scratch directory) whose
 // directory is not fsynced after it.
 Found target_directory_unsynced(const Evidence& e) {
+  if (e.directory_mode()) {
+    // There an unlink can commit too (SQLite's rollback journal, deleted to
+    // commit): the first rename or unlink whose directory is not fsynced after it.
+    for (const auto& r : e.records()) {
+      const bool renamed =
+          r.op == OpClass::rename && !outside_scope(r.path2) && parent_of(r.path) == parent_of(r.path2);
+      if (r.error != 0 || outside_scope(r.path) || !(renamed || r.op == OpClass::unlink)) continue;
+      if (!e.directory_synced(parent_of(r.path), r.seq)) return r.seq;
+    }
+    return std::nullopt;
+  }
   const TraceRecord* rename = e.publishing_call();
   if (!rename || outside_scope(rename->path) || parent_of(rename->path) != parent_of(rename->path2))
     return std::nullopt;
@@ -44,8 +70,17 @@ Found target_directory_unsynced(const Evidence& e) {
 }
 
 // A rename from another directory inside the scratch directory after which
-// the two directories are not both fsynced.
+// the two directories are not both fsynced (directory mode: the first such rename).
 Found both_directories_unsynced(const Evidence& e) {
+  if (e.directory_mode()) {
+    for (const TraceRecord* rename : e.renames_in_scope()) {
+      const std::string source = parent_of(rename->path), destination = parent_of(rename->path2);
+      if (source != destination &&
+          !(e.directory_synced(source, rename->seq) && e.directory_synced(destination, rename->seq)))
+        return rename->seq;
+    }
+    return std::nullopt;
+  }
   const TraceRecord* rename = e.publishing_call();
   if (!rename || outside_scope(rename->path)) return std::nullopt;
   const std::string source = parent_of(rename->path), destination = parent_of(rename->path2);
@@ -69,8 +104,23 @@ Found temp_mode_not_copied(const Evidence& e) {
   return copied ? std::nullopt : Found(created->seq);
 }
 
+// Directory mode: a name a failed run left that the finished run creates and
+// renames away, i.e. a temporary file (a file it keeps, such as SQLite's
+// write-ahead log, is no temp: removing it would lose data).
+Found temp_left_in_directory(const Evidence& e) {
+  for (const auto& failure : e.failures("temp_clean"))
+    for (const auto& left : failure.leftovers) {
+      const TraceRecord* created = e.creation(left, UINT32_MAX);
+      const auto renamed_away = [&](const TraceRecord* r) { return r->path == left; };
+      const auto renames = e.renames_in_scope();
+      if (created && std::any_of(renames.begin(), renames.end(), renamed_away)) return created->seq;
+    }
+  return std::nullopt;
+}
+
 // A reported failure left a file behind: point at where that file was made.
 Found temp_left_behind(const Evidence& e) {
+  if (e.directory_mode()) return temp_left_in_directory(e);
   for (const auto& failure : e.failures("temp_clean"))
     for (const auto& left : failure.leftovers)
       if (const TraceRecord* created = e.creation(left, UINT32_MAX)) return created->seq;
@@ -246,7 +296,8 @@ Found unlocked_read_modify_write(const Evidence& e) {
 
 constexpr Rule kRules[] = {
     {"write_temp_then_rename",
-     {"crash_atomic", "powerloss_atomic", "reader_safe", "error_safe", "valid_content"},
+     {"crash_atomic", "powerloss_atomic", "reader_safe", "error_safe", "valid_content", "crash_consistent",
+      "reader_consistent", "error_consistent"},
      false,
      rewrites_in_place,
      "The target is rewritten in place (truncated, then written): a crash, an error or a reader in between finds a "
@@ -262,7 +313,7 @@ constexpr Rule kRules[] = {
       "tmp=$(mktemp \"$(dirname \"$path\")/.tmp.XXXXXX\") && cat > \"$tmp\" && sync \"$tmp\" && mv -f \"$tmp\" "
       "\"$path\""}},
     {"fsync_file_before_rename",
-     {"powerloss_atomic", "durable"},
+     {"powerloss_atomic", "durable", "powerloss_consistent"},
      false,
      unsynced_before_publish,
      "The new content is published before it is on disk: after a power loss the target can be empty or partial. "

@@ -21,7 +21,7 @@ using Matcher = std::optional<std::uint32_t> (*)(const Evidence&);
 
 struct Rule {
   std::string_view id;
-  std::array<std::string_view, 5> properties;  // the properties it explains; unused slots empty
+  std::array<std::string_view, 8> properties;  // the properties it explains; unused slots empty
   bool advisory;                               // reported whatever the property's verdict (diagnosis.hpp)
   Matcher match;
   std::string_view hint;

@@ -49,10 +49,12 @@ std::string verdict_line(const reports::Report& report) {
   return out;
 }
 
-// Lines "property: expected X, got Y" for every mismatch.
-std::vector<std::string> expectation_diff(const Scenario& scenario, const reports::Report& report) {
+// Lines "property: expected X, got Y" for every mismatch, by the expectations
+// of the profile the run judged power loss on.
+std::vector<std::string> expectation_diff(const Scenario& scenario, const reports::Report& report,
+                                          std::string_view fs_profile) {
   std::vector<std::string> diff;
-  for (const auto& [property, want] : scenario.expect) {
+  for (const auto& [property, want] : scenario.expected(fs_profile)) {
     const std::string got(reports::verdict_name(report.properties.at(property).verdict));
     if (got != want) diff.push_back(property + ": expected " + want + ", got " + got);
   }
@@ -67,7 +69,8 @@ struct Outcome {
 
 // How one scenario's verdicts become its exit status.
 struct Judging {
-  bool expect = false;  // by the scenario's "expect" block, nothing else
+  bool expect = false;     // by the scenario's "expect" block, nothing else
+  std::string fs_profile;  // whose "expect_by_profile" overrides apply
   GatePolicy policy;
   std::optional<Baseline> baseline;
   bool partial = false;  // one shard of several: the merged report decides what was not run
@@ -91,6 +94,7 @@ Judging judging_for(const Scenario& scenario, const GatePolicy& flags, bool expe
                     bool several) {
   Judging judging;
   judging.expect = expect;
+  judging.fs_profile = options.fs_profile;
   judging.partial = options.shard && options.shard->count > 1;
   if (expect) return judging;
   judging.policy = policy_for(scenario, flags);
@@ -116,7 +120,7 @@ Outcome write_reports(const reports::Report& report, const fs::path& dir) {
 void judge_outcome(const reports::Report& report, const Scenario& scenario, const Judging& judging, const fs::path& dir,
                    Outcome& out) {
   if (judging.expect) {
-    auto diff = expectation_diff(scenario, report);
+    auto diff = expectation_diff(scenario, report, judging.fs_profile);
     for (const auto& line : diff) out.summary += "\n  MISMATCH " + line;
     if (diff.empty()) out.summary += " (as expected)";
     out.status = diff.empty() ? kExitPass : kExitFail;

@@ -295,7 +295,7 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
       Entry& entry = seen.entries[name];
       entry.kind = image.is_directory ? Entry::Kind::directory : Entry::Kind::file;
       entry.mode = static_cast<mode_t>(image.mode);
-      if (name == target) entry.content.assign(image.content);
+      if (target.empty() || name == target) entry.content.assign(image.content);
     }
     const auto given = by_place.find({cut.seq, cut.bytes});
     visit(given != by_place.end() ? *given->second : WithinCut{cut.seq, cut.bytes}, seen);

@@ -1,5 +1,6 @@
 #include "crashcheck/runner/scenario.hpp"
 
+#include <crashcheck/powerloss.hpp>
 #include <crashcheck/reference.hpp>
 
 #include "crashcheck/runner/scratch_case.hpp"
@@ -114,16 +115,38 @@ void load_validator(Scenario& s, const json& value, const FieldErrors& errors) {
   s.validator = {Validator::Kind::command, errors.strings(value["command"], "validate.command")};
 }
 
-void load_expect(Scenario& s, const json& value, const FieldErrors& errors) {
-  if (!value.is_object()) errors.fail("expect", "expected an object of property: verdict");
+// {"<property>": "pass" | "fail" | "not_run"} at `field` ("expect", or one profile's overrides).
+std::map<std::string, std::string> verdict_map(const json& value, const std::string& field, const FieldErrors& errors) {
+  if (!value.is_object()) errors.fail(field, "expected an object of property: verdict");
+  std::map<std::string, std::string> out;
   for (const auto& [property, verdict] : value.items()) {
-    const std::string field = "expect." + property;
+    const std::string where = field + "." + property;
     if (std::find(reports::kProperties.begin(), reports::kProperties.end(), property) == reports::kProperties.end())
-      errors.fail(field, "unknown property");
-    const std::string& v = errors.string(verdict, field);
+      errors.fail(where, "unknown property");
+    const std::string& v = errors.string(verdict, where);
     if (v != "pass" && v != "fail" && v != "not_run")
-      errors.fail(field, "expected \"pass\", \"fail\" or \"not_run\", got \"" + v + "\"");
-    s.expect[property] = v;
+      errors.fail(where, "expected \"pass\", \"fail\" or \"not_run\", got \"" + v + "\"");
+    out[property] = v;
+  }
+  return out;
+}
+
+// "expect_by_profile": {"ext4-ordered": {"durable": "pass"}}: what differs on
+// one file-system profile. An override must name a known profile and change
+// something `expect` says, so every entry records a measured difference.
+void load_expect_by_profile(Scenario& s, const json& value, const FieldErrors& errors) {
+  if (!value.is_object()) errors.fail("expect_by_profile", "expected an object of fs profile: {property: verdict}");
+  for (const auto& [profile, overrides] : value.items()) {
+    const std::string field = "expect_by_profile." + profile;
+    if (!powerloss::parse_profile(profile)) errors.fail(field, "unknown fs profile (known: posix, ext4-ordered)");
+    for (const auto& [property, verdict] : verdict_map(overrides, field, errors)) {
+      const auto base = s.expect.find(property);
+      if (base == s.expect.end())
+        errors.fail(field + "." + property, "not in \"expect\": list it there (the verdict on the other profile)");
+      if (base->second == verdict)
+        errors.fail(field + "." + property, "repeats \"expect\" (\"" + verdict + "\"): drop it");
+      s.expect_by_profile[profile][property] = verdict;
+    }
   }
 }
 
@@ -145,9 +168,10 @@ void load_policy(Scenario& s, const json& doc, const FieldErrors& errors) {
 }
 
 void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
-  errors.object(doc, "(top level)",
-                {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models",
-                 "expect", "require", "allow", "backend", "exhaustive", "payload_b", "compare", "initial", "checker"});
+  errors.object(
+      doc, "(top level)",
+      {"name", "description", "command", "target", "old", "payload", "validate", "timeout_s", "models", "expect",
+       "expect_by_profile", "require", "allow", "backend", "exhaustive", "payload_b", "compare", "initial", "checker"});
   load_directory_mode(s, doc, errors);
   // Directory mode has no target; the payload is optional in both modes.
   for (const char* required : {"name", "command", "target"})
@@ -201,13 +225,21 @@ void load_fields(Scenario& s, const json& doc, const FieldErrors& errors) {
       errors.fail("exhaustive", "expected true or false, got " + doc["exhaustive"].dump());
     s.exhaustive = doc["exhaustive"].get<bool>();
   }
-  if (doc.contains("expect")) load_expect(s, doc["expect"], errors);
+  if (doc.contains("expect")) s.expect = verdict_map(doc["expect"], "expect", errors);
+  if (doc.contains("expect_by_profile")) load_expect_by_profile(s, doc["expect_by_profile"], errors);
   load_policy(s, doc, errors);
 }
 
 }  // namespace
 
 std::filesystem::path Scenario::directory() const { return file.empty() ? fs::current_path() : file.parent_path(); }
+
+std::map<std::string, std::string> Scenario::expected(std::string_view fs_profile) const {
+  std::map<std::string, std::string> out = expect;
+  if (const auto found = expect_by_profile.find(std::string(fs_profile)); found != expect_by_profile.end())
+    for (const auto& [property, verdict] : found->second) out[property] = verdict;
+  return out;
+}
 
 Scenario load_scenario(const std::filesystem::path& file) {
   const auto text = read_file(file);

@@ -200,5 +200,101 @@ TEST(DirectoryMode, ReplayJudgesTheCaseAgainAndKeepsItsDirectory) {
   EXPECT_TRUE(testing::has(occupied.output, "--keep: " + kept + " exists and is not empty")) << occupied.output;
 }
 
+// A SIGKILL inside one large write, in directory mode: data.bin (16 pages of
+// 'o') rewritten in place with one 64 KiB write of 'n' fails
+// crash_consistent on a kill-within state; its temp + fsync + rename twin
+// passes, its states inside the temp's write included.
+class DirectoryKillWithin : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_ / "initial");
+    testing::write_text(dir_ / "initial" / "data.bin", std::string(kBytes, 'o'));
+    testing::write_text(dir_ / "new.bin", std::string(kBytes, 'n'));
+  }
+  // `crashcheck check` of one_big_write.py MODE on {dir}/data.bin, the kill model only; its report.
+  nlohmann::json check(const std::string& mode) {
+    const fs::path out = dir_ / ("out-" + mode);
+    const auto result = testing::run_crashcheck({"check",
+                                                 "--initial",
+                                                 (dir_ / "initial").string(),
+                                                 "--payload",
+                                                 (dir_ / "new.bin").string(),
+                                                 "--checker",
+                                                 checker() + " {dir}",
+                                                 "--models",
+                                                 "kill",
+                                                 "-j",
+                                                 "2",
+                                                 "--quiet",
+                                                 "-o",
+                                                 out.string(),
+                                                 "--",
+                                                 CRASHCHECK_PYTHON,
+                                                 std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py",
+                                                 mode,
+                                                 "{dir}/data.bin",
+                                                 "{payload}"});
+    EXPECT_LE(result.status, 1) << result.output;
+    return nlohmann::json::parse(testing::read_text(out / "report.json"));
+  }
+  static std::string checker() {
+    return std::string(CRASHCHECK_PYTHON) + " " + CRASHCHECK_WRITERS_DIR + "/uniform_dir_checker.py";
+  }
+  static constexpr std::size_t kBytes = 16 * 4096;
+  TempDir dir_;
+};
+
+// Ground truth without crashcheck: a real SIGKILL inside one write(2)
+// (writers/killed_mid_write.c, held mid-way by userfaultfd) leaves data.bin
+// with 4 pages new and 12 old, and the checker rejects that directory; the
+// same kill inside the twin's temp file leaves data.bin whole, and it passes.
+TEST_F(DirectoryKillWithin, GroundTruthARealKillMidWriteLeavesADirectoryTheCheckerRejects) {
+  const fs::path state = dir_ / "state";
+  fs::create_directories(state);
+  fs::copy_file(dir_ / "initial" / "data.bin", state / "data.bin");
+  const auto killed = [&](const fs::path& file) {
+    return testing::shell(std::string(CRASHCHECK_KILLED_MID_WRITE) + " " + file.string() + " 16 4 >/dev/null");
+  };
+  const int status = killed(state / "data.bin");
+  if (status == 77) GTEST_SKIP() << "userfaultfd is not available here";
+  ASSERT_EQ(status, 0);
+  EXPECT_EQ(testing::read_text(state / "data.bin"), std::string(4 * 4096, 'n') + std::string(12 * 4096, 'o'));
+  EXPECT_NE(testing::shell(checker() + " " + state.string() + " 2>/dev/null"), 0);
+  fs::copy_file(dir_ / "initial" / "data.bin", state / "data.bin", fs::copy_options::overwrite_existing);
+  ASSERT_EQ(killed(state / "data.bin.tmp"), 0);
+  EXPECT_EQ(testing::shell(checker() + " " + state.string()), 0);
+}
+
+TEST_F(DirectoryKillWithin, OneInPlaceWriteFailsCrashConsistentOnAKillWithinState) {
+  const auto report = check("in-place");
+  const auto& crash = report["properties"]["crash_consistent"];
+  ASSERT_EQ(crash["verdict"], "fail") << crash.dump(2);
+  ASSERT_FALSE(crash["failures"].empty());
+  for (const auto& f : crash["failures"])  // at call boundaries data.bin is old or new: only the cuts fail
+    EXPECT_TRUE(f["case_id"].get<std::string>().starts_with("kill-within-")) << f.dump(2);
+  EXPECT_EQ(crash["failing"], 15) << "one write of 16 pages: 15 page boundaries inside it";
+  EXPECT_TRUE(testing::has(crash["failures"][0]["detail"].get<std::string>(), "not one generation"));
+  EXPECT_TRUE(testing::has(report["notes"].dump(), "kill states inside calls: 15 of 15 page boundaries"))
+      << report["notes"];
+  ASSERT_FALSE(report["diagnoses"].empty());
+  EXPECT_EQ(report["diagnoses"][0]["rule"], "write_temp_then_rename");
+  EXPECT_EQ(report["diagnoses"][0]["property"], "crash_consistent");
+  // replay synthesizes that state again from the re-run's trace, and the checker fails it again.
+  const std::string id = crash["failures"][0]["case_id"];
+  const auto again = testing::run_crashcheck({"replay", (dir_ / "out-in-place" / "report.json").string(), id});
+  EXPECT_EQ(again.status, 1) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "verdict: FAIL (still fails)")) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "synthesized from its trace")) << again.output;
+}
+
+TEST_F(DirectoryKillWithin, TheTempAndRenameTwinPassesWithItsStatesInsideTheWriteJudged) {
+  const auto report = check("temp-rename");
+  const auto& crash = report["properties"]["crash_consistent"];
+  EXPECT_EQ(crash["verdict"], "pass") << crash.dump(2);
+  EXPECT_TRUE(testing::has(report["notes"].dump(), "kill states inside calls: 15 of 15 page boundaries"))
+      << report["notes"];
+  EXPECT_TRUE(report["diagnoses"].empty()) << report["diagnoses"].dump(2);
+}
+
 }  // namespace
 }  // namespace crashcheck::runner

@@ -128,6 +128,53 @@ TEST_F(MalformedScenario, EachProblemNamesFileAndField) {
   }
 }
 
+// "expect_by_profile" (issue 15): what differs on one fs profile, over "expect".
+TEST_F(MalformedScenario, ExpectByProfileOverridesExpectOnItsProfileOnly) {
+  EXPECT_EQ(load_error("expect", "{\"durable\": \"fail\", \"crash_atomic\": \"pass\"}"), "(accepted)");
+  testing::write_text(dir_ / "ok.json", R"({"name": "demo", "command": ["/bin/true"], "target": "t",
+    "expect": {"durable": "fail", "crash_atomic": "pass"},
+    "expect_by_profile": {"ext4-ordered": {"durable": "pass"}}})");
+  const Scenario s = load_scenario(dir_ / "ok.json");
+  EXPECT_EQ(s.expected("posix").at("durable"), "fail");
+  EXPECT_EQ(s.expected("ext4-ordered").at("durable"), "pass");
+  EXPECT_EQ(s.expected("ext4-ordered").at("crash_atomic"), "pass");
+}
+
+// The bundled directory scenario whose verdict differs by profile (measured; its description says why).
+TEST(Scenario, BundledSqliteWalOffExpectsPowerLossToFailUnderPosixOnly) {
+  const Scenario s = load_scenario(testing::scenarios_dir() / "sqlite_wal_off.json");
+  EXPECT_EQ(s.expected("posix").at("powerloss_consistent"), "fail");
+  EXPECT_EQ(s.expected("ext4-ordered").at("powerloss_consistent"), "pass");
+  EXPECT_EQ(s.expected("ext4-ordered").at("durable"), "fail");
+}
+
+TEST_F(MalformedScenario, ExpectByProfileProblemsNameFileAndField) {
+  const std::string expect = ", \"expect\": {\"durable\": \"fail\"}";
+  struct Case {
+    std::string value, reported_field, says;
+  } cases[] = {
+      {"[]", "expect_by_profile", "expected an object"},
+      {"{\"xfs\": {\"durable\": \"pass\"}}", "expect_by_profile.xfs", "unknown fs profile"},
+      {"{\"posix\": {\"fast\": \"pass\"}}", "expect_by_profile.posix.fast", "unknown property"},
+      {"{\"posix\": {\"durable\": \"maybe\"}}", "expect_by_profile.posix.durable", "expected \"pass\""},
+      {"{\"posix\": {\"durable\": \"fail\"}}", "expect_by_profile.posix.durable", "repeats \"expect\""},
+      {"{\"posix\": {\"crash_atomic\": \"pass\"}}", "expect_by_profile.posix.crash_atomic", "not in \"expect\""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.value);
+    testing::write_text(dir_ / "bad.json", "{\"name\": \"demo\", \"command\": [\"/bin/true\"], \"target\": \"t\"" +
+                                               expect + ", \"expect_by_profile\": " + c.value + "}");
+    std::string message = "(accepted)";
+    try {
+      load_scenario(dir_ / "bad.json");
+    } catch (const InputError& e) {
+      message = e.what();
+    }
+    expect_names(message, c.reported_field);
+    EXPECT_NE(message.find(c.says), std::string::npos) << message;
+  }
+}
+
 TEST_F(MalformedScenario, InvalidJsonNamesTheFile) {
   testing::write_text(dir_ / "bad.json", "{\"name\": ");
   try {

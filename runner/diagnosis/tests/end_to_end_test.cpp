@@ -185,6 +185,30 @@ TEST(BundledScenarios, NameTheMissingSteps) {
   EXPECT_TRUE(has(html, "<code class=\"site\"")) << label;
 }
 
+// Directory mode: the planted ordering defect (the data file never fsynced,
+// yet the manifest naming it renamed in) is named at the manifest's rename on
+// both properties it fails; its corrected twin gets no diagnosis.
+TEST(BundledScenarios, NameTheManifestsUnsyncedDataFile) {
+  TempDir dir;
+  const auto scenarios = runner::testing::scenarios_dir();
+  const auto result =
+      run_crashcheck({"run", (scenarios / "manifest_data.json").string(),
+                      (scenarios / "manifest_data_fixed.json").string(), "-j2", "-o", dir.path().string()});
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_TRUE(has(result.output, "powerloss_consistent — Fix: ")) << result.output;
+  const auto defect = reports::load_report(dir / "manifest_data/report.json");
+  std::set<std::pair<std::string, std::string>> named;
+  for (const auto& d : defect.diagnoses) {
+    named.insert({d.rule, d.property});
+    EXPECT_TRUE(symbol_at(defect, d.call_index).starts_with("rename")) << d.call_index << " " << d.call;
+    EXPECT_TRUE(has(d.call, "MANIFEST.tmp")) << d.call;
+  }
+  EXPECT_EQ(named, (std::set<std::pair<std::string, std::string>>{{"fsync_file_before_rename", "powerloss_consistent"},
+                                                                  {"fsync_file_before_rename", "durable"}}));
+  EXPECT_TRUE(has(runner::testing::read_text(dir / "manifest_data/report.md"), "os.fsync(")) << "a Python snippet";
+  EXPECT_TRUE(reports::load_report(dir / "manifest_data_fixed/report.json").diagnoses.empty());
+}
+
 // The concurrent scenarios: the fixed temp name is named at the temp's open;
 // its mkstemp twin and the locked reference get no concurrency rule.
 TEST(BundledScenarios, NameTheSharedTempName) {

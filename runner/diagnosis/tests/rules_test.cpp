@@ -345,5 +345,93 @@ TEST(Rules, TableHasUniqueIdsAndKnownProperties) {
   EXPECT_EQ(ids.size(), 16u);
 }
 
+// Directory mode (issue 15): no target, the checker's properties, the same table.
+class DirCase : public Case {
+ public:
+  DirCase() {
+    report.subject.target.clear();
+    report.subject.had_old = false;
+    report.subject.initial_dir = "/initial";
+  }
+  // manifest_writer.py: data-2.bin (fsynced, with its directory, when `ordered`), then MANIFEST by temp + rename.
+  void manifest(bool ordered) {
+    create("data-2.bin", 0644);
+    add("write", OpClass::write, "data-2.bin");
+    if (ordered) add("fsync", OpClass::sync, "data-2.bin");
+    add("close", OpClass::close, "data-2.bin");
+    if (ordered) fsync_dir();
+    create("MANIFEST.tmp", 0644);
+    add("write", OpClass::write, "MANIFEST.tmp");
+    add("fsync", OpClass::sync, "MANIFEST.tmp");
+    add("close", OpClass::close, "MANIFEST.tmp");
+    add("rename", OpClass::rename, "MANIFEST.tmp", "MANIFEST");
+    fsync_dir();
+  }
+  std::uint32_t last() const { return trace.records.back().seq; }
+};
+
+TEST(DirectoryRules, ManifestRenamedBeforeItsDataFileIsFsyncedPointsAtTheRename) {
+  DirCase c;
+  c.manifest(false);
+  const std::uint32_t rename = c.last() - 1;
+  c.fail("powerloss_consistent");
+  c.fail("durable");
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "powerloss_consistent", rename},
+                              {"fsync_file_before_rename", "durable", rename}}));
+}
+
+TEST(DirectoryRules, OrderedManifestGetsNoneEvenWhenItsPropertiesFail) {
+  DirCase c;
+  c.manifest(true);
+  for (auto p : reports::kDirectoryProperties) c.fail(std::string(p));
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(DirectoryRules, ARenameOrAnUnlinkWithoutADirectoryFsyncAfterIt) {
+  DirCase renamed;
+  renamed.manifest(true);
+  renamed.trace.records.pop_back();  // the directory fsync after the rename
+  renamed.fail("durable");
+  EXPECT_EQ(renamed.found(), (Found{{"fsync_dir_after_rename", "durable", renamed.last()}}));
+
+  DirCase unlinked;  // SQLite, journal_mode=DELETE: deleting the journal commits
+  unlinked.create("app.db-journal");
+  unlinked.add("write", OpClass::write, "app.db-journal");
+  unlinked.add("fsync", OpClass::sync, "app.db-journal");
+  unlinked.add("write", OpClass::write, "app.db");
+  unlinked.add("fsync", OpClass::sync, "app.db");
+  unlinked.add("unlink", OpClass::unlink, "app.db-journal");
+  unlinked.fail("durable");
+  EXPECT_EQ(unlinked.found(), (Found{{"fsync_dir_after_rename", "durable", unlinked.last()}}));
+}
+
+TEST(DirectoryRules, AFileThatWasThereRewrittenInPlace) {
+  DirCase c;
+  c.add("open", OpClass::open, "data.bin").flags = O_WRONLY;
+  c.add("write", OpClass::write, "data.bin");
+  c.add("fsync", OpClass::sync, "data.bin");
+  c.fail("crash_consistent");
+  EXPECT_EQ(c.found(), (Found{{"write_temp_then_rename", "crash_consistent", 2}}));
+}
+
+TEST(DirectoryRules, ALeftoverIsATempOnlyWhenTheRunRenamesItAway) {
+  DirCase temp;
+  temp.manifest(true);
+  reports::Failure left;
+  left.leftovers = {"MANIFEST", "MANIFEST.tmp", "data-1.bin"};
+  temp.fail("temp_clean", left);
+  EXPECT_EQ(temp.found(), (Found{{"remove_temp_on_error", "temp_clean", 6}}));
+
+  DirCase wal;  // SQLite's write-ahead log: kept for recovery, not a temp
+  wal.create("app.db-wal");
+  wal.add("write", OpClass::write, "app.db-wal");
+  wal.add("fsync", OpClass::sync, "app.db-wal");
+  wal.add("unlink", OpClass::unlink, "app.db-wal");
+  wal.fsync_dir();
+  left.leftovers = {"app.db", "app.db-wal"};
+  wal.fail("temp_clean", left);
+  EXPECT_EQ(wal.found(), Found{});
+}
+
 }  // namespace
 }  // namespace crashcheck::diagnosis

@@ -1,10 +1,12 @@
 // The directory-mode campaign, stage by stage: the baseline run (paused at
 // every call when kills or readers are read off it), the errno, disk-full
-// (and exact kill) cases run in parallel, the power-loss states enumerated
+// (and exact kill) cases run in parallel, the kill states inside large writes
+// (synthesized from the trace), the power-loss states enumerated
 // from the baseline's trace, the checker on every distinct state, and the
 // report. Each model's cases point at StateBook jobs, so a state many cases
 // share is checked once.
 #include <crashcheck/powerloss.hpp>
+#include <diagnosis.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +16,7 @@
 
 #include "../campaign/assemble.hpp"
 #include "../campaign/plan.hpp"
+#include "../campaign/within.hpp"
 #include "../campaign/work_dir.hpp"
 #include "crashcheck/runner/executor.hpp"
 #include "crashcheck/runner/power_loss.hpp"
@@ -176,6 +179,42 @@ void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, co
   }
 }
 
+// A SIGKILL inside one large write (campaign/within.hpp says why it leaves a
+// page-aligned prefix): the whole directory at each planned cut, synthesized
+// from the baseline's trace, judged with CRASHCHECK_COMMITTED=0 for
+// crash_consistent. Always synthesized here, also in exact mode: the real
+// mid-write kills of single-file mode are not run in directory mode.
+void kill_within_states(const CaseResult& base, const RunOptions& options, bool explained, DirRun& run) {
+  if (!has(options.models, Model::kill)) return;
+  WithinPlan plan = plan_within(*base.trace, base.initial, "", options.sampling);
+  std::erase_if(plan.cuts, [](const WithinCut& cut) { return cut.reader_only; });
+  if (plan.cuts.empty()) return;
+  if (!explained) {
+    run.notes.push_back(
+        "kill states inside calls not modelled: they are replayed from the trace, and the trace does not explain "
+        "the run (trace self-check)");
+    return;
+  }
+  for_each_within_state(*base.trace, base.initial, "", plan.cuts, [&](const WithinCut& cut, const Snapshot& seen) {
+    const CaseSpec spec = within_case(Model::kill, cut);
+    add(run, "crash_consistent",
+        {spec.id,
+         Model::kill,
+         cut.call,
+         "SIGKILL inside call " + std::to_string(cut.call) + " after its first " + std::to_string(cut.bytes) +
+             " bytes (synthesized from the trace)",
+         -SIGKILL,
+         run.book.add(seen.entries, false),
+         {}});
+  });
+  std::set<std::uint32_t> calls;
+  for (const auto& cut : plan.cuts) calls.insert(cut.call);
+  run.notes.push_back("kill states inside calls: " + std::to_string(plan.cuts.size()) + " of " +
+                      std::to_string(plan.possible) + " page boundaries inside " + std::to_string(calls.size()) +
+                      " write-class call(s), each directory state synthesized from the trace (a SIGKILL finds a "
+                      "write's bytes applied up to a page boundary, the rest not); `--exhaustive` models all");
+}
+
 // Distinct power-loss states the checker judges, before they are sampled
 // (seeded; --exhaustive judges all): those with CRASHCHECK_COMMITTED=0
 // (powerloss_consistent) and, apart, the few after the last call with
@@ -229,11 +268,9 @@ void judge_staged(StagedPowerLoss& staged, const RunOptions& options, DirRun& ru
 // Every power-loss state of the baseline's trace (sampled per crash point
 // as the model samples, seeded): COMMITTED=0 for powerloss_consistent, and at
 // the last crash point, the writer having exited 0, COMMITTED=1 for durable.
-void power_loss_states(const CaseResult& base, const RunOptions& options, DirRun& run) {
-  const auto unexplained = unexplained_by_trace(*base.trace, base.initial, base.final);
+void power_loss_states(const CaseResult& base, const RunOptions& options, const std::string& unexplained, DirRun& run) {
   if (!unexplained.empty()) {
-    const std::string why = describe_unexplained(unexplained);
-    run.notes.push_back("trace self-check: " + why + "; powerloss_consistent and durable not judged");
+    run.notes.push_back("trace self-check: " + unexplained + "; powerloss_consistent and durable not judged");
     return;
   }
   pl::Options pl_options;
@@ -357,6 +394,8 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
   report.notes.push_back("directory mode: the checker judged " + std::to_string(run.book.size()) +
                          " distinct directory states (per model: " + per_model + ")");
   report.notes.insert(report.notes.end(), run.notes.begin(), run.notes.end());
+  // The same rule table as single-file mode (runner/diagnosis/README.md, "Directory mode").
+  report.diagnoses = diagnosis::diagnose(*base.trace, report);
   return report;
 }
 
@@ -428,7 +467,9 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
   for (auto& c : plan.cases) specs.push_back(std::move(c));
   run.notes.insert(run.notes.end(), plan.notes.begin(), plan.notes.end());
   run_cases(specs, setup, options, base, run);
-  if (has(options.models, Model::power_loss)) power_loss_states(base, options, run);
+  const std::string unexplained = describe_unexplained(unexplained_by_trace(*base.trace, base.initial, base.final));
+  kill_within_states(base, options, unexplained.empty(), run);
+  if (has(options.models, Model::power_loss)) power_loss_states(base, options, unexplained, run);
   run.book.judge(setup, options.jobs);
   result.interrupted = cancel_requested().load();
   result.report = assemble(run, base, setup, options);

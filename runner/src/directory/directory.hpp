@@ -5,7 +5,7 @@
 // campaign (campaign/campaign.cpp calls run_directory_campaign).
 //
 //   states.cpp    StateBook: distinct states by content hash, the checker run on each
-//   campaign.cpp  the stages: baseline (paused), cases, power loss, the checker, the report
+//   campaign.cpp  the stages: baseline (paused), cases, kills inside writes, power loss, the checker, the report
 //   replay.cpp    one case of a directory-mode report again, its state kept on request
 #pragma once
 

@@ -4,8 +4,9 @@
 // is run (kill, errno, disk-full) or its power-loss state recomputed from the
 // re-run's trace, and the checker judges the whole directory it left, with
 // CRASHCHECK_COMMITTED as the campaign set it. `--keep DIR` writes that
-// directory into DIR. Reader and within-call cases are read off a paused run
-// or synthesized mid-call; they are refused here with the reason.
+// directory into DIR. A kill inside a call (kill-within-N-B) is synthesized
+// from the re-run's trace, as the campaign did. Reader cases are read off a
+// paused run; they are refused here with the reason.
 #include <crashcheck/powerloss.hpp>
 
 #include "../campaign/replay_guard.hpp"
@@ -40,14 +41,34 @@ StateBook::Entries power_loss_state(const reports::Report& report, const CaseSpe
   return *found;
 }
 
+// The state a SIGKILL inside call N after its first B bytes leaves
+// (kill-within-N-B), synthesized from the re-run's trace as the campaign did.
+StateBook::Entries kill_within_state(const reports::Report& report, const CaseSpec& spec, const CaseResult& baseline) {
+  if (const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
+      !unexplained.empty())
+    throw std::runtime_error("not checkable: trace self-check: " + describe_unexplained(unexplained));
+  const faults::TraceRecord* record = baseline.trace->find(spec.plan.call);
+  if (!record || record->op != faults::OpClass::write || spec.plan.byte_budget == 0 ||
+      spec.plan.byte_budget >= record->data.size())
+    refuse_case(report, spec,
+                "call " + std::to_string(spec.plan.call) + " of the re-run is not a write whose first " +
+                    std::to_string(spec.plan.byte_budget) + " bytes are only part of it");
+  StateBook::Entries found;
+  for_each_within_state(*baseline.trace, baseline.initial, "", {{spec.plan.call, spec.plan.byte_budget}},
+                        [&](const WithinCut&, const Snapshot& seen) { found = seen.entries; });
+  return found;
+}
+
 }  // namespace
 
 DirectoryReplay replay_directory_case(const reports::Report& report, std::string_view id, const RunOptions& options,
                                       const std::filesystem::path& keep) {
   const CaseSpec spec = known_case(report, id);
-  if (spec.model == Model::reader || spec.plan.kind == faults::FaultPlan::Kind::kill_within ||
-      spec.model == Model::concurrent)
-    refuse_case(report, spec, "replay of a directory-mode report runs kill, errno, disk-full and power-loss cases");
+  const bool within = spec.plan.kind == faults::FaultPlan::Kind::kill_within;
+  if (spec.model == Model::reader || spec.model == Model::concurrent)
+    refuse_case(report, spec,
+                "replay of a directory-mode report runs kill (also inside a call), errno, disk-full and power-loss "
+                "cases");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
@@ -65,6 +86,11 @@ DirectoryReplay replay_directory_case(const reports::Report& report, std::string
     out.fault = "power loss after call " + std::to_string(spec.plan.call);
     out.outcome = baseline.outcome.describe() + " (the re-run baseline; the state is computed from its trace)";
     if (spec.plan.call == baseline.trace->records.back().seq && baseline.outcome.succeeded()) committed.push_back(true);
+  } else if (within) {
+    state = kill_within_state(report, spec, baseline);
+    out.fault = "SIGKILL inside call " + std::to_string(spec.plan.call) + " after its first " +
+                std::to_string(spec.plan.byte_budget) + " bytes";
+    out.outcome = baseline.outcome.describe() + " (the re-run baseline; the state is synthesized from its trace)";
   } else {
     const CaseResult run = execute_case(setup, spec);
     state = run.final.entries;

@@ -60,7 +60,8 @@ PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot
 // the subject sees it while write-class call `call` has applied only its
 // first `bytes` bytes, replayed from `trace` on `initial`. As a pause
 // snapshot, it holds the bytes of `target` only (the other entries' names,
-// kinds and modes). Synthesized, so only as true as the trace: use it when
+// kinds and modes); an empty `target` keeps every file's bytes (directory
+// mode judges the whole directory). Synthesized, so only as true as the trace: use it when
 // the trace self-check passes.
 struct WithinCut {
   std::uint32_t call = 0;

@@ -77,11 +77,15 @@ struct Scenario {
   std::vector<std::string> models;             // subset of kModels; empty = all
   bool exhaustive = false;                     // "exhaustive": no sampling of repeated calls (sampling.hpp)
   std::map<std::string, std::string> expect;   // property -> "pass" | "fail" | "not_run"
-  std::vector<std::string> require;            // gate policy: properties that decide (empty: all that ran)
-  std::vector<std::string> allow;              // gate policy: properties that may fail
-  std::filesystem::path file;                  // scenario file, absolute; empty for `check`
+  // "expect_by_profile": fs profile -> the verdicts that differ under it (over `expect`).
+  std::map<std::string, std::map<std::string, std::string>> expect_by_profile;
+  std::vector<std::string> require;  // gate policy: properties that decide (empty: all that ran)
+  std::vector<std::string> allow;    // gate policy: properties that may fail
+  std::filesystem::path file;        // scenario file, absolute; empty for `check`
 
   std::filesystem::path directory() const;  // {scenario_dir}
+  // What --expect compares under `fs_profile`: `expect`, with that profile's overrides.
+  std::map<std::string, std::string> expected(std::string_view fs_profile) const;
 };
 
 // Parses and validates a scenario file; paths inside are relative to it.
