@@ -4,6 +4,8 @@
 #include <functional>
 #include <map>
 
+#include <crashcheck/powerloss.hpp>
+
 #include "crashcheck/runner/power_loss.hpp"
 #include "plan.hpp"
 
@@ -13,15 +15,17 @@ using reports::Model;
 namespace {
 
 // Two traces that make the same successful calls on the same files give the
-// same power-loss states (a failed call changes nothing): judge them once.
+// same power-loss states (a failed call changes nothing, but for a failed
+// fsync of a file: powerloss::failed_file_sync): judge them once.
 // Paths are numbered in order of appearance, so random temp names do not
 // tell runs apart. A case whose only difference from the baseline is a
-// failed call it retried (EINTR) has the baseline's key and is not judged again.
+// failed call it retried (EINTR) has the baseline's key and is not judged
+// again; one that retried a failed fsync has not (F6, fsyncgate).
 std::size_t trace_key(const faults::Trace& trace) {
   std::map<std::string, std::size_t> numbered;
   std::string key;
   for (const auto& r : trace.records) {
-    if (r.error != 0) continue;
+    if (r.error != 0 && !powerloss::failed_file_sync(r)) continue;
     const std::size_t path = numbered.emplace(r.path, numbered.size()).first->second;
     key += r.call + '\x1f' + std::to_string(path) + '\x1f' + std::to_string(r.result) + '\x1f' +
            std::to_string(r.offset) + '\x1f' + std::to_string(r.length) + '\x1e';
