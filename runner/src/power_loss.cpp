@@ -101,11 +101,13 @@ void add_sampling_notes(const std::vector<pl::Coverage>& coverage, std::vector<s
 }
 
 // valid_content on power-loss states: each distinct target content once
-// (old and new from the contents, others materialised only when met).
+// (old and new from the contents, others materialised only when met), also
+// across judgements when they share `seen`.
 class StateValidation {
  public:
-  StateValidation(const ContentValidator& validator, const Contents& contents, const std::string& target)
-      : validator_(validator), contents_(contents), target_(target) {}
+  StateValidation(const ContentValidator& validator, const Contents& contents, const std::string& target,
+                  ValidatedContents* seen)
+      : validator_(validator), contents_(contents), target_(target), seen_(seen ? *seen : own_) {}
 
   // The state as a failure when the validator rejects its target; nullopt otherwise.
   std::optional<pl::Failure> check(const pl::Coverage& point, const pl::CrashState& state) {
@@ -121,7 +123,9 @@ class StateValidation {
     }
     if (!bytes) return std::nullopt;  // no target: nothing to validate
     const std::pair key{bytes->size(), std::hash<std::string>{}(*bytes)};
-    if (!seen_.insert(key).second || validator_(*bytes)) return std::nullopt;
+    if (!seen_.insert(key).second) return std::nullopt;
+    ++validated_;
+    if (validator_(*bytes)) return std::nullopt;
     pl::Failure failure = pl::describe_state(point, state, target_);
     failure.detail = "after a power loss the validator rejects the target";
     return failure;
@@ -132,11 +136,11 @@ class StateValidation {
   }
   reports::PropertyResult result() const {
     reports::PropertyResult out = result_;
-    out.cases = seen_.size();
+    out.cases = validated_;
     out.failing = failing_;
     out.verdict = !validator_ ? reports::Verdict::not_run
                   : failing_  ? reports::Verdict::fail
-                              : (seen_.empty() ? reports::Verdict::not_run : reports::Verdict::pass);
+                              : (validated_ == 0 ? reports::Verdict::not_run : reports::Verdict::pass);
     if (out.verdict == reports::Verdict::not_run) out.reason = validator_ ? "no power-loss state holds a target" : "";
     return out;
   }
@@ -145,8 +149,9 @@ class StateValidation {
   const ContentValidator& validator_;
   const Contents& contents_;
   const std::string& target_;
-  std::set<std::pair<std::size_t, std::size_t>> seen_;  // (size, hash) of the contents validated
-  std::uint64_t failing_ = 0;
+  ValidatedContents own_;
+  ValidatedContents& seen_;
+  std::uint64_t validated_ = 0, failing_ = 0;
   reports::PropertyResult result_;
 };
 
@@ -171,11 +176,11 @@ std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator) {
+                                    const ContentValidator& validator, ValidatedContents* validated) {
   const pl::Options options = options_for(profile);
   const pl::InitialState start = initial_state(initial);
   Outcomes outcomes;
-  StateValidation validation(validator, contents, target);
+  StateValidation validation(validator, contents, target, validated);
   const pl::Verdicts verdicts =
       pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
                            [&](const pl::Coverage& point, const pl::CrashState& state) {

@@ -93,6 +93,25 @@ TEST_P(FsyncRetry, RewritingAfterTheErrorAndSyncingAgainIsDurable) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, FsyncRetry, ::testing::Values("preload", "seccomp"));
 
+// Issue 11 F10: the power-loss states of an errno case that exited 0 go to
+// the validator too (each distinct content once): the swallowed fsync
+// failure can leave an empty target, which the JSON validator rejects; the
+// twin that lets the error surface never exits 0 there and passes.
+TEST(PowerLossValidity, StatesAfterASwallowedErrorAreValidatedToo) {
+  const auto ignored =
+      check_python_writer("ignores_fsync_error.py", {"--models", "errno,power-loss", "--validate", "json"}, "");
+  const auto& valid = ignored["properties"]["valid_content"];
+  ASSERT_EQ(valid["verdict"], "fail") << valid.dump(2);
+  const auto& first = valid["failures"].at(0);
+  EXPECT_EQ(first["model"], "errno") << first.dump(2);
+  EXPECT_TRUE(testing::has(first["fault"], "; the writer exited 0; then power loss after call")) << first.dump(2);
+  EXPECT_EQ(first["detail"], "after a power loss the validator rejects the target");
+  const auto checked =
+      check_python_writer("ignores_fsync_error.py", {"--models", "errno,power-loss", "--validate", "json"}, "--check");
+  EXPECT_EQ(checked["properties"]["valid_content"]["verdict"], "pass")
+      << checked["properties"]["valid_content"].dump(2);
+}
+
 // The self-check on every judged errno case: a case whose trace does not
 // explain its final directory (stores the preload agent cannot see) cannot
 // have its power-loss states replayed, so `durable` is not_run naming that

@@ -7,6 +7,7 @@
 #include <crashcheck/powerloss.hpp>
 
 #include "crashcheck/runner/power_loss.hpp"
+#include "crashcheck/runner/validator.hpp"
 #include "plan.hpp"
 
 namespace crashcheck::runner {
@@ -35,11 +36,24 @@ std::size_t trace_key(const faults::Trace& trace) {
 
 bool error_case(Model model) { return model == Model::errno_fault || model == Model::disk_full; }
 
+// A power-loss state of an error case, named as that case: the injected
+// error, the writer's exit 0, then the power loss.
+void name_error_case(reports::Failure& failure, const Observation& seen) {
+  failure.case_id = seen.case_id;
+  failure.model = std::string(reports::model_name(seen.model));
+  failure.call_index = seen.call_index;
+  failure.call = seen.call;
+  failure.fault = seen.fault + "; the writer exited 0; then " + failure.fault;
+}
+
 }  // namespace
 
 DurableAfterError::DurableAfterError(const SubjectSetup& setup, const RunOptions& options,
                                      const faults::Trace& baseline)
-    : setup_(setup), options_(options), enabled_(has(options.models, Model::power_loss)) {
+    : setup_(setup),
+      options_(options),
+      enabled_(has(options.models, Model::power_loss)),
+      validator_(make_content_validator(setup)) {
   traces_seen_.insert(trace_key(baseline));  // judged by the baseline's own power-loss analysis
 }
 
@@ -68,20 +82,37 @@ void DurableAfterError::add(CaseResult& ended, const Observation& seen, Contents
     return;
   }
   release_contents(ended.final, {});  // compared: new_bytes holds what the judge needs of them
-  const auto judged =
-      judge_power_loss(*ended.trace, ended.initial, contents, setup_.scenario.target, true, options_.fs_profile);
+  auto judged = judge_power_loss(*ended.trace, ended.initial, contents, setup_.scenario.target, true,
+                                 options_.fs_profile, validator_, &validated_);
   judging.unlock();
+  add_validated(judged.valid_content, seen);
   if (judged.durable.verdict != reports::Verdict::fail || judged.durable.failures.empty()) return;
   reports::Failure failure = judged.durable.failures.front();
-  failure.case_id = seen.case_id;
-  failure.model = std::string(reports::model_name(seen.model));
-  failure.call_index = seen.call_index;
-  failure.call = seen.call;
-  failure.fault = seen.fault + "; the writer exited 0; then " + failure.fault;
+  name_error_case(failure, seen);
   failure.detail = "the writer reported success after " + seen.call + " failed, and a power loss can still leave " +
                    "the target " + failure.target.matches + ": " + failure.detail;
   std::lock_guard lock(mutex_);
   failures_.push_back(std::move(failure));
+}
+
+// The validator's rejections, named as the durable failures are.
+void DurableAfterError::add_validated(reports::PropertyResult& judged, const Observation& seen) {
+  std::lock_guard lock(mutex_);
+  valid_.cases += judged.cases;
+  valid_.failing += judged.failing;
+  for (auto& failure : judged.failures) {
+    name_error_case(failure, seen);
+    if (valid_.failures.size() < power_loss_listed()) valid_.failures.push_back(std::move(failure));
+  }
+}
+
+reports::PropertyResult DurableAfterError::validated() const {
+  std::lock_guard lock(mutex_);
+  reports::PropertyResult out = valid_;
+  out.verdict = out.cases == 0 ? reports::Verdict::not_run
+                : out.failing  ? reports::Verdict::fail
+                               : reports::Verdict::pass;
+  return out;
 }
 
 void DurableAfterError::apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const {
