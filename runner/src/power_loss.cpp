@@ -101,13 +101,15 @@ void add_sampling_notes(const std::vector<pl::Coverage>& coverage, std::vector<s
 }
 
 // valid_content on power-loss states: each distinct target content once
-// (old and new from the contents, others materialised only when met), also
-// across judgements when they share `seen`.
+// (old and new from the contents, others materialised only when met). With
+// `verdicts` shared across judgements, the validator runs once per content
+// for all of them; each judgement still counts its own contents, so the
+// counts do not depend on which judgements share (shards).
 class StateValidation {
  public:
   StateValidation(const ContentValidator& validator, const Contents& contents, const std::string& target,
-                  ValidatedContents* seen)
-      : validator_(validator), contents_(contents), target_(target), seen_(seen ? *seen : own_) {}
+                  ValidatedContents* verdicts)
+      : validator_(validator), contents_(contents), target_(target), verdicts_(verdicts) {}
 
   // The state as a failure when the validator rejects its target; nullopt otherwise.
   std::optional<pl::Failure> check(const pl::Coverage& point, const pl::CrashState& state) {
@@ -123,9 +125,7 @@ class StateValidation {
     }
     if (!bytes) return std::nullopt;  // no target: nothing to validate
     const std::pair key{bytes->size(), std::hash<std::string>{}(*bytes)};
-    if (!seen_.insert(key).second) return std::nullopt;
-    ++validated_;
-    if (validator_(*bytes)) return std::nullopt;
+    if (!seen_.insert(key).second || accepts(key, *bytes)) return std::nullopt;
     pl::Failure failure = pl::describe_state(point, state, target_);
     failure.detail = "after a power loss the validator rejects the target";
     return failure;
@@ -136,11 +136,11 @@ class StateValidation {
   }
   reports::PropertyResult result() const {
     reports::PropertyResult out = result_;
-    out.cases = validated_;
+    out.cases = seen_.size();
     out.failing = failing_;
     out.verdict = !validator_ ? reports::Verdict::not_run
                   : failing_  ? reports::Verdict::fail
-                              : (validated_ == 0 ? reports::Verdict::not_run : reports::Verdict::pass);
+                              : (seen_.empty() ? reports::Verdict::not_run : reports::Verdict::pass);
     if (out.verdict == reports::Verdict::not_run) out.reason = validator_ ? "no power-loss state holds a target" : "";
     return out;
   }
@@ -149,9 +149,16 @@ class StateValidation {
   const ContentValidator& validator_;
   const Contents& contents_;
   const std::string& target_;
-  ValidatedContents own_;
-  ValidatedContents& seen_;
-  std::uint64_t validated_ = 0, failing_ = 0;
+  bool accepts(const std::pair<std::size_t, std::size_t>& key, const std::string& bytes) {
+    if (!verdicts_) return validator_(bytes);
+    const auto [it, fresh] = verdicts_->try_emplace(key, false);
+    if (fresh) it->second = validator_(bytes);
+    return it->second;
+  }
+
+  ValidatedContents* verdicts_;
+  std::set<std::pair<std::size_t, std::size_t>> seen_;  // (size, hash) of the contents validated
+  std::uint64_t failing_ = 0;
   reports::PropertyResult result_;
 };
 

@@ -106,12 +106,15 @@ void DurableAfterError::add_validated(reports::PropertyResult& judged, const Obs
   }
 }
 
+// Only a fail adds to valid_content, as only a fail adds to durable's
+// cases: a trace is judged once per process, so the shards of a run may
+// each judge one that the whole run judged once, and a count of passing
+// states would then depend on the sharding.
 reports::PropertyResult DurableAfterError::validated() const {
   std::lock_guard lock(mutex_);
+  if (valid_.failing == 0) return {};
   reports::PropertyResult out = valid_;
-  out.verdict = out.cases == 0 ? reports::Verdict::not_run
-                : out.failing  ? reports::Verdict::fail
-                               : reports::Verdict::pass;
+  out.verdict = reports::Verdict::fail;
   return out;
 }
 

@@ -10,7 +10,8 @@
 // first differing byte range (a fail found elsewhere stays). The same states
 // are given to the content validator (valid_content), each distinct target
 // content once: an error case's power loss can leave contents the baseline's
-// never does (an empty target after an ignored fsync failure).
+// never does (an empty target after an ignored fsync failure). The
+// validator runs once per distinct content; each trace counts its own.
 #pragma once
 
 #include <cstddef>
@@ -38,7 +39,7 @@ class DurableAfterError {
 
   // `durable` judged again with what the error cases showed; adds a note.
   void apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const;
-  // valid_content on those states: not_run when no validator ran on one.
+  // valid_content on those states when the validator rejected one (else not_run: nothing to add).
   reports::PropertyResult validated() const;
 
  private:
@@ -55,7 +56,7 @@ class DurableAfterError {
   std::size_t exited_zero_ = 0, unexplained_ = 0, unknown_new_ = 0;
   std::vector<reports::Failure> failures_;
   ContentValidator validator_;
-  ValidatedContents validated_;                             // under judging_
+  ValidatedContents validated_;                             // the validator's verdicts, by content; under judging_
   reports::PropertyResult valid_;                           // what the validator said of the error cases' states
   std::string first_unexplained_case_, first_unexplained_;  // "case errno-5-EIO: the trace does not explain …"
 };

@@ -38,13 +38,14 @@ struct PowerLossJudgement {
   std::uint64_t states = 0;        // crash states checked
 };
 
-// (size, hash) of the target contents a validator has judged.
-using ValidatedContents = std::set<std::pair<std::size_t, std::size_t>>;
+// What a validator said of each target content, by (size, hash).
+using ValidatedContents = std::map<std::pair<std::size_t, std::size_t>, bool>;
 
 // `initial` is the scratch directory before the baseline ran (with inodes).
 // `validator` (may be empty) judges valid_content on every distinct target
-// content the states hold; with `validated`, only on those not in it (they
-// are added), so judgements of several traces validate each content once.
+// content the states hold; with `validated`, it runs only on contents not
+// in it (their verdicts are added), so judgements of several traces run it
+// once per content, each still counting and failing on its own.
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
                                     const ContentValidator& validator = {}, ValidatedContents* validated = nullptr);
