@@ -539,14 +539,30 @@ static int cc_begin(struct cc_op *o) {
   return 1;
 }
 
-/* Where a write landed, as an absolute offset. A write that wrote nothing
- * on an O_APPEND descriptor was to land at the end, not at its position
- * (0 until its first write): a retry makes up for it there. */
+/* Linux lands a pwrite on an O_APPEND descriptor, and a pwritev2 with
+ * RWF_APPEND, at the file's end whatever its offset argument (pwrite(2),
+ * BUGS; RWF_NOAPPEND undoes O_APPEND for one call). A write at the current
+ * position that wrote something is placed by lseek alone. */
+static int cc_appends(const struct cc_op *o) {
+  if (o->offset_mode == CC_OFF_CURRENT && o->result > 0) return 0;
+  if (o->offset_mode != CC_OFF_CURRENT && o->offset_mode != CC_OFF_EXPLICIT) return 0;
+#ifdef RWF_APPEND
+  if (o->flags & RWF_APPEND) return 1;
+#endif
+#ifdef RWF_NOAPPEND
+  if (o->flags & RWF_NOAPPEND) return 0;
+#endif
+  int flags = CC_XREAL(fcntl)(o->fd, F_GETFL);
+  return flags >= 0 && (flags & O_APPEND) != 0;
+}
+
+/* Where a write landed, as an absolute offset. One that appended ends at
+ * the file's end; one that wrote nothing there was to land at the end, not
+ * at its position (0 until its first write): a retry makes up for it there. */
 static void cc_resolve_offset(struct cc_op *o) {
   struct stat st;
-  int flags = o->offset_mode == CC_OFF_CURRENT && o->result <= 0 ? CC_XREAL(fcntl)(o->fd, F_GETFL) : -1;
-  if (flags >= 0 && (flags & O_APPEND) != 0 && fstat(o->fd, &st) == 0) {
-    o->offset = st.st_size;
+  if (cc_appends(o) && fstat(o->fd, &st) == 0) {
+    o->offset = st.st_size - (o->result > 0 ? o->result : 0);
   } else if (o->offset_mode == CC_OFF_CURRENT) {
     off_t now = lseek(o->fd, 0, SEEK_CUR);
     o->offset = now < 0 ? -1 : now - (o->result > 0 ? o->result : 0);

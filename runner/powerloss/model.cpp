@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 namespace crashcheck::powerloss::detail {
 namespace {
@@ -215,6 +216,7 @@ void Replay::add_entry_op(Op op) {
 }
 
 void Replay::add_data_op(Op op) {
+  rewrite(op.inode, op);
   auto& state = inode(op.inode);
   if (keep_ == Visible::bytes) apply_data_op(op, current_[op.inode]);
   auto& size = current_size_[op.inode];
@@ -229,7 +231,8 @@ void Replay::add_mode_op(Op op) {
 }
 
 void Replay::apply(const TraceRecord& record) {
-  if (record.error != 0) return;  // a failed call changes nothing
+  if (failed_file_sync(record)) return fail_sync(resolve_inode(record, record.path));
+  if (record.error != 0) return;  // any other failed call changes nothing
   Op op;
   op.seq = record.seq;
   op.call = record.call;
@@ -387,7 +390,47 @@ void Replay::sync_data(std::uint64_t id) {
   make_data_durable(id, ops_.size());
 }
 
+// The writes pending at a failed sync of the file: their pages were marked
+// clean, so no later sync writes them (failed_file_sync).
+void Replay::fail_sync(std::uint64_t id) {
+  Unwritable lost;
+  for (auto op : inode(id).pending_data) {
+    const Op& o = ops_[op];
+    if (o.kind != Op::Kind::write || o.bytes.empty()) continue;  // a size change is metadata, journalled
+    if (lost.ranges.empty()) lost.first_op = op;
+    lost.ranges.emplace_back(o.offset, o.offset + o.bytes.size());
+  }
+  if (lost.ranges.empty()) return;
+  auto [it, fresh] = unwritable_.emplace(id, lost);
+  if (fresh) return;
+  it->second.first_op = std::min(it->second.first_op, lost.first_op);
+  it->second.ranges.insert(it->second.ranges.end(), lost.ranges.begin(), lost.ranges.end());
+}
+
+// A write over lost bytes, or a size cut below them, replaces them: the
+// page cache's copy is dirty again and a later sync writes it.
+void Replay::rewrite(std::uint64_t id, const Op& op) {
+  auto it = unwritable_.find(id);
+  if (it == unwritable_.end()) return;
+  const std::uint64_t from = op.offset, to = op.kind == Op::Kind::resize ? std::numeric_limits<std::uint64_t>::max()
+                                                                         : op.offset + op.bytes.size();
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> left;
+  for (auto [a, b] : it->second.ranges) {
+    if (b <= from || a >= to) {
+      left.emplace_back(a, b);
+      continue;
+    }
+    if (a < from) left.emplace_back(a, from);
+    if (b > to) left.emplace_back(to, b);
+  }
+  if (left.empty())
+    unwritable_.erase(it);
+  else
+    it->second.ranges = std::move(left);
+}
+
 void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {
+  if (auto lost = unwritable_.find(id); lost != unwritable_.end()) upto_op = std::min(upto_op, lost->second.first_op);
   auto& state = inode(id);
   auto& pending = state.pending_data;
   auto end = std::find_if(pending.begin(), pending.end(), [&](std::size_t op) { return op >= upto_op; });

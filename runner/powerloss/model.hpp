@@ -148,7 +148,19 @@ class Replay {
   // through one is durable when it returns, as if fdatasync followed it.
   std::set<std::pair<std::int32_t, std::int32_t>> synchronous_fds_;
   std::set<std::uint32_t> applied_early_;  // seqs of mapped stores whose bytes apply_early added
-  void sync_data(std::uint64_t id);        // fdatasync: the data, not the mode
+  // After a failed fsync (failed_file_sync): per file, the byte ranges its
+  // unsynced writes covered then, not yet rewritten, and the first of those
+  // writes' op ids. While any range is left, no sync makes that op or a later
+  // one durable (a simplification: a write after the error to other bytes
+  // stays unsynced too; the writer already exited 0 after a lost write).
+  struct Unwritable {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // [from, to)
+    std::size_t first_op = 0;
+  };
+  std::map<std::uint64_t, Unwritable> unwritable_;
+  void fail_sync(std::uint64_t id);
+  void rewrite(std::uint64_t id, const Op& op);  // a data op after the error takes its bytes off
+  void sync_data(std::uint64_t id);              // fdatasync: the data, not the mode
   bool synchronous(const faults::TraceRecord& record);
 };
 

@@ -279,6 +279,11 @@ std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialSt
   return points;
 }
 
+bool failed_file_sync(const faults::TraceRecord& record) noexcept {
+  return record.error != 0 && record.op == faults::OpClass::sync && !record.is_directory &&
+         record.call != "sync_file_range";  // which promises nothing, failed or not
+}
+
 std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial) {
   // the profile shapes what survives, not what is seen
   detail::Replay replay(initial, Profile::posix, detail::Replay::Visible::bytes);

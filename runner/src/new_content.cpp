@@ -132,6 +132,8 @@ WrittenContent written_content(const faults::Trace& run, const std::string& targ
   WrittenContent out;
   std::string bytes = starts_as_old ? old_bytes.value_or("") : std::string();
   std::optional<Owed> owed;
+  std::optional<std::uint64_t> truncate_failed;  // the length a truncate just before failed to cut to
+  std::optional<std::string> meant;              // the bytes meant, once a failed truncate made them differ
   // A failed call may name no inode: its descriptor says which file it was for.
   std::set<std::pair<std::int32_t, std::int32_t>> descriptors;  // (pid, fd) open on the file
   const auto on_file = [&](const TraceRecord& r) {
@@ -145,7 +147,25 @@ WrittenContent written_content(const faults::Trace& run, const std::string& targ
     const auto offset = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
     const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(r.error == 0 ? r.result : 0, 0));
     if (owed && makes_up(r, offset, done, *owed)) owed.reset();
-    if (changes_bytes(r)) apply(r, bytes), add_step(out.shape, r, target), out.wrote = true;
+    // A failed truncate still says what the run meant its file to hold (the
+    // old tail cut off): its new content is the one it asked for, which an
+    // ignored failure leaves the target without (issue 13 N1c). `bytes`
+    // stays what the trace leaves, for the self-check. A retry is the same
+    // step, not a second one.
+    const bool retried = truncate_failed && r.op == OpClass::truncate && r.error == 0 && offset == *truncate_failed;
+    if (changes_bytes(r)) {
+      apply(r, bytes);
+      if (meant) apply(r, *meant);
+    } else if (r.op == OpClass::truncate && r.error != 0 && r.offset >= 0) {
+      if (!meant) meant = bytes;
+      apply(r, *meant);
+    }
+    if (changes_bytes(r) || (meant && r.op == OpClass::truncate && r.error != 0)) {
+      out.wrote = true;
+      if (!retried) add_step(out.shape, r, target);
+    }
+    if (meant && *meant == bytes) meant.reset();  // retried, or rewritten alike
+    truncate_failed = r.op == OpClass::truncate && r.error != 0 ? std::optional(offset) : std::nullopt;
     if (r.op != OpClass::write || owed || !falls_short(r, done)) continue;
     const std::string what = r.error != 0
                                  ? "failed (" + faults::errno_name(r.error) + ")"
@@ -156,10 +176,11 @@ WrittenContent written_content(const faults::Trace& run, const std::string& targ
     out.partial_is_prefix = !at || *at >= bytes.size();
   }
   if (!owed) {
-    out.complete = std::move(bytes);
+    if (meant) out.left_instead = std::move(bytes);
+    out.complete = meant ? std::move(*meant) : std::move(bytes);
     return out;
   }
-  out.partial = std::move(bytes);
+  out.partial = meant ? std::move(*meant) : std::move(bytes);
   out.came_up_short = true;
   out.why = "this run's new content is unknown: " + owed->what + " and nothing wrote the rest";
   return out;

@@ -101,11 +101,15 @@ void add_sampling_notes(const std::vector<pl::Coverage>& coverage, std::vector<s
 }
 
 // valid_content on power-loss states: each distinct target content once
-// (old and new from the contents, others materialised only when met).
+// (old and new from the contents, others materialised only when met). With
+// `verdicts` shared across judgements, the validator runs once per content
+// for all of them; each judgement still counts its own contents, so the
+// counts do not depend on which judgements share (shards).
 class StateValidation {
  public:
-  StateValidation(const ContentValidator& validator, const Contents& contents, const std::string& target)
-      : validator_(validator), contents_(contents), target_(target) {}
+  StateValidation(const ContentValidator& validator, const Contents& contents, const std::string& target,
+                  ValidatedContents* verdicts)
+      : validator_(validator), contents_(contents), target_(target), verdicts_(verdicts) {}
 
   // The state as a failure when the validator rejects its target; nullopt otherwise.
   std::optional<pl::Failure> check(const pl::Coverage& point, const pl::CrashState& state) {
@@ -121,7 +125,7 @@ class StateValidation {
     }
     if (!bytes) return std::nullopt;  // no target: nothing to validate
     const std::pair key{bytes->size(), std::hash<std::string>{}(*bytes)};
-    if (!seen_.insert(key).second || validator_(*bytes)) return std::nullopt;
+    if (!seen_.insert(key).second || accepts(key, *bytes)) return std::nullopt;
     pl::Failure failure = pl::describe_state(point, state, target_);
     failure.detail = "after a power loss the validator rejects the target";
     return failure;
@@ -145,6 +149,14 @@ class StateValidation {
   const ContentValidator& validator_;
   const Contents& contents_;
   const std::string& target_;
+  bool accepts(const std::pair<std::size_t, std::size_t>& key, const std::string& bytes) {
+    if (!verdicts_) return validator_(bytes);
+    const auto [it, fresh] = verdicts_->try_emplace(key, false);
+    if (fresh) it->second = validator_(bytes);
+    return it->second;
+  }
+
+  ValidatedContents* verdicts_;
   std::set<std::pair<std::size_t, std::size_t>> seen_;  // (size, hash) of the contents validated
   std::uint64_t failing_ = 0;
   reports::PropertyResult result_;
@@ -171,11 +183,11 @@ std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator) {
+                                    const ContentValidator& validator, ValidatedContents* validated) {
   const pl::Options options = options_for(profile);
   const pl::InitialState start = initial_state(initial);
   Outcomes outcomes;
-  StateValidation validation(validator, contents, target);
+  StateValidation validation(validator, contents, target, validated);
   const pl::Verdicts verdicts =
       pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
                            [&](const pl::Coverage& point, const pl::CrashState& state) {

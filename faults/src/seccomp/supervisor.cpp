@@ -335,6 +335,7 @@ class Supervisor final : public Observer {
   void on_path_call(Call& c);
   void on_names(Call& c);
   Outcome perform_write(Call& c);
+  static bool appends(const Call& c);
   static std::int64_t landing_offset(const Call& c);
   Outcome perform_copy(Call& c, std::uint64_t limit);
   std::optional<std::string> gather(const Call& c, std::uint64_t limit);
@@ -929,17 +930,30 @@ void Supervisor::on_write(Call& c) {
   counted(c, [this](Call& c) { return perform_write(c); });
 }
 
-// Where a write would land: its offset argument, else the descriptor's
-// position, or the file's end under O_APPEND (the same open file
-// description, so the subject's position is read, not moved).
+// Whether Linux lands this write at the file's end: on an O_APPEND
+// descriptor even a pwrite does, whatever its offset argument (pwrite(2),
+// BUGS), and so does a pwritev2 with RWF_APPEND (RWF_NOAPPEND undoes
+// O_APPEND for one call).
+bool Supervisor::appends(const Call& c) {
+  const int rwf = c.entry.info->name == "pwritev2" ? c.a.i(FLAGS) : 0;
+  if (rwf & RWF_APPEND) return true;
+#ifdef RWF_NOAPPEND
+  if (rwf & RWF_NOAPPEND) return false;
+#endif
+  const int flags = c.fd.get() < 0 ? -1 : ::fcntl(c.fd.get(), F_GETFL);
+  return flags >= 0 && (flags & O_APPEND) != 0;
+}
+
+// Where a write would land: the file's end when it appends, else its offset
+// argument or the descriptor's position (the same open file description,
+// so the subject's position is read, not moved).
 std::int64_t Supervisor::landing_offset(const Call& c) {
   const std::string_view name = c.entry.info->name;
-  if (name == "pwrite64" || name == "pwritev" || (name == "pwritev2" && c.a.s(OFF) != -1)) return c.a.s(OFF);
   if (name == "copy_file_range" || name == "splice") return -1;  // set from their own offset pointer when they copy
   const int fd = c.fd.get();
-  const int flags = fd < 0 ? -1 : ::fcntl(fd, F_GETFL);
   struct stat st {};
-  if (flags >= 0 && (flags & O_APPEND) != 0) return ::fstat(fd, &st) == 0 ? st.st_size : -1;
+  if (appends(c)) return ::fstat(fd, &st) == 0 ? st.st_size : -1;
+  if (name == "pwrite64" || name == "pwritev" || (name == "pwritev2" && c.a.s(OFF) != -1)) return c.a.s(OFF);
   return fd < 0 ? -1 : ::lseek(fd, 0, SEEK_CUR);
 }
 
@@ -984,7 +998,11 @@ Outcome Supervisor::perform_write(Call& c) {
     int flags = name == "pwritev2" ? c.a.i(FLAGS) : 0;
     ssize_t n = ::pwritev2(fd.get(), &v, 1, positioned ? c.a.s(OFF) : -1, flags);
     o = result_of(n);
-    if (n >= 0) {
+    struct stat st {};
+    if (n >= 0 && positioned && appends(c) && ::fstat(fd.get(), &st) == 0) {
+      c.rec.offset = st.st_size - n;  // a positioned write appended: the offset argument does not say where
+      c.rec.data = data->substr(0, static_cast<std::size_t>(n));
+    } else if (n >= 0) {
       c.rec.offset = positioned ? c.a.s(OFF) : ::lseek(fd.get(), 0, SEEK_CUR) - n;
       c.rec.data = data->substr(0, static_cast<std::size_t>(n));
     }

@@ -104,6 +104,36 @@ TEST_P(BothProfiles, InPlaceTruncateAndWriteFailsAtomic) {
   EXPECT_TRUE(empty) << "a committed O_TRUNC without the data leaves an empty target";
 }
 
+// Issue 11 F6 (fsyncgate): Linux marks the pages of a failed write-back
+// clean and reports the error once (errseq_t), so a retried fsync returns 0
+// without writing them: the writes before the failure stay lost-or-kept.
+// Writing the content again after the error dirties it again, and the next
+// fsync makes it durable.
+TraceBuilder fsync_fails_then(bool rewrite) {
+  TraceBuilder b;
+  b.initial_file("target", kOld);
+  const int fd = b.create("target.tmp");
+  b.write(fd, kNew);
+  b.failed("fsync", faults::OpClass::sync, "target.tmp", "", EIO);
+  if (rewrite) {
+    b.ftruncate(fd, 0);
+    b.pwrite(fd, 0, kNew);
+  }
+  b.fsync(fd);
+  b.close(fd);
+  b.rename("target.tmp", "target");
+  b.fsync_directory();
+  return b;
+}
+
+TEST_P(BothProfiles, ARetriedFsyncDoesNotMakeWhatFailedDurable) {
+  const auto v = judge(fsync_fails_then(false), GetParam());
+  EXPECT_EQ(v.durable.verdict, Verdict::fail);
+  ASSERT_FALSE(v.durable.failures.empty());
+  EXPECT_NE(v.durable.failures.front().target_content, kNew);
+  EXPECT_EQ(judge(fsync_fails_then(true), GetParam()).durable.verdict, Verdict::pass);
+}
+
 // A write through an O_SYNC / O_DSYNC descriptor is durable when it returns
 // (open(2)): no fsync of the file is needed, the directory's still is.
 TEST_P(BothProfiles, SynchronousWritesNeedNoFileFsync) {

@@ -182,6 +182,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                  collected.baseline_contents ? *collected.baseline_contents : own_contents(baseline, setup), setup,
                  options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
+  add_validated(report.properties["valid_content"], after_errors.validated());
   withhold_blind_passes(report, blind_spots(unexplained, collected.pauses.unexplained));
   // The model and the run disagree: said whatever the verdicts, since a
   // fail's counterexample rebuilt from the trace near there may be one the

@@ -7,7 +7,11 @@
 // then come back old or torn fails `durable`, naming the injected call. A
 // case whose trace does not explain its final directory cannot be judged:
 // a `durable` pass then becomes `not_run`, naming the case, the file and the
-// first differing byte range (a fail found elsewhere stays).
+// first differing byte range (a fail found elsewhere stays). The same states
+// are given to the content validator (valid_content), each distinct target
+// content once: an error case's power loss can leave contents the baseline's
+// never does (an empty target after an ignored fsync failure). The
+// validator runs once per distinct content; each trace counts its own.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +22,7 @@
 
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
+#include "crashcheck/runner/power_loss.hpp"
 #include "crashcheck/runner/properties.hpp"
 
 namespace crashcheck::runner {
@@ -34,8 +39,12 @@ class DurableAfterError {
 
   // `durable` judged again with what the error cases showed; adds a note.
   void apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const;
+  // valid_content on those states when the validator rejected one (else not_run: nothing to add).
+  reports::PropertyResult validated() const;
 
  private:
+  void add_validated(reports::PropertyResult& judged, const Observation& seen);
+
   const SubjectSetup& setup_;
   const RunOptions& options_;
   bool enabled_;
@@ -46,6 +55,9 @@ class DurableAfterError {
   std::set<std::size_t> traces_seen_;  // hashes of the traces already judged
   std::size_t exited_zero_ = 0, unexplained_ = 0, unknown_new_ = 0;
   std::vector<reports::Failure> failures_;
+  ContentValidator validator_;
+  ValidatedContents validated_;                             // the validator's verdicts, by content; under judging_
+  reports::PropertyResult valid_;                           // what the validator said of the error cases' states
   std::string first_unexplained_case_, first_unexplained_;  // "case errno-5-EIO: the trace does not explain …"
 };
 

@@ -51,7 +51,7 @@ std::string changed_before_fault(const CaseResult& r, const Trace& baseline, con
 void take_written(WrittenContent written, const Entry& target, bool succeeded, Contents& contents) {
   if (!written.wrote) {
     contents.unknown_new = "this run wrote nothing into the file at its target";  // it holds what it held: old
-  } else if (written.complete && *written.complete != target.content) {
+  } else if (written.complete && (written.left_instead ? *written.left_instead : *written.complete) != target.content) {
     contents.unknown_new = "this run's trace does not explain what its target holds";
   } else if (written.complete) {
     contents.new_bytes = std::move(*written.complete);

@@ -16,20 +16,16 @@ namespace {
 
 constexpr std::size_t kDiskFullSamples = 8;  // seeded budgets between boundaries
 
-bool errno_worthy(OpClass op) {
-  return op == OpClass::open || op == OpClass::write || op == OpClass::sync || op == OpClass::sync_all ||
-         op == OpClass::close || op == OpClass::rename;
-}
-
-// Every errno of the call table at every errno-worthy call is possible; the
-// chosen calls (sampling.hpp) get theirs, the rest only when exhaustive.
+// Every errno the call tables (faults/src/calls.def, seccomp/syscalls.def)
+// list for a call is possible at every call of the trace, whatever its kind:
+// an ignored ftruncate, fchmod or link failure breaks a writer as surely as
+// an ignored write failure. The chosen calls (sampling.hpp) get theirs, the
+// rest only when exhaustive.
 std::vector<CaseSpec> plan_errno(const Trace& trace, const SamplingPolicy& policy, PlanCount& count) {
   std::vector<CaseSpec> out;
-  for (const auto& r : trace.records)
-    if (errno_worthy(r.op)) count.possible += faults::injectable_errnos(r.call).size();
+  for (const auto& r : trace.records) count.possible += faults::injectable_errnos(r.call).size();
   for (const ChosenCall& chosen : chosen_calls(trace, policy)) {
     const auto& r = trace.records[chosen.index];
-    if (!errno_worthy(r.op)) continue;
     for (int error : errnos_for(chosen, r.op, faults::injectable_errnos(r.call), policy)) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
       out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});

@@ -69,6 +69,9 @@ RecipeOrWhy content_recipe(const faults::Trace& baseline, const std::string& tar
 // unknown.
 struct WrittenContent {
   std::optional<std::string> complete;
+  // What the trace leaves in the file when it is not `complete`: a truncate
+  // failed and nothing redid it (complete: the content it asked for).
+  std::optional<std::string> left_instead;
   std::string partial;             // what was written, when `complete` is unknown
   bool partial_is_prefix = false;  // what is missing was to be appended: `partial` is a proper prefix of what was meant
   bool came_up_short = false;      // a write failed or came up short and nothing made up for it

@@ -11,7 +11,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crashcheck/runner/properties.hpp"
@@ -36,12 +38,17 @@ struct PowerLossJudgement {
   std::uint64_t states = 0;        // crash states checked
 };
 
+// What a validator said of each target content, by (size, hash).
+using ValidatedContents = std::map<std::pair<std::size_t, std::size_t>, bool>;
+
 // `initial` is the scratch directory before the baseline ran (with inodes).
 // `validator` (may be empty) judges valid_content on every distinct target
-// content the states hold.
+// content the states hold; with `validated`, it runs only on contents not
+// in it (their verdicts are added), so judgements of several traces run it
+// once per content, each still counting and failing on its own.
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator = {});
+                                    const ContentValidator& validator = {}, ValidatedContents* validated = nullptr);
 
 // One power-loss state judged alone (replay): the state the properties judged
 // is the state described, so what replay prints and its verdicts agree.

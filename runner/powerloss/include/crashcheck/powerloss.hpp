@@ -132,6 +132,14 @@ struct CrashPoint {
 };
 std::vector<CrashPoint> enumerate(const faults::Trace& trace, const InitialState& initial, const Options& options);
 
+// A failed fsync/fdatasync of a file. Linux reports a write-back error once
+// and marks the failed pages clean (errseq_t, 4.13+), so a later sync of the
+// file returns 0 without writing them: the PostgreSQL "fsyncgate". The model
+// keeps the file's writes made before it lost-or-kept past every later sync
+// until they are rewritten (README, "After a failed fsync"). The one failed
+// call that changes the power-loss states.
+bool failed_file_sync(const faults::TraceRecord& record) noexcept;
+
 // What the subject itself sees once the whole trace has run, nothing lost:
 // every entry with its bytes and mode. A run whose real final directory differs
 // from this did something its trace does not show (trace self-check).
