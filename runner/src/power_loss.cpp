@@ -171,13 +171,13 @@ std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator) {
+                                    const ContentValidator& validator, std::optional<std::uint32_t> reported_after) {
   const pl::Options options = options_for(profile);
   const pl::InitialState start = initial_state(initial);
   Outcomes outcomes;
   StateValidation validation(validator, contents, target);
   const pl::Verdicts verdicts =
-      pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
+      pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero, reported_after}, options,
                            [&](const pl::Coverage& point, const pl::CrashState& state) {
                              outcomes[point.after_seq].emplace(outcome_of(state, contents, target), state.index());
                              if (auto bad = validation.check(point, state))

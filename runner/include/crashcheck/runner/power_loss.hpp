@@ -38,10 +38,11 @@ struct PowerLossJudgement {
 
 // `initial` is the scratch directory before the baseline ran (with inodes).
 // `validator` (may be empty) judges valid_content on every distinct target
-// content the states hold.
+// content the states hold. `reported_after`: CaseResult::reported_after.
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator = {});
+                                    const ContentValidator& validator = {},
+                                    std::optional<std::uint32_t> reported_after = std::nullopt);
 
 // One power-loss state judged alone (replay): the state the properties judged
 // is the state described, so what replay prints and its verdicts agree.
