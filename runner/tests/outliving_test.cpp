@@ -155,6 +155,12 @@ TEST_P(Outliving, SuccessReportedBeforeABackgroundJobCommitsFailsDurable) {
   EXPECT_TRUE(has(detail, "reported success (its first process exited 0) after call")) << detail;
   EXPECT_TRUE(has(detail, "before the commit")) << detail;
   EXPECT_TRUE(has(detail, "the target still holds the old content")) << detail;
+  // Replaying that state re-runs the writer and judges it the same way.
+  const std::string id = early["properties"]["durable"]["failures"][0]["case_id"];
+  const auto replayed =
+      run_crashcheck_split({"replay", (dir / ("out-bg-rename-" + std::string(GetParam()))).string(), id});
+  EXPECT_EQ(replayed.status, 1) << replayed.out << replayed.err;
+  EXPECT_TRUE(has(replayed.out, "\ndurable: fail — " + detail + "\n")) << replayed.out;
   const json waited = check(dir, "bg-wait", GetParam(), kFast);
   for (const char* p : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable"})
     EXPECT_EQ(verdict(waited, p), "pass") << p << ": " << waited["properties"][p].dump();

@@ -55,7 +55,8 @@ struct PowerLossState {
 };
 PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                       const std::string& target, bool exited_zero, const std::string& profile,
-                                      std::uint32_t after, std::uint64_t index);
+                                      std::uint32_t after, std::uint64_t index,
+                                      std::optional<std::uint32_t> reported_after = std::nullopt);
 
 // Tears inside one call (powerloss::for_each_cut): the scratch directory as
 // the subject sees it while write-class call `call` has applied only its
