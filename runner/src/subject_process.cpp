@@ -6,6 +6,8 @@
 #include <ctime>
 #include <climits>
 #include <fcntl.h>
+#include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <sstream>
 #include <sys/prctl.h>
@@ -412,8 +414,10 @@ SubjectProcess SubjectProcess::start(const SubjectSpec& spec) {
   ssize_t got;
   do got = ::read(result_pipe[0], &subject, sizeof subject);
   while (got < 0 && errno == EINTR);
-  if (got == static_cast<ssize_t>(sizeof subject) && subject > 0)
+  if (got == static_cast<ssize_t>(sizeof subject) && subject > 0) {
+    process.subject_ = subject;
     process.subject_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, subject, 0));
+  }
   if (subject > 0) write_all(go_pipe[1], "g", 1);  // else nothing reads it (no SIGPIPE)
   ::close(go_pipe[1]);
   return process;
@@ -422,6 +426,7 @@ SubjectProcess SubjectProcess::start(const SubjectSpec& spec) {
 SubjectProcess::SubjectProcess(SubjectProcess&& other) noexcept
     : supervisor_(other.supervisor_),
       result_fd_(other.result_fd_),
+      subject_(other.subject_),
       subject_pidfd_(other.subject_pidfd_),
       done_(other.done_),
       outcome_(other.outcome_),
@@ -441,10 +446,38 @@ SubjectProcess::~SubjectProcess() {
   if (subject_pidfd_ >= 0) ::close(subject_pidfd_);
 }
 
+namespace {
+
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+// PF_EXITING in /proc/<pid>/stat's flags (the 9th field): the process is in
+// exit(2) — its status is set and its descriptors may already be closed
+// (a child waiting for end of file on a pipe it held is already running),
+// though the pidfd reports it only once it is a zombie.
+bool exiting(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return false;
+  std::istringstream fields(text.substr(close_paren + 2));
+  std::string field;
+  for (int i = 3; i <= 9 && fields >> field; ++i) {
+  }
+  constexpr unsigned long kPfExiting = 0x4;
+  return (std::strtoul(field.c_str(), nullptr, 10) & kPfExiting) != 0;
+}
+
+}  // namespace
+
 std::optional<bool> SubjectProcess::subject_ended() const {
   if (subject_pidfd_ < 0) return std::nullopt;
-  pollfd fd{subject_pidfd_, POLLIN, 0};
-  return ::poll(&fd, 1, 0) > 0;
+  if (readable(subject_pidfd_)) return true;
+  // Not a zombie yet, so its pid is still its own while stat is read; a
+  // second look at the pidfd covers it ending (and the pid going) meanwhile.
+  return exiting(subject_) || readable(subject_pidfd_);
 }
 
 bool SubjectProcess::read_result(int timeout_ms) {

@@ -74,8 +74,9 @@ class SubjectProcess {
   // The supervisor's pid: everything the subject starts descends from it
   // (the concurrent model looks for an instance waiting on a lock).
   pid_t supervisor_pid() const { return supervisor_; }
-  // Whether the subject's first process has ended by now (its exit is the
-  // success report, whatever it left running); nullopt when unknown (no pidfd).
+  // Whether the subject's first process has ended by now, or is ending (its
+  // exit is the success report, whatever it left running); nullopt when
+  // unknown (no pidfd).
   std::optional<bool> subject_ended() const;
   // After wait(): what outlived the subject (wait_for_descendants only).
   const OutlivingProcesses& outliving() const { return rest_; }
@@ -85,6 +86,7 @@ class SubjectProcess {
   bool read_result(int timeout_ms);
   pid_t supervisor_ = -1;
   int result_fd_ = -1;
+  pid_t subject_ = -1;  // the subject's first process
   int subject_pidfd_ = -1;
   bool done_ = false;
   SubjectOutcome outcome_;
