@@ -35,15 +35,29 @@ class Judge {
     const bool is_new = state.content_equals(subject_.target, subject_.new_content);
     ++out.powerloss_atomic.cases;
     if (!is_new && !is_old(state)) record(point, state, out.powerloss_atomic, "");
-    if (subject_.exited_zero && point.after_seq == last_seq_) {
+    if (subject_.exited_zero && point.after_seq >= durable_from()) {
       ++out.durable.cases;
-      if (!is_new) record(point, state, out.durable, "after the subject exited 0, a power loss can leave this: ");
+      if (!is_new) record(point, state, out.durable, durable_lead(point, is_old(state)));
     }
   }
 
  private:
   bool is_old(const CrashState& state) const {
     return old_ ? state.content_equals(subject_.target, *old_) : !state.contains(subject_.target);
+  }
+
+  // The first crash point after the success report: the subject's exit,
+  // which calls of processes it left running may follow.
+  std::uint32_t durable_from() const { return std::min(subject_.reported_after.value_or(last_seq_), last_seq_); }
+
+  // `old`: the state still holds the old content — success was reported
+  // before the commit (a rename handed to a background job).
+  std::string durable_lead(const Coverage& point, bool old) const {
+    if (durable_from() == last_seq_) return "after the subject exited 0, a power loss can leave this: ";
+    return "the subject reported success (its first process exited 0) after call " + std::to_string(durable_from()) +
+           (old ? ", before the commit" : "") + "; processes it left running made calls " +
+           std::to_string(durable_from() + 1) + "–" + std::to_string(last_seq_) + ", and a power loss after call " +
+           std::to_string(point.after_seq) + " can leave this: ";
   }
 
   void record(const Coverage& point, const CrashState& state, PropertyOutcome& outcome, const std::string& lead) {
@@ -65,6 +79,7 @@ class Judge {
   std::map<const PropertyOutcome*, std::pair<std::uint32_t, std::size_t>> listed_per_point_;
 };
 
+// `only_last`: the property judges crash points from `only_seq` on.
 void conclude(PropertyOutcome& outcome, const std::vector<Coverage>& coverage, std::uint32_t only_seq, bool only_last) {
   outcome.verdict = outcome.failing > 0 ? Verdict::fail : Verdict::pass;
   if (outcome.failing > outcome.failures.size()) {
@@ -74,7 +89,7 @@ void conclude(PropertyOutcome& outcome, const std::vector<Coverage>& coverage, s
   std::size_t sampled = 0;
   const Coverage* least = nullptr;
   for (const auto& point : coverage) {
-    if (only_last && point.after_seq != only_seq) continue;
+    if (only_last && point.after_seq < only_seq) continue;
     if (!point.sampled) continue;
     ++sampled;
     if (least == nullptr || point.explored * 1.0 / point.total < least->explored * 1.0 / least->total) least = &point;
@@ -134,7 +149,7 @@ Verdicts check_properties(const faults::Trace& trace, const InitialState& initia
   });
   conclude(out.powerloss_atomic, out.coverage, 0, false);
   if (subject.exited_zero) {
-    conclude(out.durable, out.coverage, last_seq, true);
+    conclude(out.durable, out.coverage, std::min(subject.reported_after.value_or(last_seq), last_seq), true);
   } else {
     out.durable.reason = "the subject did not exit 0: durable judges only writes that reported success";
   }

@@ -106,6 +106,9 @@ void drive_pauses(SubjectProcess& process, faults::Observer& observer, const Scr
         on_pause(*call, now, scratch.initial());
       else
         result.pauses[*call] = std::move(now);
+      // Read as late as possible before the call goes on: the subject's
+      // group is held, so an exit seen now came before call N's effect.
+      if (!result.reported_after && process.subject_ended().value_or(false)) result.reported_after = *call - 1;
       observer.resume();
     }
   }
@@ -301,6 +304,7 @@ PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& sh
                  own.output("stdout"),
                  own.output("stderr"),
                  paused ? setup.timeout * kPausedTimeoutFactor : setup.timeout};
+  out.subject.wait_for_descendants = true;  // their calls are the writer's too (runner/README.md)
   return out;
 }
 
@@ -315,6 +319,8 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const P
   auto process = SubjectProcess::start(prepared.subject);
   if (paused) drive_pauses(process, *observer, scratch, on_pause, result);
   result.outcome = process.wait();
+  result.outliving = process.outliving();
+  result.report_point_unknown = result.outliving.outlived && !(paused && process.subject_ended().has_value());
   result.final = take_snapshot(scratch.scratch());
   take_observation(observer->finish(), result);
   result.outside_writes = scratch.outside_writes();

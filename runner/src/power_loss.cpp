@@ -183,13 +183,14 @@ std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator, ValidatedContents* validated) {
+                                    const ContentValidator& validator, ValidatedContents* validated,
+                                    std::optional<std::uint32_t> reported_after) {
   const pl::Options options = options_for(profile);
   const pl::InitialState start = initial_state(initial);
   Outcomes outcomes;
   StateValidation validation(validator, contents, target, validated);
   const pl::Verdicts verdicts =
-      pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero}, options,
+      pl::check_properties(trace, start, {target, contents.new_bytes, exited_zero, reported_after}, options,
                            [&](const pl::Coverage& point, const pl::CrashState& state) {
                              outcomes[point.after_seq].emplace(outcome_of(state, contents, target), state.index());
                              if (auto bad = validation.check(point, state))
@@ -209,12 +210,13 @@ PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& 
 
 PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                       const std::string& target, bool exited_zero, const std::string& profile,
-                                      std::uint32_t after, std::uint64_t index) {
+                                      std::uint32_t after, std::uint64_t index,
+                                      std::optional<std::uint32_t> reported_after) {
   pl::Options options = options_for(profile);
   options.only = pl::Options::StateRef{after, index};
   PowerLossState out;
   const pl::Verdicts verdicts = pl::check_properties(
-      trace, initial_state(initial), {target, contents.new_bytes, exited_zero}, options,
+      trace, initial_state(initial), {target, contents.new_bytes, exited_zero, reported_after}, options,
       [&](const pl::Coverage& point, const pl::CrashState& state) {
         if (point.after_seq != after) return;
         out.states_at_point = std::max(out.states_at_point, state.index() + 1);

@@ -4,7 +4,10 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <climits>
 #include <fcntl.h>
+#include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <sstream>
 #include <sys/prctl.h>
@@ -16,10 +19,17 @@
 namespace crashcheck::runner {
 namespace {
 
-// What the supervisor sends back through its pipe, once.
+// What the supervisor sends back through its pipe: first the subject's pid
+// (int), then this, once, when everything it started has ended.
+constexpr int kKilledListed = 4;  // outliving processes named in the result
+constexpr int kCmdline = 160;     // bytes of each one's command line kept
 struct WireResult {
   int end;
   int code;
+  int outlived;  // a process the subject started was alive when it ended
+  int killed;    // how many of those were still alive at the deadline (killed)
+  int pids[kKilledListed];
+  char cmdlines[kKilledListed][kCmdline];
 };
 
 // Everything the forked processes need, prepared before fork() so that the
@@ -30,6 +40,7 @@ struct Prepared {
   std::vector<char*> argv, envp;
   std::string cwd, in, out, err;
   long long timeout_ms;
+  bool wait_for_descendants;
 };
 
 std::string resolve_program(const std::string& name) {
@@ -57,6 +68,7 @@ Prepared prepare(const SubjectSpec& spec) {
   p.out = spec.stdout_file.empty() ? "/dev/null" : spec.stdout_file.string();
   p.err = spec.stderr_file.empty() ? "/dev/null" : spec.stderr_file.string();
   p.timeout_ms = spec.timeout.count();
+  p.wait_for_descendants = spec.wait_for_descendants;
   return p;
 }
 
@@ -87,8 +99,14 @@ bool redirect(const char* path, int flags, int target_fd) {
   return ok;
 }
 
-[[noreturn]] void exec_subject(const Prepared& p, int exec_error_fd) {
+// `go_fd`: the runner writes (or closes) it once it holds a pidfd of this
+// process, so it can tell later whether the subject had ended at a pause.
+[[noreturn]] void exec_subject(const Prepared& p, int exec_error_fd, int go_fd) {
   ::setpgid(0, 0);
+  char go;
+  while (::read(go_fd, &go, 1) < 0 && errno == EINTR) {
+  }
+  ::close(go_fd);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
@@ -109,8 +127,9 @@ bool redirect(const char* path, int flags, int target_fd) {
 
 // --- supervisor: only async-signal-safe calls --------------------------------
 
-// Parent pid from /proc/<pid>/stat: the field after the ")" that ends comm.
-pid_t parent_of(const char* pid_name) {
+// Parent pid from /proc/<pid>/stat: the field after the ")" that ends comm;
+// `state` gets the state letter before it ('Z': a zombie).
+pid_t parent_of(const char* pid_name, char* state = nullptr) {
   char path[64] = "/proc/";
   size_t len = 6;
   for (const char* c = pid_name; *c && len < 50; ++c) path[len++] = *c;
@@ -125,7 +144,8 @@ pid_t parent_of(const char* pid_name) {
   const char* close_paren = std::strrchr(buffer, ')');
   if (!close_paren || close_paren[1] == '\0') return -1;
   const char* p = close_paren + 2;  // state letter
-  while (*p && *p != ' ') ++p;      // skip state
+  if (state) *state = *p;
+  while (*p && *p != ' ') ++p;  // skip state
   pid_t ppid = 0;
   for (++p; *p >= '0' && *p <= '9'; ++p) ppid = ppid * 10 + (*p - '0');
   return ppid;
@@ -140,9 +160,28 @@ struct LinuxDirent64 {
   char d_name[1];
 };
 
+// The first bytes of /proc/<pid>/cmdline, its NULs as spaces, into `out`.
+void read_cmdline(const char* pid_name, char (&out)[kCmdline]) {
+  char path[64] = "/proc/";
+  size_t len = 6;
+  for (const char* c = pid_name; *c && len < 50; ++c) path[len++] = *c;
+  std::memcpy(path + len, "/cmdline", 9);
+  out[0] = '\0';
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = ::read(fd, out, kCmdline - 1);
+  ::close(fd);
+  if (n < 0) n = 0;
+  while (n > 0 && out[n - 1] == '\0') --n;
+  for (ssize_t i = 0; i < n; ++i)
+    if (out[i] == '\0') out[i] = ' ';
+  out[n] = '\0';
+}
+
 // SIGKILLs every process whose parent is this supervisor; returns how many.
 // /proc/<pid>/task/<tid>/children is not available on every kernel, so scan.
-int kill_children() {
+// With `record`, each one killed is counted (and the first few named) in it.
+int kill_children(WireResult* record) {
   int dir = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return 0;
   const pid_t self = ::getpid();
@@ -155,9 +194,17 @@ int kill_children() {
       auto* entry = reinterpret_cast<LinuxDirent64*>(buffer + offset);
       offset += entry->d_reclen;
       if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-      if (parent_of(entry->d_name) != self) continue;
+      char state = '?';
+      if (parent_of(entry->d_name, &state) != self) continue;
       pid_t pid = 0;
       for (const char* c = entry->d_name; *c; ++c) pid = pid * 10 + (*c - '0');
+      if (record && state != 'Z' && ::kill(pid, SIGSTOP) == 0) {  // stopped, so its cmdline is read before it goes
+        if (record->killed < kKilledListed) {
+          record->pids[record->killed] = pid;
+          read_cmdline(entry->d_name, record->cmdlines[record->killed]);
+        }
+        ++record->killed;
+      }
       ::kill(pid, SIGKILL);
       ++killed;
     }
@@ -167,37 +214,81 @@ int kill_children() {
 }
 
 // Kills the subject's group, then every descendant that ended up as our child,
-// until there is no child left to reap.
-void kill_everything(pid_t subject) {
-  ::kill(-subject, SIGKILL);
+// until there is no child left to reap. `record` (may be null) names them.
+// `subject` 0: the group is not signalled, only descendants.
+void kill_everything(pid_t subject, WireResult* record) {
+  if (subject > 0) ::kill(-subject, SIGKILL);  // 0: no group to signal (never ours: kill(0) is)
   for (;;) {
-    kill_children();
+    kill_children(record);
     if (::waitpid(-1, nullptr, 0) < 0 && errno == ECHILD) return;
   }
 }
 
-WireResult supervise_subject(pid_t subject, long long timeout_ms) {
-  sigset_t wanted;
-  sigemptyset(&wanted);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&wanted, sig);
-  const long long deadline = now_ms() + timeout_ms;
+// Whether a child of ours is still alive (zombies are reaped on the way;
+// `reaped` says if one was). As a subreaper, every live descendant has a
+// live ancestor among our children.
+bool has_live_child(bool* reaped = nullptr) {
   for (;;) {
-    int status = 0;
-    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
-      if (pid != subject) continue;
-      if (WIFEXITED(status)) return {static_cast<int>(SubjectOutcome::End::exited), WEXITSTATUS(status)};
-      return {static_cast<int>(SubjectOutcome::End::signaled), WTERMSIG(status)};
-    }
-    const long long left = deadline - now_ms();
-    if (left <= 0) return {static_cast<int>(SubjectOutcome::End::timed_out), 0};
-    timespec wait{static_cast<time_t>(left / 1000), static_cast<long>((left % 1000) * 1000000)};
-    int sig = ::sigtimedwait(&wanted, nullptr, &wait);
-    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
-      return {static_cast<int>(SubjectOutcome::End::cancelled), sig};
+    const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+    if (pid > 0 && reaped) *reaped = true;
+    if (pid > 0) continue;
+    return pid == 0;
   }
 }
 
-[[noreturn]] void supervise(const Prepared& p, pid_t runner, int result_fd) {
+// After the subject ended: waits for what it started (traced like it: the
+// seccomp filter and LD_PRELOAD are inherited) until the deadline, then
+// kills and names what is still alive. A signal to stop ends the wait too.
+// `result.outlived` may already be set by supervise_subject.
+void wait_for_rest(long long deadline, WireResult& result) {
+  bool reaped = false;
+  const bool live = has_live_child(&reaped);
+  if (reaped || live) result.outlived = 1;  // a zombie reaped now may have ended after the subject
+  if (!live) return;
+  sigset_t wanted;
+  sigemptyset(&wanted);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&wanted, sig);
+  while (has_live_child()) {
+    const long long left = deadline - now_ms();
+    if (left <= 0) return kill_everything(0, &result);
+    timespec wait{static_cast<time_t>(left / 1000), static_cast<long>((left % 1000) * 1000000)};
+    const int sig = ::sigtimedwait(&wanted, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {  // the runner stops the run: cancelled, as before
+      result = {static_cast<int>(SubjectOutcome::End::cancelled), sig, 1, 0, {}, {}};
+      return kill_everything(0, nullptr);
+    }
+  }
+}
+
+WireResult supervise_subject(pid_t subject, long long deadline) {
+  sigset_t wanted;
+  sigemptyset(&wanted);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&wanted, sig);
+  for (;;) {
+    int status = 0;
+    // Another child of ours is an orphan: one reaped in the same pass as the
+    // subject may have ended after it (outlived it, as far as we can tell);
+    // one reaped in an earlier pass ended before the subject did.
+    int orphan = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+      if (pid != subject) {
+        orphan = 1;
+        continue;
+      }
+      if (WIFEXITED(status))
+        return {static_cast<int>(SubjectOutcome::End::exited), WEXITSTATUS(status), orphan, 0, {}, {}};
+      return {static_cast<int>(SubjectOutcome::End::signaled), WTERMSIG(status), orphan, 0, {}, {}};
+    }
+    const long long left = deadline - now_ms();
+    if (left <= 0) return {static_cast<int>(SubjectOutcome::End::timed_out), 0, 0, 0, {}, {}};
+    timespec wait{static_cast<time_t>(left / 1000), static_cast<long>((left % 1000) * 1000000)};
+    int sig = ::sigtimedwait(&wanted, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+      return {static_cast<int>(SubjectOutcome::End::cancelled), sig, 0, 0, {}, {}};
+  }
+}
+
+[[noreturn]] void supervise(const Prepared& p, pid_t runner, int result_fd, int go_fd) {
   // Die with the runner thread, after cleaning up (SIGTERM is handled below).
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -205,8 +296,10 @@ WireResult supervise_subject(pid_t subject, long long timeout_ms) {
   sigemptyset(&wanted);
   for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&wanted, sig);
   ::sigprocmask(SIG_SETMASK, &wanted, nullptr);
-  WireResult result{static_cast<int>(SubjectOutcome::End::cancelled), 0};
+  WireResult result{static_cast<int>(SubjectOutcome::End::cancelled), 0, 0, 0, {}, {}};
   if (::getppid() != runner) {
+    const pid_t none = 0;
+    write_all(result_fd, &none, sizeof none);
     write_all(result_fd, &result, sizeof result);
     _exit(0);
   }
@@ -216,20 +309,30 @@ WireResult supervise_subject(pid_t subject, long long timeout_ms) {
   if (subject < 0) _exit(1);
   if (subject == 0) {
     ::close(exec_pipe[0]);
-    exec_subject(p, exec_pipe[1]);
+    exec_subject(p, exec_pipe[1], go_fd);
   }
+  ::close(go_fd);
   ::setpgid(subject, subject);  // also here, so killpg works whoever runs first
   ::close(exec_pipe[1]);
+  write_all(result_fd, &subject, sizeof subject);
   int exec_error = 0;
   ssize_t got;
   do got = ::read(exec_pipe[0], &exec_error, sizeof exec_error);
   while (got < 0 && errno == EINTR);
   ::close(exec_pipe[0]);
+  const long long deadline = now_ms() + p.timeout_ms;
   if (got == static_cast<ssize_t>(sizeof exec_error))
-    result = {static_cast<int>(SubjectOutcome::End::spawn_failed), exec_error};
+    result = {static_cast<int>(SubjectOutcome::End::spawn_failed), exec_error, 0, 0, {}, {}};
   else
-    result = supervise_subject(subject, p.timeout_ms);
-  kill_everything(subject);
+    result = supervise_subject(subject, deadline);
+  const bool ended = result.end == static_cast<int>(SubjectOutcome::End::exited) ||
+                     result.end == static_cast<int>(SubjectOutcome::End::signaled);
+  // wait_for_rest leaves nothing behind; the subject's group id may by then
+  // be another process's, so it is not signalled after the wait.
+  if (ended && p.wait_for_descendants)
+    wait_for_rest(deadline, result);
+  else
+    kill_everything(subject, nullptr);
   write_all(result_fd, &result, sizeof result);
   _exit(0);
 }
@@ -275,8 +378,14 @@ std::string SubjectOutcome::describe() const {
 
 SubjectProcess SubjectProcess::start(const SubjectSpec& spec) {
   const Prepared p = prepare(spec);
-  int result_pipe[2];
+  int result_pipe[2], go_pipe[2];
   if (::pipe2(result_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  if (::pipe2(go_pipe, O_CLOEXEC) != 0) {
+    const int error = errno;
+    ::close(result_pipe[0]);
+    ::close(result_pipe[1]);
+    throw std::system_error(error, std::generic_category(), "pipe2");
+  }
   // Block every signal across fork so the runner's handlers never run in the
   // child; the supervisor installs its own mask.
   sigset_t all, old;
@@ -286,22 +395,45 @@ SubjectProcess SubjectProcess::start(const SubjectSpec& spec) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(result_pipe[0]);
-    supervise(p, runner, result_pipe[1]);
+    ::close(go_pipe[1]);
+    supervise(p, runner, result_pipe[1], go_pipe[0]);
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(result_pipe[1]);
+  ::close(go_pipe[0]);
   if (pid < 0) {
     ::close(result_pipe[0]);
+    ::close(go_pipe[1]);
     throw std::system_error(fork_errno, std::generic_category(), "fork");
   }
-  return SubjectProcess(pid, result_pipe[0]);
+  SubjectProcess process(pid, result_pipe[0]);
+  // The subject waits before exec until we hold a pidfd of it: it cannot
+  // have ended (and its pid cannot be another process's) before then.
+  pid_t subject = 0;
+  ssize_t got;
+  do got = ::read(result_pipe[0], &subject, sizeof subject);
+  while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof subject) && subject > 0) {
+    process.subject_ = subject;
+    process.subject_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, subject, 0));
+  }
+  if (subject > 0) write_all(go_pipe[1], "g", 1);  // else nothing reads it (no SIGPIPE)
+  ::close(go_pipe[1]);
+  return process;
 }
 
 SubjectProcess::SubjectProcess(SubjectProcess&& other) noexcept
-    : supervisor_(other.supervisor_), result_fd_(other.result_fd_), done_(other.done_), outcome_(other.outcome_) {
+    : supervisor_(other.supervisor_),
+      result_fd_(other.result_fd_),
+      subject_(other.subject_),
+      subject_pidfd_(other.subject_pidfd_),
+      done_(other.done_),
+      outcome_(other.outcome_),
+      rest_(std::move(other.rest_)) {
   other.supervisor_ = -1;
   other.result_fd_ = -1;
+  other.subject_pidfd_ = -1;
   other.done_ = true;
 }
 
@@ -311,6 +443,41 @@ SubjectProcess::~SubjectProcess() {
     wait();
   }
   if (result_fd_ >= 0) ::close(result_fd_);
+  if (subject_pidfd_ >= 0) ::close(subject_pidfd_);
+}
+
+namespace {
+
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+// PF_EXITING in /proc/<pid>/stat's flags (the 9th field): the process is in
+// exit(2) — its status is set and its descriptors may already be closed
+// (a child waiting for end of file on a pipe it held is already running),
+// though the pidfd reports it only once it is a zombie.
+bool exiting(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return false;
+  std::istringstream fields(text.substr(close_paren + 2));
+  std::string field;
+  for (int i = 3; i <= 9 && fields >> field; ++i) {
+  }
+  constexpr unsigned long kPfExiting = 0x4;
+  return (std::strtoul(field.c_str(), nullptr, 10) & kPfExiting) != 0;
+}
+
+}  // namespace
+
+std::optional<bool> SubjectProcess::subject_ended() const {
+  if (subject_pidfd_ < 0) return std::nullopt;
+  if (readable(subject_pidfd_)) return true;
+  // Not a zombie yet, so its pid is still its own while stat is read; a
+  // second look at the pidfd covers it ending (and the pid going) meanwhile.
+  return exiting(subject_) || readable(subject_pidfd_);
 }
 
 bool SubjectProcess::read_result(int timeout_ms) {
@@ -318,7 +485,9 @@ bool SubjectProcess::read_result(int timeout_ms) {
   pollfd fd{result_fd_, POLLIN, 0};
   int ready = ::poll(&fd, 1, timeout_ms);
   if (ready <= 0) return false;
-  WireResult wire{static_cast<int>(SubjectOutcome::End::cancelled), 0};
+  WireResult wire{static_cast<int>(SubjectOutcome::End::cancelled), 0, 0, 0, {}, {}};
+  // One write of less than PIPE_BUF bytes: it arrives whole or not at all.
+  static_assert(sizeof(WireResult) < PIPE_BUF);
   ssize_t got;
   do got = ::read(result_fd_, &wire, sizeof wire);
   while (got < 0 && errno == EINTR);
@@ -326,6 +495,14 @@ bool SubjectProcess::read_result(int timeout_ms) {
   outcome_ = got == static_cast<ssize_t>(sizeof wire)
                  ? SubjectOutcome{static_cast<SubjectOutcome::End>(wire.end), wire.code}
                  : SubjectOutcome{SubjectOutcome::End::cancelled, 0};
+  if (got == static_cast<ssize_t>(sizeof wire)) {
+    rest_.outlived = wire.outlived != 0;
+    rest_.killed = wire.killed;
+    for (int i = 0; i < wire.killed && i < kKilledListed; ++i) {
+      wire.cmdlines[i][kCmdline - 1] = '\0';
+      rest_.named.push_back("pid " + std::to_string(wire.pids[i]) + " (" + wire.cmdlines[i] + ")");
+    }
+  }
   while (::waitpid(supervisor_, nullptr, 0) < 0 && errno == EINTR) {
   }
   done_ = true;

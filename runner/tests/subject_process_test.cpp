@@ -83,6 +83,26 @@ TEST(SubjectProcess, SetsidDoubleForkedDaemonIsKilled) {
   EXPECT_TRUE(testing::process_gone(daemon));
 }
 
+// A writer's cases wait for what it left running, until the timeout, and
+// say what they had to kill.
+TEST(SubjectProcess, WaitsForDescendantsAndNamesTheOnesItKills) {
+  TempDir dir;
+  SubjectSpec finished = shell("(read x < /dev/null; echo done > " + (dir / "bg").string() + ") & exit 0", dir);
+  finished.wait_for_descendants = true;
+  auto process = SubjectProcess::start(finished);
+  EXPECT_TRUE(process.wait().succeeded());
+  EXPECT_EQ(process.outliving().killed, 0);
+  EXPECT_EQ(testing::read_text(dir / "bg"), "done\n");  // waited for, not killed
+  SubjectSpec hanging = shell("sleep 1000 & echo $! > " + (dir / "pid").string() + "; exit 0", dir, 1s);
+  hanging.wait_for_descendants = true;
+  auto hung = SubjectProcess::start(hanging);
+  EXPECT_TRUE(hung.wait().succeeded());
+  EXPECT_TRUE(hung.outliving().outlived);
+  ASSERT_EQ(hung.outliving().killed, 1);
+  EXPECT_NE(hung.outliving().named.front().find("sleep 1000"), std::string::npos) << hung.outliving().named.front();
+  EXPECT_TRUE(testing::process_gone(testing::read_pid(dir / "pid")));
+}
+
 TEST(SubjectProcess, MissingExecutableIsASpawnFailure) {
   TempDir dir;
   SubjectSpec spec{{"/nonexistent/writer", "x"}, {}, dir.path(), {}, {}, {}, 10s};

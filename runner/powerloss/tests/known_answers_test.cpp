@@ -82,6 +82,24 @@ TEST_P(BothProfiles, NoDirectoryFsyncFailsDurableOnly) {
   EXPECT_NE(failure.lost.find("rename(target.tmp → target)"), std::string::npos) << failure.lost;
 }
 
+// The subject reported success (its first process exited) after call 3
+// (the temp's fsync); a process it left running renamed and synced later.
+// From the report on, a power loss can keep the old content: durable fails
+// there, although every state after the last call holds the new one.
+TEST_P(BothProfiles, SuccessReportedBeforeTheRenameFailsDurable) {
+  const auto b = replace({});
+  Options options;
+  options.profile = GetParam();
+  const auto early = check_properties(b.trace(), b.initial(), Subject{"target", kNew, true, 3}, options);
+  ASSERT_EQ(early.durable.verdict, Verdict::fail);
+  EXPECT_EQ(early.durable.failures.front().target_content, kOld);
+  EXPECT_NE(early.durable.failures.front().detail.find("after call 3, before the commit"), std::string::npos)
+      << early.durable.failures.front().detail;
+  const auto last = b.trace().records.back().seq;
+  EXPECT_EQ(check_properties(b.trace(), b.initial(), Subject{"target", kNew, true, last}, options).durable.verdict,
+            Verdict::pass);
+}
+
 TEST_P(BothProfiles, NoFsyncAtAllFailsDurable) {
   auto v = judge(replace({.fsync_file = false, .fsync_dir = false}), GetParam());
   EXPECT_EQ(v.durable.verdict, Verdict::fail);

@@ -6,6 +6,7 @@
 
 #include <diagnosis.hpp>
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 
@@ -110,8 +111,9 @@ void add_power_loss(reports::Report& report, const CaseResult& baseline, const C
     report.notes.push_back("trace self-check: " + atomic.reason);
     return;
   }
-  auto judged = judge_power_loss(*baseline.trace, baseline.initial, own, setup.scenario.target,
-                                 baseline.outcome.succeeded(), options.fs_profile, validator);
+  auto judged =
+      judge_power_loss(*baseline.trace, baseline.initial, own, setup.scenario.target, baseline.outcome.succeeded(),
+                       options.fs_profile, validator, nullptr, baseline.reported_after);
   atomic = std::move(judged.powerloss_atomic);
   durable = std::move(judged.durable);
   add_validated(report.properties["valid_content"], std::move(judged.valid_content));
@@ -184,6 +186,12 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   after_errors.apply(report.properties["durable"], report.notes);
   add_validated(report.properties["valid_content"], after_errors.validated());
   withhold_blind_passes(report, blind_spots(unexplained, collected.pauses.unexplained));
+  const auto outliving = outliving_spots(baseline);
+  withhold_blind_passes(report, outliving);
+  for (const auto& spot : outliving)  // said even when no pass was withheld
+    if (std::none_of(report.notes.begin(), report.notes.end(),
+                     [&](const std::string& n) { return n.find(spot.reason) != std::string::npos; }))
+      report.notes.push_back(spot.reason);
   // The model and the run disagree: said whatever the verdicts, since a
   // fail's counterexample rebuilt from the trace near there may be one the
   // run could not leave (the fail itself rests on what was seen).

@@ -25,7 +25,41 @@ std::optional<BlindSpot> unexplained_pause(const std::string& difference) {
                        "states rebuilt from its trace were used for a pass"};
 }
 
+// Killed at the deadline: what it would still have done was never seen, so
+// no verdict resting on what follows the exit can pass. That is every file
+// property: kill and reader states of later calls (crash_atomic,
+// reader_safe) and the end states (error_safe, temp_clean, mode_preserved,
+// valid_content, concurrent_safe) would show its later writes, and the
+// trace the power-loss model replays (powerloss_atomic, durable) lacks them.
+std::optional<BlindSpot> killed_descendants(const OutlivingProcesses& rest) {
+  if (rest.killed == 0) return std::nullopt;
+  std::string named;
+  for (const auto& n : rest.named) named += (named.empty() ? "" : ", ") + n;
+  return BlindSpot{{"crash_atomic", "reader_safe", "error_safe", "temp_clean", "mode_preserved", "valid_content",
+                    "powerloss_atomic", "durable", "concurrent_safe"},
+                   std::to_string(rest.killed) + " process(es) the subject started were still running when the " +
+                       "case timeout ended the baseline run, and were killed: " + named +
+                       "; what they would have written later was never seen"};
+}
+
+// Something outlived the exit, but a run without pauses cannot say which
+// of its calls came after the success report: durable cannot be judged.
+std::optional<BlindSpot> unplaced_report(const CaseResult& baseline) {
+  if (!baseline.report_point_unknown || baseline.outliving.killed > 0) return std::nullopt;
+  return BlindSpot{{"durable"},
+                   "processes the subject started went on after it exited 0, and a run that does not pause at every "
+                   "call cannot tell which calls came after that success report (the kill model in fast mode or "
+                   "the reader model pause it)"};
+}
+
 }  // namespace
+
+std::vector<BlindSpot> outliving_spots(const CaseResult& baseline) {
+  std::vector<BlindSpot> out;
+  if (auto spot = killed_descendants(baseline.outliving)) out.push_back(std::move(*spot));
+  if (auto spot = unplaced_report(baseline)) out.push_back(std::move(*spot));
+  return out;
+}
 
 std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, const std::string& pause_difference) {
   std::vector<BlindSpot> out;

@@ -29,6 +29,11 @@ struct BlindSpot {
 // (pause_check.hpp: "" when every checked pause agrees with the trace).
 std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, const std::string& unexplained_pause);
 
+// What the baseline shows about processes that outlived the subject's exit
+// (CaseResult::outliving): one killed at the deadline withholds every pass,
+// and an exit moment the run could not place withholds durable's.
+std::vector<BlindSpot> outliving_spots(const CaseResult& baseline);
+
 // Each pass of a property a blind spot names becomes not_run with its reason.
 void withhold_blind_passes(reports::Report& report, const std::vector<BlindSpot>& spots);
 

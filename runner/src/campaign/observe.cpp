@@ -355,6 +355,12 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         const Contents contents = case_contents(r, setup, trace);
         Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
+        if (r.outliving.killed > 0) {  // its end state lacks what they would still have written
+          o.unjudged = "processes the subject started were killed at the case timeout: " + r.outliving.named.front();
+          r.notes.push_back(
+              "processes the subject started were still running at the case timeout in some cases and were "
+              "killed; those cases' states were not judged");
+        }
         after_errors.add(r, o, contents);
         ended[i] = Ended{std::move(o), std::move(r.outside_writes), std::move(r.notes)};
       },

@@ -54,8 +54,9 @@ namespace {
 // that point that fails a property, else its first state.
 std::uint64_t legacy_power_state(const CaseResult& baseline, const SubjectSetup& setup, std::uint32_t after,
                                  const RunOptions& options) {
-  const auto judged = judge_power_loss(*baseline.trace, baseline.initial, own_contents(baseline, setup),
-                                       setup.scenario.target, baseline.outcome.succeeded(), options.fs_profile);
+  const auto judged =
+      judge_power_loss(*baseline.trace, baseline.initial, own_contents(baseline, setup), setup.scenario.target,
+                       baseline.outcome.succeeded(), options.fs_profile, {}, nullptr, baseline.reported_after);
   std::optional<std::uint64_t> first;
   for (const auto* property : {&judged.powerloss_atomic, &judged.durable})
     for (const auto& f : property->failures)
@@ -76,7 +77,7 @@ ReplayResult replay_power_loss(const reports::Report& report, const CaseSpec& sp
   const std::uint64_t index = spec.power_state.value_or(legacy_power_state(baseline, setup, after, options));
   auto state =
       judge_power_loss_state(*baseline.trace, baseline.initial, own_contents(baseline, setup), setup.scenario.target,
-                             baseline.outcome.succeeded(), options.fs_profile, after, index);
+                             baseline.outcome.succeeded(), options.fs_profile, after, index, baseline.reported_after);
   if (!state.reason.empty()) throw std::runtime_error("not checkable: " + state.reason);
   if (!state.found)
     refuse_case(report, spec,
@@ -143,7 +144,12 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   WorkDir work(options.work_root);
   SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   if (concurrent) return replay_concurrent(setup, id);  // two instances, no baseline needed
-  const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
+  // A power-loss state is judged from the writer's exit on (durable): the
+  // re-run pauses at every call, as the campaign's did, to place that exit.
+  const bool place_exit = spec.model == Model::power_loss;
+  const CaseResult baseline = execute_case(
+      setup, {case_id(Model::baseline, {}), Model::baseline, {place_exit ? Kind::pause : Kind::none, 0, 0, 0}, 0},
+      [](std::uint32_t, const Snapshot&, const Snapshot&) {});
   if (auto why = why_not_checkable(baseline, setup)) throw std::runtime_error("not checkable: " + *why);
   adopt_baseline_content(setup, baseline);  // no payload: the re-run baseline's content is new
   check_call_unchanged(report, spec, *baseline.trace);

@@ -144,6 +144,15 @@ struct CaseResult {
   std::map<std::uint32_t, Snapshot> pauses;  // pause plan without a visitor: the directory before call N
   std::vector<std::string> outside_writes;   // files written in the case root outside scratch/
   std::string stderr_tail;                   // last lines of the subject's stderr
+  // The subject's first process ending is its report of success; processes
+  // it started may go on (they are waited for, traced, until the timeout).
+  // `reported_after`: the calls counted before it ended, when some came
+  // after (read at the pauses of a paused run, where every process is held);
+  // nullopt: every call came before it, or it is not known which
+  // (`report_point_unknown`: something outlived it in a run without pauses).
+  std::optional<std::uint32_t> reported_after;
+  bool report_point_unknown = false;
+  OutlivingProcesses outliving;
 };
 
 // Called while a paused subject is stopped before call N, with the directory

@@ -46,9 +46,11 @@ using ValidatedContents = std::map<std::pair<std::size_t, std::size_t>, bool>;
 // content the states hold; with `validated`, it runs only on contents not
 // in it (their verdicts are added), so judgements of several traces run it
 // once per content, each still counting and failing on its own.
+// `reported_after`: CaseResult::reported_after.
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                     const std::string& target, bool exited_zero, const std::string& profile,
-                                    const ContentValidator& validator = {}, ValidatedContents* validated = nullptr);
+                                    const ContentValidator& validator = {}, ValidatedContents* validated = nullptr,
+                                    std::optional<std::uint32_t> reported_after = std::nullopt);
 
 // One power-loss state judged alone (replay): the state the properties judged
 // is the state described, so what replay prints and its verdicts agree.
@@ -61,7 +63,8 @@ struct PowerLossState {
 };
 PowerLossState judge_power_loss_state(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
                                       const std::string& target, bool exited_zero, const std::string& profile,
-                                      std::uint32_t after, std::uint64_t index);
+                                      std::uint32_t after, std::uint64_t index,
+                                      std::optional<std::uint32_t> reported_after = std::nullopt);
 
 // Tears inside one call (powerloss::for_each_cut): the scratch directory as
 // the subject sees it while write-class call `call` has applied only its

@@ -1,10 +1,15 @@
-// Runs one untrusted subject command so that nothing it starts outlives it.
+// Runs one untrusted subject command so that nothing it starts outlives its run.
 //
 // Each run forks a small supervisor. The supervisor becomes a child
 // subreaper, starts the subject in a process group of its own, and when the
 // subject ends (or the timeout passes, or the runner asks it to stop) kills
 // that group and every descendant that was reparented to it — a double-forked
 // daemon or a setsid() child included — and reaps them all before it reports.
+// With SubjectSpec::wait_for_descendants (a writer's cases) it first waits,
+// up to the same deadline, for what the subject left running, and reports
+// whether anything outlived the subject and what it had to kill
+// (OutlivingProcesses): the subject's own exit is its report of success,
+// which a background job may still be working after.
 // The supervisor uses only async-signal-safe calls, so forking it from a
 // multi-threaded runner is safe.
 #pragma once
@@ -12,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -26,6 +32,16 @@ struct SubjectSpec {
   std::filesystem::path stdout_file;  // empty: /dev/null
   std::filesystem::path stderr_file;  // empty: /dev/null
   std::chrono::milliseconds timeout{30000};
+  // After the subject ends, wait for the processes it started (until the
+  // timeout) instead of killing them at once.
+  bool wait_for_descendants = false;
+};
+
+// What was still running when the subject (its first process) ended.
+struct OutlivingProcesses {
+  bool outlived = false;           // a process the subject started was alive then
+  int killed = 0;                  // still alive at the deadline, so killed
+  std::vector<std::string> named;  // the first few killed: "pid 123 (cmdline)"
 };
 
 struct SubjectOutcome {
@@ -58,14 +74,23 @@ class SubjectProcess {
   // The supervisor's pid: everything the subject starts descends from it
   // (the concurrent model looks for an instance waiting on a lock).
   pid_t supervisor_pid() const { return supervisor_; }
+  // Whether the subject's first process has ended by now, or is ending (its
+  // exit is the success report, whatever it left running); nullopt when
+  // unknown (no pidfd).
+  std::optional<bool> subject_ended() const;
+  // After wait(): what outlived the subject (wait_for_descendants only).
+  const OutlivingProcesses& outliving() const { return rest_; }
 
  private:
   SubjectProcess(pid_t supervisor, int result_fd) : supervisor_(supervisor), result_fd_(result_fd) {}
   bool read_result(int timeout_ms);
   pid_t supervisor_ = -1;
   int result_fd_ = -1;
+  pid_t subject_ = -1;  // the subject's first process
+  int subject_pidfd_ = -1;
   bool done_ = false;
   SubjectOutcome outcome_;
+  OutlivingProcesses rest_;
 };
 
 SubjectOutcome run_subject(const SubjectSpec& spec);

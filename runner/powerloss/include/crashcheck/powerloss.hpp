@@ -194,6 +194,10 @@ struct Subject {
   std::string target;            // target file name inside the scratch directory
   std::string_view new_content;  // the payload, held by the caller: not copied, it may be large
   bool exited_zero = false;      // the baseline run exited 0 (durable is judged only then)
+  // The counted calls made before the subject reported success (its first
+  // process exited) when processes it started made more after: durable is
+  // judged at every crash point from there on, not only after the last call.
+  std::optional<std::uint32_t> reported_after = std::nullopt;
 };
 
 struct Verdicts {
