@@ -9,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <ostream>
 #include <system_error>
 
 #include "shared.h"
@@ -164,6 +166,48 @@ void read_field(auto& source, std::string& out, std::size_t n) {
   if (n) source.read(out.data(), n);
 }
 
+constexpr std::size_t kShareAtLeast = 64 << 10;  // smaller writes are cheaper copied than looked up
+
+struct KnownBytes {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<const std::string>> buffers;
+};
+
+KnownBytes& known() {
+  static KnownBytes k;
+  return k;
+}
+
+// A registered buffer holding `bytes` at `at` (the write's offset) or at
+// `shared_end` (where the previous shared write stopped), as a view into it.
+std::optional<Bytes> known_view(std::string_view bytes, std::uint64_t at, std::uint64_t& shared_end) {
+  KnownBytes& k = known();
+  std::lock_guard lock(k.mutex);
+  std::erase_if(k.buffers, [](const auto& b) { return b.expired(); });
+  for (const auto& weak : k.buffers) {
+    auto buffer = weak.lock();
+    for (std::uint64_t from : {at, shared_end}) {
+      if (!buffer || from > buffer->size() || buffer->size() - from < bytes.size()) continue;
+      if (std::string_view(*buffer).substr(from, bytes.size()) != bytes) continue;
+      shared_end = from + bytes.size();
+      const std::string_view view = std::string_view(*buffer).substr(from, bytes.size());
+      return Bytes(std::move(buffer), view);
+    }
+  }
+  return std::nullopt;
+}
+
+// A record's data: a large write's bytes are read once into a scratch buffer
+// and kept as a view into a registered buffer that holds them, else owned.
+template <class Source>
+Bytes read_data(Source& source, const cc_trace_record& r, std::uint64_t& shared_end) {
+  std::string bytes;
+  read_field(source, bytes, r.data_len);
+  if (bytes.size() >= kShareAtLeast && r.op == CC_OP_write && r.offset >= 0)
+    if (auto view = known_view(bytes, static_cast<std::uint64_t>(r.offset), shared_end)) return std::move(*view);
+  return Bytes(std::move(bytes));
+}
+
 template <class Source>
 Trace decode(Source& source, const std::filesystem::path& file) {
   cc_trace_header header{};
@@ -178,6 +222,7 @@ Trace decode(Source& source, const std::filesystem::path& file) {
   if (header.record_header_size != sizeof(cc_trace_record)) bad_trace(file, "unexpected record header size");
 
   Trace trace;
+  std::uint64_t shared_end = 0;  // where the last write read as a view stopped, in its buffer
   while (source.left() > 0) {
     std::string where =
         "record " + std::to_string(trace.records.size() + 1) + " at byte " + std::to_string(source.at());
@@ -194,7 +239,7 @@ Trace decode(Source& source, const std::filesystem::path& file) {
     read_field(source, rec.call, r.call_len);
     read_field(source, rec.path, r.path_len);
     read_field(source, rec.path2, r.path2_len);
-    read_field(source, rec.data, r.data_len);
+    rec.data = read_data(source, r, shared_end);
     if (rec.call.empty()) bad_trace(file, where + ": empty call name");
     rec.op = static_cast<OpClass>(r.op);
     rec.fd = r.fd;
@@ -231,6 +276,36 @@ Trace read_trace(const std::filesystem::path& file) {
 Trace decode_trace(std::string_view bytes, const std::filesystem::path& file) {
   MemorySource source(bytes);
   return decode(source, file);
+}
+
+Bytes::Bytes(std::string bytes) {
+  if (bytes.empty()) return;  // most records write nothing: no buffer for them
+  auto owned = std::make_shared<const std::string>(std::move(bytes));
+  view_ = *owned;
+  owner_ = std::move(owned);
+}
+
+void Bytes::resize(std::size_t n) {
+  std::string copy(view_.substr(0, n));
+  copy.resize(n, '\0');
+  *this = Bytes(std::move(copy));
+}
+
+std::ostream& operator<<(std::ostream& out, const Bytes& bytes) { return out << bytes.view_; }
+
+void share_known_bytes(const std::shared_ptr<const std::string>& bytes) {
+  KnownBytes& k = known();
+  std::lock_guard lock(k.mutex);
+  k.buffers.push_back(bytes);
+}
+
+std::vector<std::shared_ptr<const std::string>> known_bytes_of_size(std::size_t size) {
+  KnownBytes& k = known();
+  std::lock_guard lock(k.mutex);
+  std::vector<std::shared_ptr<const std::string>> out;
+  for (const auto& weak : k.buffers)
+    if (auto buffer = weak.lock(); buffer && buffer->size() == size) out.push_back(std::move(buffer));
+  return out;
 }
 
 const TraceRecord* Trace::find(std::uint32_t seq) const {

@@ -435,6 +435,10 @@ void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {
   auto& pending = state.pending_data;
   auto end = std::find_if(pending.begin(), pending.end(), [&](std::size_t op) { return op >= upto_op; });
   if (end == pending.begin()) return;
+  if (keep_ == Visible::bytes) {  // what is seen is current_: the durable bytes would be another copy, never read
+    pending.erase(pending.begin(), end);
+    return;
+  }
   // Sized once for the largest the file gets on the way: growing write by
   // write would double the buffer and keep up to twice the file.
   std::uint64_t size = state.base->size(), largest = size;
@@ -567,6 +571,23 @@ std::map<std::string, FileImage> Replay::images(bool take) {
       image.content = bytes->second;
   }
   return out;
+}
+
+std::map<std::string, SeenFile> Replay::views() const {
+  static const std::string none;
+  std::map<std::string, SeenFile> out;
+  for (const auto& [name, entry] : live_) {
+    const auto state = inodes_.find(entry.inode);
+    const auto bytes = entry.is_directory ? current_.end() : current_.find(entry.inode);
+    out.emplace(name, SeenFile{entry.is_directory, state != inodes_.end() ? state->second.current_mode : 0,
+                               std::cref(bytes != current_.end() ? bytes->second : none)});
+  }
+  return out;
+}
+
+std::string* Replay::written_file(const TraceRecord& record) {
+  const auto bytes = current_.find(resolve_inode(record, record.path));  // as apply() resolves it
+  return bytes == current_.end() ? nullptr : &bytes->second;
 }
 
 Snapshot Replay::snapshot() const {

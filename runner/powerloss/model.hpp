@@ -105,6 +105,11 @@ class Replay {
   std::map<std::string, FileImage> take_visible();
   // The same, copied: the replay goes on (within-call cuts compare before and after a record).
   std::map<std::string, FileImage> visible();
+  // The same as views of the replay's bytes (Visible::bytes), valid until the next apply.
+  std::map<std::string, SeenFile> views() const;
+  // The bytes the subject sees of the file a write record writes (Visible::bytes),
+  // to change in place for a cut inside it; nullptr when it has none yet.
+  std::string* written_file(const faults::TraceRecord& record);
   // The regular files of `before` (a visible() of this replay) whose bytes
   // differ now: compared in place, not through another copy of every file.
   std::vector<std::string> changed_since(const std::map<std::string, FileImage>& before) const;

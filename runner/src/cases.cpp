@@ -257,7 +257,10 @@ SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {
   }
   setup.contents.compare = scenario.compare;
   setup.contents.from_payload = !scenario.payload.empty();
-  if (setup.contents.from_payload) setup.contents.new_bytes = read_required(scenario.payload);
+  if (setup.contents.from_payload) {
+    setup.contents.new_bytes = read_required(scenario.payload);
+    faults::share_known_bytes(setup.contents.new_bytes.buffer());  // traces and snapshots share it, not copy it
+  }
   if (setup.contents.from_payload && scenario.compare == Compare::json && !parses_as_json(setup.contents.new_bytes))
     throw InputError(scenario.payload.string() + ": the payload is not valid JSON, so --compare json cannot use it");
   if (scenario.directory_mode) setup.contents.initial_dir = scenario.directory_mode->initial;

@@ -299,8 +299,7 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
   std::vector<pl::Cut> at;
   std::map<std::pair<std::uint32_t, std::uint64_t>, const WithinCut*> by_place;  // each cut as given (reader_only)
   for (const auto& c : cuts) at.push_back({c.call, c.bytes}), by_place.emplace(std::pair(c.call, c.bytes), &c);
-  // One snapshot, refilled at each cut: assigning the target's bytes reuses
-  // their buffer, so a large target costs a copy per cut, not fresh pages.
+  // One snapshot, refilled at each cut.
   Snapshot seen;
   seen.directory_inode = initial.directory_inode;
   pl::for_each_cut(trace, initial_state(initial), at, [&](const pl::Cut& cut, const auto& images) {
@@ -309,7 +308,12 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
       Entry& entry = seen.entries[name];
       entry.kind = image.is_directory ? Entry::Kind::directory : Entry::Kind::file;
       entry.mode = static_cast<mode_t>(image.mode);
-      if (target.empty() || name == target) entry.content.assign(image.content);
+      // The target's bytes are a view of the replay's, not a copy: `seen` lives only as long as the
+      // callback. An empty target (directory mode, whose StateBook keeps the states) copies every file's.
+      if (target.empty())
+        entry.content = SharedBytes(std::string(image.content.get()));
+      else if (name == target)
+        entry.content = SharedBytes::borrow(image.content.get());
     }
     const auto given = by_place.find({cut.seq, cut.bytes});
     visit(given != by_place.end() ? *given->second : WithinCut{cut.seq, cut.bytes}, seen);

@@ -17,6 +17,28 @@ namespace {
 
 constexpr std::uintmax_t kMaxSnapshotBytes = 256u << 20;  // a runaway subject must not exhaust memory
 
+constexpr std::size_t kShareAtLeast = 64 << 10;  // smaller files are cheaper copied than compared first
+
+// Whether the file holds `bytes`, read a piece at a time: a file that is the
+// payload is then held as the payload's buffer, not as a copy of it.
+bool file_holds(const fs::path& file, const std::string& bytes) {
+  std::ifstream in(file, std::ios::binary);
+  std::string piece(std::min<std::size_t>(bytes.size(), 1 << 20), '\0');
+  for (std::size_t at = 0; at < bytes.size(); at += piece.size()) {
+    const std::size_t n = std::min(piece.size(), bytes.size() - at);
+    if (!in.read(piece.data(), static_cast<std::streamsize>(n)) || bytes.compare(at, n, piece.data(), n) != 0)
+      return false;
+  }
+  return in.peek() == std::char_traits<char>::eof();  // no more bytes than when it was stat'ed
+}
+
+SharedBytes file_content(const fs::path& file, std::size_t size) {
+  if (size >= kShareAtLeast)
+    for (auto& known : faults::known_bytes_of_size(size))
+      if (file_holds(file, *known)) return SharedBytes(std::move(known));
+  return read_file(file).value_or("");
+}
+
 Entry entry_at(const fs::directory_entry& item, bool with_content) {
   Entry e;
   struct stat st {};
@@ -26,7 +48,7 @@ Entry entry_at(const fs::directory_entry& item, bool with_content) {
   if (S_ISREG(st.st_mode)) {
     e.kind = Entry::Kind::file;
     if (with_content && static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes)
-      e.content = read_file(item.path()).value_or("");
+      e.content = file_content(item.path(), static_cast<std::size_t>(st.st_size));
   } else if (S_ISDIR(st.st_mode)) {
     e.kind = Entry::Kind::directory;
   } else if (S_ISLNK(st.st_mode)) {
@@ -62,7 +84,7 @@ reports::Outcome file_outcome(const Entry& target, const Contents& contents) {
 
 }  // namespace
 
-const std::string& SharedBytes::empty() {
+const std::string& SharedBytes::none() {
   static const std::string none;
   return none;
 }
@@ -144,7 +166,7 @@ Snapshot take_snapshot(const fs::path& dir, const std::optional<std::string>& co
 
 void release_contents(Snapshot& snapshot, const std::string& keep) {
   for (auto& [name, entry] : snapshot.entries)
-    if (entry.kind == Entry::Kind::file && name != keep) std::string().swap(entry.content);
+    if (entry.kind == Entry::Kind::file && name != keep) entry.content = SharedBytes();
 }
 
 reports::FileState describe_target(const Entry* target, const Contents& contents) {

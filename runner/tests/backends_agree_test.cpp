@@ -54,7 +54,7 @@ std::vector<std::string> comparable(const faults::Trace& trace, const std::strin
          << " mode=" << std::oct << r.mode << std::dec << " offset=" << r.offset << " length=" << r.length
          << " result=" << r.result << " error=" << r.error << " created=" << r.created
          << " dir=" << (r.error == 0 && r.is_directory)  // a failed call acted on nothing: not compared
-         << " data=" << r.data.size() << ":" << (same_bytes ? std::hash<std::string>()(r.data) : 0);
+         << " data=" << r.data.size() << ":" << (same_bytes ? std::hash<std::string_view>()(r.data) : 0);
     out.push_back(line.str());
   }
   return out;

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -115,6 +117,51 @@ class AgentNotFound : public std::runtime_error {
 // reports itself unavailable).
 std::filesystem::path default_agent_library(const std::filesystem::path& requested = {});
 
+// The bytes a trace record carries: its own, or a view into a buffer
+// registered with share_known_bytes. A payload of hundreds of MiB is written
+// again by every run, so every trace would otherwise hold its own copy of it
+// (issue 12: memory bounded by the file, not by the number of traces).
+// Read-only once made; copying shares.
+class Bytes {
+ public:
+  Bytes() = default;
+  Bytes(std::string bytes);                                // NOLINT: owns them
+  Bytes(const char* bytes) : Bytes(std::string(bytes)) {}  // NOLINT
+  // A view into `owner`, which it keeps alive.
+  Bytes(std::shared_ptr<const std::string> owner, std::string_view view)
+      : owner_(std::move(owner)), view_(view), borrowed_(true) {}
+  operator std::string_view() const noexcept { return view_; }  // NOLINT: reads as the bytes it holds
+  std::string_view view() const noexcept { return view_; }
+  std::size_t size() const noexcept { return view_.size(); }
+  bool empty() const noexcept { return view_.empty(); }
+  const char* data() const noexcept { return view_.data(); }
+  char operator[](std::size_t i) const noexcept { return view_[i]; }
+  int compare(std::size_t at, std::size_t n, std::string_view other) const { return view_.compare(at, n, other); }
+  std::string substr(std::size_t at, std::size_t n = std::string::npos) const {
+    return std::string(view_.substr(at, n));
+  }
+  // An own copy of the first n bytes, zero-padded (tests that cut a record short).
+  void resize(std::size_t n);
+  // Whether the bytes are a view into a registered buffer (tests).
+  bool borrowed() const noexcept { return borrowed_; }
+  friend bool operator==(const Bytes& a, std::string_view b) noexcept { return a.view_ == b; }
+  friend std::ostream& operator<<(std::ostream& out, const Bytes& bytes);
+
+ private:
+  std::shared_ptr<const std::string> owner_;
+  std::string_view view_;
+  bool borrowed_ = false;
+};
+
+// Content traces may repeat: a run's write whose bytes (64 KiB or more) are
+// `bytes`' at the write's file offset, or where the previous such write
+// stopped, is then read as a view into `bytes`, not a copy (read_trace). Held
+// weakly: registering keeps nothing alive. The runner registers the payload.
+void share_known_bytes(const std::shared_ptr<const std::string>& bytes);
+// The registered buffers of exactly `size` bytes still alive (a snapshot of
+// a file that may be one of them compares against these, and shares).
+std::vector<std::shared_ptr<const std::string>> known_bytes_of_size(std::size_t size);
+
 // One counted call as the agent recorded it after it returned.
 struct TraceRecord {
   std::uint32_t seq = 0;  // counted-call number
@@ -134,7 +181,7 @@ struct TraceRecord {
   std::int64_t result = 0;    // return value (bytes written for writes)
   std::int32_t error = 0;     // errno when the call failed
   bool injected = false;      // the agent injected this failure
-  std::string data;           // bytes actually written (result bytes)
+  Bytes data;                 // bytes actually written (result bytes)
   // Where the subject made the call, "file:line" (faults/README.md, "Call
   // sites"); only a run with RunSetup::sites has them, empty when unknown.
   std::string site;

@@ -1090,9 +1090,10 @@ void read_range(Record& rec, const std::string& file, std::uint64_t offset, std:
   rec.offset = static_cast<std::int64_t>(offset);
   rec.length = length;
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  rec.data.resize(length);
-  ssize_t got = fd.valid() ? ::pread(fd.get(), rec.data.data(), rec.data.size(), rec.offset) : -1;
-  rec.data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  std::string data(length, '\0');
+  ssize_t got = fd.valid() ? ::pread(fd.get(), data.data(), data.size(), rec.offset) : -1;
+  data.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  rec.data = std::move(data);
 }
 
 // A mapped range as a write record.

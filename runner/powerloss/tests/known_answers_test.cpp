@@ -697,8 +697,11 @@ TEST(Cuts, AWriteCutAfterItsFirstBytesShowsThemOverTheOldContent) {
   const std::uint32_t temp_write = records[1].seq, target_write = records[3].seq;
   std::vector<std::pair<Cut, std::map<std::string, FileImage>>> seen;
   for_each_cut(b.trace(), b.initial(), {{temp_write, 4096}, {target_write, 3996}, {target_write, 8000 - 1}},
-               [&](const Cut& cut, const auto& images) {
-                 seen.push_back({cut, images});
+               [&](const Cut& cut, const auto& images) {  // views, valid only here: copied
+                 std::map<std::string, FileImage> copied;
+                 for (const auto& [name, image] : images)
+                   copied[name] = FileImage{image.is_directory, image.mode, image.content.get()};
+                 seen.push_back({cut, copied});
                });
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0].second.at("target").content, std::string(8192, 'o'));

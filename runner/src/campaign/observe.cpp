@@ -271,6 +271,7 @@ void adopt_baseline_content(SubjectSetup& setup, const CaseResult& baseline) {
   const Entry* target = baseline.final.find(setup.scenario.target);
   if (!target) return;  // not checkable (why_not_checkable)
   setup.contents.new_bytes = target->content;
+  faults::share_known_bytes(setup.contents.new_bytes.buffer());  // the cases' traces and snapshots share it
   const Entry* old = baseline.initial.find(setup.scenario.target);
   auto made = content_recipe(*baseline.trace, setup.scenario.target, target->inode, old ? old->inode : 0,
                              setup.contents.old_bytes, target->content);

@@ -71,8 +71,8 @@ PausePrints::Check PausePrints::check(const faults::Trace& trace, const Snapshot
     if (!out.unexplained.empty()) return;
     DirectoryPrint traced;
     for (const auto& [name, image] : images)
-      traced[name] =
-          print_of(name, image.is_directory ? Entry::Kind::directory : Entry::Kind::file, image.mode, image.content);
+      traced[name] = print_of(name, image.is_directory ? Entry::Kind::directory : Entry::Kind::file, image.mode,
+                              image.content.get());
     DirectoryPrint seen = prints_.at(cut.seq);
     // Stores through a mapping are in the page cache before the record that
     // shows them (the trace says so, runner/powerloss/README.md): not a

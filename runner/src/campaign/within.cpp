@@ -161,7 +161,7 @@ std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> 
   for_each_within_state(trace, initial, target, before, [&](const WithinCut& cut, const Snapshot& seen) {
     const TraceRecord& r = *trace.find(cut.call);
     const Entry* file = seen.find(r.path);
-    const std::string old = file ? file->content : std::string();
+    const std::string_view old = file ? std::string_view(file->content) : std::string_view();
     const auto start = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
     const auto differs = [&](std::uint64_t i) { return start + i >= old.size() || old[start + i] != r.data[i]; };
     std::uint64_t first = 0, last = r.data.size();

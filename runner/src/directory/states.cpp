@@ -117,7 +117,7 @@ void materialise(const StateBook::Entries& entries, const fs::path& dir) {
         directories.emplace_back(path, e.mode);
         break;
       case Entry::Kind::symlink:
-        fs::create_symlink(e.content, path);
+        fs::create_symlink(e.content.str(), path);
         break;
       case Entry::Kind::file:
         write_bytes(path, e.content);

@@ -30,12 +30,43 @@
 
 namespace crashcheck::runner {
 
+// Bytes that every copy shares: a Contents is copied for every case (and
+// handed on to the power-loss judge), and its new content may be a payload
+// of hundreds of MiB; a snapshot's file that holds the payload shares its
+// buffer (take_snapshot). Read-only once made; assigning replaces, never edits.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  SharedBytes(std::string bytes) : bytes_(std::make_shared<const std::string>(std::move(bytes))) {}  // NOLINT
+  SharedBytes(const char* bytes) : SharedBytes(std::string(bytes)) {}                                // NOLINT
+  explicit SharedBytes(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
+  // Bytes this does not own, for a snapshot that lives no longer than they do.
+  static SharedBytes borrow(const std::string& bytes) {
+    return SharedBytes(std::shared_ptr<const std::string>(std::shared_ptr<void>(), &bytes));
+  }
+  // The buffer itself, to register (faults::share_known_bytes) or to share.
+  const std::shared_ptr<const std::string>& buffer() const { return bytes_; }
+  const std::string& str() const { return bytes_ ? *bytes_ : none(); }
+  operator const std::string&() const { return str(); }  // NOLINT: reads as the string it holds
+  operator std::string_view() const { return str(); }    // NOLINT
+  std::size_t size() const { return str().size(); }
+  bool empty() const { return str().empty(); }
+  friend bool operator==(const SharedBytes& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const SharedBytes& a, const SharedBytes& b) {
+    return a.bytes_ == b.bytes_ || a.str() == b.str();
+  }
+
+ private:
+  static const std::string& none();
+  std::shared_ptr<const std::string> bytes_;
+};
+
 // A file-system entry as a snapshot keeps it.
 struct Entry {
   enum class Kind { file, directory, symlink, other };
   Kind kind = Kind::file;
   mode_t mode = 0;
-  std::string content;      // regular files: the bytes; symlinks: the link target
+  SharedBytes content;      // regular files: the bytes; symlinks: the link target
   std::uint64_t inode = 0;  // what the agent's trace calls it (the power-loss model needs it)
   bool operator==(const Entry&) const = default;
 };
@@ -66,25 +97,6 @@ void release_contents(Snapshot& snapshot, const std::string& keep);
 // Bytes a person can read: printable ASCII as is, newlines as \n, the rest
 // as \xNN.
 std::string escape_bytes(std::string_view bytes);
-
-// Bytes that every copy shares: a Contents is copied for every case (and
-// handed on to the power-loss judge), and its new content may be a payload
-// of hundreds of MiB. Read-only once made; assigning replaces, never edits.
-class SharedBytes {
- public:
-  SharedBytes() = default;
-  SharedBytes(std::string bytes) : bytes_(std::make_shared<const std::string>(std::move(bytes))) {}  // NOLINT
-  SharedBytes(const char* bytes) : SharedBytes(std::string(bytes)) {}                                // NOLINT
-  const std::string& str() const { return bytes_ ? *bytes_ : empty(); }
-  operator const std::string&() const { return str(); }  // NOLINT: reads as the string it holds
-  operator std::string_view() const { return str(); }    // NOLINT
-  std::size_t size() const { return str().size(); }
-  friend bool operator==(const SharedBytes& a, const std::string& b) { return a.str() == b; }
-
- private:
-  static const std::string& empty();
-  std::shared_ptr<const std::string> bytes_;
-};
 
 // The content a case is judged against (new_content.hpp: what "new" is).
 struct Contents {

@@ -156,7 +156,14 @@ struct Cut {
   std::uint64_t bytes = 0;
 };
 
-using CutVisitor = std::function<void(const Cut& cut, const std::map<std::string, FileImage>& seen)>;
+// One entry as a cut sees it: its bytes are the replay's own, not a copy (a
+// file of hundreds of MiB is held once), valid only during the callback.
+struct SeenFile {
+  bool is_directory = false;
+  std::uint32_t mode = 0;
+  std::reference_wrapper<const std::string> content;
+};
+using CutVisitor = std::function<void(const Cut& cut, const std::map<std::string, SeenFile>& seen)>;
 
 // For each cut (visited ascending by seq, then bytes), what the subject sees then, as
 // visible_state shows it: every call before `seq` applied, and of call `seq`
