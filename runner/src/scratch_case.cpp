@@ -156,9 +156,13 @@ Snapshot take_snapshot(const fs::path& dir, const std::optional<std::string>& co
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) snapshot.directory_inode = st.st_ino;
   std::error_code ec;
+  // Entries are named by their place, cut from the iterator's own spelling:
+  // fs::relative would resolve a symlink and name `CUR -> data-1.bin` after
+  // its target, losing the link from every state a checker sees.
+  const std::size_t prefix = dir.native().size();
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code rel_ec;
-    const std::string name = fs::relative(it->path(), dir, rel_ec).string();
+    std::string name = it->path().native().substr(prefix);
+    if (name.starts_with('/')) name.erase(0, 1);
     snapshot.entries[name] = entry_at(*it, !content_only_of || name == *content_only_of);
   }
   return snapshot;

@@ -147,6 +147,102 @@ TEST(DirectoryMode, CheckRunsTheSameCampaignFromFlags) {
   EXPECT_TRUE(testing::has(markdown, "the directory holds MANIFEST, data\\-1\\.bin, data\\-2\\.bin")) << markdown;
 }
 
+// `check` in directory mode on `initial`, with `checker` and `writer` (argv); the report.
+struct Checked {
+  int status;
+  std::string output;
+  reports::Report report;
+};
+Checked check_directory(const TempDir& dir, const fs::path& initial, const std::string& checker,
+                        std::vector<std::string> writer) {
+  std::vector<std::string> args{"check", "--initial", initial.string(),       "--checker", checker, "-j",
+                                "2",     "-o",        (dir / "out").string(), "--"};
+  args.insert(args.end(), writer.begin(), writer.end());
+  const auto result = testing::run_crashcheck(args);
+  return {result.status, result.output, reports::load_report(dir / "out" / "report.json")};
+}
+
+// A symlink in the directory is a symlink in every state the checker sees
+// (adversarial pass on issue 15: it was named after its target, so a writer
+// that only adds a file failed everything). Truth: the writer never touches
+// CUR, so `test -L CUR && test -f CUR` holds in the real directory all along;
+// its twin removes CUR, and a SIGKILL after that leaves none.
+TEST(DirectoryMode, ASymlinkIsKeptInEveryStateTheCheckerSees) {
+  TempDir dir;
+  testing::write_text(dir / "initial" / "data-1.bin", "one\n");
+  fs::create_symlink("data-1.bin", dir / "initial" / "CUR");
+  testing::write_text(dir / "link_checker.sh", "test -L \"$1/CUR\" && test -f \"$1/CUR\"\n");
+  const std::string checker = "/bin/sh " + (dir / "link_checker.sh").string() + " {dir}";
+  const auto kept = check_directory(dir, dir / "initial", checker, {"/bin/sh", "-c", "echo x > note"});
+  EXPECT_EQ(kept.status, 0) << kept.output;
+  for (const auto& p : {"crash_consistent", "error_consistent", "reader_consistent"})
+    EXPECT_EQ(kept.report.properties.at(p).verdict, reports::Verdict::pass) << p;
+  const auto removed = check_directory(dir, dir / "initial", checker, {"/bin/sh", "-c", "rm CUR"});
+  EXPECT_EQ(removed.status, 1) << removed.output;
+  EXPECT_EQ(removed.report.properties.at("crash_consistent").verdict, reports::Verdict::fail);
+}
+
+// A file published in a new subdirectory (writers/new_generation.py, truth in
+// its docstring): states where a power loss dropped the subdirectory drop its
+// files too (materialising them was a harness failure, exit 3). Only the
+// writer that fsyncs the parent after the mkdir passes powerloss_consistent.
+TEST(DirectoryMode, ANewSubdirectoryIsDurableOnlyOnceItsParentIsSynced) {
+  TempDir dir;
+  testing::write_text(dir / "initial" / "CURRENT", "gen1\n");
+  testing::write_text(dir / "initial" / "gen1" / "data", "generation one END\n");
+  const std::string checker =
+      std::string(CRASHCHECK_PYTHON) + " " + CRASHCHECK_WRITERS_DIR "/generation_checker.py {dir}";
+  const auto writer = [](const char* mode) {
+    return std::vector<std::string>{CRASHCHECK_PYTHON, CRASHCHECK_WRITERS_DIR "/new_generation.py", "{dir}", mode};
+  };
+  const auto synced = check_directory(dir, dir / "initial", checker, writer("synced"));
+  EXPECT_EQ(synced.status, 0) << synced.output;
+  EXPECT_EQ(synced.report.properties.at("powerloss_consistent").verdict, reports::Verdict::pass);
+  const auto unsynced = check_directory(dir, dir / "initial", checker, writer("unsynced_parent"));
+  EXPECT_EQ(unsynced.status, 1) << unsynced.output;
+  EXPECT_EQ(unsynced.report.properties.at("powerloss_consistent").verdict, reports::Verdict::fail);
+  EXPECT_EQ(unsynced.report.properties.at("crash_consistent").verdict, reports::Verdict::pass);
+}
+
+// The writer's exit is its report of success, also in directory mode
+// (writers/background_commit.py, truth in its docstring): a child that
+// commits after the writer exited 0 fails the committed check (durable and
+// crash_consistent judge the states after the exit with
+// CRASHCHECK_COMMITTED=1); the twin that waits for its child passes.
+TEST(DirectoryMode, SuccessReportedBeforeABackgroundCommitFailsDurable) {
+  TempDir dir;
+  const fs::path bundled = testing::scenarios_dir();
+  const std::string checker = std::string(CRASHCHECK_PYTHON) + " " +
+                              (bundled / "subjects" / "manifest_checker.py").string() + " {dir} data-2.bin";
+  const auto writer = [&](const char* mode) {
+    return std::vector<std::string>{"--payload",
+                                    (bundled / "data" / "manifest_data.new.bin").string(),
+                                    "--models",
+                                    "kill,power-loss,reader",
+                                    "--",
+                                    CRASHCHECK_PYTHON,
+                                    CRASHCHECK_WRITERS_DIR "/background_commit.py",
+                                    "{dir}",
+                                    "{payload}",
+                                    mode};
+  };
+  const auto run_mode = [&](const char* mode) {
+    std::vector<std::string> args{"check",     "--initial", (bundled / "data" / "manifest_initial").string(),
+                                  "--checker", checker,     "-j",
+                                  "2",         "-o",        (dir / "out").string()};
+    const auto rest = writer(mode);
+    args.insert(args.end(), rest.begin(), rest.end());
+    const auto result = testing::run_crashcheck(args);
+    return std::pair(result, reports::load_report(dir / "out" / "report.json"));
+  };
+  const auto [early, early_report] = run_mode("early");
+  EXPECT_EQ(early.status, 1) << early.output;
+  EXPECT_EQ(early_report.properties.at("durable").verdict, reports::Verdict::fail) << early.output;
+  const auto [waited, waited_report] = run_mode("wait");
+  EXPECT_EQ(waited.status, 0) << waited.output;
+  EXPECT_EQ(waited_report.properties.at("durable").verdict, reports::Verdict::pass) << waited.output;
+}
+
 // A failing power-loss state of the planted defect, replayed: the checker
 // fails it again, and --keep leaves the very directory it judged.
 TEST(DirectoryMode, ReplayJudgesTheCaseAgainAndKeepsItsDirectory) {

@@ -22,6 +22,7 @@ namespace {
 
 using faults::OpClass;
 using faults::TraceRecord;
+namespace fs = std::filesystem;
 
 // Does file operations in `dir` for real and records them as a trace.
 class RecordingWriter {
@@ -124,6 +125,29 @@ TEST(TraceSelfCheck, BytesNoTracedCallWroteAreNamedWithTheirRange) {
   EXPECT_EQ(found[0].name, "t");
   EXPECT_EQ(found[0].what, "bytes 0–20479 differ (the file has 20 KiB, its trace 10 bytes)");
   EXPECT_EQ(describe_unexplained(found).substr(0, 43), "the trace does not explain 20 KiB of `t` (b");
+}
+
+// A symlink is an entry of its own, named where it is (adversarial pass on
+// issue 15: `CUR -> data-1.bin` used to be named after its target, so a
+// checker never saw CUR). Also under a subdirectory, with or without a
+// trailing slash on the snapshot's directory.
+TEST(Snapshot, ASymlinkIsNamedWhereItIsNotAfterItsTarget) {
+  testing::TempDir dir;
+  testing::write_text(dir / "data-1.bin", "one", 0644);
+  fs::create_directory(dir / "gen");
+  fs::create_symlink("data-1.bin", dir / "CUR");
+  fs::create_symlink("../data-1.bin", dir / "gen" / "LINK");
+  for (const fs::path& root : {dir.path(), fs::path(dir.path().string() + "/")}) {
+    const Snapshot snapshot = take_snapshot(root);
+    ASSERT_NE(snapshot.find("CUR"), nullptr);
+    EXPECT_EQ(snapshot.find("CUR")->kind, Entry::Kind::symlink);
+    EXPECT_EQ(snapshot.find("CUR")->content.str(), "data-1.bin");
+    ASSERT_NE(snapshot.find("gen/LINK"), nullptr);
+    EXPECT_EQ(snapshot.find("gen/LINK")->kind, Entry::Kind::symlink);
+    ASSERT_NE(snapshot.find("data-1.bin"), nullptr);
+    EXPECT_EQ(snapshot.find("data-1.bin")->kind, Entry::Kind::file);
+    EXPECT_EQ(snapshot.entries.size(), 4u);
+  }
 }
 
 TEST(TraceSelfCheck, AFileNoTracedCallMadeIsNamed) {

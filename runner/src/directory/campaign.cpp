@@ -86,6 +86,15 @@ std::vector<std::string> new_names(const Snapshot& state, const Snapshot& initia
   return out;
 }
 
+// Whether a crash before call `call` comes after the writer reported
+// success: its first process exited 0 after call `reported_after` while
+// what it started went on (CaseResult::reported_after). The checker is then
+// told CRASHCHECK_COMMITTED=1 (issue 15's adversarial pass: a background
+// rename after exit 0 passed `durable`).
+bool after_report(const CaseResult& base, std::uint32_t call) {
+  return base.outcome.succeeded() && base.reported_after && call > *base.reported_after;
+}
+
 // Kill and reader cases off the pauses; the kill points the run did not
 // reach (or every one, in exact mode) are returned to be run for real.
 std::vector<CaseSpec> cases_from_pauses(const CaseResult& base, const Pauses& pauses, const RunOptions& options,
@@ -116,10 +125,19 @@ std::vector<CaseSpec> cases_from_pauses(const CaseResult& base, const Pauses& pa
            -SIGKILL,
            run.book.add(base.final.entries, false),
            {}});
-    else if (seen != pauses.jobs.end() && options.kill_mode == KillMode::fast)
+    else if (seen != pauses.jobs.end() && options.kill_mode == KillMode::fast) {
       add(run, "crash_consistent",
           {spec.id, Model::kill, call, "SIGKILL before call " + std::to_string(call), -SIGKILL, seen->second, {}});
-    else
+      if (after_report(base, call))
+        add(run, "crash_consistent",
+            {spec.id,
+             Model::kill,
+             call,
+             "SIGKILL before call " + std::to_string(call) + ", after the writer exited 0 (CRASHCHECK_COMMITTED=1)",
+             -SIGKILL,
+             run.book.add(run.book.entries(seen->second), true),
+             {}});
+    } else
       missing.push_back(spec);
   }
   if (kills)  // the writer exited 0: what it committed must be there
@@ -277,12 +295,14 @@ void power_loss_states(const CaseResult& base, const RunOptions& options, const 
   pl_options.profile = pl::parse_profile(options.fs_profile).value_or(pl::Profile::posix);
   pl_options.seed = options.sampling.seed;
   const std::uint32_t last = base.trace->records.back().seq;
+  // A crash after call P with P + 1 > reported_after is after the success report (after_report).
+  const std::uint32_t reported = base.reported_after.value_or(last);
   std::uint64_t visited = 0;
   StagedPowerLoss staged;
   const auto coverage = pl::for_each_state(*base.trace, power_loss_initial(base.initial), pl_options,
                                            [&](const pl::Coverage& point, const pl::CrashState& state) {
                                              ++visited;
-                                             const StateBook::Entries entries = entries_of(state);
+                                             const StateBook::Entries entries = entries_of(state, base.initial);
                                              DirCase c{power_loss_case_id(point.after_seq, state.index()),
                                                        Model::power_loss,
                                                        point.after_seq,
@@ -291,13 +311,18 @@ void power_loss_states(const CaseResult& base, const RunOptions& options, const 
                                                        0,
                                                        staged.book.add(entries, false),
                                                        {}};
-                                             if (point.after_seq == last && base.outcome.succeeded()) {
+                                             if (base.outcome.succeeded() && !base.report_point_unknown &&
+                                                 (point.after_seq == last || point.after_seq + 1 > reported)) {
                                                DirCase committed = c;
                                                committed.job = staged.book.add(entries, true);
                                                staged.cases.push_back(std::move(committed));
                                              }
                                              staged.cases.push_back(std::move(c));
                                            });
+  if (base.outcome.succeeded() && base.report_point_unknown)
+    run.notes.push_back(
+        "durable not judged: a process outlived the writer, and a run without pauses cannot place the writer's exit "
+        "among the calls");
   std::size_t sampled = 0;
   for (const auto& point : coverage) sampled += point.sampled ? 1 : 0;
   run.notes.push_back(

@@ -69,8 +69,10 @@ void materialise(const StateBook::Entries& entries, const std::filesystem::path&
 CheckerVerdict check_state(const SubjectSetup& setup, const StateBook::Entries& entries, bool committed,
                            const std::filesystem::path& root);
 
-// A power-loss state as the checker sees it: its entries and bytes.
-StateBook::Entries entries_of(const powerloss::CrashState& state);
+// A power-loss state as the checker sees it: its entries and bytes. The
+// model holds a symlink of `initial` as a file of its target's name; one it
+// left as it was is a symlink again.
+StateBook::Entries entries_of(const powerloss::CrashState& state, const Snapshot& initial);
 
 // `crashcheck replay` of a directory-mode report (replay.cpp): the case
 // re-run (a power-loss state recomputed from the re-run baseline's trace)

@@ -35,7 +35,7 @@ StateBook::Entries power_loss_state(const reports::Report& report, const CaseSpe
   pl::for_each_state(*baseline.trace, power_loss_initial(baseline.initial), pl_options,
                      [&](const pl::Coverage& point, const pl::CrashState& state) {
                        if (point.after_seq == spec.plan.call && state.index() == *spec.power_state)
-                         found = entries_of(state);
+                         found = entries_of(state, baseline.initial);
                      });
   if (!found) refuse_case(report, spec, "the re-run leaves no such state after call " + std::to_string(spec.plan.call));
   return *found;

@@ -95,13 +95,25 @@ CheckerVerdict check_state(const SubjectSetup& setup, const StateBook::Entries& 
   return run_checker(setup, entries, committed, root);
 }
 
-StateBook::Entries entries_of(const powerloss::CrashState& state) {
+StateBook::Entries entries_of(const powerloss::CrashState& state, const Snapshot& initial) {
   StateBook::Entries out;
   for (const auto& name : state.names()) {
     const auto image = state.file(name);
     if (!image) continue;
-    out[name] = {image->is_directory ? Entry::Kind::directory : Entry::Kind::file, image->mode,
-                 image->is_directory ? std::string() : image->content, 0};
+    const Entry* was = initial.find(name);
+    const bool link =
+        was && was->kind == Entry::Kind::symlink && !image->is_directory && image->content == was->content.str();
+    const auto kind = link ? Entry::Kind::symlink : image->is_directory ? Entry::Kind::directory : Entry::Kind::file;
+    out[name] = {kind, image->mode, image->is_directory ? std::string() : image->content, 0};
+  }
+  // A power loss that drops a directory's creation drops what is inside it:
+  // nothing is reachable without its parent's entry. (The model may keep a
+  // file created in a new subdirectory whose mkdir it lost; materialising
+  // that was a harness failure.) Parents sort before their children.
+  for (auto it = out.begin(); it != out.end();) {
+    const auto slash = it->first.rfind('/');
+    const bool orphan = slash != std::string::npos && !out.count(it->first.substr(0, slash));
+    it = orphan ? out.erase(it) : std::next(it);
   }
   return out;
 }
