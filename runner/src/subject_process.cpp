@@ -127,14 +127,21 @@ bool redirect(const char* path, int flags, int target_fd) {
 
 // --- supervisor: only async-signal-safe calls --------------------------------
 
-// Parent pid from /proc/<pid>/stat: the field after the ")" that ends comm;
-// `state` gets the state letter before it ('Z': a zombie).
-pid_t parent_of(const char* pid_name, char* state = nullptr) {
+// Opens /proc/<pid>/<leaf> (`leaf` at most 12 bytes), or -1.
+int open_proc_file(const char* pid_name, const char* leaf) {
   char path[64] = "/proc/";
   size_t len = 6;
   for (const char* c = pid_name; *c && len < 50; ++c) path[len++] = *c;
-  std::memcpy(path + len, "/stat", 6);
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  path[len++] = '/';
+  for (const char* c = leaf; *c && len < 63; ++c) path[len++] = *c;
+  path[len] = '\0';
+  return ::open(path, O_RDONLY | O_CLOEXEC);
+}
+
+// Parent pid from /proc/<pid>/stat: the field after the ")" that ends comm;
+// `state` gets the state letter before it ('Z': a zombie).
+pid_t parent_of(const char* pid_name, char* state = nullptr) {
+  int fd = open_proc_file(pid_name, "stat");
   if (fd < 0) return -1;
   char buffer[512];
   ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
@@ -162,12 +169,8 @@ struct LinuxDirent64 {
 
 // The first bytes of /proc/<pid>/cmdline, its NULs as spaces, into `out`.
 void read_cmdline(const char* pid_name, char (&out)[kCmdline]) {
-  char path[64] = "/proc/";
-  size_t len = 6;
-  for (const char* c = pid_name; *c && len < 50; ++c) path[len++] = *c;
-  std::memcpy(path + len, "/cmdline", 9);
   out[0] = '\0';
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_proc_file(pid_name, "cmdline");
   if (fd < 0) return;
   ssize_t n = ::read(fd, out, kCmdline - 1);
   ::close(fd);
