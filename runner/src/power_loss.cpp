@@ -179,6 +179,14 @@ pl::InitialState power_loss_initial(const Snapshot& initial) {
   return state;
 }
 
+Entry::Kind replayed_kind(const Snapshot& initial, const std::string& name, bool is_directory,
+                          std::string_view content) {
+  if (is_directory) return Entry::Kind::directory;
+  const Entry* was = initial.find(name);
+  return was && was->kind == Entry::Kind::symlink && content == was->content.str() ? Entry::Kind::symlink
+                                                                                   : Entry::Kind::file;
+}
+
 std::size_t power_loss_listed() noexcept { return pl::Options{}.max_failures; }
 
 PowerLossJudgement judge_power_loss(const faults::Trace& trace, const Snapshot& initial, const Contents& contents,
@@ -306,7 +314,7 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
     std::erase_if(seen.entries, [&](const auto& e) { return !images.count(e.first); });
     for (const auto& [name, image] : images) {
       Entry& entry = seen.entries[name];
-      entry.kind = image.is_directory ? Entry::Kind::directory : Entry::Kind::file;
+      entry.kind = replayed_kind(initial, name, image.is_directory, image.content.get());
       entry.mode = static_cast<mode_t>(image.mode);
       // The target's bytes are a view of the replay's, not a copy: `seen` lives only as long as the
       // callback. An empty target (directory mode, whose StateBook keeps the states) copies every file's.

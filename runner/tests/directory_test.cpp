@@ -4,6 +4,8 @@
 // one that hangs is a timeout (fail), never a pass; and replay of one case. The writer is the bundled
 // manifest writer in its correct form (scenarios/subjects/manifest_writer.py).
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include <crashcheck/report.hpp>
@@ -307,9 +309,10 @@ class DirectoryKillWithin : public ::testing::Test {
     testing::write_text(dir_ / "initial" / "data.bin", std::string(kBytes, 'o'));
     testing::write_text(dir_ / "new.bin", std::string(kBytes, 'n'));
   }
-  // `crashcheck check` of one_big_write.py MODE on {dir}/data.bin, the kill model only; its report.
-  nlohmann::json check(const std::string& mode) {
-    const fs::path out = dir_ / ("out-" + mode);
+  // `crashcheck check` of one_big_write.py MODE on {dir}/data.bin, with MODELS; its report.
+  nlohmann::json check(const std::string& mode, const std::string& models = "kill",
+                       const std::string& kill_mode = "fast") {
+    const fs::path out = dir_ / ("out-" + mode + "-" + models + "-" + kill_mode);
     const auto result = testing::run_crashcheck({"check",
                                                  "--initial",
                                                  (dir_ / "initial").string(),
@@ -318,7 +321,9 @@ class DirectoryKillWithin : public ::testing::Test {
                                                  "--checker",
                                                  checker() + " {dir}",
                                                  "--models",
-                                                 "kill",
+                                                 models,
+                                                 "--kill-mode",
+                                                 kill_mode,
                                                  "-j",
                                                  "2",
                                                  "--quiet",
@@ -370,26 +375,87 @@ TEST_F(DirectoryKillWithin, OneInPlaceWriteFailsCrashConsistentOnAKillWithinStat
     EXPECT_TRUE(f["case_id"].get<std::string>().starts_with("kill-within-")) << f.dump(2);
   EXPECT_EQ(crash["failing"], 15) << "one write of 16 pages: 15 page boundaries inside it";
   EXPECT_TRUE(testing::has(crash["failures"][0]["detail"].get<std::string>(), "not one generation"));
-  EXPECT_TRUE(testing::has(report["notes"].dump(), "kill states inside calls: 15 of 15 page boundaries"))
-      << report["notes"];
+  EXPECT_TRUE(testing::has(report["notes"].dump(), "states inside calls: 15 of 15 page boundaries")) << report["notes"];
   ASSERT_FALSE(report["diagnoses"].empty());
   EXPECT_EQ(report["diagnoses"][0]["rule"], "write_temp_then_rename");
   EXPECT_EQ(report["diagnoses"][0]["property"], "crash_consistent");
   // replay synthesizes that state again from the re-run's trace, and the checker fails it again.
   const std::string id = crash["failures"][0]["case_id"];
-  const auto again = testing::run_crashcheck({"replay", (dir_ / "out-in-place" / "report.json").string(), id});
+  const auto again =
+      testing::run_crashcheck({"replay", (dir_ / "out-in-place-kill-fast" / "report.json").string(), id});
   EXPECT_EQ(again.status, 1) << again.output;
   EXPECT_TRUE(testing::has(again.output, "verdict: FAIL (still fails)")) << again.output;
   EXPECT_TRUE(testing::has(again.output, "synthesized from its trace")) << again.output;
+}
+
+// Exact mode on seccomp (the default backend) kills one real subject inside
+// the write, at its middle page boundary, and the checker rejects what that
+// kill left; the twin's real kill inside its temp's write passes.
+TEST_F(DirectoryKillWithin, ExactModeKillsOneRealSubjectInsideTheWrite) {
+  for (const std::string mode : {"in-place", "temp-rename"}) {
+    const auto report = check(mode, "kill", "exact");
+    const auto& crash = report["properties"]["crash_consistent"];
+    EXPECT_TRUE(testing::has(report["notes"].dump(), "exact mode also killed 1 real subject")) << report["notes"];
+    EXPECT_EQ(crash["verdict"], mode == "in-place" ? "fail" : "pass") << crash.dump(2);
+    if (mode == "in-place") {
+      ASSERT_FALSE(crash["failures"].empty());
+      EXPECT_EQ(crash["failures"][0]["case_id"], "kill-within-2-32768") << crash.dump(2);
+      EXPECT_TRUE(testing::has(crash["failures"][0]["fault"].get<std::string>(), "(a real kill)")) << crash.dump(2);
+    }
+  }
 }
 
 TEST_F(DirectoryKillWithin, TheTempAndRenameTwinPassesWithItsStatesInsideTheWriteJudged) {
   const auto report = check("temp-rename");
   const auto& crash = report["properties"]["crash_consistent"];
   EXPECT_EQ(crash["verdict"], "pass") << crash.dump(2);
-  EXPECT_TRUE(testing::has(report["notes"].dump(), "kill states inside calls: 15 of 15 page boundaries"))
-      << report["notes"];
+  EXPECT_TRUE(testing::has(report["notes"].dump(), "states inside calls: 15 of 15 page boundaries")) << report["notes"];
   EXPECT_TRUE(report["diagnoses"].empty()) << report["diagnoses"].dump(2);
+}
+
+// Ground truth without crashcheck: a real reader racing a real writer
+// (writers/racing_reader.py) finds data.bin torn while one pwrite of 64 KiB
+// rewrites it in place, and never while a temp is renamed over it, in four
+// times as many reads as the first needed (at least 1,000).
+TEST_F(DirectoryKillWithin, GroundTruthARealReaderFindsTheInPlaceWriteTornAndTheTwinWhole) {
+  const auto race = [&](const std::string& mode, int reads) {
+    const fs::path state = dir_ / ("race-" + mode);
+    fs::create_directories(state);
+    const fs::path out = dir_ / ("race-" + mode + ".txt");
+    EXPECT_EQ(testing::shell(std::string(CRASHCHECK_PYTHON) + " " + CRASHCHECK_WRITERS_DIR + "/racing_reader.py " +
+                             mode + " " + state.string() + " " + std::to_string(reads) + " >" + out.string()),
+              0);
+    int done = 0, torn = 0;
+    std::sscanf(testing::read_text(out).c_str(), "reads %d torn %d", &done, &torn);
+    return std::pair(done, torn);
+  };
+  const auto [needed, torn] = race("in-place", 20000);
+  ASSERT_EQ(torn, 1) << "20,000 reads never found the in-place write torn";
+  const int reads = std::max(1000, 4 * needed);
+  EXPECT_EQ(race("temp-rename", reads), std::pair(reads, 0));
+}
+
+TEST_F(DirectoryKillWithin, OneInPlaceWriteFailsReaderConsistentInsideTheWrite) {
+  const auto report = check("in-place", "reader");
+  const auto& reader = report["properties"]["reader_consistent"];
+  ASSERT_EQ(reader["verdict"], "fail") << reader.dump(2);
+  for (const auto& f : reader["failures"])  // between calls data.bin is old or new: only states inside fail
+    EXPECT_TRUE(f["case_id"].get<std::string>().starts_with("reader-within-")) << f.dump(2);
+  EXPECT_EQ(reader["failing"], 15) << "15 page boundaries; the middle byte is one of them";
+  EXPECT_TRUE(testing::has(report["notes"].dump(), "states inside calls: 15 of 15 page boundaries")) << report["notes"];
+  // replay synthesizes the reader's state again, and the checker fails it again.
+  const std::string id = reader["failures"][0]["case_id"];
+  const auto again =
+      testing::run_crashcheck({"replay", (dir_ / "out-in-place-reader-fast" / "report.json").string(), id});
+  EXPECT_EQ(again.status, 1) << again.output;
+  EXPECT_TRUE(testing::has(again.output, "a reader copies the directory during call")) << again.output;
+}
+
+TEST_F(DirectoryKillWithin, TheTempAndRenameTwinPassesReaderConsistentInsideItsWrites) {
+  const auto report = check("temp-rename", "reader");
+  const auto& reader = report["properties"]["reader_consistent"];
+  EXPECT_EQ(reader["verdict"], "pass") << reader.dump(2);
+  EXPECT_GT(reader["cases"].get<int>(), 15) << "the temp's write is cut too";
 }
 
 }  // namespace

@@ -97,23 +97,6 @@ void add_states(const WithinCut& cut, const Snapshot& seen, const Wanted& wanted
   }
 }
 
-// Exact mode on seccomp: one real kill inside each call, at its middle
-// chosen boundary; the other cuts of that call stay synthesized. Not inside
-// stores through a mapping: the subject made them before the call, so no
-// kill during the call can leave them half done.
-std::vector<CaseSpec> real_kills(const WithinPlan& plan, const Trace& trace) {
-  std::vector<CaseSpec> out;
-  for (std::size_t first = 0; first < plan.cuts.size();) {
-    std::size_t end = first;
-    while (end < plan.cuts.size() && plan.cuts[end].call == plan.cuts[first].call) ++end;
-    const WithinCut& middle = plan.cuts[first + (end - first) / 2];
-    const CaseSpec spec = within_case(Model::kill, middle);
-    if (!middle.reader_only && !synthesized_only(spec, trace)) out.push_back(spec);
-    first = end;
-  }
-  return out;
-}
-
 std::string with_count(std::size_t n, const std::string& one, const std::string& many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -218,6 +201,19 @@ bool synthesized_only(const CaseSpec& spec, const Trace& trace) {
   return r && (faults::is_mapped_store(*r) || faults::carries_mapped_range(*r));
 }
 
+std::vector<CaseSpec> real_within_kills(const WithinPlan& plan, const Trace& trace) {
+  std::vector<CaseSpec> out;
+  for (std::size_t first = 0; first < plan.cuts.size();) {
+    std::size_t end = first;
+    while (end < plan.cuts.size() && plan.cuts[end].call == plan.cuts[first].call) ++end;
+    const WithinCut& middle = plan.cuts[first + (end - first) / 2];
+    const CaseSpec spec = within_case(Model::kill, middle);
+    if (!middle.reader_only && !synthesized_only(spec, trace)) out.push_back(spec);
+    first = end;
+  }
+  return out;
+}
+
 std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
                                      Collected& collected) {
   const bool kills = has(options.models, Model::kill), readers = has(options.models, Model::reader);
@@ -233,7 +229,7 @@ std::vector<CaseSpec> observe_within(const CaseResult& baseline, const SubjectSe
   }
   const bool exact_real =
       kills && options.kill_mode == KillMode::exact && setup.backend.kind == faults::BackendKind::seccomp;
-  const auto run = exact_real ? real_kills(plan, trace) : std::vector<CaseSpec>{};
+  const auto run = exact_real ? real_within_kills(plan, trace) : std::vector<CaseSpec>{};
   std::set<std::string> run_ids;
   for (const auto& spec : run) run_ids.insert(spec.id);
   const Wanted wanted{kills, readers, run_ids};

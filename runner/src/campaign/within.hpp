@@ -66,6 +66,12 @@ bool is_within_case(const CaseSpec& spec);
 // subject made those stores before the call that shows them.
 bool synthesized_only(const CaseSpec& spec, const faults::Trace& trace);
 
+// Exact mode on seccomp: one real kill inside each call, at its middle
+// chosen boundary; the other cuts of that call stay synthesized. Not inside
+// stores through a mapping: the subject made them before the call, so no
+// kill during the call can leave them half done.
+std::vector<CaseSpec> real_within_kills(const WithinPlan& plan, const faults::Trace& trace);
+
 // The kill and reader states inside the baseline's calls, as the chosen
 // models and kill mode ask: synthesized ones go to `collected`; real
 // kill-within runs (exact mode, seccomp) are returned, to be run.

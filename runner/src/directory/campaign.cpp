@@ -161,6 +161,9 @@ std::string fault_text(const CaseSpec& spec) {
       return "call " + n + " fails with " + faults::errno_name(spec.plan.error);
     case Kind::disk_full:
       return "disk full after " + std::to_string(spec.plan.byte_budget) + " bytes";
+    case Kind::kill_within:
+      return "SIGKILL inside call " + n + " after its first " + std::to_string(spec.plan.byte_budget) +
+             " bytes (a real kill)";
     default:
       return spec.id;
   }
@@ -197,40 +200,80 @@ void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, co
   }
 }
 
-// A SIGKILL inside one large write (campaign/within.hpp says why it leaves a
-// page-aligned prefix): the whole directory at each planned cut, synthesized
-// from the baseline's trace, judged with CRASHCHECK_COMMITTED=0 for
-// crash_consistent. Always synthesized here, also in exact mode: the real
-// mid-write kills of single-file mode are not run in directory mode.
-void kill_within_states(const CaseResult& base, const RunOptions& options, bool explained, DirRun& run) {
-  if (!has(options.models, Model::kill)) return;
-  WithinPlan plan = plan_within(*base.trace, base.initial, "", options.sampling);
-  std::erase_if(plan.cuts, [](const WithinCut& cut) { return cut.reader_only; });
+// States inside one write (campaign/within.hpp says why): a SIGKILL inside
+// a large write leaves a page-aligned prefix of it applied, and a reader
+// copying the directory meanwhile finds such a prefix, or any write half
+// applied (it copies bytes, not pages). Each is the whole directory at that
+// cut, synthesized from the baseline's trace and judged with
+// CRASHCHECK_COMMITTED=0. In exact mode on seccomp, one real kill inside
+// each such call is run instead of its synthesized state (the supervisor
+// performs the first B bytes, then SIGKILL): `real` names those cases.
+struct WithinStage {
+  WithinPlan plan;
+  std::vector<CaseSpec> real;  // exact mode: run with the other cases
+};
+
+WithinStage plan_within_stage(const CaseResult& base, const RunOptions& options, const SubjectSetup& setup) {
+  const bool kills = has(options.models, Model::kill), readers = has(options.models, Model::reader);
+  WithinStage stage;
+  if (!kills && !readers) return stage;
+  stage.plan = plan_within(*base.trace, base.initial, "", options.sampling);
+  if (!readers) std::erase_if(stage.plan.cuts, [](const WithinCut& cut) { return cut.reader_only; });
+  if (kills && options.kill_mode == KillMode::exact && setup.backend.kind == faults::BackendKind::seccomp)
+    stage.real = real_within_kills(stage.plan, *base.trace);
+  return stage;
+}
+
+std::string within_fault(const WithinCut& cut, Model model) {
+  return (model == Model::kill ? "SIGKILL inside call " : "a reader copies the directory during call ") +
+         std::to_string(cut.call) + ", its first " + std::to_string(cut.bytes) +
+         " bytes applied (synthesized from the trace)";
+}
+
+void within_states(const CaseResult& base, const RunOptions& options, const WithinStage& stage, bool explained,
+                   DirRun& run) {
+  const WithinPlan& plan = stage.plan;
   if (plan.cuts.empty()) return;
   if (!explained) {
     run.notes.push_back(
-        "kill states inside calls not modelled: they are replayed from the trace, and the trace does not explain "
-        "the run (trace self-check)");
+        "kill and reader states inside calls not modelled: they are replayed from the trace, and the trace does not "
+        "explain the run (trace self-check)");
     return;
   }
+  std::set<std::string> real;
+  for (const auto& spec : stage.real) real.insert(spec.id);
+  const bool kills = has(options.models, Model::kill), readers = has(options.models, Model::reader);
   for_each_within_state(*base.trace, base.initial, "", plan.cuts, [&](const WithinCut& cut, const Snapshot& seen) {
-    const CaseSpec spec = within_case(Model::kill, cut);
-    add(run, "crash_consistent",
-        {spec.id,
-         Model::kill,
-         cut.call,
-         "SIGKILL inside call " + std::to_string(cut.call) + " after its first " + std::to_string(cut.bytes) +
-             " bytes (synthesized from the trace)",
-         -SIGKILL,
-         run.book.add(seen.entries, false),
-         {}});
+    for (Model model : {Model::kill, Model::reader}) {
+      const CaseSpec spec = within_case(model, cut);
+      if (!(model == Model::kill ? kills && !cut.reader_only : readers) || real.count(spec.id)) continue;
+      add(run, model == Model::kill ? "crash_consistent" : "reader_consistent",
+          {spec.id,
+           model,
+           cut.call,
+           within_fault(cut, model),
+           model == Model::kill ? -SIGKILL : 0,
+           run.book.add(seen.entries, false),
+           {}});
+    }
   });
   std::set<std::uint32_t> calls;
-  for (const auto& cut : plan.cuts) calls.insert(cut.call);
-  run.notes.push_back("kill states inside calls: " + std::to_string(plan.cuts.size()) + " of " +
-                      std::to_string(plan.possible) + " page boundaries inside " + std::to_string(calls.size()) +
-                      " write-class call(s), each directory state synthesized from the trace (a SIGKILL finds a "
-                      "write's bytes applied up to a page boundary, the rest not); `--exhaustive` models all");
+  std::size_t middles = 0;
+  for (const auto& cut : plan.cuts) {
+    calls.insert(cut.call);
+    middles += cut.reader_only;
+  }
+  run.notes.push_back(
+      "states inside calls: " + std::to_string(plan.cuts.size() - middles) + " of " + std::to_string(plan.possible) +
+      " page boundaries" + (middles ? " and " + std::to_string(middles) + " middle byte(s), for readers," : "") +
+      " inside " + std::to_string(calls.size()) +
+      " write-class call(s), each directory state synthesized from the trace (a SIGKILL or a reader finds a write's "
+      "bytes applied up to a page boundary, the rest not; a reader copies bytes, not pages, so it also finds a write "
+      "half applied)" +
+      (stage.real.empty() ? std::string()
+                          : "; exact mode also killed " + std::to_string(stage.real.size()) +
+                                " real subject(s) inside a call (one per call), instead of synthesizing that state") +
+      "; `--exhaustive` models all");
 }
 
 // Distinct power-loss states the checker judges, before they are sampled
@@ -491,9 +534,11 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
   Plan plan = plan_cases(*base.trace, options.models, KillMode::fast, 0, options.sampling);
   for (auto& c : plan.cases) specs.push_back(std::move(c));
   run.notes.insert(run.notes.end(), plan.notes.begin(), plan.notes.end());
-  run_cases(specs, setup, options, base, run);
   const std::string unexplained = describe_unexplained(unexplained_by_trace(*base.trace, base.initial, base.final));
-  kill_within_states(base, options, unexplained.empty(), run);
+  const WithinStage within = plan_within_stage(base, options, setup);
+  if (unexplained.empty()) specs.insert(specs.end(), within.real.begin(), within.real.end());
+  run_cases(specs, setup, options, base, run);
+  within_states(base, options, within, unexplained.empty(), run);
   if (has(options.models, Model::power_loss)) power_loss_states(base, options, unexplained, run);
   run.book.judge(setup, options.jobs);
   result.interrupted = cancel_requested().load();

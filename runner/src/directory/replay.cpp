@@ -4,9 +4,10 @@
 // is run (kill, errno, disk-full) or its power-loss state recomputed from the
 // re-run's trace, and the checker judges the whole directory it left, with
 // CRASHCHECK_COMMITTED as the campaign set it. `--keep DIR` writes that
-// directory into DIR. A kill inside a call (kill-within-N-B) is synthesized
-// from the re-run's trace, as the campaign did. Reader cases are read off a
-// paused run; they are refused here with the reason.
+// directory into DIR. A kill or a reader inside a call (kill-within-N-B,
+// reader-within-N-B) is synthesized from the re-run's trace, as the campaign
+// did. Reader cases at call boundaries are read off a paused run; they are
+// refused here with the reason.
 #include <crashcheck/powerloss.hpp>
 
 #include "../campaign/replay_guard.hpp"
@@ -41,8 +42,8 @@ StateBook::Entries power_loss_state(const reports::Report& report, const CaseSpe
   return *found;
 }
 
-// The state a SIGKILL inside call N after its first B bytes leaves
-// (kill-within-N-B), synthesized from the re-run's trace as the campaign did.
+// The state a SIGKILL inside call N after its first B bytes leaves, or a
+// reader then finds (kill-within-N-B, reader-within-N-B), synthesized from the re-run's trace as the campaign did.
 StateBook::Entries kill_within_state(const reports::Report& report, const CaseSpec& spec, const CaseResult& baseline) {
   if (const auto unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
       !unexplained.empty())
@@ -65,10 +66,10 @@ DirectoryReplay replay_directory_case(const reports::Report& report, std::string
                                       const std::filesystem::path& keep) {
   const CaseSpec spec = known_case(report, id);
   const bool within = spec.plan.kind == faults::FaultPlan::Kind::kill_within;
-  if (spec.model == Model::reader || spec.model == Model::concurrent)
+  if ((spec.model == Model::reader && !within) || spec.model == Model::concurrent)
     refuse_case(report, spec,
-                "replay of a directory-mode report runs kill (also inside a call), errno, disk-full and power-loss "
-                "cases");
+                "replay of a directory-mode report runs kill and reader cases inside a call, kill, errno, disk-full "
+                "and power-loss cases");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
   const SubjectSetup setup =
@@ -88,8 +89,9 @@ DirectoryReplay replay_directory_case(const reports::Report& report, std::string
     if (spec.plan.call == baseline.trace->records.back().seq && baseline.outcome.succeeded()) committed.push_back(true);
   } else if (within) {
     state = kill_within_state(report, spec, baseline);
-    out.fault = "SIGKILL inside call " + std::to_string(spec.plan.call) + " after its first " +
-                std::to_string(spec.plan.byte_budget) + " bytes";
+    out.fault = (spec.model == Model::reader ? "a reader copies the directory during call " : "SIGKILL inside call ") +
+                std::to_string(spec.plan.call) + ", its first " + std::to_string(spec.plan.byte_budget) +
+                " bytes applied";
     out.outcome = baseline.outcome.describe() + " (the re-run baseline; the state is synthesized from its trace)";
   } else {
     const CaseResult run = execute_case(setup, spec);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crashcheck/runner/executor.hpp"
+#include "crashcheck/runner/power_loss.hpp"
 #include "directory.hpp"
 
 extern char** environ;
@@ -100,11 +101,8 @@ StateBook::Entries entries_of(const powerloss::CrashState& state, const Snapshot
   for (const auto& name : state.names()) {
     const auto image = state.file(name);
     if (!image) continue;
-    const Entry* was = initial.find(name);
-    const bool link =
-        was && was->kind == Entry::Kind::symlink && !image->is_directory && image->content == was->content.str();
-    const auto kind = link ? Entry::Kind::symlink : image->is_directory ? Entry::Kind::directory : Entry::Kind::file;
-    out[name] = {kind, image->mode, image->is_directory ? std::string() : image->content, 0};
+    out[name] = {replayed_kind(initial, name, image->is_directory, image->content), image->mode,
+                 image->is_directory ? std::string() : image->content, 0};
   }
   // A power loss that drops a directory's creation drops what is inside it:
   // nothing is reachable without its parent's entry. (The model may keep a

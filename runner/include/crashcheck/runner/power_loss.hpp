@@ -29,6 +29,13 @@ namespace crashcheck::runner {
 // directory mode enumerates the states from it itself (runner/src/directory/).
 powerloss::InitialState power_loss_initial(const Snapshot& initial);
 
+// What a replayed file image `name` is: the model knows files and
+// directories only (power_loss_initial gives it a symlink as a file holding
+// its target), so a symlink of `initial` whose image still holds that target
+// is that symlink again.
+Entry::Kind replayed_kind(const Snapshot& initial, const std::string& name, bool is_directory,
+                          std::string_view content);
+
 struct PowerLossJudgement {
   reports::PropertyResult powerloss_atomic;
   reports::PropertyResult durable;
