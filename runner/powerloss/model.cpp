@@ -28,6 +28,11 @@ bool shares_name(const Op& a, const Op& b) {
   return false;
 }
 
+// pwritev2 with RWF_DSYNC/RWF_SYNC: durable when it returns, its range only.
+bool synchronous_write(const TraceRecord& record) {
+  return (record.call == "pwritev2" || record.call == "pwritev64v2") && (record.flags & (kRwfDsync | kRwfSync)) != 0;
+}
+
 }  // namespace
 
 std::string Op::describe() const {
@@ -263,10 +268,15 @@ void Replay::apply(const TraceRecord& record) {
       op.inode = target_inode();
       op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
       op.bytes = record.data;
-      if (!applied_early_.count(record.seq)) add_data_op(std::move(op));
-      if (synchronous_fds_.count({record.pid, record.fd}) ||
-          (record.call == "pwritev2" && (record.flags & kRwfSync) != 0)) {
-        sync_file(target_inode());
+      if (applied_early_.count(record.seq)) {
+        if (synchronous(record)) sync_data(target_inode());
+        break;
+      }
+      add_data_op(std::move(op));
+      if (const bool o_sync = synchronous_fds_.count({record.pid, record.fd}) != 0;
+          o_sync || synchronous_write(record)) {
+        sync_written_range(target_inode(), ops_.size() - 1);
+        if (o_sync || (record.flags & kRwfSync) != 0) sync_mode(target_inode());  // O_SYNC's inode flush: simplified
       } else if (synchronous(record)) {
         sync_data(target_inode());
       }
@@ -365,13 +375,11 @@ void Replay::apply_early(const TraceRecord& record) {
   applied_early_.insert(record.seq);
 }
 
-// A write that is durable when it returns without an O_SYNC descriptor:
-// pwritev2 with RWF_DSYNC/RWF_SYNC, and msync(MS_SYNC) of a range that holds
+// An msync(MS_SYNC) that makes the file's data durable: its range holds
 // the whole file, or every byte the file's unsynced writes changed (then
 // syncing the range syncs them all). Any other partial range is not modelled
 // as durable (README).
 bool Replay::synchronous(const TraceRecord& record) {
-  if (record.call == "pwritev2" || record.call == "pwritev64v2") return (record.flags & (kRwfDsync | kRwfSync)) != 0;
   if (record.call != "msync" || (record.flags & kMsSync) == 0) return false;
   const auto id = resolve_inode(record, record.path);
   const auto now = current_size_.find(id);
@@ -457,10 +465,72 @@ void Replay::make_data_durable(std::uint64_t id, std::size_t upto_op) {
 
 void Replay::sync_file(std::uint64_t id) {
   if (profile_ == Profile::ext4_ordered) commit_journal();  // ext4's fsync commits the running transaction
-  auto& state = inode(id);
   make_data_durable(id, ops_.size());
-  state.base_mode = state.current_mode;  // fsync flushes the inode, mode included
+  sync_mode(id);  // fsync flushes the inode, mode included
+}
+
+void Replay::sync_mode(std::uint64_t id) {
+  auto& state = inode(id);
+  state.base_mode = state.current_mode;
   state.pending_mode.clear();
+}
+
+// A write through an O_SYNC/O_DSYNC descriptor (or pwritev2 with
+// RWF_DSYNC/RWF_SYNC) is durable when it returns, and only its own range:
+// Linux syncs the bytes written (generic_write_sync -> vfs_fsync_range), with
+// the size that retrieves them, so the file's earlier unsynced writes to
+// other bytes stay unsynced. Durable now: the write `written`, the size
+// changes before it, and the earlier writes inside its range (it overwrote
+// them); the earlier writes outside it stay pending, clipped to the bytes
+// it did not overwrite. Where a size change follows such a write, their
+// order matters, and nothing is made durable: too little, never too much
+// (README).
+void Replay::sync_written_range(std::uint64_t id, std::size_t written) {
+  if (profile_ == Profile::ext4_ordered) commit_journal();  // the fdatasync commits the running transaction
+  auto& pending = inode(id).pending_data;
+  const std::uint64_t from = ops_[written].offset, to = from + ops_[written].bytes.size();
+  std::vector<std::size_t> durable, outside;
+  bool resize_after_outside = false;
+  for (auto op : pending) {
+    const Op& o = ops_[op];
+    if (o.kind == Op::Kind::resize) resize_after_outside = resize_after_outside || !outside.empty();
+    if (o.kind == Op::Kind::resize || op == written)
+      durable.push_back(op);
+    else if (o.offset < from || o.offset + o.bytes.size() > to)
+      outside.push_back(op);
+  }
+  if (resize_after_outside) return;  // their order matters: nothing made durable, rather than too much (README)
+  if (outside.empty()) return make_data_durable(id, ops_.size());
+  pending = durable;
+  make_data_durable(id, ops_.size());
+  if (!pending.empty()) {  // a failed sync earlier keeps them unwritten (unwritable_): as they were
+    pending.insert(pending.end(), outside.begin(), outside.end());
+    std::sort(pending.begin(), pending.end());
+    return;
+  }
+  inode(id).pending_data = clipped_outside(outside, from, to);
+}
+
+// Copies of `writes` (op ids, in order) without their bytes in [from, to):
+// new ops, so the ops other snapshots hold keep their bytes, and the
+// pending list stays in op order (make_data_durable takes a prefix of it).
+std::vector<std::size_t> Replay::clipped_outside(const std::vector<std::size_t>& writes, std::uint64_t from,
+                                                 std::uint64_t to) {
+  std::vector<std::size_t> out;
+  for (auto id : writes) {
+    const Op op = ops_[id];
+    const std::uint64_t end = op.offset + op.bytes.size();
+    const auto piece = [&](std::uint64_t a, std::uint64_t b) {
+      if (a >= b) return;
+      Op part = op;
+      part.offset = a;
+      part.bytes = op.bytes.substr(a - op.offset, b - a);
+      out.push_back(add_op(std::move(part)));
+    };
+    piece(op.offset, std::min(end, from));
+    piece(std::max(op.offset, to), end);
+  }
+  return out;
 }
 
 void Replay::make_entry_durable(std::size_t index) {

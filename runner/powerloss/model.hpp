@@ -129,6 +129,7 @@ class Replay {
   void add_data_op(Op op);
   void add_mode_op(Op op);
   void sync_file(std::uint64_t id);
+  void sync_mode(std::uint64_t id);  // the inode's mode durable
   void sync_directory(const std::string& path);
   void sync_everything();
   void commit_journal();                                          // ext4-ordered: any sync commits all metadata
@@ -164,8 +165,11 @@ class Replay {
   };
   std::map<std::uint64_t, Unwritable> unwritable_;
   void fail_sync(std::uint64_t id);
-  void rewrite(std::uint64_t id, const Op& op);  // a data op after the error takes its bytes off
-  void sync_data(std::uint64_t id);              // fdatasync: the data, not the mode
+  void rewrite(std::uint64_t id, const Op& op);                    // a data op after the error takes its bytes off
+  void sync_data(std::uint64_t id);                                // fdatasync: the data, not the mode
+  void sync_written_range(std::uint64_t id, std::size_t written);  // O_DSYNC: one write's range
+  std::vector<std::size_t> clipped_outside(const std::vector<std::size_t>& writes, std::uint64_t from,
+                                           std::uint64_t to);
   bool synchronous(const faults::TraceRecord& record);
 };
 

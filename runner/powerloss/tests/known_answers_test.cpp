@@ -172,6 +172,63 @@ TEST_P(BothProfiles, SynchronousWritesNeedNoFileFsync) {
   }
 }
 
+// A write through an O_DSYNC descriptor makes its own range durable, not
+// the file's earlier unsynced writes elsewhere (Linux: generic_write_sync ->
+// vfs_fsync_range over the bytes written). The tail written through a plain
+// descriptor and never synced can be lost under posix; ext4-ordered's
+// rename over the old file carries the temp's data (auto_da_alloc). Its twin
+// writes the tail through an O_DSYNC descriptor too, and passes both.
+TEST_P(BothProfiles, ASynchronousWriteMakesOnlyItsOwnRangeDurable) {
+  for (const bool tail_synchronous : {false, true}) {
+    TraceBuilder b;
+    b.initial_file("target", kOld);
+    const int plain = b.create("target.tmp", 0600, "open", tail_synchronous ? O_DSYNC : 0);
+    b.pwrite(plain, 16, kNew.substr(16));
+    b.close(plain);
+    const int head = b.open("target.tmp", O_WRONLY | O_DSYNC);
+    b.pwrite(head, 0, kNew.substr(0, 16));
+    b.close(head);
+    b.rename("target.tmp", "target");
+    b.fsync_directory();
+    SCOPED_TRACE(tail_synchronous ? "tail through O_DSYNC too" : "tail through a plain descriptor");
+    const Verdicts v = judge(b, GetParam());
+    const Verdict expected = tail_synchronous || GetParam() == Profile::ext4_ordered ? Verdict::pass : Verdict::fail;
+    EXPECT_EQ(v.durable.verdict, expected);
+    EXPECT_EQ(v.powerloss_atomic.verdict, expected);
+  }
+}
+
+// The earlier writes a synchronous write overlaps are durable where it
+// overwrote them and pending elsewhere: a plain write of the whole file,
+// then an O_DSYNC rewrite of its middle; a power loss keeps the middle and
+// either the rest of the plain write or nothing of it, never its old bytes
+// over the middle.
+TEST(PosixProfile, ASynchronousWriteClipsTheEarlierWriteItOverlaps) {
+  TraceBuilder b;
+  const std::string whole(12, 'a'), middle(4, 'b');
+  const int plain = b.create("file", 0600, "open");
+  b.write(plain, whole);
+  b.close(plain);
+  const int sync = b.open("file", O_WRONLY | O_DSYNC);
+  b.pwrite(sync, 4, middle);
+  b.close(sync);
+  b.fsync_directory();
+  Options options;
+  options.profile = Profile::posix;
+  std::set<std::string> seen;
+  for_each_state(b.trace(), b.initial(), options, [&](const Coverage& point, const CrashState& state) {
+    if (point.after_seq != b.trace().records.back().seq) return;
+    if (const auto file = state.file("file")) seen.insert(file->content);
+  });
+  EXPECT_TRUE(seen.count("aaaabbbbaaaa")) << "all kept";
+  EXPECT_TRUE(seen.count(std::string(4, '\0') + middle)) << "the plain write lost, the middle kept";
+  EXPECT_FALSE(seen.count(whole)) << "the synced middle lost";
+  for (const auto& content : seen) {
+    ASSERT_GE(content.size(), 8u) << content;
+    EXPECT_EQ(content.substr(4, 4), middle) << content;
+  }
+}
+
 // pwritev2 with RWF_DSYNC or RWF_SYNC is durable when it returns, like a
 // write through an O_DSYNC descriptor; without the flag it is not.
 TEST_P(BothProfiles, PwriteWithSyncFlagsNeedsNoFileFsync) {
