@@ -284,6 +284,25 @@ std::optional<Unexplained> compare_entry(const std::string& name, const Entry* r
   return std::nullopt;
 }
 
+// A rename of a directory that holds (or will hold) files in scope: the
+// model keeps one name per file, so it does not move them with it.
+std::optional<Unexplained> directory_rename(const faults::Trace& trace, const Snapshot& initial) {
+  for (const auto& r : trace.records) {
+    if (r.op != faults::OpClass::rename || r.error != 0 || r.path2.empty()) continue;
+    const Entry* was = initial.find(r.path);
+    const bool directory = r.is_directory || (was && was->kind == Entry::Kind::directory) ||
+                           std::any_of(trace.records.begin(), trace.records.end(), [&](const faults::TraceRecord& o) {
+                             return o.path.starts_with(r.path + "/") || o.path.starts_with(r.path2 + "/");
+                           });
+    if (directory)
+      return Unexplained{r.path,
+                         "call " + std::to_string(r.seq) + ", which renames the directory `" + r.path + "` to `" +
+                             r.path2 + "` with what it holds",
+                         0, true};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const Snapshot& initial,
@@ -298,6 +317,8 @@ std::vector<Unexplained> unexplained_by_trace(const faults::Trace& trace, const 
     if (auto differs = compare_entry(name, final.find(name), image == traced.end() ? nullptr : &image->second))
       out.push_back(std::move(*differs));
   }
+  if (!out.empty())
+    if (auto renamed = directory_rename(trace, initial)) out.insert(out.begin(), std::move(*renamed));
   return out;
 }
 
@@ -343,6 +364,11 @@ std::uint32_t subject_umask() noexcept {
 std::string describe_unexplained(const std::vector<Unexplained>& found) {
   if (found.empty()) return "";
   const Unexplained& first = found.front();
+  if (first.unmodelled)
+    return "the replay of the trace does not follow " + first.what + " (" + std::to_string(found.size() - 1) +
+           " file(s) differ from it, e.g. `" + (found.size() > 1 ? found[1].name : first.name) +
+           "`): the power-loss model keeps one name per file and does not move a directory's entries with it yet "
+           "(a known limit, not a blind spot)";
   std::string text = "the trace does not explain ";
   text += first.bytes ? size_text(first.bytes) + " of `" + first.name + "`" : "`" + first.name + "`";
   text += " (" + first.what + ")";

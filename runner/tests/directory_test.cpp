@@ -184,6 +184,31 @@ TEST(DirectoryMode, ASymlinkIsKeptInEveryStateTheCheckerSees) {
   EXPECT_EQ(removed.report.properties.at("crash_consistent").verdict, reports::Verdict::fail);
 }
 
+// A directory renamed with a file in it is not replayed by the power-loss
+// model (one name per file): powerloss_consistent and durable are not_run
+// with that reason — never a pass, even with a checker that accepts
+// everything — and the kill states at call boundaries are still judged.
+// Without a file in it, the rename moves one entry, which the model follows.
+TEST(DirectoryMode, ADirectoryRenamedWithItsFilesIsNotJudgedForPowerLoss) {
+  TempDir dir;
+  testing::write_text(dir / "initial" / "keep", "k\n");
+  for (const bool with_file : {true, false}) {
+    SCOPED_TRACE(with_file ? "with a file in it" : "empty");
+    const std::string fill = with_file ? " && echo x > g.tmp/data" : "";
+    const auto r =
+        check_directory(dir, dir / "initial", "/bin/true", {"/bin/sh", "-c", "mkdir g.tmp" + fill + " && mv g.tmp g"});
+    const auto& power = r.report.properties.at("powerloss_consistent");
+    if (with_file) {
+      EXPECT_EQ(power.verdict, reports::Verdict::not_run) << r.output;
+      EXPECT_TRUE(testing::has(power.reason, "which renames the directory `g.tmp` to `g`")) << power.reason;
+      EXPECT_EQ(r.report.properties.at("durable").reason, power.reason);
+    } else {
+      EXPECT_EQ(power.verdict, reports::Verdict::pass) << power.reason;
+    }
+    EXPECT_EQ(r.report.properties.at("crash_consistent").verdict, reports::Verdict::pass);
+  }
+}
+
 // A file published in a new subdirectory (writers/new_generation.py, truth in
 // its docstring): states where a power loss dropped the subdirectory drop its
 // files too (materialising them was a harness failure, exit 3). Only the

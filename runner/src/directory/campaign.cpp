@@ -48,6 +48,7 @@ struct DirRun {
   std::map<std::string, std::vector<DirCase>> by_property;  // property -> the cases that bear on it
   std::map<Model, std::set<std::size_t>> jobs_per_model;    // distinct states checked per model
   std::vector<std::string> notes;
+  std::map<std::string, std::string> not_judged;  // property -> why it has no cases
 };
 
 void add(DirRun& run, const std::string& property, DirCase c) {
@@ -332,6 +333,8 @@ void judge_staged(StagedPowerLoss& staged, const RunOptions& options, DirRun& ru
 void power_loss_states(const CaseResult& base, const RunOptions& options, const std::string& unexplained, DirRun& run) {
   if (!unexplained.empty()) {
     run.notes.push_back("trace self-check: " + unexplained + "; powerloss_consistent and durable not judged");
+    run.not_judged["powerloss_consistent"] = run.not_judged["durable"] =
+        "not judged: the power-loss states are replayed from the trace, and " + unexplained;
     return;
   }
   pl::Options pl_options;
@@ -441,7 +444,7 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
     auto& result = report.properties[property];
     if (found != run.by_property.end()) result = judge_property(property, found->second, run.book, *base.trace);
     if (result.verdict == reports::Verdict::not_run && result.reason.empty())
-      result.reason = missing_reason(property, options);
+      result.reason = run.not_judged.count(property) ? run.not_judged.at(property) : missing_reason(property, options);
   }
   report.subject.initial_dir = setup.scenario.directory_mode->initial.string();
   report.subject.checker = setup.scenario.directory_mode->checker;

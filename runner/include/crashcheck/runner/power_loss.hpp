@@ -104,6 +104,10 @@ struct Unexplained {
   std::string name;         // relative to the scratch directory
   std::string what;         // "bytes 0–14335 differ", "it exists, but no traced call made it"
   std::uint64_t bytes = 0;  // length of the differing range (0: metadata only)
+  // Seen, but not replayed: a call the model does not follow (a directory
+  // renamed with what it holds), named in `what`; the entries after it are
+  // the files it moved.
+  bool unmodelled = false;
 };
 
 // Every file in scope whose existence, kind, size, content or mode after the
