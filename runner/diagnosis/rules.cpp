@@ -38,8 +38,7 @@ Found unsynced_before_publish(const Evidence& e) {
   if (e.directory_mode()) {
     for (const TraceRecord* rename : e.renames_in_scope())
       if (e.unsynced_write_before(rename->seq)) return rename->seq;
-    const TraceRecord* write = e.renames_in_scope().empty() ? e.unsynced_write_before(UINT32_MAX) : nullptr;
-    return write ? Found(write->seq) : std::nullopt;
+    return std::nullopt;
   }
   const TraceRecord* rename = e.publishing_call();
   const std::string file = rename ? rename->path : e.target();
@@ -49,20 +48,35 @@ Found unsynced_before_publish(const Evidence& e) {
   return rename ? rename->seq : write->seq;
 }
 
+// Directory mode without any rename: a written file never fsynced (its
+// last write), e.g. SQLite with synchronous=OFF.
+Found written_never_synced(const Evidence& e) {
+  if (!e.directory_mode() || !e.renames_in_scope().empty()) return std::nullopt;
+  const TraceRecord* write = e.unsynced_write_before(UINT32_MAX);
+  return write ? Found(write->seq) : std::nullopt;
+}
+
+// Directory mode: the first call of kind `op` inside the directory (a
+// same-directory rename, or an unlink) whose directory is not fsynced after it.
+Found first_unsynced_in_directory(const Evidence& e, OpClass op) {
+  for (const auto& r : e.records()) {
+    if (r.error != 0 || r.op != op || outside_scope(r.path)) continue;
+    if (op == OpClass::rename && (outside_scope(r.path2) || parent_of(r.path) != parent_of(r.path2))) continue;
+    if (!e.directory_synced(parent_of(r.path), r.seq)) return r.seq;
+  }
+  return std::nullopt;
+}
+
+// Directory mode: an unlink that commits (SQLite's rollback journal, deleted
+// to commit a transaction) with no fsync of its directory after it.
+Found unlink_unsynced(const Evidence& e) {
+  return e.directory_mode() ? first_unsynced_in_directory(e, OpClass::unlink) : std::nullopt;
+}
+
 // A rename within one directory (inside the scratch directory) whose
 // directory is not fsynced after it.
 Found target_directory_unsynced(const Evidence& e) {
-  if (e.directory_mode()) {
-    // There an unlink can commit too (SQLite's rollback journal, deleted to
-    // commit): the first rename or unlink whose directory is not fsynced after it.
-    for (const auto& r : e.records()) {
-      const bool renamed =
-          r.op == OpClass::rename && !outside_scope(r.path2) && parent_of(r.path) == parent_of(r.path2);
-      if (r.error != 0 || outside_scope(r.path) || !(renamed || r.op == OpClass::unlink)) continue;
-      if (!e.directory_synced(parent_of(r.path), r.seq)) return r.seq;
-    }
-    return std::nullopt;
-  }
+  if (e.directory_mode()) return first_unsynced_in_directory(e, OpClass::rename);
   const TraceRecord* rename = e.publishing_call();
   if (!rename || outside_scope(rename->path) || parent_of(rename->path) != parent_of(rename->path2))
     return std::nullopt;
@@ -322,6 +336,18 @@ constexpr Rule kRules[] = {
       "fs.fsyncSync(fd);  // before fs.renameSync(tmp, target)", "if (fsync(fd) != 0) goto fail;  /* before rename */",
       "if (::fsync(fd) != 0) return fail();  // before std::filesystem::rename",
       "if err := f.Sync(); err != nil { return err } // before os.Rename", "sync \"$tmp\"  # before mv"}},
+    {"fsync_file_after_write",
+     {"powerloss_consistent", "durable"},
+     false,
+     written_never_synced,
+     "A file is written and never fsynced: a power loss can lose its last writes, or keep some of its pages and not "
+     "others, whatever the writer reported. fsync it after its last write (SQLite: PRAGMA synchronous=FULL, not "
+     "OFF).",
+     {"f.flush(); os.fsync(f.fileno())  # SQLite: conn.execute('PRAGMA synchronous=FULL')",
+      "fs.fsyncSync(fd);  // after the last write", "if (fsync(fd) != 0) goto fail;  /* after the last write */",
+      "if (::fsync(fd) != 0) return fail();  // after the last write",
+      "if err := f.Sync(); err != nil { return err } // after the last write",
+      "sync \"$file\"  # after the last write"}},
     {"flush_before_fsync",
      {"crash_atomic", "powerloss_atomic", "reader_safe", "durable", "valid_content"},
      false,
@@ -361,6 +387,23 @@ constexpr Rule kRules[] = {
       "::close(dfd);",
       "d, _ := os.Open(filepath.Dir(path)); if err := d.Sync(); err != nil { return err }; d.Close()",
       "sync \"$(dirname \"$path\")\"  # after mv"}},
+    {"fsync_dir_after_unlink",
+     {"durable"},
+     false,
+     unlink_unsynced,
+     "Deleting this file commits (SQLite deletes its rollback journal to commit a transaction), and the deletion is "
+     "not durable until its directory is fsynced: after a power loss the file can come back and undo what the "
+     "writer reported committed. fsync the directory after the unlink (SQLite: PRAGMA synchronous=EXTRA, or "
+     "journal_mode=WAL).",
+     {"os.unlink(p); dfd = os.open(os.path.dirname(os.path.abspath(p)), os.O_RDONLY | os.O_DIRECTORY); "
+      "os.fsync(dfd); os.close(dfd)  # SQLite: conn.execute('PRAGMA synchronous=EXTRA')",
+      "fs.unlinkSync(p); const dfd = fs.openSync(path.dirname(p), 'r'); fs.fsyncSync(dfd); fs.closeSync(dfd);",
+      "if (unlink(p) != 0) goto fail; int dfd = open(dir, O_RDONLY | O_DIRECTORY); if (dfd < 0 || fsync(dfd) != 0) "
+      "goto fail; close(dfd);",
+      "std::filesystem::remove(p); int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); if (dfd < 0 || "
+      "::fsync(dfd) != 0) return fail(); ::close(dfd);",
+      "os.Remove(p); d, _ := os.Open(filepath.Dir(p)); if err := d.Sync(); err != nil { return err }; d.Close()",
+      "rm -f \"$p\" && sync \"$(dirname \"$p\")\""}},
     {"fsync_dir_of_temp_and_target",
      {"durable"},
      false,

@@ -342,7 +342,7 @@ TEST(Rules, TableHasUniqueIdsAndKnownProperties) {
                 reports::kProperties.end())
           << rule.id << ": " << property;
   }
-  EXPECT_EQ(ids.size(), 16u);
+  EXPECT_EQ(ids.size(), 18u);
 }
 
 // Directory mode (issue 15): no target, the checker's properties, the same table.
@@ -402,7 +402,23 @@ TEST(DirectoryRules, ARenameOrAnUnlinkWithoutADirectoryFsyncAfterIt) {
   unlinked.add("fsync", OpClass::sync, "app.db");
   unlinked.add("unlink", OpClass::unlink, "app.db-journal");
   unlinked.fail("durable");
-  EXPECT_EQ(unlinked.found(), (Found{{"fsync_dir_after_rename", "durable", unlinked.last()}}));
+  EXPECT_EQ(unlinked.found(), (Found{{"fsync_dir_after_unlink", "durable", unlinked.last()}}));
+  unlinked.fsync_dir();  // SQLite's synchronous=EXTRA
+  EXPECT_EQ(unlinked.found(), Found{});
+}
+
+// SQLite with synchronous=OFF: nothing renamed, the database written and never fsynced.
+TEST(DirectoryRules, AFileWrittenAndNeverSyncedWithoutAnyRename) {
+  DirCase c;
+  c.add("open", OpClass::open, "app.db").flags = O_RDWR;
+  c.add("write", OpClass::write, "app.db");
+  c.add("write", OpClass::write, "app.db");
+  c.fail("powerloss_consistent");
+  c.fail("durable");
+  EXPECT_EQ(c.found(),
+            (Found{{"fsync_file_after_write", "powerloss_consistent", 3}, {"fsync_file_after_write", "durable", 3}}));
+  c.add("fsync", OpClass::sync, "app.db");  // synchronous=FULL
+  EXPECT_EQ(c.found(), Found{});
 }
 
 TEST(DirectoryRules, AFileThatWasThereRewrittenInPlace) {
