@@ -202,6 +202,11 @@ TEST(BundledScenarios, NameTheManifestsUnsyncedDataFile) {
     named.insert({d.rule, d.property});
     EXPECT_TRUE(symbol_at(defect, d.call_index).starts_with("rename")) << d.call_index << " " << d.call;
     EXPECT_TRUE(has(d.call, "MANIFEST.tmp")) << d.call;
+    // the writer's own line, as in single-file mode
+    EXPECT_TRUE(d.site.ends_with(
+        "/manifest_writer.py:" +
+        std::to_string(line_holding(scenarios / "subjects/manifest_writer.py", "os.rename(temp_path"))))
+        << d.site;
   }
   EXPECT_EQ(named, (std::set<std::pair<std::string, std::string>>{{"fsync_file_before_rename", "powerloss_consistent"},
                                                                   {"fsync_file_before_rename", "durable"}}));

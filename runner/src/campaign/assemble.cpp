@@ -51,28 +51,6 @@ reports::Subject subject_section(const SubjectSetup& setup) {
   return subject;
 }
 
-std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
-  std::vector<reports::CallSummary> out;
-  for (const auto& r : trace.records) out.push_back({r.seq, r.call, faults::describe_call(r), r.site});
-  return out;
-}
-
-// Every counterexample and diagnosis names a baseline call: it shows that
-// call's site next to it (runner/README.md, "Call sites").
-void attach_sites(reports::Report& report) {
-  std::map<std::uint32_t, std::string> sites;
-  for (const auto& c : report.calls)
-    if (!c.site.empty()) sites[c.seq] = c.site;
-  if (sites.empty()) return;
-  const auto site_of = [&](std::uint32_t seq) {
-    const auto it = sites.find(seq);
-    return it == sites.end() ? std::string() : it->second;
-  };
-  for (auto& [name, property] : report.properties)
-    for (auto& f : property.failures) f.site = site_of(f.call_index);
-  for (auto& d : report.diagnoses) d.site = site_of(d.call_index);
-}
-
 // valid_content of the cases, joined by what the validator said of the
 // power-loss states.
 void add_validated(reports::PropertyResult& valid, reports::PropertyResult power_loss) {
@@ -151,6 +129,28 @@ std::string replay_program() {
 }
 
 }  // namespace
+
+std::vector<reports::CallSummary> call_summaries(const Trace& trace) {
+  std::vector<reports::CallSummary> out;
+  for (const auto& r : trace.records) out.push_back({r.seq, r.call, faults::describe_call(r), r.site});
+  return out;
+}
+
+// Every counterexample and diagnosis names a baseline call: it shows that
+// call's site next to it (runner/README.md, "Call sites").
+void attach_sites(reports::Report& report) {
+  std::map<std::uint32_t, std::string> sites;
+  for (const auto& c : report.calls)
+    if (!c.site.empty()) sites[c.seq] = c.site;
+  if (sites.empty()) return;
+  const auto site_of = [&](std::uint32_t seq) {
+    const auto it = sites.find(seq);
+    return it == sites.end() ? std::string() : it->second;
+  };
+  for (auto& [name, property] : report.properties)
+    for (auto& f : property.failures) f.site = site_of(f.call_index);
+  for (auto& d : report.diagnoses) d.site = site_of(d.call_index);
+}
 
 reports::Report empty_report(const SubjectSetup& setup, const RunOptions& options, const std::string& reason) {
   reports::Report report;

@@ -448,7 +448,7 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
   }
   report.subject.initial_dir = setup.scenario.directory_mode->initial.string();
   report.subject.checker = setup.scenario.directory_mode->checker;
-  for (const auto& r : base.trace->records) report.calls.push_back({r.seq, r.call, faults::describe_call(r)});
+  report.calls = call_summaries(*base.trace);
   std::string per_model;
   for (const auto& [model, jobs] : run.jobs_per_model) {
     if (model == Model::baseline) continue;
@@ -467,6 +467,7 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
   report.notes.insert(report.notes.end(), run.notes.begin(), run.notes.end());
   // The same rule table as single-file mode (runner/diagnosis/README.md, "Directory mode").
   report.diagnoses = diagnosis::diagnose(*base.trace, report);
+  attach_sites(report);
   return report;
 }
 
