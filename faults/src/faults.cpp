@@ -327,6 +327,16 @@ bool is_kernel_copy(const TraceRecord& r) {
          (r.call == "sendfile" || r.call == "sendfile64" || r.call == "copy_file_range" || r.call == "splice");
 }
 
+bool outside_scope(std::string_view path) {
+  return path.starts_with('/') || path.starts_with(kTmpdirPrefix) || path == ".." || path.starts_with("../");
+}
+
+std::string tmpdir_relative(const std::string& path, const std::string& tmpdir) {
+  if (tmpdir.empty() || !path.starts_with(tmpdir) || path.size() <= tmpdir.size() + 1 || path[tmpdir.size()] != '/')
+    return path;
+  return std::string(kTmpdirPrefix) + path.substr(tmpdir.size() + 1);
+}
+
 std::string describe_call(const TraceRecord& r) {
   std::string out = r.call + "(";
   switch (r.op) {

@@ -139,7 +139,7 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-bool outside_scope(const std::string& path) { return path.starts_with("/") || path == ".." || path.starts_with("../"); }
+bool outside_scope(const std::string& path) { return faults::outside_scope(path); }
 
 std::string_view injected_error(std::string_view case_id) {
   const auto dash = case_id.rfind('-');

@@ -114,9 +114,18 @@ void drive_pauses(SubjectProcess& process, faults::Observer& observer, const Scr
   }
 }
 
-void take_observation(faults::Observation seen, CaseResult& result) {
+// Paths into the case's own TMPDIR become "$TMPDIR/…" (faults::tmpdir_relative):
+// every case has another, and a temp staged there is the same step in each run.
+void take_observation(faults::Observation seen, const ScratchCase& scratch, CaseResult& result) {
   result.processes_seen = seen.processes_seen;
   result.calls_counted = seen.calls_counted;
+  if (seen.trace) {
+    const std::string tmpdir = fs::absolute(scratch.temp_dir()).lexically_normal().string();
+    for (auto& r : seen.trace->records) {
+      r.path = faults::tmpdir_relative(r.path, tmpdir);
+      r.path2 = faults::tmpdir_relative(r.path2, tmpdir);
+    }
+  }
   result.trace = std::move(seen.trace);
   result.trace_error = std::move(seen.trace_error);
   result.notes = std::move(seen.notes);
@@ -325,7 +334,7 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const P
   result.outliving = process.outliving();
   result.report_point_unknown = result.outliving.outlived && !(paused && process.subject_ended().has_value());
   result.final = take_snapshot(scratch.scratch());
-  take_observation(observer->finish(), result);
+  take_observation(observer->finish(), scratch, result);
   result.outside_writes = scratch.outside_writes();
   result.stderr_tail = log_tail(scratch.output("stderr"), 600);
   return result;

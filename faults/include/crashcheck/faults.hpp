@@ -223,6 +223,16 @@ Trace read_trace(const std::filesystem::path& file);  // throws TraceError
 // errors (the fuzz target faults/fuzz/ feeds it untrusted bytes).
 Trace decode_trace(std::string_view bytes, const std::filesystem::path& file);  // throws TraceError
 
+// Where a traced path points outside the scope (the scratch directory):
+// absolute ("/…"), above it ("../…"), or into the subject's own temporary
+// directory, which the runner gives every case afresh and names
+// "$TMPDIR/…" in its traces (tmpdir_relative), so that two runs' temps
+// compare by their names, not by the case directory holding them.
+inline constexpr std::string_view kTmpdirPrefix = "$TMPDIR/";
+bool outside_scope(std::string_view path);
+// `path` inside `tmpdir` (an absolute directory) as "$TMPDIR/…"; else unchanged.
+std::string tmpdir_relative(const std::string& path, const std::string& tmpdir);
+
 // One counted call as a person reads it: the report's `call` field and the
 // call list. One format for every model (documented in reports/README.md):
 //   write(fd 3 → pipeline_health.json, 2855 bytes)   writes: fd, its path, bytes requested

@@ -39,7 +39,7 @@ std::string PausePrints::difference(const DirectoryPrint& seen, const DirectoryP
     if (other->second.hash != print.hash) return "`" + name + "` holds other bytes than its trace wrote";
   }
   for (const auto& [name, print] : traced)  // a pause sees the scratch directory; the trace also names files outside it
-    if (!name.starts_with('/') && !seen.count(name)) return "`" + name + "` is missing, though its trace made it";
+    if (!faults::outside_scope(name) && !seen.count(name)) return "`" + name + "` is missing, though its trace made it";
   return "";
 }
 
