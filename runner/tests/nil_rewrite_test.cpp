@@ -19,14 +19,22 @@
 //   such evidence.
 //
 // Ground truth first, without crashcheck: strace's SIGKILL at the writer's
-// log line, and at one of its raw writes.
+// log line, and at one of its raw writes. Then crashcheck on both backends,
+// and the two rules on traces and snapshots written by hand
+// (MappedWindowSpots, PauseTimes).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <crashcheck/report.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <set>
 #include <string>
 
+#include "../src/campaign/blind_spots.hpp"
+#include "../src/campaign/pause_check.hpp"
 #include "support.hpp"
 
 namespace crashcheck::runner {
@@ -162,6 +170,122 @@ TEST(UnseenWrites, UnseenCallsThatWriteNothingKeepThePasses) {
       EXPECT_EQ(verdict(report, name), "pass") << how << " " << name << ": " << report["properties"][name].dump(2);
     EXPECT_FALSE(has(report["notes"].dump(), "disagree")) << how << ": " << report["notes"].dump(2);
   }
+}
+
+// mapped_window_spots on traces written by hand: which passes a window of a
+// mapping withholds, by where the target names the mapped file.
+struct TraceBuilder {
+  faults::Trace trace;
+  TraceBuilder& add(const std::string& call, faults::OpClass op, std::uint64_t inode, const std::string& path,
+                    const std::string& path2 = "", int flags = 0, const std::string& data = "") {
+    faults::TraceRecord r;
+    r.seq = static_cast<std::uint32_t>(trace.records.size() + 1);
+    r.call = call;
+    r.op = op;
+    r.inode = inode;
+    r.path = path;
+    r.path2 = path2;
+    r.flags = flags;
+    r.created = op == faults::OpClass::open && (flags & O_CREAT) != 0;
+    r.offset = data.empty() ? -1 : 0;
+    r.data = data;
+    trace.records.push_back(std::move(r));
+    return *this;
+  }
+  std::set<std::string> withheld(std::uint64_t old_inode = 5) const {
+    std::set<std::string> out;
+    for (const auto& spot : mapped_window_spots(trace, "t", old_inode))
+      for (auto name : spot.properties) out.insert(std::string(name));
+    return out;
+  }
+};
+
+using faults::OpClass;
+const std::set<std::string> kKill{"crash_atomic", "reader_safe", "valid_content", "concurrent_safe"};
+
+// A temp: open, ftruncate, the stores shown at msync(MS_SYNC) and munmap.
+TraceBuilder mapped_temp() {
+  TraceBuilder b;
+  b.add("openat", OpClass::open, 7, "t.tmp", "", O_CREAT | O_RDWR).add("ftruncate", OpClass::truncate, 7, "t.tmp");
+  b.add("msync", OpClass::write, 7, "t.tmp", "", MS_SYNC, "nnnn")
+      .add("munmap", OpClass::write, 7, "t.tmp", "", 0, "nnnn");
+  return b;
+}
+
+TEST(MappedWindowSpots, ATempUnmappedAndSyncedBeforeItsRenameWithholdsNothing) {
+  auto b = mapped_temp();
+  b.add("fsync", OpClass::sync, 7, "t.tmp").add("rename", OpClass::rename, 7, "t.tmp", "t");
+  EXPECT_EQ(b.withheld(), std::set<std::string>{});
+}
+
+TEST(MappedWindowSpots, ATempNotSyncedAfterItsMunmapWithholdsThePowerLossPasses) {
+  auto b = mapped_temp();
+  b.add("rename", OpClass::rename, 7, "t.tmp", "t");
+  EXPECT_EQ(b.withheld(), (std::set<std::string>{"powerloss_atomic", "valid_content", "durable"}));
+}
+
+TEST(MappedWindowSpots, AMappingStillOpenAtTheRenameWithholdsEveryOne) {
+  TraceBuilder b;
+  b.add("openat", OpClass::open, 7, "t.tmp", "", O_CREAT | O_RDWR).add("ftruncate", OpClass::truncate, 7, "t.tmp");
+  b.add("rename", OpClass::rename, 7, "t.tmp", "t").add("munmap", OpClass::write, 7, "t", "", 0, "nnnn");
+  auto expected = kKill;
+  expected.insert({"powerloss_atomic", "durable"});
+  EXPECT_EQ(b.withheld(), expected);
+}
+
+TEST(MappedWindowSpots, TheOldTargetMappedInPlaceWithholdsTheKillPassesAndDurableOnlyWhenNotSyncedAfter) {
+  TraceBuilder b;
+  b.add("openat", OpClass::open, 5, "t", "", O_RDWR).add("msync", OpClass::write, 5, "t", "", MS_SYNC, "nnnn");
+  auto synced = b;
+  synced.add("munmap", OpClass::write, 5, "t", "", 0, "nnnn").add("fsync", OpClass::sync, 5, "t");
+  auto expected = kKill;
+  expected.insert("powerloss_atomic");
+  EXPECT_EQ(synced.withheld(), expected);
+  b.add("munmap", OpClass::write, 5, "t", "", 0, "nnnn");
+  expected.insert("durable");
+  EXPECT_EQ(b.withheld(), expected);
+  // another file mapped in place, never the target: nothing
+  TraceBuilder other;
+  other.add("openat", OpClass::open, 9, "u", "", O_RDWR).add("munmap", OpClass::write, 9, "u", "", 0, "nnnn");
+  EXPECT_EQ(other.withheld(), std::set<std::string>{});
+}
+
+// The times check on snapshots written by hand: the target `t` (inode 5)
+// seen at the start, before calls 1 and 2, and at the end, its times given
+// at each; call 1 is `first` (a directory fsync when nothing is said).
+std::string unseen_write(const std::vector<std::pair<std::int64_t, std::int64_t>>& times,
+                         OpClass first = OpClass::sync) {
+  auto at = [&](std::size_t i) {
+    Snapshot s;
+    Entry& e = s.entries["t"];
+    e.inode = 5;
+    e.content = SharedBytes(std::string("n"));
+    e.mtime_ns = times[i].first;
+    e.ctime_ns = times[i].second;
+    return s;
+  };
+  TraceBuilder b;
+  b.add(first == OpClass::sync ? "fsync" : "pwrite64", first, first == OpClass::sync ? 1 : 5,
+        first == OpClass::sync ? "." : "t", "", 0, first == OpClass::write ? "n" : "");
+  b.add("close", OpClass::close, 1, ".");
+  PausePrints prints("t");
+  prints.add(1, at(1));
+  prints.add(2, at(2));
+  return prints.check(b.trace, at(0), at(3)).unseen_write;
+}
+
+TEST(PauseTimes, AWriteTheTimesShowAndTheTraceLacksIsNamed) {
+  EXPECT_EQ(unseen_write({{10, 10}, {10, 10}, {20, 20}, {20, 20}}),
+            "`t` was written between the pause before call 1 and the pause before call 2 (its mtime and ctime "
+            "changed together), but no call the trace shows there writes it");
+  EXPECT_TRUE(has(unseen_write({{10, 10}, {10, 10}, {10, 10}, {30, 30}}), "and the end of the run"));
+  EXPECT_TRUE(has(unseen_write({{10, 10}, {20, 20}, {20, 20}, {20, 20}}), "between the start and"));
+}
+
+TEST(PauseTimes, ATracedWriteOrTimesSetOnPurposeAreNoEvidence) {
+  EXPECT_EQ(unseen_write({{10, 10}, {10, 10}, {20, 20}, {20, 20}}, OpClass::write), "");  // call 1 writes it
+  EXPECT_EQ(unseen_write({{10, 10}, {10, 10}, {5, 20}, {5, 20}}), "");    // utimensat: mtime set apart from ctime
+  EXPECT_EQ(unseen_write({{10, 10}, {10, 10}, {10, 20}, {10, 20}}), "");  // chmod, a rename: ctime alone
 }
 
 }  // namespace
