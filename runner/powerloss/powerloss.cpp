@@ -221,15 +221,10 @@ bool synced_with_stores(const faults::TraceRecord& sync, const faults::TraceReco
   return at + stores.data.size() <= sync.data.size() && sync.data.compare(at, stores.data.size(), stores.data) == 0;
 }
 
-// Each record of stores through a shared mapping (faults::is_mapped_store),
-// by how many records precede its window: the stores may be on disk from
-// just after the last record that wrote, resized or synced that file (else
-// its first open, else the start), not only from the record that shows them.
-// A sync that already held the stores' bytes does not end the window: it
-// made them durable. A window that starts before the real mmap only offers
-// more states.
-std::multimap<std::size_t, std::size_t> store_windows(const faults::Trace& trace) {
-  std::multimap<std::size_t, std::size_t> out;
+}  // namespace
+
+std::vector<StoreWindow> store_windows(const faults::Trace& trace) {
+  std::vector<StoreWindow> out;
   const auto& records = trace.records;
   for (std::size_t n = 0; n < records.size(); ++n) {
     const auto& stores = records[n];
@@ -249,19 +244,18 @@ std::multimap<std::size_t, std::size_t> store_windows(const faults::Trace& trace
       }
       if (r.op == faults::OpClass::open) start = j + 1;  // the earliest open of the file so far
     }
-    out.emplace(start, n);
+    out.push_back({start, n});
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<Coverage> for_each_state(const faults::Trace& trace, const InitialState& initial, const Options& options,
                                      const StateVisitor& visit) {
   check_options(options);
   detail::Replay replay(initial, options.profile);
   detail::FileModelCache cache;
-  const auto windows = store_windows(trace);
+  std::multimap<std::size_t, std::size_t> windows;  // records applied -> the stores that may be early from then
+  for (const auto& w : store_windows(trace)) windows.emplace(w.opens_after, w.record);
   auto open_windows = [&](std::size_t applied) {
     for (auto [it, end] = windows.equal_range(applied); it != end; ++it) replay.apply_early(trace.records[it->second]);
   };

@@ -45,6 +45,8 @@ Entry entry_at(const fs::directory_entry& item, bool with_content) {
   if (::lstat(item.path().c_str(), &st) != 0) return e;
   e.mode = st.st_mode & 07777;
   e.inode = st.st_ino;
+  e.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  e.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
   if (S_ISREG(st.st_mode)) {
     e.kind = Entry::Kind::file;
     if (with_content && static_cast<std::uintmax_t>(st.st_size) <= kMaxSnapshotBytes)

@@ -39,16 +39,30 @@ void expect_torn(const nlohmann::json& report) {
     EXPECT_TRUE(testing::has(p["failures"][0]["case_id"].get<std::string>(), "-within-")) << p.dump(2);
     EXPECT_TRUE(testing::has(p["failures"][0]["call"].get<std::string>(), "msync")) << p.dump(2);
   }
-  EXPECT_FALSE(testing::has(report["notes"].dump(), "passes withheld")) << report["notes"];
+  // modelled, not withheld: the only passes withheld are those a window of the mapping bears on
+  // (nil_rewrite_test.cpp), never these fails
+  for (const auto& note : report["notes"]) {
+    if (testing::has(note.get<std::string>(), "passes withheld")) {
+      EXPECT_TRUE(testing::has(note.get<std::string>(), "stores through a shared writable mapping")) << note;
+    }
+  }
 }
 
 TEST(MappedStores, AnInPlaceMmapRewriteFailsEveryAtomicity) {
   expect_torn(testing::check_planted(kModels, "inplace-mmap", "seccomp"));
 }
 
-// msync(MS_SYNC) of the whole file made it durable: only atomicity fails.
-TEST(MappedStores, AnInPlaceMmapRewriteIsStillDurable) {
-  EXPECT_EQ(verdict(testing::check_planted("power-loss", "inplace-mmap", "seccomp"), "durable"), "pass");
+// msync(MS_SYNC) of the whole file made the stores before it durable, but
+// the file stays mapped until munmap and nothing syncs it after: stores in
+// between are unseen (a page changed and put back may be what stays on
+// disk), so durable is not judged — never a fail the stores would not cause.
+// Synced after its munmap, the same rewrite is durable
+// (StoresAnFsyncWroteBackAreTornBeforeItOnly).
+TEST(MappedStores, AnInPlaceMmapRewriteNotSyncedAfterItsMunmapIsNotJudgedDurable) {
+  const auto report = testing::check_planted("power-loss", "inplace-mmap", "seccomp");
+  const auto& durable = report["properties"]["durable"];
+  EXPECT_EQ(durable["verdict"], "not_run") << durable.dump(2);
+  EXPECT_TRUE(testing::has(durable["reason"].get<std::string>(), "nothing syncs the file after them")) << durable;
 }
 
 TEST(MappedStores, ATempFilledThroughAMappingPassesEveryProperty) {
@@ -113,10 +127,16 @@ TEST(MappedStores, ATempFilledBySpliceIsJudgedWhereSeenAndNotRunWhereNot) {
 // in-core data of the file"). The supervisor records the mapped range at the
 // fsync: stores already there were made durable by it, stores made after it
 // were not. Only the order of the fsync and the stores differs.
+// The mapping outlives that fsync until the temp is unmapped, and nothing
+// syncs the temp after: stores between the fsync and the munmap would be
+// unseen (nil_rewrite_test.cpp), so the power-loss verdicts are withheld
+// while a kill or a reader, which never sees the temp as the target, passes.
 TEST(MappedStores, AnFsyncWhileMappedCoversTheStoresMadeBeforeItOnly) {
   const auto synced = check_python("temp-mmap-fsync");
-  for (const char* name : {"crash_atomic", "reader_safe", "powerloss_atomic", "durable", "error_safe"})
+  for (const char* name : {"crash_atomic", "reader_safe", "error_safe"})
     EXPECT_EQ(verdict(synced, name), "pass") << name << ": " << synced["properties"][name].dump(2);
+  for (const char* name : {"powerloss_atomic", "durable"})
+    EXPECT_EQ(verdict(synced, name), "not_run") << name << ": " << synced["properties"][name].dump(2);
   const auto late = check_python("temp-mmap-late-fsync");
   for (const char* name : {"powerloss_atomic", "durable"})
     EXPECT_EQ(verdict(late, name), "fail") << name << ": " << late["properties"][name].dump(2);

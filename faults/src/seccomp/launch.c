@@ -47,11 +47,14 @@ static void fail(const char *fmt, ...) {
 }
 
 /* Adds one notify rule per syscalls.def entry; mmap only when it maps a file
- * shared and writable (the only mappings whose stores reach a file). */
+ * shared and writable (the only mappings whose stores reach a file), a
+ * CC_SYSCALL_WHEN row only when its argument has its value. */
 static void add_rules(scmp_filter_ctx ctx) {
   int rc = 0;
 #define CC_SYSCALL(name, ...) \
   if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 0);
+#define CC_SYSCALL_WHEN(name, op, roles, errnos, arg, value) \
+  if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 1, SCMP_CMP(arg, SCMP_CMP_EQ, value));
 #define CC_REFUSE(name, error) \
   if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SYS_##name, 0);
 #define CC_NOTE(name, roles) \
@@ -62,6 +65,7 @@ static void add_rules(scmp_filter_ctx ctx) {
                           SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_SHARED | MAP_ANONYMOUS, MAP_SHARED));
 #include "syscalls.def"
 #undef CC_SYSCALL
+#undef CC_SYSCALL_WHEN
 #undef CC_REFUSE
 #undef CC_NOTE
 #undef CC_WATCH

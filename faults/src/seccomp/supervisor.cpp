@@ -327,6 +327,7 @@ class Supervisor final : public Observer {
   void read_piece(Call& c, const Piece& piece);
   void note_mapped_at_sync(Call& c);
   void on_mapping(Call& c);
+  void on_punch(Call& c);
   bool numbered(Call& one);
   void on_fd_call(Call& c);
   void on_close(Call& c);
@@ -1119,6 +1120,7 @@ void Supervisor::note_mapped_at_sync(Call& c) {
 // Nothing shared was ever mapped (the common case): continued at once.
 void Supervisor::on_mapping(Call& c) {
   if (!mapped_shared_) return let_through(c);
+  if (c.entry.info->name == "madvise") return on_punch(c);
   bool exiting = c.entry.info->name == "exit_group";
   std::uint64_t lo = exiting ? 0 : c.a.u(ADDR), hi = exiting ? UINT64_MAX : c.a.u(ADDR) + c.a.u(LEN);
   std::vector<Piece> pieces = shared_pieces(c.t.tid(), lo, hi);
@@ -1135,6 +1137,38 @@ void Supervisor::on_mapping(Call& c) {
     if (!numbered(one)) return;
   }
   let_through(c);
+}
+
+// madvise(MADV_REMOVE) of a followed file's shared writable mapping punches a
+// hole in the file: the kernel's madvise_remove is fallocate(PUNCH_HOLE |
+// KEEP_SIZE) over the mapped pages. Performed the same way on the file, so a
+// kill after it finds it done, and recorded as a write of the zeros the range
+// reads as from then on: the model sees the bytes change at this call, and a
+// later msync/munmap that puts them back is a change it cuts. A range over
+// more than one mapping is left to the kernel, its first followed piece
+// recorded; an unaligned address fails in the kernel (EINVAL) and changes nothing.
+void Supervisor::on_punch(Call& c) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t addr = c.a.u(ADDR), end = addr + ((c.a.u(LEN) + page - 1) & ~(page - 1));
+  std::vector<Piece> pieces = shared_pieces(c.t.tid(), addr, end);
+  if (pieces.empty() || addr % page != 0) return let_through(c);
+  counted(c, [&](Call& c) -> Outcome {
+    const Piece& piece = pieces.front();
+    c.node = piece.node;
+    c.rec.path = piece.node->name;
+    c.rec.inode = piece.inode;
+    c.rec.offset = static_cast<std::int64_t>(piece.offset);
+    c.rec.length = piece.length;
+    UniqueFd file(::open(piece.file.c_str(), O_RDWR | O_CLOEXEC));
+    struct stat st {};
+    const bool whole = pieces.size() == 1 && piece.length == end - addr && file.valid();
+    if (whole && ::fallocate(file.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, c.rec.offset,
+                             static_cast<off_t>(piece.length)) != 0)
+      return failure(errno);
+    const auto size = ::stat(piece.file.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    c.rec.data = std::string(size > piece.offset ? std::min(piece.length, size - piece.offset) : 0, '\0');
+    return whole ? value(0) : proceed();
+  });
 }
 
 // -------------------------------------------------------- descriptor calls --

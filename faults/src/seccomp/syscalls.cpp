@@ -13,11 +13,13 @@ namespace {
 #define CC_UNPAREN(...) __VA_ARGS__
 // one errno array per entry (a leading 0 keeps empty lists legal)
 #define CC_SYSCALL(name, op, roles, errnos) constexpr int errnos_##name[] = {0, CC_UNPAREN errnos};
+#define CC_SYSCALL_WHEN(name, op, roles, errnos, arg, value) CC_SYSCALL(name, op, roles, errnos)
 #define CC_WATCH(name, roles) constexpr int errnos_##name[] = {0};
 #define CC_REFUSE(name, error) constexpr int errnos_##name[] = {0, error};
 #define CC_NOTE(name, roles) constexpr int errnos_##name[] = {0};
 #include "syscalls.def"
 #undef CC_SYSCALL
+#undef CC_SYSCALL_WHEN
 #undef CC_WATCH
 #undef CC_REFUSE
 #undef CC_NOTE
@@ -25,6 +27,7 @@ namespace {
 using Role = SyscallInfo::Role;
 #define CC_SYSCALL(name, op, roles, errnos) \
   SyscallInfo{#name, Role::counted, OpClass::op, std::span<const int>(errnos_##name).subspan(1)},
+#define CC_SYSCALL_WHEN(name, op, roles, errnos, arg, value) CC_SYSCALL(name, op, roles, errnos)
 #define CC_WATCH(name, roles) SyscallInfo{#name, Role::watched, OpClass::open, {}},
 #define CC_REFUSE(name, error) \
   SyscallInfo{#name, Role::refused, OpClass::open, std::span<const int>(errnos_##name).subspan(1)},
@@ -33,6 +36,7 @@ const SyscallInfo syscall_infos[] = {
 #include "syscalls.def"
 };
 #undef CC_SYSCALL
+#undef CC_SYSCALL_WHEN
 #undef CC_WATCH
 #undef CC_REFUSE
 #undef CC_NOTE
@@ -46,6 +50,7 @@ namespace {
 
 using namespace role;
 #define CC_SYSCALL(name, op, roles, errnos) {SYS_##name, nullptr, {CC_UNPAREN roles}},
+#define CC_SYSCALL_WHEN(name, op, roles, errnos, arg, value) CC_SYSCALL(name, op, roles, errnos)
 #define CC_WATCH(name, roles) {SYS_##name, nullptr, {CC_UNPAREN roles}},
 #define CC_REFUSE(name, error) {SYS_##name, nullptr, {}},
 #define CC_NOTE(name, roles) {SYS_##name, nullptr, {CC_UNPAREN roles}},
@@ -53,6 +58,7 @@ SyscallEntry entries[] = {
 #include "syscalls.def"
 };
 #undef CC_SYSCALL
+#undef CC_SYSCALL_WHEN
 #undef CC_WATCH
 #undef CC_REFUSE
 #undef CC_NOTE

@@ -185,7 +185,10 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
                  options, validator, unexplained);
   after_errors.apply(report.properties["durable"], report.notes);
   add_validated(report.properties["valid_content"], after_errors.validated());
-  withhold_blind_passes(report, blind_spots(unexplained, collected.pauses.unexplained));
+  withhold_blind_passes(report, blind_spots(unexplained, collected.pauses));
+  const Entry* old_target = baseline.initial.find(setup.scenario.target);
+  withhold_blind_passes(
+      report, mapped_window_spots(*baseline.trace, setup.scenario.target, old_target ? old_target->inode : 0));
   const auto outliving = outliving_spots(baseline);
   withhold_blind_passes(report, outliving);
   for (const auto& spot : outliving)  // said even when no pass was withheld
@@ -199,6 +202,8 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
     report.notes.push_back("the trace and the run disagree: " + collected.pauses.unexplained +
                            "; states rebuilt from the trace near there (inside calls, power loss) may not be ones "
                            "this run could leave");
+  if (!collected.pauses.unseen_write.empty())
+    report.notes.push_back("the trace and the run disagree: " + collected.pauses.unseen_write);
   report.diagnoses = diagnosis::diagnose(*baseline.trace, report);
   attach_sites(report);
   return report;

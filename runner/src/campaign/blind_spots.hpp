@@ -8,14 +8,17 @@
 // as are states inside one write.
 #pragma once
 
+#include <crashcheck/faults.hpp>
 #include <crashcheck/report.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/power_loss.hpp"
+#include "pause_check.hpp"
 
 namespace crashcheck::runner {
 
@@ -26,8 +29,20 @@ struct BlindSpot {
 
 // What the baseline run shows the models could not see, from its trace
 // self-check (unexplained_by_trace) and the same check of its pauses
-// (pause_check.hpp: "" when every checked pause agrees with the trace).
-std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, const std::string& unexplained_pause);
+// (pause_check.hpp: bytes a pause holds that the trace does not, and writes
+// the files' times show that the trace lacks).
+std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, const PausePrints::Check& pauses);
+
+// Stores through a shared writable mapping are seen only by the bytes at the
+// end of their window (powerloss::store_windows): a page wiped and put back
+// inside it leaves states no model offers. Where `target` names the mapped
+// file during a window (`initial_inode`: what it named before the run; 0
+// when nothing), the kill and reader passes are withheld; where it does
+// before the file is next synced after the window, the power-loss ones (and
+// durable's when nothing syncs it after). A temp mapped, synced and
+// unmapped before it is renamed over the target keeps its passes.
+std::vector<BlindSpot> mapped_window_spots(const faults::Trace& trace, const std::string& target,
+                                           std::uint64_t initial_inode);
 
 // What the baseline shows about processes that outlived the subject's exit
 // (CaseResult::outliving): one killed at the deadline withholds every pass,

@@ -66,7 +66,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   // (--compare json) or be the only new content (no payload): they are
   // taken now, sharing the payload's bytes when they are the same.
   collected.unexplained = unexplained_by_trace(*baseline.trace, baseline.initial, baseline.final);
-  collected.pauses = pauses.prints().check(*baseline.trace, baseline.initial);
+  collected.pauses = pauses.prints().check(*baseline.trace, baseline.initial, baseline.final);
   if (collected.pauses.checked < collected.pauses.pauses)
     collected.notes.push_back("the paused run's snapshots were compared with its trace at " +
                               std::to_string(collected.pauses.checked) + " of " +

@@ -68,7 +68,14 @@ struct Entry {
   mode_t mode = 0;
   SharedBytes content;      // regular files: the bytes; symlinks: the link target
   std::uint64_t inode = 0;  // what the agent's trace calls it (the power-loss model needs it)
-  bool operator==(const Entry&) const = default;
+  // When it was last written (mtime) and last changed at all (ctime), in ns:
+  // the pause check's evidence of writes the trace lacks (pause_check.hpp).
+  // Not part of what a state holds: two entries with the same bytes are the
+  // same state, whenever they were made.
+  std::int64_t mtime_ns = 0, ctime_ns = 0;
+  bool operator==(const Entry& other) const {
+    return kind == other.kind && mode == other.mode && content == other.content && inode == other.inode;
+  }
 };
 
 // Every entry below a directory, by path relative to it ("a", "sub/b").

@@ -145,6 +145,19 @@ bool failed_file_sync(const faults::TraceRecord& record) noexcept;
 // from this did something its trace does not show (trace self-check).
 std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial);
 
+// Each record of stores through a shared mapping (faults::is_mapped_store)
+// and its window: the stores may be in the page cache from the state after
+// `opens_after` records applied (just after the last record that wrote,
+// resized or synced that file, else its first open, else the start) up to
+// the record that shows them, records[record]. A window that starts before
+// the real mmap only offers more states. Only the bytes at its end are seen:
+// stores inside it are not observed one by one (runner/README.md).
+struct StoreWindow {
+  std::size_t opens_after = 0;
+  std::size_t record = 0;
+};
+std::vector<StoreWindow> store_windows(const faults::Trace& trace);
+
 // ---- inside one write ------------------------------------------------------
 
 // Linux copies a write page by page and takes a fatal signal between pages
