@@ -12,13 +12,14 @@ namespace {
 using faults::OpClass;
 using faults::TraceRecord;
 
-constexpr int kRenameExchange = 2;      // RENAME_EXCHANGE, <linux/fs.h>
-constexpr int kFallocKeepSize = 1;      // FALLOC_FL_KEEP_SIZE
-constexpr int kFallocPunchHole = 2;     // FALLOC_FL_PUNCH_HOLE
-constexpr int kFallocZeroRange = 0x10;  // FALLOC_FL_ZERO_RANGE
-constexpr int kMsSync = 4;              // MS_SYNC, <sys/mman.h>
-constexpr int kRwfDsync = 2;            // RWF_DSYNC, <linux/fs.h>
-constexpr int kRwfSync = 4;             // RWF_SYNC
+constexpr int kRenameExchange = 2;          // RENAME_EXCHANGE, <linux/fs.h>
+constexpr int kFallocKeepSize = 1;          // FALLOC_FL_KEEP_SIZE
+constexpr int kFallocPunchHole = 2;         // FALLOC_FL_PUNCH_HOLE
+constexpr int kFallocZeroRange = 0x10;      // FALLOC_FL_ZERO_RANGE
+constexpr int kMsSync = 4;                  // MS_SYNC, <sys/mman.h>
+constexpr int kRwfDsync = 2;                // RWF_DSYNC, <linux/fs.h>
+constexpr int kRwfSync = 4;                 // RWF_SYNC
+constexpr std::uint64_t kPageBytes = 4096;  // ext4's block and the page cache's unit of write-back
 
 bool shares_name(const Op& a, const Op& b) {
   auto names_a = touched_names(a);
@@ -247,8 +248,14 @@ void Replay::apply(const TraceRecord& record) {
   switch (record.op) {
     case OpClass::open:
     case OpClass::mkdir:
-      if (record.op == OpClass::open && record.fd >= 0 && (record.flags & O_DSYNC) != 0)  // O_SYNC includes O_DSYNC
-        synchronous_fds_.insert({record.pid, record.fd});
+      // A descriptor number is O_DSYNC until reused: any open that returns
+      // it says what it is now (an exec or dup2 over it is not traced; the
+      // write's inode is checked too).
+      if (record.op == OpClass::open && record.fd >= 0) {
+        synchronous_fds_.erase({record.pid, record.fd});
+        if ((record.flags & O_DSYNC) != 0)  // O_SYNC includes O_DSYNC
+          synchronous_fds_[{record.pid, record.fd}] = target_inode();
+      }
       if (record.created) {
         op.kind = Op::Kind::create;
         op.inode = new_inode(record.inode);
@@ -273,8 +280,7 @@ void Replay::apply(const TraceRecord& record) {
         break;
       }
       add_data_op(std::move(op));
-      if (const bool o_sync = synchronous_fds_.count({record.pid, record.fd}) != 0;
-          o_sync || synchronous_write(record)) {
+      if (const bool o_sync = synchronous_fd(record); o_sync || synchronous_write(record)) {
         sync_written_range(target_inode(), ops_.size() - 1);
         if (o_sync || (record.flags & kRwfSync) != 0) sync_mode(target_inode());  // O_SYNC's inode flush: simplified
       } else if (synchronous(record)) {
@@ -348,7 +354,10 @@ void Replay::apply(const TraceRecord& record) {
         op.bytes = record.data;
         add_data_op(std::move(op));
       }
-      sync_file(target_inode());
+      if (record.call == "fdatasync")
+        sync_data_and_mode(target_inode());
+      else
+        sync_file(target_inode());
       break;
     case OpClass::sync_all:
       sync_everything();
@@ -394,7 +403,7 @@ bool Replay::synchronous(const TraceRecord& record) {
 }
 
 void Replay::sync_data(std::uint64_t id) {
-  if (profile_ == Profile::ext4_ordered) commit_journal();
+  if (profile_ == Profile::ext4_ordered && datasync_commits(id)) commit_journal();
   make_data_durable(id, ops_.size());
 }
 
@@ -469,6 +478,37 @@ void Replay::sync_file(std::uint64_t id) {
   sync_mode(id);  // fsync flushes the inode, mode included
 }
 
+// Whether an ext4 fdatasync (or O_DSYNC write) of the file commits the
+// journal: only when what retrieves its data changed since its last sync —
+// its size, or its creation still in the running transaction. A pure
+// overwrite dirties only timestamps, which fdatasync does not wait for
+// (ext4_sync_file waits for i_datasync_tid), so an unrelated rename in the
+// running transaction stays uncommitted; fsync waits for i_sync_tid and
+// commits it.
+bool Replay::datasync_commits(std::uint64_t id) {
+  const auto& state = inode(id);
+  std::uint64_t size = state.base->size();
+  for (auto op : state.pending_data) {
+    const Op& o = ops_[op];
+    if (o.kind == Op::Kind::resize || o.offset + o.bytes.size() > size) return true;
+  }
+  return std::any_of(pending_entries_.begin(), pending_entries_.end(),
+                     [&](std::size_t op) { return ops_[op].kind == Op::Kind::create && ops_[op].inode == id; });
+}
+
+// fdatasync: the file's data durable, committing ext4's journal only when
+// datasync_commits says so; the mode too (a simplification kept from when
+// fdatasync was fsync: README).
+void Replay::sync_data_and_mode(std::uint64_t id) {
+  sync_data(id);
+  sync_mode(id);
+}
+
+bool Replay::synchronous_fd(const TraceRecord& record) {
+  const auto it = synchronous_fds_.find({record.pid, record.fd});
+  return it != synchronous_fds_.end() && it->second == resolve_inode(record, record.path);
+}
+
 void Replay::sync_mode(std::uint64_t id) {
   auto& state = inode(id);
   state.base_mode = state.current_mode;
@@ -486,29 +526,43 @@ void Replay::sync_mode(std::uint64_t id) {
 // order matters, and nothing is made durable: too little, never too much
 // (README).
 void Replay::sync_written_range(std::uint64_t id, std::size_t written) {
-  if (profile_ == Profile::ext4_ordered) commit_journal();  // the fdatasync commits the running transaction
+  if (profile_ == Profile::ext4_ordered && datasync_commits(id)) commit_journal();
   auto& pending = inode(id).pending_data;
-  const std::uint64_t from = ops_[written].offset, to = from + ops_[written].bytes.size();
+  auto from = ops_[written].offset, to = from + ops_[written].bytes.size();
+  if (profile_ == Profile::ext4_ordered)  // write-back is by page: the synced range's pages go whole
+    from = from / kPageBytes * kPageBytes, to = (to + kPageBytes - 1) / kPageBytes * kPageBytes;
   std::vector<std::size_t> durable, outside;
   bool resize_after_outside = false;
   for (auto op : pending) {
     const Op& o = ops_[op];
+    const std::uint64_t end = o.offset + o.bytes.size();
     if (o.kind == Op::Kind::resize) resize_after_outside = resize_after_outside || !outside.empty();
-    if (o.kind == Op::Kind::resize || op == written)
+    if (o.kind == Op::Kind::resize || op == written || (o.offset >= from && end <= to)) {
       durable.push_back(op);
-    else if (o.offset < from || o.offset + o.bytes.size() > to)
-      outside.push_back(op);
+      continue;
+    }
+    outside.push_back(op);
+    if (o.offset < to && end > from) durable.push_back(clipped(op, std::max(o.offset, from), std::min(end, to)));
   }
   if (resize_after_outside) return;  // their order matters: nothing made durable, rather than too much (README)
   if (outside.empty()) return make_data_durable(id, ops_.size());
-  pending = durable;
+  pending = durable;  // in trace order: make_data_durable applies them so
   make_data_durable(id, ops_.size());
   if (!pending.empty()) {  // a failed sync earlier keeps them unwritten (unwritable_): as they were
+    pending = durable;
     pending.insert(pending.end(), outside.begin(), outside.end());
     std::sort(pending.begin(), pending.end());
     return;
   }
   inode(id).pending_data = clipped_outside(outside, from, to);
+}
+
+// A new op holding the bytes [from, to) of write `id` (ops other snapshots hold keep theirs).
+std::size_t Replay::clipped(std::size_t id, std::uint64_t from, std::uint64_t to) {
+  Op part = ops_[id];
+  part.bytes = part.bytes.substr(from - part.offset, to - from);
+  part.offset = from;
+  return add_op(std::move(part));
 }
 
 // Copies of `writes` (op ids, in order) without their bytes in [from, to):
@@ -518,17 +572,9 @@ std::vector<std::size_t> Replay::clipped_outside(const std::vector<std::size_t>&
                                                  std::uint64_t to) {
   std::vector<std::size_t> out;
   for (auto id : writes) {
-    const Op op = ops_[id];
-    const std::uint64_t end = op.offset + op.bytes.size();
-    const auto piece = [&](std::uint64_t a, std::uint64_t b) {
-      if (a >= b) return;
-      Op part = op;
-      part.offset = a;
-      part.bytes = op.bytes.substr(a - op.offset, b - a);
-      out.push_back(add_op(std::move(part)));
-    };
-    piece(op.offset, std::min(end, from));
-    piece(std::max(op.offset, to), end);
+    const std::uint64_t start = ops_[id].offset, end = start + ops_[id].bytes.size();
+    if (start < std::min(end, from)) out.push_back(clipped(id, start, std::min(end, from)));
+    if (std::max(start, to) < end) out.push_back(clipped(id, std::max(start, to), end));
   }
   return out;
 }

@@ -130,6 +130,8 @@ class Replay {
   void add_mode_op(Op op);
   void sync_file(std::uint64_t id);
   void sync_mode(std::uint64_t id);  // the inode's mode durable
+  bool datasync_commits(std::uint64_t id);
+  void sync_data_and_mode(std::uint64_t id);  // fdatasync
   void sync_directory(const std::string& path);
   void sync_everything();
   void commit_journal();                                          // ext4-ordered: any sync commits all metadata
@@ -152,7 +154,8 @@ class Replay {
   std::uint64_t next_made_up_inode_ = kMadeUpInodes;
   // Descriptors opened with O_SYNC or O_DSYNC, by (pid, fd): each write
   // through one is durable when it returns, as if fdatasync followed it.
-  std::set<std::pair<std::int32_t, std::int32_t>> synchronous_fds_;
+  std::map<std::pair<std::int32_t, std::int32_t>, std::uint64_t> synchronous_fds_;  // -> the file's inode
+  bool synchronous_fd(const faults::TraceRecord& record);
   std::set<std::uint32_t> applied_early_;  // seqs of mapped stores whose bytes apply_early added
   // After a failed fsync (failed_file_sync): per file, the byte ranges its
   // unsynced writes covered then, not yet rewritten, and the first of those
@@ -168,6 +171,7 @@ class Replay {
   void rewrite(std::uint64_t id, const Op& op);                    // a data op after the error takes its bytes off
   void sync_data(std::uint64_t id);                                // fdatasync: the data, not the mode
   void sync_written_range(std::uint64_t id, std::size_t written);  // O_DSYNC: one write's range
+  std::size_t clipped(std::size_t id, std::uint64_t from, std::uint64_t to);
   std::vector<std::size_t> clipped_outside(const std::vector<std::size_t>& writes, std::uint64_t from,
                                            std::uint64_t to);
   bool synchronous(const faults::TraceRecord& record);
