@@ -137,7 +137,8 @@ std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> 
     const Trace& trace, const Snapshot& initial, const std::string& target, const std::vector<ChosenCall>& chosen) {
   std::vector<WithinCut> before;
   for (const ChosenCall& c : chosen)
-    if (const TraceRecord& r = trace.records[c.index]; r.path == target && page_boundaries(r).size() > kCutsPerCall)
+    if (const TraceRecord& r = trace.records[c.index];
+        (target.empty() || r.path == target) && page_boundaries(r).size() > kCutsPerCall)
       before.push_back({r.seq, 0});
   std::map<std::uint32_t, std::optional<std::pair<std::uint64_t, std::uint64_t>>> out;
   if (before.empty()) return out;

@@ -50,7 +50,8 @@ struct WithinPlan {
 // call has more boundaries than are sampled, they are drawn from those a
 // tear shows at: strictly after the first byte it changes and at or before
 // its last (the trace replayed from `initial` says what it overwrote in the
-// file `target`, the one whose states are judged);
+// file `target`, the one whose states are judged; every file when it is
+// empty, as in directory mode);
 // outside them a cut leaves the old bytes or the new ones, nothing torn.
 WithinPlan plan_within(const faults::Trace& trace, const Snapshot& initial, const std::string& target,
                        const SamplingPolicy& policy);

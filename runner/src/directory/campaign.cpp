@@ -49,6 +49,7 @@ struct DirRun {
   std::map<Model, std::set<std::size_t>> jobs_per_model;    // distinct states checked per model
   std::vector<std::string> notes;
   std::map<std::string, std::string> not_judged;  // property -> why it has no cases
+  std::map<std::string, std::string> withheld;    // property -> why its cases cannot make a pass
 };
 
 void add(DirRun& run, const std::string& property, DirCase c) {
@@ -175,6 +176,7 @@ std::string fault_text(const CaseSpec& spec) {
 void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
                const CaseResult& base, DirRun& run) {
   std::vector<std::optional<DirCase>> ended(specs.size());
+  std::vector<char> committed_too(specs.size(), 0);  // a kill after the writer reported success (after_report)
   run_parallel(specs.size(), options.jobs ? options.jobs : default_jobs(), [&](std::size_t i) {
     const CaseResult r = execute_case(setup, specs[i]);
     if (r.outcome.end == SubjectOutcome::End::cancelled) return;
@@ -189,10 +191,18 @@ void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, co
                        r.outcome.status(),
                        run.book.add(r.final.entries, !killed && r.outcome.succeeded()),
                        new_names(r.final, r.initial, base.final)};
+    committed_too[i] = killed && after_report(base, call);
   });
-  for (auto& c : ended) {
+  for (std::size_t i = 0; i < ended.size(); ++i) {
+    auto& c = ended[i];
     if (!c) continue;
     if (c->model == Model::kill) {
+      if (committed_too[i]) {
+        DirCase committed = *c;
+        committed.fault += ", after the writer exited 0 (CRASHCHECK_COMMITTED=1)";
+        committed.job = run.book.add(run.book.entries(c->job), true);
+        add(run, "crash_consistent", std::move(committed));
+      }
       add(run, "crash_consistent", std::move(*c));
       continue;
     }
@@ -236,9 +246,14 @@ void within_states(const CaseResult& base, const RunOptions& options, const With
   const WithinPlan& plan = stage.plan;
   if (plan.cuts.empty()) return;
   if (!explained) {
-    run.notes.push_back(
-        "kill and reader states inside calls not modelled: they are replayed from the trace, and the trace does not "
-        "explain the run (trace self-check)");
+    const std::string why =
+        "its states inside write-class calls (a SIGKILL or a reader mid-write) were not modelled: they are replayed "
+        "from the trace, and the trace does not explain the run (trace self-check)";
+    run.notes.push_back("kill and reader states inside calls not modelled: " + why.substr(why.find("they are")));
+    for (const auto& cut : plan.cuts) {
+      if (!cut.reader_only && has(options.models, Model::kill)) run.withheld["crash_consistent"] = why;
+      if (has(options.models, Model::reader)) run.withheld["reader_consistent"] = why;
+    }
     return;
   }
   std::set<std::string> real;
@@ -443,6 +458,11 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
     const auto found = run.by_property.find(property);
     auto& result = report.properties[property];
     if (found != run.by_property.end()) result = judge_property(property, found->second, run.book, *base.trace);
+    if (const auto why = run.withheld.find(property);
+        why != run.withheld.end() && result.verdict == reports::Verdict::pass) {
+      result.verdict = reports::Verdict::not_run;  // never a pass on what was not seen
+      result.reason = "not judged: " + why->second;
+    }
     if (result.verdict == reports::Verdict::not_run && result.reason.empty())
       result.reason = run.not_judged.count(property) ? run.not_judged.at(property) : missing_reason(property, options);
   }
@@ -534,6 +554,11 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
     result.report.notes.push_back(why);
     return result;
   }
+  if (base.outcome.succeeded() && base.report_point_unknown)
+    run.withheld["crash_consistent"] =
+        "a process the writer started outlived it, and this run (no pauses) cannot place the writer's exit among "
+        "the calls, so a kill after its success report cannot be judged with CRASHCHECK_COMMITTED=1 (add the reader "
+        "model, or fast kills, to pause the baseline)";
   std::vector<CaseSpec> specs = cases_from_pauses(base, pauses, options, run);
   Plan plan = plan_cases(*base.trace, options.models, KillMode::fast, 0, options.sampling);
   for (auto& c : plan.cases) specs.push_back(std::move(c));
