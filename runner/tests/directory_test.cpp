@@ -343,6 +343,39 @@ TEST(DirectoryMode, ReplayJudgesTheCaseAgainAndKeepsItsDirectory) {
   EXPECT_TRUE(testing::has(occupied.output, "--keep: " + kept + " exists and is not empty")) << occupied.output;
 }
 
+// `crashcheck check` of writers/one_big_write.py MODE on {dir}/data.bin, with MODELS; its report.
+struct BigWrite {
+  fs::path initial, payload;
+  std::string checker;  // with {dir}
+};
+nlohmann::json check_one_big_write(const BigWrite& w, const std::string& mode, const std::string& models,
+                                   const std::string& kill_mode, const fs::path& out) {
+  const auto result = testing::run_crashcheck({"check",
+                                               "--initial",
+                                               w.initial.string(),
+                                               "--payload",
+                                               w.payload.string(),
+                                               "--checker",
+                                               w.checker,
+                                               "--models",
+                                               models,
+                                               "--kill-mode",
+                                               kill_mode,
+                                               "-j",
+                                               "2",
+                                               "--quiet",
+                                               "-o",
+                                               out.string(),
+                                               "--",
+                                               CRASHCHECK_PYTHON,
+                                               std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py",
+                                               mode,
+                                               "{dir}/data.bin",
+                                               "{payload}"});
+  EXPECT_LE(result.status, 1) << result.output;
+  return nlohmann::json::parse(testing::read_text(out / "report.json"));
+}
+
 // A SIGKILL inside one large write, in directory mode: data.bin (16 pages of
 // 'o') rewritten in place with one 64 KiB write of 'n' fails
 // crash_consistent on a kill-within state; its temp + fsync + rename twin
@@ -357,31 +390,8 @@ class DirectoryKillWithin : public ::testing::Test {
   // `crashcheck check` of one_big_write.py MODE on {dir}/data.bin, with MODELS; its report.
   nlohmann::json check(const std::string& mode, const std::string& models = "kill",
                        const std::string& kill_mode = "fast") {
-    const fs::path out = dir_ / ("out-" + mode + "-" + models + "-" + kill_mode);
-    const auto result = testing::run_crashcheck({"check",
-                                                 "--initial",
-                                                 (dir_ / "initial").string(),
-                                                 "--payload",
-                                                 (dir_ / "new.bin").string(),
-                                                 "--checker",
-                                                 checker() + " {dir}",
-                                                 "--models",
-                                                 models,
-                                                 "--kill-mode",
-                                                 kill_mode,
-                                                 "-j",
-                                                 "2",
-                                                 "--quiet",
-                                                 "-o",
-                                                 out.string(),
-                                                 "--",
-                                                 CRASHCHECK_PYTHON,
-                                                 std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py",
-                                                 mode,
-                                                 "{dir}/data.bin",
-                                                 "{payload}"});
-    EXPECT_LE(result.status, 1) << result.output;
-    return nlohmann::json::parse(testing::read_text(out / "report.json"));
+    return check_one_big_write({dir_ / "initial", dir_ / "new.bin", checker() + " {dir}"}, mode, models, kill_mode,
+                               dir_ / ("out-" + mode + "-" + models + "-" + kill_mode));
   }
   static std::string checker() {
     return std::string(CRASHCHECK_PYTHON) + " " + CRASHCHECK_WRITERS_DIR + "/uniform_dir_checker.py";
@@ -518,36 +528,17 @@ TEST(DirectoryWithin, TheOneTearingBoundaryOfALargeWriteIsAlwaysCut) {
   testing::write_text(dir / "checker.sh",
                       "cmp -s \"$1/data.bin\" \"$2/old.bin\" || cmp -s \"$1/data.bin\" \"$2/new.bin\"\n");
   for (const std::string mode : {"in-place", "temp-rename"}) {
-    const fs::path out = dir / ("out-" + mode);
-    const auto result =
-        testing::run_crashcheck({"check",
-                                 "--initial",
-                                 (dir / "initial").string(),
-                                 "--payload",
-                                 (dir / "new.bin").string(),
-                                 "--checker",
-                                 "/bin/sh " + (dir / "checker.sh").string() + " {dir} " + dir.path().string(),
-                                 "--models",
-                                 "kill,reader",
-                                 "-j",
-                                 "2",
-                                 "--quiet",
-                                 "-o",
-                                 out.string(),
-                                 "--",
-                                 CRASHCHECK_PYTHON,
-                                 std::string(CRASHCHECK_WRITERS_DIR) + "/one_big_write.py",
-                                 mode,
-                                 "{dir}/data.bin",
-                                 "{payload}"});
-    const auto report = nlohmann::json::parse(testing::read_text(out / "report.json"));
+    const auto report =
+        check_one_big_write({dir / "initial", dir / "new.bin",
+                             "/bin/sh " + (dir / "checker.sh").string() + " {dir} " + dir.path().string()},
+                            mode, "kill,reader", "fast", dir / ("out-" + mode));
     for (const char* property : {"crash_consistent", "reader_consistent"}) {
       const auto& p = report["properties"][property];
       if (mode == "temp-rename") {
         EXPECT_EQ(p["verdict"], "pass") << property << p.dump(2);
         continue;
       }
-      ASSERT_EQ(p["verdict"], "fail") << property << p.dump(2) << result.output;
+      ASSERT_EQ(p["verdict"], "fail") << property << p.dump(2);
       EXPECT_TRUE(testing::has(p["failures"][0]["case_id"].get<std::string>(), "within-2-409600")) << p.dump(2);
     }
   }
