@@ -91,9 +91,39 @@ const TraceRecord* Evidence::unsynced_write_before(std::uint32_t before) const {
       return r.seq > write->seq && r.seq < before && ok(r) && r.path == path &&
              (r.op == OpClass::unlink || r.op == OpClass::rename);
     });
-    if (!gone && !file_synced(path, write->seq, before)) return write;
+    if (gone) continue;
+    if (const TraceRecord* unsynced = unsynced_write(path, before)) return unsynced;
   }
   return nullptr;
+}
+
+bool Evidence::synchronous(const TraceRecord& write) const {
+  constexpr int kRwfDsync = 2, kRwfSync = 4;  // <linux/fs.h>
+  if (write.call.starts_with("pwritev") && write.call.ends_with("v2"))
+    return (write.flags & (kRwfDsync | kRwfSync)) != 0;
+  const TraceRecord* opened = nullptr;  // the open that returned this descriptor last
+  for (const auto& r : records()) {
+    if (r.seq >= write.seq) break;
+    if (r.pid == write.pid && r.fd == write.fd && ok(r))
+      opened = r.op == OpClass::open ? &r : r.op == OpClass::close ? nullptr : opened;
+  }
+  return opened && opened->path == write.path && (opened->flags & O_DSYNC) != 0;  // O_SYNC includes O_DSYNC
+}
+
+const TraceRecord* Evidence::unsynced_write(const std::string& path, std::uint32_t before) const {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : records()) {
+    if (r.seq >= before) break;
+    if (r.op == OpClass::write && ok(r) && r.path == path && !synchronous(r)) found = &r;
+    if (found && ((r.op == OpClass::sync_all && ok(r)) || (real_sync(r) && !r.is_directory && r.path == path)))
+      found = nullptr;  // synced: only later writes count
+  }
+  return found;
+}
+
+bool Evidence::journal_before(const std::string& path, std::uint32_t before) const {
+  const TraceRecord* write = last_write(path, before);
+  return creation(path, before) && write && !unsynced_write(path, before);
 }
 
 const TraceRecord* Evidence::first_in_place_change_of_existing() const {

@@ -54,6 +54,15 @@ class Evidence {
   bool file_synced(const std::string& path, std::uint32_t after, std::uint32_t before) const;
   // A successful fsync of directory `dir` (or a sync/syncfs) after `after`.
   bool directory_synced(const std::string& dir, std::uint32_t after) const;
+  // Whether `write` was durable when it returned: through a descriptor
+  // opened O_DSYNC/O_SYNC, or pwritev2 with RWF_DSYNC/RWF_SYNC.
+  bool synchronous(const TraceRecord& write) const;
+  // The last write to `path` before `before` that no sync after it covers
+  // and that was not synchronous itself, or null.
+  const TraceRecord* unsynced_write(const std::string& path, std::uint32_t before) const;
+  // Directory mode: `path` is a journal this run kept before `before`: it
+  // created the file, wrote it and made those writes durable.
+  bool journal_before(const std::string& path, std::uint32_t before) const;
 
   // The counterexamples of `property` (none when it did not fail).
   const std::vector<reports::Failure>& failures(std::string_view property) const;

@@ -15,13 +15,26 @@ using Found = std::optional<std::uint32_t>;
 
 // --- matchers -----------------------------------------------------------------
 
+// Directory mode: an in-place change a journal protects (SQLite's rollback
+// journal): a file this run created and made durable before the change, and
+// removes or empties after it. Its writer rewrites in place by design.
+bool journaled(const Evidence& e, const TraceRecord& change) {
+  for (const auto& r : e.records()) {
+    const bool ends =
+        r.seq > change.seq && r.error == 0 &&
+        (r.op == OpClass::unlink || r.op == OpClass::truncate || (r.op == OpClass::open && (r.flags & O_TRUNC) != 0));
+    if (ends && r.path != change.path && e.journal_before(r.path, change.seq)) return true;
+  }
+  return false;
+}
+
 // The target is truncated or written in place before any rename replaces it
 // (never replaced, or "reserved" by an emptying open first). Directory mode:
 // a file that was there before is rewritten in place.
 Found rewrites_in_place(const Evidence& e) {
   if (e.directory_mode()) {
     const TraceRecord* change = e.first_in_place_change_of_existing();
-    return change ? Found(change->seq) : std::nullopt;
+    return change && !journaled(e, *change) ? Found(change->seq) : std::nullopt;
   }
   const TraceRecord* publish = e.publishing_call();
   const TraceRecord* change = e.first_in_place_change(publish ? publish->seq : UINT32_MAX);
@@ -62,13 +75,17 @@ Found first_unsynced_in_directory(const Evidence& e, OpClass op) {
   for (const auto& r : e.records()) {
     if (r.error != 0 || r.op != op || outside_scope(r.path)) continue;
     if (op == OpClass::rename && (outside_scope(r.path2) || parent_of(r.path) != parent_of(r.path2))) continue;
+    if (op == OpClass::unlink && !e.journal_before(r.path, r.seq))
+      continue;  // removing a journal commits; cleanup does not
     if (!e.directory_synced(parent_of(r.path), r.seq)) return r.seq;
   }
   return std::nullopt;
 }
 
 // Directory mode: an unlink that commits (SQLite's rollback journal, deleted
-// to commit a transaction) with no fsync of its directory after it.
+// to commit a transaction: a file this run created and made durable) with no
+// fsync of its directory after it. Removing an old file is cleanup, not a
+// commit (adv6 9a).
 Found unlink_unsynced(const Evidence& e) {
   return e.directory_mode() ? first_unsynced_in_directory(e, OpClass::unlink) : std::nullopt;
 }
@@ -145,7 +162,7 @@ Found temp_left_behind(const Evidence& e) {
 
 // Exit 0 with a wrong target after a failed or short write (errno, disk-full).
 Found write_result_ignored(const Evidence& e) {
-  for (const auto& f : e.failures("error_safe")) {
+  for (const auto& f : e.failures(e.directory_mode() ? "error_consistent" : "error_safe")) {
     if (f.exit_status != 0 || f.call_index == 0) continue;
     const TraceRecord* call = e.at(f.call_index);
     if (f.model == reports::model_name(reports::Model::disk_full) || (call && call->op == OpClass::write))
@@ -393,8 +410,7 @@ constexpr Rule kRules[] = {
      unlink_unsynced,
      "Deleting this file commits (SQLite deletes its rollback journal to commit a transaction), and the deletion is "
      "not durable until its directory is fsynced: after a power loss the file can come back and undo what the "
-     "writer reported committed. fsync the directory after the unlink (SQLite: PRAGMA synchronous=EXTRA, or "
-     "journal_mode=WAL).",
+     "writer reported committed. fsync the directory after the unlink (SQLite: PRAGMA synchronous=EXTRA).",
      {"os.unlink(p); dfd = os.open(os.path.dirname(os.path.abspath(p)), os.O_RDONLY | os.O_DIRECTORY); "
       "os.fsync(dfd); os.close(dfd)  # SQLite: conn.execute('PRAGMA synchronous=EXTRA')",
       "fs.unlinkSync(p); const dfd = fs.openSync(path.dirname(p), 'r'); fs.fsyncSync(dfd); fs.closeSync(dfd);",
@@ -442,7 +458,7 @@ constexpr Rule kRules[] = {
       "catch (...) { std::filesystem::remove(tmp); throw; }", "defer func() { if err != nil { os.Remove(tmp) } }()",
       "trap 'rm -f \"$tmp\"' EXIT  # clear it after mv"}},
     {"check_write_result",
-     {"error_safe", "valid_content"},
+     {"error_safe", "valid_content", "error_consistent"},
      false,
      write_result_ignored,
      "A write failed or wrote fewer bytes than asked, and the writer went on and reported success with a short file. "

@@ -449,5 +449,51 @@ TEST(DirectoryRules, ALeftoverIsATempOnlyWhenTheRunRenamesItAway) {
   EXPECT_EQ(wal.found(), Found{});
 }
 
+// Adversarial pass on issue 15 (adv6 9): removing an old file is cleanup,
+// not a commit; an O_DSYNC write needs no fsync; an ignored write error is
+// named in directory mode too; a journaled in-place rewrite is by design.
+TEST(DirectoryRules, RemovingAFileThisRunDidNotKeepIsCleanupNotACommit) {
+  DirCase c;
+  c.manifest(true);
+  c.add("unlink", OpClass::unlink, "data-1.bin");  // the old generation, no directory fsync after
+  c.fail("durable");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(DirectoryRules, AWriteThroughAnODsyncDescriptorIsSynced) {
+  DirCase c;
+  c.add("open", OpClass::open, "app.db").flags = O_RDWR | O_DSYNC;
+  c.add("write", OpClass::write, "app.db");
+  c.fail("durable");
+  EXPECT_EQ(c.found(), Found{});
+  c.trace.records[0].flags = O_RDWR;  // its plain twin
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_after_write", "durable", 2}}));
+}
+
+TEST(DirectoryRules, AWriteErrorIgnoredIsNamedOnErrorConsistent) {
+  DirCase c;
+  c.manifest(true);
+  reports::Failure f;
+  f.model = "errno", f.exit_status = 0, f.call_index = 2;  // the data file's write
+  c.fail("error_consistent", f);
+  EXPECT_EQ(c.found(), (Found{{"check_write_result", "error_consistent", 2}}));
+}
+
+TEST(DirectoryRules, AnInPlaceRewriteAJournalProtectsIsByDesign) {
+  DirCase c;  // SQLite, journal_mode=DELETE
+  c.create("app.db-journal");
+  c.add("write", OpClass::write, "app.db-journal");
+  c.add("fsync", OpClass::sync, "app.db-journal");
+  c.add("open", OpClass::open, "app.db").flags = O_RDWR;
+  c.add("write", OpClass::write, "app.db");
+  c.add("fsync", OpClass::sync, "app.db");
+  c.add("unlink", OpClass::unlink, "app.db-journal");
+  c.fsync_dir();
+  c.fail("crash_consistent");
+  EXPECT_EQ(c.found(), Found{});
+  c.trace.records[2].op = OpClass::write, c.trace.records[2].call = "write";  // the journal never made durable
+  EXPECT_EQ(c.found(), (Found{{"write_temp_then_rename", "crash_consistent", 5}}));
+}
+
 }  // namespace
 }  // namespace crashcheck::diagnosis
