@@ -167,13 +167,20 @@ TEST_P(Outliving, SuccessReportedBeforeABackgroundJobCommitsFailsDurable) {
 }
 
 // Without pauses the run cannot place the exit among the job's calls:
-// durable is not judged, never passed.
+// durable is not judged, never passed. The preload backend always pauses its
+// baseline (its pauses are where file times show writes it cannot see), so
+// there the exit is placed and the background rename fails durable.
 TEST_P(Outliving, WithoutPausesTheExitOfABackgroundJobsWriterIsNotPlaced) {
   TempDir dir;
   const std::vector<std::string> exact{"--models", "kill,power-loss", "--kill-mode", "exact"};
   const json early = check(dir, "bg-rename", GetParam(), exact);
-  EXPECT_EQ(verdict(early, "durable"), "not_run") << early["properties"]["durable"].dump();
-  EXPECT_TRUE(has(early["properties"]["durable"]["reason"], "cannot tell which calls came after that success report"));
+  if (std::string(GetParam()) == "preload") {
+    EXPECT_EQ(verdict(early, "durable"), "fail") << early["properties"]["durable"].dump();
+  } else {
+    EXPECT_EQ(verdict(early, "durable"), "not_run") << early["properties"]["durable"].dump();
+    EXPECT_TRUE(
+        has(early["properties"]["durable"]["reason"], "cannot tell which calls came after that success report"));
+  }
   EXPECT_EQ(verdict(check(dir, "bg-wait", GetParam(), exact), "durable"), "pass");
 }
 

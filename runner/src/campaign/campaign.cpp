@@ -43,7 +43,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   WorkDir work(options.work_root);
   SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   PauseStates pauses(setup);
-  CaseResult baseline = execute_case(setup, baseline_run(options.models, options.kill_mode), pauses.visitor());
+  CaseResult baseline =
+      execute_case(setup, baseline_run(options.models, options.kill_mode, setup.backend.kind), pauses.visitor());
   if (baseline.conflict && !given.backend && !scenario.backend && setup.backend.kind != faults::BackendKind::preload) {
     // the default backend cannot observe this subject: the whole run falls back, and says why
     RunOptions fallback = given;

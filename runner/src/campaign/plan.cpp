@@ -149,8 +149,9 @@ std::vector<CaseSpec> plan_exact_kills(const Trace& trace, const SamplingPolicy&
 
 // Fast kills and readers come from one paused run, and the baseline is that
 // run: pausing changes timing only, so it is traced and ends like any other.
-CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode) {
-  const bool paused = (has(models, Model::kill) && mode == KillMode::fast) || has(models, Model::reader);
+CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode, faults::BackendKind backend) {
+  const bool paused = (has(models, Model::kill) && mode == KillMode::fast) || has(models, Model::reader) ||
+                      backend == faults::BackendKind::preload;
   const faults::FaultPlan plan{paused ? Kind::pause : Kind::none, 0, 0, 0};
   CaseSpec spec{case_id(Model::baseline, {}), Model::baseline, plan, 0};
   spec.sites = true;  // the report shows this run's calls, with their sites

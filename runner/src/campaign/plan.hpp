@@ -26,8 +26,10 @@ RunOptions campaign_options(const Scenario& scenario, const RunOptions& given);
 std::uint32_t last_seq(const faults::Trace& trace);
 
 // The fault-free run every campaign starts with; paused before every call
-// when fast kills or readers will be read off it.
-CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode);
+// when fast kills or readers will be read off it, and always on the preload
+// backend: its pauses are where the file times show writes it cannot see
+// (a raw syscall), and that check needs them (issue 11, adv4 F1).
+CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode, faults::BackendKind backend);
 
 // How many cases a model could ask for, and how many it asks for once
 // repeated calls are sampled (sampling.hpp).

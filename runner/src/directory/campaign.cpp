@@ -64,7 +64,7 @@ struct Pauses {
 };
 
 CaseResult run_baseline(const SubjectSetup& setup, const RunOptions& options, DirRun& run, Pauses& pauses) {
-  const CaseSpec spec = baseline_run(options.models, options.kill_mode);
+  const CaseSpec spec = baseline_run(options.models, options.kill_mode, setup.backend.kind);
   return execute_case(setup, spec, [&](std::uint32_t call, const Snapshot& now, const Snapshot&) {
     pauses.jobs[call] = run.book.add(now.entries, false);
   });
