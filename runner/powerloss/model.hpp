@@ -155,6 +155,7 @@ class Replay {
   // Descriptors opened with O_SYNC or O_DSYNC, by (pid, fd): each write
   // through one is durable when it returns, as if fdatasync followed it.
   std::map<std::pair<std::int32_t, std::int32_t>, std::uint64_t> synchronous_fds_;  // -> the file's inode
+  std::set<std::uint64_t> uncommitted_;  // ext4-ordered: inodes changed since the last journal commit
   bool synchronous_fd(const faults::TraceRecord& record);
   std::set<std::uint32_t> applied_early_;  // seqs of mapped stores whose bytes apply_early added
   // After a failed fsync (failed_file_sync): per file, the byte ranges its

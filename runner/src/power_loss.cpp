@@ -334,6 +334,7 @@ void for_each_within_state(const faults::Trace& trace, const Snapshot& initial, 
   pl::for_each_cut(trace, initial_state(initial), at, [&](const pl::Cut& cut, const auto& images) {
     std::erase_if(seen.entries, [&](const auto& e) { return !images.count(e.first); });
     for (const auto& [name, image] : images) {
+      if (faults::outside_scope(name)) continue;  // a temp in $TMPDIR: not in the directory judged
       Entry& entry = seen.entries[name];
       entry.kind = replayed_kind(initial, name, image.is_directory, image.content.get());
       entry.mode = static_cast<mode_t>(image.mode);

@@ -216,6 +216,19 @@ TEST(DirectoryMode, ADirectoryRenamedWithItsFilesIsNotJudgedForPowerLoss) {
   }
 }
 
+// A temp made in $TMPDIR and renamed into the directory: the states the
+// models build hold the directory only, never the temp's own name (adv7 5:
+// the kill and reader models materialised `$TMPDIR/…` and exited 3).
+TEST(DirectoryMode, ATempFromTmpdirRenamedInIsJudgedByEveryModel) {
+  TempDir dir;
+  testing::write_text(dir / "initial" / "keep", "k\n");
+  const auto r = check_directory(dir, dir / "initial", "/bin/sh -c 'test -f \"$0/keep\"' {dir}",
+                                 {"/bin/sh", "-c", "t=$(mktemp) && printf 'new data' > \"$t\" && mv \"$t\" new"});
+  EXPECT_LE(r.status, 1) << r.output;
+  for (const char* p : {"crash_consistent", "reader_consistent", "error_consistent"})
+    EXPECT_EQ(r.report.properties.at(p).verdict, reports::Verdict::pass) << p << r.output;
+}
+
 // A file published in a new subdirectory (writers/new_generation.py, truth in
 // its docstring): states where a power loss dropped the subdirectory drop its
 // files too (materialising them was a harness failure, exit 3). Only the

@@ -292,6 +292,30 @@ void within_states(const CaseResult& base, const RunOptions& options, const With
       "; `--exhaustive` models all");
 }
 
+// Stores through a shared writable mapping are seen only by their bytes at
+// the msync/munmap that ends their window: a page changed and put back in
+// between (a buffer cleared and refilled) leaves kill, reader and power-loss
+// states no model offers. Single-file mode withholds the passes that rest on
+// them (blind_spots.cpp); directory mode says so in a note instead, because
+// SQLite keeps its WAL index (-shm) mapped for the whole session and every
+// WAL verdict would go (runner/README.md, "Directory mode").
+void note_mapped_windows(const faults::Trace& trace, DirRun& run) {
+  std::map<std::string, std::pair<std::uint32_t, std::uint32_t>> spans;  // file -> first and last call of its windows
+  for (const auto& window : pl::store_windows(trace)) {
+    const auto& stores = trace.records[window.record];
+    if (window.opens_after >= window.record || faults::outside_scope(stores.path)) continue;  // spans no call
+    const std::uint32_t from = window.opens_after == 0 ? 0 : trace.records[window.opens_after - 1].seq;
+    auto [it, fresh] = spans.emplace(stores.path, std::pair(from, stores.seq));
+    if (!fresh) it->second.second = stores.seq;
+  }
+  for (const auto& [file, span] : spans)
+    run.notes.push_back("stores through a shared writable mapping of `" + file + "` between " +
+                        (span.first == 0 ? std::string("the start") : "call " + std::to_string(span.first)) +
+                        " and call " + std::to_string(span.second) +
+                        " are judged by their bytes at the calls that show them, not one by one: a page changed and "
+                        "put back in between is not modelled (runner/README.md)");
+}
+
 // Distinct power-loss states the checker judges, before they are sampled
 // (seeded; --exhaustive judges all): those with CRASHCHECK_COMMITTED=0
 // (powerloss_consistent) and, apart, the few after the last call with
@@ -565,6 +589,7 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
   run.notes.insert(run.notes.end(), plan.notes.begin(), plan.notes.end());
   const std::string unexplained = describe_unexplained(unexplained_by_trace(*base.trace, base.initial, base.final));
   const WithinStage within = plan_within_stage(base, options, setup);
+  note_mapped_windows(*base.trace, run);
   if (unexplained.empty()) specs.insert(specs.end(), within.real.begin(), within.real.end());
   run_cases(specs, setup, options, base, run);
   within_states(base, options, within, unexplained.empty(), run);

@@ -100,7 +100,7 @@ StateBook::Entries entries_of(const powerloss::CrashState& state, const Snapshot
   StateBook::Entries out;
   for (const auto& name : state.names()) {
     const auto image = state.file(name);
-    if (!image) continue;
+    if (!image || faults::outside_scope(name)) continue;  // a temp in $TMPDIR: not in the directory judged
     out[name] = {replayed_kind(initial, name, image->is_directory, image->content), image->mode,
                  image->is_directory ? std::string() : image->content, 0};
   }
