@@ -65,7 +65,7 @@ Timed campaign_seconds(const Scenario& s, KillMode mode, unsigned jobs) {
   const auto start = Clock::now();
   const CampaignResult result = run_campaigns(s, options);
   Timed t{std::chrono::duration<double>(Clock::now() - start).count(), 0};
-  for (const auto& o : result.observations) t.kill_cases += o.model == "kill";
+  for (const auto& o : result.observations) t.kill_cases += o.model == crashcheck::reports::Model::kill;
   return t;
 }
 
@@ -123,6 +123,8 @@ int main() {
   const Scenario s = load_scenario(fs::path(CRASHCHECK_SOURCE_DIR) / "scenarios" / "pipeline_health_fix.json");
   const unsigned cores = default_jobs();
   measure(s, cores);
-  measure(with_large_payload(s, 64), cores);
+  const Scenario large = with_large_payload(s, 64);
+  measure(large, cores);
+  fs::remove(large.payload);  // made in the temp directory for this run only
   return 0;
 }

@@ -174,6 +174,25 @@ Replay::Replay(const InitialState& initial, Profile profile, Visible keep)
 
 InodeState& Replay::inode(std::uint64_t id) { return inodes_[id]; }
 
+void Replay::expect_extents(const faults::Trace& trace) {
+  if (keep_ != Visible::bytes) return;  // only sizes are kept: nothing grows
+  for (const auto& record : trace.records) {
+    if (record.op != OpClass::write || record.error != 0 || record.inode == 0 || record.data.empty()) continue;
+    auto& extent = extents_[record.inode];
+    extent = std::max<std::uint64_t>(extent, std::max<std::int64_t>(record.offset, 0) + record.data.size());
+  }
+}
+
+// The trace's inode numbers may name two files in turn (the kernel reuses a
+// freed one): the later file is then sized for the larger, bytes that are
+// reserved, not copied.
+void Replay::reserve_extent(const TraceRecord& record, std::uint64_t id) {
+  const auto extent = extents_.find(record.inode);
+  if (extent == extents_.end()) return;
+  auto& bytes = current_[id];
+  if (bytes.capacity() < extent->second) bytes.reserve(extent->second);
+}
+
 std::uint64_t Replay::resolve_inode(const TraceRecord& record, const std::string& path) {
   auto aliased = aliases_.find(record.inode);
   if (aliased != aliases_.end()) return aliased->second;
@@ -278,6 +297,7 @@ void Replay::apply(const TraceRecord& record) {
       op.inode = target_inode();
       op.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(record.offset, 0));
       op.bytes = record.data;
+      if (keep_ == Visible::bytes) reserve_extent(record, op.inode);
       if (applied_early_.count(record.seq)) {
         if (synchronous(record)) sync_data(target_inode());
         break;

@@ -97,6 +97,11 @@ class Replay {
   // and another copy of a large file is not free.
   enum class Visible : bool { sizes, bytes };
   Replay(const InitialState& initial, Profile profile, Visible keep = Visible::sizes);
+  // With Visible::bytes: each file's bytes are then sized once, on its first
+  // write, for the furthest any write of `trace` reaches in it. Grown write
+  // by write, a reallocation holds the old and the new buffer (2.25 times a
+  // file of hundreds of MiB, issue 12). Call before the first apply().
+  void expect_extents(const faults::Trace& trace);
   void apply(const faults::TraceRecord& record);
   Snapshot snapshot() const;
   const std::vector<Op>& ops() const noexcept { return ops_; }
@@ -147,8 +152,10 @@ class Replay {
   std::vector<std::size_t> pending_entries_;
   std::map<std::uint64_t, InodeState> inodes_;
   Visible keep_;
-  std::map<std::uint64_t, std::string> current_;              // what the subject sees of each file (Visible::bytes)
-  std::map<std::uint64_t, std::uint64_t> current_size_;       // and its size
+  std::map<std::uint64_t, std::string> current_;         // what the subject sees of each file (Visible::bytes)
+  std::map<std::uint64_t, std::uint64_t> current_size_;  // and its size
+  std::map<std::uint64_t, std::uint64_t> extents_;  // trace inode -> furthest byte a write reaches (expect_extents)
+  void reserve_extent(const faults::TraceRecord& record, std::uint64_t id);
   std::map<std::uint64_t, std::uint64_t> aliases_;            // trace inode -> made-up id of an initial file
   static constexpr std::uint64_t kMadeUpInodes = 1ull << 62;  // ids for files whose inode is unknown
   std::uint64_t next_made_up_inode_ = kMadeUpInodes;

@@ -7,40 +7,53 @@
 namespace crashcheck::powerloss::detail {
 namespace {
 
-std::string block_of(const std::string& content, std::size_t block, std::uint32_t block_size) {
-  std::string bytes(block_size, '\0');
-  std::size_t begin = block * block_size;
-  if (begin < content.size()) {
-    auto n = std::min<std::size_t>(block_size, content.size() - begin);
-    std::memcpy(bytes.data(), content.data() + begin, n);
+// Block `block` of `content`: a view into it when it holds the whole block.
+BlockOption block_of(const std::shared_ptr<const std::string>& content, std::size_t block, std::uint32_t block_size) {
+  BlockOption option;
+  const std::size_t begin = block * block_size;
+  if (begin + block_size <= content->size()) {
+    option.bytes = std::string_view(*content).substr(begin, block_size);
+    option.owner = content;
+    return option;
   }
-  return bytes;
+  auto bytes = std::make_shared<std::string>(block_size, '\0');
+  if (begin < content->size()) std::memcpy(bytes->data(), content->data() + begin, content->size() - begin);
+  option.bytes = *bytes;
+  option.owner = std::move(bytes);
+  return option;
 }
 
 // Block `block` of the version after `op`, from the block as it was: the
 // op's bytes that fall in it, or zeros past a resize's new end (a block is
-// zero-padded past its version's end, so a later extension reads zeros).
-std::string block_after(const std::string& was, const Op& op, std::size_t block, std::uint32_t block_size) {
-  std::string bytes = was;
+// zero-padded past its version's end, so a later extension reads zeros). A
+// write that covers the whole block gives a view into its bytes.
+BlockOption block_after(std::string_view was, const Op& op, std::size_t block, std::uint32_t block_size) {
+  BlockOption option;
   const std::uint64_t begin = std::uint64_t{block} * block_size, end = begin + block_size;
+  if (op.kind == Op::Kind::write && op.offset <= begin && op.offset + op.bytes.size() >= end) {
+    option.bytes = op.bytes.substr(begin - op.offset, block_size);  // the trace outlives the model
+    return option;
+  }
+  auto bytes = std::make_shared<std::string>(was);
   if (op.kind == Op::Kind::resize) {
     if (op.offset < end)
-      std::memset(bytes.data() + (op.offset > begin ? op.offset - begin : 0), 0,
+      std::memset(bytes->data() + (op.offset > begin ? op.offset - begin : 0), 0,
                   end - std::max<std::uint64_t>(op.offset, begin));
-    return bytes;
+  } else {
+    const std::uint64_t from = std::max<std::uint64_t>(begin, op.offset);
+    const std::uint64_t to = std::min<std::uint64_t>(end, op.offset + op.bytes.size());
+    if (from < to) std::memcpy(bytes->data() + (from - begin), op.bytes.data() + (from - op.offset), to - from);
   }
-  const std::uint64_t from = std::max<std::uint64_t>(begin, op.offset);
-  const std::uint64_t to = std::min<std::uint64_t>(end, op.offset + op.bytes.size());
-  if (from < to) std::memcpy(bytes.data() + (from - begin), op.bytes.data() + (from - op.offset), to - from);
-  return bytes;
+  option.bytes = *bytes;
+  option.owner = std::move(bytes);
+  return option;
 }
 
 // The one torn variant of a block: the first half of the bytes that changed
 // between the durable and the newest version is new, the rest still old —
 // as if the write stopped mid-block. One per block keeps the count bounded.
-std::optional<BlockOption> torn_block(const std::shared_ptr<const std::string>& durable_bytes,
-                                      const std::shared_ptr<const std::string>& newest_bytes) {
-  const std::string &durable = *durable_bytes, &newest = *newest_bytes;
+std::optional<BlockOption> torn_block(const BlockOption& durable_option, const BlockOption& newest_option) {
+  const std::string_view durable = durable_option.bytes, newest = newest_option.bytes;
   std::size_t first = 0;
   while (first < durable.size() && durable[first] == newest[first]) ++first;
   if (first == durable.size()) return std::nullopt;
@@ -49,32 +62,21 @@ std::optional<BlockOption> torn_block(const std::shared_ptr<const std::string>& 
   std::size_t keep = (last - first + 1) / 2;
   if (keep == 0) return std::nullopt;
   BlockOption torn;
-  torn.bytes = durable_bytes;
-  torn.newest = newest_bytes;
+  torn.bytes = durable;
+  torn.owner = durable_option.owner;
+  torn.newest = newest;
+  torn.newest_owner = newest_option.owner;
   torn.torn = true;
   torn.torn_first = static_cast<std::uint32_t>(first);
   torn.torn_kept = static_cast<std::uint32_t>(keep);
   return torn;
 }
 
-std::uint32_t intern_block(std::vector<BlockOption>& options, std::string bytes) {
+std::uint32_t intern_block(std::vector<BlockOption>& options, BlockOption option) {
   for (std::uint32_t i = 0; i < options.size(); ++i) {
-    if (*options[i].bytes == bytes) return i;
+    if (options[i].bytes == option.bytes) return i;
   }
-  BlockOption option;
-  option.hash = hash_bytes(bytes);
-  option.bytes = std::make_shared<const std::string>(std::move(bytes));
-  options.push_back(std::move(option));
-  return static_cast<std::uint32_t>(options.size() - 1);
-}
-
-std::uint32_t intern_block(std::vector<BlockOption>& options, const std::shared_ptr<const std::string>& shared) {
-  for (std::uint32_t i = 0; i < options.size(); ++i) {
-    if (*options[i].bytes == *shared) return i;
-  }
-  BlockOption option;
-  option.bytes = shared;
-  option.hash = hash_bytes(*shared);
+  option.hash = hash_bytes(option.bytes);
   options.push_back(std::move(option));
   return static_cast<std::uint32_t>(options.size() - 1);
 }
@@ -99,9 +101,9 @@ std::uint64_t hash_blockwise(std::string_view content, std::uint32_t block_size)
 }  // namespace
 
 std::string_view BlockOption::view(std::string& scratch) const {
-  if (!torn) return *bytes;
-  scratch = *bytes;
-  std::memcpy(scratch.data() + torn_first, newest->data() + torn_first, torn_kept);
+  if (!torn) return bytes;
+  scratch = bytes;
+  std::memcpy(scratch.data() + torn_first, newest.data() + torn_first, torn_kept);
   return scratch;
 }
 
@@ -153,7 +155,7 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
     // A block first reached now was zeros in every earlier version.
     if (!file.zeros) file.zeros = std::make_shared<const std::string>(block_size, '\0');
     file.versions.emplace_back();
-    intern_block(file.versions.back(), file.zeros);
+    intern_block(file.versions.back(), block_of(file.zeros, 0, block_size));
     file.torn.emplace_back();
     file.block_of_version.emplace_back(0);
   }
@@ -164,14 +166,14 @@ void extend(FileModel& file, std::size_t op_id, const Op& op, std::uint32_t bloc
   for (std::uint64_t b = lo / block_size; hi > lo && b <= (hi - 1) / block_size && b < file.blocks(); ++b) {
     auto& options = file.versions[b];
     const auto newest =
-        intern_block(options, block_after(*options[file.block_of_version[b].newest()].bytes, op, b, block_size));
+        intern_block(options, block_after(options[file.block_of_version[b].newest()].bytes, op, b, block_size));
     file.block_of_version[b].set(version, newest);
-    file.torn[b] = torn_block(options[file.block_of_version[b].at(0)].bytes, options[newest].bytes);
+    file.torn[b] = torn_block(options[file.block_of_version[b].at(0)], options[newest]);
     if (file.torn[b]) {
       std::string scratch;
       const std::string_view torn = file.torn[b]->view(scratch);
       const bool is_a_version =
-          std::any_of(options.begin(), options.end(), [&](const BlockOption& o) { return *o.bytes == torn; });
+          std::any_of(options.begin(), options.end(), [&](const BlockOption& o) { return o.bytes == torn; });
       if (is_a_version) {
         file.torn[b].reset();
       } else {
@@ -192,7 +194,7 @@ std::shared_ptr<FileModel> version_zero(std::uint64_t inode, const InodeState& s
   file->versions.resize(blocks);
   file->torn.resize(blocks);
   file->block_of_version.assign(blocks, BlockHistory(0));
-  for (std::size_t b = 0; b < blocks; ++b) intern_block(file->versions[b], block_of(*state.base, b, block_size));
+  for (std::size_t b = 0; b < blocks; ++b) intern_block(file->versions[b], block_of(state.base, b, block_size));
   return file;
 }
 

@@ -18,17 +18,24 @@ namespace crashcheck::powerloss::detail {
 
 // One possible content of one block of a file.
 struct BlockOption {
-  // block_size bytes, zero-padded past the version's end. Shared: a file
-  // model copied for the next crash point, and every block of zeros of a
-  // file, hold their bytes once. Torn: the durable version's bytes.
-  std::shared_ptr<const std::string> bytes;
+  // block_size bytes, zero-padded past the version's end. A block one write
+  // or the durable bytes cover whole is a view into them, not a copy (a file
+  // of hundreds of MiB is then held by the trace, issue 12): into the
+  // trace's bytes, which outlive every model made from it, or into the
+  // durable bytes, which `owner` keeps alive. Any other block is `owner`'s
+  // own bytes, shared: a file model copied for the next crash point, and
+  // every block of zeros of a file, hold them once. Torn: the durable
+  // version's bytes.
+  std::string_view bytes;
+  std::shared_ptr<const std::string> owner;  // null: the trace holds `bytes`
   std::uint64_t hash = 0;
   bool torn = false;            // a prefix of the newest bytes over the durable ones
   std::uint32_t torn_kept = 0;  // torn: how many changed bytes it keeps
-  // Torn: made on demand from the durable and the newest versions' shared
-  // bytes, so a file's torn variants do not hold another copy of it.
-  std::uint32_t torn_first = 0;               // the first changed byte
-  std::shared_ptr<const std::string> newest;  // the newest version's bytes
+  // Torn: made on demand from the durable and the newest versions' bytes,
+  // so a file's torn variants do not hold another copy of it.
+  std::uint32_t torn_first = 0;                     // the first changed byte
+  std::string_view newest;                          // the newest version's bytes
+  std::shared_ptr<const std::string> newest_owner;  // which `newest` is a view into (null: the trace)
   // The block's bytes; a torn one is assembled in `scratch`.
   std::string_view view(std::string& scratch) const;
 };

@@ -281,6 +281,7 @@ bool failed_file_sync(const faults::TraceRecord& record) noexcept {
 std::map<std::string, FileImage> visible_state(const faults::Trace& trace, const InitialState& initial) {
   // the profile shapes what survives, not what is seen
   detail::Replay replay(initial, Profile::posix, detail::Replay::Visible::bytes);
+  replay.expect_extents(trace);
   for (const auto& record : trace.records) replay.apply(record);
   return replay.take_visible();
 }
@@ -373,6 +374,7 @@ void for_each_cut(const faults::Trace& trace, const InitialState& initial, const
   std::sort(cuts.begin(), cuts.end(),
             [](const Cut& a, const Cut& b) { return std::pair(a.seq, a.bytes) < std::pair(b.seq, b.bytes); });
   detail::Replay replay(initial, Profile::posix, detail::Replay::Visible::bytes);  // what is seen, as in visible_state
+  replay.expect_extents(trace);
   auto cut = cuts.begin();
   for (const auto& record : trace.records) {
     while (cut != cuts.end() && cut->seq < record.seq) ++cut;  // names no call of this trace

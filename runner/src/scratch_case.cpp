@@ -127,7 +127,7 @@ std::string hex_prefix(const std::string& bytes) {
   return out;
 }
 
-void write_case_file(const fs::path& file, const std::string& bytes, mode_t mode) {
+void write_case_file(const fs::path& file, std::string_view bytes, mode_t mode) {
   WriteOptions options;
   options.durability = Durability::no_sync;  // scratch files need no durability
   options.new_file_mode = mode;
@@ -222,7 +222,8 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
   if (!contents.initial_dir.empty())  // directory mode: the whole initial directory, modes kept
     fs::copy(contents.initial_dir, scratch(), fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-  write_case_file(payload(), contents.from_payload ? contents.new_bytes.str() : std::string(), 0600);
+  // A view either way: `cond ? str() : std::string()` would copy the payload per case.
+  write_case_file(payload(), contents.from_payload ? std::string_view(contents.new_bytes) : std::string_view(), 0600);
   initial_ = take_snapshot(scratch());
 }
 

@@ -1,5 +1,7 @@
 // Synthetic traces whose power-loss answers are known, under both
 // profiles, plus the reporting details the runner relies on.
+#include "model.hpp"
+#include "point.hpp"
 #include "trace_builder.hpp"
 
 #include <gtest/gtest.h>
@@ -854,6 +856,68 @@ TEST(Cuts, AWriteCutAfterItsFirstBytesShowsThemOverTheOldContent) {
   EXPECT_EQ(seen[1].second.at("t.tmp").content, std::string(8192, 't'));
   EXPECT_EQ(seen[2].second.at("target").content,
             std::string(100, 'o') + std::string(7999, 'n') + std::string(8192 - 8099, 'o'));
+}
+
+// Memory bounded by the file (issue 12): a block one write covers whole is a
+// view into the trace's bytes, a block of the durable bytes a view into them
+// (kept alive by the option); only a block no single write or durable
+// version covers whole holds bytes of its own.
+TEST(Memory, BlocksCoveredWholeAreViewsNotCopies) {
+  TraceBuilder b;
+  const int fd = b.create("f");
+  b.write(fd, std::string(4, 'a') + std::string(4, 'b') + std::string(2, 'c'));  // blocks 0 and 1 whole, 2 partly
+  b.fsync(fd);
+  b.pwrite(fd, 4, std::string(4, 'n'), "pwrite");
+  const std::string_view written = b.trace().records[1].data;
+  const std::string_view rewritten = b.trace().records[3].data;
+  detail::Replay replay(b.initial(), Profile::posix);
+  detail::FileModelCache cache;
+  for (std::size_t i = 0; i < 2; ++i) replay.apply(b.trace().records[i]);
+  {
+    detail::PointModel model(replay.snapshot(), 4, cache);
+    ASSERT_EQ(model.file_count(), 1u);
+    const auto& file = model.file(0);
+    ASSERT_EQ(file.blocks(), 3u);
+    for (std::size_t block = 0; block < 2; ++block) {
+      const auto& option = file.option(block, file.block_of_version[block].newest());
+      EXPECT_EQ(option.owner, nullptr) << block;
+      EXPECT_EQ(option.bytes.data(), written.data() + block * 4) << block;
+    }
+    const auto& partial = file.option(2, file.block_of_version[2].newest());
+    EXPECT_NE(partial.owner, nullptr);
+    EXPECT_EQ(partial.bytes, std::string_view("cc\0\0", 4));
+  }
+  for (std::size_t i = 2; i < 4; ++i) replay.apply(b.trace().records[i]);
+  detail::PointModel model(replay.snapshot(), 4, cache);
+  ASSERT_EQ(model.file_count(), 1u);
+  const auto& file = model.file(0);
+  const auto& durable = file.option(0, file.block_of_version[0].at(0));
+  EXPECT_EQ(durable.owner, file.base);
+  EXPECT_EQ(durable.bytes.data(), file.base->data());
+  const auto& newest = file.option(1, file.block_of_version[1].newest());
+  EXPECT_EQ(newest.bytes.data(), rewritten.data());
+  EXPECT_EQ(newest.bytes, "nnnn");
+}
+
+// A replay of what is seen holds each file once, sized for the furthest its
+// trace writes it: grown write by write, a reallocation would hold the old
+// and the new buffer at once.
+TEST(Memory, WhatIsSeenIsSizedOnceForTheTracesFurthestWrite) {
+  TraceBuilder b;
+  const int fd = b.create("f");
+  for (int i = 0; i < 64; ++i) b.write(fd, std::string(4096, static_cast<char>('a' + i % 26)));
+  const auto& records = b.trace().records;
+  detail::Replay replay(b.initial(), Profile::posix, detail::Replay::Visible::bytes);
+  replay.expect_extents(b.trace());
+  replay.apply(records[0]);
+  replay.apply(records[1]);
+  const std::string* file = replay.written_file(records[1]);
+  ASSERT_NE(file, nullptr);
+  EXPECT_GE(file->capacity(), 64u * 4096);
+  const char* first = file->data();
+  for (std::size_t i = 2; i < records.size(); ++i) replay.apply(records[i]);
+  EXPECT_EQ(replay.written_file(records.back())->data(), first) << "reallocated while growing";
+  EXPECT_EQ(replay.take_visible().at("f").content, b.fully_persisted().at("f"));
 }
 
 }  // namespace
