@@ -314,6 +314,10 @@ const TraceRecord* Trace::find(std::uint32_t seq) const {
   return it != records.end() && it->seq == seq ? &*it : nullptr;
 }
 
+bool synchronous_pwritev2(const TraceRecord& r) {
+  return (r.call == "pwritev2" || r.call == "pwritev64v2") && (r.flags & (kRwfDsync | kRwfSync)) != 0;
+}
+
 bool is_mapped_store(const TraceRecord& r) {
   return r.op == OpClass::write && (r.call == "msync" || r.call == "munmap" || r.call == "exit_group");
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <map>
 
 namespace crashcheck::diagnosis {
 namespace {
@@ -98,16 +99,21 @@ const TraceRecord* Evidence::unsynced_write_before(std::uint32_t before) const {
 }
 
 bool Evidence::synchronous(const TraceRecord& write) const {
-  constexpr int kRwfDsync = 2, kRwfSync = 4;  // <linux/fs.h>
-  if (write.call.starts_with("pwritev") && write.call.ends_with("v2"))
-    return (write.flags & (kRwfDsync | kRwfSync)) != 0;
-  const TraceRecord* opened = nullptr;  // the open that returned this descriptor last
-  for (const auto& r : records()) {
-    if (r.seq >= write.seq) break;
-    if (r.pid == write.pid && r.fd == write.fd && ok(r))
-      opened = r.op == OpClass::open ? &r : r.op == OpClass::close ? nullptr : opened;
+  if (!synchronous_writes_) {  // one pass over the trace, the first time a rule asks
+    synchronous_writes_.emplace();
+    std::map<std::pair<std::int32_t, std::int32_t>, const TraceRecord*> opened;  // (pid, fd) -> its open
+    for (const auto& r : records()) {
+      if (!ok(r)) continue;
+      if (r.op == OpClass::open) opened[{r.pid, r.fd}] = &r;
+      if (r.op == OpClass::close) opened.erase({r.pid, r.fd});
+      if (r.op != OpClass::write) continue;
+      const auto it = opened.find({r.pid, r.fd});
+      const bool o_dsync = it != opened.end() && it->second->path == r.path &&
+                           (it->second->flags & O_DSYNC) != 0;  // O_SYNC includes O_DSYNC
+      if (o_dsync || faults::synchronous_pwritev2(r)) synchronous_writes_->insert(r.seq);
+    }
   }
-  return opened && opened->path == write.path && (opened->flags & O_DSYNC) != 0;  // O_SYNC includes O_DSYNC
+  return synchronous_writes_->count(write.seq) != 0;
 }
 
 const TraceRecord* Evidence::unsynced_write(const std::string& path, std::uint32_t before) const {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,7 @@ class Evidence {
  private:
   const faults::Trace& trace_;
   const reports::Report& report_;
+  mutable std::optional<std::set<std::uint32_t>> synchronous_writes_;  // seqs, computed once (synchronous)
 };
 
 // "a/b" → "a", "b" → "."; the directory a scope-relative path lives in.

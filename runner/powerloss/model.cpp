@@ -17,8 +17,6 @@ constexpr int kFallocKeepSize = 1;          // FALLOC_FL_KEEP_SIZE
 constexpr int kFallocPunchHole = 2;         // FALLOC_FL_PUNCH_HOLE
 constexpr int kFallocZeroRange = 0x10;      // FALLOC_FL_ZERO_RANGE
 constexpr int kMsSync = 4;                  // MS_SYNC, <sys/mman.h>
-constexpr int kRwfDsync = 2;                // RWF_DSYNC, <linux/fs.h>
-constexpr int kRwfSync = 4;                 // RWF_SYNC
 constexpr std::uint64_t kPageBytes = 4096;  // ext4's block and the page cache's unit of write-back
 
 bool shares_name(const Op& a, const Op& b) {
@@ -27,11 +25,6 @@ bool shares_name(const Op& a, const Op& b) {
     if (std::find(names_a.begin(), names_a.end(), name) != names_a.end()) return true;
   }
   return false;
-}
-
-// pwritev2 with RWF_DSYNC/RWF_SYNC: durable when it returns, its range only.
-bool synchronous_write(const TraceRecord& record) {
-  return (record.call == "pwritev2" || record.call == "pwritev64v2") && (record.flags & (kRwfDsync | kRwfSync)) != 0;
 }
 
 }  // namespace
@@ -303,9 +296,10 @@ void Replay::apply(const TraceRecord& record) {
         break;
       }
       add_data_op(std::move(op));
-      if (const bool o_sync = synchronous_fd(record); o_sync || synchronous_write(record)) {
+      if (const bool o_sync = synchronous_fd(record); o_sync || faults::synchronous_pwritev2(record)) {
         sync_written_range(target_inode(), ops_.size() - 1);
-        if (o_sync || (record.flags & kRwfSync) != 0) sync_mode(target_inode());  // O_SYNC's inode flush: simplified
+        if (o_sync || (record.flags & faults::kRwfSync) != 0)
+          sync_mode(target_inode());  // O_SYNC's inode flush: simplified
       } else if (synchronous(record)) {
         sync_data(target_inode());
       }
@@ -553,6 +547,9 @@ void Replay::sync_mode(std::uint64_t id) {
 // (README).
 void Replay::sync_written_range(std::uint64_t id, std::size_t written) {
   if (profile_ == Profile::ext4_ordered && datasync_commits(id)) commit_journal();
+  // After a failed sync (unwritable_) the file's pending writes stay as they
+  // were: make_data_durable keeps them, and no range is carved out of them.
+  if (unwritable_.count(id)) return make_data_durable(id, ops_.size());
   auto& pending = inode(id).pending_data;
   auto from = ops_[written].offset, to = from + ops_[written].bytes.size();
   if (profile_ == Profile::ext4_ordered)  // write-back is by page: the synced range's pages go whole
@@ -574,12 +571,6 @@ void Replay::sync_written_range(std::uint64_t id, std::size_t written) {
   if (outside.empty()) return make_data_durable(id, ops_.size());
   pending = durable;  // in trace order: make_data_durable applies them so
   make_data_durable(id, ops_.size());
-  if (!pending.empty()) {  // a failed sync earlier keeps them unwritten (unwritable_): as they were
-    pending = durable;
-    pending.insert(pending.end(), outside.begin(), outside.end());
-    std::sort(pending.begin(), pending.end());
-    return;
-  }
   inode(id).pending_data = clipped_outside(outside, from, to);
 }
 

@@ -200,6 +200,10 @@ struct Trace {
 // moments between the mapping and this call that no record shows; `flags`
 // holds msync's (MS_SYNC: the range was written back before it returned).
 bool is_mapped_store(const TraceRecord& record);
+// pwritev2 with RWF_DSYNC or RWF_SYNC: durable when it returns (the power-loss
+// model and the diagnosis rules both ask).
+inline constexpr int kRwfDsync = 2, kRwfSync = 4;  // <linux/fs.h>
+bool synchronous_pwritev2(const TraceRecord& record);
 
 // An fsync/fdatasync of a file mapped shared and writable, carrying the
 // mapped range as it was at the sync (the seccomp supervisor reads it back):

@@ -48,8 +48,8 @@ struct DirRun {
   std::map<std::string, std::vector<DirCase>> by_property;  // property -> the cases that bear on it
   std::map<Model, std::set<std::size_t>> jobs_per_model;    // distinct states checked per model
   std::vector<std::string> notes;
-  std::map<std::string, std::string> not_judged;  // property -> why it has no cases
-  std::map<std::string, std::string> withheld;    // property -> why its cases cannot make a pass
+  // property -> why it is not judged: a pass of it, or its having no cases, becomes not_run with that reason
+  std::map<std::string, std::string> unjudged;
 };
 
 void add(DirRun& run, const std::string& property, DirCase c) {
@@ -250,10 +250,10 @@ void within_states(const CaseResult& base, const RunOptions& options, const With
         "its states inside write-class calls (a SIGKILL or a reader mid-write) were not modelled: they are replayed "
         "from the trace, and the trace does not explain the run (trace self-check)";
     run.notes.push_back("kill and reader states inside calls not modelled: " + why.substr(why.find("they are")));
-    for (const auto& cut : plan.cuts) {
-      if (!cut.reader_only && has(options.models, Model::kill)) run.withheld["crash_consistent"] = why;
-      if (has(options.models, Model::reader)) run.withheld["reader_consistent"] = why;
-    }
+    const bool kill_cut =
+        std::any_of(plan.cuts.begin(), plan.cuts.end(), [](const WithinCut& c) { return !c.reader_only; });
+    if (kill_cut && has(options.models, Model::kill)) run.unjudged["crash_consistent"] = why;
+    if (has(options.models, Model::reader)) run.unjudged["reader_consistent"] = why;
     return;
   }
   std::set<std::string> real;
@@ -372,8 +372,8 @@ void judge_staged(StagedPowerLoss& staged, const RunOptions& options, DirRun& ru
 void power_loss_states(const CaseResult& base, const RunOptions& options, const std::string& unexplained, DirRun& run) {
   if (!unexplained.empty()) {
     run.notes.push_back("trace self-check: " + unexplained + "; powerloss_consistent and durable not judged");
-    run.not_judged["powerloss_consistent"] = run.not_judged["durable"] =
-        "not judged: the power-loss states are replayed from the trace, and " + unexplained;
+    run.unjudged["powerloss_consistent"] = run.unjudged["durable"] =
+        "the power-loss states are replayed from the trace, and " + unexplained;
     return;
   }
   pl::Options pl_options;
@@ -482,13 +482,14 @@ reports::Report assemble(const DirRun& run, const CaseResult& base, const Subjec
     const auto found = run.by_property.find(property);
     auto& result = report.properties[property];
     if (found != run.by_property.end()) result = judge_property(property, found->second, run.book, *base.trace);
-    if (const auto why = run.withheld.find(property);
-        why != run.withheld.end() && result.verdict == reports::Verdict::pass) {
+    const auto why = run.unjudged.find(property);
+    const bool unseen = result.verdict == reports::Verdict::not_run && result.reason.empty();
+    if (why != run.unjudged.end() && (result.verdict == reports::Verdict::pass || unseen)) {
       result.verdict = reports::Verdict::not_run;  // never a pass on what was not seen
       result.reason = "not judged: " + why->second;
+    } else if (unseen) {
+      result.reason = missing_reason(property, options);
     }
-    if (result.verdict == reports::Verdict::not_run && result.reason.empty())
-      result.reason = run.not_judged.count(property) ? run.not_judged.at(property) : missing_reason(property, options);
   }
   report.subject.initial_dir = setup.scenario.directory_mode->initial.string();
   report.subject.checker = setup.scenario.directory_mode->checker;
@@ -579,7 +580,7 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
     return result;
   }
   if (base.outcome.succeeded() && base.report_point_unknown)
-    run.withheld["crash_consistent"] =
+    run.unjudged["crash_consistent"] =
         "a process the writer started outlived it, and this run (no pauses) cannot place the writer's exit among "
         "the calls, so a kill after its success report cannot be judged with CRASHCHECK_COMMITTED=1 (add the reader "
         "model, or fast kills, to pause the baseline)";
