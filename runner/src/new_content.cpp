@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <fcntl.h>
 #include <set>
 
@@ -89,6 +90,96 @@ bool cut_short_of(std::string_view state, std::string_view expected) {
   return expected.substr(state.size()).find_first_not_of(" \t\r\n") != std::string_view::npos;
 }
 
+// A JSON number's exact decimal value as text, the same for every way of
+// writing it ("1.50", "15e-1", "1.5E0" -> "15e-1"; "0", "-0.0" -> "0").
+// Readers that keep big integers and decimals exactly (Python's int and
+// Decimal, Java's BigDecimal, Go's json.Number) tell apart what one double
+// cannot, so equal values must be equal decimals, not equal doubles.
+std::string exact_decimal(std::string_view text) {
+  const bool negative = text.starts_with('-');
+  if (negative) text.remove_prefix(1);
+  const auto e = text.find_first_of("eE");
+  const std::string_view mantissa = text.substr(0, e);
+  std::string_view exponent_text = e == std::string_view::npos ? "" : text.substr(e + 1);
+  if (exponent_text.starts_with('+')) exponent_text.remove_prefix(1);
+  const bool exponent_negative = exponent_text.starts_with('-');
+  if (exponent_negative) exponent_text.remove_prefix(1);
+  if (exponent_text.size() > 15) return "raw:" + std::string(negative ? "-" : "") + std::string(text);
+  std::int64_t exponent = 0;
+  for (char c : exponent_text) exponent = exponent * 10 + (c - '0');
+  if (exponent_negative) exponent = -exponent;
+  const auto point = mantissa.find('.');
+  std::string digits(mantissa.substr(0, point));
+  if (point != std::string_view::npos) {
+    digits += mantissa.substr(point + 1);
+    exponent -= static_cast<std::int64_t>(mantissa.size() - point - 1);
+  }
+  digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size()));
+  if (digits.empty()) return "0";
+  const auto last = digits.find_last_not_of('0');
+  exponent += static_cast<std::int64_t>(digits.size() - last - 1);
+  digits.erase(last + 1);
+  return (negative ? "-" : "") + digits + "e" + std::to_string(exponent);
+}
+
+// Builds a JSON value whose numbers are their exact decimals (as binary
+// values, which JSON text never yields), so == compares numbers exactly.
+class ExactNumbers : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  nlohmann::json root;
+
+  bool null() override { return put(nullptr); }
+  bool boolean(bool value) override { return put(value); }
+  bool number_integer(number_integer_t value) override { return number(std::to_string(value)); }
+  bool number_unsigned(number_unsigned_t value) override { return number(std::to_string(value)); }
+  bool number_float(number_float_t, const string_t& text) override { return number(text); }
+  bool string(string_t& value) override { return put(value); }
+  bool binary(binary_t& value) override { return put(nlohmann::json::binary(value)); }
+  bool start_object(std::size_t) override { return open(nlohmann::json::object()); }
+  bool key(string_t& name) override {
+    key_ = name;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(nlohmann::json::array()); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  std::vector<nlohmann::json*> open_;  // the containers being filled, innermost last
+  std::string key_;
+
+  bool number(std::string_view text) {
+    const std::string exact = exact_decimal(text);
+    return put(nlohmann::json::binary({exact.begin(), exact.end()}));
+  }
+  nlohmann::json* put_value(nlohmann::json value) {
+    if (open_.empty()) return &(root = std::move(value));
+    nlohmann::json& parent = *open_.back();
+    if (parent.is_object()) return &(parent[key_] = std::move(value));
+    parent.push_back(std::move(value));
+    return &parent.back();
+  }
+  bool put(nlohmann::json value) {
+    put_value(std::move(value));
+    return true;
+  }
+  bool open(nlohmann::json container) {
+    open_.push_back(put_value(std::move(container)));
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+};
+
+std::optional<nlohmann::json> exact_value(std::string_view text) {
+  ExactNumbers builder;
+  if (!nlohmann::json::sax_parse(text, &builder)) return std::nullopt;
+  return std::move(builder.root);
+}
+
 }  // namespace
 
 std::string_view compare_name(Compare compare) noexcept { return compare == Compare::json ? "json" : "bytes"; }
@@ -104,10 +195,10 @@ bool parses_as_json(std::string_view bytes) { return !nlohmann::json::parse(byte
 bool same_content(std::string_view state, std::string_view expected, Compare compare) {
   if (state == expected) return compare == Compare::bytes || parses_as_json(state);
   if (compare == Compare::bytes || cut_short_of(state, expected)) return false;
-  const auto a = nlohmann::json::parse(state, nullptr, false);
-  if (a.is_discarded()) return false;
-  const auto b = nlohmann::json::parse(expected, nullptr, false);
-  return !b.is_discarded() && a == b;
+  const auto a = exact_value(state);
+  if (!a) return false;
+  const auto b = exact_value(expected);
+  return b && *a == *b;
 }
 
 RecipeOrWhy content_recipe(const faults::Trace& baseline, const std::string& target, std::uint64_t target_inode,
