@@ -47,10 +47,13 @@ std::string changed_before_fault(const CaseResult& r, const Trace& baseline, con
 }
 
 // What the run wrote, into `contents`: its new content when whole and what
-// the target holds; else why not, and the bytes it did write.
-void take_written(WrittenContent written, const Entry& target, bool succeeded, Contents& contents) {
+// the target holds; else why not, and the bytes it did write. A file the
+// run created at the target and wrote nothing into is an empty prefix of
+// whatever it meant to write, when the baseline wrote something there.
+void take_written(WrittenContent written, const Entry& target, bool created, bool succeeded, Contents& contents) {
   if (!written.wrote) {
-    contents.unknown_new = "this run wrote nothing into the file at its target";  // it holds what it held: old
+    contents.unknown_new = "this run wrote nothing into the file at its target";  // else it holds what it held: old
+    contents.partial_is_prefix = created && !contents.new_bytes.empty();
   } else if (written.complete && (written.left_instead ? *written.left_instead : *written.complete) != target.content) {
     contents.unknown_new = "this run's trace does not explain what its target holds";
   } else if (written.complete) {
@@ -308,14 +311,15 @@ Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Tra
     return contents;
   }
   if (!target || target->kind != Entry::Kind::file) return contents;  // missing or not a file: no bytes to compare
-  WrittenContent written = written_content(*r.trace, setup.scenario.target, target->inode,
-                                           old && old->inode == target->inode, contents.old_bytes);
+  const bool starts_as_old = old && old->inode == target->inode;
+  WrittenContent written =
+      written_content(*r.trace, setup.scenario.target, target->inode, starts_as_old, contents.old_bytes);
   if (r.spec.model == Model::kill)
     cut_short(written, *setup.recipe, baseline,
               r.spec.plan.kind == faults::FaultPlan::Kind::kill_after ? r.spec.plan.call + 1 : r.spec.plan.call);
   else
     check_shape(written, *setup.recipe);
-  take_written(std::move(written), *target, r.outcome.succeeded(), contents);
+  take_written(std::move(written), *target, !starts_as_old, r.outcome.succeeded(), contents);
   return contents;
 }
 
