@@ -51,6 +51,14 @@ const TraceRecord* Evidence::creation(const std::string& path, std::uint32_t bef
   return found;
 }
 
+const TraceRecord* Evidence::maker(const std::string& path) const {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : records())
+    if (ok(r) && (r.op == OpClass::open ? r.created && r.path == path : r.op == OpClass::link && r.path2 == path))
+      found = &r;
+  return found;
+}
+
 const TraceRecord* Evidence::last_write(const std::string& path, std::uint32_t before) const {
   const TraceRecord* found = nullptr;
   for (const auto& r : records())

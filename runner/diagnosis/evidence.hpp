@@ -49,6 +49,9 @@ class Evidence {
   const TraceRecord* write_through(const TraceRecord& opened, std::uint32_t after) const;
   // The last successful open that created `path` before `before`.
   const TraceRecord* creation(const std::string& path, std::uint32_t before) const;
+  // The last successful call that made a file at `path`: an open that
+  // created it or a link to it, or null.
+  const TraceRecord* maker(const std::string& path) const;
   // The last successful write to `path` before `before`.
   const TraceRecord* last_write(const std::string& path, std::uint32_t before) const;
   // A successful fsync/fdatasync of file `path` (or a sync/syncfs) in (after, before).

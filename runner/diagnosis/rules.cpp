@@ -154,7 +154,7 @@ Found temp_left_behind(const Evidence& e) {
   if (e.directory_mode()) return temp_left_in_directory(e);
   for (const auto& failure : e.failures("temp_clean"))
     for (const auto& left : failure.leftovers)
-      if (const TraceRecord* created = e.creation(left, UINT32_MAX)) return created->seq;
+      if (const TraceRecord* made = e.maker(left)) return made->seq;
   for (const auto& r : e.records())
     if (r.op == OpClass::open && r.created && r.error == 0 && r.path != e.target()) return r.seq;
   return std::nullopt;

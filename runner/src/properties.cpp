@@ -89,7 +89,38 @@ PropertyResult apply(const Checker& checker, const std::vector<Observation>& obs
   return result;
 }
 
-std::vector<Checker> checkers(const Contents& contents, const ContentValidator& validator) {
+// A name with each run of digits as '#': "t.json.bak-1796589848976502890"
+// -> "t.json.bak-#". A file a writer keeps by design (a backup, a log) is
+// often named per run, by time or pid, so names alone do not match.
+std::string name_shape(const std::string& name) {
+  std::string out;
+  for (char c : name)
+    if (c < '0' || c > '9')
+      out += c;
+    else if (out.empty() || out.back() != '#')
+      out += '#';
+  return out;
+}
+
+// The shapes of the files the baseline (a successful run) left beside the
+// target: the writer keeps those on every run, so they are not temps.
+std::set<std::string> kept_by_design(const std::vector<Observation>& observations) {
+  std::set<std::string> out;
+  for (const auto& o : observations)
+    if (o.model == Model::baseline)
+      for (const auto& name : o.leftovers) out.insert(name_shape(name));
+  return out;
+}
+
+std::vector<std::string> temps_left(const Observation& o, const std::set<std::string>& kept) {
+  std::vector<std::string> out;
+  for (const auto& name : o.leftovers)
+    if (!kept.count(name_shape(name))) out.push_back(name);
+  return out;
+}
+
+std::vector<Checker> checkers(const Contents& contents, const ContentValidator& validator,
+                              const std::set<std::string>& kept) {
   const auto old_or_new = [&contents](const Observation& o) { return is_old_or_new(o.target, contents); };
   std::vector<Checker> list;
   list.push_back({"crash_atomic", "no crash point", [=](const Observation& o) -> std::optional<std::string> {
@@ -111,11 +142,12 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
                     return "";
                   }});
   list.push_back({"temp_clean", "no injected fault made the writer report a failure",
-                  [](const Observation& o) -> std::optional<std::string> {
+                  [kept](const Observation& o) -> std::optional<std::string> {
                     if (!reported_failure(o)) return std::nullopt;
-                    if (o.leftovers.empty()) return "";
-                    return "the writer reported failure and left " + std::to_string(o.leftovers.size()) +
-                           " file(s) behind, e.g. " + o.leftovers.front();
+                    const auto left = temps_left(o, kept);
+                    if (left.empty()) return "";
+                    return "the writer reported failure and left " + std::to_string(left.size()) +
+                           " file(s) behind, e.g. " + left.front();
                   },
                   false});
   list.push_back({"mode_preserved", "no case replaced the file",
@@ -155,16 +187,29 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
 }
 
 // A temp file left by a SIGKILL is no writer's fault: note it, don't fail.
-void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observation>& observations) {
+void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observation>& observations,
+                         const std::set<std::string>& kept) {
   std::size_t count = 0;
   std::string example;
-  for (const auto& o : observations)
-    if (o.model == Model::kill && !o.leftovers.empty() && count++ == 0)
-      example = o.case_id + " left " + o.leftovers.front();
+  for (const auto& o : observations) {
+    if (o.model != Model::kill) continue;
+    const auto left = temps_left(o, kept);
+    if (!left.empty() && count++ == 0) example = o.case_id + " left " + left.front();
+  }
   if (count > 0)
     temp_clean.notes.push_back(std::to_string(count) +
                                " kill case(s) left temporary files (no writer can clean up after SIGKILL), e.g. " +
                                example);
+}
+
+void note_kept_by_design(PropertyResult& temp_clean, const std::set<std::string>& kept) {
+  if (kept.empty()) return;
+  std::string names;
+  for (const auto& shape : kept) names += (names.empty() ? "" : ", ") + shape;
+  temp_clean.notes.push_back(
+      "files a successful run leaves too are kept by design, not counted (# stands for any "
+      "number): " +
+      names);
 }
 
 std::string cell_outcome(const Observation& o, const Contents& contents) {
@@ -188,11 +233,13 @@ Judgement judge(const std::vector<Observation>& observations, const Contents& co
                                                  ? "the power-loss model is not part of this run"
                                                  : "judged in directory mode only (initial.dir and a checker)";
   }
-  for (const auto& checker : checkers(contents, validator))
+  const auto kept = kept_by_design(observations);
+  for (const auto& checker : checkers(contents, validator, kept))
     j.properties[std::string(checker.property)] = apply(checker, observations, models_run);
   if (!contents.old_bytes) j.properties["mode_preserved"].reason = "no old file: there is no mode to preserve";
   if (!validator) j.properties["valid_content"] = {Verdict::not_run, 0, {}, "no validator given", {}};
-  note_kill_leftovers(j.properties["temp_clean"], observations);
+  note_kill_leftovers(j.properties["temp_clean"], observations, kept);
+  note_kept_by_design(j.properties["temp_clean"], kept);
   for (const auto& o : observations)
     if (o.model != Model::baseline && reports::model_info(o.model).picture_row >= 0 &&  // concurrent: no call column
         !o.unjudged)                                                                    // no outcome to draw
