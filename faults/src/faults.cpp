@@ -32,11 +32,15 @@ namespace {
 #undef CC_CALL
 #undef CC_HAND
 
-#define CC_CALL_INFO(name, op, row) CallInfo{#name, OpClass::op, std::span<const int>(errnos_##row).subspan(1)},
+// A row whose parameters name a FILE * takes a stdio stream.
+constexpr bool takes_stream(std::string_view params) { return params.find("FILE") != std::string_view::npos; }
+
+#define CC_CALL_INFO(name, op, row, params) \
+  CallInfo{#name, OpClass::op, std::span<const int>(errnos_##row).subspan(1), takes_stream(#params)},
 #define CC_CALL(name, op, ret, params, args, fill, errnos, sys, twin64) \
-  CC_CALL_INFO(name, op, name) CC_WITH_TWIN(twin64, CC_CALL_INFO, op, name)
+  CC_CALL_INFO(name, op, name, params) CC_WITH_TWIN(twin64, CC_CALL_INFO, op, name, params)
 #define CC_HAND(name, op, ret, params, errnos, sys, twin64) \
-  CC_CALL_INFO(name, op, name) CC_WITH_TWIN(twin64, CC_CALL_INFO, op, name)
+  CC_CALL_INFO(name, op, name, params) CC_WITH_TWIN(twin64, CC_CALL_INFO, op, name, params)
 const CallInfo call_table[] = {
 #include "calls.def"
 };
@@ -62,6 +66,11 @@ const CallInfo* find_call(std::string_view name) noexcept {
   for (const CallInfo& c : call_table)
     if (c.name == name) return &c;
   return nullptr;
+}
+
+bool is_stream_write(const TraceRecord& r) noexcept {
+  const CallInfo* c = find_call(r.call);
+  return c && c->stream && c->op == OpClass::write;
 }
 
 std::span<const int> injectable_errnos(std::string_view call) noexcept {

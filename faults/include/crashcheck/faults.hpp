@@ -46,6 +46,10 @@ struct CallInfo {
   std::string_view name;  // libc symbol, e.g. "renameat2"
   OpClass op;
   std::span<const int> errnos;  // errnos the call can really return, worth injecting
+  // Takes a stdio stream (FILE *). The preload agent makes a scoped stream
+  // unbuffered, so its output calls write at once; a real buffered stream
+  // writes (and fails) at fflush, fclose or a full buffer instead.
+  bool stream = false;
 };
 
 std::span<const CallInfo> intercepted_calls() noexcept;
@@ -215,6 +219,9 @@ bool carries_mapped_range(const TraceRecord& record);
 // bound: the source may end first, and a copy loop ends on a call that
 // copies 0 bytes, so a smaller result is no short write by itself.
 bool is_kernel_copy(const TraceRecord& record);
+// A write through a stdio stream (fprintf, fwrite, fputs, …): only the
+// preload agent's traces hold these; the seccomp backend sees the write(2).
+bool is_stream_write(const TraceRecord& r) noexcept;
 
 // A trace that cannot be read: names the file and what is wrong.
 class TraceError : public std::runtime_error {

@@ -189,6 +189,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   const Entry* old_target = baseline.initial.find(setup.scenario.target);
   withhold_blind_passes(
       report, mapped_window_spots(*baseline.trace, setup.scenario.target, old_target ? old_target->inode : 0));
+  withhold_blind_passes(report, stream_spots(*baseline.trace));
   const auto outliving = outliving_spots(baseline);
   withhold_blind_passes(report, outliving);
   for (const auto& spot : outliving)  // said even when no pass was withheld

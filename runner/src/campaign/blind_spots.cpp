@@ -3,6 +3,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 #include <crashcheck/powerloss.hpp>
 
 #include "crashcheck/runner/power_loss.hpp"
@@ -153,6 +155,20 @@ std::vector<BlindSpot> mapped_window_spots(const faults::Trace& trace, const std
                    unsynced.said() + ", and nothing syncs the file after them: a page changed in "
                                      "between may be what stays on disk after the subject's exit"});
   return out;
+}
+
+std::vector<BlindSpot> stream_spots(const faults::Trace& trace) {
+  const auto found = std::find_if(trace.records.begin(), trace.records.end(),
+                                  [](const faults::TraceRecord& r) { return faults::is_stream_write(r); });
+  if (found == trace.records.end()) return {};
+  return {BlindSpot{{"crash_atomic", "reader_safe", "error_safe", "temp_clean", "valid_content", "powerloss_atomic",
+                     "durable", "concurrent_safe"},
+                    "the subject writes through a stdio stream (call " + std::to_string(found->seq) + ", " +
+                        found->call +
+                        "), which the preload agent makes unbuffered: when a buffered stream's "
+                        "bytes really reach the file (at fflush, fclose or a full buffer), and where its write "
+                        "errors surface, was not seen, so errors were not injected at its writes; "
+                        "--backend seccomp sees the real writes"}};
 }
 
 std::vector<BlindSpot> outliving_spots(const CaseResult& baseline) {

@@ -44,6 +44,13 @@ std::vector<BlindSpot> blind_spots(const std::vector<Unexplained>& unexplained, 
 std::vector<BlindSpot> mapped_window_spots(const faults::Trace& trace, const std::string& target,
                                            std::uint64_t initial_inode);
 
+// A preload trace with writes through a stdio stream: the agent made the
+// stream unbuffered, so the writes' moments, and where a real buffered
+// stream's errors surface, differ from the real run's (faults/README.md,
+// "stdio and iostreams"). Every pass resting on their order is withheld;
+// no error is injected at them (plan.cpp), so no fail rests on them either.
+std::vector<BlindSpot> stream_spots(const faults::Trace& trace);
+
 // What the baseline shows about processes that outlived the subject's exit
 // (CaseResult::outliving): one killed at the deadline withholds every pass,
 // and an exit moment the run could not place withholds durable's.

@@ -26,6 +26,7 @@ std::vector<CaseSpec> plan_errno(const Trace& trace, const SamplingPolicy& polic
   for (const auto& r : trace.records) count.possible += faults::injectable_errnos(r.call).size();
   for (const ChosenCall& chosen : chosen_calls(trace, policy)) {
     const auto& r = trace.records[chosen.index];
+    if (faults::is_stream_write(r)) continue;  // a buffered stream fails at its flush (blind_spots.hpp)
     for (int error : errnos_for(chosen, r.op, faults::injectable_errnos(r.call), policy)) {
       faults::FaultPlan plan{Kind::fail_call, r.seq, error, 0};
       out.push_back({case_id(Model::errno_fault, plan), Model::errno_fault, plan, 0});
@@ -69,6 +70,14 @@ std::set<std::uint64_t> budgets_at(const Trace& trace, const std::vector<std::ui
   return out;
 }
 
+// Whether a stdio stream writes at or after call `seq`: a full disk fails
+// every write from its crossing one on, and a buffered stream's failure
+// comes at its flush, which the preload agent does not place.
+bool stream_write_from(const Trace& trace, std::uint32_t seq) {
+  return std::any_of(trace.records.begin(), trace.records.end(),
+                     [seq](const faults::TraceRecord& r) { return r.seq >= seq && faults::is_stream_write(r); });
+}
+
 std::vector<CaseSpec> plan_disk_full(const Trace& trace, std::uint64_t payload_size, const SamplingPolicy& policy,
                                      PlanCount& count) {
   count.possible = budgets_at(trace, write_boundaries(trace, {}), payload_size, policy.seed).size();
@@ -76,6 +85,7 @@ std::vector<CaseSpec> plan_disk_full(const Trace& trace, std::uint64_t payload_s
       budgets_at(trace, write_boundaries(trace, chosen_calls(trace, policy)), payload_size, policy.seed);
   std::vector<CaseSpec> out;
   for (auto b : chosen) {
+    if (stream_write_from(trace, write_at_budget(trace, b))) continue;  // as in plan_errno
     faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
     out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
   }
