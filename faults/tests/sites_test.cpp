@@ -112,13 +112,17 @@ TEST_P(Sites, CWriterCallsCarryTheirSourceLines) {
   const auto renames = calls(r, OpClass::rename);
   const auto syncs = calls(r, OpClass::sync);
   const auto writes = calls(r, OpClass::write);
+  const auto opens = calls(r, OpClass::open);
   ASSERT_EQ(renames.size(), 1u) << listing(r);
+  ASSERT_EQ(opens.size(), 2u) << listing(r);
   ASSERT_EQ(syncs.size(), 2u) << listing(r);
   ASSERT_EQ(writes.size(), 1u) << listing(r);
   EXPECT_EQ(site_name(renames[0]->site), marked(source, "rename")) << renames[0]->site;
   EXPECT_EQ(site_name(syncs[0]->site), marked(source, "fsync file")) << listing(r);
   EXPECT_EQ(site_name(syncs[1]->site), marked(source, "fsync dir")) << listing(r);
   EXPECT_EQ(site_name(writes[0]->site), marked(source, "write")) << listing(r);
+  EXPECT_EQ(site_name(opens[0]->site), marked(source, "open")) << listing(r);
+  EXPECT_EQ(site_name(opens[1]->site), marked(source, "open dir")) << listing(r);
   EXPECT_TRUE(fs::path(renames[0]->site).is_absolute()) << renames[0]->site;
 }
 

@@ -6,11 +6,15 @@
 // that point just after a call instruction into an executable file mapping
 // that is not a system library or interpreter — up to kCandidates of them,
 // innermost first; the symboliser takes the first whose line is the
-// writer's. A heuristic (a stale return address could be taken), cheap
+// writer's. The scan starts above the system frames the unwind tables can
+// step over (libc's wrapper: its frame can hold stale return addresses),
+// and the return address found that way comes first. Still a heuristic
+// where no table says (a stale word above them could be taken), cheap
 // enough to run on every counted call of the one run that collects sites.
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string_view>
 #include <vector>
@@ -96,6 +100,31 @@ std::uint64_t stack_pointer(pid_t tid) {
   return in ? hex(field) : 0;  // fields: nr, six arguments, sp, pc
 }
 
+// Frames of system code (libc's syscall wrapper, fclose's internals) are
+// stepped over with their unwind tables while the frame is the stack
+// pointer plus a constant: the words inside such a frame are stale (a
+// variadic open's register save area can hold the return address of the
+// writer's previous call), so the scan starts above them. Returns the
+// stack pointer and pc of the first frame that is not system code (or the
+// last one reached).
+struct Frame {
+  std::uint64_t sp = 0, pc = 0;
+};
+Frame above_system_frames(const Tracee& t, const std::vector<Mapping>& maps, Frame f) {
+  static std::mutex lock;  // one symboliser for every supervisor thread: libdw's handles are not shared safely
+  static sites::Symboliser unwind_tables;
+  const std::lock_guard hold(lock);
+  for (bool innermost = true; f.sp != 0; innermost = false) {
+    const Mapping* m = holding(maps, f.pc);
+    if (!m || !m->exec || !sites::system_object(m->path) || !m->path.starts_with('/')) return f;
+    const auto size = unwind_tables.frame_size(m->path, f.pc - m->lo + m->offset, !innermost);
+    std::uint64_t return_address = 0;
+    if (!size || *size < 8 || !t.read(f.sp + *size - 8, &return_address, sizeof return_address)) return f;
+    f = {f.sp + static_cast<std::uint64_t>(*size), return_address};  // the caller's sp is this frame's CFA
+  }
+  return f;
+}
+
 }  // namespace
 
 std::string native_site_line(const Tracee& t, std::uint32_t seq, std::uint64_t pc) {
@@ -106,7 +135,10 @@ std::string native_site_line(const Tracee& t, std::uint32_t seq, std::uint64_t p
   };
   // the pc is just after the syscall instruction: like a return address, the symboliser looks one byte back
   if (const Mapping* m = own_code(maps, pc)) take(*m, pc);
-  const std::uint64_t sp = stack_pointer(t.tid());
+  const Frame caller = above_system_frames(t, maps, {stack_pointer(t.tid()), pc});
+  if (caller.pc != pc)
+    if (const Mapping* m = own_code(maps, caller.pc)) take(*m, caller.pc);
+  const std::uint64_t sp = caller.sp;
   const Mapping* stack = holding(maps, sp);
   std::vector<std::uint64_t> words(stack ? std::min<std::uint64_t>(stack->hi - sp, 4096) / 8 : 0);
   if (!words.empty() && t.read(sp, words.data(), words.size() * 8))

@@ -12,12 +12,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "crashcheck/faults.hpp"
 #include "crashcheck/faults/backend.hpp"
+
+struct Dwfl_Module;
 
 namespace crashcheck::faults::sites {
 
@@ -47,10 +50,17 @@ class Symboliser {
   Symboliser(const Symboliser&) = delete;
   Symboliser& operator=(const Symboliser&) = delete;
   std::string lookup(const std::string& module, bool file_offset, std::uint64_t address);
+  // How far above the stack pointer the frame of the code at file offset
+  // `offset` of `module` begins (its canonical frame address, from the
+  // module's .eh_frame), when that frame is the stack pointer plus a
+  // constant there; nullopt otherwise. `return_address`: `offset` follows
+  // a call (it is looked up one byte back).
+  std::optional<std::int64_t> frame_size(const std::string& module, std::uint64_t offset, bool return_address);
 
  private:
   struct Modules;
   Modules* modules_;
+  Dwfl_Module* module(const std::string& path);  // opened once, null when it cannot be
 };
 
 // Python subjects: a sitecustomize hook (written into `work_dir`, put on

@@ -125,32 +125,60 @@ struct Symboliser::Modules {
 Symboliser::Symboliser() : modules_(new Modules) {}
 Symboliser::~Symboliser() { delete modules_; }
 
-std::string Symboliser::lookup(const std::string& module, bool file_offset, std::uint64_t address) {
-  auto [it, fresh] = modules_->open.try_emplace(module);
+Dwfl_Module* Symboliser::module(const std::string& path) {
+  auto [it, fresh] = modules_->open.try_emplace(path);
   Module& m = it->second;
   if (fresh) {
     m.dwfl.reset(dwfl_begin(&callbacks));
-    if (!m.dwfl) return "";
+    if (!m.dwfl) return nullptr;
     dwfl_report_begin(m.dwfl.get());
     // base 0 and p_vaddr added: the module's addresses are its own virtual addresses
-    m.mod = dwfl_report_elf(m.dwfl.get(), module.c_str(), module.c_str(), -1, 0, true);
+    m.mod = dwfl_report_elf(m.dwfl.get(), path.c_str(), path.c_str(), -1, 0, true);
     dwfl_report_end(m.dwfl.get(), nullptr, nullptr);
   }
-  if (!m.mod || address == 0) return "";
+  return m.mod;
+}
+
+std::optional<std::int64_t> Symboliser::frame_size(const std::string& path, std::uint64_t offset, bool return_address) {
+#if defined(__x86_64__)
+  constexpr Dwarf_Word kStackPointer = 7;  // DWARF's number for rsp
+  Dwfl_Module* mod = module(path);
+  const auto vaddr = mod ? vaddr_of(mod, offset) : std::nullopt;
+  Dwarf_Addr bias = 0;
+  Dwarf_CFI* cfi = mod ? dwfl_module_eh_cfi(mod, &bias) : nullptr;
+  Dwarf_Frame* frame = nullptr;
+  if (!vaddr || !cfi || dwarf_cfi_addrframe(cfi, *vaddr - bias - (return_address ? 1 : 0), &frame) != 0)
+    return std::nullopt;
+  std::unique_ptr<Dwarf_Frame, decltype(&std::free)> owned(frame, &std::free);
+  Dwarf_Op* ops = nullptr;
+  std::size_t count = 0;
+  if (dwarf_frame_cfa(frame, &ops, &count) != 0 || count != 1 || ops[0].atom != DW_OP_bregx ||
+      ops[0].number != kStackPointer)
+    return std::nullopt;  // the frame is kept by another register (rbp): not known from sp alone
+  return static_cast<std::int64_t>(ops[0].number2);
+#else
+  (void)path, (void)offset, (void)return_address;
+  return std::nullopt;
+#endif
+}
+
+std::string Symboliser::lookup(const std::string& module_path, bool file_offset, std::uint64_t address) {
+  Dwfl_Module* mod = module(module_path);
+  if (!mod || address == 0) return "";
   std::uint64_t vaddr = address;
   if (file_offset) {
-    auto v = vaddr_of(m.mod, address);
+    auto v = vaddr_of(mod, address);
     if (!v) return "";
     vaddr = *v;
   }
   const Dwarf_Addr pc = vaddr - 1;  // inside the call instruction, not after it
-  Dwfl_Line* found = dwfl_module_getsrc(m.mod, pc);
-  if (!found) return without_aranges(m.mod, pc);
+  Dwfl_Line* found = dwfl_module_getsrc(mod, pc);
+  if (!found) return without_aranges(mod, pc);
   int line = 0;
   const char* file = dwfl_lineinfo(found, nullptr, &line, nullptr, nullptr, nullptr);
   if (!file || line <= 0) return "";
   if (Dwarf_Addr bias = 0; system_source(file))
-    outside_system_inlines(dwfl_module_addrdie(m.mod, pc, &bias), pc - bias, file, line);
+    outside_system_inlines(dwfl_module_addrdie(mod, pc, &bias), pc - bias, file, line);
   // a relative name is relative to the directory the unit was compiled in
   std::filesystem::path path(file);
   const char* comp_dir = dwfl_line_comp_dir(found);
