@@ -339,8 +339,8 @@ struct cc_op {
   const void *buf;
   const struct iovec *iov;
   int iovcnt;
-  /* disk-full: what the real call may transfer */
-  uint64_t allowed;
+  /* disk-full: what the real call may transfer, and the new space it reserved */
+  uint64_t allowed, charged;
   const struct iovec *call_iov;
   int call_iovcnt;
   struct iovec iov_space[CC_STACK_IOV];
@@ -361,7 +361,7 @@ static void cc_op_init(struct cc_op *o, int id) {
   o->active = 0;
   o->inject = 0;
   o->release = 0;
-  o->allowed = 0;
+  o->allowed = o->charged = 0;
   o->fd = -1;
   o->dirfd = o->dirfd2 = AT_FDCWD;
   o->path = o->path2 = NULL;
@@ -468,18 +468,34 @@ static void cc_kill_self(void) {
   for (;;) pause();
 }
 
-/* Disk-full: reserve what this write may transfer; 0 bytes left → ENOSPC. */
+/* Where a write is about to land, for the disk-full rule: -1 when it
+ * appends (all of it needs new space) or its place is not known. */
+static int64_t cc_landing(const struct cc_op *o) {
+  int flags = CC_XREAL(fcntl)(o->fd, F_GETFL);
+  if (flags < 0 || (flags & O_APPEND)) return -1;
+#ifdef RWF_APPEND
+  if (o->flags & RWF_APPEND) return -1;
+#endif
+  if (o->offset_mode == CC_OFF_EXPLICIT) return o->offset;
+  return o->offset_mode == CC_OFF_CURRENT ? (int64_t)lseek(o->fd, 0, SEEK_CUR) : -1;
+}
+
+/* Disk-full: reserve what this write may transfer; 0 bytes left → ENOSPC.
+ * Only bytes needing new space count (cc_disk_full_fit). */
 static void cc_reserve(struct cc_op *o) {
   o->allowed = o->length;
+  o->charged = 0;
   o->call_iov = o->iov;
   o->call_iovcnt = o->iovcnt;
   if (cc.plan.kind != CC_PLAN_disk_full || !cc.control || o->length == 0) return;
-  uint64_t spent = atomic_load(&cc.control->bytes_spent), take;
+  const int64_t at = cc_landing(o);
+  uint64_t spent = atomic_load(&cc.control->bytes_spent), take, charged;
   do {
     uint64_t left = spent >= cc.plan.byte_budget ? 0 : cc.plan.byte_budget - spent;
-    take = o->length < left ? o->length : left;
-  } while (!atomic_compare_exchange_weak(&cc.control->bytes_spent, &spent, spent + take));
+    take = cc_disk_full_fit(o->fd, at, o->length, left, &charged);
+  } while (!atomic_compare_exchange_weak(&cc.control->bytes_spent, &spent, spent + charged));
   o->allowed = take;
+  o->charged = charged;
   if (take == 0) {
     o->inject = ENOSPC;
     return;
@@ -702,8 +718,8 @@ static void cc_record_site(const struct cc_op *o) {
  * for its own reasons) gives the rest of its reservation back. */
 static void cc_settle_budget(struct cc_op *o) {
   if (cc.plan.kind != CC_PLAN_disk_full || !cc.control || cc_calls[o->id].op != CC_OP_write || o->inject) return;
-  uint64_t used = o->result > 0 ? (uint64_t)o->result : 0;
-  if (used < o->allowed) atomic_fetch_sub(&cc.control->bytes_spent, o->allowed - used);
+  uint64_t used = cc_disk_full_spent(o->allowed, o->charged, o->result > 0 ? (uint64_t)o->result : 0);
+  if (used < o->charged) atomic_fetch_sub(&cc.control->bytes_spent, o->charged - used);
 }
 
 /* After the real call (or the injected failure). Leaves errno as it found

@@ -1,9 +1,13 @@
-/* Fault-plan codec and errno names, shared by the agent and the runner. */
+/* Fault-plan codec, errno names and the disk-full rule, shared by the agent
+ * and the runner. */
+#define _GNU_SOURCE /* SEEK_DATA, SEEK_HOLE */
 #include "shared.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(struct cc_trace_record) == 72, "trace record layout is part of the format");
 _Static_assert(sizeof(struct cc_trace_header) == 16, "trace header layout is part of the format");
@@ -166,4 +170,54 @@ size_t cc_plan_format(const struct cc_plan *p, char *buf, size_t size) {
       n = snprintf(buf, size, "%s", word);
   }
   return n < 0 ? 0 : (size_t)n;
+}
+
+/* Where the allocated run holding `pos` ends, or `pos` when `pos` is in a
+ * hole or past the end (lseek's SEEK_DATA/SEEK_HOLE; a file system without
+ * them reports one data run up to the end, which is the safe side: only
+ * bytes past the end are then charged). */
+static uint64_t allocated_until(int fd, uint64_t pos, uint64_t size) {
+  if (pos >= size) return pos;
+  off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+  if (data < 0) return errno == ENXIO ? pos : size;
+  if ((uint64_t)data != pos) return pos;
+  off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
+  return hole < 0 ? size : (uint64_t)hole;
+}
+
+/* Where the hole or end holding `pos` ends (the next data), at most `end`. */
+static uint64_t unallocated_until(int fd, uint64_t pos, uint64_t size, uint64_t end) {
+  if (pos >= size) return end;
+  off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+  return data < 0 || (uint64_t)data > end ? end : (uint64_t)data;
+}
+
+uint64_t cc_disk_full_fit(int fd, int64_t offset, uint64_t want, uint64_t left, uint64_t *charged) {
+  struct stat st;
+  *charged = 0;
+  if (offset < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *charged = want < left ? want : left;
+    return *charged;
+  }
+  const uint64_t size = (uint64_t)st.st_size, start = (uint64_t)offset, end = start + want;
+  uint64_t pos = start;
+  while (pos < end) {
+    uint64_t run = allocated_until(fd, pos, size);
+    if (run > pos) { /* overwrites allocated bytes: free */
+      pos = run < end ? run : end;
+      continue;
+    }
+    uint64_t gap = unallocated_until(fd, pos, size, end) - pos, take = gap < left - *charged ? gap : left - *charged;
+    if (gap == 0) break; /* cannot happen: pos is not in an allocated run */
+    *charged += take;
+    pos += take;
+    if (take < gap) break; /* out of space */
+  }
+  return pos - start;
+}
+
+uint64_t cc_disk_full_spent(uint64_t allowed, uint64_t charged, uint64_t done) {
+  const uint64_t free_bytes = allowed - charged;
+  if (done <= free_bytes) return 0;
+  return done - free_bytes < charged ? done - free_bytes : charged;
 }

@@ -130,6 +130,17 @@ int cc_plan_parse(const char *text, size_t len, struct cc_plan *out);
 /* Writes the text form (NUL-terminated) into buf; returns its length. */
 size_t cc_plan_format(const struct cc_plan *plan, char *buf, size_t size);
 
+/* Disk-full (both backends): how much of a write of `want` bytes at
+ * `offset` of the file behind `fd` a full disk lets through when `left`
+ * bytes of new space remain. Bytes that overwrite allocated data inside the
+ * file need no new space; bytes beyond its end or in a hole do (offset < 0:
+ * the write appends, all of it does). The prefix returned is the longest
+ * whose new bytes fit; *charged is how many new bytes it holds. */
+uint64_t cc_disk_full_fit(int fd, int64_t offset, uint64_t want, uint64_t left, uint64_t *charged);
+/* What a write that transferred `done` of the `allowed` bytes reserved that
+ * way really spent (the free bytes come first: overwrites before the end). */
+uint64_t cc_disk_full_spent(uint64_t allowed, uint64_t charged, uint64_t done);
+
 /* errno <-> symbolic name; unknown: 0 / NULL. Also accepts decimal numbers. */
 int cc_errno_from_name(const char *name, size_t len);
 const char *cc_errno_name(int error);

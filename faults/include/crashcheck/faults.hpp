@@ -86,7 +86,8 @@ struct FaultPlan {
     kill_before,  // SIGKILL just before counted call `call`
     kill_after,   // SIGKILL just after counted call `call` returns
     fail_call,    // counted call `call` fails with `error`, without reaching the kernel
-    disk_full,    // writes succeed until `byte_budget` bytes are spent; the crossing write is short, later ones ENOSPC
+    disk_full,    // writes succeed until `byte_budget` bytes of new space are spent; the crossing one is short, later
+                  // ENOSPC
     pause,        // stop before every counted call until the runner resumes (snapshots, readers)
     kill_within,  // counted write `call` transfers only its first `byte_budget` bytes, then SIGKILL (seccomp only)
   };

@@ -340,7 +340,7 @@ class Supervisor final : public Observer {
   static std::int64_t landing_offset(const Call& c);
   Outcome perform_copy(Call& c, std::uint64_t limit);
   std::optional<std::string> gather(const Call& c, std::uint64_t limit);
-  std::uint64_t budget(Call& c, std::uint64_t want);
+  std::uint64_t budget(Call& c, std::uint64_t want, std::uint64_t& charged);
 
   RunSetup setup_;
   Key scope_;
@@ -891,11 +891,18 @@ void Supervisor::on_open(Call& c) {
 
 // ----------------------------------------------------------------- writes --
 
-// Disk-full: what this write may transfer (0: ENOSPC).
-std::uint64_t Supervisor::budget(Call&, std::uint64_t want) {
+// sendfile, copy_file_range, splice: the kernel moves the bytes.
+bool kernel_copy(std::string_view name) { return name == "sendfile" || name == "copy_file_range" || name == "splice"; }
+
+// Disk-full: what this write may transfer (0: ENOSPC), sets `charged` to
+// the new space that takes (cc_disk_full_fit: overwrites inside the file
+// need none). A copy's place is known only once it ran: all of it counts.
+std::uint64_t Supervisor::budget(Call& c, std::uint64_t want, std::uint64_t& charged) {
+  charged = 0;
   if (setup_.plan.kind != FaultPlan::Kind::disk_full) return want;
   std::uint64_t left = bytes_spent_ >= setup_.plan.byte_budget ? 0 : setup_.plan.byte_budget - bytes_spent_;
-  return std::min(want, left);
+  const std::int64_t at = kernel_copy(c.entry.info->name) || appends(c) ? -1 : c.rec.offset;
+  return cc_disk_full_fit(c.fd.get(), at, want, left, &charged);
 }
 
 // A call on descriptor fd counts when it is a followed file: fills the
@@ -978,7 +985,9 @@ std::optional<std::string> Supervisor::gather(const Call& c, std::uint64_t limit
 }
 
 Outcome Supervisor::perform_write(Call& c) {
-  std::uint64_t limit = budget(c, std::min(c.rec.length, max_transfer));
+  std::uint64_t charged = 0;
+  std::uint64_t limit = budget(c, std::min(c.rec.length, max_transfer), charged);
+  const std::uint64_t allowed = limit;
   if (limit == 0 && c.rec.length > 0) {
     c.rec.injected = true;
     c.rec.error = ENOSPC;
@@ -988,7 +997,7 @@ Outcome Supervisor::perform_write(Call& c) {
   if (kill) limit = std::min(limit, setup_.plan.byte_budget);
   std::string_view name = c.entry.info->name;
   Outcome o;
-  if (name == "sendfile" || name == "copy_file_range" || name == "splice") {
+  if (kernel_copy(name)) {
     o = perform_copy(c, limit);
   } else {
     UniqueFd& fd = c.fd;
@@ -1008,7 +1017,8 @@ Outcome Supervisor::perform_write(Call& c) {
       c.rec.data = data->substr(0, static_cast<std::size_t>(n));
     }
   }
-  if (o.kind == Outcome::value) bytes_spent_ += static_cast<std::uint64_t>(o.result);
+  if (o.kind == Outcome::value)
+    bytes_spent_ += cc_disk_full_spent(allowed, charged, static_cast<std::uint64_t>(o.result));
   o.kill = kill;
   return o;
 }

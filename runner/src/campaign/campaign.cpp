@@ -75,8 +75,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   collected.baseline_contents = own_contents(baseline, setup);
   release_contents(baseline.final, {});
   for (auto& c : observe_within(baseline, setup, options, collected)) cases.push_back(std::move(c));
-  Plan plan =
-      plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size(), options.sampling);
+  Plan plan = plan_cases(*baseline.trace, options.models, options.kill_mode, setup.contents.new_bytes.size(),
+                         options.sampling, initial_sizes(baseline.initial));
   for (auto& c : plan.cases) cases.push_back(std::move(c));
   for (auto& n : plan.notes) collected.notes.push_back(std::move(n));
   const auto shard = take_slice(cases, collected.notes, options);

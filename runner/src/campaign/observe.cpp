@@ -108,7 +108,8 @@ std::string first_difference(const std::string& left, const std::string& payload
 }
 
 std::uint32_t fault_call(const CaseSpec& spec, const Trace& baseline) {
-  if (spec.plan.kind == Kind::disk_full) return write_at_budget(baseline, spec.plan.byte_budget);
+  if (spec.plan.kind == Kind::disk_full)  // planned: its call; replayed from an id: the budget's
+    return spec.plan.call ? spec.plan.call : write_at_budget(baseline, spec.plan.byte_budget);
   return spec.plan.kind == Kind::pause ? spec.reader_call : spec.plan.call;
 }
 

@@ -3,6 +3,8 @@
 #include "plan.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <map>
 #include <random>
 #include <set>
 
@@ -36,17 +38,39 @@ std::vector<CaseSpec> plan_errno(const Trace& trace, const SamplingPolicy& polic
   return out;
 }
 
-// The byte count written once each write ends, for the writes `calls` names
+// The new space each call of `trace` took: cc_disk_full_fit's rule replayed
+// on each file's allocated end (bytes below it are overwrites, free; a
+// truncation or truncating open brings it down), 0 for all but writes.
+std::vector<std::uint64_t> new_space(const Trace& trace, const InitialSizes& sizes) {
+  std::map<std::uint64_t, std::uint64_t> allocated(sizes.begin(), sizes.end());
+  std::vector<std::uint64_t> out(trace.records.size(), 0);
+  for (std::size_t i = 0; i < trace.records.size(); ++i) {
+    const auto& r = trace.records[i];
+    if (r.error != 0 || r.is_directory) continue;
+    std::uint64_t& end = allocated[r.inode];
+    const auto at = static_cast<std::uint64_t>(std::max<std::int64_t>(r.offset, 0));
+    if (r.op == OpClass::open && (r.flags & O_TRUNC)) end = 0;
+    if (r.op == OpClass::truncate) end = std::min(end, at);
+    if (r.op != OpClass::write || r.result <= 0) continue;
+    const std::uint64_t from = r.offset < 0 ? end : at, to = from + static_cast<std::uint64_t>(r.result);
+    out[i] = to - std::min(to, std::max(from, end));
+    end = std::max(end, to);
+  }
+  return out;
+}
+
+// The new space taken once each write ends, for the writes `calls` names
 // (every write when it is empty).
-std::vector<std::uint64_t> write_boundaries(const Trace& trace, const std::vector<ChosenCall>& calls) {
+std::vector<std::uint64_t> write_boundaries(const Trace& trace, const std::vector<ChosenCall>& calls,
+                                            const InitialSizes& sizes) {
   std::set<std::size_t> wanted;
   for (const auto& c : calls) wanted.insert(c.index);
+  const auto taken = new_space(trace, sizes);
   std::vector<std::uint64_t> out;
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < trace.records.size(); ++i) {
-    const auto& r = trace.records[i];
-    if (r.op != OpClass::write || r.result <= 0) continue;
-    total += static_cast<std::uint64_t>(r.result);
+    if (taken[i] == 0) continue;
+    total += taken[i];
     if (calls.empty() || wanted.count(i)) out.push_back(total);
   }
   return out;
@@ -56,8 +80,8 @@ std::vector<std::uint64_t> write_boundaries(const Trace& trace, const std::vecto
 // and a seeded sample between: deterministic, so a report's budgets can be
 // replayed. Exhaustive: every write's end.
 std::set<std::uint64_t> budgets_at(const Trace& trace, const std::vector<std::uint64_t>& ends,
-                                   std::uint64_t payload_size, std::uint64_t seed) {
-  const auto all = write_boundaries(trace, {});
+                                   std::uint64_t payload_size, std::uint64_t seed, const InitialSizes& sizes) {
+  const auto all = write_boundaries(trace, {}, sizes);
   const std::uint64_t written = all.empty() ? 0 : all.back();
   std::set<std::uint64_t> budgets{0, 1};
   for (auto end : ends) budgets.insert({end - 1, end});
@@ -79,14 +103,15 @@ bool stream_write_from(const Trace& trace, std::uint32_t seq) {
 }
 
 std::vector<CaseSpec> plan_disk_full(const Trace& trace, std::uint64_t payload_size, const SamplingPolicy& policy,
-                                     PlanCount& count) {
-  count.possible = budgets_at(trace, write_boundaries(trace, {}), payload_size, policy.seed).size();
+                                     const InitialSizes& sizes, PlanCount& count) {
+  count.possible = budgets_at(trace, write_boundaries(trace, {}, sizes), payload_size, policy.seed, sizes).size();
   const auto chosen =
-      budgets_at(trace, write_boundaries(trace, chosen_calls(trace, policy)), payload_size, policy.seed);
+      budgets_at(trace, write_boundaries(trace, chosen_calls(trace, policy), sizes), payload_size, policy.seed, sizes);
   std::vector<CaseSpec> out;
   for (auto b : chosen) {
-    if (stream_write_from(trace, write_at_budget(trace, b))) continue;  // as in plan_errno
-    faults::FaultPlan plan{Kind::disk_full, 0, 0, b};
+    const std::uint32_t crossing = write_at_budget(trace, b, sizes);
+    if (stream_write_from(trace, crossing)) continue;  // as in plan_errno
+    faults::FaultPlan plan{Kind::disk_full, crossing, 0, b};
     out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
   }
   count.run = out.size();
@@ -136,14 +161,21 @@ bool has(const std::vector<std::string>& models, Model m) {
 
 std::uint32_t last_seq(const Trace& trace) { return trace.records.empty() ? 0 : trace.records.back().seq; }
 
-std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget) {
+std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget, const InitialSizes& sizes) {
+  const auto taken = new_space(trace, sizes);
   std::uint64_t total = 0;
-  for (const auto& r : trace.records) {
-    if (r.op != OpClass::write || r.result <= 0) continue;
-    total += static_cast<std::uint64_t>(r.result);
-    if (total > budget) return r.seq;
+  for (std::size_t i = 0; i < trace.records.size(); ++i) {
+    total += taken[i];
+    if (total > budget) return trace.records[i].seq;
   }
   return last_seq(trace);
+}
+
+InitialSizes initial_sizes(const Snapshot& initial) {
+  InitialSizes out;
+  for (const auto& [name, entry] : initial.entries)
+    if (entry.kind == Entry::Kind::file) out[entry.inode] = entry.content.size();
+  return out;
 }
 
 std::vector<CaseSpec> plan_exact_kills(const Trace& trace, const SamplingPolicy& policy) {
@@ -169,7 +201,7 @@ CaseSpec baseline_run(const std::vector<std::string>& models, KillMode mode, fau
 }
 
 Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, KillMode mode, std::uint64_t payload_size,
-                const SamplingPolicy& policy) {
+                const SamplingPolicy& policy, const InitialSizes& sizes) {
   Plan out;
   auto add = [&](Model model, std::vector<CaseSpec> cases, PlanCount count) {
     for (auto& c : cases) out.cases.push_back(std::move(c));
@@ -180,7 +212,13 @@ Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, Kill
     add(Model::kill, plan_sampled_kills(trace, policy, count), count);
   if (has(models, Model::errno_fault)) add(Model::errno_fault, plan_errno(trace, policy, count = {}), count);
   if (has(models, Model::disk_full))
-    add(Model::disk_full, plan_disk_full(trace, payload_size, policy, count = {}), count);
+    add(Model::disk_full, plan_disk_full(trace, payload_size, policy, sizes, count = {}), count);
+  const bool writes = std::any_of(trace.records.begin(), trace.records.end(),
+                                  [](const faults::TraceRecord& r) { return r.op == OpClass::write && r.result > 0; });
+  if (has(models, Model::disk_full) && writes && write_boundaries(trace, {}, sizes).empty())
+    out.notes.push_back(
+        "disk-full: no case: the run's writes need no new space (they overwrite bytes the files "
+        "already hold), so a full disk cannot fail them");
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <crashcheck/faults.hpp>
 #include <crashcheck/report.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/sampling.hpp"
+#include "crashcheck/runner/scratch_case.hpp"
 
 namespace crashcheck::runner {
 
@@ -44,8 +46,14 @@ struct Plan {
   std::vector<CaseSpec> cases;
   std::vector<std::string> notes;
 };
+// The sizes the files had before the run, by inode (Snapshot::entries): a
+// write below a file's allocated end needs no new space, so a full disk
+// cannot fail it (faults: cc_disk_full_fit). A file not named starts empty.
+using InitialSizes = std::map<std::uint64_t, std::uint64_t>;
+InitialSizes initial_sizes(const Snapshot& initial);
+
 Plan plan_cases(const faults::Trace& trace, const std::vector<std::string>& models, KillMode mode,
-                std::uint64_t payload_size, const SamplingPolicy& policy);
+                std::uint64_t payload_size, const SamplingPolicy& policy, const InitialSizes& sizes = {});
 
 // "errno: 1,680 possible cases, 96 run: repeated calls sampled, seed S; `--exhaustive` runs all"
 std::string sampling_note(reports::Model model, PlanCount count, const SamplingPolicy& policy);
@@ -57,8 +65,9 @@ std::string sampling_note(reports::Model model, PlanCount count, const SamplingP
 // there leaves the scope as the next traced call's kill does.
 std::vector<CaseSpec> plan_exact_kills(const faults::Trace& trace, const SamplingPolicy& policy = {.exhaustive = true});
 
-// The write that runs out of space under `budget` in the baseline's sequence.
-std::uint32_t write_at_budget(const faults::Trace& trace, std::uint64_t budget);
+// The write that runs out of space under `budget` in the baseline's
+// sequence (a disk-full case planned here carries it as its plan's call).
+std::uint32_t write_at_budget(const faults::Trace& trace, std::uint64_t budget, const InitialSizes& sizes = {});
 
 // --shard K/N: keeps this shard's round-robin share of `cases` and says so
 // in `notes`; the shard's fingerprint covers the settings and the whole plan.

@@ -181,9 +181,7 @@ void run_cases(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, co
     const CaseResult r = execute_case(setup, specs[i]);
     if (r.outcome.end == SubjectOutcome::End::cancelled) return;
     const bool killed = specs[i].model == Model::kill;
-    const std::uint32_t call = specs[i].plan.kind == Kind::disk_full
-                                   ? write_at_budget(*base.trace, specs[i].plan.byte_budget)
-                                   : specs[i].plan.call;
+    const std::uint32_t call = specs[i].plan.call;  // a disk-full case's: its budget's crossing write (plan.cpp)
     ended[i] = DirCase{specs[i].id,
                        specs[i].model,
                        call,
@@ -585,7 +583,7 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
         "the calls, so a kill after its success report cannot be judged with CRASHCHECK_COMMITTED=1 (add the reader "
         "model, or fast kills, to pause the baseline)";
   std::vector<CaseSpec> specs = cases_from_pauses(base, pauses, options, run);
-  Plan plan = plan_cases(*base.trace, options.models, KillMode::fast, 0, options.sampling);
+  Plan plan = plan_cases(*base.trace, options.models, KillMode::fast, 0, options.sampling, initial_sizes(base.initial));
   for (auto& c : plan.cases) specs.push_back(std::move(c));
   run.notes.insert(run.notes.end(), plan.notes.begin(), plan.notes.end());
   const std::string unexplained = describe_unexplained(unexplained_by_trace(*base.trace, base.initial, base.final));

@@ -22,16 +22,21 @@ def fsync_directory(path):
     os.close(fd)
 
 
+def write_all(fd, data):
+    while data:  # a short write (a full disk) is continued, and its error raised
+        data = data[os.write(fd, data):]
+
+
 generation = os.path.join(directory, "gen2")
 os.mkdir(generation)
 fd = os.open(os.path.join(generation, "data"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, b"generation two END\n")
+write_all(fd, b"generation two END\n")
 os.fsync(fd)
 os.close(fd)
 fsync_directory(generation)
 if mode == "synced":
     fsync_directory(directory)
 fd = os.open(os.path.join(directory, "CURRENT"), os.O_WRONLY)
-os.write(fd, b"gen2\n")
+write_all(fd, b"gen2\n")
 os.fsync(fd)
 os.close(fd)
