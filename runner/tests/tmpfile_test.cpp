@@ -101,6 +101,30 @@ TEST_P(TmpfileVerdicts, TheUnsyncedTwinFailsPowerlossAtomicOnly) {
     EXPECT_EQ(report["properties"][p]["verdict"], "pass") << p << ": " << report["properties"][p].dump(2);
 }
 
+// An O_TMPFILE file made in $TMPDIR and linked into the directory
+// (seccomp_writer.c's `tmpfile`, no directory fsync): the supervisor follows
+// it from its open and fails durable alone; the preload agent never saw its
+// writes, and judges nothing rather than pass on what it did not see.
+TEST_P(TmpfileVerdicts, MadeInTmpdirAndLinkedInIsFollowedOrNotJudged) {
+  write_text(dir_ / "payload", "new content\n");  // what seccomp_writer.c writes
+  const auto out = dir_ / "out-tmpdir";
+  const std::string backend(faults::backend_name(GetParam()));
+  const auto r =
+      run_crashcheck({"check", "--payload", (dir_ / "payload").string(), "--target", "target", "--backend", backend,
+                      "-j", "2", "-o", out.string(), "--quiet", "--", CRASHCHECK_SECCOMP_WRITER, "tmpfile", "{dir}"});
+  EXPECT_LE(r.status, 1) << r.output;
+  const json report = json::parse(read_text(out / "report.json"));
+  const bool seen = GetParam() == faults::BackendKind::seccomp;
+  for (const auto& [name, property] : report["properties"].items()) {
+    std::string expected = seen ? "" : "not_run";
+    if (seen && name == "durable") expected = "fail";
+    if (seen && (name == "crash_atomic" || name == "powerloss_atomic")) expected = "pass";
+    if (!expected.empty()) {
+      EXPECT_EQ(property["verdict"], expected) << name << ": " << property.dump(2);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TmpfileVerdicts,
                          ::testing::Values(faults::BackendKind::seccomp, faults::BackendKind::preload),
                          [](const auto& info) { return std::string(faults::backend_name(info.param)); });
