@@ -352,6 +352,7 @@ struct cc_op {
   struct stat st;
   int have_st;
   char rel[CC_REL_MAX], rel2[CC_REL_MAX];
+  int source_fd;         /* link: the tracked descriptor its source names (/proc/self/fd/N, AT_EMPTY_PATH), else -1 */
   void *caller;          /* call sites: the subject's return address */
   const char *announced; /* call sites: the site the subject announced, or NULL */
 };
@@ -378,6 +379,7 @@ static void cc_op_init(struct cc_op *o, int id) {
   o->iov_heap = NULL;
   o->have_st = 0;
   o->existed = 0;
+  o->source_fd = -1;
   o->caller = cc_caller;
   o->announced = NULL;
 }
@@ -408,6 +410,44 @@ static uint64_t cc_iov_total(const struct iovec *v, int c) {
   return t;
 }
 
+/* O_TMPFILE: the file made has no name in the directory rel names; the
+ * trace calls it CC_UNNAMED_LEAF there until a linkat names it. */
+static int cc_is_tmpfile(int flags) { return (flags & O_TMPFILE) == O_TMPFILE; }
+
+static void cc_unnamed(char rel[CC_REL_MAX]) {
+  static const char leaf[] = CC_UNNAMED_LEAF;
+  size_t n = strcmp(rel, ".") == 0 ? 0 : strlen(rel);
+  if (n > 0) rel[n++] = '/';
+  if (n + sizeof leaf > CC_REL_MAX) n = CC_REL_MAX - sizeof leaf; /* cut, as every slot path is */
+  memcpy(rel + n, leaf, sizeof leaf);
+}
+
+static int cc_is_unnamed(const char *rel) {
+  size_t n = strlen(rel), leaf = sizeof CC_UNNAMED_LEAF - 1;
+  return n >= leaf && strcmp(rel + n - leaf, CC_UNNAMED_LEAF) == 0 && (n == leaf || rel[n - leaf - 1] == '/');
+}
+
+/* The descriptor a link's source names: linkat(fd, "", ..., AT_EMPTY_PATH),
+ * or /proc/self/fd/N (thread-self, our own pid) followed with
+ * AT_SYMLINK_FOLLOW, the two ways to give an O_TMPFILE file a name. -1 when
+ * it names none. */
+static int cc_link_source_fd(const struct cc_op *o) {
+  if (!o->path) return -1;
+  if ((o->flags & AT_EMPTY_PATH) && o->path[0] == 0) return o->dirfd;
+  if (!(o->flags & AT_SYMLINK_FOLLOW)) return -1;
+  char own[32];
+  snprintf(own, sizeof own, "/proc/%d/fd/", (int)getpid());
+  const char *prefixes[3] = {"/proc/self/fd/", "/proc/thread-self/fd/", own};
+  for (int i = 0; i < 3; ++i) {
+    size_t n = strlen(prefixes[i]);
+    if (strncmp(o->path, prefixes[i], n) != 0) continue;
+    char *end;
+    long fd = strtol(o->path + n, &end, 10);
+    return end != o->path + n && *end == 0 && fd >= 0 && fd < CC_MAX_FD ? (int)fd : -1;
+  }
+  return -1;
+}
+
 /* Decides whether the call touches the scope; fills rel/rel2. */
 static int cc_in_scope(struct cc_op *o) {
   int in = 0;
@@ -428,7 +468,15 @@ static int cc_in_scope(struct cc_op *o) {
     return 1;
   }
   o->rel[0] = o->rel2[0] = 0;
-  if (o->path) in |= cc_name(o->dirfd, o->path, o->rel);
+  if (cc_calls[o->id].op == CC_OP_link) o->source_fd = cc_link_source_fd(o);
+  if (cc_fd_tracked(o->source_fd)) { /* the descriptor's file, by its trace name */
+    cc_lock();
+    memcpy(o->rel, cc.fds[o->source_fd].rel, sizeof o->rel);
+    cc_unlock();
+    in = 1;
+  } else if (o->path) {
+    in |= cc_name(o->dirfd, o->path, o->rel);
+  }
   if (o->path2) in |= cc_name(o->dirfd2, o->path2, o->rel2);
   return in;
 }
@@ -588,6 +636,19 @@ static void cc_resolve_offset(struct cc_op *o) {
   }
 }
 
+/* A linkat gave an O_TMPFILE file its first name: every descriptor of it
+ * still calling it unnamed says that name from now on (the seccomp backend's
+ * node takes it too). */
+static void cc_name_unnamed(const struct cc_op *o) {
+  cc_lock();
+  for (int fd = 0; fd < CC_MAX_FD; ++fd) {
+    struct cc_fd_slot *s = &cc.fds[fd];
+    if (s->tracked && s->dev == o->st.st_dev && s->ino == o->st.st_ino && cc_is_unnamed(s->rel))
+      cc_copy(s->rel, sizeof s->rel, o->rel2);
+  }
+  cc_unlock();
+}
+
 /* Fills inode / created / is_directory and updates the fd table. */
 static void cc_observe(struct cc_op *o) {
   int op = cc_calls[o->id].op;
@@ -598,13 +659,14 @@ static void cc_observe(struct cc_op *o) {
     o->have_st = fstat(fd, &o->st) == 0;
     if (o->have_st) cc_track(fd, o->rel, &o->st);
     o->fd = fd;
-    o->existed = (o->flags & O_CREAT) ? ((o->flags & O_EXCL) ? 0 : o->existed) : 1;
+    o->existed = cc_is_tmpfile(o->flags) ? 0 : (o->flags & O_CREAT) ? ((o->flags & O_EXCL) ? 0 : o->existed) : 1;
   } else if (op == CC_OP_close) {
     cc_untrack(o->fd);
   } else if (ok && o->fd < 0 && op != CC_OP_rename && op != CC_OP_unlink && o->path) {
     const char *p = (op == CC_OP_link) ? o->path2 : o->path;
     int d = (op == CC_OP_link) ? o->dirfd2 : o->dirfd;
     o->have_st = fstatat(d, p, &o->st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (op == CC_OP_link && o->have_st && cc_is_unnamed(o->rel)) cc_name_unnamed(o);
   }
   if (op == CC_OP_write) cc_resolve_offset(o);
 }
@@ -830,6 +892,7 @@ static int cc_open(int id, int dirfd, const char *path, int flags, mode_t mode) 
   CC_FLAGS(flags);
   CC_MODE(mode);
   if (!cc_begin(o)) return cc_open_real(id, dirfd, path, flags, mode);
+  if (cc_is_tmpfile(flags)) cc_unnamed(o->rel);
   return CC_RUN(int, cc_open_real(id, dirfd, path, flags, mode), r_ < 0);
 }
 

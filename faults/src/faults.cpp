@@ -350,9 +350,26 @@ std::string tmpdir_relative(const std::string& path, const std::string& tmpdir) 
   return std::string(kTmpdirPrefix) + path.substr(tmpdir.size() + 1);
 }
 
+std::string unnamed_in(std::string_view dir) {
+  return dir.empty() || dir == "." ? std::string(CC_UNNAMED_LEAF) : std::string(dir) + "/" + CC_UNNAMED_LEAF;
+}
+
+bool is_unnamed(std::string_view path) {
+  constexpr std::string_view leaf = CC_UNNAMED_LEAF;
+  return path == leaf || path.ends_with("/" + std::string(leaf));
+}
+
 std::string describe_call(const TraceRecord& r) {
   std::string out = r.call + "(";
   switch (r.op) {
+    case OpClass::open:
+      if (is_unnamed(r.path)) {  // what the writer named: the directory
+        const auto slash = r.path.rfind('/');
+        out += (slash == std::string::npos ? std::string(".") : r.path.substr(0, slash)) + ", O_TMPFILE";
+      } else {
+        out += r.path;
+      }
+      break;
     case OpClass::write:
       out += "fd " + std::to_string(r.fd) + " → " + r.path + ", " + std::to_string(r.length) + " bytes";
       break;

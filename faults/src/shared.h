@@ -50,6 +50,12 @@ enum cc_op_class {
 #define CC_ENV_CONTROL "CRASHCHECK_CONTROL"
 #define CC_ENV_PLAN "CRASHCHECK_PLAN"
 #define CC_ENV_PAUSE_TIMEOUT_MS "CRASHCHECK_PAUSE_TIMEOUT_MS"
+/* An O_TMPFILE file has no name until a linkat gives it one: both backends
+ * name it in the trace as this leaf in the directory it was opened in
+ * ("(O_TMPFILE)", "sub/(O_TMPFILE)"), in its open record and in every call on
+ * its descriptor until the linkat that names it (whose source it is). No
+ * inode number in it: two runs' traces compare by their names. */
+#define CC_UNNAMED_LEAF "(O_TMPFILE)"
 /* Call sites (faults/README.md, "Call sites"): set only for a run that
  * collects them; the agent appends "<seq>\t<raw site>\n" lines to this file. */
 #define CC_ENV_SITES "CRASHCHECK_SITES"

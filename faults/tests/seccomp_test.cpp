@@ -304,6 +304,9 @@ TEST_F(Seccomp, TmpfileLinkedThroughProcSelfFdIsTracedFromCreation) {
   const TraceRecord* open = r.find("openat");
   ASSERT_NE(open, nullptr) << r.calls();
   EXPECT_EQ(open->flags & O_TMPFILE, O_TMPFILE);
+  EXPECT_TRUE(open->created);
+  EXPECT_TRUE(is_unnamed(open->path)) << open->path;  // no name until the linkat (faults/README.md, "O_TMPFILE")
+  EXPECT_EQ(link->path, open->path) << "the linkat's source is the file, not /proc/self/fd/N";
   EXPECT_EQ(open->inode, link->inode);
   EXPECT_LT(open->seq, link->seq);
   const TraceRecord* write = r.find("write");
@@ -313,6 +316,9 @@ TEST_F(Seccomp, TmpfileLinkedThroughProcSelfFdIsTracedFromCreation) {
   const TraceRecord* fsync = r.find("fsync");
   ASSERT_NE(fsync, nullptr) << r.calls();
   EXPECT_LT(fsync->seq, link->seq);
+  const TraceRecord* close = r.find("close", "target");
+  ASSERT_NE(close, nullptr) << "after the linkat its descriptor has the file's name: " << r.calls();
+  EXPECT_GT(close->seq, link->seq);
   EXPECT_EQ(target(), content);
 }
 

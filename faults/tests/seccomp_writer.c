@@ -44,7 +44,15 @@
  *   stdio-checked / stdio-unchecked   buffered fputs to the temp; fflush, fsync and fclose
  *                                     checked, or fclose's result ignored (nothing synced)
  *   own-listener                      installs a seccomp filter with a listener of its own
- *                                     (as a sandboxing program does), then synced-dir */
+ *                                     (as a sandboxing program does), then synced-dir
+ * O_TMPFILE twins (crashcheck issue 13): open(DIR, O_TMPFILE), write, then a
+ * linkat gives the file its first name; the directory synced through
+ * open(DIR, O_DIRECTORY), which the preload agent sees too:
+ *   tmpfile-sync / tmpfile-nosync     linkat(/proc/self/fd/N → DIR/target.tmp, AT_SYMLINK_FOLLOW),
+ *                                     close, rename to DIR/target, directory fsync; the file
+ *                                     fsynced before the linkat, or never
+ *   flink-dirsync / flink-nodirsync   fsync, linkat(fd, "", → DIR/target, AT_EMPTY_PATH): the
+ *                                     target published by the link itself; directory fsync or not */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -433,6 +441,43 @@ static int run_twin(const struct twin *w, const char *dir) {
   return 0;
 }
 
+/* One O_TMPFILE twin: how its linkat names the file, and what is synced. */
+struct tmpfile_twin {
+  const char *name;
+  int through_proc, sync_file, sync_dir;
+};
+
+static const struct tmpfile_twin tmpfile_twins[] = {
+    {"tmpfile-sync", 1, 1, 1},
+    {"tmpfile-nosync", 1, 0, 1},
+    {"flink-dirsync", 0, 1, 1},
+    {"flink-nodirsync", 0, 1, 0},
+};
+
+static int run_tmpfile_twin(const struct tmpfile_twin *w, const char *dir) {
+  int fd = check(open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+  write_all(fd, content, sizeof content - 1);
+  if (w->sync_file) check(fsync(fd));
+  if (w->through_proc) {
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    check(linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW));
+    clean_up = 1; /* from here on the temp has a name to remove */
+    check(close(fd));
+    check(rename(tmp, target));
+    clean_up = 0;
+  } else {
+    check(linkat(fd, "", AT_FDCWD, target, AT_EMPTY_PATH));
+    check(close(fd));
+  }
+  if (w->sync_dir) {
+    int d = check(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    check(fsync(d));
+    check(close(d));
+  }
+  return 0;
+}
+
 /* An allow-all filter asking for a listener: the kernel refuses a second
  * listener in one filter chain (EBUSY), which is what the supervisor notes. */
 static void own_listener(void) {
@@ -472,6 +517,8 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof twins / sizeof *twins; ++i)
     if (!strcmp(action, twins[i].name)) return run_twin(&twins[i], dir);
+  for (size_t i = 0; i < sizeof tmpfile_twins / sizeof *tmpfile_twins; ++i)
+    if (!strcmp(action, tmpfile_twins[i].name)) return run_tmpfile_twin(&tmpfile_twins[i], dir);
   if (!strcmp(action, "repeat")) {
     for (long i = 0; i < arg; ++i) atomic(dir);
     return 0;

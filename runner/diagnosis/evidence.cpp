@@ -66,6 +66,13 @@ const TraceRecord* Evidence::last_write(const std::string& path, std::uint32_t b
   return found;
 }
 
+const TraceRecord* Evidence::named_from_unnamed(const std::string& path, std::uint32_t before) const {
+  const TraceRecord* found = nullptr;
+  for (const auto& r : records())
+    if (r.seq < before && r.op == OpClass::link && ok(r) && r.path2 == path && faults::is_unnamed(r.path)) found = &r;
+  return found;
+}
+
 bool Evidence::file_synced(const std::string& path, std::uint32_t after, std::uint32_t before) const {
   return std::any_of(records().begin(), records().end(), [&](const TraceRecord& r) {
     if (r.seq <= after || r.seq >= before) return false;

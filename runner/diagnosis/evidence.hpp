@@ -54,6 +54,10 @@ class Evidence {
   const TraceRecord* maker(const std::string& path) const;
   // The last successful write to `path` before `before`.
   const TraceRecord* last_write(const std::string& path, std::uint32_t before) const;
+  // The last successful linkat before `before` that gave an O_TMPFILE file
+  // the name `path` (faults/README.md, "O_TMPFILE": its writes until then
+  // name the file by its source, `(O_TMPFILE)` in its directory), or null.
+  const TraceRecord* named_from_unnamed(const std::string& path, std::uint32_t before) const;
   // A successful fsync/fdatasync of file `path` (or a sync/syncfs) in (after, before).
   bool file_synced(const std::string& path, std::uint32_t after, std::uint32_t before) const;
   // A successful fsync of directory `dir` (or a sync/syncfs) after `after`.

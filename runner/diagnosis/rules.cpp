@@ -57,7 +57,11 @@ Found unsynced_before_publish(const Evidence& e) {
   const std::string file = rename ? rename->path : e.target();
   const std::uint32_t end = rename ? rename->seq : UINT32_MAX;
   const TraceRecord* write = e.last_write(file, end);
-  if (!write || e.file_synced(file, write->seq, end)) return std::nullopt;
+  // an O_TMPFILE file linked in as `file`: written, and perhaps synced, before it had that name
+  const TraceRecord* link = e.named_from_unnamed(file, end);
+  if (!write && link) write = e.last_write(link->path, link->seq);
+  if (!write || e.file_synced(file, write->seq, end) || (link && e.file_synced(link->path, write->seq, end)))
+    return std::nullopt;
   return rename ? rename->seq : write->seq;
 }
 

@@ -91,6 +91,9 @@ std::string parent_of(const std::string& path) {
 std::vector<std::string> touched_names(const Op& op) {
   if (!op.is_entry_op()) return {};
   if (op.kind == Op::Kind::create || op.kind == Op::Kind::unlink) return {op.name};
+  // the link naming an O_TMPFILE file: its source is no entry (two such
+  // links in a directory do not depend on each other)
+  if (op.kind == Op::Kind::link && faults::is_unnamed(op.name)) return {op.name2};
   return {op.name, op.name2};
 }
 
@@ -271,7 +274,14 @@ void Replay::apply(const TraceRecord& record) {
         if ((record.flags & O_DSYNC) != 0)  // O_SYNC includes O_DSYNC
           synchronous_fds_[{record.pid, record.fd}] = target_inode();
       }
-      if (record.created) {
+      if (record.created && faults::is_unnamed(record.path)) {
+        // O_TMPFILE: a new inode and no entry; a power loss before a linkat
+        // names it (and that name is durable) leaves nothing of it
+        const auto id = new_inode(record.inode);
+        auto& state = inode(id);
+        state.base_mode = state.current_mode = record.mode & ~umask_;
+        uncommitted_.insert(id);
+      } else if (record.created) {
         op.kind = Op::Kind::create;
         op.inode = new_inode(record.inode);
         op.mode = record.mode & ~umask_;
@@ -345,7 +355,8 @@ void Replay::apply(const TraceRecord& record) {
                 : (record.flags & kRenameExchange) != 0 ? Op::Kind::exchange
                                                         : Op::Kind::rename;
       op.name2 = record.path2;
-      op.inode = record.inode;
+      // an O_TMPFILE file has no entry for add_entry_op to find: the inode it was created as
+      op.inode = faults::is_unnamed(record.path) ? target_inode() : record.inode;
       add_entry_op(std::move(op));
       break;
     case OpClass::unlink:

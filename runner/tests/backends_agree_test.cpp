@@ -126,7 +126,8 @@ INSTANTIATE_TEST_SUITE_P(Bundled, BackendsAgree, ::testing::ValuesIn(bundled_sce
 
 // Writers of the faults tests (seccomp_writer.c's twins without raw
 // openat2, /proc/self/cwd or $TMPDIR temps, which the agent cannot follow at
-// all): the same trace and verdicts, apart from what the table lists — the
+// all; the O_TMPFILE twins among them, whose verdicts seccomp_verdicts_test.cpp
+// asserts, so preload is held to them here): the same trace and verdicts, apart from what the table lists — the
 // directory fsync through opendir (glibc opens the directory internally:
 // its open, fsync and close are the seccomp trace's last 3 records, and
 // preload's `durable` is a false fail) and stdio (the agent makes the stream
@@ -141,7 +142,9 @@ struct Writer {
 };
 const Writer kWriters[] = {{"no-dir-sync", 0, nullptr, nullptr},   {"thread-sync", 3, "durable", "pass"},
                            {"thread-nosync", 0, nullptr, nullptr}, {"fork-sync", 3, "durable", "pass"},
-                           {"fork-nosync", 0, nullptr, nullptr},   {"stdio-unchecked", 0, nullptr, nullptr, true}};
+                           {"fork-nosync", 0, nullptr, nullptr},   {"stdio-unchecked", 0, nullptr, nullptr, true},
+                           {"tmpfile-sync", 0, nullptr, nullptr},  {"tmpfile-nosync", 0, nullptr, nullptr},
+                           {"flink-dirsync", 0, nullptr, nullptr}, {"flink-nodirsync", 0, nullptr, nullptr}};
 
 // What preload withholds from a writer through a stdio stream (blind_spots.hpp, stream_spots).
 const char* const kOrderDependent[] = {"crash_atomic",  "reader_safe",      "error_safe", "temp_clean",

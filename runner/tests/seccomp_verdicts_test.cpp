@@ -107,6 +107,16 @@ const Twins kTwins[] = {
      "a temp made in $TMPDIR and renamed in, traced from its creation"},
     {"thread-sync", "thread-nosync", "powerloss_atomic", {"crash_atomic"}, "the temp written by a second thread"},
     {"fork-sync", "fork-nosync", "powerloss_atomic", {"crash_atomic"}, "the temp written by a forked child"},
+    {"tmpfile-sync",
+     "tmpfile-nosync",
+     "powerloss_atomic",
+     {"crash_atomic", "error_safe", "temp_clean", "reader_safe"},
+     "an O_TMPFILE file (no name), linked in through /proc/self/fd/N, renamed over the target"},
+    {"flink-dirsync",
+     "flink-nodirsync",
+     "durable",
+     {"powerloss_atomic", "crash_atomic", "error_safe", "temp_clean", "reader_safe"},
+     "an O_TMPFILE file published by linkat(fd, \"\", AT_EMPTY_PATH) itself"},
 };
 
 class TwinVerdicts : public SeccompVerdicts, public ::testing::WithParamInterface<Twins> {};

@@ -245,12 +245,20 @@ bool outside_scope(std::string_view path);
 // `path` inside `tmpdir` (an absolute directory) as "$TMPDIR/…"; else unchanged.
 std::string tmpdir_relative(const std::string& path, const std::string& tmpdir);
 
+// An O_TMPFILE file before a linkat names it: the trace calls it "(O_TMPFILE)"
+// in the directory it was opened in (faults/README.md, "O_TMPFILE"). Its
+// open record is `created` (a new inode, no directory entry), its path this
+// name; the linkat that names it has it as its source.
+std::string unnamed_in(std::string_view dir);  // "(O_TMPFILE)" for ".", "sub/(O_TMPFILE)"
+bool is_unnamed(std::string_view path);
+
 // One counted call as a person reads it: the report's `call` field and the
 // call list. One format for every model (documented in reports/README.md):
 //   write(fd 3 → pipeline_health.json, 2855 bytes)   writes: fd, its path, bytes requested
 //   fsync(fd 3 → pipeline_health.json)               sync and close: fd, its path
 //   rename(x.tmp → pipeline_health.json)             rename and link: both paths
 //   openat(pipeline_health.json)                     every other call: its path
+//   openat(., O_TMPFILE)                             an O_TMPFILE open: the directory
 // with " = ENOSPC" appended when the call failed.
 std::string describe_call(const TraceRecord& record);
 // The call numbered `seq` in `trace`, described; "(before the first call)"

@@ -862,7 +862,9 @@ void Supervisor::on_open(Call& c) {
   bool candidate = creates && p.st.st_dev == scope_.dev;  // may be renamed into the scope later
   bool in_scope = tmpfile ? p.node && p.node->in_scope : p.in_scope();
   if (!in_scope && !p.node && !candidate) return let_through(c);
-  c.rec.path = name_of(p);
+  // an O_TMPFILE names a directory and makes a file with no name in it (its
+  // trace name is unnamed_in(directory) until a linkat names it: on_names)
+  c.rec.path = tmpfile ? unnamed_in(name_of(p)) : name_of(p);
   c.rec.flags = flags;
   c.rec.mode = static_cast<std::uint32_t>(how.mode);
   counted(c, [&](Call& c) -> Outcome {
@@ -1345,7 +1347,9 @@ void Supervisor::on_names(Call& c) {
   bool dst_in = dst.parent_in_scope();
   if (!src_in && !dst_in && !moving) return let_through(c);
   c.node = src_in || dst_in ? nullptr : moving;
-  c.rec.path = src ? name_of(*src) : target;
+  // an O_TMPFILE file linked through /proc/self/fd/N or AT_EMPTY_PATH: its own trace name, not the descriptor's
+  const bool names_unnamed = is_link && moving && is_unnamed(moving->name);
+  c.rec.path = names_unnamed ? moving->name : src ? name_of(*src) : target;
   c.rec.path2 = name_of(dst);
   c.rec.flags = c.a.i(FLAGS);
   c.rec.inode = src && src->exists ? src->st.st_ino : 0;
@@ -1364,7 +1368,8 @@ void Supervisor::on_names(Call& c) {
     }
     if (!moving && src && src->exists && dst_in) moving = &remember(src->st, true, c.rec.path2);
     if (moving && dst_in && !moving->in_scope) enter_scope(*moving, c.rec.path2);
-    if (moving && !is_link) {  // a rename: the file now has only its new name
+    if (names_unnamed) moving->name = c.rec.path2;  // its first name: later calls on its descriptor say it
+    if (moving && !is_link) {                       // a rename: the file now has only its new name
       moving->in_scope = dst_in;
       moving->name = c.rec.path2;
     }

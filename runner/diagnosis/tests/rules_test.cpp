@@ -111,6 +111,33 @@ TEST(Rules, RenameBeforeFsyncOfTheFile) {
   EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "powerloss_atomic", 5}}));
 }
 
+// An O_TMPFILE file is written as "(O_TMPFILE)" until a linkat names it
+// (faults/README.md, "O_TMPFILE"): its writes and fsync count for the name.
+void unnamed_then_renamed(Case& c, bool fsync_file) {
+  auto& open = c.add("openat", OpClass::open, "(O_TMPFILE)");
+  open.created = true, open.flags = O_WRONLY | O_TMPFILE, open.mode = 0644;
+  c.add("write", OpClass::write, "(O_TMPFILE)");
+  if (fsync_file) c.add("fsync", OpClass::sync, "(O_TMPFILE)");
+  c.add("linkat", OpClass::link, "(O_TMPFILE)", "t.json.tmp").created = true;
+  c.add("close", OpClass::close, "t.json.tmp");
+  c.add("rename", OpClass::rename, "t.json.tmp", "t.json");
+  c.fsync_dir();
+}
+
+TEST(Rules, AnUnnamedFileFsyncedBeforeItsLinkGetsNone) {
+  Case c;
+  unnamed_then_renamed(c, true);
+  c.fail("powerloss_atomic");
+  EXPECT_EQ(c.found(), Found{});
+}
+
+TEST(Rules, AnUnnamedFileNeverFsyncedIsRenamedBeforeItIsOnDisk) {
+  Case c;
+  unnamed_then_renamed(c, false);
+  c.fail("powerloss_atomic");
+  EXPECT_EQ(c.found(), (Found{{"fsync_file_before_rename", "powerloss_atomic", 5}}));
+}
+
 TEST(Rules, FsyncBeforeTheLastWriteDoesNotCount) {
   Case c;
   c.create(".t.json.tmp");

@@ -116,6 +116,59 @@ TEST_P(BothProfiles, UnlinkThenRenameFailsAtomic) {
   EXPECT_TRUE(missing) << "the window between unlink and rename leaves no target at all";
 }
 
+// O_TMPFILE, write, (fsync), linkat to a temp name, rename over the target,
+// directory fsync (faults/README.md, "O_TMPFILE"; ground truth:
+// tests/tmpfile_truth.py). `publish`: the linkat names the target itself.
+TraceBuilder replace_unnamed(bool fsync_file, bool fsync_dir, bool publish = false, bool with_old = true) {
+  TraceBuilder b;
+  if (with_old && !publish) b.initial_file("target", kOld);
+  int fd = b.create_unnamed();
+  b.write(fd, kNew);
+  if (fsync_file) b.fsync(fd);
+  b.link_unnamed(fd, publish ? "target" : "target.tmp");
+  b.close(fd);
+  if (!publish) b.rename("target.tmp", "target");
+  if (fsync_dir) b.fsync_directory();
+  return b;
+}
+
+TEST_P(BothProfiles, AnUnnamedFileLinkedAndRenamedLikeATempPassesBoth) {
+  expect_verdicts(judge(replace_unnamed(true, true), GetParam()), Verdict::pass, Verdict::pass);
+}
+
+// With no old target (ext4's rename over an existing file would start the
+// renamed file's write-back: auto_da_alloc, Ext4Ordered.RenameWithoutFsyncOverExistingFileIsAtomic).
+TEST_P(BothProfiles, AnUnnamedFileNeverFsyncedLeavesAnEmptyTarget) {
+  const auto v = judge(replace_unnamed(false, true, false, false), GetParam());
+  ASSERT_EQ(v.powerloss_atomic.verdict, Verdict::fail);
+  bool empty = false;
+  for (const auto& failure : v.powerloss_atomic.failures)
+    empty |= failure.target_exists && failure.target_content.empty();
+  EXPECT_TRUE(empty) << "the name survives, the bytes do not";
+}
+
+TEST_P(BothProfiles, ALinkatPublishingTheTargetIsDurableOnlyAfterTheDirectoryFsync) {
+  const auto unsynced = judge(replace_unnamed(true, false, true), GetParam());
+  expect_verdicts(unsynced, Verdict::pass, Verdict::fail);
+  EXPECT_FALSE(unsynced.durable.failures.front().target_exists) << "the name is lost, not the file's bytes";
+  expect_verdicts(judge(replace_unnamed(true, true, true), GetParam()), Verdict::pass, Verdict::pass);
+}
+
+// Before its linkat the file is in no state: no entry, nothing to keep.
+TEST(Model, AnUnnamedFileIsInNoStateBeforeItsLink) {
+  TraceBuilder b;
+  int fd = b.create_unnamed();
+  b.write(fd, kNew);
+  b.fsync(fd);
+  const auto seen = visible_state(b.trace(), b.initial());
+  EXPECT_TRUE(seen.empty()) << seen.begin()->first;
+  b.link_unnamed(fd, "target");
+  const auto linked = visible_state(b.trace(), b.initial());
+  ASSERT_EQ(linked.count("target"), 1u);
+  EXPECT_EQ(std::string_view(linked.at("target").content), kNew);
+  EXPECT_EQ(linked.at("target").mode, 0644u & ~b.initial().umask);
+}
+
 TEST_P(BothProfiles, InPlaceTruncateAndWriteFailsAtomic) {
   auto v = judge(in_place_truncate(), GetParam());
   expect_verdicts(v, Verdict::fail, Verdict::fail);

@@ -47,6 +47,34 @@ class TraceBuilder {
     return next_fd_++;
   }
 
+  // open(dir, O_TMPFILE): a new file with no name, traced as faults::unnamed_in(dir).
+  int create_unnamed(const std::string& dir = ".", std::uint32_t mode = 0644) {
+    std::uint64_t inode = next_inode_++;
+    const std::string name = faults::unnamed_in(dir);
+    auto& r = add("openat", faults::OpClass::open, name);
+    r.inode = inode;
+    r.created = true;
+    r.flags = O_TMPFILE | O_WRONLY;
+    r.mode = mode;
+    r.fd = next_fd_;
+    content_[inode] = "";
+    open_[next_fd_] = Open{inode, name, 0, false};
+    return next_fd_++;
+  }
+
+  // linkat(/proc/self/fd/N or AT_EMPTY_PATH) gives an unnamed file its first
+  // name; its descriptor calls that name from then on.
+  void link_unnamed(int fd, const std::string& name) {
+    auto& f = open_.at(fd);
+    auto& r = add("linkat", faults::OpClass::link, f.path);
+    r.path2 = name;
+    r.inode = f.inode;
+    r.created = true;
+    r.flags = AT_SYMLINK_FOLLOW;
+    live_[name] = f.inode;
+    f.path = name;
+  }
+
   // Opens an existing file (flags may hold O_TRUNC / O_APPEND).
   int open(const std::string& name, int flags) {
     std::uint64_t inode = live_.at(name);
