@@ -100,6 +100,17 @@ std::uint64_t stack_pointer(pid_t tid) {
   return in ? hex(field) : 0;  // fields: nr, six arguments, sp, pc
 }
 
+// A system shared library (libc, libpthread, libstdc++): its frames are
+// stepped over. An interpreter or a runtime linked into the executable
+// (python3, node) is not: its many frames are left to the scan.
+bool shared_library(const std::string& path) {
+  return path.starts_with('/') && sites::system_object(path) && path.find(".so") != std::string::npos;
+}
+
+// At most this many library frames are stepped over (fclose's internals
+// are the deepest seen: 3), so a runtime's deep stack costs no more.
+constexpr int kLibraryFrames = 6;
+
 // Frames of system code (libc's syscall wrapper, fclose's internals) are
 // stepped over with their unwind tables while the frame is the stack
 // pointer plus a constant: the words inside such a frame are stale (a
@@ -114,9 +125,10 @@ Frame above_system_frames(const Tracee& t, const std::vector<Mapping>& maps, Fra
   static std::mutex lock;  // one symboliser for every supervisor thread: libdw's handles are not shared safely
   static sites::Symboliser unwind_tables;
   const std::lock_guard hold(lock);
-  for (bool innermost = true; f.sp != 0; innermost = false) {
+  for (int step = 0; step < kLibraryFrames && f.sp != 0; ++step) {
+    const bool innermost = step == 0;
     const Mapping* m = holding(maps, f.pc);
-    if (!m || !m->exec || !sites::system_object(m->path) || !m->path.starts_with('/')) return f;
+    if (!m || !m->exec || !shared_library(m->path)) return f;
     const auto size = unwind_tables.frame_size(m->path, f.pc - m->lo + m->offset, !innermost);
     std::uint64_t return_address = 0;
     if (!size || *size < 8 || !t.read(f.sp + *size - 8, &return_address, sizeof return_address)) return f;
