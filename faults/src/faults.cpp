@@ -175,7 +175,10 @@ void read_field(auto& source, std::string& out, std::size_t n) {
   if (n) source.read(out.data(), n);
 }
 
-constexpr std::size_t kShareAtLeast = 64 << 10;  // smaller writes are cheaper copied than looked up
+// Smaller writes are cheaper copied than looked up. A page: a writer that
+// streams a large file in 4 KiB writes repeats it in every trace too (issue
+// 12: 10,000 such writes held 40 MiB per trace).
+constexpr std::size_t kShareAtLeast = 4 << 10;
 
 struct KnownBytes {
   std::mutex mutex;
@@ -187,33 +190,46 @@ KnownBytes& known() {
   return k;
 }
 
-// A registered buffer holding `bytes` at `at` (the write's offset) or at
-// `shared_end` (where the previous shared write stopped), as a view into it.
-std::optional<Bytes> known_view(std::string_view bytes, std::uint64_t at, std::uint64_t& shared_end) {
+// Where the last write read as a view stopped, and in which buffer: the next
+// write of a stream continues there, found without the registry's lock.
+struct SharedCursor {
+  std::shared_ptr<const std::string> buffer;
+  std::uint64_t end = 0;
+};
+
+// `buffer` holding `bytes` at `at` (the write's offset) or at the cursor's
+// end, as a view into it.
+std::optional<Bytes> view_in(std::shared_ptr<const std::string> buffer, std::string_view bytes, std::uint64_t at,
+                             SharedCursor& cursor) {
+  for (std::uint64_t from : {at, cursor.end}) {
+    if (!buffer || from > buffer->size() || buffer->size() - from < bytes.size()) continue;
+    const std::string_view view = std::string_view(*buffer).substr(from, bytes.size());
+    if (view != bytes) continue;
+    cursor = {buffer, from + bytes.size()};
+    return Bytes(std::move(buffer), view);
+  }
+  return std::nullopt;
+}
+
+// A registered buffer holding `bytes`: the cursor's first, then the others.
+std::optional<Bytes> known_view(std::string_view bytes, std::uint64_t at, SharedCursor& cursor) {
+  if (auto view = view_in(cursor.buffer, bytes, at, cursor)) return view;
   KnownBytes& k = known();
   std::lock_guard lock(k.mutex);
   std::erase_if(k.buffers, [](const auto& b) { return b.expired(); });
-  for (const auto& weak : k.buffers) {
-    auto buffer = weak.lock();
-    for (std::uint64_t from : {at, shared_end}) {
-      if (!buffer || from > buffer->size() || buffer->size() - from < bytes.size()) continue;
-      if (std::string_view(*buffer).substr(from, bytes.size()) != bytes) continue;
-      shared_end = from + bytes.size();
-      const std::string_view view = std::string_view(*buffer).substr(from, bytes.size());
-      return Bytes(std::move(buffer), view);
-    }
-  }
+  for (const auto& weak : k.buffers)
+    if (auto view = view_in(weak.lock(), bytes, at, cursor)) return view;
   return std::nullopt;
 }
 
 // A record's data: a large write's bytes are read once into a scratch buffer
 // and kept as a view into a registered buffer that holds them, else owned.
 template <class Source>
-Bytes read_data(Source& source, const cc_trace_record& r, std::uint64_t& shared_end) {
+Bytes read_data(Source& source, const cc_trace_record& r, SharedCursor& cursor) {
   std::string bytes;
   read_field(source, bytes, r.data_len);
   if (bytes.size() >= kShareAtLeast && r.op == CC_OP_write && r.offset >= 0)
-    if (auto view = known_view(bytes, static_cast<std::uint64_t>(r.offset), shared_end)) return std::move(*view);
+    if (auto view = known_view(bytes, static_cast<std::uint64_t>(r.offset), cursor)) return std::move(*view);
   return Bytes(std::move(bytes));
 }
 
@@ -231,7 +247,7 @@ Trace decode(Source& source, const std::filesystem::path& file) {
   if (header.record_header_size != sizeof(cc_trace_record)) bad_trace(file, "unexpected record header size");
 
   Trace trace;
-  std::uint64_t shared_end = 0;  // where the last write read as a view stopped, in its buffer
+  SharedCursor cursor;
   while (source.left() > 0) {
     std::string where =
         "record " + std::to_string(trace.records.size() + 1) + " at byte " + std::to_string(source.at());
@@ -248,7 +264,7 @@ Trace decode(Source& source, const std::filesystem::path& file) {
     read_field(source, rec.call, r.call_len);
     read_field(source, rec.path, r.path_len);
     read_field(source, rec.path2, r.path2_len);
-    rec.data = read_data(source, r, shared_end);
+    rec.data = read_data(source, r, cursor);
     if (rec.call.empty()) bad_trace(file, where + ": empty call name");
     rec.op = static_cast<OpClass>(r.op);
     rec.fd = r.fd;

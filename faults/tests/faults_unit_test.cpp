@@ -6,12 +6,15 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
 
 #include "crashcheck/faults.hpp"
+#include "shared.h"
 #include "subject.hpp"
 
 namespace cf = crashcheck::faults;
@@ -220,4 +223,56 @@ TEST(ReadTrace, RejectsBadFilesNamingFileAndProblem) {
   expect_trace_error(file, "record 6");
   write_bytes(file, good);
   EXPECT_EQ(cf::read_trace(file).records.size(), 5u);
+}
+
+namespace {
+// One `write` record of `bytes` at `offset`, as the agent lays it out.
+std::string write_record(std::uint32_t seq, std::int64_t offset, const std::string& bytes) {
+  cc_trace_record r{};
+  const std::string call = "write", path = "t";
+  r.record_size = static_cast<std::uint32_t>(sizeof r + call.size() + path.size() + bytes.size());
+  r.seq = seq;
+  r.op = CC_OP_write;
+  r.call_len = static_cast<std::uint16_t>(call.size());
+  r.path_len = static_cast<std::uint16_t>(path.size());
+  r.data_len = static_cast<std::uint32_t>(bytes.size());
+  r.offset = offset;
+  r.length = bytes.size();
+  r.result = static_cast<std::int64_t>(bytes.size());
+  return std::string(reinterpret_cast<const char*>(&r), sizeof r) + call + path + bytes;
+}
+}  // namespace
+
+// A file streamed in 4 KiB writes repeats the payload in every trace: those
+// writes are views into the registered payload (issue 12), anything else owns
+// its bytes, and the bytes read back are the written ones either way.
+TEST(ReadTrace, PageWritesOfAKnownBufferAreViewsIntoIt) {
+  auto payload = std::make_shared<const std::string>([] {
+    std::string p(3 * 4096, '\0');
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<char>(i * 131 % 251);
+    return p;
+  }());
+  cf::share_known_bytes(payload);
+  cc_trace_header header{};
+  std::memcpy(header.magic, CC_TRACE_MAGIC, sizeof header.magic);
+  header.version = CC_TRACE_VERSION;
+  header.record_header_size = sizeof(cc_trace_record);
+  const std::string other(4096, 'x');
+  const std::string trace = std::string(reinterpret_cast<const char*>(&header), sizeof header) +
+                            write_record(1, 0, payload->substr(0, 4096)) +
+                            write_record(2, 4096, payload->substr(4096, 4096)) + write_record(3, 8192, other) +
+                            write_record(4, 100, payload->substr(8192, 4096)) +  // where the last view stopped
+                            write_record(5, 0, payload->substr(0, 4095));        // under a page: owned
+  const auto records = cf::decode_trace(trace, "mem.trace").records;
+  ASSERT_EQ(records.size(), 5u);
+  for (int i : {0, 1, 3}) {
+    EXPECT_TRUE(records[i].data.borrowed()) << i;
+    EXPECT_GE(records[i].data.data(), payload->data()) << i;
+    EXPECT_LT(records[i].data.data(), payload->data() + payload->size()) << i;
+  }
+  for (int i : {2, 4}) EXPECT_FALSE(records[i].data.borrowed()) << i;
+  EXPECT_EQ(records[1].data, payload->substr(4096, 4096));
+  EXPECT_EQ(records[2].data, other);
+  EXPECT_EQ(records[3].data, payload->substr(8192, 4096));
+  EXPECT_EQ(records[4].data, payload->substr(0, 4095));
 }

@@ -3,6 +3,7 @@
 #include <crashcheck/reference.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,9 +55,11 @@ ContentValidator make_content_validator(const SubjectSetup& setup) {
     const std::pair key{bytes.size(), std::hash<std::string>{}(bytes)};
     auto found = cache->verdicts.find(key);
     if (found != cache->verdicts.end()) return found->second;
-    const bool valid = setup.scenario.validator.kind == Kind::json
-                           ? nlohmann::json::accept(bytes)
-                           : run_command_validator(setup, bytes, cache->verdicts.size());
+    // Numbered for the process, not the cache: two validators may run at once
+    // (the baseline's power-loss analysis beside the error cases').
+    static std::atomic<std::size_t> serial{0};
+    const bool valid = setup.scenario.validator.kind == Kind::json ? nlohmann::json::accept(bytes)
+                                                                   : run_command_validator(setup, bytes, serial++);
     cache->verdicts.emplace(key, valid);
     return valid;
   };

@@ -158,7 +158,7 @@ class Bytes {
   bool borrowed_ = false;
 };
 
-// Content traces may repeat: a run's write whose bytes (64 KiB or more) are
+// Content traces may repeat: a run's write whose bytes (4 KiB or more) are
 // `bytes`' at the write's file offset, or where the previous such write
 // stopped, is then read as a view into `bytes`, not a copy (read_trace). Held
 // weakly: registering keeps nothing alive. The runner registers the payload.

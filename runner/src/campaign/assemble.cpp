@@ -67,31 +67,42 @@ void add_validated(reports::PropertyResult& valid, reports::PropertyResult power
   if (valid.verdict != reports::Verdict::not_run) valid.reason.clear();
 }
 
-// powerloss_atomic and durable (and valid_content on their states),
-// computed from the baseline's trace.
-void add_power_loss(reports::Report& report, const CaseResult& baseline, const Contents& own, const SubjectSetup& setup,
-                    const RunOptions& options, const ContentValidator& validator,
-                    const std::vector<Unexplained>& unexplained) {
+}  // namespace
+
+BaselinePowerLoss judge_baseline_power_loss(const CaseResult& baseline, const Contents& own, const SubjectSetup& setup,
+                                            const RunOptions& options, const ContentValidator& validator,
+                                            const std::vector<Unexplained>& unexplained) {
+  BaselinePowerLoss out;
+  if (!has(options.models, Model::power_loss)) {
+    out.reason = "needs the power-loss model, which was not run";
+  } else if (options.shard && !options.shard->first()) {
+    out.reason = "judged in shard 1 (computed from the baseline run)";
+  } else if (!unexplained.empty()) {
+    // The model replays the trace: where the trace does not explain what the
+    // run really left, its states are not the writer's, so no verdict at all.
+    out.reason = describe_unexplained(unexplained);
+    out.note = "trace self-check: " + out.reason;
+  } else {
+    out.judged =
+        judge_power_loss(*baseline.trace, baseline.initial, own, setup.scenario.target, baseline.outcome.succeeded(),
+                         options.fs_profile, validator, nullptr, baseline.reported_after);
+  }
+  return out;
+}
+
+namespace {
+
+// powerloss_atomic and durable (and valid_content on their states) as
+// judge_baseline_power_loss found them.
+void add_power_loss(reports::Report& report, BaselinePowerLoss power_loss) {
   auto& atomic = report.properties["powerloss_atomic"];
   auto& durable = report.properties["durable"];
-  if (!has(options.models, Model::power_loss)) {
-    atomic.reason = durable.reason = "needs the power-loss model, which was not run";
+  if (!power_loss.judged) {
+    atomic.reason = durable.reason = power_loss.reason;
+    if (!power_loss.note.empty()) report.notes.push_back(std::move(power_loss.note));
     return;
   }
-  if (options.shard && !options.shard->first()) {
-    atomic.reason = durable.reason = "judged in shard 1 (computed from the baseline run)";
-    return;
-  }
-  // The model replays the trace: where the trace does not explain what the
-  // run really left, its states are not the writer's, so no verdict at all.
-  if (!unexplained.empty()) {
-    atomic.reason = durable.reason = describe_unexplained(unexplained);
-    report.notes.push_back("trace self-check: " + atomic.reason);
-    return;
-  }
-  auto judged =
-      judge_power_loss(*baseline.trace, baseline.initial, own, setup.scenario.target, baseline.outcome.succeeded(),
-                       options.fs_profile, validator, nullptr, baseline.reported_after);
+  auto& judged = *power_loss.judged;
   atomic = std::move(judged.powerloss_atomic);
   durable = std::move(judged.durable);
   add_validated(report.properties["valid_content"], std::move(judged.valid_content));
@@ -164,8 +175,8 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
 }
 
 reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
-                                const RunOptions& options, const DurableAfterError& after_errors) {
-  const ContentValidator validator = make_content_validator(setup);
+                                const RunOptions& options, const DurableAfterError& after_errors,
+                                BaselinePowerLoss power_loss, const ContentValidator& validator) {
   Judgement judgement = judge(collected.observations, setup.contents, options.models, validator);
   reports::Report report = empty_report(setup, options, "");
   report.properties = std::move(judgement.properties);
@@ -180,9 +191,7 @@ reports::Report assemble_report(const Collected& collected, const CaseResult& ba
   report.notes.insert(report.notes.end(), collected.notes.begin(), collected.notes.end());
   // The trace self-check (run once, before the cases) serves both its users.
   const auto& unexplained = collected.unexplained;
-  add_power_loss(report, baseline,
-                 collected.baseline_contents ? *collected.baseline_contents : own_contents(baseline, setup), setup,
-                 options, validator, unexplained);
+  add_power_loss(report, std::move(power_loss));
   after_errors.apply(report.properties["durable"], report.notes);
   add_validated(report.properties["valid_content"], after_errors.validated());
   withhold_blind_passes(report, blind_spots(unexplained, collected.pauses));

@@ -5,6 +5,7 @@
 #include "crashcheck/runner/campaign.hpp"
 
 #include <chrono>
+#include <future>
 
 #include "assemble.hpp"
 #include "../directory/directory.hpp"
@@ -82,6 +83,15 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
   DurableAfterError after_errors(setup, options, *baseline.trace);
+  // The baseline's power-loss analysis needs nothing the cases find: it
+  // runs beside them, not after them (the subjects leave a core idle while
+  // they wait on the supervisor), taking its turn among the error cases'.
+  const ContentValidator validator = make_content_validator(setup);
+  const Contents& own = *collected.baseline_contents;
+  auto power_loss = std::async(std::launch::async, [&] {
+    const auto turn = after_errors.analysis_turn();
+    return judge_baseline_power_loss(baseline, own, setup, options, validator, collected.unexplained);
+  });
   run_planned(cases, setup, options, baseline, collected, after_errors);
   if (has(options.models, reports::Model::concurrent)) {  // not sliced: shard 1 runs it whole
     if (!shard || options.shard->first())
@@ -93,7 +103,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
 
   CampaignResult result;
   result.interrupted = cancel_requested().load();
-  result.report = assemble_report(collected, baseline, setup, options, after_errors);
+  result.report = assemble_report(collected, baseline, setup, options, after_errors, power_loss.get(), validator);
   reports::Report& report = result.report;
   if (result.interrupted) {
     report.complete = false;

@@ -70,7 +70,7 @@ void DurableAfterError::add(CaseResult& ended, const Observation& seen, Contents
     if (contents.unknown_new) return void(++unknown_new_);
     if (!traces_seen_.insert(trace_key(*ended.trace)).second) return;  // the same states were judged
   }
-  std::unique_lock judging(judging_);
+  auto judging = analysis_turn();
   if (const auto unexplained = unexplained_by_trace(*ended.trace, ended.initial, ended.final);
       !unexplained.empty()) {  // a replay: outside the lock
     std::lock_guard lock(mutex_);

@@ -41,6 +41,9 @@ class DurableAfterError {
   void apply(reports::PropertyResult& durable, std::vector<std::string>& notes) const;
   // valid_content on those states when the validator rejected one (else not_run: nothing to add).
   reports::PropertyResult validated() const;
+  // A turn among the power-loss analyses, held while one runs: the
+  // baseline's, run beside the cases, takes its turn too.
+  std::unique_lock<std::mutex> analysis_turn() { return std::unique_lock(judging_); }
 
  private:
   void add_validated(reports::PropertyResult& judged, const Observation& seen);
