@@ -1,6 +1,7 @@
 #include "crashcheck/runner/properties.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace crashcheck::runner {
@@ -89,38 +90,72 @@ PropertyResult apply(const Checker& checker, const std::vector<Observation>& obs
   return result;
 }
 
-// A name with each run of digits as '#': "t.json.bak-1796589848976502890"
-// -> "t.json.bak-#". A file a writer keeps by design (a backup, a log) is
-// often named per run, by time or pid, so names alone do not match.
-std::string name_shape(const std::string& name) {
+// A name with each run of digits as '#' ("t.json.bak-1796589848976502890"
+// -> "t.json.bak-#"), or with its length too ("t.json.bak-#19"). A file a
+// writer keeps by design (a backup, a log) is often named per run, by time
+// or pid, so names alone do not match.
+std::string name_shape(const std::string& name, bool with_lengths) {
   std::string out;
-  for (char c : name)
-    if (c < '0' || c > '9')
-      out += c;
-    else if (out.empty() || out.back() != '#')
-      out += '#';
+  std::size_t run = 0;
+  const auto end_run = [&] {
+    if (run > 0 && with_lengths) out += std::to_string(run);
+    run = 0;
+  };
+  for (char c : name) {
+    if (c >= '0' && c <= '9') {
+      if (run++ == 0) out += '#';
+      continue;
+    }
+    end_run();
+    out += c;
+  }
+  end_run();
   return out;
 }
 
-// The shapes of the files the baseline (a successful run) left beside the
-// target: the writer keeps those on every run, so they are not temps.
-std::set<std::string> kept_by_design(const std::vector<Observation>& observations) {
-  std::set<std::string> out;
+// How many files of each shape the baseline (a successful run) left beside
+// the target: the writer keeps that many on every run, so they are not
+// temps. Counted, so a temp that looks like a kept file (a pid-named temp
+// beside a time-named backup) is still one too many.
+struct KeptByDesign {
+  std::map<std::string, std::size_t> exact, loose;  // shapes with and without digit-run lengths
+};
+
+KeptByDesign kept_by_design(const std::vector<Observation>& observations) {
+  KeptByDesign out;
   for (const auto& o : observations)
     if (o.model == Model::baseline)
-      for (const auto& name : o.leftovers) out.insert(name_shape(name));
+      for (const auto& name : o.leftovers) {
+        ++out.exact[name_shape(name, true)];
+        ++out.loose[name_shape(name, false)];
+      }
   return out;
 }
 
-std::vector<std::string> temps_left(const Observation& o, const std::set<std::string>& kept) {
+// The leftovers beyond what the baseline keeps: those of the same shape
+// with the same digit-run lengths are matched first.
+std::vector<std::string> temps_left(const Observation& o, const KeptByDesign& kept) {
+  auto exact = kept.exact, loose = kept.loose;
+  std::vector<char> forgiven(o.leftovers.size(), 0);
+  for (std::size_t i = 0; i < o.leftovers.size(); ++i) {
+    auto& same_lengths = exact[name_shape(o.leftovers[i], true)];
+    auto& same_shape = loose[name_shape(o.leftovers[i], false)];
+    if (same_lengths == 0 || same_shape == 0) continue;
+    --same_lengths, --same_shape;
+    forgiven[i] = 1;
+  }
   std::vector<std::string> out;
-  for (const auto& name : o.leftovers)
-    if (!kept.count(name_shape(name))) out.push_back(name);
+  for (std::size_t i = 0; i < o.leftovers.size(); ++i) {
+    if (forgiven[i]) continue;
+    if (auto& n = loose[name_shape(o.leftovers[i], false)]; n > 0)
+      --n;
+    else
+      out.push_back(o.leftovers[i]);
+  }
   return out;
 }
 
-std::vector<Checker> checkers(const Contents& contents, const ContentValidator& validator,
-                              const std::set<std::string>& kept) {
+std::vector<Checker> checkers(const Contents& contents, const ContentValidator& validator, const KeptByDesign& kept) {
   const auto old_or_new = [&contents](const Observation& o) { return is_old_or_new(o.target, contents); };
   std::vector<Checker> list;
   list.push_back({"crash_atomic", "no crash point", [=](const Observation& o) -> std::optional<std::string> {
@@ -188,7 +223,7 @@ std::vector<Checker> checkers(const Contents& contents, const ContentValidator& 
 
 // A temp file left by a SIGKILL is no writer's fault: note it, don't fail.
 void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observation>& observations,
-                         const std::set<std::string>& kept) {
+                         const KeptByDesign& kept) {
   std::size_t count = 0;
   std::string example;
   for (const auto& o : observations) {
@@ -202,13 +237,13 @@ void note_kill_leftovers(PropertyResult& temp_clean, const std::vector<Observati
                                example);
 }
 
-void note_kept_by_design(PropertyResult& temp_clean, const std::set<std::string>& kept) {
-  if (kept.empty()) return;
+void note_kept_by_design(PropertyResult& temp_clean, const KeptByDesign& kept) {
+  if (kept.loose.empty()) return;
   std::string names;
-  for (const auto& shape : kept) names += (names.empty() ? "" : ", ") + shape;
+  for (const auto& [shape, count] : kept.loose) names += (names.empty() ? "" : ", ") + shape;
   temp_clean.notes.push_back(
-      "files a successful run leaves too are kept by design, not counted (# stands for any "
-      "number): " +
+      "files a successful run leaves too are kept by design, not counted (# stands for any number; no more "
+      "of each than that run leaves): " +
       names);
 }
 

@@ -93,6 +93,15 @@ TEST_P(TmpfileVerdicts, TheSyncedWriterPassesEveryProperty) {
   EXPECT_TRUE(has(calls, "linkat((O_TMPFILE) → old.json.tmp)")) << calls;
 }
 
+// adv8: /dev/fd/N resolved in the supervisor's process named the
+// supervisor's own descriptor (EXDEV, a baseline that failed).
+TEST_P(TmpfileVerdicts, TheLinkSpeltThroughDevFdIsTheWritersDescriptor) {
+  const json report = check("devfd");
+  for (const char* p : kJudged)
+    EXPECT_EQ(report["properties"][p]["verdict"], "pass") << p << ": " << report["properties"][p].dump(2) << "\n"
+                                                          << output_;
+}
+
 TEST_P(TmpfileVerdicts, TheUnsyncedTwinFailsPowerlossAtomicOnly) {
   const json report = check("unsynced");
   const auto& atomic = report["properties"]["powerloss_atomic"];

@@ -128,7 +128,11 @@ Frame above_system_frames(const Tracee& t, const std::vector<Mapping>& maps, Fra
   for (int step = 0; step < kLibraryFrames && f.sp != 0; ++step) {
     const bool innermost = step == 0;
     const Mapping* m = holding(maps, f.pc);
-    if (!m || !m->exec || !shared_library(m->path)) return f;
+    // A static binary's libc wrapper is in the executable itself: its frame
+    // is stepped over too (the pc stays the first candidate, for a writer
+    // that makes the syscall itself).
+    const bool own_wrapper = innermost && m && m->exec && !sites::system_object(m->path);
+    if (!m || !m->exec || !(shared_library(m->path) || own_wrapper)) return f;
     const auto size = unwind_tables.frame_size(m->path, f.pc - m->lo + m->offset, !innermost);
     std::uint64_t return_address = 0;
     if (!size || *size < 8 || !t.read(f.sp + *size - 8, &return_address, sizeof return_address)) return f;

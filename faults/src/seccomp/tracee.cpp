@@ -63,11 +63,14 @@ UniqueFd Tracee::base(int dirfd) const {
 }
 
 std::string Tracee::absolute(const std::string& path) const {
-  for (std::string_view self : {"/proc/self", "/proc/thread-self"}) {
+  // /dev/fd is a symlink to /proc/self/fd: resolved here it would name the supervisor's
+  for (auto [self, under] : {std::pair<std::string_view, std::string_view>{"/proc/self", ""},
+                             {"/proc/thread-self", ""},
+                             {"/dev/fd", "/fd"}}) {
     if (path.compare(0, self.size(), self) != 0) continue;
     if (path.size() > self.size() && path[self.size()] != '/') continue;
     // a thread's /proc/<tid> is its thread-self; fd, cwd and root are the process's
-    return "/proc/" + std::to_string(tid_) + path.substr(self.size());
+    return "/proc/" + std::to_string(tid_) + std::string(under) + path.substr(self.size());
   }
   return path;
 }

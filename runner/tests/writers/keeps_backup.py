@@ -2,9 +2,11 @@
 (TARGET.bak-<ns>), then replaces the target atomically: temp in the same
 directory, fsync, rename, directory fsync (issue 13 N9). The backup is the
 writer's by design; only the temp must go on a failure.
-Usage: keeps_backup.py TARGET PAYLOAD [--keep-temp-on-error]
+Usage: keeps_backup.py TARGET PAYLOAD [--keep-temp-on-error] [--by-pid]
   --keep-temp-on-error  the defective twin: exits 1 on an error and leaves
                         its temp behind
+  --by-pid              the backup is TARGET.<ns> and the temp TARGET.<pid>:
+                        one name shape, digits aside
 """
 import os
 import sys
@@ -12,9 +14,10 @@ import time
 
 target, payload = sys.argv[1], sys.argv[2]
 keep_temp = "--keep-temp-on-error" in sys.argv[3:]
+by_pid = "--by-pid" in sys.argv[3:]
 data = open(payload, "rb").read()
-os.link(target, f"{target}.bak-{time.time_ns()}")
-temp = target + ".tmp"
+os.link(target, f"{target}.{time.time_ns()}" if by_pid else f"{target}.bak-{time.time_ns()}")
+temp = f"{target}.{os.getpid()}" if by_pid else target + ".tmp"
 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 try:
     if os.write(fd, data) != len(data):

@@ -11,6 +11,8 @@ runner/powerloss/tests/tmpfile_truth.py on a real ext4):
   synced    the file fsynced before the link: correct
   unsynced  never fsynced: a power loss after the directory fsync keeps the
             new name and loses the bytes (an empty target): defective
+  devfd     as synced, the link's source spelt /dev/fd/N (a symlink to
+            /proc/self/fd, resolved in the writer's own process)
 
 Any OSError after the link: remove the temp, exit 1, the target untouched.
 Usage: links_tmpfile.py TARGET MODE."""
@@ -27,17 +29,18 @@ data = json.dumps({"status": "ok", "at": time.time_ns(), "items": list(range(32)
 
 
 def main():
-    if mode not in ("synced", "unsynced"):
-        sys.exit("usage: links_tmpfile.py TARGET synced|unsynced")
+    if mode not in ("synced", "unsynced", "devfd"):
+        sys.exit("usage: links_tmpfile.py TARGET synced|unsynced|devfd")
     dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY, 0o600)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
     os.fchmod(fd, os.stat(target).st_mode & 0o7777)
-    if mode == "synced":
+    if mode != "unsynced":
         os.fsync(fd)
-    os.link("/proc/self/fd/%d" % fd, temp, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=True)
+    source = ("/dev/fd/%d" if mode == "devfd" else "/proc/self/fd/%d") % fd
+    os.link(source, temp, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=True)
     try:
         os.close(fd)
         os.replace(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
