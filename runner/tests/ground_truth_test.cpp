@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fcntl.h>
 #include <spawn.h>
@@ -121,22 +122,31 @@ TEST(GroundTruth, AReaderRacingOneSubPageWriteCanSeeItPartlyApplied) {
   const int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   std::atomic<bool> stop{false};
+  std::atomic<long> writes{0};
   std::thread writer([&] {
     const std::string fresh(kSize, 'n'), old(kSize, 'o');
-    for (bool flip = false; !stop.load(); flip = !flip)
+    for (bool flip = false; !stop.load(); flip = !flip, ++writes)
       if (::pwrite(fd, flip ? old.data() : fresh.data(), kSize, 0) != static_cast<ssize_t>(kSize)) break;
   });
-  constexpr int kReads = 2'000'000;  // measured: a mix in about 1 read of 5 on ext4; the bound only stops a broken test
+  // Measured: a mix in about 1 read of 5 on ext4 when both threads run at
+  // once. On a loaded machine they may take turns on one core, so the race
+  // is given reads while the writer writes, until both did kRaces; the
+  // deadline only stops a broken test.
+  constexpr long kRaces = 2'000'000;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   std::string seen(kSize, '\0');
-  int reads = 0;
+  long reads = 0;
   bool mixed = false;
-  while (!mixed && reads++ < kReads)
+  while (!mixed && (reads < kRaces || writes.load() < kRaces) && std::chrono::steady_clock::now() < deadline) {
+    ++reads;
     mixed = ::pread(fd, seen.data(), kSize, 0) == static_cast<ssize_t>(kSize) && seen.find('n') != std::string::npos &&
             seen.find('o') != std::string::npos;
+  }
   stop = true;
   writer.join();
   ::close(fd);
-  EXPECT_TRUE(mixed) << "no read of " << kReads << " saw the 3000-byte write partly applied";
+  EXPECT_TRUE(mixed) << "no read of " << reads << " (during " << writes.load()
+                     << " writes) saw the 3000-byte write partly applied";
 }
 
 TEST(GroundTruth, AReaderRacingOneInPlaceWriteOfOneMebibyteSeesItHalfDone) {
