@@ -518,12 +518,21 @@ static void cc_kill_self(void) {
 
 /* Where a write is about to land, for the disk-full rule: -1 when it
  * appends (all of it needs new space) or its place is not known. */
-static int64_t cc_landing(const struct cc_op *o) {
-  int flags = CC_XREAL(fcntl)(o->fd, F_GETFL);
-  if (flags < 0 || (flags & O_APPEND)) return -1;
+/* Whether the write's flags land it at the file's end: RWF_APPEND, or an
+ * O_APPEND descriptor unless RWF_NOAPPEND (pwrite(2), BUGS). */
+static int cc_lands_at_end(const struct cc_op *o) {
 #ifdef RWF_APPEND
-  if (o->flags & RWF_APPEND) return -1;
+  if (o->flags & RWF_APPEND) return 1;
 #endif
+#ifdef RWF_NOAPPEND
+  if (o->flags & RWF_NOAPPEND) return 0;
+#endif
+  int flags = CC_XREAL(fcntl)(o->fd, F_GETFL);
+  return flags >= 0 && (flags & O_APPEND) != 0;
+}
+
+static int64_t cc_landing(const struct cc_op *o) {
+  if (cc_lands_at_end(o)) return -1;
   if (o->offset_mode == CC_OFF_EXPLICIT) return o->offset;
   return o->offset_mode == CC_OFF_CURRENT ? (int64_t)lseek(o->fd, 0, SEEK_CUR) : -1;
 }
@@ -610,14 +619,7 @@ static int cc_begin(struct cc_op *o) {
 static int cc_appends(const struct cc_op *o) {
   if (o->offset_mode == CC_OFF_CURRENT && o->result > 0) return 0;
   if (o->offset_mode != CC_OFF_CURRENT && o->offset_mode != CC_OFF_EXPLICIT) return 0;
-#ifdef RWF_APPEND
-  if (o->flags & RWF_APPEND) return 1;
-#endif
-#ifdef RWF_NOAPPEND
-  if (o->flags & RWF_NOAPPEND) return 0;
-#endif
-  int flags = CC_XREAL(fcntl)(o->fd, F_GETFL);
-  return flags >= 0 && (flags & O_APPEND) != 0;
+  return cc_lands_at_end(o);
 }
 
 /* Where a write landed, as an absolute offset. One that appended ends at

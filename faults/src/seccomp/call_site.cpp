@@ -131,7 +131,7 @@ Frame above_system_frames(const Tracee& t, const std::vector<Mapping>& maps, Fra
     // A static binary's libc wrapper is in the executable itself: its frame
     // is stepped over too (the pc stays the first candidate, for a writer
     // that makes the syscall itself).
-    const bool own_wrapper = innermost && m && m->exec && !sites::system_object(m->path);
+    const bool own_wrapper = innermost && own_code(maps, f.pc);
     if (!m || !m->exec || !(shared_library(m->path) || own_wrapper)) return f;
     const auto size = unwind_tables.frame_size(m->path, f.pc - m->lo + m->offset, !innermost);
     std::uint64_t return_address = 0;

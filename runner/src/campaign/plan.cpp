@@ -59,16 +59,15 @@ std::vector<std::uint64_t> new_space(const Trace& trace, const InitialSizes& siz
   return out;
 }
 
-// The new space taken once each write ends, for the writes `calls` names
-// (every write when it is empty).
-std::vector<std::uint64_t> write_boundaries(const Trace& trace, const std::vector<ChosenCall>& calls,
-                                            const InitialSizes& sizes) {
+// The new space taken once each write ends (`taken`: new_space), for the
+// writes `calls` names (every write when it is empty).
+std::vector<std::uint64_t> write_boundaries(const std::vector<std::uint64_t>& taken,
+                                            const std::vector<ChosenCall>& calls) {
   std::set<std::size_t> wanted;
   for (const auto& c : calls) wanted.insert(c.index);
-  const auto taken = new_space(trace, sizes);
   std::vector<std::uint64_t> out;
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < trace.records.size(); ++i) {
+  for (std::size_t i = 0; i < taken.size(); ++i) {
     if (taken[i] == 0) continue;
     total += taken[i];
     if (calls.empty() || wanted.count(i)) out.push_back(total);
@@ -77,12 +76,11 @@ std::vector<std::uint64_t> write_boundaries(const Trace& trace, const std::vecto
 }
 
 // 0, 1, one below and at the end of each chosen write, payload size − 1,
-// and a seeded sample between: deterministic, so a report's budgets can be
-// replayed. Exhaustive: every write's end.
-std::set<std::uint64_t> budgets_at(const Trace& trace, const std::vector<std::uint64_t>& ends,
-                                   std::uint64_t payload_size, std::uint64_t seed, const InitialSizes& sizes) {
-  const auto all = write_boundaries(trace, {}, sizes);
-  const std::uint64_t written = all.empty() ? 0 : all.back();
+// and a seeded sample between, below `written` (all the new space the run
+// took): deterministic, so a report's budgets can be replayed. Exhaustive:
+// every write's end.
+std::set<std::uint64_t> budgets_at(const std::vector<std::uint64_t>& ends, std::uint64_t written,
+                                   std::uint64_t payload_size, std::uint64_t seed) {
   std::set<std::uint64_t> budgets{0, 1};
   for (auto end : ends) budgets.insert({end - 1, end});
   if (payload_size > 0) budgets.insert(payload_size - 1);
@@ -92,6 +90,16 @@ std::set<std::uint64_t> budgets_at(const Trace& trace, const std::vector<std::ui
   for (auto b : budgets)
     if (b < written) out.insert(b);  // a budget at or past what is written injects nothing
   return out;
+}
+
+// The write whose new space crosses `budget` (`taken`: new_space).
+std::uint32_t crossing_write(const Trace& trace, const std::vector<std::uint64_t>& taken, std::uint64_t budget) {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    total += taken[i];
+    if (total > budget) return trace.records[i].seq;
+  }
+  return last_seq(trace);
 }
 
 // Whether a stdio stream writes at or after call `seq`: a full disk fails
@@ -104,12 +112,15 @@ bool stream_write_from(const Trace& trace, std::uint32_t seq) {
 
 std::vector<CaseSpec> plan_disk_full(const Trace& trace, std::uint64_t payload_size, const SamplingPolicy& policy,
                                      const InitialSizes& sizes, PlanCount& count) {
-  count.possible = budgets_at(trace, write_boundaries(trace, {}, sizes), payload_size, policy.seed, sizes).size();
+  const auto taken = new_space(trace, sizes);
+  const auto all = write_boundaries(taken, {});
+  const std::uint64_t written = all.empty() ? 0 : all.back();
+  count.possible = budgets_at(all, written, payload_size, policy.seed).size();
   const auto chosen =
-      budgets_at(trace, write_boundaries(trace, chosen_calls(trace, policy), sizes), payload_size, policy.seed, sizes);
+      budgets_at(write_boundaries(taken, chosen_calls(trace, policy)), written, payload_size, policy.seed);
   std::vector<CaseSpec> out;
   for (auto b : chosen) {
-    const std::uint32_t crossing = write_at_budget(trace, b, sizes);
+    const std::uint32_t crossing = crossing_write(trace, taken, b);
     if (stream_write_from(trace, crossing)) continue;  // as in plan_errno
     faults::FaultPlan plan{Kind::disk_full, crossing, 0, b};
     out.push_back({case_id(Model::disk_full, plan), Model::disk_full, plan, 0});
@@ -162,13 +173,7 @@ bool has(const std::vector<std::string>& models, Model m) {
 std::uint32_t last_seq(const Trace& trace) { return trace.records.empty() ? 0 : trace.records.back().seq; }
 
 std::uint32_t write_at_budget(const Trace& trace, std::uint64_t budget, const InitialSizes& sizes) {
-  const auto taken = new_space(trace, sizes);
-  std::uint64_t total = 0;
-  for (std::size_t i = 0; i < trace.records.size(); ++i) {
-    total += taken[i];
-    if (total > budget) return trace.records[i].seq;
-  }
-  return last_seq(trace);
+  return crossing_write(trace, new_space(trace, sizes), budget);
 }
 
 InitialSizes initial_sizes(const Snapshot& initial) {
@@ -215,7 +220,7 @@ Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, Kill
     add(Model::disk_full, plan_disk_full(trace, payload_size, policy, sizes, count = {}), count);
   const bool writes = std::any_of(trace.records.begin(), trace.records.end(),
                                   [](const faults::TraceRecord& r) { return r.op == OpClass::write && r.result > 0; });
-  if (has(models, Model::disk_full) && writes && write_boundaries(trace, {}, sizes).empty())
+  if (has(models, Model::disk_full) && writes && write_boundaries(new_space(trace, sizes), {}).empty())
     out.notes.push_back(
         "disk-full: no case: the run's writes need no new space (they overwrite bytes the files "
         "already hold), so a full disk cannot fail them");
