@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifndef CRASHCHECK_PYTHON
@@ -123,6 +124,70 @@ double bare_subject_run_seconds() {
   return seconds;
 }
 
+// --digest: one 64-bit FNV-1a over everything a check reports and every
+// state it visits (names, modes, bytes, lost text, index), so two builds can
+// be shown to give the same states, choices, texts and verdicts.
+class Digest {
+ public:
+  void add(std::string_view text) {
+    for (unsigned char c : text) value_ = (value_ ^ c) * 0x100000001b3ull;
+    value_ = (value_ ^ 0xff) * 0x100000001b3ull;  // a separator: "ab","c" differs from "a","bc"
+  }
+  void add(std::uint64_t number) { add(std::to_string(number)); }
+  std::uint64_t value() const { return value_; }
+
+ private:
+  std::uint64_t value_ = 0xcbf29ce484222325ull;
+};
+
+void add_state(Digest& digest, const powerloss::Coverage& point, const powerloss::CrashState& state) {
+  digest.add(point.after_seq);
+  digest.add(state.index());
+  for (const auto& name : state.names()) {
+    const auto file = state.file(name);
+    digest.add(name);
+    digest.add(file->is_directory ? 1 : 0);
+    digest.add(file->mode);
+    digest.add(file->content);
+  }
+  digest.add(state.lost());
+}
+
+void add_outcome(Digest& digest, const powerloss::PropertyOutcome& outcome) {
+  digest.add(static_cast<std::uint64_t>(outcome.verdict));
+  digest.add(outcome.cases);
+  digest.add(outcome.failing);
+  digest.add(outcome.reason);
+  for (const auto& note : outcome.notes) digest.add(note);
+  for (const auto& f : outcome.failures) {
+    digest.add(f.after_seq);
+    digest.add(f.index);
+    for (const auto& text : {f.call, f.lost, f.target_content, f.detail}) digest.add(text);
+    digest.add(f.target_exists ? f.target_mode : 1u << 31);
+    for (const auto& name : f.entries) digest.add(name);
+  }
+}
+
+int print_digests(const std::vector<powerloss::Profile>& profiles) {
+  const auto trace = fixed_writer_trace();
+  const auto initial = initial_state();
+  const std::string new_content = payload();
+  for (auto profile : profiles) {
+    powerloss::Options options;
+    options.profile = profile;
+    Digest states, verdicts;
+    const auto out = powerloss::check_properties(
+        trace, initial, {kTarget, new_content, true}, options,
+        [&](const powerloss::Coverage& point, const powerloss::CrashState& state) { add_state(states, point, state); });
+    add_outcome(verdicts, out.powerloss_atomic);
+    add_outcome(verdicts, out.durable);
+    for (const auto& point : out.coverage) verdicts.add(point.describe());
+    std::printf("%-12s states %016llx verdicts %016llx\n", std::string(powerloss::profile_name(profile)).c_str(),
+                static_cast<unsigned long long>(states.value()), static_cast<unsigned long long>(verdicts.value()));
+  }
+  return 0;
+}
+
 long peak_rss_kib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -132,9 +197,11 @@ long peak_rss_kib() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Optional arguments: the profiles to run (default: both).
+  // Optional arguments: --digest (print what the checks report instead of
+  // timing them), then the profiles to run (default: both).
   std::vector<powerloss::Profile> profiles;
-  for (int i = 1; i < argc; ++i) {
+  const bool digest = argc > 1 && std::string_view(argv[1]) == "--digest";
+  for (int i = digest ? 2 : 1; i < argc; ++i) {
     auto profile = powerloss::parse_profile(argv[i]);
     if (!profile) {
       std::fprintf(stderr, "powerloss_bench: unknown profile '%s' (posix, ext4-ordered)\n", argv[i]);
@@ -143,6 +210,7 @@ int main(int argc, char** argv) {
     profiles.push_back(*profile);
   }
   if (profiles.empty()) profiles = {powerloss::Profile::posix, powerloss::Profile::ext4_ordered};
+  if (digest) return print_digests(profiles);
   const double bare = bare_subject_run_seconds();
   const auto trace = fixed_writer_trace();
   const auto initial = initial_state();

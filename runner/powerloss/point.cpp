@@ -276,16 +276,43 @@ bool PointModel::touched(std::string_view name) const {
   return std::binary_search(touched_.begin(), touched_.end(), name, std::less<>());
 }
 
-FileChoice PointModel::file_at_version(const FileModel& file, std::size_t version) const {
-  FileChoice choice;
-  file_at_version(file, version, choice);
-  return choice;
+std::pair<std::size_t, std::size_t> PointModel::blocks_written(const FileModel& file, std::size_t version) const {
+  // As extend() found them: a write its range, a resize the span between the old and the new length.
+  const Op& op = ops()[file.chain[version - 1]];
+  const std::uint64_t before = file.sizes[file.size_of_version[version - 1]];
+  const std::uint64_t lo = op.kind == Op::Kind::write ? op.offset : std::min<std::uint64_t>(before, op.offset);
+  const std::uint64_t hi =
+      op.kind == Op::Kind::write ? op.offset + op.bytes.size() : std::max<std::uint64_t>(before, op.offset);
+  if (hi <= lo) return {0, 0};
+  const std::size_t first = std::min<std::uint64_t>(lo / block_size_, file.blocks());
+  return {first, std::max<std::size_t>(first, std::min<std::uint64_t>((hi - 1) / block_size_ + 1, file.blocks()))};
 }
 
 void PointModel::file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const {
   out.size = file.size_of_version[version];
-  out.blocks.resize(file.blocks());
-  for (std::size_t b = 0; b < out.blocks.size(); ++b) out.blocks[b] = file.block_of_version[b].at(version);
+  const auto set = [&](std::size_t b) { out.blocks[b] = file.block_of_version[b].at(version); };
+  std::size_t moved = 0;  // blocks to look up when moving from out.version: worth it only below every block
+  const std::size_t from = std::min(out.version, version), to = std::max(out.version, version);
+  const bool incremental =
+      out.version != FileChoice::kNoVersion && out.blocks.size() == file.blocks() && to - from <= file.blocks() && [&] {
+        for (std::size_t v = from + 1; v <= to && moved <= file.blocks(); ++v) {
+          const auto [first, last] = blocks_written(file, v);
+          moved += last - first;
+        }
+        return moved + out.patched <= file.blocks();
+      }();
+  if (incremental) {
+    for (std::size_t b = out.patched_from; b < out.patched_from + out.patched; ++b) set(b);
+    for (std::size_t v = from + 1; v <= to; ++v) {
+      const auto [first, last] = blocks_written(file, v);
+      for (std::size_t b = first; b < last; ++b) set(b);
+    }
+  } else {
+    out.blocks.resize(file.blocks());
+    for (std::size_t b = 0; b < out.blocks.size(); ++b) set(b);
+  }
+  out.version = version;
+  out.patched = 0;
 }
 
 Directory PointModel::overlay(const Decoded& state) const {

@@ -125,6 +125,13 @@ struct ModeModel {
 struct FileChoice {
   std::uint32_t size = 0;             // index into FileModel::sizes
   std::vector<std::uint32_t> blocks;  // per block: index into its options
+  // Set by PointModel::file_at_version: `blocks` are the file's at this
+  // version, except `patched` blocks from `patched_from` (a write cut
+  // part-way, ext4-ordered), so the next call moves only the blocks the ops
+  // between the two versions wrote. kNoVersion: `blocks` were set otherwise.
+  static constexpr std::size_t kNoVersion = SIZE_MAX;
+  std::size_t version = kNoVersion;
+  std::size_t patched_from = 0, patched = 0;
 };
 
 // A state, as choices: which pending entry ops persisted, what each file
@@ -149,9 +156,12 @@ class PointModel {
   const std::vector<ModeModel>& modes() const { return modes_; }
   std::uint32_t block_size() const { return block_size_; }
 
-  // The choice of a file for "its first `version` pending ops persisted".
-  FileChoice file_at_version(const FileModel& file, std::size_t version) const;
-  void file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const;  // reuses out's storage
+  // The choice of a file for "its first `version` pending ops persisted",
+  // written into `out`: when `out` holds the same file at another version
+  // (FileChoice::version), only the blocks the ops between them wrote are
+  // looked up, so walking a file's versions in order costs the blocks
+  // written, not every block at every version.
+  void file_at_version(const FileModel& file, std::size_t version, FileChoice& out) const;
 
   // A state's directory is the durable one with the names pending entry ops
   // touch replaced by an overlay: only the overlay is built per state.
@@ -173,6 +183,8 @@ class PointModel {
   std::uint64_t entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const;
   bool touched(std::string_view name) const;
   void describe_file(const FileModel& file, const FileChoice& choice, std::vector<std::string>& out) const;
+  // The blocks version `version` (>= 1) of `file` wrote: [first, last).
+  std::pair<std::size_t, std::size_t> blocks_written(const FileModel& file, std::size_t version) const;
 
   Snapshot snap_;
   std::vector<std::size_t> pending_;

@@ -120,8 +120,10 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   };
   const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
+  Choice choice;
   for (std::size_t i = 0; i < prefixes; ++i) {
-    keep_if_new(space->prefix(prefixes == 1 ? 0 : i * pending / (prefixes - 1)));
+    space->prefix(prefixes == 1 ? 0 : i * pending / (prefixes - 1), choice);
+    keep_if_new(choice);
   }
   const auto canonical = static_cast<std::ptrdiff_t>(found.size());
 
@@ -143,7 +145,6 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     coverage.total = count.value;
     coverage.total_exact = false;
     shape = detail::shape_of(*space);
-    Choice choice;
     std::vector<detail::Deferred> deferred;
     for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
       const detail::Rng before = rng;

@@ -79,21 +79,22 @@ class PosixSpace final : public Space {
     return total;
   }
 
-  Choice prefix(std::size_t k) const override {
+  void prefix(std::size_t k, Choice& choice) const override {
     const auto& snap = model_.snapshot();
     const std::size_t threshold = prefix_threshold(model_, k);
-    Choice choice;
+    choice.clear();
     for (auto id : snap.pending_entries) choice.push_back(id < threshold ? 1 : 0);
+    prefix_files_.resize(model_.file_count());
     for (std::size_t f = 0; f < model_.file_count(); ++f) {
       const auto& file = model_.file(f);
-      auto at = model_.file_at_version(file, count_below(file.chain, threshold));
+      auto& at = prefix_files_[f];  // the previous prefix's: only the blocks written since move
+      model_.file_at_version(file, count_below(file.chain, threshold), at);
       choice.push_back(at.size);
       choice.insert(choice.end(), at.blocks.begin(), at.blocks.end());
     }
     for (const auto& mode : model_.modes()) {
       choice.push_back(static_cast<std::uint32_t>(count_below(mode.chain, threshold)));
     }
-    return choice;
   }
 
   void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
@@ -105,6 +106,7 @@ class PosixSpace final : public Space {
       out.files[f].size = choice[at];
       out.files[f].blocks.assign(choice.begin() + static_cast<std::ptrdiff_t>(at + 1),
                                  choice.begin() + static_cast<std::ptrdiff_t>(at + 1 + model_.file(f).blocks()));
+      out.files[f].version = FileChoice::kNoVersion;
     }
     out.mode_version.resize(model_.modes().size());
     for (std::size_t m = 0; m < model_.modes().size(); ++m) out.mode_version[m] = choice[entries_ + mode_dims_ + m];
@@ -168,6 +170,9 @@ class PosixSpace final : public Space {
   std::vector<std::uint32_t> sizes_;    // non-entry dimensions
   std::vector<std::size_t> file_dims_;  // first (length) dimension of each file, in sizes_
   std::size_t mode_dims_ = 0;
+  // Each file as the last prefix() left it: prefixes are asked for in
+  // ascending k, and the next one moves only the blocks written in between.
+  mutable std::vector<FileChoice> prefix_files_;
 };
 
 // ext4 data=ordered: metadata (entry ops, truncates, chmods) persists as a
@@ -230,9 +235,9 @@ class Ext4OrderedSpace final : public Space {
     return total;
   }
 
-  Choice prefix(std::size_t k) const override {
+  void prefix(std::size_t k, Choice& choice) const override {
     const std::size_t threshold = prefix_threshold(model_, k);
-    Choice choice{static_cast<std::uint32_t>(count_below(metadata_, threshold))};
+    choice.assign(1, static_cast<std::uint32_t>(count_below(metadata_, threshold)));
     for (std::size_t f = 0; f < positions_.size(); ++f) {
       auto version = static_cast<std::uint32_t>(count_below(model_.file(f).chain, threshold));
       auto& list = positions_[f];
@@ -240,7 +245,6 @@ class Ext4OrderedSpace final : public Space {
                              [&](const Position& p) { return p.version == version && p.blocks == 0; });
       choice.push_back(static_cast<std::uint32_t>(it - list.begin()));
     }
-    return choice;
   }
 
   void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
@@ -309,6 +313,8 @@ class Ext4OrderedSpace final : public Space {
     for (std::uint32_t b = 0; b < p.blocks; ++b) {
       choice.blocks[first + b] = file.block_of_version[first + b].at(p.version + 1);
     }
+    choice.patched_from = first;
+    choice.patched = p.blocks;
   }
 
   const PointModel& model_;

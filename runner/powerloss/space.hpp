@@ -58,7 +58,8 @@ class Space {
   virtual Count count() const = 0;
   // The state where exactly the first k pending ops (trace order) persisted,
   // the rest lost: k = 0 is the last-synced state, k = all the fully persisted one.
-  virtual Choice prefix(std::size_t k) const = 0;
+  // Written into `out`; cheapest asked for in ascending k.
+  virtual void prefix(std::size_t k, Choice& out) const = 0;
   // Writes into `out`, reusing its storage: most sampled choices turn out to
   // be states already seen, and those should cost no allocation.
   virtual void decode(std::span<const std::uint32_t> choice, Decoded& out) const = 0;
