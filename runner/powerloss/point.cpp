@@ -265,9 +265,9 @@ PointModel::PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCac
     if (touched(name)) {
       overlay_base_.set(name, entry);
     } else if (file_index_.count(entry.inode) != 0 || mode_index_.count(entry.inode) != 0) {
-      dynamic_untouched_.emplace_back(name, entry);
+      dynamic_untouched_.push_back({entry, hash_bytes(name)});
     } else {
-      static_sum_ += entry_hash(none, name, entry);
+      static_sum_ += entry_hash(none, hash_bytes(name), entry);
     }
   }
 }
@@ -315,12 +315,20 @@ void PointModel::file_at_version(const FileModel& file, std::size_t version, Fil
   out.patched = 0;
 }
 
-Directory PointModel::overlay(const Decoded& state) const {
-  Directory dir = overlay_base_;
+Overlay PointModel::overlay(const Decoded& state) const {
+  Overlay out{overlay_base_, {}, std::vector<bool>(files_.size(), false)};
   for (std::size_t i = 0; i < snap_.pending_entries.size(); ++i) {
-    if (state.entry_kept[i]) apply_entry_op(ops()[snap_.pending_entries[i]], dir);
+    if (state.entry_kept[i]) apply_entry_op(ops()[snap_.pending_entries[i]], out.dir);
   }
-  return dir;
+  const auto name = [&](std::uint64_t inode) {
+    if (auto found = file_index_.find(inode); found != file_index_.end()) out.named[found->second] = true;
+  };
+  for (const auto& [entry_name, entry] : out.dir) {
+    out.name_hashes.push_back(hash_bytes(entry_name));
+    name(entry.inode);
+  }
+  for (const auto& dynamic : dynamic_untouched_) name(dynamic.entry.inode);
+  return out;
 }
 
 const Entry* PointModel::find(const Directory& overlay, std::string_view name) const {
@@ -372,17 +380,18 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   return finalise(h);
 }
 
-std::uint64_t PointModel::entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const {
-  std::uint64_t h = mix(hash_bytes(name), entry.is_directory ? 1 : content_hash(state, entry.inode));
+std::uint64_t PointModel::entry_hash(const Decoded& state, std::uint64_t name_hash, const Entry& entry) const {
+  std::uint64_t h = mix(name_hash, entry.is_directory ? 1 : content_hash(state, entry.inode));
   return mix(h, mode(state, entry.inode));
 }
 
-std::uint64_t PointModel::hash(const Decoded& state, const Directory& overlay) const {
+std::uint64_t PointModel::hash(const Decoded& state, const Overlay& overlay) const {
   // A sum of per-entry hashes: names are unique, so order does not matter and
   // the static part is added once per crash point, not once per state.
   std::uint64_t h = static_sum_;
-  for (const auto& [name, entry] : overlay) h += entry_hash(state, name, entry);
-  for (const auto& [name, entry] : dynamic_untouched_) h += entry_hash(state, name, entry);
+  std::size_t i = 0;
+  for (const auto& [name, entry] : overlay.dir) h += entry_hash(state, overlay.name_hashes[i++], entry);
+  for (const auto& dynamic : dynamic_untouched_) h += entry_hash(state, dynamic.name_hash, dynamic.entry);
   return h;
 }
 

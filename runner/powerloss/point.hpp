@@ -142,6 +142,15 @@ struct Decoded {
   std::vector<std::uint32_t> mode_version;  // per PointModel::modes
 };
 
+// A state's entries of the names pending entry ops touch, with what hashing
+// a state needs of them; it depends only on which entry ops persisted, so a
+// crash point builds one per such set, not one per state.
+struct Overlay {
+  Directory dir;
+  std::vector<std::uint64_t> name_hashes;  // per entry of dir
+  std::vector<bool> named;                 // per PointModel::file(i): some entry of the state is that file
+};
+
 class PointModel {
  public:
   PointModel(Snapshot snapshot, std::uint32_t block_size, FileModelCache& cache);
@@ -165,10 +174,10 @@ class PointModel {
 
   // A state's directory is the durable one with the names pending entry ops
   // touch replaced by an overlay: only the overlay is built per state.
-  Directory overlay(const Decoded& state) const;
+  Overlay overlay(const Decoded& state) const;
   const Entry* find(const Directory& overlay, std::string_view name) const;
   std::vector<std::string> names(const Directory& overlay) const;
-  std::uint64_t hash(const Decoded& state, const Directory& overlay) const;
+  std::uint64_t hash(const Decoded& state, const Overlay& overlay) const;
 
   std::string content(const Decoded& state, std::uint64_t inode) const;
   bool content_equals(const Decoded& state, std::uint64_t inode, std::string_view expected) const;
@@ -180,7 +189,7 @@ class PointModel {
   static OptionHashes flat_hashes(const FileModel& file);
   const FileModel* file_model(std::uint64_t inode, const Decoded& state, const FileChoice** choice) const;
   std::uint64_t content_hash(const Decoded& state, std::uint64_t inode) const;
-  std::uint64_t entry_hash(const Decoded& state, std::string_view name, const Entry& entry) const;
+  std::uint64_t entry_hash(const Decoded& state, std::uint64_t name_hash, const Entry& entry) const;
   bool touched(std::string_view name) const;
   void describe_file(const FileModel& file, const FileChoice& choice, std::vector<std::string>& out) const;
   // The blocks version `version` (>= 1) of `file` wrote: [first, last).
@@ -212,9 +221,13 @@ class PointModel {
   // name (read from the state's overlay): one hash lookup per find, which the
   // properties do for the target in every state.
   std::unordered_map<std::string_view, const Entry*> by_name_;
-  Directory overlay_base_;                          // durable entries of those names
-  std::vector<Directory::Item> dynamic_untouched_;  // other durable entries whose inode has choices
-  std::uint64_t static_sum_ = 0;                    // entry hashes of every other durable entry
+  Directory overlay_base_;  // durable entries of those names
+  struct Dynamic {
+    Entry entry;
+    std::uint64_t name_hash;
+  };
+  std::vector<Dynamic> dynamic_untouched_;  // other durable entries whose inode has choices
+  std::uint64_t static_sum_ = 0;            // entry hashes of every other durable entry
 };
 
 std::uint64_t hash_bytes(std::string_view bytes);

@@ -73,7 +73,7 @@ constexpr std::uint64_t kEnumerableFactor = 16;
 // visited), in the crash point's arena.
 struct Found {
   std::pmr::vector<std::uint32_t> choice;
-  const Directory* overlay;             // shared by every state that kept the same entry ops
+  const detail::Overlay* overlay;       // shared by every state that kept the same entry ops
   std::optional<detail::Rng> drawn_by;  // sampled: the generator before its draw (redraws it in full)
 };
 
@@ -106,17 +106,22 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   };
   // The overlay depends only on which pending entry ops persisted, and a
   // crash point has few of those: build each once, not once per state.
-  std::map<std::vector<bool>, Directory> overlays;
+  std::map<std::vector<bool>, detail::Overlay> overlays;
   Decoded state;  // decoded in place: a choice already seen costs no allocation
+  auto overlay_of = [&](const Decoded& kept_entries) -> const detail::Overlay& {
+    auto overlay = overlays.find(kept_entries.entry_kept);
+    if (overlay == overlays.end())
+      overlay = overlays.emplace(kept_entries.entry_kept, model.overlay(kept_entries)).first;
+    return overlay->second;
+  };
   // The overlay of the state `choice` makes if that state was not seen yet, else nullptr.
-  auto if_new = [&](const Choice& choice) -> const Directory* {
+  auto if_new = [&](const Choice& choice) -> const detail::Overlay* {
     space->decode(choice, state);
-    auto overlay = overlays.find(state.entry_kept);
-    if (overlay == overlays.end()) overlay = overlays.emplace(state.entry_kept, model.overlay(state)).first;
-    return seen.insert(model.hash(state, overlay->second)).second ? &overlay->second : nullptr;
+    const auto& overlay = overlay_of(state);
+    return seen.insert(model.hash(state, overlay)).second ? &overlay : nullptr;
   };
   auto keep_if_new = [&](const Choice& choice) {
-    if (const Directory* overlay = if_new(choice)) found.push_back({kept(choice), overlay, std::nullopt});
+    if (const auto* overlay = if_new(choice)) found.push_back({kept(choice), overlay, std::nullopt});
   };
   const std::size_t pending = model.pending().size();
   const std::size_t prefixes = std::min<std::size_t>(pending + 1, std::max<std::uint64_t>(2, budget / 2));
@@ -146,10 +151,18 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
     coverage.total_exact = false;
     shape = detail::shape_of(*space);
     std::vector<detail::Deferred> deferred;
+    // A file no entry of the state names adds nothing to it: its dimensions
+    // are left undrawn (a crash point before a new file's name persisted
+    // draws no block of it in the many states that lost the name).
+    Decoded entries;
+    const detail::Named named = [&](std::size_t file, const Choice& earlier) {
+      space->decode_entries(earlier, entries);
+      return overlay_of(entries).named[file];
+    };
     for (std::uint64_t attempt = 0; attempt < 8 * budget && found.size() < budget; ++attempt) {
       const detail::Rng before = rng;
-      detail::random_choice(*space, shape, rng, choice, deferred);
-      if (const Directory* overlay = if_new(choice)) found.push_back({kept(choice), overlay, before});
+      detail::random_choice(*space, shape, rng, choice, deferred, &named);
+      if (const auto* overlay = if_new(choice)) found.push_back({kept(choice), overlay, before});
     }
   }
   coverage.explored = found.size();
@@ -167,7 +180,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   for (std::size_t i = 0; i < found.size(); ++i) {
     visiting = &found[i];
     space->decode(found[i].choice, state);
-    visit(coverage, StateView(model, state, *found[i].overlay, i, found[i].drawn_by ? &redraw : nullptr));
+    visit(coverage, StateView(model, state, found[i].overlay->dir, i, found[i].drawn_by ? &redraw : nullptr));
   }
   return coverage;
 }

@@ -57,7 +57,7 @@ class PosixSpace final : public Space {
     const std::uint64_t block = model_.block_size();
     for (std::size_t f = 0; f < model_.file_count(); ++f) {
       const auto& file = model_.file(f);
-      Tail tail{entries_ + file_dims_[f], file.blocks(), {}};
+      Tail tail{f, entries_ + file_dims_[f], file.blocks(), {}};
       for (auto size : file.sizes) tail.blocks_within.push_back(static_cast<std::size_t>((size + block - 1) / block));
       out.push_back(std::move(tail));
     }
@@ -97,9 +97,13 @@ class PosixSpace final : public Space {
     }
   }
 
-  void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
+  void decode_entries(std::span<const std::uint32_t> choice, Decoded& out) const override {
     out.entry_kept.resize(entries_);
     for (std::size_t i = 0; i < entries_; ++i) out.entry_kept[i] = choice[i] == 1;
+  }
+
+  void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
+    decode_entries(choice, out);
     out.files.resize(model_.file_count());
     for (std::size_t f = 0; f < model_.file_count(); ++f) {
       const std::size_t at = entries_ + file_dims_[f];
@@ -247,12 +251,15 @@ class Ext4OrderedSpace final : public Space {
     }
   }
 
+  void decode_entries(std::span<const std::uint32_t> choice, Decoded& out) const override {
+    const auto& pending = model_.snapshot().pending_entries;
+    out.entry_kept.resize(pending.size());
+    for (std::size_t i = 0; i < pending.size(); ++i) out.entry_kept[i] = pending[i] < committed_below(choice);
+  }
+
   void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
-    const auto& snap = model_.snapshot();
-    const std::size_t committed_below = choice[0] < metadata_.size() ? metadata_[choice[0]] : SIZE_MAX;
-    out.entry_kept.resize(snap.pending_entries.size());
-    for (std::size_t i = 0; i < snap.pending_entries.size(); ++i)
-      out.entry_kept[i] = snap.pending_entries[i] < committed_below;
+    decode_entries(choice, out);
+    const std::size_t committed_below = this->committed_below(choice);
     out.files.resize(positions_.size());
     for (std::size_t f = 0; f < positions_.size(); ++f) {
       file_choice(model_.file(f), positions_[f][choice[f + 1]], out.files[f]);
@@ -264,6 +271,11 @@ class Ext4OrderedSpace final : public Space {
   }
 
  private:
+  // Op id below which metadata committed.
+  std::size_t committed_below(std::span<const std::uint32_t> choice) const {
+    return choice[0] < metadata_.size() ? metadata_[choice[0]] : SIZE_MAX;
+  }
+
   std::size_t rank(std::size_t op_id) const {
     return static_cast<std::size_t>(std::lower_bound(metadata_.begin(), metadata_.end(), op_id) - metadata_.begin());
   }
@@ -368,7 +380,8 @@ std::uint32_t draw(Rng& rng, std::size_t n) { return static_cast<std::uint32_t>(
 
 }  // namespace
 
-void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen, std::vector<Deferred>& deferred) {
+void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen, std::vector<Deferred>& deferred,
+                   const Named* named) {
   const std::size_t dims = shape.options.size();
   chosen.assign(dims, 0);
   deferred.clear();
@@ -383,6 +396,12 @@ void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& cho
     if (dim == dims) break;
     if (dim == length_at) {
       const auto& tail = *next_tail++;
+      if (named != nullptr && !(*named)(tail.file, chosen)) {
+        deferred.push_back({dim, 1 + tail.blocks, rng});
+        rng.skip(1 + tail.blocks);
+        dim += 1 + tail.blocks;
+        continue;
+      }
       chosen[dim] = draw(rng, shape.options[dim]);
       const std::size_t blocks_end = dim + 1 + tail.blocks;
       const std::size_t within_end = dim + 1 + std::min(tail.blocks, tail.blocks_within[chosen[dim]]);

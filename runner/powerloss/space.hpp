@@ -49,6 +49,7 @@ class Space {
   // chosen: the blocks of a file past the length it was given. Sampling draws
   // them only for states that turn out new.
   struct Tail {
+    std::size_t file = 0;        // PointModel::file(file)
     std::size_t length_dim = 0;  // the blocks follow it
     std::size_t blocks = 0;
     std::vector<std::size_t> blocks_within;  // per option of length_dim
@@ -63,6 +64,8 @@ class Space {
   // Writes into `out`, reusing its storage: most sampled choices turn out to
   // be states already seen, and those should cost no allocation.
   virtual void decode(std::span<const std::uint32_t> choice, Decoded& out) const = 0;
+  // Only `out.entry_kept`, from a choice drawn as far as the first tail's length.
+  virtual void decode_entries(std::span<const std::uint32_t> choice, Decoded& out) const = 0;
 };
 
 std::unique_ptr<Space> make_space(const PointModel& model, Profile profile);
@@ -90,7 +93,12 @@ struct Deferred {
 // tails past each file's chosen length are left 0 and listed in `deferred`:
 // the choice's state (hash, contents) is already known; draw_deferred
 // completes the choice exactly as if they had been drawn in order.
-void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen, std::vector<Deferred>& deferred);
+// With `named`, a tail whose file it says no entry of the state names (given
+// the choice so far) is left undrawn whole, its length too: nothing of the
+// state depends on it.
+using Named = std::function<bool(std::size_t file, const Choice& earlier)>;
+void random_choice(const Space& space, const Shape& shape, Rng& rng, Choice& chosen, std::vector<Deferred>& deferred,
+                   const Named* named = nullptr);
 void draw_deferred(const Shape& shape, const std::vector<Deferred>& deferred, Choice& chosen);
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b);
