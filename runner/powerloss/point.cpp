@@ -91,11 +91,11 @@ std::uint32_t intern(std::vector<T>& values, T value) {
 
 // Same value whether the bytes come whole or block by block from options.
 std::uint64_t hash_blockwise(std::string_view content, std::uint32_t block_size) {
-  std::uint64_t h = mix(0x5eed, content.size());
+  std::uint64_t terms = 0;
   for (std::size_t at = 0; at < content.size(); at += block_size) {
-    h = combine(h, hash_bytes(content.substr(at, block_size)));
+    terms += block_term(at / block_size, hash_bytes(content.substr(at, block_size)));
   }
-  return finalise(h);
+  return file_hash(content.size(), terms);
 }
 
 }  // namespace
@@ -228,7 +228,7 @@ PointModel::OptionHashes PointModel::flat_hashes(const FileModel& file) {
   OptionHashes flat;
   for (std::size_t b = 0; b < file.blocks(); ++b) {
     flat.option_at.push_back(static_cast<std::uint32_t>(flat.hashes.size()));
-    for (std::uint32_t i = 0; i < file.options(b); ++i) flat.hashes.push_back(file.option(b, i).hash);
+    for (std::uint32_t i = 0; i < file.options(b); ++i) flat.hashes.push_back(block_term(b, file.option(b, i).hash));
   }
   return flat;
 }
@@ -370,14 +370,14 @@ std::uint64_t PointModel::content_hash(const Decoded& state, std::uint64_t inode
   const OptionHashes& flat = option_hashes_[found->second];
   const std::uint64_t size = file.sizes[choice.size];
   const std::uint64_t whole = size / block_size_;
-  std::uint64_t h = mix(0x5eed, size);
-  for (std::uint64_t b = 0; b < whole; ++b) h = combine(h, flat.hashes[flat.option_at[b] + choice.blocks[b]]);
+  std::uint64_t terms = 0;
+  for (std::uint64_t b = 0; b < whole; ++b) terms += flat.hashes[flat.option_at[b] + choice.blocks[b]];
   if (whole * block_size_ < size) {
     std::string scratch;
     const auto bytes = file.option(whole, choice.blocks[whole]).view(scratch);
-    h = combine(h, hash_bytes(bytes.substr(0, size - whole * block_size_)));
+    terms += block_term(whole, hash_bytes(bytes.substr(0, size - whole * block_size_)));
   }
-  return finalise(h);
+  return file_hash(size, terms);
 }
 
 std::uint64_t PointModel::entry_hash(const Decoded& state, std::uint64_t name_hash, const Entry& entry) const {

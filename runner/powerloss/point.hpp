@@ -199,8 +199,8 @@ class PointModel {
   std::vector<std::size_t> pending_;
   std::uint32_t block_size_;
   std::vector<std::shared_ptr<const FileModel>> files_;
-  // Per file, the hashes of every block option in one flat array (block b's
-  // options start at option_at[b]): hashing a state reads one word per block.
+  // Per file, every block option's block_term in one flat array (block b's
+  // options start at option_at[b]): hashing a state adds one word per block.
   struct OptionHashes {
     std::vector<std::uint32_t> option_at;
     std::vector<std::uint64_t> hashes;
@@ -233,17 +233,21 @@ class PointModel {
 std::uint64_t hash_bytes(std::string_view bytes);
 std::uint64_t mix(std::uint64_t seed, std::uint64_t value);
 
-// Chains already well-spread hashes (blocks of a file) cheaply, in order.
-inline std::uint64_t combine(std::uint64_t h, std::uint64_t x) {
-  h = (h ^ x) * 0x9e3779b97f4a7c15ull;
-  return h ^ (h >> 32);
-}
-
 // The splitmix64 finaliser: spreads every input bit over the output.
 inline std::uint64_t finalise(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
+
+// A file's hash is its length mixed with a sum of per-block terms: block
+// `block`'s bytes' hash spread with its position. The terms do not depend
+// on each other, so a state's hash adds one precomputed word per block with
+// no chain of multiplications between them (a chain's latency was the
+// costliest part of a sampled state).
+inline std::uint64_t block_term(std::uint64_t block, std::uint64_t hash) {
+  return finalise(hash + (block + 1) * 0x9e3779b97f4a7c15ull);
+}
+inline std::uint64_t file_hash(std::uint64_t size, std::uint64_t terms) { return finalise(mix(0x5eed, size) + terms); }
 
 }  // namespace crashcheck::powerloss::detail
