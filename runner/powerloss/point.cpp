@@ -332,9 +332,13 @@ Overlay PointModel::overlay(const Decoded& state) const {
 }
 
 const Entry* PointModel::find(const Directory& overlay, std::string_view name) const {
-  auto found = by_name_.find(name);
-  if (found == by_name_.end()) return nullptr;
-  return found->second != nullptr ? found->second : overlay.find(name);
+  if (!last_name_ || name != *last_name_) {
+    auto found = by_name_.find(name);
+    last_name_ = name;
+    last_found_ = found == by_name_.end() ? std::nullopt : std::optional<const Entry*>(found->second);
+  }
+  if (!last_found_) return nullptr;
+  return *last_found_ != nullptr ? *last_found_ : overlay.find(name);
 }
 
 std::vector<std::string> PointModel::names(const Directory& overlay) const {

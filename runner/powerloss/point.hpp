@@ -137,7 +137,7 @@ struct FileChoice {
 // A state, as choices: which pending entry ops persisted, what each file
 // with unsynced data holds, which mode version each inode has.
 struct Decoded {
-  std::vector<bool> entry_kept;             // per Snapshot::pending_entries
+  std::vector<std::uint8_t> entry_kept;     // per Snapshot::pending_entries: 1 kept (bytes: a key compared by memcmp)
   std::vector<FileChoice> files;            // per PointModel::file(i)
   std::vector<std::uint32_t> mode_version;  // per PointModel::modes
 };
@@ -221,7 +221,12 @@ class PointModel {
   // name (read from the state's overlay): one hash lookup per find, which the
   // properties do for the target in every state.
   std::unordered_map<std::string_view, const Entry*> by_name_;
-  Directory overlay_base_;  // durable entries of those names
+  // The last name looked up there and what it found: the properties ask for
+  // the target two or three times in every state, and comparing a short
+  // name costs less than hashing it.
+  mutable std::optional<std::string> last_name_;    // nullopt: none looked up yet
+  mutable std::optional<const Entry*> last_found_;  // nullopt: not a name any state holds
+  Directory overlay_base_;                          // durable entries of those names
   struct Dynamic {
     Entry entry;
     std::uint64_t name_hash;

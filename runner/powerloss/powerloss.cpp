@@ -106,7 +106,7 @@ Coverage explore_point(const detail::Replay& replay, detail::FileModelCache& cac
   };
   // The overlay depends only on which pending entry ops persisted, and a
   // crash point has few of those: build each once, not once per state.
-  std::map<std::vector<bool>, detail::Overlay> overlays;
+  std::map<std::vector<std::uint8_t>, detail::Overlay> overlays;
   Decoded state;  // decoded in place: a choice already seen costs no allocation
   auto overlay_of = [&](const Decoded& kept_entries) -> const detail::Overlay& {
     auto overlay = overlays.find(kept_entries.entry_kept);

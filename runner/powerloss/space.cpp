@@ -99,7 +99,7 @@ class PosixSpace final : public Space {
 
   void decode_entries(std::span<const std::uint32_t> choice, Decoded& out) const override {
     out.entry_kept.resize(entries_);
-    for (std::size_t i = 0; i < entries_; ++i) out.entry_kept[i] = choice[i] == 1;
+    for (std::size_t i = 0; i < entries_; ++i) out.entry_kept[i] = choice[i] == 1 ? 1 : 0;
   }
 
   void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
@@ -253,8 +253,9 @@ class Ext4OrderedSpace final : public Space {
 
   void decode_entries(std::span<const std::uint32_t> choice, Decoded& out) const override {
     const auto& pending = model_.snapshot().pending_entries;
+    const std::size_t below = committed_below(choice);
     out.entry_kept.resize(pending.size());
-    for (std::size_t i = 0; i < pending.size(); ++i) out.entry_kept[i] = pending[i] < committed_below(choice);
+    for (std::size_t i = 0; i < pending.size(); ++i) out.entry_kept[i] = pending[i] < below ? 1 : 0;
   }
 
   void decode(std::span<const std::uint32_t> choice, Decoded& out) const override {
