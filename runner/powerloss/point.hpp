@@ -176,6 +176,8 @@ class PointModel {
   // touch replaced by an overlay: only the overlay is built per state.
   Overlay overlay(const Decoded& state) const;
   const Entry* find(const Directory& overlay, std::string_view name) const;
+  // Whether every state of the point holds the same file under `name`, or none does.
+  bool same_in_every_state(std::string_view name) const;
   std::vector<std::string> names(const Directory& overlay) const;
   std::uint64_t hash(const Decoded& state, const Overlay& overlay) const;
 
@@ -226,7 +228,8 @@ class PointModel {
   // name costs less than hashing it.
   mutable std::optional<std::string> last_name_;    // nullopt: none looked up yet
   mutable std::optional<const Entry*> last_found_;  // nullopt: not a name any state holds
-  Directory overlay_base_;                          // durable entries of those names
+  const std::optional<const Entry*>& by_name(std::string_view name) const;
+  Directory overlay_base_;  // durable entries of those names
   struct Dynamic {
     Entry entry;
     std::uint64_t name_hash;

@@ -47,6 +47,7 @@ class StateView final : public CrashState {
   }
   std::string lost() const override { return complete_ != nullptr ? model_.lost((*complete_)()) : model_.lost(state_); }
   std::uint64_t index() const override { return index_; }
+  bool same_in_every_state(std::string_view name) const override { return model_.same_in_every_state(name); }
 
  private:
   const PointModel& model_;

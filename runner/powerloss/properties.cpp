@@ -32,16 +32,35 @@ class Judge {
 
   void visit(const Coverage& point, const CrashState& state, Verdicts& out) {
     if (options_.only && (point.after_seq != options_.only->after_seq || state.index() != options_.only->index)) return;
-    const bool is_new = state.content_equals(subject_.target, subject_.new_content);
+    // Where every state of the point holds the same target (the old file
+    // before a rename is pending), compare it once per point, not per state.
+    Answers fresh{point.after_seq, point.call, std::nullopt, std::nullopt};
+    const bool fixed = state.same_in_every_state(subject_.target);
+    if (fixed && (!fixed_ || fixed_->after_seq != point.after_seq || fixed_->call != point.call)) fixed_ = fresh;
+    Answers& answers = fixed ? *fixed_ : fresh;
+    if (!answers.is_new) answers.is_new = state.content_equals(subject_.target, subject_.new_content);
+    const bool is_new = *answers.is_new;
+    const auto old = [&] {
+      if (!answers.is_old) answers.is_old = is_old(state);
+      return *answers.is_old;
+    };
     ++out.powerloss_atomic.cases;
-    if (!is_new && !is_old(state)) record(point, state, out.powerloss_atomic, "");
+    if (!is_new && !old()) record(point, state, out.powerloss_atomic, "");
     if (subject_.exited_zero && point.after_seq >= durable_from()) {
       ++out.durable.cases;
-      if (!is_new) record(point, state, out.durable, durable_lead(point, is_old(state)));
+      if (!is_new) record(point, state, out.durable, durable_lead(point, old()));
     }
   }
 
  private:
+  // The target's answers at one crash point whose states all hold the same target.
+  struct Answers {
+    std::uint32_t after_seq = 0;
+    std::string call;  // with after_seq, names the point
+    std::optional<bool> is_new, is_old;
+  };
+  std::optional<Answers> fixed_;
+
   bool is_old(const CrashState& state) const {
     return old_ ? state.content_equals(subject_.target, *old_) : !state.contains(subject_.target);
   }

@@ -111,6 +111,12 @@ class CrashState {
   // so (after_seq, index) names one state across runs of the same writer:
   // the runner's case id power-loss-<after_seq><letters>.
   virtual std::uint64_t index() const = 0;
+  // True when every state of this crash point holds the same file under
+  // `name` (the same entry, bytes and mode) or none holds it: then file(),
+  // contains() and content_equals() answer for `name` as they did for the
+  // point's other states, and a visitor may ask once per point. False when
+  // unknown.
+  virtual bool same_in_every_state(std::string_view /*name*/) const { return false; }
 };
 
 using StateVisitor = std::function<void(const Coverage& point, const CrashState& state)>;
