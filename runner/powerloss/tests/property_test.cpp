@@ -211,9 +211,12 @@ void check_sequence(Profile profile, const std::vector<Step>& steps, std::size_t
 }
 
 // Sampling leaves the blocks past each file's chosen length undrawn (no
-// state's contents depend on them) and draws them only when asked for what
-// the state lost: completed, a choice must be exactly the one drawn in full,
-// dimension by dimension, and consume the generator the same.
+// state's contents depend on them), and every dimension of a file no entry
+// of the state names, and draws them only when asked for what the state
+// lost: completed, a choice must be exactly the one drawn in full,
+// dimension by dimension, and consume the generator the same. A file's
+// choice at a version, moved there from another version, must be the one
+// computed afresh.
 void check_deferred_draws(const std::vector<Step>& steps, std::size_t initial_files, std::uint64_t seed) {
   TraceBuilder b;
   for (std::size_t i = 0; i < initial_files && i < kNames.size(); ++i)
@@ -231,8 +234,16 @@ void check_deferred_draws(const std::vector<Step>& steps, std::size_t initial_fi
   detail::Rng deferring(seed), reference(seed);
   detail::Choice choice, expected;
   std::vector<detail::Deferred> deferred, none;
+  detail::Decoded entries;
+  bool unnamed = false;
+  const detail::Named named = [&](std::size_t file, const detail::Choice& earlier) {
+    space->decode_entries(earlier, entries);
+    const bool is_named = model.overlay(entries).named[file];
+    unnamed = unnamed || !is_named;
+    return is_named;
+  };
   for (int draw = 0; draw < 8; ++draw) {
-    detail::random_choice(*space, shape, deferring, choice, deferred);
+    detail::random_choice(*space, shape, deferring, choice, deferred, &named);
     detail::random_choice(*space, in_full, reference, expected, none);
     RC_ASSERT(none.empty());
     detail::Decoded partial, full;
@@ -243,6 +254,44 @@ void check_deferred_draws(const std::vector<Step>& steps, std::size_t initial_fi
     RC_ASSERT(choice == expected);
   }
   RC_ASSERT(deferring() == reference());
+  RC_CLASSIFY(unnamed, "a file no entry names");
+  detail::Rng versions(seed);
+  for (std::size_t f = 0; f < model.file_count(); ++f) {
+    const auto& file = model.file(f);
+    detail::FileChoice moved;
+    for (int step = 0; step < 8; ++step) {
+      const std::size_t version = versions() % (file.chain.size() + 1);
+      model.file_at_version(file, version, moved);
+      detail::FileChoice fresh;
+      model.file_at_version(file, version, fresh);
+      RC_ASSERT(moved.size == fresh.size);
+      RC_ASSERT(moved.blocks == fresh.blocks);
+    }
+  }
+  // ext4-ordered decodes its choices in one reused Decoded, each file moved
+  // from the previous choice's version (a write cut part-way patched on top).
+  detail::Replay ordered_replay(b.initial(), Profile::ext4_ordered);
+  for (const auto& record : b.trace().records) ordered_replay.apply(record);
+  detail::FileModelCache ordered_cache;
+  detail::PointModel ordered(ordered_replay.snapshot(), kBlock, ordered_cache);
+  const auto ordered_space = detail::make_space(ordered, Profile::ext4_ordered);
+  std::vector<detail::Choice> choices;
+  if (ordered_space->count().value <= 4096) {  // a walk of every choice stays short
+    detail::for_each_choice(*ordered_space, [&](const detail::Choice& c) {
+      if (choices.size() < 64) choices.push_back(c);
+    });
+  }
+  detail::Decoded reused;
+  for (int step = 0; step < 16 && !choices.empty(); ++step) {
+    const auto& c = choices[versions() % choices.size()];
+    ordered_space->decode(c, reused);
+    detail::Decoded fresh;
+    ordered_space->decode(c, fresh);
+    for (std::size_t f = 0; f < fresh.files.size(); ++f) {
+      RC_ASSERT(reused.files[f].size == fresh.files[f].size);
+      RC_ASSERT(reused.files[f].blocks == fresh.files[f].blocks);
+    }
+  }
 }
 
 }  // namespace
