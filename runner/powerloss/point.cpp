@@ -331,27 +331,27 @@ Overlay PointModel::overlay(const Decoded& state) const {
   return out;
 }
 
-const std::optional<const Entry*>& PointModel::by_name(std::string_view name) const {
-  if (!last_name_ || name != *last_name_) {
+const PointModel::ByName* PointModel::by_name(std::string_view name) const {
+  if (last_found_ == nullptr || name != last_found_->first) {
     auto found = by_name_.find(name);
-    last_name_ = name;
-    last_found_ = found == by_name_.end() ? std::nullopt : std::optional<const Entry*>(found->second);
+    if (found == by_name_.end()) return nullptr;
+    last_found_ = &*found;
   }
   return last_found_;
 }
 
 const Entry* PointModel::find(const Directory& overlay, std::string_view name) const {
-  const auto& found = by_name(name);
-  if (!found) return nullptr;
-  return *found != nullptr ? *found : overlay.find(name);
+  const ByName* found = by_name(name);
+  if (found == nullptr) return nullptr;
+  return found->second != nullptr ? found->second : overlay.find(name);
 }
 
 bool PointModel::same_in_every_state(std::string_view name) const {
-  const auto& found = by_name(name);
-  if (!found) return true;                      // no state holds it
-  if (*found == nullptr) return false;          // a name pending entry ops touch: the overlay decides
-  const std::uint64_t inode = (*found)->inode;  // a durable entry no pending op touches
-  return (*found)->is_directory || (file_index_.count(inode) == 0 && mode_index_.count(inode) == 0);
+  const ByName* found = by_name(name);
+  if (found == nullptr) return true;   // no state holds it
+  const Entry* entry = found->second;  // a durable entry no pending op touches, or
+  if (entry == nullptr) return false;  // a name pending entry ops touch: the overlay decides
+  return entry->is_directory || (file_index_.count(entry->inode) == 0 && mode_index_.count(entry->inode) == 0);
 }
 
 std::vector<std::string> PointModel::names(const Directory& overlay) const {

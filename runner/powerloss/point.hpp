@@ -223,12 +223,13 @@ class PointModel {
   // name (read from the state's overlay): one hash lookup per find, which the
   // properties do for the target in every state.
   std::unordered_map<std::string_view, const Entry*> by_name_;
-  // The last name looked up there and what it found: the properties ask for
-  // the target two or three times in every state, and comparing a short
-  // name costs less than hashing it.
-  mutable std::optional<std::string> last_name_;    // nullopt: none looked up yet
-  mutable std::optional<const Entry*> last_found_;  // nullopt: not a name any state holds
-  const std::optional<const Entry*>& by_name(std::string_view name) const;
+  // The item of by_name_ last looked up: the properties ask for the target
+  // two or three times in every state, and comparing a short name costs
+  // less than hashing it.
+  using ByName = std::unordered_map<std::string_view, const Entry*>::value_type;
+  mutable const ByName* last_found_ = nullptr;  // its key views the model's own names: nothing to allocate
+  // by_name_'s item for `name`, or nullptr when no state holds that name.
+  const ByName* by_name(std::string_view name) const;
   Directory overlay_base_;  // durable entries of those names
   struct Dynamic {
     Entry entry;
