@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "crashcheck/runner/executor.hpp"
+#include "forked.hpp"
 #include "plan.hpp"
 #include "replay_guard.hpp"
 
@@ -342,6 +343,22 @@ void add_outside_notes(Collected& collected) {
                               std::to_string(seen.first) + " case(s), first " + seen.second + ")");
 }
 
+// The template the forkable cases are forked from, when they can be; else
+// the report says why not (forked.hpp).
+std::unique_ptr<ForkedCases> start_templates(const SubjectSetup& setup, const RunOptions& options, std::size_t forkable,
+                                             Collected& collected) {
+  auto why = ForkedCases::unforkable(setup, options.fork_cases);
+  std::unique_ptr<ForkedCases> from;
+  if (!why) {
+    why.emplace();
+    from =
+        ForkedCases::start(setup, std::min<std::size_t>(forkable, options.jobs ? options.jobs : default_jobs()), *why);
+  }
+  if (!from && *why != "--no-fork")
+    collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
+  return from;
+}
+
 // Each case is observed in its worker as soon as it ends, so no case's
 // snapshots outlive it: memory follows -j, not the number of cases.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
@@ -353,11 +370,15 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
   };
   std::vector<std::optional<Ended>> ended(specs.size());
   collected.planned += specs.size();
+  const auto forkable = static_cast<std::size_t>(std::count_if(specs.begin(), specs.end(), ForkedCases::forkable));
+  std::unique_ptr<ForkedCases> from = forkable ? start_templates(setup, options, forkable, collected) : nullptr;
   const auto progress = progress_for(specs, setup, options);
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) {
-        CaseResult r = execute_case(setup, specs[i]);
+        std::optional<CaseResult> forked;
+        if (from && ForkedCases::forkable(specs[i])) forked = from->execute(setup, specs[i]);
+        CaseResult r = forked ? std::move(*forked) : execute_case(setup, specs[i]);
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         const Contents contents = case_contents(r, setup, trace);
         Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
@@ -371,6 +392,10 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         ended[i] = Ended{std::move(o), std::move(r.outside_writes), std::move(r.notes)};
       },
       progress.get());
+  if (from) {
+    for (auto& note : from->notes(forkable)) collected.add_note(note);
+    from.reset();
+  }
   for (std::size_t i = 0; i < ended.size(); ++i) {
     auto& e = ended[i];
     if (!e) continue;
