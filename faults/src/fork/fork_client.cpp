@@ -40,7 +40,7 @@ const char* step_name(int step) {
     case CC_FORK_STEP_REOPEN:
       return "reopening its files in the case's directory";
   }
-  return "a process (fork)";
+  return "an unknown step";
 }
 
 }  // namespace
@@ -69,6 +69,9 @@ ForkedSubject::End ForkedSubject::read_end() const {
   do got = ::read(status_fd_, &status, sizeof status);
   while (got < 0 && errno == EINTR);
   if (got != static_cast<ssize_t>(sizeof status)) return {std::nullopt, "the template run ended before the case did"};
+  if (status.setup_failed)
+    return {std::nullopt,
+            join_errno(std::string("the forked case could not set up ") + step_name(status.step), status.error)};
   if (status.error) return {std::nullopt, join_errno("the template could not reap the case", status.error)};
   return {status.status, {}};
 }
@@ -130,7 +133,6 @@ bool ForkClient::accept(std::chrono::milliseconds timeout) {
 
 ForkedSubject ForkClient::fork(const fs::path& case_root, const fs::path& template_root, std::string& why) {
   cc_fork_request req{};
-  req.kind = CC_FORK_FORK;
   const std::string from = case_root.string(), over = template_root.string();
   if (from.size() >= sizeof req.case_root || over.size() >= sizeof req.template_root) {
     why = "a path too long for the fork server";
@@ -165,18 +167,10 @@ ForkedSubject ForkClient::fork(const fs::path& case_root, const fs::path& templa
     return {};
   }
   if (reply.pid <= 0) {
-    why = join_errno(std::string("the forked case could not set up ") + step_name(reply.step), reply.error);
+    why = join_errno("the template could not fork", reply.error);
     return {};
   }
   return ForkedSubject(reply.pid, status.release());
-}
-
-bool ForkClient::go(pid_t pid) {
-  cc_fork_request req{};
-  req.kind = CC_FORK_GO;
-  req.pid = pid;
-  std::lock_guard lock(mutex_);
-  return conn_.valid() && ::send(conn_.get(), &req, sizeof req, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof req);
 }
 
 void ForkClient::close() {

@@ -26,11 +26,10 @@ class ForkClient {
   bool listen(const std::filesystem::path& work_dir, std::map<std::string, std::string>& environment);
   // The fork server's hello (the template's pid), within `timeout`.
   bool accept(std::chrono::milliseconds timeout);
-  // A child set up as its case and waiting for go(); empty, with `why`, when
-  // none could be.
+  // A child that becomes its case; empty, with `why`, when none could be
+  // forked (a child that could not set up says so on its status pipe).
   ForkedSubject fork(const std::filesystem::path& case_root, const std::filesystem::path& template_root,
                      std::string& why);
-  bool go(pid_t pid);
   // The template's fork server ends (and with it the template) once this
   // closes its side.
   void close();

@@ -40,7 +40,6 @@ static char fork_socket[108];
 struct child {
   int pidfd;
   int status_fd;
-  int go_fd; /* written once, at go; -1 after */
   pid_t pid;
 };
 
@@ -101,18 +100,6 @@ static int become_case(const struct cc_fork_request *req) {
   return 0;
 }
 
-/* In the child: set up, say how it went on `ready`, wait for go. Returns
- * only to become the case. */
-static void child_main(const struct cc_fork_request *req, int ready, int go) {
-  int step = become_case(req);
-  int said[2] = {step, step ? errno : 0};
-  ssize_t wrote = write(ready, said, sizeof said);
-  close(ready);
-  char byte;
-  if (step || wrote != (ssize_t)sizeof said || read(go, &byte, 1) != 1) _exit(125);
-  close(go);
-}
-
 /* ---------------------------------------------------------- the template -- */
 
 static void report(int fd, const struct cc_fork_status *status) {
@@ -150,7 +137,7 @@ static ssize_t receive(int s, struct cc_fork_request *req, int *status_fd) {
 static void reap(struct child *kid) {
   siginfo_t info;
   memset(&info, 0, sizeof info);
-  struct cc_fork_status status = {0, 0};
+  struct cc_fork_status status = {0, 0, 0, 0};
   kill(-kid->pid, SIGKILL); /* what the case left in its group ends with it (the zombie keeps its pid) */
   if (waitid(P_PIDFD, (id_t)kid->pidfd, &info, WEXITED) == 0)
     status.status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;
@@ -158,63 +145,35 @@ static void reap(struct child *kid) {
     status.error = errno;
   report(kid->status_fd, &status);
   close(kid->pidfd);
-  if (kid->go_fd >= 0) close(kid->go_fd);
 }
 
-/* go: the child waiting for it returns from the handler. */
-static void go(struct child *kids, int count, pid_t pid) {
-  for (int i = 0; i < count; ++i)
-    if (kids[i].pid == pid && kids[i].go_fd >= 0) {
-      (void)!write(kids[i].go_fd, "g", 1);
-      close(kids[i].go_fd);
-      kids[i].go_fd = -1;
-    }
-}
-
-/* fork: 0 in the child once it may go on as its case; else 1, with the
- * child in kids[count] when the reply has a pid. */
+/* fork: 0 in the child once it is its case; else 1, with the child in
+ * kids[count] when the reply has a pid. The child makes no supervised call
+ * before its mount namespace is set up: its first one tells the supervisor
+ * which namespace it works in. */
 static int fork_one(const struct cc_fork_request *req, int status_fd, int s, struct child *kids, int count,
                     struct cc_fork_reply *reply) {
-  int ready[2] = {-1, -1}, wait_go[2] = {-1, -1};
-  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(wait_go, O_CLOEXEC) != 0) {
-    reply->error = errno;
-    for (int i = 0; i < 2; ++i) {
-      if (ready[i] >= 0) close(ready[i]);
-      if (wait_go[i] >= 0) close(wait_go[i]);
-    }
-    close(status_fd);
-    return 1;
-  }
   pid_t pid = fork();
   if (pid == 0) {
+    int step = become_case(req), error = errno;
     close(s);
-    close(status_fd);
-    for (int i = 0; i < count; ++i) {
-      close(kids[i].pidfd), close(kids[i].status_fd);
-      if (kids[i].go_fd >= 0) close(kids[i].go_fd);
+    for (int i = 0; i < count; ++i) close(kids[i].pidfd), close(kids[i].status_fd);
+    if (step) {
+      struct cc_fork_status failed = {1, 0, error, step};
+      report(status_fd, &failed);
+      _exit(125);
     }
-    close(ready[0]);
-    close(wait_go[1]);
-    child_main(req, ready[1], wait_go[0]);
+    close(status_fd);
     return 0;
   }
-  close(ready[1]);
-  close(wait_go[0]);
-  int said[2] = {0, pid < 0 ? errno : 0};
   int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-  if (pid > 0 && (read(ready[0], said, sizeof said) != (ssize_t)sizeof said || pidfd < 0) && !said[0])
-    said[1] = pidfd < 0 ? errno : EPIPE;
-  close(ready[0]);
-  if (pid > 0 && !said[0] && !said[1]) {
-    kids[count] = (struct child){pidfd, status_fd, wait_go[1], pid};
+  if (pidfd >= 0) {
+    kids[count] = (struct child){pidfd, status_fd, pid};
     reply->pid = pid;
     return 1;
   }
-  reply->step = said[0];
-  reply->error = said[1];
+  reply->error = errno;
   if (pid > 0) kill(pid, SIGKILL), waitpid(pid, NULL, 0);
-  if (pidfd >= 0) close(pidfd);
-  close(wait_go[1]);
   close(status_fd);
   return 1;
 }
@@ -243,12 +202,8 @@ static int serve(void) {
     struct cc_fork_request req;
     int status_fd;
     if (receive(s, &req, &status_fd) <= 0) break;
-    if (req.kind == CC_FORK_GO) {
-      go(kids, count, req.pid);
-      continue;
-    }
     req.case_root[sizeof req.case_root - 1] = req.template_root[sizeof req.template_root - 1] = 0;
-    struct cc_fork_reply reply = {0, 0, 0};
+    struct cc_fork_reply reply = {0, 0};
     if (status_fd < 0 || count == CC_MAX_CHILDREN) {
       reply.error = EMFILE;
       if (status_fd >= 0) close(status_fd);

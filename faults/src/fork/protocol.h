@@ -6,15 +6,14 @@
  * first counted call: it signals the thread (CC_FORK_SIGNAL_FROM_RTMAX) and
  * answers the call with ERESTARTNOINTR, so the handler runs and the call is
  * made again when the handler returns. The handler connects to
- * CC_FORK_SOCKET_ENV (a SOCK_SEQPACKET socket), says hello, and serves:
- *   fork: a child enters a mount namespace of its own in which the case's
- *         root is bound over the template's, reopens what it had open there,
- *         says so (the reply), and waits;
- *   go:   the child returns from the handler: its parked call is made again,
- *         now the case's call 1. Its calls still reach the template's
- *         listener (a process may have one only), whose supervisor hands
- *         them to the case's from then on;
- * and, when a child ends, writes its wait status to the case's status pipe. */
+ * CC_FORK_SOCKET_ENV (a SOCK_SEQPACKET socket), says hello, and forks one
+ * child per request (the reply: its pid). The child enters a mount namespace
+ * of its own in which the case's root is bound over the template's, reopens
+ * what it had open there, and returns from the handler: its parked call is
+ * made again, now the case's call 1. Its calls still reach the template's
+ * listener (a process may have one only), whose supervisor hands them to the
+ * case's supervisor (the one it was told of before the request). When a child
+ * ends, the template writes its wait status to the case's status pipe. */
 #ifndef CRASHCHECK_FORK_PROTOCOL_H
 #define CRASHCHECK_FORK_PROTOCOL_H
 
@@ -36,29 +35,26 @@ struct cc_fork_hello {
   int32_t pid;
 };
 
-enum cc_fork_kind { CC_FORK_FORK = 1, CC_FORK_GO = 2 };
-
-/* fork: with one descriptor (SCM_RIGHTS), the write end of the case's status
- * pipe; go: pid only */
+/* with one descriptor (SCM_RIGHTS): the write end of the case's status pipe */
 struct cc_fork_request {
-  int32_t kind;
-  int32_t pid;                          /* go: the child */
   char case_root[CC_FORK_PATH_MAX];     /* bound over template_root in the child */
   char template_root[CC_FORK_PATH_MAX]; /* the template's case root, as its paths name it */
 };
 
-/* to fork: the child, set up and waiting for go; or no pid, and why */
 struct cc_fork_reply {
-  int32_t pid;
-  int32_t error; /* errno of the failed fork or step */
-  int32_t step;  /* the step of cc_fork_step that failed, 0 for the fork itself */
+  int32_t pid;   /* the child, or 0 */
+  int32_t error; /* errno of a failed fork */
 };
 
-/* The one record on a case's status pipe, written by the template when it
- * reaped the child: its status as waitpid's, or the errno of waitid. */
+/* A record on a case's status pipe: by the child when it could not become
+ * the case (setup_failed; error: the errno, step: which), else by the
+ * template when it reaped the child (status: as waitpid's; error: waitid's).
+ * The first one says how the case ended. */
 struct cc_fork_status {
+  int32_t setup_failed;
   int32_t status;
   int32_t error;
+  int32_t step;
 };
 
 enum cc_fork_step {

@@ -324,6 +324,7 @@ class Supervisor final : public Observer {
   std::optional<std::string> unparkable(const Call& c) const;
   void hand_over(const seccomp_notif& req);
   Supervisor* route(pid_t tid);
+  void claim(pid_t child, Supervisor* to);
   void forget(const Supervisor* forked);
 
   Place place(const Tracee& t, int dirfd, std::uint64_t addr, bool follow, bool empty_path = false);
@@ -399,12 +400,14 @@ class Supervisor final : public Observer {
   // them, served on this thread (a process may have one listener only)
   std::mutex routes_mutex_;
   std::unordered_map<pid_t, Supervisor*> routes_;
+  Supervisor* pending_ = nullptr;  // the case being forked, until its child is routed
   Supervisor* entered_ = nullptr;  // whose mount namespace this thread is in
   pid_t parked_tgid_ = 0;
   pid_t root_tgid_ = 0;  // the process crashcheck started
   // forked runs
   Supervisor* template_ = nullptr;
-  UniqueFd namespace_;  // the child's mount namespace
+  pid_t child_ = 0;
+  UniqueFd namespace_;  // the child's mount namespace, opened at its first call
 };
 
 fs::path default_launcher();
@@ -851,9 +854,8 @@ std::optional<std::string> Supervisor::await_template(std::chrono::milliseconds 
   return std::nullopt;
 }
 
-// The child is set up and waits; once its supervisor can serve it (the
-// child's mount namespace, the template's listener) and its calls are routed
-// there, it may go on.
+// The case's supervisor is told of first: the child's first call may come
+// before the fork server's reply does.
 ForkedSubject Supervisor::fork_subject(const fs::path& case_root, const fs::path& template_root, Observer& forked,
                                        std::string& why) {
   auto* to = dynamic_cast<Supervisor*>(&forked);
@@ -861,30 +863,38 @@ ForkedSubject Supervisor::fork_subject(const fs::path& case_root, const fs::path
     why = "not a forked run of a parked template";
     return {};
   }
-  ForkedSubject child = fork_client_.fork(case_root, template_root, why);
-  if (!child) return child;
-  to->namespace_ = UniqueFd(::open(("/proc/" + std::to_string(child.pid()) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
   to->listener_ = UniqueFd(::fcntl(listener_.get(), F_DUPFD_CLOEXEC, 0));
   to->template_ = this;
   {
     std::lock_guard lock(routes_mutex_);
-    routes_[child.pid()] = to;
+    pending_ = to;
   }
-  if (!to->namespace_.valid() || !to->listener_.valid() || !fork_client_.go(child.pid())) {
-    why = "the forked case could not be handed to its supervisor";
-    forget(to);
-    ::kill(-child.pid(), SIGKILL);
+  ForkedSubject child = fork_client_.fork(case_root, template_root, why);
+  std::lock_guard lock(routes_mutex_);
+  if (pending_ == to) {  // no call of the child yet
+    pending_ = nullptr;
+    if (child) claim(child.pid(), to);
   }
   return child;
 }
 
+// The child's mount namespace is known once it makes its first call: the fork
+// server makes none before it is set up.
+void Supervisor::claim(pid_t child, Supervisor* to) {
+  routes_[child] = to;
+  to->child_ = child;
+}
+
 // Template runs, once parked: a call of a forked case is served by that
 // case's supervisor, on this thread, in the case's mount namespace; any other
-// (the fork server's own, a child's before it goes) runs as made.
+// (the fork server's own) runs as made.
 void Supervisor::hand_over(const seccomp_notif& req) {
   std::lock_guard lock(routes_mutex_);
   Supervisor* to = route(static_cast<pid_t>(req.pid));
   if (!to) return reply(req.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+  if (!to->namespace_.valid())
+    to->namespace_ =
+        UniqueFd(::open(("/proc/" + std::to_string(to->child_) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
   if (entered_ != to) {
     if (::setns(to->namespace_.get(), CLONE_NEWNS) != 0) {  // never served blind: the case ends unjudged
       to->trace_error_ = std::string("the forked case's mount namespace could not be entered: ") + std::strerror(errno);
@@ -896,7 +906,8 @@ void Supervisor::hand_over(const seccomp_notif& req) {
 }
 
 // The case a thread belongs to: its own entry, else its process's, else the
-// nearest forebear's (a process the case started); none for the template.
+// nearest forebear's (a process the case started); a new child of the
+// template is the case being forked. None for the template itself.
 Supervisor* Supervisor::route(pid_t tid) {
   constexpr int max_depth = 64;
   for (pid_t id = tid, depth = 0; id > 1 && id != parked_tgid_ && depth < max_depth; ++depth) {
@@ -906,6 +917,12 @@ Supervisor* Supervisor::route(pid_t tid) {
     }
     auto status = task_status(id);
     if (!status) return nullptr;
+    if (status->tgid == id && status->ppid == parked_tgid_ && pending_) {
+      Supervisor* to = std::exchange(pending_, nullptr);
+      claim(id, to);
+      if (id != tid) routes_[tid] = to;
+      return to;
+    }
     id = status->tgid != id ? status->tgid : status->ppid;
   }
   return nullptr;
@@ -915,6 +932,7 @@ void Supervisor::forget(const Supervisor* forked) {
   std::lock_guard lock(routes_mutex_);
   std::erase_if(routes_, [&](const auto& entry) { return entry.second == forked; });
   if (entered_ == forked) entered_ = nullptr;
+  if (pending_ == forked) pending_ = nullptr;
 }
 
 Observation Supervisor::finish() {

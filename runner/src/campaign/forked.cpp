@@ -123,17 +123,18 @@ bool ForkedCases::forkable(const CaseSpec& spec) {
   }
 }
 
-std::unique_ptr<ForkedCases> ForkedCases::start(const SubjectSetup& setup, std::size_t count, std::string& why) {
+std::unique_ptr<ForkedCases> ForkedCases::launch(const SubjectSetup& setup, std::size_t count) {
   std::unique_ptr<ForkedCases> cases(new ForkedCases);
   for (std::size_t i = 0; i < count; ++i) cases->templates_.push_back(std::make_unique<CaseTemplate>(setup, i));
-  for (auto& t : cases->templates_) {  // they start side by side
-    if (auto not_parked = t->ready()) {
-      why = *not_parked;
-      return nullptr;
-    }
-    cases->idle_.push_back(t.get());
-  }
   return cases;
+}
+
+std::optional<std::string> ForkedCases::ready() {
+  for (auto& t : templates_) {
+    if (auto not_parked = t->ready()) return not_parked;
+    idle_.push_back(t.get());
+  }
+  return std::nullopt;
 }
 
 std::optional<CaseResult> ForkedCases::execute(const SubjectSetup& setup, const CaseSpec& spec) {

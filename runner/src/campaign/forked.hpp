@@ -50,9 +50,11 @@ class ForkedCases {
   // Why the cases of this campaign are not forked, when they are not.
   static std::optional<std::string> unforkable(const SubjectSetup& setup, bool asked);
   static bool forkable(const CaseSpec& spec);
-  // Starts `count` templates and waits until they are parked; nullptr, with
-  // `why` set, when one cannot be.
-  static std::unique_ptr<ForkedCases> start(const SubjectSetup& setup, std::size_t count, std::string& why);
+  // Starts `count` templates (the campaign starts them before its baseline
+  // run, so their start-up overlaps it) ...
+  static std::unique_ptr<ForkedCases> launch(const SubjectSetup& setup, std::size_t count);
+  // ... and waits until they are parked: why not, when one cannot be.
+  std::optional<std::string> ready();
 
   // Runs `spec` forked from an idle template; nullopt when no fork could
   // become the case (then nothing of it ran: run it the usual way).

@@ -325,6 +325,19 @@ Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Tra
   return contents;
 }
 
+std::unique_ptr<ForkedCases> launch_templates(const SubjectSetup& setup, const RunOptions& options,
+                                              Collected& collected) {
+  if (!has(options.models, Model::kill) && !has(options.models, Model::errno_fault) &&
+      !has(options.models, Model::disk_full))
+    return nullptr;
+  if (auto why = ForkedCases::unforkable(setup, options.fork_cases)) {
+    if (*why != "--no-fork")
+      collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
+    return nullptr;
+  }
+  return ForkedCases::launch(setup, options.jobs ? options.jobs : default_jobs());
+}
+
 void Collected::add_note(const std::string& note) {
   if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
 }
@@ -343,26 +356,11 @@ void add_outside_notes(Collected& collected) {
                               std::to_string(seen.first) + " case(s), first " + seen.second + ")");
 }
 
-// The template the forkable cases are forked from, when they can be; else
-// the report says why not (forked.hpp).
-std::unique_ptr<ForkedCases> start_templates(const SubjectSetup& setup, const RunOptions& options, std::size_t forkable,
-                                             Collected& collected) {
-  auto why = ForkedCases::unforkable(setup, options.fork_cases);
-  std::unique_ptr<ForkedCases> from;
-  if (!why) {
-    why.emplace();
-    from =
-        ForkedCases::start(setup, std::min<std::size_t>(forkable, options.jobs ? options.jobs : default_jobs()), *why);
-  }
-  if (!from && *why != "--no-fork")
-    collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
-  return from;
-}
-
 // Each case is observed in its worker as soon as it ends, so no case's
 // snapshots outlive it: memory follows -j, not the number of cases.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
-                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors) {
+                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors,
+                 std::unique_ptr<ForkedCases> from) {
   const Trace& trace = *baseline.trace;
   struct Ended {  // what a case leaves for the report; its snapshots are dropped
     Observation observation;
@@ -371,7 +369,11 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
   std::vector<std::optional<Ended>> ended(specs.size());
   collected.planned += specs.size();
   const auto forkable = static_cast<std::size_t>(std::count_if(specs.begin(), specs.end(), ForkedCases::forkable));
-  std::unique_ptr<ForkedCases> from = forkable ? start_templates(setup, options, forkable, collected) : nullptr;
+  if (from && forkable == 0) from.reset();
+  if (auto why = from ? from->ready() : std::nullopt) {
+    collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
+    from.reset();
+  }
   const auto progress = progress_for(specs, setup, options);
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
