@@ -116,11 +116,11 @@ void drive_pauses(SubjectProcess& process, faults::Observer& observer, const Scr
 
 // Paths into the case's own TMPDIR become "$TMPDIR/…" (faults::tmpdir_relative):
 // every case has another, and a temp staged there is the same step in each run.
-void take_observation(faults::Observation seen, const ScratchCase& scratch, CaseResult& result) {
+void take_observation(faults::Observation seen, const fs::path& named_root, CaseResult& result) {
   result.processes_seen = seen.processes_seen;
   result.calls_counted = seen.calls_counted;
   if (seen.trace) {
-    const std::string tmpdir = fs::absolute(scratch.temp_dir()).lexically_normal().string();
+    const std::string tmpdir = fs::absolute(named_root / "tmp").lexically_normal().string();
     for (auto& r : seen.trace->records) {
       r.path = faults::tmpdir_relative(r.path, tmpdir);
       r.path2 = faults::tmpdir_relative(r.path2, tmpdir);
@@ -302,10 +302,10 @@ std::vector<std::string> expand_command(const std::vector<std::string>& argv, co
 }
 
 PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
-                                const faults::FaultPlan& plan, bool sites) {
+                                const faults::FaultPlan& plan, bool sites, bool fork_template) {
   PreparedSubject out;
-  out.observer = faults::make_observer(
-      setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan, setup.agent_library, sites});
+  out.observer = faults::make_observer(setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan,
+                                                            setup.agent_library, sites, fork_template});
   faults::Launch launch{expand_command(setup.scenario.command, setup, shared, own.payload()), subject_environment(own)};
   out.observer->wrap(launch);
   const bool paused = plan.kind == Kind::pause;
@@ -333,11 +333,16 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const P
   result.outcome = process.wait();
   result.outliving = process.outliving();
   result.report_point_unknown = result.outliving.outlived && !(paused && process.subject_ended().has_value());
+  collect_case_end(*observer, scratch, scratch.root(), result);
+  return result;
+}
+
+void collect_case_end(faults::Observer& observer, const ScratchCase& scratch, const fs::path& named_root,
+                      CaseResult& result) {
   result.final = take_snapshot(scratch.scratch());
-  take_observation(observer->finish(), scratch, result);
+  take_observation(observer.finish(), named_root, result);
   result.outside_writes = scratch.outside_writes();
   result.stderr_tail = log_tail(scratch.output("stderr"), 600);
-  return result;
 }
 
 }  // namespace crashcheck::runner

@@ -21,6 +21,12 @@
 //     close failure still lets go of the file (vacate()).
 // Records of a file created outside the scope wait on its node and go to the
 // trace when the file is renamed or linked into the scope.
+//
+// Forked cases (src/fork/): a template run (RunSetup::fork_template) is
+// parked before its first counted call and forks the cases; a forked run
+// (RunSetup::forked) launches nothing, takes its listener from the child and
+// works in the child's mount namespace, where the case's directory has the
+// template's name.
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/fs.h>
@@ -30,6 +36,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -64,6 +71,8 @@
 #include <unordered_map>
 
 #include "../backends.hpp"
+#include "../fork/fork_client.hpp"
+#include "../fork/protocol.h"
 #include "../shared.h"
 #include "../sites/sites.hpp"
 #include "syscalls.hpp"
@@ -273,6 +282,9 @@ class Supervisor final : public Observer {
   std::optional<std::uint32_t> wait_paused(std::chrono::milliseconds timeout) override;
   void resume() override;
   Observation finish() override;
+  std::optional<std::string> await_template(std::chrono::milliseconds timeout) override;
+  ForkedSubject fork_subject(const fs::path& case_root, const fs::path& template_root, Observer& forked,
+                             std::string& why) override;
 
  private:
   struct Call {
@@ -308,6 +320,12 @@ class Supervisor final : public Observer {
   void flush_trace();
   void kill_subject(pid_t tgid);
   void pause_before(std::uint32_t seq, pid_t tgid);
+  bool park(const Call& c);
+  std::optional<std::string> unparkable(const Call& c) const;
+  void hand_over(const seccomp_notif& req);
+  Supervisor* route(pid_t tid);
+  void claim(pid_t child, Supervisor* to);
+  void forget(const Supervisor* forked);
 
   Place place(const Tracee& t, int dirfd, std::uint64_t addr, bool follow, bool empty_path = false);
   std::string name_of(const Place& p) const;
@@ -365,6 +383,7 @@ class Supervisor final : public Observer {
   std::set<std::string_view> refused_;  // syscalls refused (CC_REFUSE), for the observation's notes
   bool own_listener_ = false;
   bool pause_gave_up_ = false;
+  ForkClient fork_client_;                            // template runs
   std::unordered_map<pid_t, std::string> announced_;  // call sites: per thread, for its next notified call
   std::string sites_;                                 // call sites: the sites file's lines
 
@@ -373,7 +392,22 @@ class Supervisor final : public Observer {
   std::condition_variable cv_;
   std::uint32_t paused_ = 0, resumed_ = 0;
   bool finishing_ = false;
-  bool ended_ = false;  // the supervisor thread has stopped: nothing will pause any more
+  bool ended_ = false;                   // the supervisor thread has stopped: nothing will pause any more
+  bool parked_ = false;                  // template runs: parked; later calls go to their case (hand_over)
+  std::optional<std::string> unparked_;  // template runs: why it could not park
+
+  // template runs: the forked cases' supervisors by the threads that call
+  // them, served on this thread (a process may have one listener only)
+  std::mutex routes_mutex_;
+  std::unordered_map<pid_t, Supervisor*> routes_;
+  Supervisor* pending_ = nullptr;  // the case being forked, until its child is routed
+  Supervisor* entered_ = nullptr;  // whose mount namespace this thread is in
+  pid_t parked_tgid_ = 0;
+  pid_t root_tgid_ = 0;  // the process crashcheck started
+  // forked runs
+  Supervisor* template_ = nullptr;
+  pid_t child_ = 0;
+  UniqueFd namespace_;  // the child's mount namespace, opened at its first call
 };
 
 fs::path default_launcher();
@@ -408,6 +442,7 @@ void Supervisor::wrap(Launch& launch) {
   header.version = CC_TRACE_VERSION;
   header.record_header_size = sizeof(cc_trace_record);
   write_trace(std::string(reinterpret_cast<const char*>(&header), sizeof header));
+  if (setup_.forked) return;  // nothing to launch: the template's supervisor hands the child over (fork_subject)
 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -424,6 +459,8 @@ void Supervisor::wrap(Launch& launch) {
       ::listen(listen_.get(), 1) != 0)
     throw std::system_error(errno, std::generic_category(), "supervisor socket " + socket_path_);
   wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC));
+  if (setup_.fork_template && !fork_client_.listen(setup_.work_dir, launch.environment))
+    unparked_ = "the fork server library was not found or its socket could not be made";
   launch.argv.insert(launch.argv.begin(), {default_launcher().string(), socket_path_});
   thread_ = std::thread([this] { run(); });
 }
@@ -514,8 +551,10 @@ void Supervisor::serve(const seccomp_notif& req) {
   std::uint32_t continue_flag = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   const SyscallEntry* e = find_syscall(req.data.nr);
   if (killed_) return;  // the subject is dying: nothing more happens
+  if (parked_) return hand_over(req);
   pid_t tid = static_cast<pid_t>(req.pid);
   pid_t tgid = tgid_of(tid);
+  if (processes_.empty()) root_tgid_ = tgid;  // the launcher's process, now the subject: notified first
   processes_.insert(tgid);
   if (!e || e->info->role == SyscallInfo::Role::watched) {
     if (e && fd_node(tid, static_cast<int>(req.data.args[4]))) mapped_shared_ = true;
@@ -562,6 +601,7 @@ void Supervisor::serve(const seccomp_notif& req) {
 void Supervisor::counted(Call& c, const Perform& perform) {
   // the arguments were read from a process that may have died and had its pid reused
   if (seccomp_notify_id_valid(listener_.get(), c.req.id) != 0) return;
+  if (setup_.fork_template && park(c)) return;
   Record& r = c.rec;
   r.seq = ++calls_;
   if (setup_.sites) note_site(c);
@@ -747,8 +787,160 @@ void Supervisor::resume() {
   cv_.notify_all();
 }
 
+// ------------------------------------------------------------ fork server --
+
+namespace {
+
+// A field of /proc/<id>/status as text ("" when absent).
+std::string status_field(pid_t id, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(id) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(key + ":")) return line.substr(line.find_first_not_of(" \t", key.size() + 1));
+  return "";
+}
+
+bool has_signal(const std::string& hex_mask, int signal) {
+  if (hex_mask.empty()) return false;
+  const unsigned long long mask = std::stoull(hex_mask, nullptr, 16);
+  return (mask >> (signal - 1)) & 1;
+}
+
+}  // namespace
+
+// Why the template cannot park at this call: the fork server forks one
+// thread of one process, with our handler, and only at the first counted call
+// (no earlier call of it made a file the supervisor would follow).
+std::optional<std::string> Supervisor::unparkable(const Call& c) const {
+  const int signal = SIGRTMAX - CC_FORK_SIGNAL_FROM_RTMAX;
+  if (c.tgid != root_tgid_) return "its first counted call came from a process it started, not from itself";
+  for (pid_t p : processes_)
+    if (p != c.tgid && ::kill(p, 0) == 0 && status_field(p, "State").rfind("Z", 0) != 0)
+      return "other processes of the subject were running at its first counted call";
+  if (status_field(c.tgid, "Threads") != "1") return "the subject had more than one thread at its first counted call";
+  if (!has_signal(status_field(c.tgid, "SigCgt"), signal))
+    return "the fork server library was not loaded (a static binary, or the subject changed its signal handlers)";
+  if (has_signal(status_field(c.t.tid(), "SigBlk"), signal)) return "the subject blocks the fork server's signal";
+  return std::nullopt;
+}
+
+// Template runs: holds the first counted call in the fork server's handler
+// (the signal is pending when the call is answered with ERESTARTNOINTR, so
+// the handler runs and the call is made again when it returns). False, and
+// the run goes on as any other, when it cannot.
+bool Supervisor::park(const Call& c) {
+  if (parked_ || unparked_) return false;
+  unparked_ = unparkable(c);
+  // this thread will serve the forked cases, each in its mount namespace (setns needs an fs context of its own)
+  if (!unparked_ && ::unshare(CLONE_FS) != 0) unparked_ = std::string("unshare: ") + std::strerror(errno);
+  if (!unparked_ && ::syscall(SYS_tgkill, c.tgid, c.t.tid(), SIGRTMAX - CC_FORK_SIGNAL_FROM_RTMAX) != 0)
+    unparked_ = std::string("cannot signal the subject: ") + std::strerror(errno);
+  if (!unparked_) reply(c.req.id, -1, CC_ERESTARTNOINTR);
+  parked_tgid_ = c.tgid;
+  std::lock_guard lock(mutex_);
+  parked_ = !unparked_;
+  cv_.notify_all();
+  return parked_;
+}
+
+std::optional<std::string> Supervisor::await_template(std::chrono::milliseconds timeout) {
+  {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [&] { return parked_ || unparked_ || ended_; });
+    if (unparked_) return unparked_;
+    if (!parked_)
+      return ended_ ? "the subject made no counted call" : "the subject did not reach its first counted call in time";
+  }
+  if (!fork_client_.accept(timeout)) return "the fork server did not answer";
+  return std::nullopt;
+}
+
+// The case's supervisor is told of first: the child's first call may come
+// before the fork server's reply does.
+ForkedSubject Supervisor::fork_subject(const fs::path& case_root, const fs::path& template_root, Observer& forked,
+                                       std::string& why) {
+  auto* to = dynamic_cast<Supervisor*>(&forked);
+  if (!to || !to->setup_.forked || !parked_) {
+    why = "not a forked run of a parked template";
+    return {};
+  }
+  to->listener_ = UniqueFd(::fcntl(listener_.get(), F_DUPFD_CLOEXEC, 0));
+  to->template_ = this;
+  {
+    std::lock_guard lock(routes_mutex_);
+    pending_ = to;
+  }
+  ForkedSubject child = fork_client_.fork(case_root, template_root, why);
+  std::lock_guard lock(routes_mutex_);
+  if (pending_ == to) {  // no call of the child yet
+    pending_ = nullptr;
+    if (child) claim(child.pid(), to);
+  }
+  return child;
+}
+
+// The child's mount namespace is known once it makes its first call: the fork
+// server makes none before it is set up.
+void Supervisor::claim(pid_t child, Supervisor* to) {
+  routes_[child] = to;
+  to->child_ = child;
+}
+
+// Template runs, once parked: a call of a forked case is served by that
+// case's supervisor, on this thread, in the case's mount namespace; any other
+// (the fork server's own) runs as made.
+void Supervisor::hand_over(const seccomp_notif& req) {
+  std::lock_guard lock(routes_mutex_);
+  Supervisor* to = route(static_cast<pid_t>(req.pid));
+  if (!to) return reply(req.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+  if (!to->namespace_.valid())
+    to->namespace_ =
+        UniqueFd(::open(("/proc/" + std::to_string(to->child_) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  if (entered_ != to) {
+    if (::setns(to->namespace_.get(), CLONE_NEWNS) != 0) {  // never served blind: the case ends unjudged
+      to->trace_error_ = std::string("the forked case's mount namespace could not be entered: ") + std::strerror(errno);
+      return to->kill_subject(static_cast<pid_t>(req.pid));
+    }
+    entered_ = to;
+  }
+  to->serve(req);
+}
+
+// The case a thread belongs to: its own entry, else its process's, else the
+// nearest forebear's (a process the case started); a new child of the
+// template is the case being forked. None for the template itself.
+Supervisor* Supervisor::route(pid_t tid) {
+  constexpr int max_depth = 64;
+  for (pid_t id = tid, depth = 0; id > 1 && id != parked_tgid_ && depth < max_depth; ++depth) {
+    if (auto it = routes_.find(id); it != routes_.end()) {
+      if (id != tid) routes_[tid] = it->second;
+      return it->second;
+    }
+    auto status = task_status(id);
+    if (!status) return nullptr;
+    if (status->tgid == id && status->ppid == parked_tgid_ && pending_) {
+      Supervisor* to = std::exchange(pending_, nullptr);
+      claim(id, to);
+      if (id != tid) routes_[tid] = to;
+      return to;
+    }
+    id = status->tgid != id ? status->tgid : status->ppid;
+  }
+  return nullptr;
+}
+
+void Supervisor::forget(const Supervisor* forked) {
+  std::lock_guard lock(routes_mutex_);
+  std::erase_if(routes_, [&](const auto& entry) { return entry.second == forked; });
+  if (entered_ == forked) entered_ = nullptr;
+  if (pending_ == forked) pending_ = nullptr;
+}
+
 Observation Supervisor::finish() {
   finished_ = true;
+  if (template_) {  // forked: the template's thread serves it no more
+    template_->forget(this);
+    flush_trace();
+  }
   {
     std::lock_guard lock(mutex_);
     finishing_ = true;

@@ -91,6 +91,7 @@ std::optional<TaskStatus> task_status(pid_t tid) {
   };
   TaskStatus s;
   if (const char* v = field("\nTgid:")) s.tgid = static_cast<pid_t>(std::strtol(v, nullptr, 10));
+  if (const char* v = field("\nPPid:")) s.ppid = static_cast<pid_t>(std::strtol(v, nullptr, 10));
   if (const char* v = field("\nUmask:")) s.umask = static_cast<mode_t>(std::strtoul(v, nullptr, 8));
   for (auto [key, out] : {std::pair{"\nUid:", &s.fsuid}, std::pair{"\nGid:", &s.fsgid}}) {
     const char* v = field(key);  // real, effective, saved, fs

@@ -53,6 +53,7 @@ class Tracee {
 // Tgid, umask and fs uid/gid of a task, from /proc/<tid>/status.
 struct TaskStatus {
   pid_t tgid = 0;
+  pid_t ppid = 0;
   mode_t umask = 022;
   uid_t fsuid = 0;
   gid_t fsgid = 0;

@@ -44,6 +44,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   WorkDir work(options.work_root);
   SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
   PauseStates pauses(setup);
+  Collected collected;
+  auto templates = launch_templates(setup, options, collected);  // their start-up overlaps the baseline's run
   CaseResult baseline =
       execute_case(setup, baseline_run(options.models, options.kill_mode, setup.backend.kind), pauses.visitor());
   if (baseline.conflict && !given.backend && !scenario.backend && setup.backend.kind != faults::BackendKind::preload) {
@@ -59,7 +61,6 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   adopt_baseline_content(setup, baseline);  // no payload: what the baseline left is new
   pauses.settle();
 
-  Collected collected;
   auto cases = observe_baseline(baseline, pauses, setup, options, collected);
   // The trace self-check is the last reader of the baseline's end state:
   // its file bytes go before the cases run (memory bounded by the file).
@@ -92,7 +93,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
     const auto turn = after_errors.analysis_turn();
     return judge_baseline_power_loss(baseline, own, setup, options, validator, collected.unexplained);
   });
-  run_planned(cases, setup, options, baseline, collected, after_errors);
+  run_planned(cases, setup, options, baseline, collected, after_errors, std::move(templates));
   if (has(options.models, reports::Model::concurrent)) {  // not sliced: shard 1 runs it whole
     if (!shard || options.shard->first())
       run_concurrent_stage(baseline, setup, options, collected);

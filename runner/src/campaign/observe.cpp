@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "crashcheck/runner/executor.hpp"
+#include "forked.hpp"
 #include "plan.hpp"
 #include "replay_guard.hpp"
 
@@ -324,6 +325,19 @@ Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Tra
   return contents;
 }
 
+std::unique_ptr<ForkedCases> launch_templates(const SubjectSetup& setup, const RunOptions& options,
+                                              Collected& collected) {
+  if (!has(options.models, Model::kill) && !has(options.models, Model::errno_fault) &&
+      !has(options.models, Model::disk_full))
+    return nullptr;
+  if (auto why = ForkedCases::unforkable(setup, options.fork_cases)) {
+    if (*why != "--no-fork")
+      collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
+    return nullptr;
+  }
+  return ForkedCases::launch(setup, options.jobs ? options.jobs : default_jobs());
+}
+
 void Collected::add_note(const std::string& note) {
   if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
 }
@@ -345,7 +359,8 @@ void add_outside_notes(Collected& collected) {
 // Each case is observed in its worker as soon as it ends, so no case's
 // snapshots outlive it: memory follows -j, not the number of cases.
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
-                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors) {
+                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors,
+                 std::unique_ptr<ForkedCases> from) {
   const Trace& trace = *baseline.trace;
   struct Ended {  // what a case leaves for the report; its snapshots are dropped
     Observation observation;
@@ -353,11 +368,19 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
   };
   std::vector<std::optional<Ended>> ended(specs.size());
   collected.planned += specs.size();
+  const auto forkable = static_cast<std::size_t>(std::count_if(specs.begin(), specs.end(), ForkedCases::forkable));
+  if (from && forkable == 0) from.reset();
+  if (auto why = from ? from->ready() : std::nullopt) {
+    collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
+    from.reset();
+  }
   const auto progress = progress_for(specs, setup, options);
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) {
-        CaseResult r = execute_case(setup, specs[i]);
+        std::optional<CaseResult> forked;
+        if (from && ForkedCases::forkable(specs[i])) forked = from->execute(setup, specs[i]);
+        CaseResult r = forked ? std::move(*forked) : execute_case(setup, specs[i]);
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         const Contents contents = case_contents(r, setup, trace);
         Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
@@ -371,6 +394,10 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         ended[i] = Ended{std::move(o), std::move(r.outside_writes), std::move(r.notes)};
       },
       progress.get());
+  if (from) {
+    for (auto& note : from->notes(forkable)) collected.add_note(note);
+    from.reset();
+  }
   for (std::size_t i = 0; i < ended.size(); ++i) {
     auto& e = ended[i];
     if (!e) continue;

@@ -15,6 +15,7 @@
 #include "crashcheck/runner/campaign.hpp"
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/power_loss.hpp"
+#include "forked.hpp"
 #include "crashcheck/runner/progress.hpp"
 #include "crashcheck/runner/properties.hpp"
 #include "durable_after_error.hpp"
@@ -89,9 +90,16 @@ std::vector<CaseSpec> observe_baseline(const CaseResult& baseline, const PauseSt
                                        const RunOptions& options, Collected& collected);
 
 // Runs `specs` (in parallel, -j) and observes each case that was not
-// cancelled; every ended case is also shown to `after_errors`.
+// cancelled; every ended case is also shown to `after_errors`. Kill, errno
+// and disk-full cases are forked from `templates` when it can (forked.hpp).
 void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, const RunOptions& options,
-                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors);
+                 const CaseResult& baseline, Collected& collected, DurableAfterError& after_errors,
+                 std::unique_ptr<ForkedCases> templates = nullptr);
+
+// The templates of a campaign's forked cases, started now, or nullptr with a
+// note saying why its cases will run from the start.
+std::unique_ptr<ForkedCases> launch_templates(const SubjectSetup& setup, const RunOptions& options,
+                                              Collected& collected);
 
 // One note per path written outside the scratch directory, however many cases wrote it.
 void add_outside_notes(Collected& collected);

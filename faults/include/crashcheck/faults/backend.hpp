@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "crashcheck/faults.hpp"
 
 namespace crashcheck::faults {
@@ -53,6 +55,36 @@ struct RunSetup {
   // Give each counted call its site (TraceRecord::site): the runner asks it of
   // the one run whose trace the report shows, so fault cases pay nothing.
   bool sites = false;
+  // Fork server (seccomp only; faults/README.md, "Forked cases"): this run is
+  // a template, parked before its first counted call, from which cases are
+  // forked (Observer::fork_subject) ...
+  bool fork_template = false;
+  // ... or this run's subject is such a fork: nothing is launched (wrap()
+  // leaves the launch alone), the template's supervisor hands it the child.
+  bool forked = false;
+};
+
+// A case forked from a template run. Its status descriptor (owned here) is
+// readable once the case has ended; read_end() then says how.
+class ForkedSubject {
+ public:
+  ForkedSubject() = default;
+  ForkedSubject(pid_t pid, int status_fd) : pid_(pid), status_fd_(status_fd) {}
+  ForkedSubject(ForkedSubject&& other) noexcept;
+  ForkedSubject& operator=(ForkedSubject&& other) noexcept;
+  ~ForkedSubject();
+  explicit operator bool() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // also its process group
+  int status_fd() const { return status_fd_; }
+  struct End {
+    std::optional<int> wait_status;  // as waitpid's; nullopt: the child never became the case
+    std::string why;                 // when it did not, or when nothing was heard
+  };
+  End read_end() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_fd_ = -1;
 };
 
 // What the backend saw of one run.
@@ -82,6 +114,17 @@ class Observer {
   virtual void resume() = 0;
   // After the subject and all it started have ended (or were killed).
   virtual Observation finish() = 0;
+
+  // Fork server, template runs only: waits until the subject parked before
+  // its first counted call and its fork server said hello; nullopt then,
+  // else why no case can be forked from it.
+  virtual std::optional<std::string> await_template(std::chrono::milliseconds timeout);
+  // A copy of the parked subject in a mount namespace of its own, where
+  // `case_root` is bound over `template_root`, observed by `forked` (made
+  // with RunSetup::forked, wrapped; it must outlive the child). Empty, with
+  // `why` set, when none could be made.
+  virtual ForkedSubject fork_subject(const std::filesystem::path& case_root, const std::filesystem::path& template_root,
+                                     Observer& forked, std::string& why);
 };
 
 std::unique_ptr<Observer> make_observer(BackendKind kind, const RunSetup& setup);

@@ -126,9 +126,10 @@ struct PreparedSubject {
   std::unique_ptr<faults::Observer> observer;
   SubjectSpec subject;
 };
-// `sites`: collect call sites (CaseSpec::sites).
+// `sites`: collect call sites (CaseSpec::sites); `fork_template`: the run
+// cases are forked from (faults::RunSetup::fork_template).
 PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
-                                const faults::FaultPlan& plan, bool sites = false);
+                                const faults::FaultPlan& plan, bool sites = false, bool fork_template = false);
 
 struct CaseResult {
   CaseSpec spec;
@@ -163,5 +164,11 @@ using PauseVisitor = std::function<void(std::uint32_t call, const Snapshot& now,
 // Runs one case to its end (or timeout, or cancellation). A pause plan calls
 // `on_pause` at every stop, or, without one, keeps the snapshots in `pauses`.
 CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const PauseVisitor& on_pause = {});
+
+// After the subject of `scratch`'s case has ended: its end state and what
+// `observer` saw. `named_root`: the case root as the subject's paths name it
+// (another case's for a forked case, src/campaign/forked.hpp).
+void collect_case_end(faults::Observer& observer, const ScratchCase& scratch, const std::filesystem::path& named_root,
+                      CaseResult& result);
 
 }  // namespace crashcheck::runner
