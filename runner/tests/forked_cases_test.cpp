@@ -100,9 +100,47 @@ TEST_P(ForkedCases, EndInTheStatesOfCasesRunFromTheStart) {
     EXPECT_EQ(forked.result.report.properties.at(name).verdict, property.verdict) << name;
 }
 
+class ForkedCasesOf : public ForkedCases {};
+
 INSTANTIATE_TEST_SUITE_P(Bundled, ForkedCases,
                          ::testing::Values("pipeline_health_original.json", "pipeline_health_fix.json",
                                            "reference.json"));
+
+// A writer whose child commits after it exits ("early") is waited for by a
+// case run from the start; a forked case would be cut short at the writer's
+// exit, so it runs from the start again, and the two campaigns agree. Its
+// "wait" twin's cases are forked, but for those that kill the writer before
+// its child ends.
+TEST_F(ForkedCasesOf, AWriterThatLeavesItsCommitToAChildAgreesWithCasesRunFromTheStart) {
+  for (const char* mode : {"early", "wait"}) {
+    testing::TempDir dir;
+    testing::write_text(dir / "old", "old\n");
+    testing::write_text(dir / "new", "new content\n");
+    const nlohmann::json doc = {{"name", std::string("background-") + mode},
+                                {"target", "t.txt"},
+                                {"old", {{"file", (dir / "old").string()}}},
+                                {"payload", {{"file", (dir / "new").string()}}},
+                                {"command",
+                                 {CRASHCHECK_PYTHON, std::string(CRASHCHECK_WRITERS_DIR) + "/commits_in_background.py",
+                                  "{target}", "{payload}", mode}}};
+    testing::write_text(dir / "s.json", doc.dump());
+    const Scenario scenario = load_scenario(dir / "s.json");
+    const Judged forked = judge(scenario, true);
+    const Judged anew = judge(scenario, false);
+    for (const auto& [id, end] : anew.ends) {
+      auto it = forked.ends.find(id);
+      ASSERT_NE(it, forked.ends.end()) << mode << ": " << id;
+      EXPECT_EQ(it->second, end) << mode << ": " << id;
+    }
+    const std::string notes = notes_of(forked.result.report);
+    if (std::string(mode) == "early")
+      EXPECT_NE(notes.find("could not be forked and ran from the start: its subject left processes running"),
+                std::string::npos)
+          << notes;
+    else  // forked, but for the kill cases (the killed writer's child is left: those run from the start)
+      EXPECT_GT(forked_counts(forked.result.report).first, 0) << notes;
+  }
+}
 
 class ForkedCase : public ForkedCases {};
 

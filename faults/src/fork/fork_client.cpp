@@ -73,6 +73,8 @@ ForkedSubject::End ForkedSubject::read_end() const {
     return {std::nullopt,
             join_errno(std::string("the forked case could not set up ") + step_name(status.step), status.error)};
   if (status.error) return {std::nullopt, join_errno("the template could not reap the case", status.error)};
+  // a case run from the start waits for what its subject started (runner/README.md): a fork does not stand for it
+  if (status.outlived) return {std::nullopt, "its subject left processes running when it ended"};
   return {status.status, {}};
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -134,15 +135,50 @@ static ssize_t receive(int s, struct cc_fork_request *req, int *status_fd) {
   return n;
 }
 
+/* Kills and reaps every child of ours but `case_pid`: what a case left
+ * running became ours when it ended (the template is a subreaper). Whether
+ * there was any, dead or alive (a zombie may have ended after the case). */
+static int end_orphans(pid_t case_pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+  int found = 0;
+  for (int round = 0; round < 64; ++round) { /* a killed orphan's own children come to us next */
+    char list[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, list, sizeof list - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n <= 0) break;
+    list[n] = 0;
+    int others = 0;
+    char *at = list;
+    for (;;) {
+      char *end;
+      pid_t pid = (pid_t)strtol(at, &end, 10);
+      if (end == at) break;
+      at = end;
+      if (pid > 0 && pid != case_pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        others = 1;
+      }
+    }
+    if (!others) break;
+    found = 1;
+  }
+  return found;
+}
+
 static void reap(struct child *kid) {
   siginfo_t info;
   memset(&info, 0, sizeof info);
-  struct cc_fork_status status = {0, 0, 0, 0};
-  kill(-kid->pid, SIGKILL); /* what the case left in its group ends with it (the zombie keeps its pid) */
-  if (waitid(P_PIDFD, (id_t)kid->pidfd, &info, WEXITED) == 0)
+  struct cc_fork_status status = {0, 0, 0, 0, 0};
+  if (waitid(P_PIDFD, (id_t)kid->pidfd, &info, WEXITED | WNOWAIT) == 0)
     status.status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;
   else
     status.error = errno;
+  kill(-kid->pid, SIGKILL); /* the zombie keeps its pid, so the group is still the case's */
+  status.outlived = end_orphans(kid->pid);
+  waitid(P_PIDFD, (id_t)kid->pidfd, &info, WEXITED);
   report(kid->status_fd, &status);
   close(kid->pidfd);
 }
@@ -159,7 +195,7 @@ static int fork_one(const struct cc_fork_request *req, int status_fd, int s, str
     close(s);
     for (int i = 0; i < count; ++i) close(kids[i].pidfd), close(kids[i].status_fd);
     if (step) {
-      struct cc_fork_status failed = {1, 0, error, step};
+      struct cc_fork_status failed = {1, 0, error, step, 0};
       report(status_fd, &failed);
       _exit(125);
     }
@@ -181,6 +217,7 @@ static int fork_one(const struct cc_fork_request *req, int status_fd, int s, str
 /* Serves requests until crashcheck closes the socket. Returns 1 in the
  * template when done, 0 in a child that became its case. */
 static int serve(void) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1); /* what a case leaves running comes to us: end_orphans */
   int s = connect_server();
   if (s < 0) return 1;
   struct child kids[CC_MAX_CHILDREN];

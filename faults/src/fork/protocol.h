@@ -48,13 +48,15 @@ struct cc_fork_reply {
 
 /* A record on a case's status pipe: by the child when it could not become
  * the case (setup_failed; error: the errno, step: which), else by the
- * template when it reaped the child (status: as waitpid's; error: waitid's).
+ * template when it reaped the child (status: as waitpid's; error: waitid's;
+ * outlived: processes it started were left when it ended, and were killed).
  * The first one says how the case ended. */
 struct cc_fork_status {
   int32_t setup_failed;
   int32_t status;
   int32_t error;
   int32_t step;
+  int32_t outlived;
 };
 
 enum cc_fork_step {
