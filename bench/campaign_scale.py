@@ -4,10 +4,11 @@ the number of writes grow. Wall time and peak RSS (of crashcheck and all it
 waited for) are reported as ratios to the bare run measured just before, so
 a shared, noisy machine moves both alike.
 
-Usage: campaign_scale.py CRASHCHECK PYTHON OUT_DIR [--quick]
+Usage: campaign_scale.py CRASHCHECK PYTHON OUT_DIR [--quick] [--fork]
 Writes OUT_DIR/campaign_scale.json, OUT_DIR/campaign_scale.md (the growth
 table) and OUT_DIR/campaign_scale.svg (the plot); exits 1 when a target of
-bench/README.md is missed. --quick: the two small configurations only."""
+bench/README.md is missed. --quick: the two small configurations only.
+--fork: crashcheck forks its kill, errno and disk-full cases (its --fork)."""
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ def measure(argv, cwd):
     return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), text
 
 
-def one(crashcheck, python, work, name, size, chunk):
+def one(crashcheck, python, work, name, size, chunk, extra=()):
     payload, old = os.path.join(work, "new.bin"), os.path.join(work, "old.bin")
     with open(payload, "wb") as f:  # in 1 MiB pieces: a forked child's peak RSS counts this process's
         for at in range(0, size, MIB):
@@ -51,7 +52,7 @@ def one(crashcheck, python, work, name, size, chunk):
     if code != 0:
         raise SystemExit(f"bare run of {name} failed: {err}")
     out = os.path.join(work, "out")
-    argv = [crashcheck, "check", "--old", old, "--payload", payload, "-j", "2", "-o", out, "--quiet",
+    argv = [crashcheck, "check", "--old", old, "--payload", payload, "-j", "2", "-o", out, "--quiet", *extra,
             "--", python, WRITER, "{target}", "{payload}", str(chunk)]
     wall_s, rss, code, err = measure(argv, work)
     report = json.load(open(os.path.join(out, "report.json")))
@@ -102,12 +103,13 @@ def table(rows):
 def main():
     crashcheck, python, out_dir = (os.path.abspath(a) if os.sep in a else a for a in sys.argv[1:4])
     quick = "--quick" in sys.argv[4:]
+    extra = ["--fork"] if "--fork" in sys.argv[4:] else []
     os.makedirs(out_dir, exist_ok=True)
     configs = SIZES[:2] if quick else SIZES + GROWTH
     rows = []
     with tempfile.TemporaryDirectory(prefix="crashcheck-bench-") as work:
         for name, size, chunk in configs:
-            rows.append(one(crashcheck, python, work, name, size, chunk))
+            rows.append(one(crashcheck, python, work, name, size, chunk, extra))
             r = rows[-1]
             print(f"{name}: {r['cases']} cases, {r['wall_ratio']:.1f} bare runs, {r['peak_rss_mib']:.0f} MiB", flush=True)
     json.dump(rows, open(os.path.join(out_dir, "campaign_scale.json"), "w"), indent=2)

@@ -302,10 +302,17 @@ std::vector<std::string> expand_command(const std::vector<std::string>& argv, co
 }
 
 PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
-                                const faults::FaultPlan& plan, bool sites, bool fork_template) {
+                                const faults::FaultPlan& plan, bool sites, const fs::path& fork_root) {
   PreparedSubject out;
-  out.observer = faults::make_observer(setup.backend.kind, {fs::absolute(shared.scratch()), own.backend_files(), plan,
-                                                            setup.agent_library, sites, fork_template});
+  faults::RunSetup run;
+  run.scope = fs::absolute(shared.scratch());
+  run.work_dir = own.backend_files();
+  run.plan = plan;
+  run.agent_library = setup.agent_library;
+  run.sites = sites;
+  run.fork_template = !fork_root.empty();
+  run.fork_root = fork_root;
+  out.observer = faults::make_observer(setup.backend.kind, run);
   faults::Launch launch{expand_command(setup.scenario.command, setup, shared, own.payload()), subject_environment(own)};
   out.observer->wrap(launch);
   const bool paused = plan.kind == Kind::pause;

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <climits>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <fstream>
 #include <iterator>
 #include <poll.h>
@@ -118,6 +119,8 @@ bool redirect(const char* path, int flags, int target_fd) {
       !redirect(p.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 2) || ::chdir(p.cwd.c_str()) != 0) {
     error = errno;
   } else {
+    // the subject gets its standard streams and nothing else the runner held open
+    (void)::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     ::execve(p.program.c_str(), p.argv.data(), p.envp.data());
     error = errno;
   }

@@ -3,7 +3,7 @@
 // fix, whose verdicts were established by real kills and real write errors
 // (ground_truth_test.cpp) — and the reference writer are judged twice, once
 // with every kill, errno and disk-full case forked from a template and once
-// with each started anew (--no-fork): every case must end in the same state,
+// with each started anew (the default): every case must end in the same state,
 // with the same exit status and the same leftovers, and the report must say
 // it forked them. A writer reading its stdin before and after its first file
 // call, and looking for strangers in its directory, shows that each case has
@@ -88,7 +88,7 @@ TEST_P(ForkedCases, EndInTheStatesOfCasesRunFromTheStart) {
   const auto [done, of] = forked_counts(forked.result.report);
   EXPECT_GT(of, 0) << notes_of(forked.result.report);
   EXPECT_EQ(done, of) << notes_of(forked.result.report);
-  EXPECT_EQ(forked_counts(anew.result.report).second, 0) << "--no-fork forked:\n" << notes_of(anew.result.report);
+  EXPECT_EQ(forked_counts(anew.result.report).second, 0) << "forked unasked:\n" << notes_of(anew.result.report);
   EXPECT_EQ(forked.result.report.model_cases, anew.result.report.model_cases);
   ASSERT_FALSE(forked.ends.empty());
   for (const auto& [id, end] : anew.ends) {
@@ -151,7 +151,7 @@ TEST_F(ForkedCase, HasItsOwnStdinOffsetAndItsOwnDirectory) {
   const fs::path out = dir / "out";
   const auto result = testing::run_crashcheck(
       {"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(), "--models", "errno,disk-full",
-       "-j", "2", "-o", out.string(), "--quiet", "--", CRASHCHECK_PYTHON,
+       "-j", "2", "--fork", "-o", out.string(), "--quiet", "--", CRASHCHECK_PYTHON,
        std::string(CRASHCHECK_WRITERS_DIR) + "/reads_stdin_first.py", "{target}"});
   const auto report = nlohmann::json::parse(testing::read_text(out / "report.json"));
   std::string notes;
@@ -164,13 +164,53 @@ TEST_F(ForkedCase, HasItsOwnStdinOffsetAndItsOwnDirectory) {
   EXPECT_EQ(result.status, 0) << result.output;
 }
 
+// dd opens its input before its output (its first counted call): forked
+// cases would share the input's offset (a real SIGKILL at dd's fsync leaves
+// every byte; a case reading on from where another stopped would not), so
+// they run from the start, and say why.
+TEST_F(ForkedCase, AFileHeldOpenOutsideItsDirectoryIsNotShared) {
+  testing::TempDir dir;
+  testing::write_text(dir / "src", "new content, 25 bytes.\n");
+  testing::write_text(dir / "old", "old\n");
+  const fs::path out = dir / "out";
+  testing::run_crashcheck({"check",
+                           "--old",
+                           (dir / "old").string(),
+                           "--payload",
+                           (dir / "src").string(),
+                           "--target",
+                           "t.txt",
+                           "--models",
+                           "kill,errno",
+                           "--kill-mode",
+                           "exact",
+                           "--fork",
+                           "-o",
+                           out.string(),
+                           "--quiet",
+                           "--",
+                           "dd",
+                           "if=" + (dir / "src").string(),
+                           "of={target}",
+                           "bs=4",
+                           "conv=fsync"});
+  const auto report = nlohmann::json::parse(testing::read_text(out / "report.json"));
+  std::string notes;
+  for (const auto& n : report["notes"]) notes += n.get<std::string>() + "\n";
+  EXPECT_NE(notes.find("not forked from a template run: the subject held " + (dir / "src").string() + " open"),
+            std::string::npos)
+      << notes;
+  EXPECT_GT(report["model_cases"]["errno"].get<int>(), 0);
+}
+
 #ifdef CRASHCHECK_STATIC_WRITER
 TEST_F(ForkedCase, AStaticBinaryRunsFromTheStartAndTheReportSaysWhy) {
   testing::TempDir dir;
   testing::write_text(dir / "new", "new content\n");
   const fs::path out = dir / "out";
-  testing::run_crashcheck({"check", "--payload", (dir / "new").string(), "--target", "t.txt", "--models", "errno", "-o",
-                           out.string(), "--quiet", "--", CRASHCHECK_STATIC_WRITER, "{payload}", "{target}"});
+  testing::run_crashcheck({"check", "--payload", (dir / "new").string(), "--target", "t.txt", "--models", "errno",
+                           "--fork", "-o", out.string(), "--quiet", "--", CRASHCHECK_STATIC_WRITER, "{payload}",
+                           "{target}"});
   const auto report = nlohmann::json::parse(testing::read_text(out / "report.json"));
   std::string notes;
   for (const auto& n : report["notes"]) notes += n.get<std::string>() + "\n";

@@ -807,9 +807,27 @@ bool has_signal(const std::string& hex_mask, int signal) {
 
 }  // namespace
 
+// A file the subject holds open outside the directory each case gets its own
+// of: every case would share its offset, its lock or its contents with the
+// template and the other cases. /dev/null and the like share nothing.
+std::optional<std::string> shared_open_file(pid_t tgid, const fs::path& root) {
+  const std::string fds = "/proc/" + std::to_string(tgid) + "/fd";
+  const std::string under = root.string() + "/";
+  std::error_code ec;
+  for (fs::directory_iterator it(fds, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string target = fs::read_symlink(it->path(), ec).string();
+    if (ec || target.starts_with(under) || target == "/dev/null" || target == "/dev/zero" || target == "/dev/urandom" ||
+        target == "/dev/random" || target.starts_with("anon_inode:"))
+      continue;
+    return target;
+  }
+  return std::nullopt;
+}
+
 // Why the template cannot park at this call: the fork server forks one
 // thread of one process, with our handler, and only at the first counted call
-// (no earlier call of it made a file the supervisor would follow).
+// (no earlier call of it made a file the supervisor would follow), holding no
+// file the cases would share.
 std::optional<std::string> Supervisor::unparkable(const Call& c) const {
   const int signal = SIGRTMAX - CC_FORK_SIGNAL_FROM_RTMAX;
   if (c.tgid != root_tgid_) return "its first counted call came from a process it started, not from itself";
@@ -817,8 +835,14 @@ std::optional<std::string> Supervisor::unparkable(const Call& c) const {
     if (p != c.tgid && ::kill(p, 0) == 0 && status_field(p, "State").rfind("Z", 0) != 0)
       return "other processes of the subject were running at its first counted call";
   if (status_field(c.tgid, "Threads") != "1") return "the subject had more than one thread at its first counted call";
+  std::ifstream children("/proc/" + std::to_string(c.tgid) + "/task/" + std::to_string(c.t.tid()) + "/children");
+  if (std::string child; children >> child) return "the subject had started a process by its first counted call";
+  if (auto file = shared_open_file(c.tgid, setup_.fork_root))
+    return "the subject held " + *file + " open at its first counted call (forked cases would share it)";
   if (!has_signal(status_field(c.tgid, "SigCgt"), signal))
-    return "the fork server library was not loaded (a static binary, or the subject changed its signal handlers)";
+    return "the fork server library was not loaded in the process that made the first counted call (a static "
+           "binary, a program started through another such as env or a shell, or one that replaced the signal "
+           "handlers)";
   if (has_signal(status_field(c.t.tid(), "SigBlk"), signal)) return "the subject blocks the fork server's signal";
   return std::nullopt;
 }
@@ -850,7 +874,10 @@ std::optional<std::string> Supervisor::await_template(std::chrono::milliseconds 
     if (!parked_)
       return ended_ ? "the subject made no counted call" : "the subject did not reach its first counted call in time";
   }
-  if (!fork_client_.accept(timeout)) return "the fork server did not answer";
+  // parked, the fork server connects at once, unless the subject's own handler took the signal
+  constexpr auto hello_timeout = std::chrono::seconds(2);
+  if (!fork_client_.accept(std::min<std::chrono::milliseconds>(timeout, hello_timeout)))
+    return "the fork server did not answer (the subject handles its signal itself)";
   return std::nullopt;
 }
 

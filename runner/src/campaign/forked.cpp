@@ -60,8 +60,9 @@ void copy_output(const ScratchCase& from, const ScratchCase& to, const char* str
 // ------------------------------------------------------------- CaseTemplate --
 
 CaseTemplate::CaseTemplate(const SubjectSetup& setup, std::size_t index)
-    : scratch_(setup.work_root, "template-" + std::to_string(index), setup.scenario.target, setup.contents) {
-  prepared_ = prepare_subject(setup, scratch_, scratch_, {}, false, true);
+    : scratch_(setup.work_root, "template-" + std::to_string(index), setup.scenario.target, setup.contents),
+      root_(fs::canonical(scratch_.root())) {
+  prepared_ = prepare_subject(setup, scratch_, scratch_, {}, false, root_);
   prepared_.subject.timeout = std::chrono::hours(24);  // it lives as long as its cases; ended by the destructor
   process_.emplace(SubjectProcess::start(prepared_.subject));
 }
@@ -88,8 +89,7 @@ std::optional<CaseResult> CaseTemplate::execute(const SubjectSetup& setup, const
   auto observer = faults::make_observer(setup.backend.kind, run);
   faults::Launch nothing;
   observer->wrap(nothing);
-  auto child =
-      prepared_.observer->fork_subject(fs::absolute(scratch.root()), fs::absolute(scratch_.root()), *observer, why);
+  auto child = prepared_.observer->fork_subject(fs::canonical(scratch.root()), root_, *observer, why);
   std::optional<SubjectOutcome> outcome;
   if (child) outcome = wait_forked(child, setup.timeout, why);
   if (!outcome) {
@@ -97,14 +97,14 @@ std::optional<CaseResult> CaseTemplate::execute(const SubjectSetup& setup, const
     return std::nullopt;
   }
   result.outcome = *outcome;
-  collect_case_end(*observer, scratch, fs::absolute(scratch_.root()), result);
+  collect_case_end(*observer, scratch, fs::absolute(scratch_.root()), result);  // as its paths name it
   return result;
 }
 
 // -------------------------------------------------------------- ForkedCases --
 
 std::optional<std::string> ForkedCases::unforkable(const SubjectSetup& setup, bool asked) {
-  if (!asked) return "--no-fork";
+  if (!asked) return "not asked for (--fork)";
   if (setup.backend.kind != faults::BackendKind::seccomp) return "the backend is not seccomp";
   if (::geteuid() != 0) return "crashcheck does not run as root (each forked case needs a mount namespace)";
   return std::nullopt;
@@ -159,7 +159,7 @@ std::vector<std::string> ForkedCases::notes(std::size_t forkable_cases) const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out{std::to_string(forked_) + " of " + std::to_string(forkable_cases) +
                                " kill, errno and disk-full cases were forked from a template run parked at its "
-                               "first counted call (--no-fork runs each from the start)"};
+                               "first counted call (--fork)"};
   if (failed_ > 0)
     out.push_back(std::to_string(failed_) + " case(s) could not be forked and ran from the start: " + first_failure_);
   return out;

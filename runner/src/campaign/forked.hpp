@@ -4,6 +4,10 @@
 // is the same run). A subject's start-up is most of what a case costs, and is
 // the same in every case up to that call.
 //
+// Opt-in (--fork): a fork is not the same run for a writer that reads the
+// clock, its pid or its files' identity before its first file call
+// (faults/README.md, "What a fork cannot stand for").
+//
 // Only what a template can faithfully stand for is forked: kill, errno and
 // disk-full cases of a single-file campaign under the seccomp backend, run as
 // root (each case gets a mount namespace of its own), of a subject that is one
@@ -39,6 +43,7 @@ class CaseTemplate {
 
  private:
   ScratchCase scratch_;
+  std::filesystem::path root_;  // canonical: as /proc names the files the template holds open
   PreparedSubject prepared_;
   std::optional<SubjectProcess> process_;
 };

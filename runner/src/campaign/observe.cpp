@@ -331,7 +331,7 @@ std::unique_ptr<ForkedCases> launch_templates(const SubjectSetup& setup, const R
       !has(options.models, Model::disk_full))
     return nullptr;
   if (auto why = ForkedCases::unforkable(setup, options.fork_cases)) {
-    if (*why != "--no-fork")
+    if (options.fork_cases)
       collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
     return nullptr;
   }

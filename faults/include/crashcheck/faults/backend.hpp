@@ -59,6 +59,7 @@ struct RunSetup {
   // a template, parked before its first counted call, from which cases are
   // forked (Observer::fork_subject) ...
   bool fork_template = false;
+  std::filesystem::path fork_root{};  // template runs: the directory each case gets its own of (canonical)
   // ... or this run's subject is such a fork: nothing is launched (wrap()
   // leaves the launch alone), the template's supervisor hands it the child.
   bool forked = false;

@@ -34,7 +34,7 @@ struct RunOptions {
   std::string fs_profile = "posix";            // power-loss model: "posix" or "ext4-ordered"
   std::optional<ShardSlice> shard;             // --shard K/N: run only this slice of the cases (shards.hpp)
   SamplingPolicy sampling;                     // --exhaustive / --seed: which repeated calls get cases
-  bool fork_cases = true;                      // --no-fork clears it: fault cases forked from a template run
+  bool fork_cases = false;                     // --fork: fault cases forked from template runs (forked.hpp)
 };
 
 struct CampaignResult {

@@ -126,10 +126,11 @@ struct PreparedSubject {
   std::unique_ptr<faults::Observer> observer;
   SubjectSpec subject;
 };
-// `sites`: collect call sites (CaseSpec::sites); `fork_template`: the run
-// cases are forked from (faults::RunSetup::fork_template).
+// `sites`: collect call sites (CaseSpec::sites); `fork_root`: the run cases
+// are forked from, and its case root (faults::RunSetup::fork_template).
 PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& shared, const ScratchCase& own,
-                                const faults::FaultPlan& plan, bool sites = false, bool fork_template = false);
+                                const faults::FaultPlan& plan, bool sites = false,
+                                const std::filesystem::path& fork_root = {});
 
 struct CaseResult {
   CaseSpec spec;
