@@ -92,6 +92,27 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
   return "";
 }
 
+// Why a kill or errno case's state is not the one its id names: the run
+// ended before its kill point, or never made the call its error was meant
+// for (its path left the baseline's, or it stopped earlier). Its end state
+// is another run's, and must not be judged as that crash or that error.
+std::optional<std::string> fault_not_reached(const CaseResult& r) {
+  const auto& plan = r.spec.plan;
+  const std::string n = std::to_string(plan.call);
+  const bool kill = plan.kind == Kind::kill_before || plan.kind == Kind::kill_after || plan.kind == Kind::kill_within;
+  if (r.outcome.end == SubjectOutcome::End::timed_out || r.outcome.end == SubjectOutcome::End::cancelled)
+    return std::nullopt;  // said otherwise
+  if (r.spec.model == Model::kill && kill && r.outcome.end == SubjectOutcome::End::exited)
+    return "the run ended (" + r.outcome.describe() + ") before its kill point at call " + n +
+           ": the crash there was not seen";
+  if (r.spec.model == Model::errno_fault && plan.kind == Kind::fail_call && r.trace) {
+    const faults::TraceRecord* hit = r.trace->find(plan.call);
+    if (!hit || !hit->injected)
+      return "the run never made call " + n + " (" + r.outcome.describe() + "): its error was not injected";
+  }
+  return std::nullopt;
+}
+
 // Up to 24 bytes from `at`, escaped for reading (escape_bytes).
 std::string excerpt(const std::string& bytes, std::size_t at) {
   return escape_bytes(std::string_view(bytes).substr(at, 24)) + (bytes.size() > at + 24 ? "…" : "");
@@ -384,6 +405,7 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         const Contents contents = case_contents(r, setup, trace);
         Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
+        if (auto missed = fault_not_reached(r); missed && !o.unjudged) o.unjudged = std::move(missed);
         if (r.outliving.killed > 0) {  // its end state lacks what they would still have written
           o.unjudged = "processes the subject started were killed at the case timeout: " + r.outliving.named.front();
           r.notes.push_back(
