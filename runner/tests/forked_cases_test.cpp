@@ -81,13 +81,27 @@ class ForkedCases : public ::testing::TestWithParam<const char*> {
   }
 };
 
+// A sanitizer build instruments the reference writer too, and an ASan
+// program refuses a library preloaded before its runtime: its template ends
+// at once and its cases run from the start (the note says so).
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool kInstrumentedReference = true;
+#else
+constexpr bool kInstrumentedReference = false;
+#endif
+
 TEST_P(ForkedCases, EndInTheStatesOfCasesRunFromTheStart) {
   const Scenario scenario = load_scenario(testing::scenarios_dir() / GetParam());
   const Judged forked = judge(scenario, true);
   const Judged anew = judge(scenario, false);
   const auto [done, of] = forked_counts(forked.result.report);
-  EXPECT_GT(of, 0) << notes_of(forked.result.report);
-  EXPECT_EQ(done, of) << notes_of(forked.result.report);
+  if (kInstrumentedReference && std::string(GetParam()) == "reference.json") {
+    EXPECT_NE(notes_of(forked.result.report).find("ran from the start"), std::string::npos)
+        << notes_of(forked.result.report);
+  } else {
+    EXPECT_GT(of, 0) << notes_of(forked.result.report);
+    EXPECT_EQ(done, of) << notes_of(forked.result.report);
+  }
   EXPECT_EQ(forked_counts(anew.result.report).second, 0) << "forked unasked:\n" << notes_of(anew.result.report);
   EXPECT_EQ(forked.result.report.model_cases, anew.result.report.model_cases);
   ASSERT_FALSE(forked.ends.empty());

@@ -872,7 +872,10 @@ std::optional<std::string> Supervisor::await_template(std::chrono::milliseconds 
     cv_.wait_for(lock, timeout, [&] { return parked_ || unparked_ || ended_; });
     if (unparked_) return unparked_;
     if (!parked_)
-      return ended_ ? "the subject made no counted call" : "the subject did not reach its first counted call in time";
+      return ended_ ? "the template run ended before its first counted call (the fork server library may not load into "
+                      "it: a "
+                      "sanitizer-instrumented program insists on its runtime coming first)"
+                    : "the subject did not reach its first counted call in time";
   }
   // parked, the fork server connects at once, unless the subject's own handler took the signal
   constexpr auto hello_timeout = std::chrono::seconds(2);
