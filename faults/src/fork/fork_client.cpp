@@ -103,20 +103,9 @@ fs::path default_fork_library() {
 bool ForkClient::listen(const fs::path& work_dir, std::map<std::string, std::string>& environment) {
   const fs::path library = default_fork_library();
   if (library.empty()) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::string path = (work_dir / "fork.sock").string();
-  if (path.size() >= sizeof addr.sun_path) {  // a long work_dir: an abstract name instead
-    static std::atomic<unsigned> serial{0};
-    path = "@crashcheck-fork-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (path[0] == '@') addr.sun_path[0] = 0;
-  listen_ = seccomp::UniqueFd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
-  if (!listen_.valid() || ::bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-      ::listen(listen_.get(), 1) != 0)
-    return false;
+  std::string path;
+  listen_ = seccomp::listen_unix(work_dir / "fork.sock", "crashcheck-fork", SOCK_SEQPACKET, path);
+  if (!listen_.valid()) return false;
   auto preload = environment.find("LD_PRELOAD");
   environment[CC_FORK_PRELOAD_ENV] = preload == environment.end() ? "-" : preload->second;
   environment["LD_PRELOAD"] =

@@ -444,20 +444,8 @@ void Supervisor::wrap(Launch& launch) {
   write_trace(std::string(reinterpret_cast<const char*>(&header), sizeof header));
   if (setup_.forked) return;  // nothing to launch: the template's supervisor hands the child over (fork_subject)
 
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  socket_path_ = (setup_.work_dir / "seccomp.sock").string();
-  if (socket_path_.size() >= sizeof addr.sun_path) {  // a long work_dir: an abstract name instead
-    static std::atomic<unsigned> serial{0};
-    socket_path_ = "@crashcheck-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
-  }
-  std::memcpy(addr.sun_path, socket_path_.data(), socket_path_.size());
-  if (socket_path_[0] == '@') addr.sun_path[0] = 0;
-  listen_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
-  if (!listen_.valid() || ::bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-      ::listen(listen_.get(), 1) != 0)
-    throw std::system_error(errno, std::generic_category(), "supervisor socket " + socket_path_);
+  listen_ = listen_unix(setup_.work_dir / "seccomp.sock", "crashcheck", SOCK_STREAM, socket_path_);
+  if (!listen_.valid()) throw std::system_error(errno, std::generic_category(), "supervisor socket " + socket_path_);
   wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC));
   if (setup_.fork_template && !fork_client_.listen(setup_.work_dir, launch.environment))
     unparked_ = "the fork server library was not found or its socket could not be made";

@@ -2,11 +2,15 @@
 #include "tracee.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -73,6 +77,23 @@ std::string Tracee::absolute(const std::string& path) const {
     return "/proc/" + std::to_string(tid_) + std::string(under) + path.substr(self.size());
   }
   return path;
+}
+
+UniqueFd listen_unix(const std::filesystem::path& file, const std::string& prefix, int type, std::string& name) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  name = file.string();
+  if (name.size() >= sizeof addr.sun_path) {  // a long work_dir: an abstract name instead
+    static std::atomic<unsigned> serial{0};
+    name = "@" + prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  }
+  std::memcpy(addr.sun_path, name.data(), name.size());
+  if (name[0] == '@') addr.sun_path[0] = 0;
+  UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+  if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd.get(), 1) != 0)
+    return UniqueFd();
+  return fd;
 }
 
 // One read() and a scan, not a stream: this runs for every created file.

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,6 +60,12 @@ struct TaskStatus {
   gid_t fsgid = 0;
 };
 std::optional<TaskStatus> task_status(pid_t tid);
+
+// A unix socket of `type` listening at `file`, or, when its path is too long
+// for sun_path, at an abstract name "@<prefix>-<pid>-<serial>". `name` is set
+// to where it listens (as the launcher and the fork server spell it);
+// invalid, with errno, when it cannot be made.
+UniqueFd listen_unix(const std::filesystem::path& file, const std::string& prefix, int type, std::string& name);
 
 // Call sites (call_site.cpp): the sites-file line of counted call `seq` of a
 // thread stopped in a notified call at `pc`, the first return address into

@@ -103,8 +103,7 @@ std::optional<CaseResult> CaseTemplate::execute(const SubjectSetup& setup, const
 
 // -------------------------------------------------------------- ForkedCases --
 
-std::optional<std::string> ForkedCases::unforkable(const SubjectSetup& setup, bool asked) {
-  if (!asked) return "not asked for (--fork)";
+std::optional<std::string> ForkedCases::unforkable(const SubjectSetup& setup) {
   if (setup.backend.kind != faults::BackendKind::seccomp) return "the backend is not seccomp";
   if (::geteuid() != 0) return "crashcheck does not run as root (each forked case needs a mount namespace)";
   return std::nullopt;

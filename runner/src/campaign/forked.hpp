@@ -53,7 +53,7 @@ class CaseTemplate {
 class ForkedCases {
  public:
   // Why the cases of this campaign are not forked, when they are not.
-  static std::optional<std::string> unforkable(const SubjectSetup& setup, bool asked);
+  static std::optional<std::string> unforkable(const SubjectSetup& setup);
   static bool forkable(const CaseSpec& spec);
   // Starts `count` templates (the campaign starts them before its baseline
   // run, so their start-up overlaps it) ...

@@ -346,12 +346,11 @@ Contents case_contents(const CaseResult& r, const SubjectSetup& setup, const Tra
 
 std::unique_ptr<ForkedCases> launch_templates(const SubjectSetup& setup, const RunOptions& options,
                                               Collected& collected) {
-  if (!has(options.models, Model::kill) && !has(options.models, Model::errno_fault) &&
-      !has(options.models, Model::disk_full))
+  if (!options.fork_cases || (!has(options.models, Model::kill) && !has(options.models, Model::errno_fault) &&
+                              !has(options.models, Model::disk_full)))
     return nullptr;
-  if (auto why = ForkedCases::unforkable(setup, options.fork_cases)) {
-    if (options.fork_cases)
-      collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
+  if (auto why = ForkedCases::unforkable(setup)) {
+    collected.add_note("kill, errno and disk-full cases ran from the start, not forked from a template run: " + *why);
     return nullptr;
   }
   return ForkedCases::launch(setup, options.jobs ? options.jobs : default_jobs());
