@@ -27,11 +27,11 @@ SIZES = [("2.8 KiB", 2867, 4096), ("1 MiB / 4 KiB writes", MIB, 4096),
 GROWTH = [(f"{n} writes", n * 4096, 4096) for n in (10, 100, 1000, 10000)]
 
 
-def measure(argv, cwd):
+def measure(argv, cwd, env=None):
     """Wall seconds and peak RSS (MiB) of one command and everything it waited for."""
     start = time.monotonic()
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a full pipe would stall the run
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         err.seek(0)
@@ -39,7 +39,7 @@ def measure(argv, cwd):
     return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), text
 
 
-def one(crashcheck, python, work, name, size, chunk, extra=()):
+def one(crashcheck, python, work, name, size, chunk, extra=(), env=None, jobs=2):
     payload, old = os.path.join(work, "new.bin"), os.path.join(work, "old.bin")
     with open(payload, "wb") as f:  # in 1 MiB pieces: a forked child's peak RSS counts this process's
         for at in range(0, size, MIB):
@@ -52,9 +52,9 @@ def one(crashcheck, python, work, name, size, chunk, extra=()):
     if code != 0:
         raise SystemExit(f"bare run of {name} failed: {err}")
     out = os.path.join(work, "out")
-    argv = [crashcheck, "check", "--old", old, "--payload", payload, "-j", "2", "-o", out, "--quiet", *extra,
+    argv = [crashcheck, "check", "--old", old, "--payload", payload, "-j", str(jobs), "-o", out, "--quiet", *extra,
             "--", python, WRITER, "{target}", "{payload}", str(chunk)]
-    wall_s, rss, code, err = measure(argv, work)
+    wall_s, rss, code, err = measure(argv, work, env)
     report = json.load(open(os.path.join(out, "report.json")))
     runs = {m: n for m, n in report["model_cases"].items() if m != "power-loss"}
     cases = sum(runs.values())  # subject runs; power-loss states are computed, not run

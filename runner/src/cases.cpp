@@ -335,9 +335,11 @@ CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const P
   PreparedSubject prepared = prepare_subject(setup, scratch, scratch, spec.plan, spec.sites);
   auto& observer = prepared.observer;
   const bool paused = spec.plan.kind == Kind::pause;
+  const auto started = std::chrono::steady_clock::now();
   auto process = SubjectProcess::start(prepared.subject);
   if (paused) drive_pauses(process, *observer, scratch, on_pause, result);
   result.outcome = process.wait();
+  result.subject_wall = std::chrono::steady_clock::now() - started;
   result.outliving = process.outliving();
   result.report_point_unknown = result.outliving.outlived && !(paused && process.subject_ended().has_value());
   collect_case_end(*observer, scratch, scratch.root(), result);

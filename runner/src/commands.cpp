@@ -209,6 +209,7 @@ int run_scenarios(const std::vector<Scenario>& scenarios, const std::vector<Judg
   int status = kExitPass;
   std::vector<Outcome> outcomes;
   if (output.level == OutputFlags::Level::quiet) options.progress = false;
+  if (!options.case_timings) options.case_timings = CaseTimings::from_environment();
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     if (cancel_requested().load()) break;
     const auto& scenario = scenarios[i];
@@ -218,6 +219,7 @@ int run_scenarios(const std::vector<Scenario>& scenarios, const std::vector<Judg
     status = combine(status, outcomes.back().status);
   }
   if (cancel_requested().load()) status = kExitHarness;
+  if (options.case_timings) options.case_timings->write();
   print_outcomes(outcomes, out, output);
   return status;
 }

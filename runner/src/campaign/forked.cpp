@@ -89,6 +89,7 @@ std::optional<CaseResult> CaseTemplate::execute(const SubjectSetup& setup, const
   auto observer = faults::make_observer(setup.backend.kind, run);
   faults::Launch nothing;
   observer->wrap(nothing);
+  const auto started = std::chrono::steady_clock::now();
   auto child = prepared_.observer->fork_subject(fs::canonical(scratch.root()), root_, *observer, why);
   std::optional<SubjectOutcome> outcome;
   if (child) outcome = wait_forked(child, setup.timeout, why);
@@ -97,6 +98,7 @@ std::optional<CaseResult> CaseTemplate::execute(const SubjectSetup& setup, const
     return std::nullopt;
   }
   result.outcome = *outcome;
+  result.subject_wall = std::chrono::steady_clock::now() - started;
   collect_case_end(*observer, scratch, fs::absolute(scratch_.root()), result);  // as its paths name it
   return result;
 }

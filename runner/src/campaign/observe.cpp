@@ -396,8 +396,10 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
   collected.ran += run_parallel(
       specs.size(), options.jobs ? options.jobs : default_jobs(),
       [&](std::size_t i) {
+        const auto taken_up = std::chrono::steady_clock::now();
         std::optional<CaseResult> forked;
         if (from && ForkedCases::forkable(specs[i])) forked = from->execute(setup, specs[i]);
+        const bool was_forked = forked.has_value();
         CaseResult r = forked ? std::move(*forked) : execute_case(setup, specs[i]);
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         const Contents contents = case_contents(r, setup, trace);
@@ -411,6 +413,8 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         }
         after_errors.add(r, o, contents);
         ended[i] = Ended{std::move(o), std::move(r.outside_writes), std::move(r.notes)};
+        if (options.case_timings)
+          options.case_timings->add(was_forked, std::chrono::steady_clock::now() - taken_up, r.subject_wall);
       },
       progress.get());
   if (from) {

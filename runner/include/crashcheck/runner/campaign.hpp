@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "crashcheck/runner/case_timings.hpp"
 #include "crashcheck/runner/cases.hpp"
 #include "crashcheck/runner/properties.hpp"
 #include "crashcheck/runner/sampling.hpp"
@@ -35,6 +36,7 @@ struct RunOptions {
   std::optional<ShardSlice> shard;             // --shard K/N: run only this slice of the cases (shards.hpp)
   SamplingPolicy sampling;                     // --exhaustive / --seed: which repeated calls get cases
   bool fork_cases = false;                     // --fork: fault cases forked from template runs (forked.hpp)
+  std::shared_ptr<CaseTimings> case_timings;   // CRASHCHECK_CASE_TIMINGS: per-case wall times (case_timings.hpp)
 };
 
 struct CampaignResult {

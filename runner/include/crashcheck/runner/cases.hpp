@@ -155,6 +155,8 @@ struct CaseResult {
   std::optional<std::uint32_t> reported_after;
   bool report_point_unknown = false;
   OutlivingProcesses outliving;
+  // From the subject's start (or fork) until its end was known (case_timings.hpp).
+  std::chrono::steady_clock::duration subject_wall{};
 };
 
 // Called while a paused subject is stopped before call N, with the directory
