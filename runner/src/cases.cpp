@@ -277,6 +277,7 @@ SubjectSetup make_setup(const Scenario& scenario, const SetupRequest& request) {
   setup.backend = choose_backend(request.backend, scenario.backend, setup.agent_library);
   setup.crashcheck_write = find_crashcheck_write();
   setup.work_root = request.work_root;
+  setup.backend_root = request.backend_root;
   setup.timeout =
       std::chrono::milliseconds(static_cast<long long>(request.timeout_s.value_or(scenario.timeout_s) * 1000));
   return setup;
@@ -330,7 +331,7 @@ PreparedSubject prepare_subject(const SubjectSetup& setup, const ScratchCase& sh
 CaseResult execute_case(const SubjectSetup& setup, const CaseSpec& spec, const PauseVisitor& on_pause) {
   CaseResult result;
   result.spec = spec;
-  ScratchCase scratch(setup.work_root, spec.id, setup.scenario.target, setup.contents);
+  ScratchCase scratch(setup.work_root, setup.backend_root, spec.id, setup.scenario.target, setup.contents);
   result.initial = scratch.initial();
   PreparedSubject prepared = prepare_subject(setup, scratch, scratch, spec.plan, spec.sites);
   auto& observer = prepared.observer;

@@ -202,23 +202,29 @@ bool is_old_or_new(const reports::FileState& state, const Contents& contents) {
 
 namespace {
 
-std::filesystem::path make_agent_files_dir(const fs::path& fallback) {
-  std::string pattern = "/dev/shm/crashcheck-agent-XXXXXX";
-  if (::mkdtemp(pattern.data())) return pattern;
-  fs::create_directories(fallback);
-  return fallback;
+fs::path make_agent_files_dir(const fs::path& dir) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
 }
 
 }  // namespace
 
-ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const std::string& target,
-                         const Contents& contents)
+void remove_tree(const fs::path& root) {
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_directory(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+  fs::remove_all(root, ec);
+}
+
+ScratchCase::ScratchCase(const fs::path& parent, const fs::path& backend_parent, const std::string& id,
+                         const std::string& target, const Contents& contents)
     : root_(parent / id), target_name_(target) {
   fs::remove_all(root_);
   fs::create_directories(scratch());
   fs::create_directories(temp_dir());
   fs::create_directories(root_ / "harness");
-  agent_files_ = make_agent_files_dir(root_ / "harness" / "backend");
+  agent_files_ = make_agent_files_dir(backend_parent.empty() ? root_ / "harness" / "backend" : backend_parent / id);
   if (contents.old_bytes) write_case_file(this->target(), *contents.old_bytes, contents.old_mode);
   if (!contents.initial_dir.empty())  // directory mode: the whole initial directory, modes kept
     fs::copy(contents.initial_dir, scratch(), fs::copy_options::recursive | fs::copy_options::copy_symlinks);
@@ -228,12 +234,8 @@ ScratchCase::ScratchCase(const fs::path& parent, const std::string& id, const st
 }
 
 ScratchCase::~ScratchCase() {
-  std::error_code ec;
-  // A subject may have left read-only directories; make them removable first.
-  for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_directory(ec)) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-  fs::remove_all(root_, ec);
-  fs::remove_all(agent_files_, ec);
+  remove_tree(root_);
+  remove_tree(agent_files_);
 }
 
 std::vector<std::string> ScratchCase::outside_writes() const {

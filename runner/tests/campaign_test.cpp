@@ -24,6 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::shell_scenario;
 using testing::TempDir;
+using testing::wait_until;
 using namespace std::chrono_literals;
 
 // Without a payload each run writes its own bytes (timestamps): its states
@@ -289,17 +290,6 @@ std::size_t started_subjects(const fs::path& dir) {
   std::size_t n = 0;
   for (int pid : pids_in(dir)) n += pid > 0;
   return n;
-}
-
-// Waits (polling the condition, never a fixed delay) until `done` holds; false after `limit`.
-template <typename Done>
-bool wait_until(Done done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
 }
 
 TEST(Interrupt, SigintStopsEveryCaseWritesAnIncompleteReportAndExitsThree) {

@@ -52,13 +52,6 @@ TEST(CaseTimings, CountsEveryFaultCaseOnceWithItsSubjectInsideItsWholeTime) {
   EXPECT_GT(anew["whole_s"].get<double>(), anew["subject_s"].get<double>()) << totals.dump();
 }
 
-// Sets an environment variable for one scope; crashcheck inherits it.
-struct ScopedEnvironment {
-  ScopedEnvironment(const char* name, const std::string& value) : name(name) { ::setenv(name, value.c_str(), 1); }
-  ~ScopedEnvironment() { ::unsetenv(name); }
-  const char* name;
-};
-
 testing::ProgramResult check_reference(const fs::path& dir) {
   testing::write_text(dir / "old", "old\n");
   testing::write_text(dir / "new", "new content\n");
@@ -70,7 +63,7 @@ testing::ProgramResult check_reference(const fs::path& dir) {
 TEST(CaseTimings, CheckWritesTheTotalsWhereTheEnvironmentSaysAndNowhereElse) {
   testing::TempDir dir;
   {
-    ScopedEnvironment timings("CRASHCHECK_CASE_TIMINGS", (dir / "timings.json").string());
+    testing::ScopedEnvironment timings("CRASHCHECK_CASE_TIMINGS", (dir / "timings.json").string());
     const auto run = check_reference(dir.path());
     ASSERT_EQ(run.status, 0) << run.output;
   }
@@ -84,7 +77,7 @@ TEST(CaseTimings, CheckWritesTheTotalsWhereTheEnvironmentSaysAndNowhereElse) {
 
 TEST(CaseTimings, AFileItCannotWriteIsALineOnStderrNotTheVerdict) {
   testing::TempDir dir;
-  ScopedEnvironment timings("CRASHCHECK_CASE_TIMINGS", (dir / "no such dir" / "timings.json").string());
+  testing::ScopedEnvironment timings("CRASHCHECK_CASE_TIMINGS", (dir / "no such dir" / "timings.json").string());
   const auto run = check_reference(dir.path());
   EXPECT_EQ(run.status, 0) << run.output;
   EXPECT_NE(run.output.find("CRASHCHECK_CASE_TIMINGS: " + (dir / "no such dir" / "timings.json").string()),

@@ -98,4 +98,16 @@ bool differs_run_to_run(const fs::path& scenario_file) {
 
 fs::path scenarios_dir() { return fs::path(CRASHCHECK_SOURCE_DIR) / "scenarios"; }
 
+ScopedEnvironment::ScopedEnvironment(const char* name, const std::string& value) : name_(name) {
+  if (const char* was = std::getenv(name)) before_ = was;
+  ::setenv(name, value.c_str(), 1);
+}
+
+ScopedEnvironment::~ScopedEnvironment() {
+  if (before_)
+    ::setenv(name_, before_->c_str(), 1);
+  else
+    ::unsetenv(name_);
+}
+
 }  // namespace crashcheck::runner::testing

@@ -4,9 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace crashcheck::runner::testing {
@@ -68,5 +71,30 @@ bool differs_run_to_run(const std::filesystem::path& scenario_file);
 
 // Source-tree paths.
 std::filesystem::path scenarios_dir();
+
+// Waits (polling the condition, never a fixed delay) until `done` holds; false after `limit`.
+template <typename Done>
+bool wait_until(Done done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// Sets an environment variable for one scope (crashcheck started in it
+// inherits it), then gives it back its value, or unsets it.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const std::string& value);
+  ~ScopedEnvironment();
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> before_;
+};
 
 }  // namespace crashcheck::runner::testing

@@ -42,7 +42,8 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
   const auto started = std::chrono::steady_clock::now();
   const RunOptions options = campaign_options(scenario, given);
   WorkDir work(options.work_root);
-  SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  SubjectSetup setup = make_setup(
+      scenario, {options.timeout_s, options.agent_library, options.backend, work.path(), work.backend_files()});
   PauseStates pauses(setup);
   Collected collected;
   auto templates = launch_templates(setup, options, collected);  // their start-up overlaps the baseline's run

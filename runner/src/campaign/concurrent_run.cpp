@@ -145,8 +145,9 @@ void finish(Instance& x, ConcurrentRun& run) {
 ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const std::string& payload_b, const CaseSpec& spec) {
   const auto schedule = schedule_of(spec.id);
   const faults::FaultPlan plan{schedule ? Kind::pause : Kind::none, 0, 0, 0};
-  ScratchCase shared(setup.work_root, spec.id, setup.scenario.target, setup.contents);
-  ScratchCase own_b(setup.work_root, spec.id + ".b", setup.scenario.target, Contents{std::nullopt, 0644, payload_b});
+  ScratchCase shared(setup.work_root, setup.backend_root, spec.id, setup.scenario.target, setup.contents);
+  ScratchCase own_b(setup.work_root, setup.backend_root, spec.id + ".b", setup.scenario.target,
+                    Contents{std::nullopt, 0644, payload_b});
   Instance a{'A', prepare_subject(setup, shared, shared, plan), std::nullopt, State::done, {}};
   Instance b{'B', prepare_subject(setup, shared, own_b, plan), std::nullopt, State::done, {}};
   ConcurrentRun run;

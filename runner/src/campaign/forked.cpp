@@ -60,7 +60,8 @@ void copy_output(const ScratchCase& from, const ScratchCase& to, const char* str
 // ------------------------------------------------------------- CaseTemplate --
 
 CaseTemplate::CaseTemplate(const SubjectSetup& setup, std::size_t index)
-    : scratch_(setup.work_root, "template-" + std::to_string(index), setup.scenario.target, setup.contents),
+    : scratch_(setup.work_root, setup.backend_root, "template-" + std::to_string(index), setup.scenario.target,
+               setup.contents),
       root_(fs::canonical(scratch_.root())) {
   prepared_ = prepare_subject(setup, scratch_, scratch_, {}, false, root_);
   prepared_.subject.timeout = std::chrono::hours(24);  // it lives as long as its cases; ended by the destructor
@@ -80,7 +81,7 @@ std::optional<std::string> CaseTemplate::ready() { return prepared_.observer->aw
 std::optional<CaseResult> CaseTemplate::execute(const SubjectSetup& setup, const CaseSpec& spec, std::string& why) {
   CaseResult result;
   result.spec = spec;
-  ScratchCase scratch(setup.work_root, spec.id, setup.scenario.target, setup.contents);
+  ScratchCase scratch(setup.work_root, setup.backend_root, spec.id, setup.scenario.target, setup.contents);
   result.initial = scratch.initial();
   copy_output(scratch_, scratch, "stdout");
   copy_output(scratch_, scratch, "stderr");

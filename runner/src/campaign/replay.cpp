@@ -142,7 +142,8 @@ ReplayResult replay_case(const reports::Report& report, std::string_view id, con
   const CaseSpec spec = concurrent ? CaseSpec{} : known_case(report, id);
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
-  SubjectSetup setup = make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  SubjectSetup setup = make_setup(
+      scenario, {options.timeout_s, options.agent_library, options.backend, work.path(), work.backend_files()});
   if (concurrent) return replay_concurrent(setup, id);  // two instances, no baseline needed
   // A power-loss state is judged from the writer's exit on (durable): the
   // re-run pauses at every call, as the campaign's did, to place that exit.

@@ -560,8 +560,8 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
   const auto started = std::chrono::steady_clock::now();
   const RunOptions options = campaign_options(scenario, given);
   WorkDir work(options.work_root);
-  const SubjectSetup setup =
-      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  const SubjectSetup setup = make_setup(
+      scenario, {options.timeout_s, options.agent_library, options.backend, work.path(), work.backend_files()});
   if (options.shard && !options.shard->first()) return other_shard(setup, options);
   DirRun run;
   Pauses pauses;

@@ -72,8 +72,8 @@ DirectoryReplay replay_directory_case(const reports::Report& report, std::string
                 "and power-loss cases");
   const Scenario scenario = scenario_from_subject(report.subject, "report");
   WorkDir work(options.work_root);
-  const SubjectSetup setup =
-      make_setup(scenario, {options.timeout_s, options.agent_library, options.backend, work.path()});
+  const SubjectSetup setup = make_setup(
+      scenario, {options.timeout_s, options.agent_library, options.backend, work.path(), work.backend_files()});
   const CaseResult baseline = execute_case(setup, {case_id(Model::baseline, {}), Model::baseline, {}, 0});
   if (!baseline.trace)
     throw std::runtime_error("not checkable: the re-run's trace cannot be read: " + baseline.trace_error);

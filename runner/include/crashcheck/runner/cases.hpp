@@ -77,6 +77,7 @@ struct SubjectSetup {
   std::filesystem::path agent_library;     // preload backend
   std::filesystem::path crashcheck_write;  // {crashcheck_write}
   std::filesystem::path work_root;         // case directories go below it
+  std::filesystem::path backend_root;      // their backend files below this (empty: each in its own harness/)
   std::chrono::milliseconds timeout{30000};
   // Without a payload, once the baseline ran (adopt_baseline_content): how
   // its trace made the target's content, to rebuild a case's own; or why not.
@@ -90,6 +91,7 @@ struct SetupRequest {
   std::filesystem::path agent_library;         // empty: the default lookup
   std::optional<faults::BackendKind> backend;  // overrides the scenario's
   std::filesystem::path work_root;             // case directories go below it
+  std::filesystem::path backend_root;          // and their backend files below this (WorkDir::backend_files)
 };
 
 // Reads the old and new content (none without a payload: new_bytes stays

@@ -134,11 +134,17 @@ bool is_old_or_new(const reports::FileState& state, const Contents& contents);
 // (Contents::unknown_new): it was not judged, and must not count as a pass.
 bool new_unknown(const reports::FileState& state, const Contents& contents);
 
+// Removes a directory tree, first making removable the read-only
+// directories a subject may have left in it; errors are ignored.
+void remove_tree(const std::filesystem::path& root);
+
 class ScratchCase {
  public:
-  // Creates <parent>/<id> fresh; copies the old file in (with its mode) and the payload.
-  ScratchCase(const std::filesystem::path& parent, const std::string& id, const std::string& target,
-              const Contents& contents);
+  // Creates <parent>/<id> fresh, and <backend_parent>/<id> for the backend's
+  // files (empty backend_parent: <parent>/<id>/harness/backend); copies the
+  // old file in (with its mode) and the payload.
+  ScratchCase(const std::filesystem::path& parent, const std::filesystem::path& backend_parent, const std::string& id,
+              const std::string& target, const Contents& contents);
   ~ScratchCase();
   ScratchCase(const ScratchCase&) = delete;
   ScratchCase& operator=(const ScratchCase&) = delete;
