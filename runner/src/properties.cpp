@@ -62,7 +62,7 @@ PropertyResult apply(const Checker& checker, const std::vector<Observation>& obs
   std::string example;
   for (const auto& o : observations) {
     if (!reports::judges(o.model, checker.property)) continue;
-    if (o.unjudged && checker.needs_new) {
+    if (o.unjudged && (checker.needs_new || o.off_plan)) {
       if (unjudged++ == 0) example = o.case_id + ": " + *o.unjudged;
       continue;
     }

@@ -51,5 +51,28 @@ TEST(FaultReached, StatesOfRunsThatNeverReachedTheirFaultAreNotJudged) {
   for (const auto& failure : error["failures"]) EXPECT_EQ(failure["call_index"], 1) << failure.dump();
 }
 
+// A writer that makes a file outside the scratch directory on its first run
+// only (first_run_outside_file.py) numbers three more calls in the baseline
+// than in any later run, so a case planned at the baseline's call N hits
+// another call. Its cases are not judged as the faults their ids name: a
+// temp_clean pass would rest on faults that never hit the writes they name
+// (the writer leaves its temp when its first write fails).
+TEST(FaultReached, CasesNumberedOffTheBaselineAreNotJudged) {
+  testing::TempDir dir;
+  testing::write_text(dir / "old", "old\n");
+  testing::write_text(dir / "new", "new content\n");
+  const fs::path out = dir / "out";
+  const auto result =
+      testing::run_crashcheck({"check", "--old", (dir / "old").string(), "--payload", (dir / "new").string(),
+                               "--target", "t.txt", "--models", "errno", "-o", out.string(), "--quiet", "--",
+                               CRASHCHECK_PYTHON, std::string(CRASHCHECK_WRITERS_DIR) + "/first_run_outside_file.py",
+                               "{target}", "{payload}", (dir / "marker").string()});
+  const auto report = nlohmann::json::parse(testing::read_text(out / "report.json"));
+  const auto& clean = report["properties"]["temp_clean"];
+  EXPECT_NE(clean["verdict"], "pass") << clean.dump() << "\n" << result.output;
+  EXPECT_NE(report["properties"]["error_safe"].dump().find("numbered off the baseline's"), std::string::npos)
+      << report["properties"]["error_safe"].dump();
+}
+
 }  // namespace
 }  // namespace crashcheck::runner

@@ -92,6 +92,28 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
   return "";
 }
 
+// Why a kill or errno case's fault hit another call than its id names: its
+// run made, before its fault, a call the baseline did not make under that
+// number (a file the baseline created outside the scope numbered calls that
+// no later run makes, so every later call of the run is numbered off the
+// baseline's). Only the call's name is compared: paths drawn at random
+// (temp names of another length) and the faulted call's own record differ
+// between faithful runs. What such a run shows bears on no call the report
+// names, for any property.
+std::optional<std::string> off_plan(const CaseResult& r, const Trace& baseline) {
+  if (!r.trace || (r.spec.model != Model::kill && r.spec.model != Model::errno_fault)) return std::nullopt;
+  for (const faults::TraceRecord& now : r.trace->records) {
+    if (now.seq >= r.spec.plan.call) break;
+    const faults::TraceRecord* was = baseline.find(now.seq);
+    if (was && was->call == now.call) continue;
+    return "this run's calls are numbered off the baseline's, so the fault hit another call than its id names: "
+           "the baseline's call " +
+           std::to_string(now.seq) + " was " + (was ? faults::describe_call(*was) : std::string("none")) +
+           ", this run's is " + faults::describe_call(now);
+  }
+  return std::nullopt;
+}
+
 // Why a kill or errno case's state is not the one its id names: the run
 // ended before its kill point, or never made the call its error was meant
 // for (its path left the baseline's, or it stopped earlier). Its end state
@@ -404,7 +426,12 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         if (r.outcome.end == SubjectOutcome::End::cancelled) return;
         const Contents contents = case_contents(r, setup, trace);
         Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
-        if (auto missed = fault_not_reached(r); missed && !o.unjudged) o.unjudged = std::move(missed);
+        if (auto missed = fault_not_reached(r)) {
+          if (!o.unjudged) o.unjudged = std::move(missed);
+        } else if (auto off = off_plan(r, trace)) {
+          if (!o.unjudged) o.unjudged = std::move(off);
+          o.off_plan = true;
+        }
         if (r.outliving.killed > 0) {  // its end state lacks what they would still have written
           o.unjudged = "processes the subject started were killed at the case timeout: " + r.outliving.named.front();
           r.notes.push_back(

@@ -33,6 +33,9 @@ struct Observation {
   // counts for no property that needs the new content, and a pass it would
   // have rested on becomes not_run.
   std::optional<std::string> unjudged;
+  // Its fault hit another call than its id names (`unjudged` says why):
+  // it counts for no property at all, temp_clean and mode_preserved included.
+  bool off_plan = false;
 };
 
 // Says whether the bytes are valid content; cached per distinct content.
