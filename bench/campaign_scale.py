@@ -25,6 +25,9 @@ MIB = 1 << 20
 SIZES = [("2.8 KiB", 2867, 4096), ("1 MiB / 4 KiB writes", MIB, 4096),
          ("20 MiB", 20 * MIB, MIB), ("200 MiB", 200 * MIB, 8 * MIB)]
 GROWTH = [(f"{n} writes", n * 4096, 4096) for n in (10, 100, 1000, 10000)]
+# The memory bound holds for any set of models: the opt-in concurrent model (two instances at once) too.
+ALL_MODELS = ["--models", "kill,errno,disk-full,reader,power-loss,concurrent"]
+WITH_CONCURRENT = [("20 MiB, every model with concurrent", 20 * MIB, MIB, ALL_MODELS)]
 
 
 def measure(argv, cwd, env=None):
@@ -105,11 +108,11 @@ def main():
     quick = "--quick" in sys.argv[4:]
     extra = ["--fork"] if "--fork" in sys.argv[4:] else []
     os.makedirs(out_dir, exist_ok=True)
-    configs = SIZES[:2] if quick else SIZES + GROWTH
+    configs = SIZES[:2] if quick else SIZES + WITH_CONCURRENT + GROWTH
     rows = []
     with tempfile.TemporaryDirectory(prefix="crashcheck-bench-") as work:
-        for name, size, chunk in configs:
-            rows.append(one(crashcheck, python, work, name, size, chunk, extra))
+        for name, size, chunk, *models in configs:
+            rows.append(one(crashcheck, python, work, name, size, chunk, extra + (models[0] if models else [])))
             r = rows[-1]
             print(f"{name}: {r['cases']} cases, {r['wall_ratio']:.1f} bare runs, {r['peak_rss_mib']:.0f} MiB", flush=True)
     json.dump(rows, open(os.path.join(out_dir, "campaign_scale.json"), "w"), indent=2)

@@ -49,6 +49,21 @@ std::string verdict_line(const reports::Report& report) {
   return out;
 }
 
+// "  sampled: error_safe, crash_atomic passed on …", or "" when no pass rests on a sample.
+std::string sampled_passes_line(const reports::Report& report) {
+  std::string names;
+  for (auto name : reports::kProperties)
+    for (const auto& note : report.properties.at(std::string(name)).notes)
+      if (note.rfind(kSampledPass, 0) == 0) {
+        names += (names.empty() ? "" : ", ") + std::string(name);
+        break;
+      }
+  if (names.empty()) return "";
+  return "\n  sampled: " + names +
+         " passed on a sample of repeated calls; a defect at a skipped call is not seen (`--exhaustive` runs "
+         "every case)";
+}
+
 // Lines "property: expected X, got Y" for every mismatch, by the expectations
 // of the profile the run judged power loss on.
 std::vector<std::string> expectation_diff(const Scenario& scenario, const reports::Report& report,
@@ -146,6 +161,7 @@ Outcome run_one(const Scenario& scenario, const fs::path& dir, RunOptions option
   if (result.interrupted) return {kExitHarness, out.summary + " (interrupted, report incomplete)", out.report};
   judge_outcome(result.report, scenario, judging, dir, out);
   for (const auto& line : reports::fix_summary(result.report)) out.summary += "\n  " + line;
+  out.summary += sampled_passes_line(result.report);
   return out;
 }
 

@@ -3,7 +3,8 @@
 // Sampling must find a defect at the first or the last write of the run,
 // find one in the middle exactly when the seeded sample holds that write,
 // say in its notes that it sampled, and replay the same cases for the same
-// seed; --exhaustive must find all and run the count the note promised.
+// seed; --exhaustive must find all and run the count the note promised. A
+// pass that rests on a sample says so in the property's own entry.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -71,6 +72,14 @@ std::pair<long, long> sampling_counts(const Judged& j) {
   return {0, 0};
 }
 
+// Whether error_safe's own entry says its pass rests on a sample (so a
+// reader of that property alone is not told more than was seen).
+bool says_sampled(const Judged& j) {
+  for (const auto& n : j.report["properties"]["error_safe"]["notes"])
+    if (n.get<std::string>().rfind("passed on a sample of repeated calls: errno: ", 0) == 0) return true;
+  return false;
+}
+
 unsigned failing_call(const Judged& j) {
   return j.report["properties"]["error_safe"]["failures"].at(0)["call_index"].get<unsigned>();
 }
@@ -85,6 +94,8 @@ TEST(SampledCampaign, TheCorrectTwinPassesAndTheNoteCountsWhatExhaustiveRuns) {
   EXPECT_EQ(static_cast<long>(case_ids(sampled).size()), run);
   EXPECT_EQ(static_cast<long>(case_ids(exhaustive).size()), possible);
   EXPECT_EQ(sampling_counts(exhaustive), std::make_pair(0L, 0L)) << "an exhaustive run has nothing to note";
+  EXPECT_TRUE(says_sampled(sampled)) << sampled.report["properties"]["error_safe"].dump();
+  EXPECT_FALSE(says_sampled(exhaustive)) << exhaustive.report["properties"]["error_safe"].dump();
 }
 
 TEST(SampledCampaign, DefectsAtTheEndsOfARunAreAlwaysFound) {
@@ -105,6 +116,8 @@ TEST(SampledCampaign, AMiddleDefectIsFoundExactlyWhenTheSampleHoldsItsWrite) {
     const bool sampled_it = injected_calls(sampled).count(failing_call(exhaustive)) > 0;
     EXPECT_EQ(verdict(sampled), sampled_it ? "fail" : "pass") << "seed " << seed;
     EXPECT_GT(sampling_counts(sampled).first, 0) << "a sampled run says so in its notes";
+    // the pass that missed it says, in error_safe's own entry, that it rests on a sample
+    EXPECT_EQ(says_sampled(sampled), !sampled_it) << "seed " << seed;
     seen.insert(sampled_it);
   }
   EXPECT_EQ(seen.size(), 2u) << "pick seeds whose sample holds the middle write and one whose does not";

@@ -82,6 +82,7 @@ CampaignResult run_campaigns(const Scenario& scenario, const RunOptions& given) 
                          options.sampling, initial_sizes(baseline.initial));
   for (auto& c : plan.cases) cases.push_back(std::move(c));
   for (auto& n : plan.notes) collected.notes.push_back(std::move(n));
+  collected.sampled = std::move(plan.sampled);
   const auto shard = take_slice(cases, collected.notes, options);
   if (shard && !options.shard->first()) collected.observations.clear();  // the baseline's states are shard 1's
   DurableAfterError after_errors(setup, options, *baseline.trace);

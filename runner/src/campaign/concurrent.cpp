@@ -40,11 +40,9 @@ bool swap_in_strings(std::string& text) {
 
 // Old, A's content ("new"), B's content ("new" too: each is a whole write),
 // else what describe_target makes of it against A, or a torn prefix of B.
-reports::FileState classify(const Entry* target, const SubjectSetup& setup, const std::string& payload_b) {
+reports::FileState classify(const Entry* target, const SubjectSetup& setup, const Contents& as_b) {
   reports::FileState state = describe_target(target, setup.contents);
   if (state.is(Outcome::new_content) || state.is(Outcome::old_content) || state.is(Outcome::missing)) return state;
-  Contents as_b = setup.contents;
-  as_b.new_bytes = payload_b;
   reports::FileState b = describe_target(target, as_b);
   return b.is(Outcome::new_content) || b.is(Outcome::torn) ? b : state;
 }
@@ -82,8 +80,15 @@ std::string payload_b_bytes(const SubjectSetup& setup) {
   return *bytes;
 }
 
+Contents instance_b(const SubjectSetup& setup, const SharedBytes& payload_b) {
+  Contents as_b = setup.contents;
+  as_b.new_bytes = payload_b;  // shared, not copied
+  return as_b;
+}
+
 Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, const SubjectSetup& setup,
-                               const std::string& payload_b) {
+                               const Contents& as_b, bool keep_bytes) {
+  const std::string& payload_b = as_b.new_bytes;
   const std::string& name = setup.scenario.target;
   const Entry* target = run.final.find(name);  // or, below, what a reader found during the race
   Entry read;                                  // that reader's view; outlives the block that fills it
@@ -93,7 +98,7 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
   o.call = schedule_words(spec, run);
   o.fault = "two instances write the target at once (A: payload, B: payload_b); A " + run.a.describe() + ", B " +
             run.b.describe() + "; the target holds " + whose(target, setup, payload_b);
-  o.target = classify(target, setup, payload_b);
+  o.target = classify(target, setup, as_b);
   if (run.reader_found && (o.target.is(Outcome::old_content) || o.target.is(Outcome::new_content))) {
     // The end is fine, but a reader during the race was not: that is the counterexample.
     const auto& seen = *run.reader_found;
@@ -101,18 +106,38 @@ Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, c
     read = Entry{Entry::Kind::file, target ? target->mode : 0, seen.bytes.value_or(""), 0};
     const Entry* found = seen.bytes ? &read : nullptr;
     o.fault += "; but a reader after " + encode_schedule(seen.after) + " found " + whose(found, setup, payload_b);
-    o.target = classify(found, setup, payload_b);
+    o.target = classify(found, setup, as_b);
     target = found;
   }
-  // Kept whatever the state (A's and B's are both "new"): at most a few
-  // hundred cases, and replay shows the exact bytes of a mix.
-  if (target && target->kind == Entry::Kind::file) o.target_bytes = target->content;
+  // No property reads them (concurrent_safe judges the state): only a
+  // replay keeps them, to show the exact bytes; a campaign of a few hundred
+  // cases would otherwise hold a copy of the file per case.
+  if (keep_bytes && target && target->kind == Entry::Kind::file) o.target_bytes = target->content;
   for (const auto& left : run.final.added_since(run.initial, name))
     if (!run.initial.find(left)) o.leftovers.push_back(left);
   o.exit_status = run.a.status() != 0 ? run.a.status() : run.b.status();
   o.timed_out = run.a.end == SubjectOutcome::End::timed_out || run.b.end == SubjectOutcome::End::timed_out;
   return o;
 }
+
+namespace {
+
+// B's solo run, and the plan from both solo traces; nullopt (with a note)
+// when B alone cannot be observed. B's run is dropped here, before the cases.
+std::optional<ConcurrentPlan> plan_with_b_alone(const CaseResult& baseline, const SubjectSetup& setup,
+                                                const Contents& as_b, const RunOptions& options, Collected& collected) {
+  SubjectSetup solo = setup;
+  solo.contents = as_b;
+  const std::string solo_id = std::string(reports::model_info(Model::concurrent).case_prefix) + "b-alone";
+  const CaseResult alone = execute_case(solo, {solo_id, Model::baseline, {}, 0});
+  if (auto why = why_not_checkable(alone, solo)) {
+    collected.notes.push_back("concurrent: not run: instance B alone (payload_b): " + *why);
+    return std::nullopt;
+  }
+  return plan_concurrent(*baseline.trace, *alone.trace, options.sampling);
+}
+
+}  // namespace
 
 void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup, const RunOptions& options,
                           Collected& collected) {
@@ -121,17 +146,15 @@ void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup,
   if (!setup.contents.from_payload)
     return collected.notes.push_back(
         "concurrent: not run: it needs a payload (instance B writes a variant of it); none was given");
-  const std::string payload_b = payload_b_bytes(setup);
-  if (payload_b == setup.contents.new_bytes)
+  const SharedBytes payload_b(payload_b_bytes(setup));
+  if (payload_b.str() == setup.contents.new_bytes.str())
     return collected.notes.push_back(
         "concurrent: not run: instance B's payload equals A's (no ASCII letter to vary); give \"payload_b\"");
-  SubjectSetup solo = setup;
-  solo.contents.new_bytes = payload_b;
-  const std::string solo_id = std::string(reports::model_info(Model::concurrent).case_prefix) + "b-alone";
-  const CaseResult alone = execute_case(solo, {solo_id, Model::baseline, {}, 0});
-  if (auto why = why_not_checkable(alone, solo))
-    return collected.notes.push_back("concurrent: not run: instance B alone (payload_b): " + *why);
-  ConcurrentPlan plan = plan_concurrent(*baseline.trace, *alone.trace, options.sampling);
+  faults::share_known_bytes(payload_b.buffer());  // B's traces and snapshots share it, as A's share the payload
+  const Contents as_b = instance_b(setup, payload_b);
+  auto planned = plan_with_b_alone(baseline, setup, as_b, options, collected);
+  if (!planned) return;
+  ConcurrentPlan& plan = *planned;
   collected.notes.insert(collected.notes.end(), plan.notes.begin(), plan.notes.end());
   // Observed in the worker, as run_planned does: memory follows -j.
   std::vector<std::optional<std::pair<Observation, std::vector<std::string>>>> ended(plan.cases.size());
@@ -142,7 +165,7 @@ void run_concurrent_stage(const CaseResult& baseline, const SubjectSetup& setup,
       [&](std::size_t i) {
         ConcurrentRun run = run_concurrent_case(setup, payload_b, plan.cases[i]);
         if (run.a.end == SubjectOutcome::End::cancelled || run.b.end == SubjectOutcome::End::cancelled) return;
-        ended[i].emplace(observe_concurrent(plan.cases[i], run, setup, payload_b), std::move(run.notes));
+        ended[i].emplace(observe_concurrent(plan.cases[i], run, setup, as_b, false), std::move(run.notes));
       },
       progress.get());
   for (auto& e : ended) {
@@ -157,14 +180,14 @@ ReplayResult replay_concurrent(const SubjectSetup& setup, std::string_view case_
   const auto schedule = schedule_of(case_id);
   if (!schedule && !is_race(case_id))
     throw InputError("unknown case id \"" + std::string(case_id) + "\" (e.g. concurrent-A3B4A1, concurrent-race-1)");
-  const std::string payload_b = payload_b_bytes(setup);
+  const SharedBytes payload_b(payload_b_bytes(setup));
   const CaseSpec spec{std::string(case_id),
                       Model::concurrent,
                       {schedule ? faults::FaultPlan::Kind::pause : faults::FaultPlan::Kind::none, 0, 0, 0},
                       0};
   const ConcurrentRun run = run_concurrent_case(setup, payload_b, spec);
   ReplayResult result;
-  result.observation = observe_concurrent(spec, run, setup, payload_b);
+  result.observation = observe_concurrent(spec, run, setup, instance_b(setup, payload_b), true);
   result.outcome = "A " + run.a.describe() + ", B " + run.b.describe();
   const std::vector<std::string> models{std::string(reports::model_name(Model::concurrent))};
   for (auto& [name, property] : judge({result.observation}, setup.contents, models, {}).properties)

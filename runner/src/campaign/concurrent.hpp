@@ -75,7 +75,7 @@ struct ConcurrentRun {
 
 // Runs one concurrent case: both instances paused before every counted call
 // and resumed as its schedule says, or (a race) both free at once.
-ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const std::string& payload_b, const CaseSpec& spec);
+ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const SharedBytes& payload_b, const CaseSpec& spec);
 
 // --- the stage (concurrent.cpp) -------------------------------------------
 
@@ -87,9 +87,12 @@ std::string payload_b_bytes(const SubjectSetup& setup);
 // letter, of every ASCII letter. Unchanged when the payload has no letter.
 std::string derive_payload_b(std::string_view payload);
 
-// The observation of a concurrent case: the target judged against old, A and B.
+// The contents as instance B sees them: its payload (shared) as the new content.
+Contents instance_b(const SubjectSetup& setup, const SharedBytes& payload_b);
+// The observation of a concurrent case: the target judged against old, A and
+// B (`as_b`); `keep_bytes`: keep the target's bytes (a replay shows them).
 Observation observe_concurrent(const CaseSpec& spec, const ConcurrentRun& run, const SubjectSetup& setup,
-                               const std::string& payload_b);
+                               const Contents& as_b, bool keep_bytes);
 
 // Runs B alone, plans from both solo traces, runs every case (-j) and adds
 // the observations and notes; the baseline is A's solo run.

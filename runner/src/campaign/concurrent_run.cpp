@@ -17,11 +17,15 @@
 
 #include <crashcheck/reference.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "concurrent.hpp"
 
@@ -135,6 +139,42 @@ Schedule drive(Instance& a, Instance& b, const Schedule& schedule, const std::fu
   return executed;
 }
 
+// Whether `file` holds exactly one of `candidates`, read a piece at a time:
+// a reader looks after every step, and the file may be hundreds of MiB.
+bool holds_one_of(const fs::path& file, std::vector<std::string_view> candidates) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return false;
+  std::string piece(1 << 16, '\0');
+  std::size_t at = 0;
+  while (!candidates.empty()) {
+    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    const std::string_view read(piece.data(), got);
+    std::erase_if(candidates, [&](std::string_view c) { return c.size() < at + got || c.substr(at, got) != read; });
+    at += got;
+    if (got < piece.size()) break;  // the end: a candidate must end here too
+  }
+  return std::any_of(candidates.begin(), candidates.end(), [&](std::string_view c) { return c.size() == at; });
+}
+
+// What a reader opening the target finds, when it is neither the old
+// content, A's nor B's (as the run compares them); nullopt when it is one.
+std::optional<ConcurrentRun::Sighting> reader_sighting(const fs::path& target, const Contents& a,
+                                                       const SharedBytes& payload_b, const Schedule& after) {
+  std::error_code ec;
+  if (!fs::exists(target, ec))
+    return a.old_bytes ? std::optional(ConcurrentRun::Sighting{after, std::nullopt}) : std::nullopt;
+  std::vector<std::string_view> fine{a.new_bytes.str(), payload_b.str()};
+  if (a.old_bytes) fine.push_back(*a.old_bytes);
+  if (a.compare == Compare::bytes && holds_one_of(target, fine)) return std::nullopt;
+  const auto bytes = read_file(target);
+  if (bytes && a.compare != Compare::bytes &&
+      (same_content(*bytes, a.new_bytes, a.compare) || same_content(*bytes, payload_b, a.compare) ||
+       (a.old_bytes && *bytes == *a.old_bytes)))
+    return std::nullopt;
+  return ConcurrentRun::Sighting{after, bytes};
+}
+
 void finish(Instance& x, ConcurrentRun& run) {
   for (auto& note : x.prepared.observer->finish().notes)
     if (std::find(run.notes.begin(), run.notes.end(), note) == run.notes.end()) run.notes.push_back(note);
@@ -142,7 +182,7 @@ void finish(Instance& x, ConcurrentRun& run) {
 
 }  // namespace
 
-ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const std::string& payload_b, const CaseSpec& spec) {
+ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const SharedBytes& payload_b, const CaseSpec& spec) {
   const auto schedule = schedule_of(spec.id);
   const faults::FaultPlan plan{schedule ? Kind::pause : Kind::none, 0, 0, 0};
   ScratchCase shared(setup.work_root, setup.backend_root, spec.id, setup.scenario.target, setup.contents);
@@ -156,14 +196,7 @@ ConcurrentRun run_concurrent_case(const SubjectSetup& setup, const std::string& 
   b.process.emplace(SubjectProcess::start(b.prepared.subject));
   // What a reader opening the target between two steps finds.
   auto look = [&](const Schedule& after) {
-    if (run.reader_found) return;
-    const auto bytes = read_file(shared.target());
-    const Compare compare = setup.contents.compare;  // A's or B's content as the run compares them
-    const bool fine = bytes ? same_content(*bytes, setup.contents.new_bytes, compare) ||
-                                  same_content(*bytes, payload_b, compare) ||
-                                  (setup.contents.old_bytes && *bytes == *setup.contents.old_bytes)
-                            : !setup.contents.old_bytes;
-    if (!fine) run.reader_found = ConcurrentRun::Sighting{after, bytes};
+    if (!run.reader_found) run.reader_found = reader_sighting(shared.target(), setup.contents, payload_b, after);
   };
   if (schedule) {
     run.executed = drive(a, b, *schedule, look);

@@ -40,6 +40,7 @@ struct Collected {
   // they share the payload's bytes when the run left those, so the end
   // state's copy of the target goes too.
   std::optional<Contents> baseline_contents;
+  std::map<reports::Model, std::string> sampled;  // Plan::sampled: a pass resting on them says so
 
   void add_note(const std::string& note);  // once, however many cases say it
 };

@@ -210,7 +210,9 @@ Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, Kill
   Plan out;
   auto add = [&](Model model, std::vector<CaseSpec> cases, PlanCount count) {
     for (auto& c : cases) out.cases.push_back(std::move(c));
-    if (count.run < count.possible) out.notes.push_back(sampling_note(model, count, policy));
+    if (count.run == count.possible) return;
+    out.notes.push_back(sampling_note(model, count, policy));
+    out.sampled[model] = out.notes.back();
   };
   PlanCount count;
   if (has(models, Model::kill) && mode == KillMode::exact)

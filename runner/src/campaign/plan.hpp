@@ -45,6 +45,7 @@ struct PlanCount {
 struct Plan {
   std::vector<CaseSpec> cases;
   std::vector<std::string> notes;
+  std::map<reports::Model, std::string> sampled;  // models whose cases were sampled: their sampling note
 };
 // The sizes the files had before the run, by inode (Snapshot::entries): a
 // write below a file's allocated end needs no new space, so a full disk

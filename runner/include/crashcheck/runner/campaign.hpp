@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crashcheck/runner/case_timings.hpp"
@@ -38,6 +39,10 @@ struct RunOptions {
   bool fork_cases = false;                     // --fork: fault cases forked from template runs (forked.hpp)
   std::shared_ptr<CaseTimings> case_timings;   // CRASHCHECK_CASE_TIMINGS: per-case wall times (case_timings.hpp)
 };
+
+// How the note of a property that passed on sampled cases begins (a pass
+// says nothing of the calls the sample skipped; `--exhaustive` runs all).
+inline constexpr std::string_view kSampledPass = "passed on a sample of repeated calls: ";
 
 struct CampaignResult {
   reports::Report report;
