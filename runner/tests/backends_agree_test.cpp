@@ -31,9 +31,8 @@ const std::set<std::string> kPreloadInvisible = {"openat2", "splice", "close_ran
 
 std::vector<fs::path> bundled_scenarios() {
   std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(testing::scenarios_dir()))
-    if (e.path().extension() == ".json" && !testing::differs_run_to_run(e.path())) out.push_back(e.path());
-  std::sort(out.begin(), out.end());
+  for (const auto& file : testing::bundled_scenario_files())
+    if (!testing::differs_run_to_run(file)) out.push_back(file);
   return out;
 }
 

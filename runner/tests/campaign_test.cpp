@@ -49,9 +49,8 @@ std::map<std::string, std::string> kill_states(const Scenario& scenario, KillMod
 }
 
 TEST(KillModes, FastAndExactFindTheSameStatesOnEveryBundledScenario) {
-  for (const auto& entry : fs::directory_iterator(testing::scenarios_dir())) {
-    if (entry.path().extension() != ".json") continue;
-    const Scenario scenario = load_scenario(entry.path());
+  for (const auto& file : testing::bundled_scenario_files()) {
+    const Scenario scenario = load_scenario(file);
     if (scenario.command.front().find("node") != std::string::npos && std::string(CRASHCHECK_NODE).empty()) continue;
     SCOPED_TRACE(scenario.name);
     const auto fast = kill_states(scenario, KillMode::fast);

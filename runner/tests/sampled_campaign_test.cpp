@@ -4,7 +4,8 @@
 // find one in the middle exactly when the seeded sample holds that write,
 // say in its notes that it sampled, and replay the same cases for the same
 // seed; --exhaustive must find all and run the count the note promised. A
-// pass that rests on a sample says so in the property's own entry.
+// pass that rests on a sample says so in the property's own entry. And on
+// every bundled scenario the sample fails what --exhaustive fails.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "crashcheck/runner/scenario.hpp"
 #include "support.hpp"
 
 namespace crashcheck::runner {
@@ -130,6 +132,50 @@ TEST(SampledCampaign, TheSameSeedRunsTheSameCasesAndAnotherSeedOthers) {
   EXPECT_EQ(case_ids(first), case_ids(again));
   EXPECT_NE(case_ids(first), case_ids(other));
 }
+
+// Every bundled scenario, judged with its sample and with --exhaustive, fails
+// the same properties: the sample loses no failure the bundled writers have.
+// A scenario whose run sampled nothing plans the same cases either way, so
+// only those that sampled are run again.
+class SampledBundled : public ::testing::TestWithParam<std::filesystem::path> {};
+
+std::set<std::string> failing(const nlohmann::json& report) {
+  std::set<std::string> out;
+  for (const auto& [name, property] : report["properties"].items())
+    if (property["verdict"] == "fail") out.insert(name);
+  return out;
+}
+
+// Whether a note says that --exhaustive would run or judge more (repeated
+// calls, directory states, interleavings; not power loss's per-point bound).
+bool sampled_anything(const nlohmann::json& report) {
+  for (const auto& note : report["notes"])
+    if (testing::has(note.get<std::string>(), "--exhaustive") ||
+        testing::has(note.get<std::string>(), "(a sample, seed"))
+      return true;
+  return false;
+}
+
+nlohmann::json run_bundled(const std::filesystem::path& scenario, const std::vector<std::string>& extra) {
+  testing::TempDir dir;
+  std::vector<std::string> args{"run", scenario.string(), "-o", (dir / "out").string(), "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto result = testing::run_crashcheck(args);
+  EXPECT_TRUE(result.status == 0 || result.status == 1) << result.output;
+  return nlohmann::json::parse(testing::read_text(dir / "out" / "report.json"));
+}
+
+TEST_P(SampledBundled, FailsWhatTheExhaustiveRunFails) {
+  if (testing::has(load_scenario(GetParam()).command.front(), "node") && std::string(CRASHCHECK_NODE).empty())
+    GTEST_SKIP() << "node is not installed";
+  const auto sampled = run_bundled(GetParam(), {});
+  if (!sampled_anything(sampled)) GTEST_SKIP() << "nothing was sampled: --exhaustive plans the same cases";
+  const auto exhaustive = run_bundled(GetParam(), {"--exhaustive"});
+  EXPECT_EQ(failing(sampled), failing(exhaustive)) << sampled["notes"].dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, SampledBundled, ::testing::ValuesIn(testing::bundled_scenario_files()),
+                         [](const auto& info) { return info.param.stem().string(); });
 
 }  // namespace
 }  // namespace crashcheck::runner

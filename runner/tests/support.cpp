@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -97,6 +98,14 @@ bool differs_run_to_run(const fs::path& scenario_file) {
 }
 
 fs::path scenarios_dir() { return fs::path(CRASHCHECK_SOURCE_DIR) / "scenarios"; }
+
+std::vector<fs::path> bundled_scenario_files() {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(scenarios_dir()))
+    if (entry.path().extension() == ".json") out.push_back(entry.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 ScopedEnvironment::ScopedEnvironment(const char* name, const std::string& value) : name_(name) {
   if (const char* was = std::getenv(name)) before_ = was;

@@ -71,6 +71,8 @@ bool differs_run_to_run(const std::filesystem::path& scenario_file);
 
 // Source-tree paths.
 std::filesystem::path scenarios_dir();
+// The bundled scenario files (scenarios/*.json), sorted.
+std::vector<std::filesystem::path> bundled_scenario_files();
 
 // Waits (polling the condition, never a fixed delay) until `done` holds; false after `limit`.
 template <typename Done>
