@@ -174,21 +174,6 @@ reports::Report empty_report(const SubjectSetup& setup, const RunOptions& option
   return report;
 }
 
-namespace {
-
-// A pass says nothing of the calls a sample skipped: a property that passed
-// on a model whose cases were sampled says so in its own entry, not only in
-// the report's notes (a defect at one middle call may be among those skipped).
-void note_sampled_passes(reports::Report& report, const std::map<Model, std::string>& sampled) {
-  for (auto& [name, property] : report.properties) {
-    if (property.verdict != reports::Verdict::pass) continue;
-    for (const auto& [model, note] : sampled)
-      if (reports::judges(model, name)) property.notes.push_back(std::string(kSampledPass) + note);
-  }
-}
-
-}  // namespace
-
 reports::Report assemble_report(const Collected& collected, const CaseResult& baseline, const SubjectSetup& setup,
                                 const RunOptions& options, const DurableAfterError& after_errors,
                                 BaselinePowerLoss power_loss, const ContentValidator& validator) {

@@ -229,6 +229,14 @@ Plan plan_cases(const Trace& trace, const std::vector<std::string>& models, Kill
   return out;
 }
 
+void note_sampled_passes(reports::Report& report, const std::map<Model, std::string>& sampled) {
+  for (auto& [name, property] : report.properties) {
+    if (property.verdict != reports::Verdict::pass) continue;
+    for (const auto& [model, note] : sampled)
+      if (reports::judges(model, name)) property.notes.push_back(std::string(kSampledPass) + note);
+  }
+}
+
 std::string sampling_note(Model model, PlanCount count, const SamplingPolicy& policy) {
   return std::string(reports::model_name(model)) + ": " + with_commas(count.possible) + " possible cases, " +
          with_commas(count.run) + " run: repeated calls sampled, seed " + std::to_string(policy.seed) +

@@ -47,6 +47,11 @@ struct Plan {
   std::vector<std::string> notes;
   std::map<reports::Model, std::string> sampled;  // models whose cases were sampled: their sampling note
 };
+// A pass says nothing of the calls a sample skipped: every property that
+// passed on a model of `sampled` (Plan::sampled) gets a note saying so in its
+// own entry (kSampledPass), not only in the report's notes.
+void note_sampled_passes(reports::Report& report, const std::map<reports::Model, std::string>& sampled);
+
 // The sizes the files had before the run, by inode (Snapshot::entries): a
 // write below a file's allocated end needs no new space, so a full disk
 // cannot fail it (faults: cc_disk_full_fit). A file not named starts empty.

@@ -596,6 +596,7 @@ CampaignResult run_directory_campaign(const Scenario& scenario, const RunOptions
   run.book.judge(setup, options.jobs);
   result.interrupted = cancel_requested().load();
   result.report = assemble(run, base, setup, options);
+  note_sampled_passes(result.report, plan.sampled);
   result.report.complete = !result.interrupted;
   if (options.shard) result.report.shard = shard_of(options);
   result.observations = observations(run, *base.trace);
