@@ -100,18 +100,13 @@ std::string fault_text(const CaseSpec& spec, std::uint32_t calls) {
 // (temp names of another length) and the faulted call's own record differ
 // between faithful runs. What such a run shows bears on no call the report
 // names, for any property.
-std::optional<std::string> off_plan(const CaseResult& r, const Trace& baseline) {
-  if (!r.trace || (r.spec.model != Model::kill && r.spec.model != Model::errno_fault)) return std::nullopt;
-  for (const faults::TraceRecord& now : r.trace->records) {
-    if (now.seq >= r.spec.plan.call) break;
-    const faults::TraceRecord* was = baseline.find(now.seq);
-    if (was && was->call == now.call) continue;
-    return "this run's calls are numbered off the baseline's, so the fault hit another call than its id names: "
-           "the baseline's call " +
-           std::to_string(now.seq) + " was " + (was ? faults::describe_call(*was) : std::string("none")) +
-           ", this run's is " + faults::describe_call(now);
-  }
-  return std::nullopt;
+std::optional<std::string> off_plan(const CaseResult& r, const Trace& baseline, const std::string& target) {
+  if (!r.trace || (r.spec.model != Model::kill && r.spec.model != Model::errno_fault) || r.spec.plan.call == 0)
+    return std::nullopt;
+  const std::string changed = first_changed_call(baseline, *r.trace, r.spec.plan.call - 1, target, CallMatch::name);
+  if (changed.empty()) return std::nullopt;
+  return "this run's calls are numbered off the baseline's, so the fault hit another call than its id names: " +
+         changed;
 }
 
 // Why a kill or errno case's state is not the one its id names: the run
@@ -428,7 +423,7 @@ void run_planned(const std::vector<CaseSpec>& specs, const SubjectSetup& setup, 
         Observation o = observe(r.spec, r.final, r.initial, r.outcome, setup, trace, contents);
         if (auto missed = fault_not_reached(r)) {
           if (!o.unjudged) o.unjudged = std::move(missed);
-        } else if (auto off = off_plan(r, trace)) {
+        } else if (auto off = off_plan(r, trace, setup.scenario.target)) {
           if (!o.unjudged) o.unjudged = std::move(off);
           o.off_plan = true;
         }

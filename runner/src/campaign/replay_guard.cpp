@@ -161,14 +161,15 @@ void check_call_unchanged(const reports::Report& report, const CaseSpec& spec, c
 }
 
 std::string first_changed_call(const faults::Trace& baseline, const faults::Trace& run, std::uint32_t upto,
-                               const std::string& target) {
+                               const std::string& target, CallMatch match) {
   for (const faults::TraceRecord& now : run.records) {
     if (now.seq > upto) break;
     const faults::TraceRecord* was = baseline.find(now.seq);
+    if (was != nullptr && match == CallMatch::name && was->call == now.call) continue;
     const std::string described = faults::describe_call(now);
     if (was == nullptr) return "the baseline made no call " + std::to_string(now.seq) + ", this run's is " + described;
     const std::string before = faults::describe_call(*was);
-    if (!same_call(shape_of(before), shape_of(described), target))
+    if (match == CallMatch::name || !same_call(shape_of(before), shape_of(described), target))
       return "call " + std::to_string(now.seq) + " was " + before + " but is now " + described;
   }
   return "";

@@ -33,11 +33,16 @@ std::uint32_t case_call(const reports::Report& report, const CaseSpec& spec);
 // t.tmp); re-run crashcheck".
 void check_call_unchanged(const reports::Report& report, const CaseSpec& spec, const faults::Trace& rerun);
 
+// How a campaign compares a case's call with the baseline's of that number:
+// by kind and paths, or by the call's name alone (paths drawn at random, such
+// as temp names of another length, differ between faithful runs).
+enum class CallMatch { shape, name };
+
 // The same check within a campaign: the first call of `run` numbered at most
-// `upto` that is not, by kind and paths, the baseline's call of that number
-// ("call 9 was fsync(fd 4 → .) but is now open(t.json)"), or "" when every
-// one is. A case whose calls differ was not the run its id names.
+// `upto` that is not, as `match` compares them, the baseline's call of that
+// number ("call 9 was fsync(fd 4 → .) but is now open(t.json)"), or "" when
+// every one is. A case whose calls differ was not the run its id names.
 std::string first_changed_call(const faults::Trace& baseline, const faults::Trace& run, std::uint32_t upto,
-                               const std::string& target);
+                               const std::string& target, CallMatch match = CallMatch::shape);
 
 }  // namespace crashcheck::runner
